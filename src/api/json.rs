@@ -1,0 +1,69 @@
+//! A JSON body extractor with Flow's error convention: a body that does not parse is 400, one
+//! that parses but holds a wrong field is 422, one over the limit is 413 — each a JSON string.
+//! Any content type is read as JSON, as Boomi does (`text/json`, `application/*+json`, none).
+
+use axum::body::Bytes;
+use axum::extract::{FromRequest, Request};
+use serde::de::DeserializeOwned;
+
+use crate::app::AppState;
+use crate::error::ApiError;
+
+/// A request body parsed as `T`.
+pub struct JsonBody<T>(pub T);
+
+impl<T: DeserializeOwned> FromRequest<AppState> for JsonBody<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(request: Request, state: &AppState) -> Result<Self, ApiError> {
+        let limit_bytes = state.config.body_limit_bytes;
+        let bytes = Bytes::from_request(request, state)
+            .await
+            .map_err(|rejection| {
+                if rejection.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
+                    ApiError::PayloadTooLarge { limit_bytes }
+                } else {
+                    ApiError::BadRequest("the request body could not be read".into())
+                }
+            })?;
+        parse(&bytes).map(JsonBody)
+    }
+}
+
+/// Parses a body, telling syntax errors (400) from wrong fields (422). The body is read as a
+/// JSON value first: that bounds the nesting depth (128) for every field, ignored ones too.
+pub fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    if bytes.iter().all(u8::is_ascii_whitespace) {
+        return Err(ApiError::BadRequest("the request needs a JSON body".into()));
+    }
+    let value: serde_json::Value = serde_json::from_slice(bytes)
+        .map_err(|error| ApiError::BadRequest(format!("the body is not valid JSON: {error}")))?;
+    serde_json::from_value(value)
+        .map_err(|error| ApiError::Unprocessable(format!("invalid field: {error}")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Debug, serde::Deserialize)]
+    struct Named {
+        #[allow(dead_code)]
+        name: String,
+    }
+
+    #[test]
+    fn syntax_is_400_and_a_wrong_field_is_422() {
+        assert!(matches!(parse::<Named>(b"{"), Err(ApiError::BadRequest(_))));
+        assert!(matches!(parse::<Named>(b""), Err(ApiError::BadRequest(_))));
+        assert!(matches!(
+            parse::<Named>(b"{\"name\": 3}"),
+            Err(ApiError::Unprocessable(_))
+        ));
+        let deep = "[".repeat(10_000);
+        assert!(matches!(
+            parse::<serde_json::Value>(deep.as_bytes()),
+            Err(ApiError::BadRequest(_))
+        ));
+    }
+}

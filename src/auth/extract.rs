@@ -1,0 +1,165 @@
+//! Turns the credential headers into a [`Principal`]: who is asking, for which tenant, and how
+//! they proved it (DESIGN.md §3). Handlers ask for a `Principal`, or for an [`Interactive`]
+//! one where an API key must not be enough.
+
+use std::net::{IpAddr, SocketAddr};
+
+use axum::extract::{ConnectInfo, FromRequestParts};
+use axum::http::HeaderMap;
+use axum::http::request::Parts;
+
+use crate::app::AppState;
+use crate::auth::token;
+use crate::auth::verifier::KeyCheck;
+use crate::domain::{KeyId, TenantId, Timestamp, UserId};
+use crate::error::ApiError;
+
+pub const API_KEY_HEADER: &str = "x-boomi-flow-api-key";
+pub const TENANT_HEADER: &str = "manywhotenant";
+
+/// How the caller authenticated.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Via {
+    ApiKey(KeyId),
+    Token,
+}
+
+/// An authenticated caller acting in one tenant.
+#[derive(Debug, Clone, Copy)]
+pub struct Principal {
+    pub user_id: UserId,
+    pub tenant_id: TenantId,
+    pub via: Via,
+    /// Whether `manywhotenant` named the tenant (rather than the key or token deciding).
+    pub tenant_from_header: bool,
+}
+
+/// A principal that signed in with a password (a token), not with an API key: required for
+/// key management, so a leaked key can never mint, list or reveal keys.
+#[derive(Debug, Clone, Copy)]
+pub struct Interactive(pub Principal);
+
+impl FromRequestParts<AppState> for Principal {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let tenant = requested_tenant(&parts.headers)?;
+        let address = client_address(parts);
+        state.throttle.guard(address)?;
+        let outcome = if let Some(value) = parts.headers.get(API_KEY_HEADER) {
+            by_api_key(value.to_str().unwrap_or(""), tenant, state).await
+        } else if let Some(value) = parts.headers.get(axum::http::header::AUTHORIZATION) {
+            by_token(value.to_str().unwrap_or(""), tenant, state).await
+        } else {
+            return Err(ApiError::Unauthorized(
+                "authentication required: send an API key in x-boomi-flow-api-key (with your \
+                 tenant id in manywhotenant) or a token in Authorization"
+                    .into(),
+            ));
+        };
+        outcome.map_err(|error| state.throttle.failed(address, error))
+    }
+}
+
+impl FromRequestParts<AppState> for Interactive {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let principal = Principal::from_request_parts(parts, state).await?;
+        match principal.via {
+            Via::ApiKey(_) => Err(ApiError::Forbidden(
+                "API keys cannot manage API keys: sign in with a password and use the token".into(),
+            )),
+            Via::Token => Ok(Interactive(principal)),
+        }
+    }
+}
+
+/// `manywhotenant`, when present, must be a UUID.
+fn requested_tenant(headers: &HeaderMap) -> Result<Option<TenantId>, ApiError> {
+    let Some(value) = headers.get(TENANT_HEADER) else {
+        return Ok(None);
+    };
+    let refused = |shown: &str| {
+        ApiError::BadRequest(format!(
+            "the manywhotenant header must be a tenant id (a UUID); '{shown}' is not one"
+        ))
+    };
+    let text = value
+        .to_str()
+        .map_err(|_| refused("(bytes that are not text)"))?;
+    TenantId::parse(text)
+        .map(Some)
+        .map_err(|_| refused(&crate::domain::shorten(text)))
+}
+
+fn client_address(parts: &Parts) -> IpAddr {
+    parts
+        .extensions
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|ConnectInfo(address)| address.ip())
+        .unwrap_or(IpAddr::from([0, 0, 0, 0]))
+}
+
+async fn by_api_key(
+    presented: &str,
+    tenant: Option<TenantId>,
+    state: &AppState,
+) -> Result<Principal, ApiError> {
+    let grant = match state.verifier.verify(presented).await? {
+        KeyCheck::Valid(grant) => grant,
+        KeyCheck::Malformed | KeyCheck::Unknown => {
+            return Err(ApiError::Unauthorized("the API key is not valid".into()));
+        }
+        KeyCheck::Expired => return Err(ApiError::Unauthorized("the API key has expired".into())),
+    };
+    if tenant.is_some_and(|tenant| tenant != grant.tenant_id) {
+        return Err(ApiError::Unauthorized(
+            "the API key is not valid for the tenant in manywhotenant".into(),
+        ));
+    }
+    Ok(Principal {
+        user_id: grant.user_id,
+        tenant_id: grant.tenant_id,
+        via: Via::ApiKey(grant.key_id),
+        tenant_from_header: tenant.is_some(),
+    })
+}
+
+async fn by_token(
+    authorization: &str,
+    tenant: Option<TenantId>,
+    state: &AppState,
+) -> Result<Principal, ApiError> {
+    let presented = token::from_authorization(authorization);
+    let invalid = || ApiError::Unauthorized("the token is not valid or has expired".into());
+    if presented.is_empty() {
+        return Err(invalid());
+    }
+    let digest = state.verifier.hasher().digest(presented);
+    let grant = state
+        .store
+        .token_by_digest(&digest)
+        .await?
+        .ok_or_else(invalid)?;
+    if grant.expires_at <= Timestamp::now() {
+        return Err(invalid());
+    }
+    let tenant_id = tenant.unwrap_or(grant.tenant_id);
+    if state
+        .store
+        .role_in(grant.user_id, tenant_id)
+        .await?
+        .is_none()
+    {
+        return Err(ApiError::Unauthorized(format!(
+            "you are not a member of the tenant {tenant_id}"
+        )));
+    }
+    Ok(Principal {
+        user_id: grant.user_id,
+        tenant_id,
+        via: Via::Token,
+        tenant_from_header: tenant.is_some(),
+    })
+}

@@ -1,0 +1,11 @@
+//! Credentials: the API key codec and its crypto, tokens, passwords, the key verifier with its
+//! cache, the failure throttle, and the extractors that turn headers into a principal.
+
+pub mod api_key;
+pub mod extract;
+pub mod password;
+pub mod throttle;
+pub mod token;
+pub mod verifier;
+
+pub use extract::{Interactive, Principal, Via};

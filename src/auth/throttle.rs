@@ -1,0 +1,134 @@
+//! Throttles failed sign-ins and key checks per client address. Each failure spends one cell
+//! of a per-address budget (a burst, refilled steadily); an address whose budget is spent is
+//! answered 429 with `Retry-After` for everything it tries — right guesses included — until
+//! the budget refills. Successes cost nothing.
+
+use std::net::IpAddr;
+use std::num::NonZeroU32;
+use std::time::{Duration, Instant};
+
+use std::sync::Arc;
+
+use governor::clock::{Clock, DefaultClock};
+use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
+
+use crate::error::ApiError;
+use crate::metrics::Metrics;
+
+/// The per-address failure budget and the addresses currently blocked.
+pub struct FailureThrottle {
+    limiter: DefaultKeyedRateLimiter<IpAddr>,
+    blocked: moka::sync::Cache<IpAddr, Instant>,
+    clock: DefaultClock,
+    metrics: Arc<Metrics>,
+}
+
+impl FailureThrottle {
+    pub fn new(burst: u32, refill: Duration, metrics: Arc<Metrics>) -> Self {
+        let burst = NonZeroU32::new(burst.max(1)).expect("at least one");
+        let refill = refill.max(Duration::from_millis(1));
+        let quota = Quota::with_period(refill)
+            .expect("a non-zero period")
+            .allow_burst(burst);
+        Self {
+            limiter: RateLimiter::keyed(quota),
+            // An entry is useless once its time is past; the TTL bounds the memory.
+            blocked: moka::sync::Cache::builder()
+                .max_capacity(100_000)
+                .time_to_live(refill * 2)
+                .build(),
+            clock: DefaultClock::default(),
+            metrics,
+        }
+    }
+
+    /// A 429 while the address is blocked; checked before any credential is.
+    pub fn guard(&self, address: IpAddr) -> Result<(), ApiError> {
+        self.check(address).map_err(|retry_after_secs| {
+            Metrics::bump(&self.metrics.throttled);
+            ApiError::TooManyRequests { retry_after_secs }
+        })
+    }
+
+    /// Counts a refused credential (a 401) against the address; the failure that spends the
+    /// budget becomes a 429. Other errors pass through uncounted.
+    pub fn failed(&self, address: IpAddr, error: ApiError) -> ApiError {
+        if !matches!(error, ApiError::Unauthorized(_)) {
+            return error;
+        }
+        Metrics::bump(&self.metrics.auth_failures);
+        match self.record_failure(address) {
+            Ok(()) => error,
+            Err(retry_after_secs) => {
+                Metrics::bump(&self.metrics.throttled);
+                ApiError::TooManyRequests { retry_after_secs }
+            }
+        }
+    }
+
+    /// `Err(seconds)` while the address is blocked.
+    pub fn check(&self, address: IpAddr) -> Result<(), u64> {
+        match self.blocked.get(&address) {
+            Some(until) => {
+                let now = Instant::now();
+                if until > now {
+                    Err(seconds_ceil(until - now))
+                } else {
+                    Ok(())
+                }
+            }
+            None => Ok(()),
+        }
+    }
+
+    /// Spends one failure; `Err(seconds)` when that was one too many.
+    pub fn record_failure(&self, address: IpAddr) -> Result<(), u64> {
+        match self.limiter.check_key(&address) {
+            Ok(()) => Ok(()),
+            Err(not_until) => {
+                let wait = not_until.wait_time_from(self.clock.now());
+                self.blocked.insert(address, Instant::now() + wait);
+                Err(seconds_ceil(wait))
+            }
+        }
+    }
+
+    /// Forgets addresses whose budget is full again (called from the background task).
+    pub fn forget_idle(&self) {
+        self.limiter.retain_recent();
+        self.limiter.shrink_to_fit();
+    }
+}
+
+fn seconds_ceil(duration: Duration) -> u64 {
+    let rounded_up = duration.as_secs() + u64::from(duration.subsec_nanos() > 0);
+    rounded_up.max(1)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_burst_is_allowed_then_the_address_is_blocked() {
+        let throttle = FailureThrottle::new(3, Duration::from_secs(60), Default::default());
+        let address: IpAddr = [10, 0, 0, 1].into();
+        let other: IpAddr = [10, 0, 0, 2].into();
+        for _ in 0..3 {
+            assert!(throttle.record_failure(address).is_ok());
+            assert!(throttle.check(address).is_ok());
+        }
+        let retry_after = throttle.record_failure(address).unwrap_err();
+        assert!((1..=60).contains(&retry_after), "{retry_after}");
+        assert!(throttle.check(address).is_err());
+        assert!(throttle.check(other).is_ok());
+    }
+
+    #[test]
+    fn retry_after_rounds_up_to_whole_seconds() {
+        assert_eq!(seconds_ceil(Duration::from_millis(1)), 1);
+        assert_eq!(seconds_ceil(Duration::from_secs(2)), 2);
+        assert_eq!(seconds_ceil(Duration::from_millis(2001)), 3);
+        assert_eq!(seconds_ceil(Duration::ZERO), 1);
+    }
+}

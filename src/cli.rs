@@ -1,0 +1,244 @@
+//! The command line: `serve`, and the administration commands `tenant` and `user`. Every flag
+//! can also come from a `KEYFLOW_…` environment variable.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{Args, Parser, Subcommand};
+use secrecy::SecretString;
+use tracing_subscriber::EnvFilter;
+
+use crate::admin;
+use crate::app::Server;
+use crate::config::{RevealPolicy, ServeConfig};
+use crate::domain::Role;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "keyflow",
+    version,
+    about = "A self-hosted server for the Flow platform API and its API keys"
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+    /// What to log (a tracing filter such as `info` or `keyflow=debug`), on stderr.
+    #[arg(long, env = "KEYFLOW_LOG", default_value = "info", global = true)]
+    pub log: String,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the server.
+    Serve(ServeArgs),
+    /// Manage tenants.
+    #[command(subcommand)]
+    Tenant(TenantCommand),
+    /// Manage users and their tenant memberships.
+    #[command(subcommand)]
+    User(UserCommand),
+}
+
+#[derive(Debug, Args)]
+pub struct DataDir {
+    /// The data directory: the database and, unless given in the environment, the secrets.
+    #[arg(long, env = "KEYFLOW_DATA_DIR", default_value = "./keyflow-data")]
+    pub data_dir: PathBuf,
+}
+
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// The address to listen on (port 0 picks a free port; the real address is printed).
+    #[arg(long, env = "KEYFLOW_LISTEN", default_value = "127.0.0.1:8080")]
+    pub listen: SocketAddr,
+    #[command(flatten)]
+    pub data: DataDir,
+    /// When an existing key's value may be shown again.
+    #[arg(
+        long,
+        env = "KEYFLOW_KEY_REVEAL",
+        value_enum,
+        default_value = "on-demand"
+    )]
+    pub key_reveal: RevealPolicy,
+    /// The pepper for key and token digests: 64 hex characters (default: generated into the data directory).
+    #[arg(long, env = "KEYFLOW_PEPPER", hide_env_values = true)]
+    pub pepper: Option<SecretString>,
+    /// The master key that seals key values for Show: 64 hex characters (default: generated into the data directory).
+    #[arg(long, env = "KEYFLOW_MASTER_KEY", hide_env_values = true)]
+    pub master_key: Option<SecretString>,
+    /// The first administrator's email, used on the first start only.
+    #[arg(long, env = "KEYFLOW_ADMIN_EMAIL", default_value = "admin@example.com")]
+    pub admin_email: String,
+    /// The first administrator's password, used on the first start only (default: generated and printed once).
+    #[arg(long, env = "KEYFLOW_ADMIN_PASSWORD", hide_env_values = true)]
+    pub admin_password: Option<SecretString>,
+    /// How long a sign-in token stays valid, in minutes.
+    #[arg(long, env = "KEYFLOW_TOKEN_TTL_MINUTES", default_value_t = 24 * 60)]
+    pub token_ttl_minutes: u64,
+    /// Failed sign-ins or key checks one client address may make in a burst before 429.
+    #[arg(long, env = "KEYFLOW_AUTH_FAILURE_BURST", default_value_t = 10)]
+    pub auth_failure_burst: u32,
+    /// Seconds until one more failure is allowed once the burst is spent.
+    #[arg(long, env = "KEYFLOW_AUTH_FAILURE_REFILL_SECONDS", default_value_t = 6)]
+    pub auth_failure_refill_seconds: u64,
+    /// How many verified keys the in-process cache holds.
+    #[arg(long, env = "KEYFLOW_KEY_CACHE_CAPACITY", default_value_t = 100_000)]
+    pub key_cache_capacity: u64,
+    /// How often to look for revocations made by other processes, in milliseconds.
+    #[arg(long, env = "KEYFLOW_REVOCATION_POLL_MS", default_value_t = 1000)]
+    pub revocation_poll_ms: u64,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum TenantCommand {
+    /// Create a tenant; prints its id.
+    Create {
+        #[command(flatten)]
+        data: DataDir,
+        /// The tenant's name.
+        #[arg(long)]
+        name: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum UserCommand {
+    /// Create a user in a tenant, reading the password from standard input; prints the user's id.
+    Create {
+        #[command(flatten)]
+        data: DataDir,
+        #[arg(long)]
+        email: String,
+        /// The tenant's id.
+        #[arg(long)]
+        tenant: String,
+        /// The role in the tenant (default: administrator for a tenant's first user, else standard).
+        #[arg(long, value_enum)]
+        role: Option<Role>,
+        #[arg(long)]
+        first_name: Option<String>,
+        #[arg(long)]
+        last_name: Option<String>,
+    },
+    /// Add an existing user to another tenant.
+    Add {
+        #[command(flatten)]
+        data: DataDir,
+        #[arg(long)]
+        email: String,
+        #[arg(long)]
+        tenant: String,
+        /// The role in the tenant.
+        #[arg(long, value_enum, default_value = "standard")]
+        role: Role,
+    },
+    /// Remove a user from a tenant; their keys for it stop working at once.
+    Remove {
+        #[command(flatten)]
+        data: DataDir,
+        #[arg(long)]
+        email: String,
+        #[arg(long)]
+        tenant: String,
+    },
+}
+
+/// Logs go to stderr, so stdout carries only what a command prints for scripts.
+pub fn init_telemetry(cli: &Cli) {
+    let filter = EnvFilter::try_new(&cli.log).unwrap_or_else(|_| EnvFilter::new("info"));
+    let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(ansi)
+        .try_init();
+}
+
+pub async fn run(cli: Cli) -> anyhow::Result<()> {
+    match cli.command {
+        Command::Serve(args) => serve(args).await,
+        Command::Tenant(TenantCommand::Create { data, name }) => {
+            admin::create_tenant(&data.data_dir, &name).await
+        }
+        Command::User(UserCommand::Create {
+            data,
+            email,
+            tenant,
+            role,
+            first_name,
+            last_name,
+        }) => {
+            let names = admin::Names {
+                first: first_name,
+                last: last_name,
+            };
+            admin::create_user(&data.data_dir, &email, &tenant, role, names).await
+        }
+        Command::User(UserCommand::Add {
+            data,
+            email,
+            tenant,
+            role,
+        }) => admin::add_user(&data.data_dir, &email, &tenant, role).await,
+        Command::User(UserCommand::Remove {
+            data,
+            email,
+            tenant,
+        }) => admin::remove_user(&data.data_dir, &email, &tenant).await,
+    }
+}
+
+impl ServeArgs {
+    pub fn into_config(self) -> ServeConfig {
+        let mut config = ServeConfig::new(self.data.data_dir);
+        config.listen = self.listen;
+        config.key_reveal = self.key_reveal;
+        config.pepper = self.pepper;
+        config.master_key = self.master_key;
+        config.admin_email = self.admin_email;
+        config.admin_password = self.admin_password;
+        config.token_ttl = Duration::from_secs(self.token_ttl_minutes.max(1) * 60);
+        config.auth_failure_burst = self.auth_failure_burst;
+        config.auth_failure_refill = Duration::from_secs(self.auth_failure_refill_seconds.max(1));
+        config.key_cache_capacity = self.key_cache_capacity;
+        config.revocation_poll = Duration::from_millis(self.revocation_poll_ms.max(10));
+        config
+    }
+}
+
+async fn serve(args: ServeArgs) -> anyhow::Result<()> {
+    let config = args.into_config();
+    let listener = tokio::net::TcpListener::bind(config.listen)
+        .await
+        .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", config.listen))?;
+    let server = Server::start(config, listener).await?;
+    let base_url = format!("http://{}", server.local_addr());
+    if let Some(bootstrap) = server.bootstrap() {
+        println!("{}", bootstrap.banner(&base_url));
+    }
+    println!("listening on {base_url}");
+    tracing::info!(address = %server.local_addr(), "serving");
+    server.run(shutdown_signal()).await?;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+/// Completes on SIGINT or SIGTERM.
+async fn shutdown_signal() {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut terminate = match signal(SignalKind::terminate()) {
+        Ok(signal) => signal,
+        Err(error) => {
+            tracing::error!(%error, "cannot listen for SIGTERM");
+            let _ = tokio::signal::ctrl_c().await;
+            return;
+        }
+    };
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = terminate.recv() => {}
+    }
+    tracing::info!("shutting down: finishing the requests in flight");
+}

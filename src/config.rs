@@ -1,0 +1,75 @@
+//! The server's settings, whether they came from flags, the environment or a test.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use secrecy::SecretString;
+
+/// When the value of an existing key may be shown again (DESIGN.md §4).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum RevealPolicy {
+    /// The list carries a preview (`kf_…abcd`); the value comes from an audited reveal call.
+    #[default]
+    OnDemand,
+    /// The list carries every value, as Boomi's does.
+    List,
+    /// The value is shown once, at creation; nothing sealed is kept.
+    Never,
+}
+
+impl RevealPolicy {
+    /// Whether a sealed copy of each new key is kept.
+    pub fn keeps_sealed_copies(self) -> bool {
+        self != RevealPolicy::Never
+    }
+}
+
+/// Everything `keyflow serve` needs.
+#[derive(Debug, Clone)]
+pub struct ServeConfig {
+    pub listen: SocketAddr,
+    pub data_dir: PathBuf,
+    pub key_reveal: RevealPolicy,
+    /// 32 bytes as 64 hex characters; generated into the data directory when absent.
+    pub pepper: Option<SecretString>,
+    /// 32 bytes as 64 hex characters; generated into the data directory when absent.
+    pub master_key: Option<SecretString>,
+    /// The first administrator's sign-in, used only when the database holds no user.
+    pub admin_email: String,
+    /// The first administrator's password; generated and printed once when absent.
+    pub admin_password: Option<SecretString>,
+    /// How long a token from `POST /api/draw/1/authentication` stays valid.
+    pub token_ttl: Duration,
+    /// Failed sign-ins or key checks one address may make in a burst before 429.
+    pub auth_failure_burst: u32,
+    /// How often one more failure is allowed once the burst is spent.
+    pub auth_failure_refill: Duration,
+    /// How many verified keys the in-process cache holds.
+    pub key_cache_capacity: u64,
+    /// How often the server checks storage for revocations made by other processes.
+    pub revocation_poll: Duration,
+    /// The largest request body accepted.
+    pub body_limit_bytes: usize,
+}
+
+impl ServeConfig {
+    /// The defaults, with the given data directory.
+    pub fn new(data_dir: PathBuf) -> Self {
+        Self {
+            listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            data_dir,
+            key_reveal: RevealPolicy::OnDemand,
+            pepper: None,
+            master_key: None,
+            admin_email: "admin@example.com".to_string(),
+            admin_password: None,
+            token_ttl: Duration::from_secs(24 * 60 * 60),
+            auth_failure_burst: 10,
+            auth_failure_refill: Duration::from_secs(6),
+            key_cache_capacity: 100_000,
+            revocation_poll: Duration::from_secs(1),
+            body_limit_bytes: 1024 * 1024,
+        }
+    }
+}

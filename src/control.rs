@@ -1,0 +1,136 @@
+//! Keeps every server's key cache honest about revocations made elsewhere.
+//!
+//! - A running server listens on `DATA_DIR/keyflow.sock` (owner-only). The command line,
+//!   after a revoking write (removing a user from a tenant), asks it to drop its cache and
+//!   waits for the answer, so the revoked keys fail on the very next request.
+//! - Every server also polls the store's revocation epoch (`--revocation-poll`, 1 s by
+//!   default) and drops its cache when it moved: the bound for any writer that could not
+//!   reach it through the socket.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+use tokio::net::{UnixListener, UnixStream};
+use tokio::task::JoinHandle;
+
+use crate::app::AppState;
+
+const SOCKET_FILE: &str = "keyflow.sock";
+const REVOKE: &str = "revoke";
+const DONE: &str = "ok";
+
+pub fn socket_path(data_dir: &Path) -> PathBuf {
+    data_dir.join(SOCKET_FILE)
+}
+
+/// A control socket task; dropping it stops listening and removes the socket file.
+pub struct ControlSocket {
+    task: Option<JoinHandle<()>>,
+    path: PathBuf,
+}
+
+impl Drop for ControlSocket {
+    fn drop(&mut self) {
+        if let Some(task) = self.task.take() {
+            task.abort();
+            let _ = std::fs::remove_file(&self.path);
+        }
+    }
+}
+
+/// Listens on the control socket. The caller holds the data directory's lock, so a socket
+/// file already there is a leftover of a server that died and is replaced.
+pub fn serve(state: AppState) -> ControlSocket {
+    let path = socket_path(&state.config.data_dir);
+    let _ = std::fs::remove_file(&path);
+    let listener = match UnixListener::bind(&path) {
+        Ok(listener) => listener,
+        Err(error) => {
+            tracing::warn!(%error, path = %path.display(),
+                "no control socket: revocations from the command line take effect within the poll interval");
+            return ControlSocket { task: None, path };
+        }
+    };
+    let task = tokio::spawn(async move {
+        while let Ok((stream, _)) = listener.accept().await {
+            let state = state.clone();
+            tokio::spawn(async move {
+                let _ = answer(stream, &state).await;
+            });
+        }
+    });
+    ControlSocket {
+        task: Some(task),
+        path,
+    }
+}
+
+async fn answer(stream: UnixStream, state: &AppState) -> std::io::Result<()> {
+    let (read, mut write) = stream.into_split();
+    let mut lines = BufReader::new(read).lines();
+    while let Some(line) = lines.next_line().await? {
+        if line.trim() == REVOKE {
+            state.verifier.revoke_all();
+            write.write_all(format!("{DONE}\n").as_bytes()).await?;
+        }
+    }
+    Ok(())
+}
+
+/// Whether a running server took the news.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Notified {
+    Server,
+    NoServer,
+}
+
+/// Tells the server running on `data_dir`, if any, to drop its key cache, and waits until it has.
+pub async fn notify_revocation(data_dir: &Path) -> anyhow::Result<Notified> {
+    let path = socket_path(data_dir);
+    let stream = match UnixStream::connect(&path).await {
+        Ok(stream) => stream,
+        Err(error)
+            if matches!(
+                error.kind(),
+                std::io::ErrorKind::NotFound | std::io::ErrorKind::ConnectionRefused
+            ) =>
+        {
+            return Ok(Notified::NoServer);
+        }
+        Err(error) => return Err(error.into()),
+    };
+    let exchange = async {
+        let (read, mut write) = stream.into_split();
+        write.write_all(format!("{REVOKE}\n").as_bytes()).await?;
+        let reply = BufReader::new(read).lines().next_line().await?;
+        anyhow::ensure!(
+            reply.as_deref() == Some(DONE),
+            "unexpected reply from the server"
+        );
+        Ok(Notified::Server)
+    };
+    tokio::time::timeout(Duration::from_secs(5), exchange)
+        .await
+        .map_err(|_| anyhow::anyhow!("the running server did not answer within 5 s"))?
+}
+
+/// Polls the revocation epoch and forgets idle throttle entries, until aborted.
+pub async fn watch_revocations(state: AppState) {
+    let mut ticker = tokio::time::interval(state.config.revocation_poll);
+    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut seen = None;
+    loop {
+        ticker.tick().await;
+        match state.store.revocation_epoch().await {
+            Ok(epoch) => {
+                if seen.is_some_and(|seen| seen != epoch) {
+                    state.verifier.revoke_all();
+                }
+                seen = Some(epoch);
+            }
+            Err(error) => tracing::warn!(error = %error, "cannot read the revocation epoch"),
+        }
+        state.throttle.forget_idle();
+    }
+}

@@ -1,0 +1,57 @@
+//! An email address used as a sign-in name: trimmed, lower-cased, loosely shaped.
+
+use std::fmt;
+
+use super::{Invalid, ids::shorten};
+
+/// A sign-in email. Stored lower-cased so that sign-in ignores case.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Email(String);
+
+impl Email {
+    pub fn parse(text: &str) -> Result<Self, Invalid> {
+        let email = text.trim().to_lowercase();
+        let shaped = match email.split_once('@') {
+            Some((local, domain)) => {
+                !local.is_empty()
+                    && !domain.is_empty()
+                    && !domain.contains('@')
+                    && !email.chars().any(|c| c.is_whitespace() || c.is_control())
+            }
+            None => false,
+        };
+        if !shaped || email.len() > 254 {
+            return Err(Invalid::new(format!(
+                "'{}' is not an email address",
+                shorten(text)
+            )));
+        }
+        Ok(Self(email))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for Email {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn emails_are_lower_cased_and_shaped() {
+        assert_eq!(
+            Email::parse(" Admin@Example.com ").unwrap().as_str(),
+            "admin@example.com"
+        );
+        assert!(Email::parse("no-at-sign").is_err());
+        assert!(Email::parse("a@b@c").is_err());
+        assert!(Email::parse("a b@c").is_err());
+    }
+}

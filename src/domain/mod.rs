@@ -1,0 +1,31 @@
+//! Values parsed at the edge and valid inside: ids, names, emails, roles, passwords, the flow
+//! filter and the flow itself. A function that takes one of these never re-checks it.
+
+mod email;
+mod filter;
+pub mod flow;
+mod ids;
+mod names;
+mod password;
+mod role;
+mod timestamp;
+
+pub use email::Email;
+pub use filter::FlowFilter;
+pub(crate) use ids::shorten;
+pub use ids::{FlowId, KeyId, TenantId, UserId, new_id};
+pub use names::{FlowName, KeyName, TenantName};
+pub use password::Password;
+pub use role::Role;
+pub use timestamp::Timestamp;
+
+/// Why a value was refused; the message is written for the person who sent it.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct Invalid(pub String);
+
+impl Invalid {
+    pub fn new(message: impl Into<String>) -> Self {
+        Self(message.into())
+    }
+}

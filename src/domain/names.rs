@@ -1,0 +1,97 @@
+//! Names people choose: key names, tenant names and flow names, trimmed and bounded.
+
+use std::fmt;
+
+use super::Invalid;
+
+/// Trims, then requires 1..=max characters and no control characters.
+fn checked(what: &str, text: &str, max: usize) -> Result<String, Invalid> {
+    let trimmed = text.trim();
+    if trimmed.is_empty() {
+        return Err(Invalid::new(format!("{what} must not be empty")));
+    }
+    let length = trimmed.chars().count();
+    if length > max {
+        return Err(Invalid::new(format!(
+            "{what} must be at most {max} characters (it has {length})"
+        )));
+    }
+    if trimmed.chars().any(char::is_control) {
+        return Err(Invalid::new(format!(
+            "{what} must not contain control characters"
+        )));
+    }
+    Ok(trimmed.to_string())
+}
+
+macro_rules! name_type {
+    ($(#[$doc:meta])* $name:ident, $what:literal, $max:expr) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone, PartialEq, Eq, Hash)]
+        pub struct $name(String);
+
+        impl $name {
+            /// The longest name accepted, in characters.
+            pub const MAX_CHARS: usize = $max;
+
+            pub fn parse(text: &str) -> Result<Self, Invalid> {
+                checked($what, text, Self::MAX_CHARS).map(Self)
+            }
+
+            pub fn as_str(&self) -> &str {
+                &self.0
+            }
+
+            pub fn into_string(self) -> String {
+                self.0
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(&self.0)
+            }
+        }
+    };
+}
+
+name_type!(
+    /// An API key's name: unique per user and tenant.
+    KeyName, "The key name", 100
+);
+name_type!(
+    /// A tenant's display name (its `developerName`).
+    TenantName, "The tenant name", 100
+);
+name_type!(
+    /// A flow's `developerName`.
+    FlowName, "The flow's developerName", 255
+);
+
+impl FlowName {
+    /// The form the filters compare: Unicode lower case, so `eq` and `substringof` are
+    /// case-insensitive beyond ASCII.
+    pub fn folded(&self) -> String {
+        self.0.to_lowercase()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_are_trimmed_and_bounded() {
+        assert_eq!(KeyName::parse("  API Key ").unwrap().as_str(), "API Key");
+        assert!(KeyName::parse("   ").is_err());
+        assert!(KeyName::parse(&"x".repeat(100)).is_ok());
+        let error = KeyName::parse(&"x".repeat(101)).unwrap_err();
+        assert!(error.0.contains("at most 100"), "{error}");
+        assert!(KeyName::parse("a\u{0}b").is_err());
+    }
+
+    #[test]
+    fn length_counts_characters_not_bytes() {
+        assert!(KeyName::parse(&"é".repeat(100)).is_ok());
+    }
+}

@@ -1,0 +1,120 @@
+//! One error type for every HTTP answer that is not a success: a JSON string holding a human
+//! message (the Flow convention) with the status code that says what went wrong. Internal
+//! faults are logged with the request id; the client sees only that id.
+
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+
+use crate::domain::Invalid;
+use crate::store::StoreError;
+
+tokio::task_local! {
+    /// The id of the request being served, for naming internal errors.
+    pub static REQUEST_ID: String;
+}
+
+/// Everything a handler or extractor can refuse with.
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    #[error("{0}")]
+    BadRequest(String),
+    #[error("{0}")]
+    Unauthorized(String),
+    #[error("{0}")]
+    Forbidden(String),
+    #[error("{0}")]
+    NotFound(String),
+    #[error("{0}")]
+    Conflict(String),
+    #[error("the request body is larger than the limit of {limit_bytes} bytes")]
+    PayloadTooLarge { limit_bytes: usize },
+    #[error("{0}")]
+    Unprocessable(String),
+    #[error("too many failed attempts from this address; try again in {retry_after_secs} s")]
+    TooManyRequests { retry_after_secs: u64 },
+    #[error(transparent)]
+    Internal(anyhow::Error),
+}
+
+impl ApiError {
+    pub fn status(&self) -> StatusCode {
+        match self {
+            ApiError::BadRequest(_) => StatusCode::BAD_REQUEST,
+            ApiError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
+            ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
+            ApiError::NotFound(_) => StatusCode::NOT_FOUND,
+            ApiError::Conflict(_) => StatusCode::CONFLICT,
+            ApiError::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            ApiError::Unprocessable(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            ApiError::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
+            ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    /// A 422 from a domain value that refused its input.
+    pub fn invalid(error: Invalid) -> Self {
+        ApiError::Unprocessable(error.0)
+    }
+}
+
+impl From<StoreError> for ApiError {
+    fn from(error: StoreError) -> Self {
+        match error {
+            StoreError::Conflict(message) => ApiError::Conflict(message),
+            StoreError::Missing(message) => ApiError::NotFound(message),
+            StoreError::Internal(cause) => ApiError::Internal(cause),
+        }
+    }
+}
+
+impl From<anyhow::Error> for ApiError {
+    fn from(error: anyhow::Error) -> Self {
+        ApiError::Internal(error)
+    }
+}
+
+/// The body every error carries: a JSON string.
+pub fn message_response(status: StatusCode, message: &str) -> Response {
+    let body = serde_json::Value::String(message.to_string()).to_string();
+    (
+        status,
+        [(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        )],
+        body,
+    )
+        .into_response()
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let status = self.status();
+        let message = match &self {
+            ApiError::Internal(cause) => {
+                let request_id = REQUEST_ID.try_with(Clone::clone).unwrap_or_default();
+                tracing::error!(request_id = %request_id, error = format!("{cause:#}"), "internal error");
+                format!("keyflow could not complete the request (request id {request_id})")
+            }
+            other => other.to_string(),
+        };
+        let mut response = message_response(status, &message);
+        match &self {
+            ApiError::Unauthorized(_) => {
+                response.headers_mut().insert(
+                    header::WWW_AUTHENTICATE,
+                    HeaderValue::from_static(
+                        "ApiKey realm=\"keyflow\", header=\"x-boomi-flow-api-key\"",
+                    ),
+                );
+            }
+            ApiError::TooManyRequests { retry_after_secs } => {
+                response
+                    .headers_mut()
+                    .insert(header::RETRY_AFTER, HeaderValue::from(*retry_after_secs));
+            }
+            _ => {}
+        }
+        response
+    }
+}

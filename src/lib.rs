@@ -1,0 +1,30 @@
+//! keyflow: a self-hosted server for the Flow platform API — tenants, users, flows and the
+//! API keys that authenticate scripts against them.
+//!
+//! The crate in a few lines:
+//! - [`cli`] parses the command line; [`admin`] carries out the administration commands.
+//! - [`app`] builds the router and runs the server; [`config`] holds its settings;
+//!   [`bootstrap`] seeds an empty database; [`secrets`] loads or creates the pepper and master key.
+//! - [`api`] has one module of thin handlers per area; [`error`] turns every failure into a
+//!   JSON-string answer with the right status code.
+//! - [`auth`] owns credentials: the key codec and its crypto, tokens, passwords, the verifier
+//!   with its cache, the failure throttle, and the extractor handlers ask for a principal.
+//! - [`domain`] holds the values that are parsed at the edge and valid inside.
+//! - [`store`] is the only place that knows SQL: a `Store` trait and its SQLite backend.
+//! - [`control`] lets the command line tell a running server to drop its key cache.
+#![forbid(unsafe_code)]
+
+pub mod admin;
+pub mod api;
+pub mod app;
+pub mod auth;
+pub mod bootstrap;
+pub mod cli;
+pub mod config;
+pub mod control;
+pub mod domain;
+pub mod error;
+pub mod key_management;
+pub mod metrics;
+pub mod secrets;
+pub mod store;

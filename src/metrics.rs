@@ -1,0 +1,68 @@
+//! Per-instance counters rendered as Prometheus text at `/metrics`.
+//!
+//! Plain atomics rather than the `metrics` crate's global recorder: each server instance (and
+//! each test's server) keeps its own figures, and an increment on the hot path is one
+//! relaxed atomic add.
+
+use std::fmt::Write;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+/// The counters one server keeps.
+#[derive(Debug, Default)]
+pub struct Metrics {
+    pub http_requests: AtomicU64,
+    pub key_cache_hits: AtomicU64,
+    pub key_store_lookups: AtomicU64,
+    pub key_checksum_rejections: AtomicU64,
+    pub auth_failures: AtomicU64,
+    pub throttled: AtomicU64,
+}
+
+impl Metrics {
+    pub fn bump(counter: &AtomicU64) {
+        counter.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// The Prometheus text exposition of every counter.
+    pub fn render(&self) -> String {
+        let counters = [
+            (
+                "keyflow_http_requests_total",
+                "HTTP requests answered",
+                &self.http_requests,
+            ),
+            (
+                "keyflow_key_cache_hits_total",
+                "API keys verified from the cache",
+                &self.key_cache_hits,
+            ),
+            (
+                "keyflow_key_store_lookups_total",
+                "API key digests looked up in storage",
+                &self.key_store_lookups,
+            ),
+            (
+                "keyflow_key_checksum_rejections_total",
+                "API keys refused by format or checksum",
+                &self.key_checksum_rejections,
+            ),
+            (
+                "keyflow_auth_failures_total",
+                "failed sign-ins, key and token checks",
+                &self.auth_failures,
+            ),
+            (
+                "keyflow_throttled_total",
+                "answers of 429 from the failure throttle",
+                &self.throttled,
+            ),
+        ];
+        let mut out = String::new();
+        for (name, help, counter) in counters {
+            let _ = writeln!(out, "# HELP {name} {help}");
+            let _ = writeln!(out, "# TYPE {name} counter");
+            let _ = writeln!(out, "{name} {}", counter.load(Ordering::Relaxed));
+        }
+        out
+    }
+}

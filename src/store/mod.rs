@@ -1,0 +1,133 @@
+//! Storage: the one place that knows SQL. A `Store` is the sum of one trait per area, so each
+//! backend can keep one file per area; handlers and the CLI only ever see `dyn Store`.
+
+mod records;
+pub mod sqlite;
+
+use async_trait::async_trait;
+
+pub use records::*;
+
+use crate::auth::api_key::Digest;
+use crate::domain::flow::FlowDraft;
+use crate::domain::{Email, FlowFilter, FlowId, KeyId, Role, TenantId, TenantName, UserId};
+
+/// What can go wrong in storage, as the layers above need to tell it apart.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// A uniqueness rule was broken; the text names which, for the client.
+    #[error("{0}")]
+    Conflict(String),
+    /// A row the write depends on does not exist; the text names which.
+    #[error("{0}")]
+    Missing(String),
+    /// Anything else: logged, never shown to a client.
+    #[error(transparent)]
+    Internal(#[from] anyhow::Error),
+}
+
+pub type StoreResult<T> = Result<T, StoreError>;
+
+#[async_trait]
+pub trait TenantStore {
+    async fn create_tenant(&self, name: &TenantName) -> StoreResult<Tenant>;
+    async fn tenant(&self, id: TenantId) -> StoreResult<Option<Tenant>>;
+}
+
+#[async_trait]
+pub trait UserStore {
+    async fn count_users(&self) -> StoreResult<u64>;
+    /// Creates the user as a member of `tenant`, both or neither. Conflict when the email is
+    /// taken; Missing when the tenant does not exist.
+    async fn create_user(&self, user: NewUser, tenant: TenantId, role: Role) -> StoreResult<()>;
+    /// How many members the tenant has.
+    async fn member_count(&self, tenant: TenantId) -> StoreResult<u64>;
+    async fn user(&self, id: UserId) -> StoreResult<Option<User>>;
+    async fn user_by_email(&self, email: &Email) -> StoreResult<Option<User>>;
+    /// Conflict when already a member; Missing when the tenant does not exist.
+    async fn add_membership(&self, user: UserId, tenant: TenantId, role: Role) -> StoreResult<()>;
+    /// Removes the membership and, with it, the user's keys for that tenant; bumps the
+    /// revocation epoch. False when there was no such membership.
+    async fn remove_membership(&self, user: UserId, tenant: TenantId) -> StoreResult<bool>;
+    /// The user's tenants, oldest membership first.
+    async fn memberships(&self, user: UserId) -> StoreResult<Vec<Membership>>;
+    async fn role_in(&self, user: UserId, tenant: TenantId) -> StoreResult<Option<Role>>;
+}
+
+#[async_trait]
+pub trait KeyStore {
+    /// Conflict when the user already has a key of that name in that tenant.
+    async fn insert_key(&self, key: NewKey) -> StoreResult<()>;
+    /// Inserts many keys in one transaction (seeding and benchmarks): all or none.
+    async fn insert_keys(&self, keys: Vec<NewKey>) -> StoreResult<()>;
+    /// The hot path's only query: the grant behind a digest, if the key exists.
+    async fn key_by_digest(&self, digest: &Digest) -> StoreResult<Option<KeyGrant>>;
+    /// The user's keys in every tenant, oldest first.
+    async fn keys_of_user(&self, user: UserId) -> StoreResult<Vec<KeyRecord>>;
+    /// Deletes one key and bumps the revocation epoch. False when it was already gone.
+    async fn delete_key(&self, user: UserId, key: KeyId) -> StoreResult<bool>;
+    /// Forgets every sealed value (the `never` reveal policy keeps none). Returns how many.
+    async fn purge_sealed(&self) -> StoreResult<u64>;
+    /// A counter every revoking write raises: a server that sees it change drops its cache.
+    async fn revocation_epoch(&self) -> StoreResult<i64>;
+}
+
+#[async_trait]
+pub trait TokenStore {
+    async fn insert_token(&self, token: NewToken) -> StoreResult<()>;
+    async fn token_by_digest(&self, digest: &Digest) -> StoreResult<Option<TokenGrant>>;
+}
+
+#[async_trait]
+pub trait FlowStore {
+    /// The tenant's flows passing the filter, ordered by name.
+    async fn list_flows(
+        &self,
+        tenant: TenantId,
+        filter: Option<&FlowFilter>,
+    ) -> StoreResult<Vec<FlowRecord>>;
+    async fn flow(&self, tenant: TenantId, id: FlowId) -> StoreResult<Option<FlowRecord>>;
+    async fn create_flow(
+        &self,
+        tenant: TenantId,
+        draft: &FlowDraft,
+        author: UserId,
+    ) -> StoreResult<FlowRecord>;
+    /// Replaces the flow's content with a new version; None when the tenant has no such flow.
+    async fn update_flow(
+        &self,
+        tenant: TenantId,
+        id: FlowId,
+        draft: &FlowDraft,
+        author: UserId,
+    ) -> StoreResult<Option<FlowRecord>>;
+    async fn delete_flow(&self, tenant: TenantId, id: FlowId) -> StoreResult<bool>;
+}
+
+#[async_trait]
+pub trait MetaStore {
+    async fn meta(&self, key: &str) -> StoreResult<Option<String>>;
+    async fn set_meta(&self, key: &str, value: &str) -> StoreResult<()>;
+    async fn record_audit(&self, event: AuditEvent) -> StoreResult<()>;
+    /// Answers when storage is reachable (the health check).
+    async fn ping(&self) -> StoreResult<()>;
+}
+
+/// Everything a backend provides.
+pub trait Store:
+    TenantStore + UserStore + KeyStore + TokenStore + FlowStore + MetaStore + Send + Sync + 'static
+{
+}
+
+impl<T> Store for T where
+    T: TenantStore
+        + UserStore
+        + KeyStore
+        + TokenStore
+        + FlowStore
+        + MetaStore
+        + Send
+        + Sync
+        + 'static
+{
+}

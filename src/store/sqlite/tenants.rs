@@ -1,0 +1,51 @@
+//! Tenants in SQLite.
+
+use async_trait::async_trait;
+
+use super::{SqliteStore, internal, timestamp, uuid};
+use crate::domain::{TenantId, TenantName, Timestamp};
+use crate::store::{StoreResult, Tenant, TenantStore};
+
+type TenantRow = (String, String, Option<String>, String);
+
+pub(super) fn tenant_from_row((id, name, summary, created_at): TenantRow) -> StoreResult<Tenant> {
+    Ok(Tenant {
+        id: TenantId(uuid(&id)?),
+        name,
+        summary,
+        created_at: timestamp(&created_at)?,
+    })
+}
+
+#[async_trait]
+impl TenantStore for SqliteStore {
+    async fn create_tenant(&self, name: &TenantName) -> StoreResult<Tenant> {
+        let tenant = Tenant {
+            id: TenantId::generate(),
+            name: name.as_str().to_string(),
+            summary: None,
+            created_at: Timestamp::now(),
+        };
+        sqlx::query("INSERT INTO tenants (id, name, summary, created_at) VALUES (?, ?, ?, ?)")
+            .bind(tenant.id.to_string())
+            .bind(&tenant.name)
+            .bind(&tenant.summary)
+            .bind(tenant.created_at.to_rfc3339())
+            .execute(&self.pool)
+            .await
+            .map_err(internal)?;
+        Ok(tenant)
+    }
+
+    async fn tenant(&self, id: TenantId) -> StoreResult<Option<Tenant>> {
+        sqlx::query_as::<_, TenantRow>(
+            "SELECT id, name, summary, created_at FROM tenants WHERE id = ?",
+        )
+        .bind(id.to_string())
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(internal)?
+        .map(tenant_from_row)
+        .transpose()
+    }
+}

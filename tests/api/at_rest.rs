@@ -1,0 +1,323 @@
+//! What the data directory and the logs hold: never a key, secrets private, and a restart
+//! that keeps every key working.
+
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use keyflow::config::RevealPolicy;
+use reqwest::StatusCode;
+use tokio::io::{AsyncBufReadExt, AsyncRead, BufReader};
+use tokio::process::{Child, Command};
+use tokio::task::JoinHandle;
+
+use crate::helpers::{TestApp, assert_json, clean_env, flow_names};
+
+/// Every file under `dir`, recursively.
+fn files_under(dir: &Path) -> Vec<PathBuf> {
+    let mut found = Vec::new();
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            found.extend(files_under(&path));
+        } else {
+            found.push(path);
+        }
+    }
+    found
+}
+
+/// The files under `dir` whose bytes contain `needle`.
+fn files_containing(dir: &Path, needle: &str) -> Vec<PathBuf> {
+    let needle = needle.as_bytes();
+    files_under(dir)
+        .into_iter()
+        .filter(|path| {
+            let bytes = std::fs::read(path).unwrap_or_default();
+            bytes.windows(needle.len()).any(|w| w == needle)
+        })
+        .collect()
+}
+
+/// Creates keys named `{prefix}-0..3`, uses each once, and returns their values.
+async fn make_and_use_keys(app: &TestApp, token: &str, prefix: &str) -> Vec<String> {
+    let mut keys = Vec::new();
+    for i in 0..3 {
+        let key = app
+            .new_key_for(token, &format!("{prefix}-{i}"), &app.tenant_id)
+            .await;
+        assert_json(app.list_flows(Some(&key), None).await, StatusCode::OK).await;
+        keys.push(key);
+    }
+    keys
+}
+
+#[tokio::test]
+async fn no_file_in_the_data_dir_holds_a_key_or_a_secret_in_clear() {
+    for list in [true, false] {
+        let app = TestApp::spawn_with(|cfg| {
+            cfg.key_reveal = if list {
+                RevealPolicy::List
+            } else {
+                RevealPolicy::OnDemand
+            }
+        })
+        .await;
+        let token = app.admin_token().await;
+        let keys = make_and_use_keys(&app, &token, "at-rest-name").await;
+        app.key_list(&token).await;
+        let reveal = "/api/admin/1/users/me/keys/at-rest-name-0/reveal";
+        app.with_token(reqwest::Method::POST, reveal, &token)
+            .send()
+            .await
+            .unwrap();
+
+        // The scan sees the database, write-ahead log included: the names are there.
+        assert!(!files_containing(app.data_dir(), "at-rest-name-2").is_empty());
+        for secret in keys.iter().chain([&token, &app.admin_password]) {
+            let leaks = files_containing(app.data_dir(), secret);
+            assert!(leaks.is_empty(), "{secret} is stored in clear in {leaks:?}");
+        }
+    }
+}
+
+#[tokio::test]
+async fn generated_secrets_are_readable_by_the_owner_only() {
+    let app = TestApp::spawn().await;
+    let secrets: Vec<PathBuf> = files_under(app.data_dir())
+        .into_iter()
+        .filter(|path| {
+            let name = path.file_name().unwrap().to_string_lossy().to_lowercase();
+            name.contains("pepper") || name.contains("master")
+        })
+        .collect();
+    assert!(
+        !secrets.is_empty(),
+        "no pepper or master key file in {:?}",
+        files_under(app.data_dir())
+    );
+    for path in secrets {
+        let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600, "{path:?} has mode {mode:o}");
+    }
+}
+
+const EMAIL: &str = "root@keyflow.test";
+const PASSWORD: &str = "a password for the subprocess";
+/// A bound for a server that never answers, so a broken build fails instead of hanging.
+const PATIENCE: Duration = Duration::from_secs(60);
+
+/// `keyflow serve` as a subprocess, its output collected as it comes.
+struct ServeProcess {
+    child: Child,
+    address: String,
+    /// What stdout printed before `listening on`.
+    banner: String,
+    output: Arc<Mutex<String>>,
+    readers: Vec<JoinHandle<()>>,
+}
+
+/// Appends each line of `stream` to `output`, and sends stdout's lines to `lines`.
+fn collect(
+    stream: impl AsyncRead + Unpin + Send + 'static,
+    output: Arc<Mutex<String>>,
+    lines: Option<tokio::sync::mpsc::UnboundedSender<String>>,
+) -> JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut reader = BufReader::new(stream).lines();
+        while let Ok(Some(line)) = reader.next_line().await {
+            output.lock().unwrap().push_str(&format!("{line}\n"));
+            if let Some(lines) = &lines {
+                let _ = lines.send(line);
+            }
+        }
+    })
+}
+
+impl ServeProcess {
+    async fn start(data_dir: &Path) -> ServeProcess {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_keyflow"));
+        command
+            .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
+            .arg(data_dir);
+        clean_env(&mut command);
+        command
+            .env("KEYFLOW_LOG", "trace")
+            .env("KEYFLOW_ADMIN_EMAIL", EMAIL)
+            .env("KEYFLOW_ADMIN_PASSWORD", PASSWORD)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .kill_on_drop(true);
+        let mut child = command.spawn().expect("start keyflow serve");
+        let output = Arc::new(Mutex::new(String::new()));
+        let (sender, mut lines) = tokio::sync::mpsc::unbounded_channel();
+        let readers = vec![
+            collect(child.stdout.take().unwrap(), output.clone(), Some(sender)),
+            collect(child.stderr.take().unwrap(), output.clone(), None),
+        ];
+        let mut banner = String::new();
+        let waiting = async {
+            while let Some(line) = lines.recv().await {
+                if let Some(at) = line.find("listening on http://") {
+                    let rest = &line[at + "listening on http://".len()..];
+                    let addr: String = rest
+                        .chars()
+                        .take_while(|c| c.is_ascii_alphanumeric() || ".:[]".contains(*c))
+                        .collect();
+                    return Some(addr);
+                }
+                banner.push_str(&line);
+                banner.push('\n');
+            }
+            None
+        };
+        let found = tokio::time::timeout(PATIENCE, waiting).await;
+        let Ok(Some(addr)) = found else {
+            panic!(
+                "no `listening on` line; output:\n{}",
+                output.lock().unwrap()
+            );
+        };
+        ServeProcess {
+            child,
+            address: format!("http://{addr}"),
+            banner,
+            output,
+            readers,
+        }
+    }
+
+    /// SIGTERM, then the exit status must be success; returns everything printed.
+    async fn stop(mut self) -> String {
+        let pid = self.child.id().expect("still running").to_string();
+        let kill = std::process::Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .unwrap();
+        assert!(kill.success());
+        let status = tokio::time::timeout(PATIENCE, self.child.wait())
+            .await
+            .expect("graceful shutdown ends")
+            .unwrap();
+        for reader in self.readers {
+            reader.await.unwrap();
+        }
+        let output = self.output.lock().unwrap().clone();
+        assert!(
+            status.success(),
+            "exit status {status:?} after SIGTERM; output:\n{output}"
+        );
+        output
+    }
+}
+
+/// A client of a subprocess server.
+struct Remote {
+    client: reqwest::Client,
+    address: String,
+}
+
+impl Remote {
+    async fn token(&self) -> String {
+        let response = self
+            .client
+            .post(format!("{}/api/draw/1/authentication", self.address))
+            .json(&serde_json::json!({ "username": EMAIL, "password": PASSWORD }))
+            .send()
+            .await
+            .unwrap();
+        assert_json(response, StatusCode::OK)
+            .await
+            .as_str()
+            .unwrap()
+            .to_string()
+    }
+
+    async fn example_id(&self, token: &str) -> String {
+        let response = self
+            .client
+            .get(format!("{}/api/admin/1/users/me", self.address))
+            .header("authorization", token)
+            .send()
+            .await
+            .unwrap();
+        let me = assert_json(response, StatusCode::OK).await;
+        let tenants = me["tenants"].as_array().unwrap();
+        let example = tenants
+            .iter()
+            .find(|t| t["developerName"] == "Example")
+            .unwrap();
+        example["id"].as_str().unwrap().to_string()
+    }
+
+    async fn create_key(&self, token: &str, tenant: &str) -> String {
+        let response = self
+            .client
+            .post(format!("{}/api/admin/1/users/me/keys", self.address))
+            .header("authorization", token)
+            .json(&serde_json::json!({ "name": "survivor", "tenantId": tenant }))
+            .send()
+            .await
+            .unwrap();
+        let created = assert_json(response, StatusCode::OK).await;
+        created["apiKey"].as_str().unwrap().to_string()
+    }
+
+    /// The names of the flows the key sees.
+    async fn flows(&self, key: &str, tenant: &str) -> Vec<String> {
+        let response = self
+            .client
+            .get(format!("{}/api/draw/1/flow", self.address))
+            .header("x-boomi-flow-api-key", key)
+            .header("manywhotenant", tenant)
+            .send()
+            .await
+            .unwrap();
+        flow_names(&assert_json(response, StatusCode::OK).await)
+    }
+}
+
+#[tokio::test]
+async fn keys_survive_a_restart_and_never_reach_the_logs() {
+    let data_dir = tempfile::tempdir().unwrap();
+
+    let first = ServeProcess::start(data_dir.path()).await;
+    assert!(
+        first.banner.contains(EMAIL),
+        "the first start prints a banner:\n{}",
+        first.banner
+    );
+    let remote = Remote {
+        client: reqwest::Client::new(),
+        address: first.address.clone(),
+    };
+    let token = remote.token().await;
+    let tenant = remote.example_id(&token).await;
+    let key = remote.create_key(&token, &tenant).await;
+    assert_eq!(remote.flows(&key, &tenant).await, ["Hello World"]);
+    let log = first.stop().await;
+    assert!(log.contains("listening on"));
+    assert!(!log.contains(&key), "the key value reached the output");
+    assert!(!log.contains(&token), "the token reached the output");
+
+    let second = ServeProcess::start(data_dir.path()).await;
+    assert!(
+        !second.banner.contains(EMAIL),
+        "a second banner:\n{}",
+        second.banner
+    );
+    let remote = Remote {
+        client: reqwest::Client::new(),
+        address: second.address.clone(),
+    };
+    assert_eq!(
+        remote.flows(&key, &tenant).await,
+        ["Hello World"],
+        "no second bootstrap"
+    );
+    let log = second.stop().await;
+    assert!(!log.contains(&key), "the key value reached the output");
+}

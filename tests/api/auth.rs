@@ -1,0 +1,295 @@
+//! Who may call: API keys, tokens, tenants, revocation and the throttle.
+
+use reqwest::{Method, StatusCode};
+
+use crate::helpers::{TestApp, assert_error, assert_json, assert_unauthorized, show};
+
+const LOOKUPS: &str = "keyflow_key_store_lookups_total";
+const CHECKSUM_REJECTIONS: &str = "keyflow_key_checksum_rejections_total";
+
+/// `key` with the character at `i` replaced by another one of the same alphabet.
+fn change_one_char(key: &str, i: usize) -> String {
+    let mut bytes = key.as_bytes().to_vec();
+    bytes[i] = match bytes[i] {
+        b'a' => b'b',
+        b'_' => b'-',
+        _ => b'a',
+    };
+    String::from_utf8(bytes).unwrap()
+}
+
+#[tokio::test]
+async fn key_with_its_own_tenant_is_accepted() {
+    let app = TestApp::spawn().await;
+    let key = app.new_key("k").await;
+    let response = app.list_flows(Some(&key), Some(&app.tenant_id)).await;
+    assert_json(response, StatusCode::OK).await;
+}
+
+#[tokio::test]
+async fn key_without_manywhotenant_is_accepted_for_its_tenant() {
+    let app = TestApp::spawn().await;
+    let key = app.new_key("k").await;
+    let flows = assert_json(app.list_flows(Some(&key), None).await, StatusCode::OK).await;
+    assert!(
+        !flows.as_array().unwrap().is_empty(),
+        "Example's sample flow is missing"
+    );
+}
+
+#[tokio::test]
+async fn no_credentials_is_unauthorized() {
+    let app = TestApp::spawn().await;
+    assert_unauthorized(app.list_flows(None, None).await).await;
+    assert_unauthorized(app.list_flows(None, Some(&app.tenant_id)).await).await;
+}
+
+#[tokio::test]
+async fn header_names_are_case_insensitive() {
+    let app = TestApp::spawn().await;
+    let key = app.new_key("k").await;
+    let head = format!(
+        "GET /api/draw/1/flow HTTP/1.1\r\nX-Boomi-Flow-Api-Key: {key}\r\nManyWhoTenant: {}",
+        app.tenant_id
+    );
+    let answer = app.raw(&head).await;
+    assert!(answer.starts_with("HTTP/1.1 200"), "got: {answer}");
+    assert!(answer.contains("Hello World"));
+}
+
+#[tokio::test]
+async fn key_sent_with_another_tenants_id_is_unauthorized() {
+    let app = TestApp::spawn().await;
+    let other = app.second_tenant("Other").await;
+    let key = app.new_key("k").await;
+    assert_unauthorized(app.list_flows(Some(&key), Some(&other)).await).await;
+}
+
+#[tokio::test]
+async fn a_one_character_typo_anywhere_is_rejected_without_touching_storage() {
+    let app = TestApp::spawn().await;
+    let key = app.new_key("k").await;
+    assert_json(app.list_flows(Some(&key), None).await, StatusCode::OK).await;
+    let lookups = app.metric(LOOKUPS).await;
+    let rejections = app.metric(CHECKSUM_REJECTIONS).await;
+
+    for i in 0..key.len() {
+        let typo = change_one_char(&key, i);
+        assert_ne!(typo, key);
+        let response = app.list_flows(Some(&typo), None).await;
+        assert_eq!(
+            response.status(),
+            StatusCode::UNAUTHORIZED,
+            "typo at {i}: {typo}"
+        );
+    }
+
+    assert_eq!(
+        app.metric(LOOKUPS).await,
+        lookups,
+        "a typo reached the key store"
+    );
+    let rejected = app.metric(CHECKSUM_REJECTIONS).await - rejections;
+    assert!(
+        rejected >= 32,
+        "only {rejected} checksum rejections for 32 typos in the body"
+    );
+}
+
+#[tokio::test]
+async fn a_well_formed_key_never_issued_here_is_looked_up_and_refused() {
+    let app = TestApp::spawn().await;
+    let elsewhere = TestApp::spawn().await;
+    let foreign = elsewhere.new_key("k").await;
+    let lookups = app.metric(LOOKUPS).await;
+
+    assert_unauthorized(app.list_flows(Some(&foreign), None).await).await;
+
+    assert!(
+        app.metric(LOOKUPS).await > lookups,
+        "a valid checksum must reach the store"
+    );
+}
+
+#[tokio::test]
+async fn deleted_key_fails_on_the_very_next_request() {
+    let app = TestApp::spawn().await;
+    let token = app.admin_token().await;
+    let key = app.new_key_for(&token, "short-lived", &app.tenant_id).await;
+    assert_json(app.list_flows(Some(&key), None).await, StatusCode::OK).await;
+
+    let deleted = app
+        .with_token(
+            Method::DELETE,
+            "/api/admin/1/users/me/keys/short-lived",
+            &token,
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(deleted.status(), StatusCode::OK);
+
+    assert_unauthorized(app.list_flows(Some(&key), None).await).await;
+}
+
+#[tokio::test]
+async fn removing_the_owner_from_the_tenant_stops_their_key_before_the_cli_exits() {
+    let app = TestApp::spawn().await;
+    let home = app.create_tenant("Bob's home").await;
+    app.create_user("bob@example.com", "bob's long password", &home)
+        .await;
+    app.add_user("bob@example.com", &app.tenant_id).await;
+    let token = app.login("bob@example.com", "bob's long password").await;
+    let key = app.new_key_for(&token, "bob", &app.tenant_id).await;
+    let flows = app.list_flows(Some(&key), Some(&app.tenant_id)).await;
+    assert_json(flows, StatusCode::OK).await;
+
+    let args = [
+        "user",
+        "remove",
+        "--email",
+        "bob@example.com",
+        "--tenant",
+        &app.tenant_id,
+    ];
+    let out = app.cli(&args, None).await;
+    assert!(out.status.success(), "user remove failed: {}", show(&out));
+
+    assert_unauthorized(app.list_flows(Some(&key), None).await).await;
+    assert_unauthorized(app.list_flows(Some(&key), Some(&app.tenant_id)).await).await;
+}
+
+#[tokio::test]
+async fn a_token_works_raw_and_as_bearer() {
+    let app = TestApp::spawn().await;
+    let token = app.admin_token().await;
+    for value in [token.clone(), format!("Bearer {token}")] {
+        let response = app
+            .client
+            .get(app.url("/api/draw/1/flow"))
+            .header("authorization", value)
+            .send()
+            .await
+            .unwrap();
+        let flows = assert_json(response, StatusCode::OK).await;
+        assert!(flows.as_array().is_some());
+    }
+}
+
+#[tokio::test]
+async fn a_bad_token_is_unauthorized() {
+    let app = TestApp::spawn().await;
+    let token = app.admin_token().await;
+    for value in [
+        "not-a-token".to_string(),
+        format!("Bearer {token}x"),
+        "Bearer ".into(),
+    ] {
+        let response = app
+            .client
+            .get(app.url("/api/draw/1/flow"))
+            .header("authorization", value)
+            .send()
+            .await
+            .unwrap();
+        assert_unauthorized(response).await;
+    }
+}
+
+#[tokio::test]
+async fn a_token_with_a_tenant_of_the_user_picks_that_tenant() {
+    let app = TestApp::spawn().await;
+    let other = app.second_tenant("Other").await;
+    let token = app.admin_token().await;
+    let response = app
+        .with_token(Method::GET, "/api/draw/1/flow", &token)
+        .header("manywhotenant", &other)
+        .send()
+        .await
+        .unwrap();
+    let flows = assert_json(response, StatusCode::OK).await;
+    assert_eq!(
+        flows,
+        serde_json::json!([]),
+        "Other has no flows, Example has one"
+    );
+}
+
+#[tokio::test]
+async fn a_token_with_a_tenant_the_user_is_not_in_is_unauthorized() {
+    let app = TestApp::spawn().await;
+    let stranger = app.create_tenant("Stranger").await;
+    let token = app.admin_token().await;
+    let response = app
+        .with_token(Method::GET, "/api/draw/1/flow", &token)
+        .header("manywhotenant", &stranger)
+        .send()
+        .await
+        .unwrap();
+    assert_unauthorized(response).await;
+}
+
+#[tokio::test]
+async fn wrong_password_or_unknown_email_is_unauthorized() {
+    let app = TestApp::spawn().await;
+    assert_unauthorized(app.try_login(&app.admin_email, "wrong password!").await).await;
+    assert_unauthorized(
+        app.try_login("nobody@example.com", &app.admin_password)
+            .await,
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn failed_sign_ins_are_throttled_even_for_the_right_password() {
+    let app = TestApp::spawn_with(|cfg| cfg.auth_failure_burst = 3).await;
+    for attempt in 1..=3 {
+        let response = app.try_login(&app.admin_email, "wrong password!").await;
+        assert_eq!(
+            response.status(),
+            StatusCode::UNAUTHORIZED,
+            "attempt {attempt}"
+        );
+    }
+    let throttled = app.try_login(&app.admin_email, "wrong password!").await;
+    let retry_after = throttled.headers().get("retry-after").cloned();
+    assert_error(throttled, StatusCode::TOO_MANY_REQUESTS).await;
+    let seconds: u64 = retry_after
+        .expect("a 429 carries Retry-After")
+        .to_str()
+        .unwrap()
+        .parse()
+        .expect("Retry-After is in seconds");
+    assert!(seconds >= 1);
+
+    let right = app.try_login(&app.admin_email, &app.admin_password).await;
+    assert_error(right, StatusCode::TOO_MANY_REQUESTS).await;
+    assert!(app.metric("keyflow_throttled_total").await >= 2);
+}
+
+#[tokio::test]
+async fn failed_key_checks_are_throttled_too() {
+    let app = TestApp::spawn_with(|cfg| cfg.auth_failure_burst = 3).await;
+    let bad = format!("kf_{}", "a".repeat(32));
+    for _ in 0..3 {
+        assert_unauthorized(app.list_flows(Some(&bad), None).await).await;
+    }
+    let throttled = app.list_flows(Some(&bad), None).await;
+    assert!(throttled.headers().contains_key("retry-after"));
+    assert_error(throttled, StatusCode::TOO_MANY_REQUESTS).await;
+    assert!(app.metric("keyflow_auth_failures_total").await >= 3);
+}
+
+#[tokio::test]
+async fn a_repeated_key_check_is_served_from_the_cache() {
+    let app = TestApp::spawn().await;
+    let key = app.new_key("hot").await;
+    assert_json(app.list_flows(Some(&key), None).await, StatusCode::OK).await;
+    let (hits, lookups) = (
+        app.metric("keyflow_key_cache_hits_total").await,
+        app.metric(LOOKUPS).await,
+    );
+    assert_json(app.list_flows(Some(&key), None).await, StatusCode::OK).await;
+    assert_eq!(app.metric("keyflow_key_cache_hits_total").await, hits + 1);
+    assert_eq!(app.metric(LOOKUPS).await, lookups);
+}

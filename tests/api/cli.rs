@@ -1,0 +1,222 @@
+//! The administration CLI, run against the data directory of a running server.
+
+use std::process::Output;
+
+use reqwest::StatusCode;
+
+use crate::helpers::{TestApp, show};
+
+/// Exit status 1, nothing on stdout, one `error: …` line on stderr.
+fn assert_cli_error(out: &Output) {
+    assert_eq!(out.status.code(), Some(1), "{}", show(out));
+    assert!(
+        out.stdout.is_empty(),
+        "stdout should be empty: {}",
+        show(out)
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let lines: Vec<&str> = stderr.lines().collect();
+    assert_eq!(lines.len(), 1, "one line on stderr: {}", show(out));
+    assert!(lines[0].starts_with("error:"), "{}", show(out));
+}
+
+fn user_create<'a>(email: &'a str, tenant: &'a str) -> [&'a str; 6] {
+    ["user", "create", "--email", email, "--tenant", tenant]
+}
+
+#[tokio::test]
+async fn tenant_create_prints_exactly_a_uuid_line() {
+    let app = TestApp::spawn().await;
+    let out = app.cli(&["tenant", "create", "--name", "Acme"], None).await;
+    assert!(out.status.success(), "{}", show(&out));
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    let id = stdout.strip_suffix('\n').expect("ends with a newline");
+    assert!(!id.contains('\n'), "one line only: {stdout:?}");
+    let parsed = uuid::Uuid::parse_str(id).expect("a UUID");
+    assert_eq!(stdout, format!("{}\n", parsed.hyphenated()));
+}
+
+#[tokio::test]
+async fn tenant_ids_are_distinct() {
+    let app = TestApp::spawn().await;
+    let a = app.create_tenant("A").await;
+    let b = app.create_tenant("B").await;
+    assert_ne!(a, b);
+    assert_ne!(a, app.tenant_id);
+}
+
+#[tokio::test]
+async fn user_create_reads_the_password_from_stdin_and_the_user_can_sign_in() {
+    let app = TestApp::spawn().await;
+    let tenant = app.create_tenant("Acme").await;
+    let out = app
+        .cli(
+            &user_create("carol@example.com", &tenant),
+            Some("carol's password\n"),
+        )
+        .await;
+    assert!(out.status.success(), "{}", show(&out));
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    let id = uuid::Uuid::parse_str(stdout.strip_suffix('\n').unwrap()).expect("a user id");
+
+    // The trailing newline was stripped: the password is exactly what was typed.
+    let token = app.login("carol@example.com", "carol's password").await;
+    let wrong = app
+        .try_login("carol@example.com", "carol's password\n")
+        .await;
+    assert_eq!(wrong.status(), StatusCode::UNAUTHORIZED);
+    let me = app.me(&token).await;
+    assert_eq!(me["id"], id.to_string().as_str());
+    assert_eq!(me["email"], "carol@example.com");
+    let tenants = me["tenants"].as_array().unwrap();
+    assert_eq!(tenants.len(), 1);
+    assert_eq!(tenants[0]["id"], tenant.as_str());
+    assert_eq!(tenants[0]["developerName"], "Acme");
+}
+
+#[tokio::test]
+async fn user_create_takes_a_role_and_names() {
+    let app = TestApp::spawn().await;
+    let args = [
+        "user",
+        "create",
+        "--email",
+        "dan@example.com",
+        "--tenant",
+        &app.tenant_id,
+        "--role",
+        "standard",
+        "--first-name",
+        "Dan",
+        "--last-name",
+        "Brown",
+    ];
+    let out = app.cli(&args, Some("dan's password\n")).await;
+    assert!(out.status.success(), "{}", show(&out));
+    let me = app
+        .me(&app.login("dan@example.com", "dan's password").await)
+        .await;
+    assert_eq!(me["firstName"], "Dan");
+    assert_eq!(me["lastName"], "Brown");
+    assert_eq!(me["tenants"][0]["role"], "STANDARD_USER");
+}
+
+#[tokio::test]
+async fn user_add_gives_an_existing_user_another_tenant() {
+    let app = TestApp::spawn().await;
+    let other = app.create_tenant("Other").await;
+    let args = [
+        "user",
+        "add",
+        "--email",
+        &app.admin_email,
+        "--tenant",
+        &other,
+        "--role",
+        "administrator",
+    ];
+    let out = app.cli(&args, None).await;
+    assert!(out.status.success(), "{}", show(&out));
+    let me = app.me(&app.admin_token().await).await;
+    let tenant = me["tenants"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["id"] == other.as_str())
+        .expect("the new tenant is listed");
+    assert_eq!(tenant["role"], "ADMINISTRATOR");
+}
+
+#[tokio::test]
+async fn an_unknown_tenant_is_an_error() {
+    let app = TestApp::spawn().await;
+    let unknown = uuid::Uuid::new_v4().to_string();
+    let out = app
+        .cli(
+            &user_create("eve@example.com", &unknown),
+            Some("long enough\n"),
+        )
+        .await;
+    assert_cli_error(&out);
+    let add = [
+        "user",
+        "add",
+        "--email",
+        &app.admin_email,
+        "--tenant",
+        &unknown,
+    ];
+    assert_cli_error(&app.cli(&add, None).await);
+}
+
+#[tokio::test]
+async fn a_tenant_id_that_is_not_a_uuid_is_an_error() {
+    let app = TestApp::spawn().await;
+    let seed = "b70ef1d6-edc9-4481-94b9-d81g126e32d1";
+    assert_cli_error(
+        &app.cli(&user_create("eve@example.com", seed), Some("long enough\n"))
+            .await,
+    );
+    let remove = [
+        "user",
+        "remove",
+        "--email",
+        &app.admin_email,
+        "--tenant",
+        "Example",
+    ];
+    assert_cli_error(&app.cli(&remove, None).await);
+}
+
+#[tokio::test]
+async fn a_duplicate_email_is_an_error() {
+    let app = TestApp::spawn().await;
+    let out = app
+        .cli(
+            &user_create(&app.admin_email, &app.tenant_id),
+            Some("long enough\n"),
+        )
+        .await;
+    assert_cli_error(&out);
+    // The administrator's password is unchanged.
+    app.admin_token().await;
+}
+
+#[tokio::test]
+async fn an_empty_or_short_password_is_an_error() {
+    let app = TestApp::spawn().await;
+    for password in ["", "\n", "short7\n"] {
+        let out = app
+            .cli(
+                &user_create("fay@example.com", &app.tenant_id),
+                Some(password),
+            )
+            .await;
+        assert_cli_error(&out);
+    }
+    let no_user = app.try_login("fay@example.com", "").await;
+    assert_eq!(no_user.status(), StatusCode::UNAUTHORIZED);
+}
+
+#[tokio::test]
+async fn an_unknown_email_is_an_error() {
+    let app = TestApp::spawn().await;
+    let add = [
+        "user",
+        "add",
+        "--email",
+        "ghost@example.com",
+        "--tenant",
+        &app.tenant_id,
+    ];
+    assert_cli_error(&app.cli(&add, None).await);
+    let remove = [
+        "user",
+        "remove",
+        "--email",
+        "ghost@example.com",
+        "--tenant",
+        &app.tenant_id,
+    ];
+    assert_cli_error(&app.cli(&remove, None).await);
+}

@@ -1,0 +1,332 @@
+//! Flows: `/api/draw/1/flow`, per tenant, with Boomi's shapes and filters.
+
+use std::collections::BTreeSet;
+
+use reqwest::{Method, Response, StatusCode};
+use serde_json::{Value, json};
+
+use crate::helpers::{TestApp, assert_error, assert_json, enc, flow_names, is_rfc3339_utc};
+
+const FLOW: &str = "/api/draw/1/flow";
+
+/// Every field of `FlowResponseAPI`, as docs/API.md lists them.
+const FLOW_FIELDS: [&str; 21] = [
+    "editingToken",
+    "id",
+    "developerName",
+    "developerSummary",
+    "startMapElementId",
+    "allowJumping",
+    "enableHistoricalNavigation",
+    "stateExpirationLength",
+    "idleStateExpirationLength",
+    "authorization",
+    "identityProvider",
+    "tags",
+    "dateCreated",
+    "dateModified",
+    "whoCreated",
+    "whoModified",
+    "whoOwner",
+    "alertEmail",
+    "isActive",
+    "isDefault",
+    "comment",
+];
+
+/// A server and a key of the administrator for `Example`.
+async fn app_with_key() -> (TestApp, String) {
+    let app = TestApp::spawn().await;
+    let key = app.new_key("flows").await;
+    (app, key)
+}
+
+async fn post_flow(app: &TestApp, key: &str, body: &Value) -> Response {
+    app.with_key(Method::POST, FLOW, key)
+        .json(body)
+        .send()
+        .await
+        .unwrap()
+}
+
+/// Creates a flow and returns it.
+async fn create_flow(app: &TestApp, key: &str, name: &str) -> Value {
+    let body = json!({ "developerName": name, "developerSummary": "made by a test" });
+    assert_json(post_flow(app, key, &body).await, StatusCode::OK).await
+}
+
+async fn get_flow(app: &TestApp, key: &str, id: &str) -> Response {
+    app.with_key(Method::GET, &format!("{FLOW}/{id}"), key)
+        .send()
+        .await
+        .unwrap()
+}
+
+async fn filtered(app: &TestApp, key: &str, filter: &str) -> Response {
+    app.get_flows(&format!("{FLOW}?filter={}", enc(filter)), Some(key), None)
+        .await
+}
+
+/// The names of the flows a filter selects.
+async fn names_matching(app: &TestApp, key: &str, filter: &str) -> Vec<String> {
+    flow_names(&assert_json(filtered(app, key, filter).await, StatusCode::OK).await)
+}
+
+fn flow_id(flow: &Value) -> String {
+    flow["id"]["id"]
+        .as_str()
+        .expect("a flow has id.id")
+        .to_string()
+}
+
+#[tokio::test]
+async fn a_created_flow_carries_every_field() {
+    let (app, key) = app_with_key().await;
+    let me = app.me(&app.admin_token().await).await;
+    let flow = create_flow(&app, &key, "Complete").await;
+
+    let fields: BTreeSet<&str> = flow
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(String::as_str)
+        .collect();
+    assert_eq!(fields, BTreeSet::from(FLOW_FIELDS));
+    assert_eq!(flow["developerName"], "Complete");
+    assert_eq!(flow["developerSummary"], "made by a test");
+    uuid::Uuid::parse_str(&flow_id(&flow)).expect("id.id is a UUID");
+    assert!(flow["id"]["versionId"].is_string());
+    uuid::Uuid::parse_str(flow["editingToken"].as_str().unwrap()).expect("editingToken is a UUID");
+    assert!(
+        is_rfc3339_utc(flow["dateCreated"].as_str().unwrap()),
+        "{flow}"
+    );
+    assert!(
+        is_rfc3339_utc(flow["dateModified"].as_str().unwrap()),
+        "{flow}"
+    );
+    for who in ["whoCreated", "whoModified", "whoOwner"] {
+        assert_eq!(flow[who]["id"], me["id"], "{who}");
+        assert_eq!(flow[who]["email"], app.admin_email.as_str(), "{who}");
+    }
+}
+
+#[tokio::test]
+async fn an_update_keeps_the_id_and_creation_date_and_makes_a_new_version() {
+    let (app, key) = app_with_key().await;
+    let first = create_flow(&app, &key, "Draft").await;
+    let body = json!({ "id": { "id": flow_id(&first) }, "developerName": "Final" });
+    let second = assert_json(post_flow(&app, &key, &body).await, StatusCode::OK).await;
+
+    assert_eq!(second["id"]["id"], first["id"]["id"]);
+    assert_ne!(second["id"]["versionId"], first["id"]["versionId"]);
+    assert_eq!(second["dateCreated"], first["dateCreated"]);
+    assert_ne!(second["dateModified"], first["dateModified"]);
+    let fetched = assert_json(get_flow(&app, &key, &flow_id(&first)).await, StatusCode::OK).await;
+    assert_eq!(fetched["developerName"], "Final");
+    assert_eq!(fetched["id"], second["id"]);
+}
+
+#[tokio::test]
+async fn updating_an_unknown_flow_is_not_found() {
+    let (app, key) = app_with_key().await;
+    let body = json!({ "id": { "id": uuid::Uuid::new_v4().to_string() }, "developerName": "X" });
+    assert_error(post_flow(&app, &key, &body).await, StatusCode::NOT_FOUND).await;
+}
+
+#[tokio::test]
+async fn a_flow_is_fetched_by_id() {
+    let (app, key) = app_with_key().await;
+    let created = create_flow(&app, &key, "Fetch me").await;
+    let fetched = assert_json(
+        get_flow(&app, &key, &flow_id(&created)).await,
+        StatusCode::OK,
+    )
+    .await;
+    // Everything but the editing session's token is what the create answered.
+    let without_token = |flow: &Value| {
+        let mut flow = flow.clone();
+        flow.as_object_mut().unwrap().remove("editingToken");
+        flow
+    };
+    assert_eq!(without_token(&fetched), without_token(&created));
+}
+
+#[tokio::test]
+async fn an_unknown_or_malformed_flow_id_is_refused() {
+    let (app, key) = app_with_key().await;
+    let unknown = uuid::Uuid::new_v4().to_string();
+    assert_error(get_flow(&app, &key, &unknown).await, StatusCode::NOT_FOUND).await;
+    assert_error(
+        get_flow(&app, &key, "not-a-uuid").await,
+        StatusCode::BAD_REQUEST,
+    )
+    .await;
+    let delete = |id: &str| {
+        app.with_key(Method::DELETE, &format!("{FLOW}/{id}"), &key)
+            .send()
+    };
+    assert_error(delete(&unknown).await.unwrap(), StatusCode::NOT_FOUND).await;
+    assert_error(delete("not-a-uuid").await.unwrap(), StatusCode::BAD_REQUEST).await;
+}
+
+#[tokio::test]
+async fn a_deleted_flow_is_gone() {
+    let (app, key) = app_with_key().await;
+    let id = flow_id(&create_flow(&app, &key, "Doomed").await);
+    let deleted = app
+        .with_key(Method::DELETE, &format!("{FLOW}/{id}"), &key)
+        .send()
+        .await;
+    assert_eq!(deleted.unwrap().status(), StatusCode::OK);
+    assert_error(get_flow(&app, &key, &id).await, StatusCode::NOT_FOUND).await;
+    let names =
+        flow_names(&assert_json(app.list_flows(Some(&key), None).await, StatusCode::OK).await);
+    assert!(!names.contains(&"Doomed".to_string()));
+}
+
+#[tokio::test]
+async fn the_list_is_ordered_by_name() {
+    let (app, key) = app_with_key().await;
+    for name in ["Zebra", "Apple", "Mango"] {
+        create_flow(&app, &key, name).await;
+    }
+    let names =
+        flow_names(&assert_json(app.list_flows(Some(&key), None).await, StatusCode::OK).await);
+    assert_eq!(names, ["Apple", "Hello World", "Mango", "Zebra"]);
+}
+
+#[tokio::test]
+async fn eq_matches_the_whole_name_ignoring_case() {
+    let (app, key) = app_with_key().await;
+    create_flow(&app, &key, "Hello World Again").await;
+    let names = names_matching(&app, &key, "developerName eq 'hello world'").await;
+    assert_eq!(names, ["Hello World"]);
+    assert!(
+        names_matching(&app, &key, "developerName eq 'hello'")
+            .await
+            .is_empty()
+    );
+}
+
+#[tokio::test]
+async fn substringof_matches_part_of_the_name_ignoring_case() {
+    let (app, key) = app_with_key().await;
+    create_flow(&app, &key, "Hello World Again").await;
+    create_flow(&app, &key, "Goodbye").await;
+    let names = names_matching(&app, &key, "substringof(developerName,'WORLD')").await;
+    assert_eq!(names, ["Hello World", "Hello World Again"]);
+}
+
+#[tokio::test]
+async fn a_doubled_quote_stands_for_a_quote() {
+    let (app, key) = app_with_key().await;
+    create_flow(&app, &key, "Bob's Flow").await;
+    let exact = names_matching(&app, &key, "developerName eq 'bob''s flow'").await;
+    assert_eq!(exact, ["Bob's Flow"]);
+    let part = names_matching(&app, &key, "substringof(developerName,'b''s')").await;
+    assert_eq!(part, ["Bob's Flow"]);
+}
+
+#[tokio::test]
+async fn a_filter_keyflow_cannot_read_is_a_bad_request() {
+    let (app, key) = app_with_key().await;
+    for garbage in ["garbage", "developerName eq 'open", "tags eq 'x'", "1 eq 1"] {
+        assert_error(filtered(&app, &key, garbage).await, StatusCode::BAD_REQUEST).await;
+    }
+}
+
+#[tokio::test]
+async fn a_missing_empty_or_overlong_name_is_unprocessable() {
+    let (app, key) = app_with_key().await;
+    let bodies = [
+        json!({ "developerSummary": "nameless" }),
+        json!({ "developerName": "" }),
+        json!({ "developerName": "x".repeat(256) }),
+        json!({ "developerName": 7 }),
+    ];
+    for body in bodies {
+        assert_error(
+            post_flow(&app, &key, &body).await,
+            StatusCode::UNPROCESSABLE_ENTITY,
+        )
+        .await;
+    }
+    create_flow(&app, &key, &"x".repeat(255)).await;
+}
+
+#[tokio::test]
+async fn a_fetched_flow_can_be_posted_back_as_is() {
+    let (app, key) = app_with_key().await;
+    let created = create_flow(&app, &key, "Round trip").await;
+    let mut fetched = assert_json(
+        get_flow(&app, &key, &flow_id(&created)).await,
+        StatusCode::OK,
+    )
+    .await;
+    fetched["somethingKeyflowDoesNotKnow"] = json!({ "nested": [1, 2, 3] });
+    let saved = assert_json(post_flow(&app, &key, &fetched).await, StatusCode::OK).await;
+    assert_eq!(saved["id"]["id"], created["id"]["id"]);
+    assert_eq!(saved["developerName"], "Round trip");
+    assert!(saved.get("somethingKeyflowDoesNotKnow").is_none());
+}
+
+#[tokio::test]
+async fn flows_belong_to_their_tenant() {
+    let (app, example_key) = app_with_key().await;
+    let other = app.second_tenant("Other").await;
+    let token = app.admin_token().await;
+    let other_key = app.new_key_for(&token, "other", &other).await;
+    let mine = create_flow(&app, &example_key, "Example's own").await;
+    let theirs = create_flow(&app, &other_key, "Other's own").await;
+
+    let seen = assert_json(app.list_flows(Some(&other_key), None).await, StatusCode::OK).await;
+    assert_eq!(flow_names(&seen), ["Other's own"]);
+    assert_error(
+        get_flow(&app, &other_key, &flow_id(&mine)).await,
+        StatusCode::NOT_FOUND,
+    )
+    .await;
+    assert_error(
+        get_flow(&app, &example_key, &flow_id(&theirs)).await,
+        StatusCode::NOT_FOUND,
+    )
+    .await;
+
+    let path = format!("{FLOW}/{}", flow_id(&mine));
+    let delete = app
+        .with_key(Method::DELETE, &path, &other_key)
+        .send()
+        .await
+        .unwrap();
+    assert_error(delete, StatusCode::NOT_FOUND).await;
+    let hijack = json!({ "id": { "id": flow_id(&mine) }, "developerName": "Hijacked" });
+    assert_error(
+        post_flow(&app, &other_key, &hijack).await,
+        StatusCode::NOT_FOUND,
+    )
+    .await;
+    let still = assert_json(
+        get_flow(&app, &example_key, &flow_id(&mine)).await,
+        StatusCode::OK,
+    )
+    .await;
+    assert_eq!(still["developerName"], "Example's own");
+}
+
+#[tokio::test]
+async fn a_token_reaches_the_same_flows_as_a_key() {
+    let (app, key) = app_with_key().await;
+    let created = create_flow(&app, &key, "Shared").await;
+    let token = app.admin_token().await;
+    let path = format!("{FLOW}/{}", flow_id(&created));
+    let fetched = app
+        .with_token(Method::GET, &path, &token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        assert_json(fetched, StatusCode::OK).await["developerName"],
+        "Shared"
+    );
+}

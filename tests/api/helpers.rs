@@ -1,0 +1,393 @@
+//! The harness every test drives: a real keyflow server on 127.0.0.1:0 with a fresh data
+//! directory, a client, and small helpers for the calls most tests make.
+
+use std::path::Path;
+use std::process::{Output, Stdio};
+
+use keyflow::app::Server;
+use keyflow::config::ServeConfig;
+use reqwest::{RequestBuilder, Response, StatusCode};
+use serde_json::{Value, json};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+pub const KEY_HEADER: &str = "x-boomi-flow-api-key";
+pub const TENANT_HEADER: &str = "manywhotenant";
+pub const ADMIN_PASSWORD: &str = "correct horse battery";
+/// The tenant id printed in Boomi's worked example: it holds a `g`, so it is not a UUID.
+pub const SEED_TENANT_ID: &str = "b70ef1d6-edc9-4481-94b9-d81g126e32d1";
+
+/// A running server and what a test needs to talk to it.
+pub struct TestApp {
+    /// `http://127.0.0.1:PORT`
+    pub address: String,
+    pub client: reqwest::Client,
+    /// The id of the bootstrap tenant, `Example`.
+    pub tenant_id: String,
+    pub tenant_name: String,
+    pub admin_email: String,
+    pub admin_password: String,
+    data_dir: tempfile::TempDir,
+}
+
+impl TestApp {
+    /// A server with the default settings (on-demand reveal, a generous throttle).
+    pub async fn spawn() -> TestApp {
+        Self::spawn_with(|_| {}).await
+    }
+
+    /// A server whose settings `configure` may change before it starts.
+    pub async fn spawn_with(configure: impl FnOnce(&mut ServeConfig)) -> TestApp {
+        let data_dir = tempfile::tempdir().expect("create a data directory");
+        let mut config = ServeConfig::new(data_dir.path().to_path_buf());
+        config.admin_password = Some(secrecy::SecretString::from(ADMIN_PASSWORD));
+        config.auth_failure_burst = 1000;
+        configure(&mut config);
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let server = Server::start(config, listener)
+            .await
+            .expect("server starts");
+        let address = format!("http://{}", server.local_addr());
+        let boot = server.bootstrap().cloned().expect("first start bootstraps");
+        tokio::spawn(server.run(std::future::pending::<()>()));
+        TestApp {
+            address,
+            client: reqwest::Client::new(),
+            tenant_id: boot.tenant_id.to_string(),
+            tenant_name: boot.tenant_name,
+            admin_email: boot.admin_email,
+            admin_password: ADMIN_PASSWORD.to_string(),
+            data_dir,
+        }
+    }
+
+    pub fn data_dir(&self) -> &Path {
+        self.data_dir.path()
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.address, path)
+    }
+
+    /// `POST /api/draw/1/authentication`, whatever it answers.
+    pub async fn try_login(&self, email: &str, password: &str) -> Response {
+        self.client
+            .post(self.url("/api/draw/1/authentication"))
+            .json(&json!({ "username": email, "password": password }))
+            .send()
+            .await
+            .unwrap()
+    }
+
+    /// Signs in and returns the token.
+    pub async fn login(&self, email: &str, password: &str) -> String {
+        let body = assert_json(self.try_login(email, password).await, StatusCode::OK).await;
+        body.as_str()
+            .expect("the token is a JSON string")
+            .to_string()
+    }
+
+    pub async fn admin_token(&self) -> String {
+        self.login(&self.admin_email, &self.admin_password).await
+    }
+
+    /// `POST /api/admin/1/users/me/keys` with a token.
+    pub async fn create_key(&self, token: &str, name: &str, tenant_id: &str) -> Response {
+        self.client
+            .post(self.url("/api/admin/1/users/me/keys"))
+            .header("authorization", token)
+            .json(&json!({ "name": name, "tenantId": tenant_id }))
+            .send()
+            .await
+            .unwrap()
+    }
+
+    /// Creates a key and returns its value.
+    pub async fn new_key_for(&self, token: &str, name: &str, tenant_id: &str) -> String {
+        let body = assert_json(
+            self.create_key(token, name, tenant_id).await,
+            StatusCode::OK,
+        )
+        .await;
+        body["apiKey"]
+            .as_str()
+            .expect("apiKey is a string")
+            .to_string()
+    }
+
+    /// A new key of the administrator for `Example`.
+    pub async fn new_key(&self, name: &str) -> String {
+        let token = self.admin_token().await;
+        self.new_key_for(&token, name, &self.tenant_id).await
+    }
+
+    /// `GET /api/draw/1/flow` with an API key and a `manywhotenant`, each optional.
+    pub async fn list_flows(&self, key: Option<&str>, tenant: Option<&str>) -> Response {
+        self.get_flows("/api/draw/1/flow", key, tenant).await
+    }
+
+    pub async fn get_flows(&self, path: &str, key: Option<&str>, tenant: Option<&str>) -> Response {
+        let mut request = self.client.get(self.url(path));
+        if let Some(key) = key {
+            request = request.header(KEY_HEADER, key);
+        }
+        if let Some(tenant) = tenant {
+            request = request.header(TENANT_HEADER, tenant);
+        }
+        request.send().await.unwrap()
+    }
+
+    /// A request builder already carrying an API key.
+    pub fn with_key(&self, method: reqwest::Method, path: &str, key: &str) -> RequestBuilder {
+        self.client
+            .request(method, self.url(path))
+            .header(KEY_HEADER, key)
+    }
+
+    /// A request builder already carrying a token.
+    pub fn with_token(&self, method: reqwest::Method, path: &str, token: &str) -> RequestBuilder {
+        self.client
+            .request(method, self.url(path))
+            .header("authorization", format!("Bearer {token}"))
+    }
+
+    /// `GET /api/admin/1/users/me`.
+    pub async fn me(&self, token: &str) -> Value {
+        let response = self
+            .with_token(reqwest::Method::GET, "/api/admin/1/users/me", token)
+            .send()
+            .await
+            .unwrap();
+        assert_json(response, StatusCode::OK).await
+    }
+
+    /// `GET /api/admin/1/users/me/keys`.
+    pub async fn key_list(&self, token: &str) -> Vec<Value> {
+        let response = self
+            .with_token(reqwest::Method::GET, "/api/admin/1/users/me/keys", token)
+            .send()
+            .await
+            .unwrap();
+        let body = assert_json(response, StatusCode::OK).await;
+        body.as_array().expect("the key list is an array").clone()
+    }
+
+    /// The value of one counter from `/metrics`.
+    pub async fn metric(&self, name: &str) -> u64 {
+        let response = self.client.get(self.url("/metrics")).send().await.unwrap();
+        assert_eq!(response.status(), StatusCode::OK);
+        let text = response.text().await.unwrap();
+        let values: Vec<u64> = text
+            .lines()
+            .filter(|line| !line.starts_with('#'))
+            .filter_map(|line| {
+                let mut parts = line.split_whitespace();
+                let (series, value) = (parts.next()?, parts.next()?);
+                let named = series == name || series.starts_with(&format!("{name}{{"));
+                named.then(|| value.parse::<f64>().expect("a numeric sample") as u64)
+            })
+            .collect();
+        assert!(!values.is_empty(), "no {name} in /metrics:\n{text}");
+        values.iter().sum()
+    }
+
+    /// Runs the keyflow binary with `args` then `--data-dir <this server's dir>`.
+    pub async fn cli(&self, args: &[&str], stdin: Option<&str>) -> Output {
+        let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_keyflow"));
+        command.args(args).arg("--data-dir").arg(self.data_dir());
+        clean_env(&mut command);
+        command
+            .stdin(if stdin.is_some() {
+                Stdio::piped()
+            } else {
+                Stdio::null()
+            })
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .kill_on_drop(true);
+        let mut child = command.spawn().expect("run keyflow");
+        if let Some(input) = stdin {
+            let mut pipe = child.stdin.take().unwrap();
+            pipe.write_all(input.as_bytes()).await.unwrap();
+            drop(pipe);
+        }
+        child.wait_with_output().await.unwrap()
+    }
+
+    /// Runs the CLI, insists it succeeded, and returns the id it printed.
+    pub async fn cli_id(&self, args: &[&str], stdin: Option<&str>) -> String {
+        let out = self.cli(args, stdin).await;
+        assert!(
+            out.status.success(),
+            "keyflow {args:?} failed: {}",
+            show(&out)
+        );
+        let stdout = String::from_utf8(out.stdout).unwrap();
+        let id = stdout.trim_end_matches('\n');
+        uuid::Uuid::parse_str(id).unwrap_or_else(|_| panic!("not a UUID: {stdout:?}"));
+        id.to_string()
+    }
+
+    /// `keyflow tenant create`; returns the new tenant id.
+    pub async fn create_tenant(&self, name: &str) -> String {
+        self.cli_id(&["tenant", "create", "--name", name], None)
+            .await
+    }
+
+    /// `keyflow user create`; returns the new user id.
+    pub async fn create_user(&self, email: &str, password: &str, tenant_id: &str) -> String {
+        let args = ["user", "create", "--email", email, "--tenant", tenant_id];
+        self.cli_id(&args, Some(&format!("{password}\n"))).await
+    }
+
+    /// `keyflow user add` for an existing user.
+    pub async fn add_user(&self, email: &str, tenant_id: &str) {
+        let out = self
+            .cli(
+                &["user", "add", "--email", email, "--tenant", tenant_id],
+                None,
+            )
+            .await;
+        assert!(out.status.success(), "user add failed: {}", show(&out));
+    }
+
+    /// A new tenant with the administrator as a member; returns its id.
+    pub async fn second_tenant(&self, name: &str) -> String {
+        let tenant = self.create_tenant(name).await;
+        self.add_user(&self.admin_email.clone(), &tenant).await;
+        tenant
+    }
+
+    /// Sends `head` (request line and headers, CRLF-separated, no final blank line) over a
+    /// raw TCP connection, so header names reach the server spelled exactly as written.
+    pub async fn raw(&self, head: &str) -> String {
+        let host = self.address.trim_start_matches("http://");
+        let mut stream = tokio::net::TcpStream::connect(host).await.unwrap();
+        let request = format!("{head}\r\nHost: {host}\r\nConnection: close\r\n\r\n");
+        stream.write_all(request.as_bytes()).await.unwrap();
+        let mut answer = Vec::new();
+        stream.read_to_end(&mut answer).await.unwrap();
+        String::from_utf8_lossy(&answer).into_owned()
+    }
+}
+
+const KEYFLOW_VARS: [&str; 9] = [
+    "KEYFLOW_LISTEN",
+    "KEYFLOW_DATA_DIR",
+    "KEYFLOW_KEY_REVEAL",
+    "KEYFLOW_PEPPER",
+    "KEYFLOW_MASTER_KEY",
+    "KEYFLOW_ADMIN_EMAIL",
+    "KEYFLOW_ADMIN_PASSWORD",
+    "KEYFLOW_LOG",
+    "KEYFLOW_DATABASE",
+];
+
+/// Removes every `KEYFLOW_*` setting from a command, so only what a test sets applies.
+pub fn clean_env(command: &mut tokio::process::Command) {
+    for var in KEYFLOW_VARS {
+        command.env_remove(var);
+    }
+}
+
+/// Checks the status and that the body is a JSON string; returns the message.
+pub async fn assert_error(response: Response, status: StatusCode) -> String {
+    let got = response.status();
+    assert!(
+        response.headers().contains_key("x-request-id"),
+        "no x-request-id on a {got}"
+    );
+    let text = response.text().await.unwrap();
+    assert_eq!(got, status, "unexpected status, body: {text}");
+    match serde_json::from_str::<Value>(&text) {
+        Ok(Value::String(message)) => {
+            assert!(!message.is_empty(), "an empty error message");
+            message
+        }
+        _ => panic!("a {got} error body is not a JSON string: {text:?}"),
+    }
+}
+
+/// Checks the status and returns the JSON body.
+pub async fn assert_json(response: Response, status: StatusCode) -> Value {
+    let got = response.status();
+    let text = response.text().await.unwrap();
+    assert_eq!(got, status, "unexpected status, body: {text}");
+    serde_json::from_str(&text).unwrap_or_else(|_| panic!("not JSON: {text:?}"))
+}
+
+/// Checks a 401 carries `WWW-Authenticate` and a JSON string body.
+pub async fn assert_unauthorized(response: Response) -> String {
+    assert!(
+        response.headers().contains_key("www-authenticate"),
+        "a 401 without WWW-Authenticate"
+    );
+    assert_error(response, StatusCode::UNAUTHORIZED).await
+}
+
+/// Percent-encodes everything but the unreserved characters.
+pub fn enc(text: &str) -> String {
+    text.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+/// `kf_` and 32 base62 characters.
+pub fn is_key_format(key: &str) -> bool {
+    key.len() == 35 && key.starts_with("kf_") && key[3..].bytes().all(|b| b.is_ascii_alphanumeric())
+}
+
+/// An RFC 3339 date-time in UTC (`Z` or `+00:00`).
+pub fn is_rfc3339_utc(text: &str) -> bool {
+    let b = text.as_bytes();
+    let digits =
+        |from: usize, to: usize| b.len() >= to && b[from..to].iter().all(u8::is_ascii_digit);
+    let at = |i: usize, c: u8| b.get(i) == Some(&c);
+    let head = digits(0, 4)
+        && at(4, b'-')
+        && digits(5, 7)
+        && at(7, b'-')
+        && digits(8, 10)
+        && (at(10, b'T') || at(10, b't'))
+        && digits(11, 13)
+        && at(13, b':')
+        && digits(14, 16)
+        && at(16, b':')
+        && digits(17, 19);
+    if !head {
+        return false;
+    }
+    let mut rest = &text[19..];
+    if let Some(fraction) = rest.strip_prefix('.') {
+        let n = fraction.bytes().take_while(u8::is_ascii_digit).count();
+        if n == 0 {
+            return false;
+        }
+        rest = &fraction[n..];
+    }
+    matches!(rest, "Z" | "z" | "+00:00")
+}
+
+/// The names in a JSON array of flows.
+pub fn flow_names(flows: &Value) -> Vec<String> {
+    flows
+        .as_array()
+        .expect("flows are an array")
+        .iter()
+        .map(|f| f["developerName"].as_str().unwrap_or_default().to_string())
+        .collect()
+}
+
+/// A CLI run, printed for an assertion message.
+pub fn show(out: &Output) -> String {
+    format!(
+        "status {:?}, stdout {:?}, stderr {:?}",
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
