@@ -20,8 +20,7 @@ pub struct Names {
 }
 
 async fn open(data_dir: &Path) -> anyhow::Result<SqliteStore> {
-    std::fs::create_dir_all(data_dir)
-        .with_context(|| format!("cannot create {}", data_dir.display()))?;
+    crate::data_dir::create(data_dir)?;
     SqliteStore::open(data_dir).await
 }
 

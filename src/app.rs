@@ -4,7 +4,6 @@
 use std::fs;
 use std::net::SocketAddr;
 use std::ops::Deref;
-use std::os::unix::fs::PermissionsExt;
 use std::sync::Arc;
 
 use anyhow::Context;
@@ -28,6 +27,7 @@ use crate::auth::verifier::KeyVerifier;
 use crate::bootstrap::{self, Bootstrap};
 use crate::config::{RevealPolicy, ServeConfig};
 use crate::control;
+use crate::data_dir;
 use crate::error::{REQUEST_ID, message_response};
 use crate::metrics::Metrics;
 use crate::secrets::Secrets;
@@ -148,7 +148,7 @@ impl Server {
     /// schema up to date and seeds an empty database. The listener is already bound, so a
     /// client may connect as soon as this returns.
     pub async fn start(config: ServeConfig, listener: TcpListener) -> anyhow::Result<Self> {
-        let lock = open_data_dir(&config)?;
+        let lock = data_dir::lock(&config.data_dir)?;
         let store = Arc::new(SqliteStore::open(&config.data_dir).await?);
         let secrets = Secrets::load(
             &config.data_dir,
@@ -213,26 +213,4 @@ impl Server {
         self.sqlite.close().await;
         served.context("the HTTP server failed")
     }
-}
-
-/// Creates the data directory (owner-only) and takes its lock: one server per directory.
-fn open_data_dir(config: &ServeConfig) -> anyhow::Result<fs::File> {
-    let dir = &config.data_dir;
-    fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
-    fs::set_permissions(dir, fs::Permissions::from_mode(0o700))
-        .with_context(|| format!("cannot restrict {}", dir.display()))?;
-    let path = dir.join("keyflow.lock");
-    let lock = fs::OpenOptions::new()
-        .create(true)
-        .truncate(false)
-        .write(true)
-        .open(&path)
-        .with_context(|| format!("cannot open {}", path.display()))?;
-    lock.try_lock().map_err(|_| {
-        anyhow::anyhow!(
-            "another keyflow server is using the data directory {}",
-            dir.display()
-        )
-    })?;
-    Ok(lock)
 }

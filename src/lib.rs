@@ -22,6 +22,7 @@ pub mod bootstrap;
 pub mod cli;
 pub mod config;
 pub mod control;
+pub mod data_dir;
 pub mod domain;
 pub mod error;
 pub mod key_management;

@@ -1,8 +1,6 @@
 //! Sign-in: `POST /api/draw/1/authentication` trades an email and password for a token.
 
-use std::net::SocketAddr;
-
-use axum::extract::{ConnectInfo, State};
+use axum::extract::State;
 use axum::routing::post;
 use axum::{Json, Router};
 use secrecy::{ExposeSecret, SecretString};
@@ -10,6 +8,7 @@ use serde::Deserialize;
 
 use crate::api::json::JsonBody;
 use crate::app::AppState;
+use crate::auth::extract::ClientAddress;
 use crate::auth::{password, token};
 use crate::domain::{Email, Timestamp};
 use crate::error::ApiError;
@@ -28,10 +27,9 @@ struct Credentials {
 
 async fn sign_in(
     State(state): State<AppState>,
-    ConnectInfo(client): ConnectInfo<SocketAddr>,
+    ClientAddress(address): ClientAddress,
     JsonBody(credentials): JsonBody<Credentials>,
 ) -> Result<Json<String>, ApiError> {
-    let address = client.ip();
     state.throttle.guard(address)?;
     let user = match Email::parse(&credentials.username) {
         Ok(email) => state.store.user_by_email(&email).await?,

@@ -1,13 +1,13 @@
 //! Flows of the request's tenant: `GET`/`POST /api/draw/1/flow`, `GET`/`DELETE
 //! /api/draw/1/flow/{id}`.
 
-use axum::extract::{Path, Query, State};
+use axum::extract::{Query, State};
 use axum::routing::get;
 use axum::{Json, Router};
 use serde::Deserialize;
 
 use crate::api::flow_json::{FlowRequest, FlowResponse};
-use crate::api::json::JsonBody;
+use crate::api::json::{JsonBody, Segment};
 use crate::app::AppState;
 use crate::auth::Principal;
 use crate::domain::{FlowFilter, FlowId};
@@ -63,7 +63,7 @@ async fn save(
 async fn load(
     State(state): State<AppState>,
     principal: Principal,
-    Path(id): Path<String>,
+    Segment(id): Segment,
 ) -> Result<Json<FlowResponse>, ApiError> {
     let id = flow_id(&id)?;
     let flow = state
@@ -77,7 +77,7 @@ async fn load(
 async fn remove(
     State(state): State<AppState>,
     principal: Principal,
-    Path(id): Path<String>,
+    Segment(id): Segment,
 ) -> Result<(), ApiError> {
     let id = flow_id(&id)?;
     if state.store.delete_flow(principal.tenant_id, id).await? {

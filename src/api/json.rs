@@ -3,7 +3,8 @@
 //! Any content type is read as JSON, as Boomi does (`text/json`, `application/*+json`, none).
 
 use axum::body::Bytes;
-use axum::extract::{FromRequest, Request};
+use axum::extract::{FromRequest, FromRequestParts, Path, Request};
+use axum::http::request::Parts;
 use serde::de::DeserializeOwned;
 
 use crate::app::AppState;
@@ -27,6 +28,20 @@ impl<T: DeserializeOwned> FromRequest<AppState> for JsonBody<T> {
                 }
             })?;
         parse(&bytes).map(JsonBody)
+    }
+}
+
+/// One path segment as text; a segment that does not decode is a 400 in the Flow convention.
+pub struct Segment(pub String);
+
+impl<S: Send + Sync> FromRequestParts<S> for Segment {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        Path::<String>::from_request_parts(parts, state)
+            .await
+            .map(|Path(text)| Segment(text))
+            .map_err(|_| ApiError::BadRequest("a path segment cannot be read as text".into()))
     }
 }
 

@@ -2,12 +2,12 @@
 //! `POST …/keys/{name}/reveal`, `DELETE …/keys/{name}` (`UserTenantAPIKey`). Only a signed-in
 //! user (a token), never an API key, may call these.
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::routing::{delete, get, post};
 use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
 
-use crate::api::json::JsonBody;
+use crate::api::json::{JsonBody, Segment};
 use crate::app::AppState;
 use crate::auth::{Interactive, Principal};
 use crate::domain::{KeyName, TenantId, Timestamp};
@@ -76,7 +76,7 @@ async fn create(
 async fn reveal(
     State(state): State<AppState>,
     Interactive(principal): Interactive,
-    Path(name): Path<String>,
+    Segment(name): Segment,
 ) -> Result<Json<UserTenantApiKey>, ApiError> {
     let tenant = header_tenant(&principal);
     let view = key_management::reveal(&state, principal.user_id, &name, tenant).await?;
@@ -86,7 +86,7 @@ async fn reveal(
 async fn remove(
     State(state): State<AppState>,
     Interactive(principal): Interactive,
-    Path(name): Path<String>,
+    Segment(name): Segment,
 ) -> Result<(), ApiError> {
     key_management::delete(&state, principal.user_id, &name, header_tenant(&principal)).await
 }

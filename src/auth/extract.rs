@@ -34,6 +34,18 @@ pub struct Principal {
     pub tenant_from_header: bool,
 }
 
+/// The client's address as an extractor, for handlers that throttle without a principal.
+#[derive(Debug, Clone, Copy)]
+pub struct ClientAddress(pub IpAddr);
+
+impl<S: Send + Sync> FromRequestParts<S> for ClientAddress {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        Ok(ClientAddress(client_address(parts)))
+    }
+}
+
 /// A principal that signed in with a password (a token), not with an API key: required for
 /// key management, so a leaked key can never mint, list or reveal keys.
 #[derive(Debug, Clone, Copy)]
@@ -93,7 +105,8 @@ fn requested_tenant(headers: &HeaderMap) -> Result<Option<TenantId>, ApiError> {
         .map_err(|_| refused(&crate::domain::shorten(text)))
 }
 
-fn client_address(parts: &Parts) -> IpAddr {
+/// The TCP peer's address: whose failure budget a request spends.
+pub fn client_address(parts: &Parts) -> IpAddr {
     parts
         .extensions
         .get::<ConnectInfo<SocketAddr>>()

@@ -203,3 +203,35 @@ async fn metrics_name_every_counter() {
         app.metric(name).await;
     }
 }
+
+#[tokio::test]
+async fn a_path_segment_that_is_not_utf8_is_a_json_bad_request() {
+    let app = TestApp::spawn().await;
+    let key = app.new_key("k").await;
+    let response = app
+        .with_key(Method::GET, "/api/draw/1/flow/%FF%FE", &key)
+        .send()
+        .await
+        .unwrap();
+    assert_error(response, StatusCode::BAD_REQUEST).await;
+}
+
+#[tokio::test]
+async fn a_second_server_on_the_same_data_directory_is_refused() {
+    let app = TestApp::spawn().await;
+    let mut config = keyflow::config::ServeConfig::new(app.data_dir().to_path_buf());
+    config.admin_password = Some(secrecy::SecretString::from("irrelevant password"));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let refused = match keyflow::app::Server::start(config, listener).await {
+        Ok(_) => panic!("a second server started on a data directory in use"),
+        Err(error) => format!("{error:#}"),
+    };
+    assert!(refused.contains("another keyflow server"), "{refused}");
+    // The first server is unaffected.
+    assert_json(
+        app.list_flows(Some(&app.new_key("after").await), None)
+            .await,
+        StatusCode::OK,
+    )
+    .await;
+}
