@@ -89,6 +89,9 @@ pub struct ServeArgs {
     /// How often to look for revocations made by other processes, in milliseconds.
     #[arg(long, env = "KEYFLOW_REVOCATION_POLL_MS", default_value_t = 1000)]
     pub revocation_poll_ms: u64,
+    /// Mark the web pages' session cookie Secure (set it when browsers reach keyflow over HTTPS).
+    #[arg(long, env = "KEYFLOW_SECURE_COOKIES")]
+    pub secure_cookies: bool,
 }
 
 #[derive(Debug, Subcommand)]
@@ -204,6 +207,7 @@ impl ServeArgs {
         config.auth_failure_refill = Duration::from_secs(self.auth_failure_refill_seconds.max(1));
         config.key_cache_capacity = self.key_cache_capacity;
         config.revocation_poll = Duration::from_millis(self.revocation_poll_ms.max(10));
+        config.secure_cookies = self.secure_cookies;
         config
     }
 }

@@ -51,6 +51,8 @@ pub struct ServeConfig {
     pub revocation_poll: Duration,
     /// The largest request body accepted.
     pub body_limit_bytes: usize,
+    /// Mark the session cookie `Secure` even when no proxy says the request came over TLS.
+    pub secure_cookies: bool,
 }
 
 impl ServeConfig {
@@ -70,6 +72,7 @@ impl ServeConfig {
             key_cache_capacity: 100_000,
             revocation_poll: Duration::from_secs(1),
             body_limit_bytes: 1024 * 1024,
+            secure_cookies: false,
         }
     }
 }

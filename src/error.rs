@@ -87,17 +87,25 @@ pub fn message_response(status: StatusCode, message: &str) -> Response {
         .into_response()
 }
 
-impl IntoResponse for ApiError {
-    fn into_response(self) -> Response {
-        let status = self.status();
-        let message = match &self {
+impl ApiError {
+    /// What the client is told. An internal fault is logged here with the request id, and the
+    /// message names only that id.
+    pub fn client_message(&self) -> String {
+        match self {
             ApiError::Internal(cause) => {
                 let request_id = REQUEST_ID.try_with(Clone::clone).unwrap_or_default();
                 tracing::error!(request_id = %request_id, error = format!("{cause:#}"), "internal error");
                 format!("keyflow could not complete the request (request id {request_id})")
             }
             other => other.to_string(),
-        };
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let status = self.status();
+        let message = self.client_message();
         let mut response = message_response(status, &message);
         match &self {
             ApiError::Unauthorized(_) => {

@@ -8,9 +8,15 @@ use secrecy::SecretString;
 
 /// A fresh token: `kft_` and 32 random bytes in URL-safe base64.
 pub fn generate() -> SecretString {
+    random_secret("kft_")
+}
+
+/// `prefix` and 32 random bytes from the OS generator in URL-safe base64: a sign-in secret
+/// (a token, a web session) that is stored only as its digest.
+pub fn random_secret(prefix: &str) -> SecretString {
     let mut bytes = [0u8; 32];
     OsRng.fill_bytes(&mut bytes);
-    SecretString::from(format!("kft_{}", URL_SAFE_NO_PAD.encode(bytes)))
+    SecretString::from(format!("{prefix}{}", URL_SAFE_NO_PAD.encode(bytes)))
 }
 
 /// The token in an `Authorization` value, sent raw or as `Bearer <token>`.

@@ -78,6 +78,25 @@ pub trait TokenStore {
     async fn token_by_digest(&self, digest: &Digest) -> StoreResult<Option<TokenGrant>>;
 }
 
+/// Web sign-in sessions (DESIGN.md §3) and the password they are opened with.
+#[async_trait]
+pub trait SessionStore {
+    /// Stores a new session (and sweeps expired ones).
+    async fn insert_session(&self, session: NewSession) -> StoreResult<()>;
+    async fn session_by_digest(&self, digest: &Digest) -> StoreResult<Option<SessionGrant>>;
+    /// Signs one session out; nothing happens when it is already gone.
+    async fn delete_session(&self, digest: &Digest) -> StoreResult<()>;
+    /// Replaces the user's password hash and ends every other sign-in of the user: the other
+    /// sessions and all tokens. `keep` is the session that made the change. Missing when the
+    /// user is gone.
+    async fn change_password(
+        &self,
+        user: UserId,
+        password_hash: &str,
+        keep: &Digest,
+    ) -> StoreResult<()>;
+}
+
 #[async_trait]
 pub trait FlowStore {
     /// The tenant's flows passing the filter, ordered by name.
@@ -115,7 +134,16 @@ pub trait MetaStore {
 
 /// Everything a backend provides.
 pub trait Store:
-    TenantStore + UserStore + KeyStore + TokenStore + FlowStore + MetaStore + Send + Sync + 'static
+    TenantStore
+    + UserStore
+    + KeyStore
+    + TokenStore
+    + SessionStore
+    + FlowStore
+    + MetaStore
+    + Send
+    + Sync
+    + 'static
 {
 }
 
@@ -124,6 +152,7 @@ impl<T> Store for T where
         + UserStore
         + KeyStore
         + TokenStore
+        + SessionStore
         + FlowStore
         + MetaStore
         + Send

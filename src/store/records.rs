@@ -93,6 +93,22 @@ pub struct TokenGrant {
     pub expires_at: Timestamp,
 }
 
+/// A web session to store: only the digest of the cookie's value.
+#[derive(Debug, Clone)]
+pub struct NewSession {
+    pub digest: Digest,
+    pub user_id: UserId,
+    pub created_at: Timestamp,
+    pub expires_at: Timestamp,
+}
+
+/// Whose session a cookie holds, until when.
+#[derive(Debug, Clone)]
+pub struct SessionGrant {
+    pub user_id: UserId,
+    pub expires_at: Timestamp,
+}
+
 /// A builder as flows name them (`BuilderWhoAPI`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Who {

@@ -4,6 +4,7 @@
 mod flows;
 mod keys;
 mod meta;
+mod sessions;
 mod tenants;
 mod users;
 
