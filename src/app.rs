@@ -87,6 +87,7 @@ const REQUEST_ID_HEADER: HeaderName = HeaderName::from_static("x-request-id");
 pub fn build_router(state: AppState) -> Router {
     let body_limit = state.config.body_limit_bytes;
     crate::api::router()
+        .merge(crate::web::router())
         .fallback(|| async { message_response(StatusCode::NOT_FOUND, "there is no such endpoint") })
         .method_not_allowed_fallback(|| async {
             message_response(StatusCode::METHOD_NOT_ALLOWED, "that method is not allowed here")

@@ -12,6 +12,7 @@
 //! - [`domain`] holds the values that are parsed at the edge and valid inside.
 //! - [`store`] is the only place that knows SQL: a `Store` trait and its SQLite backend.
 //! - [`control`] lets the command line tell a running server to drop its key cache.
+//! - [`web`] serves the pages: sign-in, User Settings (API keys) and Flows.
 #![forbid(unsafe_code)]
 
 pub mod admin;
@@ -29,3 +30,4 @@ pub mod key_management;
 pub mod metrics;
 pub mod secrets;
 pub mod store;
+pub mod web;

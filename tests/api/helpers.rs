@@ -270,7 +270,7 @@ impl TestApp {
     }
 }
 
-const KEYFLOW_VARS: [&str; 9] = [
+const KEYFLOW_VARS: [&str; 10] = [
     "KEYFLOW_LISTEN",
     "KEYFLOW_DATA_DIR",
     "KEYFLOW_KEY_REVEAL",
@@ -280,6 +280,7 @@ const KEYFLOW_VARS: [&str; 9] = [
     "KEYFLOW_ADMIN_PASSWORD",
     "KEYFLOW_LOG",
     "KEYFLOW_DATABASE",
+    "KEYFLOW_SECURE_COOKIES",
 ];
 
 /// Removes every `KEYFLOW_*` setting from a command, so only what a test sets applies.

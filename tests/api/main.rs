@@ -1,8 +1,11 @@
 mod at_rest;
 mod auth;
+mod browser;
 mod cli;
 mod errors;
 mod flows;
 mod helpers;
 mod keys;
+mod web;
+mod web_keys;
 mod worked_example;

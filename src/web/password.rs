@@ -1,0 +1,95 @@
+//! The profile's password change: the current password is checked (spending the sign-in
+//! failure budget when wrong), then the new one replaces it and every other sign-in of the
+//! user (other sessions, tokens) ends.
+
+use axum::Router;
+use axum::extract::State;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::Response;
+use axum::routing::post;
+use secrecy::SecretString;
+use serde::Deserialize;
+
+use crate::app::AppState;
+use crate::auth::extract::ClientAddress;
+use crate::auth::password;
+use crate::domain::Password;
+use crate::error::ApiError;
+use crate::web::csrf::CsrfForm;
+use crate::web::page::{WebError, sentence};
+use crate::web::settings::{Outcome, PasswordForm, render_settings};
+
+pub fn router() -> Router<AppState> {
+    Router::new().route("/settings/password", post(change))
+}
+
+#[derive(Deserialize)]
+struct ChangeForm {
+    #[serde(default)]
+    current: String,
+    #[serde(default)]
+    new: String,
+    #[serde(default)]
+    confirm: String,
+}
+
+async fn change(
+    State(state): State<AppState>,
+    ClientAddress(address): ClientAddress,
+    CsrfForm { session, form }: CsrfForm<ChangeForm>,
+) -> Result<Response, WebError> {
+    let mut result = PasswordForm::default();
+    let mut status = StatusCode::UNPROCESSABLE_ENTITY;
+    let mut retry_after = None;
+    let checked = match state.throttle.guard(address) {
+        Err(error) => Err(error),
+        Ok(()) => {
+            let stored = Some(session.user.password_hash.clone());
+            if password::verify(stored, SecretString::from(form.current)).await? {
+                Ok(())
+            } else {
+                let wrong = ApiError::Unauthorized("wrong password".into());
+                Err(state.throttle.failed(address, wrong))
+            }
+        }
+    };
+    match checked {
+        Ok(()) => {}
+        Err(ApiError::TooManyRequests { retry_after_secs }) => {
+            status = StatusCode::TOO_MANY_REQUESTS;
+            retry_after = Some(retry_after_secs);
+            result.current_error = Some(format!(
+                "Too many failed attempts from your address. Try again in {retry_after_secs} seconds."
+            ));
+        }
+        Err(_) => result.current_error = Some("This is not your current password.".into()),
+    }
+    let new = Password::parse(SecretString::from(form.new.clone()));
+    if let Err(error) = &new {
+        result.new_error = Some(sentence(&error.0));
+    } else if form.confirm != form.new {
+        result.confirm_error = Some("The two new passwords differ.".into());
+    }
+    if let (None, Ok(new)) = (&result.current_error, &new)
+        && result.confirm_error.is_none()
+    {
+        let hash = password::hash(new).await?;
+        state
+            .store
+            .change_password(session.user.id, &hash, &session.digest)
+            .await?;
+        result.done = true;
+        status = StatusCode::OK;
+    }
+    let outcome = Outcome {
+        password: result,
+        ..Outcome::default()
+    };
+    let mut response = render_settings(&state, &session, outcome, status).await?;
+    if let Some(seconds) = retry_after {
+        response
+            .headers_mut()
+            .insert(header::RETRY_AFTER, HeaderValue::from(seconds));
+    }
+    Ok(response)
+}

@@ -1,0 +1,198 @@
+//! Web sign-in sessions: an HttpOnly, SameSite=Lax cookie holding a random token that is stored
+//! only as its peppered digest, with an expiry; and the [`SignedIn`] extractor pages ask for.
+
+use axum::extract::FromRequestParts;
+use axum::http::request::Parts;
+use axum::http::{HeaderMap, HeaderValue, Method, header};
+use secrecy::{ExposeSecret, SecretString};
+
+use crate::app::AppState;
+use crate::auth::api_key::Digest;
+use crate::auth::token;
+use crate::domain::{Timestamp, UserId};
+use crate::error::ApiError;
+use crate::store::{NewSession, User};
+use crate::web::csrf::{self, CSRF_HEADER};
+use crate::web::page::{Nav, WebError};
+
+/// The cookie that holds the session token.
+pub const SESSION_COOKIE: &str = "keyflow_session";
+
+/// A signed-in user on a page, with the CSRF token of their session.
+pub struct SignedIn {
+    pub user: User,
+    pub csrf: String,
+    /// The session's digest: what signing out deletes and a password change keeps.
+    pub digest: Digest,
+}
+
+impl SignedIn {
+    /// The navigation's view of the user.
+    pub fn nav(&self) -> Nav {
+        Nav {
+            email: self.user.email.clone(),
+            csrf: self.csrf.clone(),
+        }
+    }
+}
+
+impl FromRequestParts<AppState> for SignedIn {
+    type Rejection = WebError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, WebError> {
+        match signed_in(&parts.headers, state).await {
+            Ok(Some(signed_in)) => Ok(signed_in),
+            Ok(None) if parts.headers.contains_key(CSRF_HEADER) => Err(WebError::Script(
+                ApiError::Unauthorized("your session has ended: sign in again".into()),
+            )),
+            // Only a page that was being looked at is worth coming back to.
+            Ok(None) => Err(WebError::SignIn {
+                next: (parts.method == Method::GET).then(|| {
+                    parts
+                        .uri
+                        .path_and_query()
+                        .map_or("/settings".to_string(), |pq| pq.as_str().to_string())
+                }),
+            }),
+            Err(error) => Err(error.into()),
+        }
+    }
+}
+
+/// The session the request's cookie names, if it is valid and its user still exists.
+pub async fn signed_in(
+    headers: &HeaderMap,
+    state: &AppState,
+) -> Result<Option<SignedIn>, ApiError> {
+    let Some(token) = cookie(headers, SESSION_COOKIE) else {
+        return Ok(None);
+    };
+    let digest = state.verifier.hasher().digest(token);
+    let Some(grant) = state.store.session_by_digest(&digest).await? else {
+        return Ok(None);
+    };
+    if grant.expires_at <= Timestamp::now() {
+        return Ok(None);
+    }
+    let Some(user) = state.store.user(grant.user_id).await? else {
+        return Ok(None);
+    };
+    Ok(Some(SignedIn {
+        user,
+        csrf: csrf::token_for(state, token),
+        digest,
+    }))
+}
+
+/// Opens a session for the user; returns the `Set-Cookie` value that carries it.
+pub async fn open(
+    state: &AppState,
+    user: UserId,
+    headers: &HeaderMap,
+) -> Result<HeaderValue, ApiError> {
+    let token = token::random_secret("kfs_");
+    let now = Timestamp::now();
+    let lifetime = state.config.token_ttl;
+    state
+        .store
+        .insert_session(NewSession {
+            digest: state.verifier.hasher().digest(token.expose_secret()),
+            user_id: user,
+            created_at: now,
+            expires_at: now.plus(lifetime),
+        })
+        .await?;
+    Ok(set_cookie(
+        SESSION_COOKIE,
+        &token,
+        lifetime.as_secs(),
+        secure(state, headers),
+    ))
+}
+
+/// Ends the session the request carries, if any; returns the `Set-Cookie` value that clears it.
+pub async fn close(
+    state: &AppState,
+    digest: &Digest,
+    headers: &HeaderMap,
+) -> Result<HeaderValue, ApiError> {
+    state.store.delete_session(digest).await?;
+    Ok(clear_cookie(SESSION_COOKIE, secure(state, headers)))
+}
+
+/// Whether cookies get `Secure`: by the operator's flag, or when the proxy in front says the
+/// browser came over TLS (a forged header only makes the forger's own cookie stricter).
+pub fn secure(state: &AppState, headers: &HeaderMap) -> bool {
+    let forwarded_https = headers
+        .get("x-forwarded-proto")
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.trim().eq_ignore_ascii_case("https"));
+    state.config.secure_cookies || forwarded_https
+}
+
+/// A cookie only this server's pages read: HttpOnly, SameSite=Lax, the whole site.
+pub fn set_cookie(
+    name: &str,
+    value: &SecretString,
+    max_age_secs: u64,
+    secure: bool,
+) -> HeaderValue {
+    let secure = if secure { "; Secure" } else { "" };
+    let text = format!(
+        "{name}={}; Path=/; Max-Age={max_age_secs}; HttpOnly; SameSite=Lax{secure}",
+        value.expose_secret()
+    );
+    HeaderValue::from_str(&text).expect("cookie values are URL-safe base64")
+}
+
+pub fn clear_cookie(name: &str, secure: bool) -> HeaderValue {
+    let secure = if secure { "; Secure" } else { "" };
+    HeaderValue::from_str(&format!(
+        "{name}=; Path=/; Max-Age=0; HttpOnly; SameSite=Lax{secure}"
+    ))
+    .expect("a static cookie")
+}
+
+/// The value of a request cookie.
+pub fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .flat_map(|value| value.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(key, _)| *key == name)
+        .map(|(_, value)| value.trim())
+        .filter(|value| !value.is_empty())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cookies_are_found_among_others() {
+        let mut headers = HeaderMap::new();
+        headers.insert(
+            header::COOKIE,
+            HeaderValue::from_static("a=1; keyflow_session=xyz; b=2"),
+        );
+        assert_eq!(cookie(&headers, SESSION_COOKIE), Some("xyz"));
+        assert_eq!(cookie(&headers, "missing"), None);
+        headers.insert(header::COOKIE, HeaderValue::from_static("keyflow_session="));
+        assert_eq!(cookie(&headers, SESSION_COOKIE), None);
+    }
+
+    #[test]
+    fn a_session_cookie_is_http_only_and_lax() {
+        let value = set_cookie("c", &SecretString::from("v"), 60, false);
+        let text = value.to_str().unwrap();
+        assert!(
+            text.contains("HttpOnly") && text.contains("SameSite=Lax"),
+            "{text}"
+        );
+        assert!(!text.contains("Secure"));
+        let secure = set_cookie("c", &SecretString::from("v"), 60, true);
+        assert!(secure.to_str().unwrap().ends_with("; Secure"));
+    }
+}

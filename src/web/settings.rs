@@ -1,0 +1,181 @@
+//! `GET /settings`, the User Settings page: the profile (name, user id, email, password
+//! change) and the API keys (the Generate a new API key form and the API keys table). The
+//! forms that post to it (keys.rs, password.rs) render it again through [`render_settings`].
+
+use askama::Template;
+use axum::Router;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::Response;
+use axum::routing::get;
+
+use crate::app::AppState;
+use crate::auth::api_key::ApiKey;
+use crate::config::RevealPolicy;
+use crate::domain::{KeyName, Password, Timestamp};
+use crate::key_management::{self, KeyView};
+use crate::web::page::{Chrome, WebError, full_name, query_encode, render};
+use crate::web::session::SignedIn;
+
+pub fn router() -> Router<AppState> {
+    Router::new().route("/settings", get(show))
+}
+
+/// What the Generate a new API key form shows: what was typed, and what was wrong with it.
+#[derive(Default)]
+pub struct KeyForm {
+    pub name: String,
+    pub tenant: String,
+    pub name_error: Option<String>,
+    pub tenant_error: Option<String>,
+}
+
+/// A key just generated: its value is on this page and nowhere else.
+pub struct CreatedKey {
+    pub name: String,
+    pub tenant_name: String,
+    pub value: String,
+}
+
+/// What the password change form shows after a try.
+#[derive(Default)]
+pub struct PasswordForm {
+    pub current_error: Option<String>,
+    pub new_error: Option<String>,
+    pub confirm_error: Option<String>,
+    pub done: bool,
+}
+
+/// What a form's handler has to say on the page it renders.
+#[derive(Default)]
+pub struct Outcome {
+    pub key_form: KeyForm,
+    pub created: Option<CreatedKey>,
+    /// A sentence for the status area ("The key … was deleted.").
+    pub notice: Option<String>,
+    pub password: PasswordForm,
+}
+
+pub struct TenantOption {
+    pub id: String,
+    pub name: String,
+}
+
+/// One row of the API keys table.
+pub struct KeyRow {
+    pub index: usize,
+    pub name: String,
+    pub tenant_name: String,
+    pub tenant_id: String,
+    pub created_iso: String,
+    pub created_text: String,
+    /// The value, under the `list` policy only (shown by Show without another call).
+    pub value: Option<String>,
+    /// `kf_…abcd`, to tell keys apart while they are hidden.
+    pub preview: Option<String>,
+    pub delete_href: String,
+}
+
+#[derive(Template)]
+#[template(path = "settings.html")]
+struct SettingsPage {
+    page: Chrome,
+    csrf: String,
+    full_name: Option<String>,
+    user_id: String,
+    email: String,
+    tenants: Vec<TenantOption>,
+    key_name_max: usize,
+    password_min: usize,
+    policy: &'static str,
+    keys: Vec<KeyRow>,
+    outcome: Outcome,
+}
+
+async fn show(State(state): State<AppState>, session: SignedIn) -> Result<Response, WebError> {
+    render_settings(&state, &session, Outcome::default(), StatusCode::OK).await
+}
+
+/// The User Settings page for the signed-in user, as a form's outcome leaves it.
+pub async fn render_settings(
+    state: &AppState,
+    session: &SignedIn,
+    outcome: Outcome,
+    status: StatusCode,
+) -> Result<Response, WebError> {
+    let user = &session.user;
+    let tenants = state
+        .store
+        .memberships(user.id)
+        .await?
+        .into_iter()
+        .map(|membership| TenantOption {
+            id: membership.tenant.id.to_string(),
+            name: membership.tenant.name,
+        })
+        .collect();
+    let keys = key_management::list(state, user.id)
+        .await?
+        .into_iter()
+        .enumerate()
+        .map(|(index, view)| key_row(index, view, state.config.key_reveal))
+        .collect();
+    let page = SettingsPage {
+        page: Chrome::new("User Settings", "settings", Some(session.nav())),
+        csrf: session.csrf.clone(),
+        full_name: full_name(user.first_name.as_deref(), user.last_name.as_deref()),
+        user_id: user.id.to_string(),
+        email: user.email.clone(),
+        tenants,
+        key_name_max: KeyName::MAX_CHARS,
+        password_min: Password::MIN_CHARS,
+        policy: policy_name(state.config.key_reveal),
+        keys,
+        outcome,
+    };
+    Ok(render(status, &page))
+}
+
+fn key_row(index: usize, view: KeyView, policy: RevealPolicy) -> KeyRow {
+    let (value, preview) = match policy {
+        RevealPolicy::OnDemand => (None, view.value),
+        RevealPolicy::List => {
+            let preview = view
+                .value
+                .as_deref()
+                .and_then(|value| ApiKey::parse(value).ok())
+                .map(|key| key.preview());
+            (view.value, preview)
+        }
+        RevealPolicy::Never => (None, None),
+    };
+    KeyRow {
+        index,
+        delete_href: format!(
+            "/settings/keys/delete?name={}&tenant={}",
+            query_encode(&view.name),
+            view.tenant_id
+        ),
+        name: view.name,
+        tenant_name: view.tenant_name,
+        tenant_id: view.tenant_id.to_string(),
+        created_iso: view.created_at.to_rfc3339(),
+        created_text: readable(view.created_at),
+        value,
+        preview,
+    }
+}
+
+/// `2026-05-01 14:03 UTC`: the minute is enough to tell keys apart on a page.
+pub fn readable(at: Timestamp) -> String {
+    let text = at.to_rfc3339();
+    format!("{} {} UTC", &text[..10], &text[11..16])
+}
+
+fn policy_name(policy: RevealPolicy) -> &'static str {
+    match policy {
+        RevealPolicy::OnDemand => "on-demand",
+        RevealPolicy::List => "list",
+        RevealPolicy::Never => "never",
+    }
+}
