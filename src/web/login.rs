@@ -53,8 +53,7 @@ struct NextQuery {
 struct Credentials {
     #[serde(default)]
     email: String,
-    #[serde(default)]
-    password: String,
+    password: Option<SecretString>,
     #[serde(default)]
     next: String,
     csrf: Option<String>,
@@ -156,11 +155,11 @@ async fn sign_in(
         Err(_) => None,
     };
     let stored_hash = user.as_ref().map(|user| user.password_hash.clone());
-    let matches = password::verify(
-        stored_hash,
-        SecretString::from(credentials.password.clone()),
-    )
-    .await?;
+    let candidate = credentials
+        .password
+        .clone()
+        .unwrap_or_else(|| SecretString::from(""));
+    let matches = password::verify(stored_hash, candidate).await?;
     let Some(user) = user.filter(|_| matches) else {
         let refused = ApiError::Unauthorized("wrong email or password".into());
         return Ok(match state.throttle.failed(address, refused) {

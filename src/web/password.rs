@@ -7,7 +7,7 @@ use axum::extract::State;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::Response;
 use axum::routing::post;
-use secrecy::SecretString;
+use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 
 use crate::app::AppState;
@@ -23,14 +23,16 @@ pub fn router() -> Router<AppState> {
     Router::new().route("/settings/password", post(change))
 }
 
+/// The three passwords, kept secret (a missing field counts as empty).
 #[derive(Deserialize)]
 struct ChangeForm {
-    #[serde(default)]
-    current: String,
-    #[serde(default)]
-    new: String,
-    #[serde(default)]
-    confirm: String,
+    current: Option<SecretString>,
+    new: Option<SecretString>,
+    confirm: Option<SecretString>,
+}
+
+fn or_empty(field: Option<SecretString>) -> SecretString {
+    field.unwrap_or_else(|| SecretString::from(""))
 }
 
 async fn change(
@@ -45,7 +47,7 @@ async fn change(
         Err(error) => Err(error),
         Ok(()) => {
             let stored = Some(session.user.password_hash.clone());
-            if password::verify(stored, SecretString::from(form.current)).await? {
+            if password::verify(stored, or_empty(form.current)).await? {
                 Ok(())
             } else {
                 let wrong = ApiError::Unauthorized("wrong password".into());
@@ -64,10 +66,12 @@ async fn change(
         }
         Err(_) => result.current_error = Some("This is not your current password.".into()),
     }
-    let new = Password::parse(SecretString::from(form.new.clone()));
+    let (new, confirm) = (or_empty(form.new), or_empty(form.confirm));
+    let differ = new.expose_secret() != confirm.expose_secret();
+    let new = Password::parse(new);
     if let Err(error) = &new {
         result.new_error = Some(sentence(&error.0));
-    } else if form.confirm != form.new {
+    } else if differ {
         result.confirm_error = Some("The two new passwords differ.".into());
     }
     if let (None, Ok(new)) = (&result.current_error, &new)
