@@ -8,6 +8,7 @@ use axum::http::request::Parts;
 use serde::de::DeserializeOwned;
 
 use crate::app::AppState;
+use crate::domain::Invalid;
 use crate::error::ApiError;
 
 /// A request body parsed as `T`.
@@ -31,17 +32,35 @@ impl<T: DeserializeOwned> FromRequest<AppState> for JsonBody<T> {
     }
 }
 
-/// One path segment as text; a segment that does not decode is a 400 in the Flow convention.
-pub struct Segment(pub String);
+/// The path segments as text (one `String`, or a tuple of them); a segment that does not
+/// decode is a 400 in the Flow convention. Handlers parse the text into domain values.
+pub struct Segment<T = String>(pub T);
 
-impl<S: Send + Sync> FromRequestParts<S> for Segment {
+impl<S: Send + Sync, T: DeserializeOwned + Send> FromRequestParts<S> for Segment<T> {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
-        Path::<String>::from_request_parts(parts, state)
+        Path::<T>::from_request_parts(parts, state)
             .await
             .map(|Path(text)| Segment(text))
             .map_err(|_| ApiError::BadRequest("a path segment cannot be read as text".into()))
+    }
+}
+
+/// A path segment parsed into a domain value; a segment that does not parse is a 400.
+pub fn path<T>(text: &str, parse: impl FnOnce(&str) -> Result<T, Invalid>) -> Result<T, ApiError> {
+    parse(text).map_err(|error| ApiError::BadRequest(error.0))
+}
+
+/// A `true`/`false` path segment (in any case, as Boomi's .NET routing reads it).
+pub fn path_bool(name: &str, text: &str) -> Result<bool, ApiError> {
+    match text.to_ascii_lowercase().as_str() {
+        "true" => Ok(true),
+        "false" => Ok(false),
+        _ => Err(ApiError::BadRequest(format!(
+            "{name} must be true or false, not '{}'",
+            crate::domain::shorten(text)
+        ))),
     }
 }
 

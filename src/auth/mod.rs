@@ -8,4 +8,4 @@ pub mod throttle;
 pub mod token;
 pub mod verifier;
 
-pub use extract::{Interactive, Principal, Via};
+pub use extract::{Administrator, Interactive, Principal, Via};

@@ -5,4 +5,5 @@ mod errors;
 mod flows;
 mod helpers;
 mod keys;
+mod openapi;
 mod worked_example;

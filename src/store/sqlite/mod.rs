@@ -4,6 +4,7 @@
 mod flows;
 mod keys;
 mod meta;
+mod snapshots;
 mod tenants;
 mod users;
 
