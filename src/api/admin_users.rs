@@ -17,7 +17,7 @@ use crate::api::doc::{
     Unauthorized,
 };
 use crate::api::json::{JsonBody, Segment, path};
-use crate::api::user_json::{SetPassword, UserIn, UserOut, name};
+use crate::api::user_json::{NewUserIn, SetPassword, UserIn, UserOut, name};
 use crate::app::AppState;
 use crate::auth::Administrator;
 use crate::auth::extract::ClientAddress;
@@ -117,7 +117,7 @@ fn details(request: &UserIn, default: Role) -> Result<Details, ApiError> {
     post,
     path = "/api/admin/1/users",
     tag = "Admin Users",
-    request_body = UserIn,
+    request_body = NewUserIn,
     responses(
         (status = 200, description = "The user", body = UserOut),
         Forbidden, Conflict, BodyErrors, AuthErrors,
@@ -126,14 +126,10 @@ fn details(request: &UserIn, default: Role) -> Result<Details, ApiError> {
 async fn add(
     State(state): State<AppState>,
     Administrator(principal): Administrator,
-    JsonBody(request): JsonBody<UserIn>,
+    JsonBody(request): JsonBody<NewUserIn>,
 ) -> Result<Json<UserOut>, ApiError> {
-    let email = request
-        .email
-        .as_deref()
-        .ok_or_else(|| ApiError::Unprocessable("email is required".into()))
-        .and_then(|text| Email::parse(text).map_err(ApiError::invalid))?;
-    let details = details(&request, Role::Standard)?;
+    let email = Email::parse(&request.email).map_err(ApiError::invalid)?;
+    let details = details(&request.details(), Role::Standard)?;
     let tenant = principal.tenant_id;
     let added = user_admin::add(&state, principal.user_id, tenant, email, details).await?;
     let mut user = UserOut::from(added.member);

@@ -82,7 +82,7 @@ async fn sign_in(
     path = "/api/draw/1/authentication/{tenantId}",
     tag = "Authentication",
     params(("tenantId" = uuid::Uuid, Path, description = "One of the user's tenants")),
-    security(("token" = []), ("token" = [], "tenant" = [])),
+    security(("token" = [])),
     responses(
         (status = 200, description = "A token for that tenant, a JSON string", body = String,
             content_type = "application/json"),

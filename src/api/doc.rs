@@ -7,7 +7,9 @@ use std::sync::OnceLock;
 
 use axum::http::header;
 use axum::response::IntoResponse;
+use utoipa::openapi::path::{ParameterBuilder, ParameterIn};
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, SecurityRequirement, SecurityScheme};
+use utoipa::openapi::{KnownFormat, ObjectBuilder, Required, SchemaFormat, Type};
 use utoipa::{IntoResponses, Modify, OpenApi, ToSchema};
 
 /// The security scheme names, as operations refer to them.
@@ -24,6 +26,7 @@ pub const TOKEN: &str = "token";
             errors are a JSON string holding a human message.",
         license(name = "Proprietary")
     ),
+    components(schemas(ErrorMessage)),
     tags(
         (name = "Authentication", description = "Sign-in tokens"),
         (name = "Admin Users", description = "The current user, its API keys, and a tenant's users"),
@@ -128,9 +131,11 @@ impl IntoResponses for AuthErrors {
     }
 }
 
-/// Declares the security schemes and makes "a key or a token, with an optional
-/// manywhotenant" the requirement of every operation that does not state its own. It runs on
-/// the finished document, once the router has added the paths.
+/// Declares the security schemes, makes "a key or a token" the requirement of every operation
+/// that does not state its own, and gives every authenticated operation the optional
+/// `manywhotenant` header (described as a parameter too, so that its UUID format is stated
+/// where clients and fuzzers look). It runs on the finished document, once the router has
+/// added the paths.
 struct Security;
 
 impl Modify for Security {
@@ -154,8 +159,8 @@ impl Modify for Security {
             TENANT,
             header(
                 "manywhotenant",
-                "The tenant to act in (a UUID). Optional: with a key it must be the key's \
-                 tenant; with a token it picks one of the user's tenants.",
+                "The tenant to act in (a UUID), sent beside a key or a token: see the \
+                 manywhotenant header parameter of each operation.",
             ),
         );
         components.add_security_scheme(
@@ -166,12 +171,23 @@ impl Modify for Security {
             ),
         );
         let any_credential = vec![
-            SecurityRequirement::new(API_KEY, Vec::<String>::new())
-                .add(TENANT, Vec::<String>::new()),
             SecurityRequirement::new(API_KEY, Vec::<String>::new()),
             SecurityRequirement::new(TOKEN, Vec::<String>::new()),
-            SecurityRequirement::new(TOKEN, Vec::<String>::new()).add(TENANT, Vec::<String>::new()),
         ];
+        let tenant = ParameterBuilder::new()
+            .name("manywhotenant")
+            .parameter_in(ParameterIn::Header)
+            .required(Required::False)
+            .description(Some(
+                "The tenant to act in. With a key it must be the key's tenant; with a token it \
+                 picks one of the user's tenants (default: the one the token was issued for).",
+            ))
+            .schema(Some(
+                ObjectBuilder::new()
+                    .schema_type(Type::String)
+                    .format(Some(SchemaFormat::KnownFormat(KnownFormat::Uuid))),
+            ))
+            .build();
         for item in openapi.paths.paths.values_mut() {
             let operations = [
                 &mut item.get,
@@ -180,9 +196,18 @@ impl Modify for Security {
                 &mut item.delete,
             ];
             for operation in operations.into_iter().flatten() {
-                operation
+                let security = operation
                     .security
                     .get_or_insert_with(|| any_credential.clone());
+                let public = security.iter().all(|requirement| {
+                    serde_json::to_value(requirement).is_ok_and(|v| v == serde_json::json!({}))
+                });
+                if !public {
+                    operation
+                        .parameters
+                        .get_or_insert_with(Vec::new)
+                        .push(tenant.clone());
+                }
             }
         }
     }

@@ -26,7 +26,11 @@ pub fn router() -> OpenApiRouter<AppState> {
 #[derive(Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct ListQuery {
-    /// `developerName eq 'Name'` or `substringof(developerName,'part')`, case-insensitive.
+    /// `developerName eq 'Name'` or `substringof(developerName,'part')`, case-insensitive;
+    /// `''` stands for a quote inside the value.
+    #[param(
+        pattern = r"^\s*(?:[dD][eE][vV][eE][lL][oO][pP][eE][rR][nN][aA][mM][eE]\s+[eE][qQ]\s+'(?:[^']|'')*'|[sS][uU][bB][sS][tT][rR][iI][nN][gG][oO][fF]\s*\(\s*[dD][eE][vV][eE][lL][oO][pP][eE][rR][nN][aA][mM][eE]\s*,\s*'(?:[^']|'')*'\s*\))?\s*$"
+    )]
     pub filter: Option<String>,
 }
 

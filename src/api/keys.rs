@@ -51,11 +51,17 @@ impl From<KeyView> for UserTenantApiKey {
 #[serde(rename_all = "camelCase")]
 #[schema(as = NewApiKeyRequest)]
 struct NewKeyRequest {
-    /// 1 to 100 characters, unique for this user and tenant.
-    #[schema(required)]
+    /// 1 to 100 characters, not blank, no control characters; unique for this user and tenant.
+    #[schema(
+        required,
+        value_type = String,
+        min_length = 1,
+        max_length = 100,
+        pattern = r"^[^\u0000-\u001f\u007f-\u009f]*[^\s\u0000-\u001f\u007f-\u009f][^\u0000-\u001f\u007f-\u009f]*$"
+    )]
     name: Option<String>,
     /// One of the user's tenants.
-    #[schema(required, format = Uuid)]
+    #[schema(required, value_type = String, format = Uuid)]
     tenant_id: Option<String>,
 }
 
@@ -64,7 +70,7 @@ struct NewKeyRequest {
     get,
     path = "/api/admin/1/users/me/keys",
     tag = "Admin Users",
-    security(("token" = []), ("token" = [], "tenant" = [])),
+    security(("token" = [])),
     responses(
         (status = 200, description = "The keys", body = Vec<UserTenantApiKey>),
         Forbidden, AuthErrors,
@@ -83,7 +89,7 @@ async fn list(
     post,
     path = "/api/admin/1/users/me/keys",
     tag = "Admin Users",
-    security(("token" = []), ("token" = [], "tenant" = [])),
+    security(("token" = [])),
     request_body = NewKeyRequest,
     responses(
         (status = 200, description = "The new key, with its value", body = UserTenantApiKey),
@@ -111,7 +117,7 @@ async fn create(
     path = "/api/admin/1/users/me/keys/{name}/reveal",
     tag = "Admin Users",
     params(("name" = String, Path, description = "The key's name")),
-    security(("token" = []), ("token" = [], "tenant" = [])),
+    security(("token" = [])),
     responses(
         (status = 200, description = "The key, with its value", body = UserTenantApiKey),
         Forbidden, NotFound, Conflict, AuthErrors,
@@ -133,7 +139,7 @@ async fn reveal(
     path = "/api/admin/1/users/me/keys/{name}",
     tag = "Admin Users",
     params(("name" = String, Path, description = "The key's name")),
-    security(("token" = []), ("token" = [], "tenant" = [])),
+    security(("token" = [])),
     responses(
         (status = 200, description = "Deleted"),
         Forbidden, NotFound, Conflict, AuthErrors,

@@ -10,6 +10,7 @@ pub mod health;
 pub mod json;
 pub mod keys;
 pub mod snapshots;
+pub mod strict_json;
 pub mod tenant;
 pub mod user_json;
 pub mod users;

@@ -10,7 +10,7 @@ use utoipa_axum::routes;
 use crate::api::doc::{AuthErrors, BodyErrors, NotFound};
 use crate::api::flow_json::{ActiveFlow, FlowImage, FlowResponse};
 use crate::api::flows::ListQuery;
-use crate::api::json::{JsonBody, Segment, path, path_bool};
+use crate::api::json::{OptionalJsonBody, Segment, path, path_bool};
 use crate::app::AppState;
 use crate::auth::Principal;
 use crate::domain::{FlowFilter, FlowId, VersionId};
@@ -36,7 +36,7 @@ pub fn router() -> OpenApiRouter<AppState> {
     path = "/api/draw/1/flow/snap/{flow}",
     tag = "Draw Flow Snapshot",
     params(("flow" = uuid::Uuid, Path, description = "The flow")),
-    request_body(content = Option<String>, description = "The snapshot's comment",
+    request_body(content = Option<String>, description = "The snapshot's comment (optional)",
         content_type = "application/json"),
     responses(
         (status = 200, description = "The snapshot", body = FlowResponse),
@@ -47,10 +47,10 @@ async fn snapshot(
     State(state): State<AppState>,
     principal: Principal,
     Segment(flow): Segment,
-    JsonBody(comment): JsonBody<Option<String>>,
+    OptionalJsonBody(comment): OptionalJsonBody<Option<String>>,
 ) -> Result<Json<FlowResponse>, ApiError> {
     let flow = path(&flow, FlowId::parse)?;
-    let comment = comment.filter(|text| !text.trim().is_empty());
+    let comment = comment.flatten().filter(|text| !text.trim().is_empty());
     let snapshot = state
         .store
         .snapshot_flow(principal.tenant_id, flow, comment.as_deref())

@@ -83,6 +83,7 @@ pub struct RoleIn {
     #[schema(value_type = Option<RoleName>)]
     pub developer_name: Option<String>,
     #[schema(minimum = 1, maximum = 2)]
+    #[serde(default, deserialize_with = "crate::api::json::integral")]
     pub role_id: Option<i64>,
 }
 
@@ -112,23 +113,45 @@ pub enum RoleName {
     STANDARD_USER,
 }
 
-/// `UserAPI` as `POST` and `PUT /api/admin/1/users…` read it; other fields are ignored.
+/// `UserAPI` as `PUT /api/admin/1/users/{id}` reads it; other fields (`email` too) are
+/// ignored.
 #[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
-#[schema(as = UserRequestAPI)]
+#[schema(as = UserUpdateRequestAPI)]
 pub struct UserIn {
-    /// Required to add a user; ignored on update.
+    pub first_name: Option<String>,
+    pub last_name: Option<String>,
+    /// Absent or null: a standard user (when adding) or the role unchanged (when updating).
+    pub role: Option<RoleIn>,
+}
+
+/// `UserAPI` as `POST /api/admin/1/users` reads it: `email` is required.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+#[schema(as = UserAddRequestAPI)]
+pub struct NewUserIn {
     /// What [`crate::domain::Email`] accepts: one `@` between two parts with no space or
     /// control character.
     #[schema(
         max_length = 254,
         pattern = r"^[^\s@\u0000-\u001f\u007f-\u009f]+@[^\s@\u0000-\u001f\u007f-\u009f]+$"
     )]
-    pub email: Option<String>,
+    pub email: String,
     pub first_name: Option<String>,
     pub last_name: Option<String>,
-    /// Absent or null: a standard user (on add) or the role unchanged (on update).
+    /// Absent or null: a standard user.
     pub role: Option<RoleIn>,
+}
+
+impl NewUserIn {
+    /// The fields an update would also set.
+    pub fn details(self) -> UserIn {
+        UserIn {
+            first_name: self.first_name,
+            last_name: self.last_name,
+            role: self.role,
+        }
+    }
 }
 
 /// `{token, password}`: a password link's token and the password to set.

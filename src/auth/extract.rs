@@ -51,23 +51,37 @@ impl<S: Send + Sync> FromRequestParts<S> for ClientAddress {
 #[derive(Debug, Clone, Copy)]
 pub struct Interactive(pub Principal);
 
+/// The credential a request presents: an API key wins over a token.
+enum Credential<'a> {
+    Key(&'a str),
+    Token(&'a str),
+}
+
 impl FromRequestParts<AppState> for Principal {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        // No credentials is a 401 whatever else is wrong with the request.
+        let credential = match (
+            parts.headers.get(API_KEY_HEADER),
+            parts.headers.get(axum::http::header::AUTHORIZATION),
+        ) {
+            (Some(key), _) => Credential::Key(key.to_str().unwrap_or("")),
+            (None, Some(token)) => Credential::Token(token.to_str().unwrap_or("")),
+            (None, None) => {
+                return Err(ApiError::Unauthorized(
+                    "authentication required: send an API key in x-boomi-flow-api-key (with \
+                     your tenant id in manywhotenant) or a token in Authorization"
+                        .into(),
+                ));
+            }
+        };
         let tenant = requested_tenant(&parts.headers)?;
         let address = client_address(parts);
         state.throttle.guard(address)?;
-        let outcome = if let Some(value) = parts.headers.get(API_KEY_HEADER) {
-            by_api_key(value.to_str().unwrap_or(""), tenant, state).await
-        } else if let Some(value) = parts.headers.get(axum::http::header::AUTHORIZATION) {
-            by_token(value.to_str().unwrap_or(""), tenant, state).await
-        } else {
-            return Err(ApiError::Unauthorized(
-                "authentication required: send an API key in x-boomi-flow-api-key (with your \
-                 tenant id in manywhotenant) or a token in Authorization"
-                    .into(),
-            ));
+        let outcome = match credential {
+            Credential::Key(key) => by_api_key(key, tenant, state).await,
+            Credential::Token(token) => by_token(token, tenant, state).await,
         };
         outcome.map_err(|error| state.throttle.failed(address, error))
     }
