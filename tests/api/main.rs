@@ -1,3 +1,4 @@
+mod admin;
 mod at_rest;
 mod auth;
 mod cli;
@@ -6,4 +7,5 @@ mod flows;
 mod helpers;
 mod keys;
 mod openapi;
+mod snapshots;
 mod worked_example;
