@@ -1,11 +1,14 @@
+mod accounts;
 mod admin;
 mod at_rest;
 mod auth;
 mod cli;
+mod conformance;
 mod errors;
 mod flows;
 mod helpers;
 mod keys;
 mod openapi;
+mod schema_check;
 mod snapshots;
 mod worked_example;
