@@ -24,7 +24,7 @@ esac
 binary="${1:-$root/target/debug/keyflow}"
 shift $(($# > 0 ? 1 : 0))
 
-# shellcheck source=lib/server.sh
+# shellcheck source=scripts/lib/server.sh
 source "$root/scripts/lib/server.sh"
 
 if command -v st >/dev/null 2>&1 && st --version | grep -q "$schemathesis_version"; then
@@ -43,14 +43,22 @@ fi
 server_start "$binary" KEYFLOW_AUTH_FAILURE_BURST=1000000 KEYFLOW_LOG=warn
 base="http://$server_address"
 
-json_field() { python3 -c "import json,sys; v=json.load(sys.stdin); print(eval('v' + sys.argv[1]))" "$1"; }
+# Reads a JSON document on stdin and prints the value at the path of keys given as arguments.
+json_at() {
+    python3 -c 'import json, sys
+value = json.load(sys.stdin)
+for key in sys.argv[1:]:
+    value = value[int(key)] if isinstance(value, list) else value[key]
+print(value)' "$@"
+}
 token=$(curl -sf "$base/api/draw/1/authentication" -H 'content-type: application/json' \
-    -d "{\"username\":\"admin@example.com\",\"password\":\"$server_password\"}" | json_field '')
-tenant=$(curl -sf "$base/api/admin/1/users/me" -H "Authorization: $token" | json_field '["tenants"][0]["id"]')
+    -d "{\"username\":\"admin@example.com\",\"password\":\"$server_password\"}" | json_at)
+tenant=$(curl -sf "$base/api/admin/1/users/me" -H "Authorization: $token" | json_at tenants 0 id)
 key=$(curl -sf "$base/api/admin/1/users/me/keys" -H "Authorization: $token" \
     -H 'content-type: application/json' -d "{\"name\":\"fuzz\",\"tenantId\":\"$tenant\"}" |
-    json_field '["apiKey"]')
+    json_at apiKey)
 
+# shellcheck disable=SC2054 # the commas separate the phases of one option
 common=(--checks all --max-examples "$examples" --seed 4 --workers 1 --no-color
     --phases examples,coverage,fuzzing
     --generation-database none --suppress-health-check all)

@@ -24,7 +24,7 @@ esac
 binary="${1:-$root/target/debug/keyflow}"
 shift $(($# > 0 ? 1 : 0))
 
-# shellcheck source=lib/server.sh
+# shellcheck source=scripts/lib/server.sh
 source "$root/scripts/lib/server.sh"
 
 if command -v newman >/dev/null 2>&1; then
