@@ -60,7 +60,7 @@ fn seed(runtime: &Runtime, count: usize) -> Fixture {
             email: Email::parse("bench@example.com").unwrap(),
             first_name: None,
             last_name: None,
-            password_hash: "not used by the benchmarks".into(),
+            password_hash: None,
         };
         store
             .create_user(owner, tenant.id, Role::Administrator)

@@ -83,7 +83,7 @@ pub async fn create_user(
         email,
         first_name: names.first.filter(|n| !n.trim().is_empty()),
         last_name: names.last.filter(|n| !n.trim().is_empty()),
-        password_hash: password::hash(&password).await?,
+        password_hash: Some(password::hash(&password).await?),
     };
     let id = user.id;
     store.create_user(user, tenant, role).await.map_err(plain)?;

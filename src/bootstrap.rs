@@ -60,7 +60,7 @@ pub async fn seed_if_empty(
                 email: email.clone(),
                 first_name: Some("Example".into()),
                 last_name: Some("Administrator".into()),
-                password_hash: password::hash(&password).await?,
+                password_hash: Some(password::hash(&password).await?),
             },
             tenant.id,
             Role::Administrator,
@@ -69,7 +69,6 @@ pub async fn seed_if_empty(
     let sample = FlowDraft {
         developer_name: FlowName::parse(SAMPLE_FLOW)?,
         developer_summary: Some("A sample flow, so the first list is not empty.".into()),
-        start_map_element_id: None,
         settings: FlowSettings::default(),
     };
     store.create_flow(tenant.id, &sample, user).await?;

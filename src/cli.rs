@@ -77,8 +77,14 @@ pub struct ServeArgs {
     /// How long a sign-in token stays valid, in minutes.
     #[arg(long, env = "KEYFLOW_TOKEN_TTL_MINUTES", default_value_t = 24 * 60)]
     pub token_ttl_minutes: u64,
-    /// Failed sign-ins or key checks one client address may make in a burst before 429.
-    #[arg(long, env = "KEYFLOW_AUTH_FAILURE_BURST", default_value_t = 10)]
+    /// Failed sign-ins or key checks one client address may make in a burst before 429
+    /// (1 to 1000000).
+    #[arg(
+        long,
+        env = "KEYFLOW_AUTH_FAILURE_BURST",
+        default_value_t = 10,
+        value_parser = clap::value_parser!(u32).range(1..=1_000_000)
+    )]
     pub auth_failure_burst: u32,
     /// Seconds until one more failure is allowed once the burst is spent.
     #[arg(long, env = "KEYFLOW_AUTH_FAILURE_REFILL_SECONDS", default_value_t = 6)]

@@ -11,6 +11,7 @@
 //!   with its cache, the failure throttle, and the extractor handlers ask for a principal.
 //! - [`domain`] holds the values that are parsed at the edge and valid inside.
 //! - [`store`] is the only place that knows SQL: a `Store` trait and its SQLite backend.
+//! - [`key_management`] and [`user_admin`] hold the rules for keys and for a tenant's users.
 //! - [`control`] lets the command line tell a running server to drop its key cache.
 //! - [`web`] serves the pages: sign-in, User Settings (API keys) and Flows.
 #![forbid(unsafe_code)]
@@ -30,4 +31,5 @@ pub mod key_management;
 pub mod metrics;
 pub mod secrets;
 pub mod store;
+pub mod user_admin;
 pub mod web;

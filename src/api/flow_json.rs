@@ -1,23 +1,27 @@
-//! The flow shapes on the wire: `FlowRequestAPI` in, `FlowResponseAPI` out, every field present.
+//! The flow shapes on the wire: `FlowRequestAPI` in, `FlowResponseAPI` out, every field present;
+//! `FlowResponse` for activated flows and `FlowImageResponseAPI` for one snapshot.
 
 use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 use uuid::Uuid;
 
 use crate::domain::flow::{FlowDraft, FlowIdentityProvider, FlowSettings, GroupAuthorization};
-use crate::domain::{FlowId, FlowName, Invalid, Timestamp, UserId};
-use crate::store::{FlowRecord, Who};
+use crate::domain::{FlowId, FlowName, Invalid, Timestamp, UserId, VersionId};
+use crate::store::{FlowRecord, MapElementRecord, Who};
 
 /// `FlowIdAPI`.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
+#[schema(as = FlowIdAPI)]
 pub struct FlowIdOut {
     pub id: FlowId,
-    pub version_id: Uuid,
+    pub version_id: VersionId,
 }
 
 /// `BuilderWhoAPI`.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
+#[schema(as = BuilderWhoAPI)]
 pub struct BuilderWho {
     pub id: UserId,
     pub first_name: Option<String>,
@@ -36,9 +40,11 @@ impl From<Who> for BuilderWho {
     }
 }
 
-/// `FlowResponseAPI`.
-#[derive(Debug, Serialize)]
+/// `FlowResponseAPI`. `isActive`, `isDefault`, `comment` and `alertEmail` are a snapshot's;
+/// the version being edited has them false and null.
+#[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
+#[schema(as = FlowResponseAPI)]
 pub struct FlowResponse {
     pub editing_token: Uuid,
     pub id: FlowIdOut,
@@ -66,6 +72,7 @@ pub struct FlowResponse {
 impl From<FlowRecord> for FlowResponse {
     fn from(flow: FlowRecord) -> Self {
         let settings = flow.settings;
+        let snapshot = flow.snapshot.unwrap_or_default();
         Self {
             editing_token: flow.editing_token,
             id: FlowIdOut {
@@ -87,34 +94,173 @@ impl From<FlowRecord> for FlowResponse {
             who_created: flow.who_created.into(),
             who_modified: flow.who_modified.into(),
             who_owner: flow.who_owner.into(),
-            alert_email: None,
-            is_active: false,
-            is_default: false,
-            comment: None,
+            alert_email: snapshot.activated_by,
+            is_active: snapshot.is_active,
+            is_default: snapshot.is_default,
+            comment: snapshot.comment,
+        }
+    }
+}
+
+/// `FlowResponse`: an activated flow, as `GET /api/draw/1/flow/active…` lists it.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+#[schema(as = FlowResponse)]
+pub struct ActiveFlow {
+    pub id: FlowIdOut,
+    pub developer_name: Option<String>,
+    pub developer_summary: Option<String>,
+    pub date_created: Timestamp,
+    pub date_modified: Timestamp,
+    pub who_created: BuilderWho,
+    pub who_modified: BuilderWho,
+    pub who_owner: BuilderWho,
+    pub alert_email: Option<String>,
+    pub is_active: bool,
+    pub is_default: bool,
+    pub comment: Option<String>,
+    pub start_map_element_id: Option<String>,
+}
+
+impl From<FlowRecord> for ActiveFlow {
+    fn from(flow: FlowRecord) -> Self {
+        let full = FlowResponse::from(flow);
+        Self {
+            id: full.id,
+            developer_name: full.developer_name,
+            developer_summary: full.developer_summary,
+            date_created: full.date_created,
+            date_modified: full.date_modified,
+            who_created: full.who_created,
+            who_modified: full.who_modified,
+            who_owner: full.who_owner,
+            alert_email: full.alert_email,
+            is_active: full.is_active,
+            is_default: full.is_default,
+            comment: full.comment,
+            start_map_element_id: full.start_map_element_id,
+        }
+    }
+}
+
+/// `MapElementResponseAPI`, as far as keyflow keeps map elements.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+#[schema(as = MapElementResponseAPI)]
+pub struct MapElement {
+    pub id: Option<String>,
+    pub element_type: Option<String>,
+    pub developer_name: Option<String>,
+    pub developer_summary: Option<String>,
+    pub group_element_id: Option<String>,
+    pub x: i32,
+    pub y: i32,
+    #[schema(value_type = Option<Vec<Object>>)]
+    pub outcomes: Option<Vec<serde_json::Value>>,
+    pub date_created: Timestamp,
+    pub date_modified: Timestamp,
+}
+
+impl From<MapElementRecord> for MapElement {
+    fn from(element: MapElementRecord) -> Self {
+        Self {
+            id: Some(element.id.to_string()),
+            element_type: Some(element.element_type),
+            developer_name: Some(element.developer_name),
+            developer_summary: None,
+            group_element_id: None,
+            x: element.x,
+            y: element.y,
+            outcomes: None,
+            date_created: element.date_created,
+            date_modified: element.date_created,
+        }
+    }
+}
+
+/// `FlowImageResponseAPI`: one snapshot with its elements. keyflow keeps only map elements
+/// (the START element); the other element lists are empty.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+#[schema(as = FlowImageResponseAPI)]
+pub struct FlowImage {
+    #[serde(flatten)]
+    pub flow: FlowResponse,
+    pub map_elements: Vec<MapElement>,
+    #[schema(value_type = Vec<Object>)]
+    pub navigation_elements: Vec<serde_json::Value>,
+    #[schema(value_type = Vec<Object>)]
+    pub group_elements: Vec<serde_json::Value>,
+    #[schema(value_type = Vec<Object>)]
+    pub page_elements: Vec<serde_json::Value>,
+    #[schema(value_type = Vec<Object>)]
+    pub value_elements: Vec<serde_json::Value>,
+    #[schema(value_type = Vec<Object>)]
+    pub macro_elements: Vec<serde_json::Value>,
+    #[schema(value_type = Vec<Object>)]
+    pub service_elements: Vec<serde_json::Value>,
+    #[schema(value_type = Vec<Object>)]
+    pub type_elements: Vec<serde_json::Value>,
+    #[schema(value_type = Vec<Object>)]
+    pub tag_elements: Vec<serde_json::Value>,
+}
+
+impl FlowImage {
+    pub fn new(flow: FlowRecord, map_elements: Vec<MapElementRecord>) -> Self {
+        Self {
+            flow: flow.into(),
+            map_elements: map_elements.into_iter().map(MapElement::from).collect(),
+            navigation_elements: Vec::new(),
+            group_elements: Vec::new(),
+            page_elements: Vec::new(),
+            value_elements: Vec::new(),
+            macro_elements: Vec::new(),
+            service_elements: Vec::new(),
+            type_elements: Vec::new(),
+            tag_elements: Vec::new(),
         }
     }
 }
 
 /// `FlowIdAPI` as a client sends it: either part may be absent or null.
-#[derive(Debug, Default, Deserialize)]
-#[serde(rename_all = "camelCase", default)]
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+#[schema(as = FlowIdRequestAPI)]
 pub struct FlowIdIn {
+    /// The flow to update; absent, null or blank creates a flow.
+    #[schema(
+        pattern = r"^\s*([0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12})?\s*$"
+    )]
     pub id: Option<String>,
+    /// Ignored: an update always makes a new version.
     #[allow(dead_code)]
     pub version_id: Option<String>,
 }
 
-/// `FlowRequestAPI`. Unknown fields are ignored, so a fetched flow can be posted back whole.
-#[derive(Debug, Default, Deserialize)]
-#[serde(rename_all = "camelCase", default)]
+/// `FlowRequestAPI`. Unknown fields are ignored, so a fetched flow can be posted back whole
+/// (`startMapElementId` too: keyflow makes the START element itself).
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+#[schema(as = FlowRequestAPI)]
 pub struct FlowRequest {
     pub id: Option<FlowIdIn>,
+    /// Required: 1 to 255 characters, not blank, no control characters.
+    #[schema(
+        required,
+        value_type = String,
+        min_length = 1,
+        max_length = 255,
+        pattern = r"^[^\u0000-\u001f\u007f-\u009f]*[^\s\u0000-\u001f\u007f-\u009f][^\u0000-\u001f\u007f-\u009f]*$"
+    )]
     pub developer_name: Option<String>,
     pub developer_summary: Option<String>,
+    #[allow(dead_code)]
     pub start_map_element_id: Option<String>,
     pub allow_jumping: Option<bool>,
     pub enable_historical_navigation: Option<bool>,
+    #[serde(default, deserialize_with = "crate::api::json::integral")]
     pub state_expiration_length: Option<i32>,
+    #[serde(default, deserialize_with = "crate::api::json::integral")]
     pub idle_state_expiration_length: Option<i32>,
     pub authorization: Option<GroupAuthorization>,
     pub identity_provider: Option<FlowIdentityProvider>,
@@ -146,7 +292,6 @@ impl FlowRequest {
         Ok(FlowDraft {
             developer_name: FlowName::parse(name)?,
             developer_summary: self.developer_summary,
-            start_map_element_id: self.start_map_element_id,
             settings: FlowSettings {
                 allow_jumping: self.allow_jumping.unwrap_or(false),
                 enable_historical_navigation: self.enable_historical_navigation.unwrap_or(false),

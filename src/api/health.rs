@@ -1,26 +1,50 @@
 //! Liveness and metrics: `GET /health`, `GET /metrics`.
 
+use axum::Json;
 use axum::extract::State;
 use axum::http::header;
 use axum::response::IntoResponse;
-use axum::routing::get;
-use axum::{Json, Router};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
+use crate::api::doc::Internal;
 use crate::app::AppState;
 use crate::error::ApiError;
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/health", get(health))
-        .route("/metrics", get(metrics))
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(health))
+        .routes(routes!(metrics))
 }
 
 /// `"ok"` once storage answers.
+#[utoipa::path(
+    get,
+    path = "/health",
+    tag = "Service",
+    security(()),
+    responses(
+        (status = 200, description = "The database answers", body = String,
+            content_type = "application/json", example = json!("ok")),
+        Internal,
+    )
+)]
 async fn health(State(state): State<AppState>) -> Result<Json<&'static str>, ApiError> {
     state.store.ping().await?;
     Ok(Json("ok"))
 }
 
+/// Counters in the Prometheus text format.
+#[utoipa::path(
+    get,
+    path = "/metrics",
+    tag = "Service",
+    security(()),
+    responses(
+        (status = 200, description = "Requests, key checks and throttled answers", body = String,
+            content_type = "text/plain"),
+    )
+)]
 async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
     (
         [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],

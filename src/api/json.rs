@@ -5,9 +5,12 @@
 use axum::body::Bytes;
 use axum::extract::{FromRequest, FromRequestParts, Path, Request};
 use axum::http::request::Parts;
+use serde::Deserialize;
 use serde::de::DeserializeOwned;
 
+use crate::api::strict_json::Strict;
 use crate::app::AppState;
+use crate::domain::Invalid;
 use crate::error::ApiError;
 
 /// A request body parsed as `T`.
@@ -17,31 +20,92 @@ impl<T: DeserializeOwned> FromRequest<AppState> for JsonBody<T> {
     type Rejection = ApiError;
 
     async fn from_request(request: Request, state: &AppState) -> Result<Self, ApiError> {
-        let limit_bytes = state.config.body_limit_bytes;
-        let bytes = Bytes::from_request(request, state)
-            .await
-            .map_err(|rejection| {
-                if rejection.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
-                    ApiError::PayloadTooLarge { limit_bytes }
-                } else {
-                    ApiError::BadRequest("the request body could not be read".into())
-                }
-            })?;
+        let bytes = read_body(request, state).await?;
         parse(&bytes).map(JsonBody)
     }
 }
 
-/// One path segment as text; a segment that does not decode is a 400 in the Flow convention.
-pub struct Segment(pub String);
+/// The whole body, within the limit.
+async fn read_body(request: Request, state: &AppState) -> Result<Bytes, ApiError> {
+    let limit_bytes = state.config.body_limit_bytes;
+    Bytes::from_request(request, state)
+        .await
+        .map_err(|rejection| {
+            if rejection.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
+                ApiError::PayloadTooLarge { limit_bytes }
+            } else {
+                ApiError::BadRequest("the request body could not be read".into())
+            }
+        })
+}
 
-impl<S: Send + Sync> FromRequestParts<S> for Segment {
+/// The path segments as text (one `String`, or a tuple of them); a segment that does not
+/// decode is a 400 in the Flow convention. Handlers parse the text into domain values.
+pub struct Segment<T = String>(pub T);
+
+impl<S: Send + Sync, T: DeserializeOwned + Send> FromRequestParts<S> for Segment<T> {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
-        Path::<String>::from_request_parts(parts, state)
+        Path::<T>::from_request_parts(parts, state)
             .await
             .map(|Path(text)| Segment(text))
             .map_err(|_| ApiError::BadRequest("a path segment cannot be read as text".into()))
+    }
+}
+
+/// Reads an optional integer field that may arrive as an integral float (`2.0` is an integer in
+/// JSON Schema); anything else, or a value out of `T`'s range, is a wrong field (422).
+pub fn integral<'de, D, T>(deserializer: D) -> Result<Option<T>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: TryFrom<i64>,
+{
+    use serde::de::Error;
+    let Some(number) = Option::<serde_json::Number>::deserialize(deserializer)? else {
+        return Ok(None);
+    };
+    let whole = number.as_i64().or_else(|| {
+        number
+            .as_f64()
+            .filter(|f| f.fract() == 0.0 && f.abs() < 9.0e15)
+            .map(|f| f as i64)
+    });
+    whole
+        .and_then(|n| T::try_from(n).ok())
+        .map(Some)
+        .ok_or_else(|| D::Error::custom(format!("{number} is not an integer in range")))
+}
+
+/// A request body that may be empty (then `None`), else JSON parsed as `T`.
+pub struct OptionalJsonBody<T>(pub Option<T>);
+
+impl<T: DeserializeOwned> FromRequest<AppState> for OptionalJsonBody<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(request: Request, state: &AppState) -> Result<Self, ApiError> {
+        let bytes = read_body(request, state).await?;
+        if bytes.iter().all(u8::is_ascii_whitespace) {
+            return Ok(OptionalJsonBody(None));
+        }
+        parse(&bytes).map(|value| OptionalJsonBody(Some(value)))
+    }
+}
+
+/// A path segment parsed into a domain value; a segment that does not parse is a 400.
+pub fn path<T>(text: &str, parse: impl FnOnce(&str) -> Result<T, Invalid>) -> Result<T, ApiError> {
+    parse(text).map_err(|error| ApiError::BadRequest(error.0))
+}
+
+/// A `true`/`false` path segment (in any case, as Boomi's .NET routing reads it).
+pub fn path_bool(name: &str, text: &str) -> Result<bool, ApiError> {
+    match text.to_ascii_lowercase().as_str() {
+        "true" => Ok(true),
+        "false" => Ok(false),
+        _ => Err(ApiError::BadRequest(format!(
+            "{name} must be true or false, not '{}'",
+            crate::domain::shorten(text)
+        ))),
     }
 }
 
@@ -53,7 +117,7 @@ pub fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
     }
     let value: serde_json::Value = serde_json::from_slice(bytes)
         .map_err(|error| ApiError::BadRequest(format!("the body is not valid JSON: {error}")))?;
-    serde_json::from_value(value)
+    T::deserialize(Strict(value))
         .map_err(|error| ApiError::Unprocessable(format!("invalid field: {error}")))
 }
 
@@ -65,6 +129,14 @@ mod tests {
     struct Named {
         #[allow(dead_code)]
         name: String,
+    }
+
+    #[test]
+    fn an_array_is_not_an_object() {
+        assert!(matches!(
+            parse::<Named>(b"[\"x\"]"),
+            Err(ApiError::Unprocessable(_))
+        ));
     }
 
     #[test]

@@ -2,11 +2,14 @@
 //! `POST …/keys/{name}/reveal`, `DELETE …/keys/{name}` (`UserTenantAPIKey`). Only a signed-in
 //! user (a token), never an API key, may call these.
 
+use axum::Json;
 use axum::extract::State;
-use axum::routing::{delete, get, post};
-use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
+use crate::api::doc::{AuthErrors, BodyErrors, Conflict, Forbidden, NotFound};
 use crate::api::json::{JsonBody, Segment};
 use crate::app::AppState;
 use crate::auth::{Interactive, Principal};
@@ -14,16 +17,17 @@ use crate::domain::{KeyName, TenantId, Timestamp};
 use crate::error::ApiError;
 use crate::key_management::{self, KeyView};
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/api/admin/1/users/me/keys", get(list).post(create))
-        .route("/api/admin/1/users/me/keys/{name}", delete(remove))
-        .route("/api/admin/1/users/me/keys/{name}/reveal", post(reveal))
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list, create))
+        .routes(routes!(remove))
+        .routes(routes!(reveal))
 }
 
 /// `UserTenantAPIKey`.
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
+#[schema(as = UserTenantAPIKey)]
 pub struct UserTenantApiKey {
     pub name: Option<String>,
     pub api_key: Option<String>,
@@ -43,13 +47,35 @@ impl From<KeyView> for UserTenantApiKey {
 }
 
 /// The create request: `{"name", "tenantId"}`; other `UserTenantAPIKey` fields are ignored.
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
+#[schema(as = NewApiKeyRequest)]
 struct NewKeyRequest {
+    /// 1 to 100 characters, not blank, no control characters; unique for this user and tenant.
+    #[schema(
+        required,
+        value_type = String,
+        min_length = 1,
+        max_length = 100,
+        pattern = r"^[^\u0000-\u001f\u007f-\u009f]*[^\s\u0000-\u001f\u007f-\u009f][^\u0000-\u001f\u007f-\u009f]*$"
+    )]
     name: Option<String>,
+    /// One of the user's tenants.
+    #[schema(required, value_type = String, format = Uuid)]
     tenant_id: Option<String>,
 }
 
+/// The user's keys in every tenant, oldest first; `apiKey` follows the reveal policy.
+#[utoipa::path(
+    get,
+    path = "/api/admin/1/users/me/keys",
+    tag = "Admin Users",
+    security(("token" = [])),
+    responses(
+        (status = 200, description = "The keys", body = Vec<UserTenantApiKey>),
+        Forbidden, AuthErrors,
+    )
+)]
 async fn list(
     State(state): State<AppState>,
     Interactive(principal): Interactive,
@@ -58,6 +84,18 @@ async fn list(
     Ok(Json(keys.into_iter().map(UserTenantApiKey::from).collect()))
 }
 
+/// A new key for one of the user's tenants; `apiKey` holds its value.
+#[utoipa::path(
+    post,
+    path = "/api/admin/1/users/me/keys",
+    tag = "Admin Users",
+    security(("token" = [])),
+    request_body = NewKeyRequest,
+    responses(
+        (status = 200, description = "The new key, with its value", body = UserTenantApiKey),
+        Forbidden, Conflict, BodyErrors, AuthErrors,
+    )
+)]
 async fn create(
     State(state): State<AppState>,
     Interactive(principal): Interactive,
@@ -73,6 +111,18 @@ async fn create(
     Ok(Json(view.into()))
 }
 
+/// A key's value, recorded in the audit log (keyflow's extension: Boomi lists values instead).
+#[utoipa::path(
+    post,
+    path = "/api/admin/1/users/me/keys/{name}/reveal",
+    tag = "Admin Users",
+    params(("name" = String, Path, description = "The key's name")),
+    security(("token" = [])),
+    responses(
+        (status = 200, description = "The key, with its value", body = UserTenantApiKey),
+        Forbidden, NotFound, Conflict, AuthErrors,
+    )
+)]
 async fn reveal(
     State(state): State<AppState>,
     Interactive(principal): Interactive,
@@ -83,6 +133,18 @@ async fn reveal(
     Ok(Json(view.into()))
 }
 
+/// Deletes a key; it fails on the very next request.
+#[utoipa::path(
+    delete,
+    path = "/api/admin/1/users/me/keys/{name}",
+    tag = "Admin Users",
+    params(("name" = String, Path, description = "The key's name")),
+    security(("token" = [])),
+    responses(
+        (status = 200, description = "Deleted"),
+        Forbidden, NotFound, Conflict, AuthErrors,
+    )
+)]
 async fn remove(
     State(state): State<AppState>,
     Interactive(principal): Interactive,

@@ -1,36 +1,42 @@
 //! The current user: `GET /api/admin/1/users/me` (`UserMeAPI`).
 
+use axum::Json;
 use axum::extract::State;
-use axum::routing::get;
-use axum::{Json, Router};
 use serde::Serialize;
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
+use crate::api::doc::AuthErrors;
 use crate::app::AppState;
 use crate::auth::Principal;
 use crate::domain::{Timestamp, UserId};
 use crate::error::ApiError;
 use crate::store::Membership;
 
-pub fn router() -> Router<AppState> {
-    Router::new().route("/api/admin/1/users/me", get(me))
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(me))
 }
 
 /// `UserMeAPI`.
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
+#[schema(as = UserMeAPI)]
 pub struct UserMe {
     pub id: UserId,
     pub first_name: Option<String>,
     pub last_name: Option<String>,
     pub email: Option<String>,
     pub created_at: Option<Timestamp>,
+    #[schema(value_type = Option<Vec<Object>>)]
     pub organizations: Option<Vec<serde_json::Value>>,
     pub tenants: Option<Vec<UserTenant>>,
 }
 
 /// `UserTenantAPI`: one of the user's tenants and the user's role there.
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
+#[schema(as = UserTenantAPI)]
 pub struct UserTenant {
     pub id: Option<String>,
     pub parent_tenant_id: Option<String>,
@@ -39,11 +45,14 @@ pub struct UserTenant {
     pub expires_at: Option<Timestamp>,
     pub is_expired: bool,
     pub last_logged_in_at: Option<Timestamp>,
+    #[schema(value_type = Option<Object>)]
     pub settings: Option<serde_json::Value>,
+    #[schema(value_type = Option<Object>)]
     pub organization: Option<serde_json::Value>,
     pub role_id: i32,
     pub role: Option<String>,
     pub is_sso: bool,
+    #[schema(value_type = Option<Object>)]
     pub tenant_settings: Option<serde_json::Value>,
 }
 
@@ -67,6 +76,16 @@ impl From<Membership> for UserTenant {
     }
 }
 
+/// The signed-in user (or the key's owner) and their tenants with their roles.
+#[utoipa::path(
+    get,
+    path = "/api/admin/1/users/me",
+    tag = "Admin Users",
+    responses(
+        (status = 200, description = "The current user", body = UserMe),
+        AuthErrors,
+    )
+)]
 async fn me(State(state): State<AppState>, principal: Principal) -> Result<Json<UserMe>, ApiError> {
     let user = state
         .store

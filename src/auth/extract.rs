@@ -1,6 +1,6 @@
 //! Turns the credential headers into a [`Principal`]: who is asking, for which tenant, and how
-//! they proved it (DESIGN.md §3). Handlers ask for a `Principal`, or for an [`Interactive`]
-//! one where an API key must not be enough.
+//! they proved it (DESIGN.md §3). Handlers ask for a `Principal`, for an [`Interactive`] one
+//! where an API key must not be enough, or for an [`Administrator`] of the request's tenant.
 
 use std::net::{IpAddr, SocketAddr};
 
@@ -11,7 +11,7 @@ use axum::http::request::Parts;
 use crate::app::AppState;
 use crate::auth::token;
 use crate::auth::verifier::KeyCheck;
-use crate::domain::{KeyId, TenantId, Timestamp, UserId};
+use crate::domain::{KeyId, Role, TenantId, Timestamp, UserId};
 use crate::error::ApiError;
 
 pub const API_KEY_HEADER: &str = "x-boomi-flow-api-key";
@@ -51,23 +51,37 @@ impl<S: Send + Sync> FromRequestParts<S> for ClientAddress {
 #[derive(Debug, Clone, Copy)]
 pub struct Interactive(pub Principal);
 
+/// The credential a request presents: an API key wins over a token.
+enum Credential<'a> {
+    Key(&'a str),
+    Token(&'a str),
+}
+
 impl FromRequestParts<AppState> for Principal {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        // No credentials is a 401 whatever else is wrong with the request.
+        let credential = match (
+            parts.headers.get(API_KEY_HEADER),
+            parts.headers.get(axum::http::header::AUTHORIZATION),
+        ) {
+            (Some(key), _) => Credential::Key(key.to_str().unwrap_or("")),
+            (None, Some(token)) => Credential::Token(token.to_str().unwrap_or("")),
+            (None, None) => {
+                return Err(ApiError::Unauthorized(
+                    "authentication required: send an API key in x-boomi-flow-api-key (with \
+                     your tenant id in manywhotenant) or a token in Authorization"
+                        .into(),
+                ));
+            }
+        };
         let tenant = requested_tenant(&parts.headers)?;
         let address = client_address(parts);
         state.throttle.guard(address)?;
-        let outcome = if let Some(value) = parts.headers.get(API_KEY_HEADER) {
-            by_api_key(value.to_str().unwrap_or(""), tenant, state).await
-        } else if let Some(value) = parts.headers.get(axum::http::header::AUTHORIZATION) {
-            by_token(value.to_str().unwrap_or(""), tenant, state).await
-        } else {
-            return Err(ApiError::Unauthorized(
-                "authentication required: send an API key in x-boomi-flow-api-key (with your \
-                 tenant id in manywhotenant) or a token in Authorization"
-                    .into(),
-            ));
+        let outcome = match credential {
+            Credential::Key(key) => by_api_key(key, tenant, state).await,
+            Credential::Token(token) => by_token(token, tenant, state).await,
         };
         outcome.map_err(|error| state.throttle.failed(address, error))
     }
@@ -83,6 +97,34 @@ impl FromRequestParts<AppState> for Interactive {
                 "API keys cannot manage API keys: sign in with a password and use the token".into(),
             )),
             Via::Token => Ok(Interactive(principal)),
+        }
+    }
+}
+
+/// A principal whose role in the request's tenant is `ADMINISTRATOR`, checked on every request
+/// so a demotion applies at once. A standard user gets 403.
+#[derive(Debug, Clone, Copy)]
+pub struct Administrator(pub Principal);
+
+impl FromRequestParts<AppState> for Administrator {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let principal = Principal::from_request_parts(parts, state).await?;
+        match state
+            .store
+            .role_in(principal.user_id, principal.tenant_id)
+            .await?
+        {
+            Some(Role::Administrator) => Ok(Administrator(principal)),
+            Some(Role::Standard) => Err(ApiError::Forbidden(
+                "only an administrator of this tenant may do this".into(),
+            )),
+            // A key outlived its owner's membership only for the length of this request.
+            None => Err(ApiError::Unauthorized(format!(
+                "you are not a member of the tenant {}",
+                principal.tenant_id
+            ))),
         }
     }
 }

@@ -4,8 +4,9 @@
 pub mod api_key;
 pub mod extract;
 pub mod password;
+pub mod sign_in;
 pub mod throttle;
 pub mod token;
 pub mod verifier;
 
-pub use extract::{Interactive, Principal, Via};
+pub use extract::{Administrator, Interactive, Principal, Via};

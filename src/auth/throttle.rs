@@ -25,8 +25,11 @@ pub struct FailureThrottle {
 
 impl FailureThrottle {
     pub fn new(burst: u32, refill: Duration, metrics: Arc<Metrics>) -> Self {
-        let burst = NonZeroU32::new(burst.max(1)).expect("at least one");
         let refill = refill.max(Duration::from_millis(1));
+        // The limiter keeps burst × refill in u64 nanoseconds: a larger burst would overflow.
+        let most = u64::MAX / 2 / u64::try_from(refill.as_nanos()).unwrap_or(u64::MAX).max(1);
+        let burst = burst.clamp(1, u32::try_from(most).unwrap_or(u32::MAX).max(1));
+        let burst = NonZeroU32::new(burst).expect("at least one");
         let quota = Quota::with_period(refill)
             .expect("a non-zero period")
             .allow_burst(burst);
@@ -108,6 +111,14 @@ fn seconds_ceil(duration: Duration) -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_huge_burst_is_clamped_instead_of_overflowing() {
+        let throttle =
+            FailureThrottle::new(u32::MAX, Duration::from_secs(3600), Default::default());
+        let address = IpAddr::from([127, 0, 0, 1]);
+        assert!(throttle.guard(address).is_ok());
+    }
 
     #[test]
     fn the_burst_is_allowed_then_the_address_is_blocked() {

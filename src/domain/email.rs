@@ -9,7 +9,11 @@ use super::{Invalid, ids::shorten};
 pub struct Email(String);
 
 impl Email {
+    /// The longest address accepted, in characters (before lower-casing).
+    pub const MAX_CHARS: usize = 254;
+
     pub fn parse(text: &str) -> Result<Self, Invalid> {
+        let too_long = text.trim().chars().count() > Self::MAX_CHARS;
         let email = text.trim().to_lowercase();
         let shaped = match email.split_once('@') {
             Some((local, domain)) => {
@@ -20,7 +24,7 @@ impl Email {
             }
             None => false,
         };
-        if !shaped || email.len() > 254 {
+        if !shaped || too_long {
             return Err(Invalid::new(format!(
                 "'{}' is not an email address",
                 shorten(text)

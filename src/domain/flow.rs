@@ -5,21 +5,26 @@ use serde::{Deserialize, Serialize};
 use super::FlowName;
 
 /// `GroupAuthorizationAPI`: who may run the flow. Items of the lists are kept as sent.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase", default)]
+#[schema(as = GroupAuthorizationAPI)]
 pub struct GroupAuthorization {
     pub service_element_id: Option<String>,
     pub global_authentication_type: Option<String>,
     pub stream_behaviour_type: Option<String>,
     pub show_pages_as_read_only: bool,
+    #[schema(value_type = Option<Vec<Object>>)]
     pub groups: Option<Vec<serde_json::Map<String, serde_json::Value>>>,
+    #[schema(value_type = Option<Vec<Object>>)]
     pub users: Option<Vec<serde_json::Map<String, serde_json::Value>>>,
+    #[schema(value_type = Option<Vec<Object>>)]
     pub locations: Option<Vec<serde_json::Map<String, serde_json::Value>>>,
 }
 
 /// `FlowIdentityProviderAPI`.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase", default)]
+#[schema(as = FlowIdentityProviderAPI)]
 pub struct FlowIdentityProvider {
     pub id: Option<uuid::Uuid>,
     pub allowed_users: Option<Vec<String>>,
@@ -40,11 +45,11 @@ pub struct FlowSettings {
     pub tags: Option<Vec<String>>,
 }
 
-/// A valid create or update: what the store writes as the flow's new version.
+/// A valid create or update: what the store writes as the flow's new version. The START map
+/// element is keyflow's to make (at creation), so a draft does not name it.
 #[derive(Debug, Clone)]
 pub struct FlowDraft {
     pub developer_name: FlowName,
     pub developer_summary: Option<String>,
-    pub start_map_element_id: Option<String>,
     pub settings: FlowSettings,
 }

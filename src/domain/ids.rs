@@ -46,6 +46,15 @@ macro_rules! uuid_id {
                 self.0.hyphenated().fmt(f)
             }
         }
+
+        // On the wire an id is a plain UUID string; the description names which kind.
+        impl utoipa::PartialSchema for $name {
+            fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+                uuid_schema(concat!("A ", $what, "."))
+            }
+        }
+
+        impl utoipa::ToSchema for $name {}
     };
 }
 
@@ -65,6 +74,21 @@ uuid_id!(
     /// A flow; the same through all of its versions.
     FlowId, "flow id"
 );
+uuid_id!(
+    /// One version of a flow: each save makes a new one.
+    VersionId, "flow version id"
+);
+
+/// The schema of an id: a string in UUID format.
+fn uuid_schema(description: &str) -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+    utoipa::openapi::ObjectBuilder::new()
+        .schema_type(utoipa::openapi::schema::Type::String)
+        .format(Some(utoipa::openapi::SchemaFormat::KnownFormat(
+            utoipa::openapi::KnownFormat::Uuid,
+        )))
+        .description(Some(description))
+        .into()
+}
 
 /// Echoes at most 64 characters of client input back in a message.
 pub(crate) fn shorten(text: &str) -> String {

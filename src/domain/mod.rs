@@ -1,11 +1,12 @@
 //! Values parsed at the edge and valid inside: ids, names, emails, roles, passwords, the flow
-//! filter and the flow itself. A function that takes one of these never re-checks it.
+//! filter, list pages and the flow itself. A function that takes one of these never re-checks it.
 
 mod email;
 mod filter;
 pub mod flow;
 mod ids;
 mod names;
+mod page;
 mod password;
 mod role;
 mod timestamp;
@@ -13,8 +14,9 @@ mod timestamp;
 pub use email::Email;
 pub use filter::FlowFilter;
 pub(crate) use ids::shorten;
-pub use ids::{FlowId, KeyId, TenantId, UserId, new_id};
-pub use names::{FlowName, KeyName, TenantName};
+pub use ids::{FlowId, KeyId, TenantId, UserId, VersionId, new_id};
+pub use names::{FlowName, KeyName, TenantDeveloperName, TenantName};
+pub use page::Page;
 pub use password::Password;
 pub use role::Role;
 pub use timestamp::Timestamp;

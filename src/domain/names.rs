@@ -76,9 +76,57 @@ impl FlowName {
     }
 }
 
+/// A tenant's name as the API may set it (`POST /api/admin/1/tenant`): 3 to 100 characters,
+/// each an ASCII letter, a digit, `.` or `-` (Boomi's rule for a tenant's developer name). The
+/// command line is more lenient ([`TenantName`]): it names tenants for people, not for URLs.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct TenantDeveloperName(String);
+
+impl TenantDeveloperName {
+    pub const MIN_CHARS: usize = 3;
+    pub const MAX_CHARS: usize = 100;
+
+    pub fn parse(text: &str) -> Result<Self, Invalid> {
+        let length = text.chars().count();
+        let allowed = |c: char| c.is_ascii_alphanumeric() || c == '.' || c == '-';
+        if !(Self::MIN_CHARS..=Self::MAX_CHARS).contains(&length) || !text.chars().all(allowed) {
+            return Err(Invalid::new(format!(
+                "developerName must be {} to {} characters, each a letter, a digit, '.' or '-'; \
+                 '{}' is not",
+                Self::MIN_CHARS,
+                Self::MAX_CHARS,
+                super::shorten(text)
+            )));
+        }
+        Ok(Self(text.to_string()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn tenant_developer_names_follow_boomis_rule() {
+        for good in ["abc", "Example", "acme-2.prod", &"x".repeat(100)] {
+            assert!(TenantDeveloperName::parse(good).is_ok(), "{good}");
+        }
+        for bad in [
+            "ab",
+            "with space",
+            "bob's",
+            "é-name",
+            "",
+            &"x".repeat(101),
+            "a_b",
+        ] {
+            assert!(TenantDeveloperName::parse(bad).is_err(), "{bad}");
+        }
+    }
 
     #[test]
     fn names_are_trimmed_and_bounded() {

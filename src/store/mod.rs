@@ -10,7 +10,10 @@ pub use records::*;
 
 use crate::auth::api_key::Digest;
 use crate::domain::flow::FlowDraft;
-use crate::domain::{Email, FlowFilter, FlowId, KeyId, Role, TenantId, TenantName, UserId};
+use crate::domain::{
+    Email, FlowFilter, FlowId, KeyId, Page, Role, TenantId, TenantName, Timestamp, UserId,
+    VersionId,
+};
 
 /// What can go wrong in storage, as the layers above need to tell it apart.
 #[derive(Debug, thiserror::Error)]
@@ -32,6 +35,13 @@ pub type StoreResult<T> = Result<T, StoreError>;
 pub trait TenantStore {
     async fn create_tenant(&self, name: &TenantName) -> StoreResult<Tenant>;
     async fn tenant(&self, id: TenantId) -> StoreResult<Option<Tenant>>;
+    /// Sets the tenant's name and summary; None when there is no such tenant.
+    async fn update_tenant(
+        &self,
+        id: TenantId,
+        name: &str,
+        summary: Option<&str>,
+    ) -> StoreResult<Option<Tenant>>;
 }
 
 #[async_trait]
@@ -40,6 +50,35 @@ pub trait UserStore {
     /// Creates the user as a member of `tenant`, both or neither. Conflict when the email is
     /// taken; Missing when the tenant does not exist.
     async fn create_user(&self, user: NewUser, tenant: TenantId, role: Role) -> StoreResult<()>;
+    /// Like `create_user`, and stores the user's one-time password link with them: all or none.
+    async fn create_invited_user(
+        &self,
+        user: NewUser,
+        tenant: TenantId,
+        role: Role,
+        link: NewPasswordLink,
+    ) -> StoreResult<()>;
+    /// Uses up a password link that has not expired by `now`, giving its user `password_hash`.
+    /// Returns the user, or None when the link is unknown, used or expired.
+    async fn use_password_link(
+        &self,
+        digest: &Digest,
+        now: Timestamp,
+        password_hash: &str,
+    ) -> StoreResult<Option<UserId>>;
+    /// One page of the tenant's members, oldest membership first, and how many there are.
+    async fn members(&self, tenant: TenantId, page: Page) -> StoreResult<(Vec<Member>, u64)>;
+    async fn member(&self, tenant: TenantId, user: UserId) -> StoreResult<Option<Member>>;
+    /// Changes a member's role. False when not a member; Conflict when it would leave the
+    /// tenant without an administrator (checked in the same write, so it holds under races).
+    async fn set_role(&self, user: UserId, tenant: TenantId, role: Role) -> StoreResult<bool>;
+    /// Sets the user's names (the same in every tenant).
+    async fn set_names(
+        &self,
+        user: UserId,
+        first: Option<&str>,
+        last: Option<&str>,
+    ) -> StoreResult<()>;
     /// How many members the tenant has.
     async fn member_count(&self, tenant: TenantId) -> StoreResult<u64>;
     async fn user(&self, id: UserId) -> StoreResult<Option<User>>;
@@ -47,7 +86,8 @@ pub trait UserStore {
     /// Conflict when already a member; Missing when the tenant does not exist.
     async fn add_membership(&self, user: UserId, tenant: TenantId, role: Role) -> StoreResult<()>;
     /// Removes the membership and, with it, the user's keys for that tenant; bumps the
-    /// revocation epoch. False when there was no such membership.
+    /// revocation epoch. False when there was no such membership; Conflict when the user is
+    /// the tenant's last administrator (checked in the same write, so it holds under races).
     async fn remove_membership(&self, user: UserId, tenant: TenantId) -> StoreResult<bool>;
     /// The user's tenants, oldest membership first.
     async fn memberships(&self, user: UserId) -> StoreResult<Vec<Membership>>;
@@ -121,6 +161,70 @@ pub trait FlowStore {
         author: UserId,
     ) -> StoreResult<Option<FlowRecord>>;
     async fn delete_flow(&self, tenant: TenantId, id: FlowId) -> StoreResult<bool>;
+    /// The flow's map elements (its START element).
+    async fn map_elements(
+        &self,
+        tenant: TenantId,
+        id: FlowId,
+    ) -> StoreResult<Vec<MapElementRecord>>;
+}
+
+/// Snapshots and activation. Every call names the flow by tenant and id; an unknown flow or
+/// version is `Missing`, with a message for the client.
+#[async_trait]
+pub trait SnapshotStore {
+    /// Freezes the flow's current version as an inactive snapshot with `comment`; the flow
+    /// being edited moves on to a new version id, so the snapshot never changes.
+    async fn snapshot_flow(
+        &self,
+        tenant: TenantId,
+        id: FlowId,
+        comment: Option<&str>,
+    ) -> StoreResult<FlowRecord>;
+    /// The flow's snapshots, newest first.
+    async fn snapshots(&self, tenant: TenantId, id: FlowId) -> StoreResult<Vec<FlowRecord>>;
+    async fn snapshot(
+        &self,
+        tenant: TenantId,
+        id: FlowId,
+        version: VersionId,
+    ) -> StoreResult<FlowRecord>;
+    /// Sets whether one snapshot is activated and whether it is the default. Only an activated
+    /// snapshot can be the default; a new default takes it from the flow's other snapshots.
+    /// `by` is the activating builder's email.
+    async fn activate(
+        &self,
+        tenant: TenantId,
+        id: FlowId,
+        version: VersionId,
+        activation: Activation,
+        by: Option<&str>,
+    ) -> StoreResult<FlowRecord>;
+    /// Deactivates every snapshot of the flow.
+    async fn deactivate(&self, tenant: TenantId, id: FlowId) -> StoreResult<()>;
+    /// Makes a snapshot's content the flow's current version (a new version id).
+    async fn revert(
+        &self,
+        tenant: TenantId,
+        id: FlowId,
+        version: VersionId,
+        author: UserId,
+    ) -> StoreResult<FlowRecord>;
+    /// The running version of each flow that has one, ordered by name: its default snapshot,
+    /// else its most recently activated one. `flow` narrows it to one flow.
+    async fn active_flows(
+        &self,
+        tenant: TenantId,
+        flow: Option<FlowId>,
+        filter: Option<&FlowFilter>,
+    ) -> StoreResult<Vec<FlowRecord>>;
+}
+
+/// What `POST /api/draw/1/flow/activation/…` asks for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Activation {
+    pub is_default: bool,
+    pub is_active: bool,
 }
 
 #[async_trait]
@@ -140,6 +244,7 @@ pub trait Store:
     + TokenStore
     + SessionStore
     + FlowStore
+    + SnapshotStore
     + MetaStore
     + Send
     + Sync
@@ -154,6 +259,7 @@ impl<T> Store for T where
         + TokenStore
         + SessionStore
         + FlowStore
+        + SnapshotStore
         + MetaStore
         + Send
         + Sync

@@ -2,7 +2,7 @@
 
 use crate::auth::api_key::Digest;
 use crate::domain::{
-    Email, FlowId, KeyId, KeyName, Role, TenantId, Timestamp, UserId, flow::FlowSettings,
+    Email, FlowId, KeyId, KeyName, Role, TenantId, Timestamp, UserId, VersionId, flow::FlowSettings,
 };
 
 #[derive(Debug, Clone)]
@@ -13,14 +13,15 @@ pub struct Tenant {
     pub created_at: Timestamp,
 }
 
-/// A user to create; the password is already hashed.
+/// A user to create; the password is already hashed. `None`: no usable password yet (an
+/// account an administrator added, waiting for its password link to be used).
 #[derive(Debug, Clone)]
 pub struct NewUser {
     pub id: UserId,
     pub email: Email,
     pub first_name: Option<String>,
     pub last_name: Option<String>,
-    pub password_hash: String,
+    pub password_hash: Option<String>,
 }
 
 #[derive(Debug, Clone)]
@@ -29,8 +30,25 @@ pub struct User {
     pub email: String,
     pub first_name: Option<String>,
     pub last_name: Option<String>,
-    pub password_hash: String,
+    /// `None` until the account has a usable password.
+    pub password_hash: Option<String>,
     pub created_at: Timestamp,
+}
+
+/// A member of a tenant, as its administrators see it.
+#[derive(Debug, Clone)]
+pub struct Member {
+    pub user: User,
+    pub role: Role,
+}
+
+/// A one-time link to set a password, stored as its digest.
+#[derive(Debug, Clone)]
+pub struct NewPasswordLink {
+    pub digest: Digest,
+    pub user_id: UserId,
+    pub created_at: Timestamp,
+    pub expires_at: Timestamp,
 }
 
 /// One of a user's tenants, with the user's role there.
@@ -118,11 +136,11 @@ pub struct Who {
     pub email: Option<String>,
 }
 
-/// The current version of a flow.
+/// One version of a flow: the one being edited, or a snapshot (then `snapshot` is set).
 #[derive(Debug, Clone)]
 pub struct FlowRecord {
     pub id: FlowId,
-    pub version_id: uuid::Uuid,
+    pub version_id: VersionId,
     pub editing_token: uuid::Uuid,
     pub developer_name: String,
     pub developer_summary: Option<String>,
@@ -133,6 +151,28 @@ pub struct FlowRecord {
     pub who_created: Who,
     pub who_modified: Who,
     pub who_owner: Who,
+    pub snapshot: Option<SnapshotState>,
+}
+
+/// What a snapshot adds to its version: the comment and whether (and how) it is activated.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SnapshotState {
+    pub comment: Option<String>,
+    pub is_active: bool,
+    pub is_default: bool,
+    /// The email of the builder who activated it (`alertEmail`).
+    pub activated_by: Option<String>,
+}
+
+/// A map element of a flow; keyflow keeps only the START element.
+#[derive(Debug, Clone)]
+pub struct MapElementRecord {
+    pub id: uuid::Uuid,
+    pub element_type: String,
+    pub developer_name: String,
+    pub x: i32,
+    pub y: i32,
+    pub date_created: Timestamp,
 }
 
 /// Something worth an audit trail: reveals, key creation and deletion, membership changes.

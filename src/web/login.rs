@@ -15,8 +15,7 @@ use serde::Deserialize;
 
 use crate::app::AppState;
 use crate::auth::extract::ClientAddress;
-use crate::auth::{password, token};
-use crate::domain::Email;
+use crate::auth::token;
 use crate::error::ApiError;
 use crate::web::csrf::{self, CsrfForm};
 use crate::web::page::{Chrome, WebError, render};
@@ -147,29 +146,22 @@ async fn sign_in(
             Some(message),
         )
     };
-    if let Err(error) = state.throttle.guard(address) {
-        return Ok(too_many(refuse, error));
-    }
-    let user = match Email::parse(&credentials.email) {
-        Ok(email) => state.store.user_by_email(&email).await?,
-        Err(_) => None,
-    };
-    let stored_hash = user.as_ref().map(|user| user.password_hash.clone());
     let candidate = credentials
         .password
         .clone()
         .unwrap_or_else(|| SecretString::from(""));
-    let matches = password::verify(stored_hash, candidate).await?;
-    let Some(user) = user.filter(|_| matches) else {
-        let refused = ApiError::Unauthorized("wrong email or password".into());
-        return Ok(match state.throttle.failed(address, refused) {
-            error @ ApiError::TooManyRequests { .. } => too_many(refuse, error),
-            _ => refuse(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                "Wrong email or password. Check both and try again.".into(),
-            ),
-        });
-    };
+    let user =
+        match crate::auth::sign_in::check(&state, address, &credentials.email, candidate).await {
+            Ok(user) => user,
+            Err(error @ ApiError::TooManyRequests { .. }) => return Ok(too_many(refuse, error)),
+            Err(ApiError::Unauthorized(_)) => {
+                return Ok(refuse(
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    "Wrong email or password. Check both and try again.".into(),
+                ));
+            }
+            Err(other) => return Err(other.into()),
+        };
     let cookie = session::open(&state, user.id, &headers).await?;
     let mut response = Redirect::to(&next).into_response();
     let headers_out = response.headers_mut();

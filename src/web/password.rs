@@ -46,7 +46,7 @@ async fn change(
     let checked = match state.throttle.guard(address) {
         Err(error) => Err(error),
         Ok(()) => {
-            let stored = Some(session.user.password_hash.clone());
+            let stored = session.user.password_hash.clone();
             if password::verify(stored, or_empty(form.current)).await? {
                 Ok(())
             } else {

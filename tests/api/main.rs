@@ -1,11 +1,17 @@
+mod accounts;
+mod admin;
 mod at_rest;
 mod auth;
 mod browser;
 mod cli;
+mod conformance;
 mod errors;
 mod flows;
 mod helpers;
 mod keys;
+mod openapi;
+mod schema_check;
+mod snapshots;
 mod web;
 mod web_keys;
 mod worked_example;

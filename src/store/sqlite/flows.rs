@@ -1,4 +1,5 @@
-//! Flows in SQLite: the current version of each, with its builders joined in.
+//! Flows in SQLite: the version of each being edited, with its builders joined in, and its
+//! START map element. The row decoder is shared with the snapshots.
 
 use async_trait::async_trait;
 use sqlx::Row;
@@ -6,19 +7,38 @@ use sqlx::sqlite::SqliteRow;
 
 use super::{SqliteStore, internal, timestamp, uuid};
 use crate::domain::flow::{FlowDraft, FlowSettings};
-use crate::domain::{FlowFilter, FlowId, TenantId, Timestamp, UserId, new_id};
-use crate::store::{FlowRecord, FlowStore, StoreError, StoreResult, Who};
+use crate::domain::{FlowFilter, FlowId, TenantId, Timestamp, UserId, VersionId, new_id};
+use crate::store::{
+    FlowRecord, FlowStore, MapElementRecord, SnapshotState, StoreError, StoreResult, Who,
+};
 
-/// The flow's columns and its three builders, each a LEFT JOIN so a flow outlives its author.
-const SELECT_FLOW: &str = "SELECT f.id, f.version_id, f.editing_token, f.developer_name, \
+/// The builders of a version, each a LEFT JOIN so a flow outlives its author.
+const WHO_JOINS: &str = "LEFT JOIN users c ON c.id = f.who_created \
+     LEFT JOIN users m ON m.id = f.who_modified \
+     LEFT JOIN users o ON o.id = f.who_owner";
+
+/// The columns of a version, common to `flows` and `flow_snapshots`.
+const VERSION_COLUMNS: &str = "f.version_id, f.editing_token, f.developer_name, \
      f.developer_summary, f.start_map_element_id, f.settings, f.date_created, f.date_modified, \
      f.who_created, c.first_name AS c_first, c.last_name AS c_last, c.email AS c_email, \
      f.who_modified, m.first_name AS m_first, m.last_name AS m_last, m.email AS m_email, \
-     f.who_owner, o.first_name AS o_first, o.last_name AS o_last, o.email AS o_email \
-     FROM flows f \
-     LEFT JOIN users c ON c.id = f.who_created \
-     LEFT JOIN users m ON m.id = f.who_modified \
-     LEFT JOIN users o ON o.id = f.who_owner";
+     f.who_owner, o.first_name AS o_first, o.last_name AS o_last, o.email AS o_email";
+
+/// The version being edited, in the shape [`version_from_row`] reads.
+pub(super) fn select_current() -> String {
+    format!(
+        "SELECT f.id, {VERSION_COLUMNS}, NULL AS comment, 0 AS is_active, 0 AS is_default, \
+         NULL AS activated_by_email, 0 AS is_snapshot FROM flows f {WHO_JOINS}"
+    )
+}
+
+/// Snapshots, in the shape [`version_from_row`] reads.
+pub(super) fn select_snapshots() -> String {
+    format!(
+        "SELECT f.flow_id AS id, {VERSION_COLUMNS}, f.comment, f.is_active, f.is_default, \
+         f.activated_by_email, 1 AS is_snapshot FROM flow_snapshots f {WHO_JOINS}"
+    )
+}
 
 fn column<T>(row: &SqliteRow, name: &str) -> StoreResult<T>
 where
@@ -36,13 +56,13 @@ fn who(row: &SqliteRow, id: &str, prefix: &str) -> StoreResult<Who> {
     })
 }
 
-fn flow_from_row(row: &SqliteRow) -> StoreResult<FlowRecord> {
+pub(super) fn version_from_row(row: &SqliteRow) -> StoreResult<FlowRecord> {
     let settings: String = column(row, "settings")?;
     let settings: FlowSettings = serde_json::from_str(&settings)
         .map_err(|e| StoreError::Internal(anyhow::Error::new(e).context("flow settings")))?;
     Ok(FlowRecord {
         id: FlowId(uuid(&column::<String>(row, "id")?)?),
-        version_id: uuid(&column::<String>(row, "version_id")?)?,
+        version_id: VersionId(uuid(&column::<String>(row, "version_id")?)?),
         editing_token: uuid(&column::<String>(row, "editing_token")?)?,
         developer_name: column(row, "developer_name")?,
         developer_summary: column(row, "developer_summary")?,
@@ -53,7 +73,30 @@ fn flow_from_row(row: &SqliteRow) -> StoreResult<FlowRecord> {
         who_created: who(row, "who_created", "c")?,
         who_modified: who(row, "who_modified", "m")?,
         who_owner: who(row, "who_owner", "o")?,
+        snapshot: snapshot_state(row)?,
     })
+}
+
+fn snapshot_state(row: &SqliteRow) -> StoreResult<Option<SnapshotState>> {
+    if column::<i64>(row, "is_snapshot")? == 0 {
+        return Ok(None);
+    }
+    Ok(Some(SnapshotState {
+        comment: column(row, "comment")?,
+        is_active: column::<i64>(row, "is_active")? != 0,
+        is_default: column::<i64>(row, "is_default")? != 0,
+        activated_by: column(row, "activated_by_email")?,
+    }))
+}
+
+/// The SQL condition a filter adds (on `f.name_folded`) and the value it binds.
+pub(super) fn filter_condition(filter: Option<&FlowFilter>) -> (&'static str, Option<&String>) {
+    // instr() compares the pre-folded name without LIKE's wildcards to escape.
+    match filter {
+        None => ("", None),
+        Some(FlowFilter::NameEquals(value)) => (" AND f.name_folded = ?", Some(value)),
+        Some(FlowFilter::NameContains(value)) => (" AND instr(f.name_folded, ?) > 0", Some(value)),
+    }
 }
 
 fn settings_json(draft: &FlowDraft) -> StoreResult<String> {
@@ -68,33 +111,28 @@ impl FlowStore for SqliteStore {
         tenant: TenantId,
         filter: Option<&FlowFilter>,
     ) -> StoreResult<Vec<FlowRecord>> {
-        // instr() compares the pre-folded name without LIKE's wildcards to escape.
-        let (condition, value) = match filter {
-            None => ("", None),
-            Some(FlowFilter::NameEquals(value)) => (" AND f.name_folded = ?", Some(value)),
-            Some(FlowFilter::NameContains(value)) => {
-                (" AND instr(f.name_folded, ?) > 0", Some(value))
-            }
-        };
-        let sql =
-            format!("{SELECT_FLOW} WHERE f.tenant_id = ?{condition} ORDER BY f.name_folded, f.id");
+        let (condition, value) = filter_condition(filter);
+        let sql = format!(
+            "{} WHERE f.tenant_id = ?{condition} ORDER BY f.name_folded, f.id",
+            select_current()
+        );
         let mut query = sqlx::query(&sql).bind(tenant.to_string());
         if let Some(value) = value {
             query = query.bind(value);
         }
         let rows = query.fetch_all(&self.pool).await.map_err(internal)?;
-        rows.iter().map(flow_from_row).collect()
+        rows.iter().map(version_from_row).collect()
     }
 
     async fn flow(&self, tenant: TenantId, id: FlowId) -> StoreResult<Option<FlowRecord>> {
-        let sql = format!("{SELECT_FLOW} WHERE f.tenant_id = ? AND f.id = ?");
+        let sql = format!("{} WHERE f.tenant_id = ? AND f.id = ?", select_current());
         let row = sqlx::query(&sql)
             .bind(tenant.to_string())
             .bind(id.to_string())
             .fetch_optional(&self.pool)
             .await
             .map_err(internal)?;
-        row.as_ref().map(flow_from_row).transpose()
+        row.as_ref().map(version_from_row).transpose()
     }
 
     async fn create_flow(
@@ -104,7 +142,9 @@ impl FlowStore for SqliteStore {
         author: UserId,
     ) -> StoreResult<FlowRecord> {
         let id = FlowId::generate();
+        let start = new_id();
         let now = Timestamp::now().to_rfc3339();
+        let mut tx = self.pool.begin().await.map_err(internal)?;
         sqlx::query(
             "INSERT INTO flows (id, tenant_id, version_id, editing_token, developer_name, \
              name_folded, developer_summary, start_map_element_id, settings, date_created, \
@@ -118,16 +158,28 @@ impl FlowStore for SqliteStore {
         .bind(draft.developer_name.as_str())
         .bind(draft.developer_name.folded())
         .bind(&draft.developer_summary)
-        .bind(&draft.start_map_element_id)
+        .bind(start.to_string())
         .bind(settings_json(draft)?)
         .bind(&now)
         .bind(&now)
         .bind(author.to_string())
         .bind(author.to_string())
         .bind(author.to_string())
-        .execute(&self.pool)
+        .execute(&mut *tx)
         .await
         .map_err(internal)?;
+        // Every flow starts at its START map element.
+        sqlx::query(
+            "INSERT INTO map_elements (id, flow_id, element_type, developer_name, x, y, \
+             date_created) VALUES (?, ?, 'START', 'Start', 100, 100, ?)",
+        )
+        .bind(start.to_string())
+        .bind(id.to_string())
+        .bind(&now)
+        .execute(&mut *tx)
+        .await
+        .map_err(internal)?;
+        tx.commit().await.map_err(internal)?;
         self.flow(tenant, id)
             .await?
             .ok_or_else(|| StoreError::Internal(anyhow::anyhow!("a created flow vanished")))
@@ -142,7 +194,7 @@ impl FlowStore for SqliteStore {
     ) -> StoreResult<Option<FlowRecord>> {
         let result = sqlx::query(
             "UPDATE flows SET version_id = ?, editing_token = ?, developer_name = ?, \
-             name_folded = ?, developer_summary = ?, start_map_element_id = ?, settings = ?, \
+             name_folded = ?, developer_summary = ?, settings = ?, \
              date_modified = ?, who_modified = ? WHERE tenant_id = ? AND id = ?",
         )
         .bind(new_id().to_string())
@@ -150,7 +202,6 @@ impl FlowStore for SqliteStore {
         .bind(draft.developer_name.as_str())
         .bind(draft.developer_name.folded())
         .bind(&draft.developer_summary)
-        .bind(&draft.start_map_element_id)
         .bind(settings_json(draft)?)
         .bind(Timestamp::now().to_rfc3339())
         .bind(author.to_string())
@@ -173,5 +224,34 @@ impl FlowStore for SqliteStore {
             .await
             .map_err(internal)?;
         Ok(result.rows_affected() > 0)
+    }
+
+    async fn map_elements(
+        &self,
+        tenant: TenantId,
+        id: FlowId,
+    ) -> StoreResult<Vec<MapElementRecord>> {
+        let rows: Vec<(String, String, String, i64, i64, String)> = sqlx::query_as(
+            "SELECT m.id, m.element_type, m.developer_name, m.x, m.y, m.date_created \
+             FROM map_elements m JOIN flows f ON f.id = m.flow_id \
+             WHERE f.tenant_id = ? AND f.id = ? ORDER BY m.date_created, m.id",
+        )
+        .bind(tenant.to_string())
+        .bind(id.to_string())
+        .fetch_all(&self.pool)
+        .await
+        .map_err(internal)?;
+        rows.into_iter()
+            .map(|(id, element_type, developer_name, x, y, date_created)| {
+                Ok(MapElementRecord {
+                    id: uuid(&id)?,
+                    element_type,
+                    developer_name,
+                    x: i32::try_from(x).unwrap_or_default(),
+                    y: i32::try_from(y).unwrap_or_default(),
+                    date_created: timestamp(&date_created)?,
+                })
+            })
+            .collect()
     }
 }

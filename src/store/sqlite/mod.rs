@@ -5,6 +5,7 @@ mod flows;
 mod keys;
 mod meta;
 mod sessions;
+mod snapshots;
 mod tenants;
 mod users;
 

@@ -48,4 +48,23 @@ impl TenantStore for SqliteStore {
         .map(tenant_from_row)
         .transpose()
     }
+
+    async fn update_tenant(
+        &self,
+        id: TenantId,
+        name: &str,
+        summary: Option<&str>,
+    ) -> StoreResult<Option<Tenant>> {
+        let changed = sqlx::query("UPDATE tenants SET name = ?, summary = ? WHERE id = ?")
+            .bind(name)
+            .bind(summary)
+            .bind(id.to_string())
+            .execute(&self.pool)
+            .await
+            .map_err(internal)?;
+        if changed.rows_affected() == 0 {
+            return Ok(None);
+        }
+        self.tenant(id).await
+    }
 }

@@ -6,8 +6,11 @@ use super::{
     SqliteStore, bump_revocation_epoch, conflict_or_internal, internal, tenants::tenant_from_row,
     timestamp, uuid,
 };
-use crate::domain::{Email, Role, TenantId, Timestamp, UserId};
-use crate::store::{Membership, NewUser, StoreError, StoreResult, User, UserStore};
+use crate::auth::api_key::Digest;
+use crate::domain::{Email, Page, Role, TenantId, Timestamp, UserId};
+use crate::store::{
+    Member, Membership, NewPasswordLink, NewUser, StoreError, StoreResult, User, UserStore,
+};
 
 type UserRow = (
     String,
@@ -20,6 +23,9 @@ type UserRow = (
 
 const USER_COLUMNS: &str = "id, email, first_name, last_name, password_hash, created_at";
 
+/// The column holds '' for an account with no usable password yet.
+const NO_PASSWORD: &str = "";
+
 fn user_from_row(row: UserRow) -> StoreResult<User> {
     let (id, email, first_name, last_name, password_hash, created_at) = row;
     Ok(User {
@@ -27,9 +33,22 @@ fn user_from_row(row: UserRow) -> StoreResult<User> {
         email,
         first_name,
         last_name,
-        password_hash,
+        password_hash: Some(password_hash).filter(|hash| hash != NO_PASSWORD),
         created_at: timestamp(&created_at)?,
     })
+}
+
+/// A tenant's last administrator may not be demoted or removed: a write on `memberships`
+/// guarded by this condition changes nothing in that case. SQLite runs
+/// a writing statement under its write lock, so two racing writes cannot both pass it.
+const KEEPS_AN_ADMINISTRATOR: &str = "(role <> 'ADMINISTRATOR' OR (SELECT COUNT(*) \
+     FROM memberships a WHERE a.tenant_id = memberships.tenant_id \
+     AND a.role = 'ADMINISTRATOR') > 1)";
+
+fn last_administrator() -> StoreError {
+    StoreError::Conflict(
+        "a tenant must keep at least one administrator: this user is its last".into(),
+    )
 }
 
 fn role(text: &str) -> StoreResult<Role> {
@@ -49,24 +68,139 @@ impl UserStore for SqliteStore {
 
     async fn create_user(&self, user: NewUser, tenant: TenantId, role: Role) -> StoreResult<()> {
         let mut tx = self.pool.begin().await.map_err(internal)?;
-        let now = Timestamp::now().to_rfc3339();
+        insert_user(&mut tx, &user, tenant, role).await?;
+        tx.commit().await.map_err(internal)
+    }
+
+    async fn create_invited_user(
+        &self,
+        user: NewUser,
+        tenant: TenantId,
+        role: Role,
+        link: NewPasswordLink,
+    ) -> StoreResult<()> {
+        let mut tx = self.pool.begin().await.map_err(internal)?;
+        insert_user(&mut tx, &user, tenant, role).await?;
         sqlx::query(
-            "INSERT INTO users (id, email, first_name, last_name, password_hash, created_at) \
-             VALUES (?, ?, ?, ?, ?, ?)",
+            "INSERT INTO password_links (digest, user_id, created_at, expires_at) \
+             VALUES (?, ?, ?, ?)",
         )
-        .bind(user.id.to_string())
-        .bind(user.email.as_str())
-        .bind(&user.first_name)
-        .bind(&user.last_name)
-        .bind(&user.password_hash)
-        .bind(&now)
+        .bind(&link.digest[..])
+        .bind(link.user_id.to_string())
+        .bind(link.created_at.to_rfc3339())
+        .bind(link.expires_at.to_rfc3339())
         .execute(&mut *tx)
         .await
-        .map_err(|e| {
-            conflict_or_internal(e, &format!("a user with the email {} exists", user.email))
-        })?;
-        insert_membership(&mut tx, user.id, tenant, role, &now).await?;
+        .map_err(internal)?;
         tx.commit().await.map_err(internal)
+    }
+
+    async fn use_password_link(
+        &self,
+        digest: &Digest,
+        now: Timestamp,
+        password_hash: &str,
+    ) -> StoreResult<Option<UserId>> {
+        let mut tx = self.pool.begin().await.map_err(internal)?;
+        // Deleting first: a link works once, even when two requests race for it.
+        let row: Option<(String, String)> = sqlx::query_as(
+            "DELETE FROM password_links WHERE digest = ? RETURNING user_id, expires_at",
+        )
+        .bind(&digest[..])
+        .fetch_optional(&mut *tx)
+        .await
+        .map_err(internal)?;
+        let Some((user, expires_at)) = row else {
+            return Ok(None);
+        };
+        if timestamp(&expires_at)? <= now {
+            tx.commit().await.map_err(internal)?;
+            return Ok(None);
+        }
+        sqlx::query("UPDATE users SET password_hash = ? WHERE id = ?")
+            .bind(password_hash)
+            .bind(&user)
+            .execute(&mut *tx)
+            .await
+            .map_err(internal)?;
+        tx.commit().await.map_err(internal)?;
+        Ok(Some(UserId(uuid(&user)?)))
+    }
+
+    async fn members(&self, tenant: TenantId, page: Page) -> StoreResult<(Vec<Member>, u64)> {
+        let (total,): (i64,) =
+            sqlx::query_as("SELECT COUNT(*) FROM memberships WHERE tenant_id = ?")
+                .bind(tenant.to_string())
+                .fetch_one(&self.pool)
+                .await
+                .map_err(internal)?;
+        let rows: Vec<MemberRow> = sqlx::query_as(&format!(
+            "{SELECT_MEMBER} WHERE m.tenant_id = ? ORDER BY m.created_at, u.id LIMIT ? OFFSET ?"
+        ))
+        .bind(tenant.to_string())
+        .bind(i64::from(page.size))
+        .bind(i64::try_from(page.offset()).unwrap_or(i64::MAX))
+        .fetch_all(&self.pool)
+        .await
+        .map_err(internal)?;
+        let members = rows
+            .into_iter()
+            .map(member_from_row)
+            .collect::<StoreResult<_>>()?;
+        Ok((members, u64::try_from(total).unwrap_or(0)))
+    }
+
+    async fn member(&self, tenant: TenantId, user: UserId) -> StoreResult<Option<Member>> {
+        sqlx::query_as::<_, MemberRow>(&format!(
+            "{SELECT_MEMBER} WHERE m.tenant_id = ? AND m.user_id = ?"
+        ))
+        .bind(tenant.to_string())
+        .bind(user.to_string())
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(internal)?
+        .map(member_from_row)
+        .transpose()
+    }
+
+    async fn set_role(&self, user: UserId, tenant: TenantId, role: Role) -> StoreResult<bool> {
+        let guard = if role == Role::Administrator {
+            "1"
+        } else {
+            KEEPS_AN_ADMINISTRATOR
+        };
+        let changed = sqlx::query(&format!(
+            "UPDATE memberships SET role = ? WHERE user_id = ? AND tenant_id = ? AND {guard}"
+        ))
+        .bind(role.wire_name())
+        .bind(user.to_string())
+        .bind(tenant.to_string())
+        .execute(&self.pool)
+        .await
+        .map_err(internal)?;
+        if changed.rows_affected() > 0 {
+            return Ok(true);
+        }
+        match self.role_in(user, tenant).await? {
+            None => Ok(false),
+            Some(_) => Err(last_administrator()),
+        }
+    }
+
+    async fn set_names(
+        &self,
+        user: UserId,
+        first: Option<&str>,
+        last: Option<&str>,
+    ) -> StoreResult<()> {
+        sqlx::query("UPDATE users SET first_name = ?, last_name = ? WHERE id = ?")
+            .bind(first)
+            .bind(last)
+            .bind(user.to_string())
+            .execute(&self.pool)
+            .await
+            .map_err(internal)?;
+        Ok(())
     }
 
     async fn member_count(&self, tenant: TenantId) -> StoreResult<u64> {
@@ -114,16 +248,30 @@ impl UserStore for SqliteStore {
     async fn remove_membership(&self, user: UserId, tenant: TenantId) -> StoreResult<bool> {
         let mut tx = self.pool.begin().await.map_err(internal)?;
         // The keys go with the membership (ON DELETE CASCADE); the epoch tells other servers.
-        let removed = sqlx::query("DELETE FROM memberships WHERE user_id = ? AND tenant_id = ?")
-            .bind(user.to_string())
-            .bind(tenant.to_string())
-            .execute(&mut *tx)
-            .await
-            .map_err(internal)?
-            .rows_affected()
+        let removed = sqlx::query(&format!(
+            "DELETE FROM memberships WHERE user_id = ? AND tenant_id = ? AND {KEEPS_AN_ADMINISTRATOR}"
+        ))
+        .bind(user.to_string())
+        .bind(tenant.to_string())
+        .execute(&mut *tx)
+        .await
+        .map_err(internal)?
+        .rows_affected()
             > 0;
         if removed {
             bump_revocation_epoch(&mut tx).await?;
+        } else {
+            // Under the write lock still: a membership that is there was refused by the guard.
+            let left: Option<(String,)> =
+                sqlx::query_as("SELECT role FROM memberships WHERE user_id = ? AND tenant_id = ?")
+                    .bind(user.to_string())
+                    .bind(tenant.to_string())
+                    .fetch_optional(&mut *tx)
+                    .await
+                    .map_err(internal)?;
+            if left.is_some() {
+                return Err(last_administrator());
+            }
         }
         tx.commit().await.map_err(internal)?;
         Ok(removed)
@@ -159,6 +307,53 @@ impl UserStore for SqliteStore {
                 .map_err(internal)?;
         row.map(|(name,)| role(&name)).transpose()
     }
+}
+
+type MemberRow = (
+    String,
+    String,
+    Option<String>,
+    Option<String>,
+    String,
+    String,
+    String,
+);
+
+const SELECT_MEMBER: &str = "SELECT u.id, u.email, u.first_name, u.last_name, u.password_hash, \
+     u.created_at, m.role FROM memberships m JOIN users u ON u.id = m.user_id";
+
+fn member_from_row(row: MemberRow) -> StoreResult<Member> {
+    let (id, email, first_name, last_name, password_hash, created_at, role_name) = row;
+    Ok(Member {
+        user: user_from_row((id, email, first_name, last_name, password_hash, created_at))?,
+        role: role(&role_name)?,
+    })
+}
+
+/// Inserts a user and their first membership; the caller decides the transaction.
+async fn insert_user(
+    tx: &mut sqlx::SqliteConnection,
+    user: &NewUser,
+    tenant: TenantId,
+    role: Role,
+) -> StoreResult<()> {
+    let now = Timestamp::now().to_rfc3339();
+    sqlx::query(
+        "INSERT INTO users (id, email, first_name, last_name, password_hash, created_at) \
+         VALUES (?, ?, ?, ?, ?, ?)",
+    )
+    .bind(user.id.to_string())
+    .bind(user.email.as_str())
+    .bind(&user.first_name)
+    .bind(&user.last_name)
+    .bind(user.password_hash.as_deref().unwrap_or(NO_PASSWORD))
+    .bind(&now)
+    .execute(&mut *tx)
+    .await
+    .map_err(|e| {
+        conflict_or_internal(e, &format!("a user with the email {} exists", user.email))
+    })?;
+    insert_membership(tx, user.id, tenant, role, &now).await
 }
 
 /// Adds a membership; Missing when the tenant does not exist, Conflict when already a member.

@@ -1,0 +1,236 @@
+//! A tenant's users, for its administrators: `GET`/`POST /api/admin/1/users`, `GET`/`PUT`/
+//! `DELETE /api/admin/1/users/{id}`; and `POST /api/admin/1/users/password`, where a new
+//! account's one-time link sets its password.
+
+use std::collections::BTreeMap;
+
+use axum::Json;
+use axum::extract::{Query, State};
+use secrecy::ExposeSecret;
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use crate::api::doc::{
+    AuthErrors, BadRequest, BodyErrors, Conflict, Forbidden, Internal, NotFound, TooManyRequests,
+    Unauthorized,
+};
+use crate::api::json::{JsonBody, Segment, path};
+use crate::api::user_json::{NewUserIn, SetPassword, UserIn, UserOut, name};
+use crate::app::AppState;
+use crate::auth::Administrator;
+use crate::auth::extract::ClientAddress;
+use crate::domain::{Email, Page, Password, Role, UserId};
+use crate::error::ApiError;
+use crate::user_admin::{self, Details, SET_PASSWORD_PATH};
+
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list, add))
+        .routes(routes!(load, update, remove))
+        .routes(routes!(set_password))
+}
+
+#[derive(Deserialize, IntoParams)]
+#[serde(rename_all = "camelCase")]
+#[into_params(parameter_in = Query)]
+struct PageQuery {
+    /// The page, from 1.
+    #[param(minimum = 1, maximum = 4294967295_i64)]
+    page: Option<i64>,
+    /// Users per page, 1 to 1000 (30 by default).
+    #[param(minimum = 1, maximum = 1000)]
+    page_size: Option<i64>,
+}
+
+/// `UserAPIItemCollectionResponse`: one page of users.
+#[derive(Serialize, ToSchema)]
+#[schema(as = UserAPIItemCollectionResponse)]
+struct UserPage {
+    /// `page`, `pageSize` and `total` (the number of users).
+    #[schema(value_type = Object)]
+    _meta: BTreeMap<&'static str, u64>,
+    /// `self`, and `next` and `previous` where there are such pages.
+    _links: BTreeMap<&'static str, String>,
+    items: Vec<UserOut>,
+}
+
+/// The tenant's users, oldest membership first.
+#[utoipa::path(
+    get,
+    path = "/api/admin/1/users",
+    tag = "Admin Users",
+    params(PageQuery),
+    responses(
+        (status = 200, description = "One page of users", body = UserPage),
+        Forbidden, AuthErrors,
+    )
+)]
+async fn list(
+    State(state): State<AppState>,
+    Administrator(principal): Administrator,
+    query: Result<Query<PageQuery>, axum::extract::rejection::QueryRejection>,
+) -> Result<Json<UserPage>, ApiError> {
+    let Query(query) =
+        query.map_err(|_| ApiError::BadRequest("page and pageSize must be integers".into()))?;
+    let page =
+        Page::parse(query.page, query.page_size).map_err(|error| ApiError::BadRequest(error.0))?;
+    let (members, total) = state.store.members(principal.tenant_id, page).await?;
+    let link = |number: u32| format!("/api/admin/1/users?page={number}&pageSize={}", page.size);
+    let mut links = BTreeMap::from([("self", link(page.number))]);
+    if page.offset() + u64::from(page.size) < total {
+        links.insert("next", link(page.number + 1));
+    }
+    if page.number > 1 {
+        links.insert("previous", link(page.number - 1));
+    }
+    let meta = BTreeMap::from([
+        ("page", u64::from(page.number)),
+        ("pageSize", u64::from(page.size)),
+        ("total", total),
+    ]);
+    Ok(Json(UserPage {
+        _meta: meta,
+        _links: links,
+        items: members.into_iter().map(UserOut::from).collect(),
+    }))
+}
+
+/// The details an add or update asks for; `default` is the role when none is named.
+fn details(request: &UserIn, default: Role) -> Result<Details, ApiError> {
+    let role = match &request.role {
+        Some(role) => role.parse().map_err(ApiError::invalid)?,
+        None => None,
+    };
+    Ok(Details {
+        first_name: name(request.first_name.clone()),
+        last_name: name(request.last_name.clone()),
+        role: role.unwrap_or(default),
+    })
+}
+
+/// Adds a user by email, a standard user unless `role` says otherwise. An email with no
+/// account gets one, with no password: the answer's `setPasswordLink` (keyflow sends no mail)
+/// lets its owner set one, once, within 7 days.
+#[utoipa::path(
+    post,
+    path = "/api/admin/1/users",
+    tag = "Admin Users",
+    request_body = NewUserIn,
+    responses(
+        (status = 200, description = "The user", body = UserOut),
+        Forbidden, Conflict, BodyErrors, AuthErrors,
+    )
+)]
+async fn add(
+    State(state): State<AppState>,
+    Administrator(principal): Administrator,
+    JsonBody(request): JsonBody<NewUserIn>,
+) -> Result<Json<UserOut>, ApiError> {
+    let email = Email::parse(&request.email).map_err(ApiError::invalid)?;
+    let details = details(&request.details(), Role::Standard)?;
+    let tenant = principal.tenant_id;
+    let added = user_admin::add(&state, principal.user_id, tenant, email, details).await?;
+    let mut user = UserOut::from(added.member);
+    user.set_password_link = added
+        .link
+        .map(|token| format!("{SET_PASSWORD_PATH}?token={}", token.expose_secret()));
+    Ok(Json(user))
+}
+
+/// One user of the tenant.
+#[utoipa::path(
+    get,
+    path = "/api/admin/1/users/{id}",
+    tag = "Admin Users",
+    params(("id" = uuid::Uuid, Path, description = "The user")),
+    responses(
+        (status = 200, description = "The user", body = UserOut),
+        Forbidden, NotFound, AuthErrors,
+    )
+)]
+async fn load(
+    State(state): State<AppState>,
+    Administrator(principal): Administrator,
+    Segment(id): Segment,
+) -> Result<Json<UserOut>, ApiError> {
+    let id = path(&id, UserId::parse)?;
+    let member = user_admin::member(&state, principal.tenant_id, id).await?;
+    Ok(Json(member.into()))
+}
+
+/// Sets a user's names and role (the role unchanged when none is named). 409 when it would
+/// leave the tenant without an administrator.
+#[utoipa::path(
+    put,
+    path = "/api/admin/1/users/{id}",
+    tag = "Admin Users",
+    params(("id" = uuid::Uuid, Path, description = "The user")),
+    request_body = UserIn,
+    responses(
+        (status = 200, description = "The user", body = UserOut),
+        Forbidden, NotFound, Conflict, BodyErrors, AuthErrors,
+    )
+)]
+async fn update(
+    State(state): State<AppState>,
+    Administrator(principal): Administrator,
+    Segment(id): Segment,
+    JsonBody(request): JsonBody<UserIn>,
+) -> Result<Json<UserOut>, ApiError> {
+    let id = path(&id, UserId::parse)?;
+    let tenant = principal.tenant_id;
+    let current = user_admin::member(&state, tenant, id).await?;
+    let details = details(&request, current.role)?;
+    let member = user_admin::update(&state, principal.user_id, tenant, id, details).await?;
+    Ok(Json(member.into()))
+}
+
+/// Removes a user from the tenant: their keys and tokens for it stop on the very next
+/// request. 409 for the tenant's last administrator.
+#[utoipa::path(
+    delete,
+    path = "/api/admin/1/users/{id}",
+    tag = "Admin Users",
+    params(("id" = uuid::Uuid, Path, description = "The user")),
+    responses(
+        (status = 200, description = "Removed"),
+        Forbidden, NotFound, Conflict, AuthErrors,
+    )
+)]
+async fn remove(
+    State(state): State<AppState>,
+    Administrator(principal): Administrator,
+    Segment(id): Segment,
+) -> Result<(), ApiError> {
+    let id = path(&id, UserId::parse)?;
+    user_admin::remove(&state, principal.user_id, principal.tenant_id, id).await
+}
+
+/// keyflow's extension: sets a new account's first password with the token of its
+/// `setPasswordLink`. The link works once.
+#[utoipa::path(
+    post,
+    path = "/api/admin/1/users/password",
+    tag = "Admin Users",
+    security(()),
+    request_body = SetPassword,
+    responses(
+        (status = 200, description = "The password is set; sign in with it"),
+        BadRequest, Unauthorized, BodyErrors, TooManyRequests, Internal,
+    )
+)]
+async fn set_password(
+    State(state): State<AppState>,
+    ClientAddress(address): ClientAddress,
+    JsonBody(request): JsonBody<SetPassword>,
+) -> Result<(), ApiError> {
+    state.throttle.guard(address)?;
+    let password = Password::parse(request.password).map_err(ApiError::invalid)?;
+    match user_admin::set_password(&state, &request.token, password).await {
+        Ok(_) => Ok(()),
+        Err(error @ ApiError::Unauthorized(_)) => Err(state.throttle.failed(address, error)),
+        Err(error) => Err(error),
+    }
+}

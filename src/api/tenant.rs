@@ -1,0 +1,163 @@
+//! The request's tenant: `GET`/`POST /api/admin/1/tenant` (`TenantResponseAPI`), for its
+//! administrators.
+
+use axum::Json;
+use axum::extract::{Query, State};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use crate::api::doc::{AuthErrors, BodyErrors, Forbidden, NotFound};
+use crate::api::json::JsonBody;
+use crate::app::AppState;
+use crate::auth::Administrator;
+use crate::domain::{TenantDeveloperName, TenantId, Timestamp};
+use crate::error::ApiError;
+use crate::store::Tenant;
+
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(load, update))
+}
+
+/// `TenantResponseAPI`. keyflow has no subtenants, organizations or tenant settings: those
+/// fields are null (`subTenants` is an empty list when asked for).
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+#[schema(as = TenantResponseAPI)]
+pub struct TenantResponse {
+    pub developer_name: Option<String>,
+    pub developer_summary: Option<String>,
+    #[schema(value_type = Option<Object>)]
+    pub security_settings: Option<serde_json::Value>,
+    pub subdomain: Option<String>,
+    #[schema(value_type = Option<Object>)]
+    pub state_settings: Option<serde_json::Value>,
+    #[schema(value_type = Option<Object>)]
+    pub observability_settings: Option<serde_json::Value>,
+    #[schema(value_type = Option<Object>)]
+    pub tenant_settings: Option<serde_json::Value>,
+    #[schema(value_type = Option<Object>)]
+    pub external_storage_settings: Option<serde_json::Value>,
+    #[schema(value_type = Option<Vec<Object>>)]
+    pub feature_flags: Option<Vec<serde_json::Value>>,
+    pub id: Option<TenantId>,
+    pub expires_at: Option<Timestamp>,
+    #[schema(no_recursion)]
+    pub sub_tenants: Option<Vec<TenantResponse>>,
+    #[schema(value_type = Option<Object>)]
+    pub organization: Option<serde_json::Value>,
+    #[schema(value_type = Option<Object>)]
+    pub parent_tenant: Option<serde_json::Value>,
+    pub has_mcr: bool,
+}
+
+impl TenantResponse {
+    fn new(tenant: Tenant, with_subtenants: bool) -> Self {
+        Self {
+            developer_name: Some(tenant.name),
+            developer_summary: tenant.summary,
+            security_settings: None,
+            subdomain: None,
+            state_settings: None,
+            observability_settings: None,
+            tenant_settings: None,
+            external_storage_settings: None,
+            feature_flags: None,
+            id: Some(tenant.id),
+            expires_at: None,
+            sub_tenants: with_subtenants.then(Vec::new),
+            organization: None,
+            parent_tenant: None,
+            has_mcr: false,
+        }
+    }
+}
+
+#[derive(Deserialize, IntoParams)]
+#[serde(rename_all = "camelCase")]
+#[into_params(parameter_in = Query)]
+struct LoadQuery {
+    /// Whether to include the subtenants (keyflow has none: an empty list).
+    include_sub_tenants: Option<bool>,
+}
+
+/// `TenantRequestAPI`: the fields keyflow sets; the others are accepted and ignored. A field
+/// that is absent or null is left as it is.
+#[derive(Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+#[schema(as = TenantRequestAPI)]
+struct TenantRequest {
+    /// 3 to 100 characters, each an ASCII letter, a digit, `.` or `-`.
+    #[schema(min_length = 3, max_length = 100, pattern = r"^[A-Za-z0-9.\-]{3,100}$")]
+    developer_name: Option<String>,
+    /// A blank summary clears it.
+    developer_summary: Option<String>,
+}
+
+/// The request's tenant.
+#[utoipa::path(
+    get,
+    path = "/api/admin/1/tenant",
+    tag = "Admin Tenant",
+    params(LoadQuery),
+    responses(
+        (status = 200, description = "The tenant", body = TenantResponse),
+        Forbidden, NotFound, AuthErrors,
+    )
+)]
+async fn load(
+    State(state): State<AppState>,
+    Administrator(principal): Administrator,
+    query: Result<Query<LoadQuery>, axum::extract::rejection::QueryRejection>,
+) -> Result<Json<TenantResponse>, ApiError> {
+    let Query(query) =
+        query.map_err(|_| ApiError::BadRequest("the query string cannot be read".into()))?;
+    let tenant = existing(&state, principal.tenant_id).await?;
+    let with_subtenants = query.include_sub_tenants.unwrap_or(false);
+    Ok(Json(TenantResponse::new(tenant, with_subtenants)))
+}
+
+/// Renames the request's tenant and sets its summary.
+#[utoipa::path(
+    post,
+    path = "/api/admin/1/tenant",
+    tag = "Admin Tenant",
+    request_body = TenantRequest,
+    responses(
+        (status = 200, description = "The tenant", body = TenantResponse),
+        Forbidden, NotFound, BodyErrors, AuthErrors,
+    )
+)]
+async fn update(
+    State(state): State<AppState>,
+    Administrator(principal): Administrator,
+    JsonBody(request): JsonBody<TenantRequest>,
+) -> Result<Json<TenantResponse>, ApiError> {
+    let name = request
+        .developer_name
+        .as_deref()
+        .map(TenantDeveloperName::parse)
+        .transpose()
+        .map_err(ApiError::invalid)?;
+    let current = existing(&state, principal.tenant_id).await?;
+    let name = name.map_or(current.name, |name| name.as_str().to_string());
+    let summary = match request.developer_summary {
+        Some(summary) => Some(summary).filter(|s| !s.trim().is_empty()),
+        None => current.summary,
+    };
+    let tenant = state
+        .store
+        .update_tenant(principal.tenant_id, &name, summary.as_deref())
+        .await?
+        .ok_or_else(|| gone(principal.tenant_id))?;
+    Ok(Json(TenantResponse::new(tenant, false)))
+}
+
+async fn existing(state: &AppState, id: TenantId) -> Result<Tenant, ApiError> {
+    state.store.tenant(id).await?.ok_or_else(|| gone(id))
+}
+
+fn gone(id: TenantId) -> ApiError {
+    ApiError::NotFound(format!("there is no tenant {id}"))
+}

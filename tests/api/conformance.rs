@@ -1,0 +1,328 @@
+//! Conformance with Boomi's description: every keyflow endpoint that Boomi's
+//! `boomi-flow-openapi.json` also has is called for real, and each answer is validated against
+//! Boomi's schema for it. Fields keyflow adds are allowed only when README's "Extensions"
+//! section lists them, and each listed one must be met.
+
+use std::collections::BTreeSet;
+use std::path::PathBuf;
+
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+
+use crate::helpers::TestApp;
+use crate::schema_check::Validator;
+
+/// Beside the clone, as CI lays it out (and as `/work/shared` is beside each worktree).
+const BOOMI: &str = "../shared/reference/boomi-flow-openapi.json";
+
+fn boomi() -> Value {
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(BOOMI);
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|error| {
+        panic!("Boomi's description must be at {}: {error}", path.display())
+    });
+    serde_json::from_str(&text).expect("Boomi's description is JSON")
+}
+
+/// The `Schema.field` names README's "Extensions" section lists.
+fn readme_extensions() -> BTreeSet<String> {
+    let readme =
+        std::fs::read_to_string(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("README.md"))
+            .expect("README.md");
+    let section = readme
+        .split("\n## ")
+        .find(|s| s.starts_with("Extensions"))
+        .expect("README has an Extensions section");
+    section
+        .lines()
+        .filter_map(|line| line.strip_prefix("- `"))
+        .filter_map(|rest| rest.split('`').next())
+        .filter(|name| name.contains('.') && !name.contains(' '))
+        .map(str::to_string)
+        .collect()
+}
+
+/// `/a/{x}/b` → `/a/{}/b`, so two descriptions' parameter names do not matter.
+fn shape(path: &str) -> String {
+    let mut out = String::new();
+    let mut inside = false;
+    for c in path.chars() {
+        match c {
+            '{' => inside = true,
+            '}' => {
+                inside = false;
+                out.push_str("{}");
+            }
+            _ if !inside => out.push(c),
+            _ => {}
+        }
+    }
+    out
+}
+
+/// (method, shaped path) → Boomi's operation.
+fn operations(document: &Value) -> Vec<(String, String, Value)> {
+    let mut found = Vec::new();
+    for (path, item) in document["paths"].as_object().unwrap() {
+        for (method, operation) in item.as_object().unwrap() {
+            found.push((method.to_uppercase(), shape(path), operation.clone()));
+        }
+    }
+    found
+}
+
+struct Run<'a> {
+    app: &'a TestApp,
+    token: String,
+    boomi: &'a Value,
+    validator: Validator<'a>,
+    covered: BTreeSet<(String, String)>,
+    errors: Vec<String>,
+}
+
+impl Run<'_> {
+    /// Calls keyflow and validates a 200 answer against Boomi's schema for the operation.
+    async fn call(
+        &mut self,
+        method: Method,
+        template: &str,
+        path: &str,
+        body: Option<Value>,
+    ) -> Value {
+        let mut request = self.app.with_token(method.clone(), path, &self.token);
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        let response = request.send().await.unwrap();
+        let status = response.status();
+        let text = response.text().await.unwrap();
+        assert_eq!(status, StatusCode::OK, "{method} {path}: {text}");
+        let key = (method.to_string(), shape(template));
+        let operation = operations(self.boomi)
+            .into_iter()
+            .find(|(m, p, _)| (m, p) == (&key.0, &key.1))
+            .map(|(_, _, operation)| operation)
+            .unwrap_or_else(|| panic!("Boomi has no {method} {template}"));
+        self.covered.insert(key);
+        let schema = &operation["responses"]["200"]["content"]["application/json"]["schema"];
+        if schema.is_null() {
+            return Value::Null;
+        }
+        let value: Value =
+            serde_json::from_str(&text).unwrap_or_else(|_| panic!("not JSON: {text}"));
+        let at = format!("{method} {template}");
+        self.validator.check(&value, schema, &at, &mut self.errors);
+        value
+    }
+}
+
+#[tokio::test]
+async fn keyflow_answers_in_boomis_shapes() {
+    let boomi = boomi();
+    let extensions = readme_extensions();
+    let app = TestApp::spawn().await;
+    let token = app.admin_token().await;
+    let validator = Validator {
+        document: &boomi,
+        extensions: &extensions,
+        seen: BTreeSet::new(),
+    };
+    let mut run = Run {
+        app: &app,
+        token,
+        boomi: &boomi,
+        validator,
+        covered: BTreeSet::new(),
+        errors: Vec::new(),
+    };
+    let tenant = app.tenant_id.clone();
+
+    run.call(
+        Method::GET,
+        "/api/admin/1/users/me",
+        "/api/admin/1/users/me",
+        None,
+    )
+    .await;
+    let keys = "/api/admin/1/users/me/keys";
+    run.call(
+        Method::POST,
+        keys,
+        keys,
+        Some(json!({ "name": "conformance", "tenantId": tenant })),
+    )
+    .await;
+    run.call(Method::GET, keys, keys, None).await;
+    run.call(
+        Method::DELETE,
+        "/api/admin/1/users/me/keys/{name}",
+        &format!("{keys}/conformance"),
+        None,
+    )
+    .await;
+
+    let flows = "/api/draw/1/flow";
+    let flow = run
+        .call(
+            Method::POST,
+            flows,
+            flows,
+            Some(json!({ "developerName": "Conformance", "tags": ["a"] })),
+        )
+        .await;
+    let id = flow["id"]["id"].as_str().unwrap().to_string();
+    let version = flow["id"]["versionId"].as_str().unwrap().to_string();
+    run.call(Method::GET, flows, flows, None).await;
+    run.call(
+        Method::GET,
+        "/api/draw/1/flow/{id}",
+        &format!("{flows}/{id}"),
+        None,
+    )
+    .await;
+    run.call(
+        Method::POST,
+        "/api/draw/1/flow/snap/{flow}",
+        &format!("{flows}/snap/{id}"),
+        Some(json!("a comment")),
+    )
+    .await;
+    run.call(
+        Method::GET,
+        "/api/draw/1/flow/snap/{flow}",
+        &format!("{flows}/snap/{id}"),
+        None,
+    )
+    .await;
+    run.call(
+        Method::GET,
+        "/api/draw/1/flow/snap/{flow}/{version}",
+        &format!("{flows}/snap/{id}/{version}"),
+        None,
+    )
+    .await;
+    let activation = "/api/draw/1/flow/activation/{flow}/{version}/{isDefault}/{isActivated}";
+    run.call(
+        Method::POST,
+        activation,
+        &format!("{flows}/activation/{id}/{version}/true/true"),
+        None,
+    )
+    .await;
+    run.call(
+        Method::GET,
+        "/api/draw/1/flow/active",
+        &format!("{flows}/active"),
+        None,
+    )
+    .await;
+    run.call(
+        Method::GET,
+        "/api/draw/1/flow/active/{id}",
+        &format!("{flows}/active/{id}"),
+        None,
+    )
+    .await;
+    run.call(
+        Method::GET,
+        "/api/draw/1/flow/active/name/{name}",
+        &format!("{flows}/active/name/Conformance"),
+        None,
+    )
+    .await;
+    run.call(
+        Method::POST,
+        "/api/draw/1/flow/revert/{flow}/{version}",
+        &format!("{flows}/revert/{id}/{version}"),
+        None,
+    )
+    .await;
+    run.call(
+        Method::POST,
+        "/api/draw/1/flow/deactivate/{flow}",
+        &format!("{flows}/deactivate/{id}"),
+        None,
+    )
+    .await;
+    run.call(
+        Method::DELETE,
+        "/api/draw/1/flow/{id}",
+        &format!("{flows}/{id}"),
+        None,
+    )
+    .await;
+
+    let tenant_path = "/api/admin/1/tenant";
+    run.call(Method::GET, tenant_path, tenant_path, None).await;
+    run.call(
+        Method::POST,
+        tenant_path,
+        tenant_path,
+        Some(json!({ "developerName": "Example", "developerSummary": "s" })),
+    )
+    .await;
+
+    let users = "/api/admin/1/users";
+    let added = run
+        .call(
+            Method::POST,
+            users,
+            users,
+            Some(json!({ "email": "new@example.com" })),
+        )
+        .await;
+    let user = added["id"].as_str().unwrap().to_string();
+    run.call(Method::GET, users, users, None).await;
+    run.call(
+        Method::GET,
+        "/api/admin/1/users/{id}",
+        &format!("{users}/{user}"),
+        None,
+    )
+    .await;
+    run.call(
+        Method::PUT,
+        "/api/admin/1/users/{id}",
+        &format!("{users}/{user}"),
+        Some(json!({ "firstName": "N" })),
+    )
+    .await;
+    run.call(
+        Method::DELETE,
+        "/api/admin/1/users/{id}",
+        &format!("{users}/{user}"),
+        None,
+    )
+    .await;
+
+    assert!(
+        run.errors.is_empty(),
+        "answers that break Boomi's schemas:\n{}",
+        run.errors.join("\n")
+    );
+    assert_eq!(
+        run.validator.seen, extensions,
+        "README lists extensions the answers do not carry"
+    );
+
+    // Every operation both descriptions have was called.
+    let ours = app
+        .client
+        .get(app.url("/api/openapi.json"))
+        .send()
+        .await
+        .unwrap();
+    let ours: Value = ours.json().await.unwrap();
+    let theirs: BTreeSet<(String, String)> = operations(&boomi)
+        .into_iter()
+        .map(|(m, p, _)| (m, p))
+        .collect();
+    let shared: BTreeSet<(String, String)> = operations(&ours)
+        .into_iter()
+        .map(|(m, p, _)| (m, p))
+        .filter(|operation| theirs.contains(operation))
+        .collect();
+    assert_eq!(
+        run.covered, shared,
+        "call every operation Boomi also describes"
+    );
+}
