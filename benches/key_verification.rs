@@ -117,8 +117,9 @@ fn next(index: &mut usize, len: usize) -> usize {
     *index
 }
 
-/// Plain SHA-256 of a key (the floor of any digest-based check, and the ratios' 1), a hash
-/// map lookup of a digest among the stored ones, and an empty `block_on`.
+/// Plain SHA-256 of a key (the floor of any digest-based check, and the ratios' 1), lookups
+/// of a digest among the stored ones in a `std` hash map and in a moka cache, and an empty
+/// `block_on`.
 fn baselines(c: &mut Criterion, runtime: &Runtime, fixture: &Fixture) {
     let mut group = c.benchmark_group("baseline");
     group.warm_up_time(Duration::from_secs(1));
@@ -148,6 +149,29 @@ fn baselines(c: &mut Criterion, runtime: &Runtime, fixture: &Fixture) {
             map.get(black_box(&digests[i])).cloned()
         })
     });
+
+    // What the verifier's cache costs by itself: a moka cache built as `KeyVerifier::new`
+    // builds it, holding the same 100,000 grants.
+    let cache: moka::sync::Cache<Digest, KeyGrant> = moka::sync::Cache::builder()
+        .max_capacity(CACHE_CAPACITY)
+        .time_to_live(Duration::from_secs(10 * 60))
+        .build();
+    for digest in &digests {
+        cache.insert(*digest, grant.clone());
+    }
+    cache.run_pending_tasks();
+    let mut calls = 0u64;
+    let mut hits = 0u64;
+    group.bench_function("moka_get", |b| {
+        b.iter(|| {
+            calls += 1;
+            let i = next(&mut index, digests.len());
+            let found = cache.get(black_box(&digests[i]));
+            hits += u64::from(found.is_some());
+            found
+        })
+    });
+    assert_eq!(hits, calls, "every digest is cached");
 
     group.bench_function("block_on_empty", |b| {
         b.iter(|| runtime.block_on(black_box(async {})))
@@ -201,6 +225,13 @@ fn hot_path(c: &mut Criterion, runtime: &Runtime, fixture: &Fixture) {
             calls += 1;
             let key = black_box(keys[next(&mut index, keys.len())]);
             poll_once(verifier.verify(key))
+        })
+    });
+    let hot_key = keys[0];
+    group.bench_function("verify_cached_one_key", |b| {
+        b.iter(|| {
+            calls += 1;
+            runtime.block_on(verifier.verify(black_box(hot_key)))
         })
     });
     group.finish();

@@ -54,24 +54,14 @@ impl ApiKey {
             }
         }
         let checksum = checksum_of(&body);
-        body.push_str(&checksum);
+        body.extend(checksum.iter().map(|&b| b as char));
         Self(SecretString::from(body))
     }
 
     /// Accepts exactly the keys [`ApiKey::generate`] makes; anything else is refused here,
     /// before a digest is computed or storage is asked.
     pub fn parse(text: &str) -> Result<Self, KeyFormatError> {
-        if text.len() != KEY_LEN || !text.starts_with(PREFIX) {
-            return Err(KeyFormatError::Shape);
-        }
-        let rest = &text.as_bytes()[PREFIX.len()..];
-        if !rest.iter().all(u8::is_ascii_alphanumeric) {
-            return Err(KeyFormatError::Shape);
-        }
-        let (body, checksum) = text.split_at(KEY_LEN - CHECKSUM_CHARS);
-        if checksum_of(body).as_bytes() != checksum.as_bytes() {
-            return Err(KeyFormatError::Checksum);
-        }
+        check(text)?;
         Ok(Self(SecretString::from(text)))
     }
 
@@ -93,15 +83,34 @@ impl fmt::Debug for ApiKey {
     }
 }
 
+/// Whether `text` is a well-formed key with a matching checksum, without copying it: the
+/// hot path checks, then digests the presented text directly.
+pub fn check(text: &str) -> Result<(), KeyFormatError> {
+    if text.len() != KEY_LEN || !text.starts_with(PREFIX) {
+        return Err(KeyFormatError::Shape);
+    }
+    if !text.as_bytes()[PREFIX.len()..]
+        .iter()
+        .all(u8::is_ascii_alphanumeric)
+    {
+        return Err(KeyFormatError::Shape);
+    }
+    let (body, checksum) = text.split_at(KEY_LEN - CHECKSUM_CHARS);
+    if checksum_of(body) != checksum.as_bytes() {
+        return Err(KeyFormatError::Checksum);
+    }
+    Ok(())
+}
+
 /// Base62 of the CRC32, left-padded to six characters (62^6 > 2^32).
-fn checksum_of(body: &str) -> String {
+fn checksum_of(body: &str) -> [u8; CHECKSUM_CHARS] {
     let mut value = crc32fast::hash(body.as_bytes());
     let mut out = [b'0'; CHECKSUM_CHARS];
     for slot in out.iter_mut().rev() {
         *slot = BASE62[(value % 62) as usize];
         value /= 62;
     }
-    String::from_utf8_lossy(&out).into_owned()
+    out
 }
 
 /// The digest stored and looked up for a key or token: HMAC-SHA256 under the pepper, so a
