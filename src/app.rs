@@ -141,6 +141,7 @@ pub struct Server {
     state: AppState,
     bootstrap: Option<Bootstrap>,
     sqlite: Arc<SqliteStore>,
+    control: control::ControlSocket,
     _lock: fs::File,
 }
 
@@ -168,12 +169,14 @@ impl Server {
             }
         }
         let bootstrap = bootstrap::seed_if_empty(store.as_ref(), &config).await?;
+        let control = control::ControlSocket::bind(&config.data_dir);
         let state = AppState::new(config, store.clone(), &secrets);
         Ok(Self {
             listener,
             state,
             bootstrap,
             sqlite: store,
+            control,
             _lock: lock,
         })
     }
@@ -201,7 +204,8 @@ impl Server {
     ) -> anyhow::Result<()> {
         let state = self.state.clone();
         let background = tokio::spawn(control::watch_revocations(state.clone()));
-        let control = control::serve(state.clone());
+        let mut control = self.control;
+        control.serve(state.clone());
         let app = build_router(state.clone());
         let served = axum::serve(
             self.listener,

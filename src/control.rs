@@ -7,6 +7,7 @@
 //!   default) and drops its cache when it moved: the bound for any writer that could not
 //!   reach it through the socket.
 
+use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -24,45 +25,66 @@ pub fn socket_path(data_dir: &Path) -> PathBuf {
     data_dir.join(SOCKET_FILE)
 }
 
-/// A control socket task; dropping it stops listening and removes the socket file.
+/// The bound control socket; dropping it stops listening and removes the socket file.
 pub struct ControlSocket {
+    listener: Option<UnixListener>,
     task: Option<JoinHandle<()>>,
     path: PathBuf,
 }
 
 impl Drop for ControlSocket {
     fn drop(&mut self) {
+        let bound = self.listener.is_some() || self.task.is_some();
         if let Some(task) = self.task.take() {
             task.abort();
+        }
+        if bound {
             let _ = std::fs::remove_file(&self.path);
         }
     }
 }
 
-/// Listens on the control socket. The caller holds the data directory's lock, so a socket
-/// file already there is a leftover of a server that died and is replaced.
-pub fn serve(state: AppState) -> ControlSocket {
-    let path = socket_path(&state.config.data_dir);
-    let _ = std::fs::remove_file(&path);
-    let listener = match UnixListener::bind(&path) {
-        Ok(listener) => listener,
-        Err(error) => {
-            tracing::warn!(%error, path = %path.display(),
-                "no control socket: revocations from the command line take effect within the poll interval");
-            return ControlSocket { task: None, path };
+impl ControlSocket {
+    /// Binds the socket (owner-only). The caller holds the data directory's lock, so a socket
+    /// file already there is a leftover of a server that died and is replaced. Without a
+    /// socket (a path too long for one, say), revocations from the command line still take
+    /// effect within the poll interval.
+    pub fn bind(data_dir: &Path) -> Self {
+        let path = socket_path(data_dir);
+        let _ = std::fs::remove_file(&path);
+        let bound = UnixListener::bind(&path).and_then(|listener| {
+            // Only the owner (the command line run by the same account) may talk to it.
+            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600))?;
+            Ok(listener)
+        });
+        let listener = match bound {
+            Ok(listener) => Some(listener),
+            Err(error) => {
+                tracing::warn!(%error, path = %path.display(),
+                    "no control socket: revocations from the command line take effect within the poll interval");
+                None
+            }
+        };
+        Self {
+            listener,
+            task: None,
+            path,
         }
-    };
-    let task = tokio::spawn(async move {
-        while let Ok((stream, _)) = listener.accept().await {
-            let state = state.clone();
-            tokio::spawn(async move {
-                let _ = answer(stream, &state).await;
-            });
-        }
-    });
-    ControlSocket {
-        task: Some(task),
-        path,
+    }
+
+    /// Answers the command line until dropped.
+    pub fn serve(&mut self, state: AppState) {
+        let Some(listener) = self.listener.take() else {
+            return;
+        };
+        self.task = Some(tokio::spawn(async move {
+            while let Ok((stream, _)) = listener.accept().await {
+                let state = state.clone();
+                tokio::spawn(async move {
+                    let _ = answer(stream, &state).await;
+                });
+            }
+        }));
     }
 }
 

@@ -104,6 +104,14 @@ async fn generated_secrets_are_readable_by_the_owner_only() {
     }
 }
 
+#[tokio::test]
+async fn the_control_socket_is_the_owners_alone() {
+    let app = TestApp::spawn().await;
+    let socket = app.data_dir().join("keyflow.sock");
+    let mode = std::fs::metadata(&socket).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o600, "{socket:?} has mode {mode:o}");
+}
+
 const EMAIL: &str = "root@keyflow.test";
 const PASSWORD: &str = "a password for the subprocess";
 /// A bound for a server that never answers, so a broken build fails instead of hanging.
@@ -302,6 +310,11 @@ async fn keys_survive_a_restart_and_never_reach_the_logs() {
     assert!(log.contains("listening on"));
     assert!(!log.contains(&key), "the key value reached the output");
     assert!(!log.contains(&token), "the token reached the output");
+    let leftovers: Vec<_> = ["keyflow.sock", "keyflow.db-wal"]
+        .into_iter()
+        .filter(|name| data_dir.path().join(name).exists())
+        .collect();
+    assert!(leftovers.is_empty(), "a clean stop left {leftovers:?}");
 
     let second = ServeProcess::start(data_dir.path()).await;
     assert!(
