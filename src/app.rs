@@ -11,7 +11,7 @@ use axum::Router;
 use axum::extract::{DefaultBodyLimit, Request};
 use axum::http::{HeaderName, StatusCode, header};
 use axum::middleware::{self, Next};
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use tokio::net::TcpListener;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::request_id::{
@@ -20,6 +20,7 @@ use tower_http::request_id::{
 use tower_http::sensitive_headers::SetSensitiveRequestHeadersLayer;
 use tower_http::trace::TraceLayer;
 
+use crate::api::flow_cache::FlowListCache;
 use crate::auth::api_key::{Hasher, Sealer};
 use crate::auth::extract::API_KEY_HEADER;
 use crate::auth::throttle::FailureThrottle;
@@ -29,6 +30,7 @@ use crate::config::{RevealPolicy, ServeConfig};
 use crate::control;
 use crate::data_dir;
 use crate::error::{REQUEST_ID, message_response};
+use crate::limits;
 use crate::metrics::Metrics;
 use crate::secrets::Secrets;
 use crate::store::sqlite::SqliteStore;
@@ -43,6 +45,7 @@ pub struct Shared {
     pub verifier: KeyVerifier,
     pub throttle: FailureThrottle,
     pub sealer: Sealer,
+    pub flow_lists: FlowListCache,
     pub config: ServeConfig,
     pub metrics: Arc<Metrics>,
 }
@@ -70,11 +73,13 @@ impl AppState {
             metrics.clone(),
         );
         let sealer = Sealer::new(&secrets.master_key);
+        let flow_lists = FlowListCache::new(config.flow_list_cache_bytes);
         Self(Arc::new(Shared {
             store,
             verifier,
             throttle,
             sealer,
+            flow_lists,
             config,
             metrics,
         }))
@@ -86,7 +91,7 @@ const REQUEST_ID_HEADER: HeaderName = HeaderName::from_static("x-request-id");
 /// The whole HTTP surface with its middleware.
 pub fn build_router(state: AppState) -> Router {
     let body_limit = state.config.body_limit_bytes;
-    crate::api::router()
+    let router = crate::api::router()
         .merge(crate::web::router())
         .fallback(|| async { message_response(StatusCode::NOT_FOUND, "there is no such endpoint") })
         .method_not_allowed_fallback(|| async {
@@ -106,6 +111,9 @@ pub fn build_router(state: AppState) -> Router {
             // The path only: a query string is the client's business, never the log's.
             tracing::info_span!("request", id, method = %request.method(), path = request.uri().path())
         }))
+        .layer(middleware::from_fn(limits::bound_head));
+    // Shedding comes before everything but the request id, so a shed request costs little.
+    limits::shed_overload(router, state.config.max_in_flight, state.metrics.clone())
         .layer(SetSensitiveRequestHeadersLayer::new([
             header::AUTHORIZATION,
             header::COOKIE,
@@ -116,7 +124,8 @@ pub fn build_router(state: AppState) -> Router {
         .with_state(state)
 }
 
-/// Counts the request and makes its id known to [`crate::error::ApiError`].
+/// Counts the request and makes its id known to [`crate::error::ApiError`]. After a request
+/// that may have written, the cached flow lists are forgotten (see [`FlowListCache`]).
 async fn count_and_scope(
     axum::extract::State(state): axum::extract::State<AppState>,
     request: Request,
@@ -129,10 +138,12 @@ async fn count_and_scope(
         .and_then(|id| id.header_value().to_str().ok())
         .unwrap_or("")
         .to_string();
-    REQUEST_ID
-        .scope(id, next.run(request))
-        .await
-        .into_response()
+    let may_write = !request.method().is_safe();
+    let response = REQUEST_ID.scope(id, next.run(request)).await;
+    if may_write {
+        state.flow_lists.forget_all();
+    }
+    response
 }
 
 /// A server that has opened its data directory and bound its port, ready to [`Server::run`].

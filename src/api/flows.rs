@@ -1,16 +1,19 @@
 //! Flows of the request's tenant: `GET`/`POST /api/draw/1/flow`, `GET`/`DELETE
 //! /api/draw/1/flow/{id}`.
 
-use axum::extract::{Query, State};
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{HeaderValue, header};
+use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
 use serde::Deserialize;
 
 use crate::api::flow_json::{FlowRequest, FlowResponse};
-use crate::api::json::{JsonBody, Segment};
+use crate::api::json::{JsonBody, Segment, TextQuery};
 use crate::app::AppState;
 use crate::auth::Principal;
-use crate::domain::{FlowFilter, FlowId};
+use crate::domain::{FlowFilter, FlowId, Page, TenantId};
 use crate::error::ApiError;
 
 pub fn router() -> Router<AppState> {
@@ -22,22 +25,57 @@ pub fn router() -> Router<AppState> {
 #[derive(Deserialize)]
 struct ListQuery {
     filter: Option<String>,
+    page: Option<String>,
+    #[serde(rename = "pageSize")]
+    page_size: Option<String>,
 }
 
+/// The whole list comes from the tenant's cached answer; a filtered or paged one from storage.
 async fn list(
     State(state): State<AppState>,
     principal: Principal,
-    query: Result<Query<ListQuery>, axum::extract::rejection::QueryRejection>,
-) -> Result<Json<Vec<FlowResponse>>, ApiError> {
-    let Query(query) =
-        query.map_err(|_| ApiError::BadRequest("the query string cannot be read".into()))?;
+    TextQuery(query): TextQuery<ListQuery>,
+) -> Result<Response, ApiError> {
     let filter = FlowFilter::parse(query.filter.as_deref().unwrap_or(""))
         .map_err(|error| ApiError::BadRequest(error.0))?;
-    let flows = state
-        .store
-        .list_flows(principal.tenant_id, filter.as_ref())
-        .await?;
-    Ok(Json(flows.into_iter().map(FlowResponse::from).collect()))
+    let page = Page::parse(query.page.as_deref(), query.page_size.as_deref())
+        .map_err(|error| ApiError::BadRequest(error.0))?;
+    let tenant = principal.tenant_id;
+    let body = match (filter, page) {
+        (None, None) => {
+            let load = || async { serialized(listed(&state, tenant, None, None).await?) };
+            state.flow_lists.get_or_load(tenant, load).await?
+        }
+        (filter, page) => serialized(listed(&state, tenant, filter.as_ref(), page).await?)?,
+    };
+    Ok((
+        [(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        )],
+        body,
+    )
+        .into_response())
+}
+
+async fn listed(
+    state: &AppState,
+    tenant: TenantId,
+    filter: Option<&FlowFilter>,
+    page: Option<Page>,
+) -> Result<Vec<FlowResponse>, ApiError> {
+    let flows = state.store.list_flows(tenant, filter).await?;
+    let flows = match page {
+        Some(page) => page.of(flows),
+        None => flows,
+    };
+    Ok(flows.into_iter().map(FlowResponse::from).collect())
+}
+
+fn serialized(flows: Vec<FlowResponse>) -> Result<Bytes, ApiError> {
+    serde_json::to_vec(&flows)
+        .map(Bytes::from)
+        .map_err(|error| ApiError::Internal(error.into()))
 }
 
 /// Creates a flow, or replaces one when `id.id` names it.

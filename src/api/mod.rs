@@ -1,6 +1,7 @@
 //! The HTTP API: one module of thin handlers per area, each with its own `router()`.
 
 pub mod authentication;
+pub mod flow_cache;
 pub mod flow_json;
 pub mod flows;
 pub mod health;

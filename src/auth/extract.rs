@@ -51,23 +51,72 @@ impl<S: Send + Sync> FromRequestParts<S> for ClientAddress {
 #[derive(Debug, Clone, Copy)]
 pub struct Interactive(pub Principal);
 
+/// What a request presents to prove who it is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Presented<'a> {
+    /// The value of `x-boomi-flow-api-key` (checked later: shape, checksum, digest).
+    ApiKey(&'a str),
+    /// The token in `Authorization`, with any `Bearer ` taken off.
+    Token(&'a str),
+    Nothing,
+}
+
+/// The credential headers of a request, read without any lookup.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Credentials<'a> {
+    /// The tenant `manywhotenant` names, if it is there.
+    pub tenant: Option<TenantId>,
+    pub presented: Presented<'a>,
+}
+
+/// Reads the credential headers: a pure function of them (the fuzzing target's entry). A
+/// header sent twice, or a `manywhotenant` that is not a UUID, is a 400; a key or token that is not text presents as
+/// empty, which fails like any wrong credential. An API key wins over `Authorization`.
+pub fn credentials(headers: &HeaderMap) -> Result<Credentials<'_>, ApiError> {
+    // Two values would let a proxy and keyflow each read a different one.
+    for name in [
+        TENANT_HEADER,
+        API_KEY_HEADER,
+        axum::http::header::AUTHORIZATION.as_str(),
+    ] {
+        if headers.get_all(name).iter().nth(1).is_some() {
+            return Err(ApiError::BadRequest(format!(
+                "send the {name} header once; this request sends it more than once"
+            )));
+        }
+    }
+    let tenant = requested_tenant(headers)?;
+    let presented = if let Some(value) = headers.get(API_KEY_HEADER) {
+        Presented::ApiKey(as_text(value))
+    } else if let Some(value) = headers.get(axum::http::header::AUTHORIZATION) {
+        Presented::Token(token::from_authorization(as_text(value)))
+    } else {
+        Presented::Nothing
+    };
+    Ok(Credentials { tenant, presented })
+}
+
+fn as_text(value: &axum::http::HeaderValue) -> &str {
+    value.to_str().unwrap_or("")
+}
+
 impl FromRequestParts<AppState> for Principal {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
-        let tenant = requested_tenant(&parts.headers)?;
+        let Credentials { tenant, presented } = credentials(&parts.headers)?;
         let address = client_address(parts);
         state.throttle.guard(address)?;
-        let outcome = if let Some(value) = parts.headers.get(API_KEY_HEADER) {
-            by_api_key(value.to_str().unwrap_or(""), tenant, state).await
-        } else if let Some(value) = parts.headers.get(axum::http::header::AUTHORIZATION) {
-            by_token(value.to_str().unwrap_or(""), tenant, state).await
-        } else {
-            return Err(ApiError::Unauthorized(
-                "authentication required: send an API key in x-boomi-flow-api-key (with your \
-                 tenant id in manywhotenant) or a token in Authorization"
-                    .into(),
-            ));
+        let outcome = match presented {
+            Presented::ApiKey(key) => by_api_key(key, tenant, state).await,
+            Presented::Token(token) => by_token(token, tenant, state).await,
+            Presented::Nothing => {
+                return Err(ApiError::Unauthorized(
+                    "authentication required: send an API key in x-boomi-flow-api-key (with \
+                     your tenant id in manywhotenant) or a token in Authorization"
+                        .into(),
+                ));
+            }
         };
         outcome.map_err(|error| state.throttle.failed(address, error))
     }
@@ -140,11 +189,10 @@ async fn by_api_key(
 }
 
 async fn by_token(
-    authorization: &str,
+    presented: &str,
     tenant: Option<TenantId>,
     state: &AppState,
 ) -> Result<Principal, ApiError> {
-    let presented = token::from_authorization(authorization);
     let invalid = || ApiError::Unauthorized("the token is not valid or has expired".into());
     if presented.is_empty() {
         return Err(invalid());

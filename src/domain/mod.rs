@@ -1,11 +1,12 @@
 //! Values parsed at the edge and valid inside: ids, names, emails, roles, passwords, the flow
-//! filter and the flow itself. A function that takes one of these never re-checks it.
+//! filter, paging and the flow itself. A function that takes one of these never re-checks it.
 
 mod email;
 mod filter;
 pub mod flow;
 mod ids;
 mod names;
+mod page;
 mod password;
 mod role;
 mod timestamp;
@@ -15,6 +16,7 @@ pub use filter::FlowFilter;
 pub(crate) use ids::shorten;
 pub use ids::{FlowId, KeyId, TenantId, UserId, new_id};
 pub use names::{FlowName, KeyName, TenantName};
+pub use page::Page;
 pub use password::Password;
 pub use role::Role;
 pub use timestamp::Timestamp;
