@@ -3,21 +3,13 @@
 //! and `Retry-After`, instead of queueing until clients time out), and enough file descriptors
 //! for thousands of connections.
 
-use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
-use axum::BoxError;
-use axum::Router;
-use axum::error_handling::HandleErrorLayer;
 use axum::extract::Request;
 use axum::http::{HeaderValue, StatusCode, header};
-use axum::middleware::Next;
 use axum::response::Response;
-use tower::ServiceBuilder;
-use tower::limit::GlobalConcurrencyLimitLayer;
-use tower::load_shed::LoadShedLayer;
 
 use crate::error::message_response;
-use crate::metrics::Metrics;
 
 /// The longest target (path and query) accepted, in bytes.
 pub const MAX_TARGET_BYTES: usize = 8 * 1024;
@@ -26,48 +18,70 @@ pub const MAX_HEADER_BYTES: usize = 32 * 1024;
 /// What a shed request is told to wait, in seconds.
 pub const RETRY_AFTER_SECS: u64 = 1;
 
-/// Refuses a request whose target or headers are larger than any client of keyflow needs,
-/// before anything reads them (hyper itself refuses a head of more than about 400 KiB).
-pub async fn bound_head(request: Request, next: Next) -> Response {
-    if request.uri().to_string().len() > MAX_TARGET_BYTES {
-        return message_response(
+/// The refusal of a request whose target or headers are larger than any client of keyflow
+/// needs, before anything reads them (hyper itself refuses a head of more than about 400 KiB).
+pub fn refuse_oversized_head(request: &Request) -> Option<Response> {
+    let target = request
+        .uri()
+        .path_and_query()
+        .map_or(0, |p| p.as_str().len());
+    if target > MAX_TARGET_BYTES {
+        return Some(message_response(
             StatusCode::URI_TOO_LONG,
             &format!("the request's path and query are longer than {MAX_TARGET_BYTES} bytes"),
-        );
+        ));
     }
     let header_bytes: usize = request
         .headers()
         .iter()
         .map(|(name, value)| name.as_str().len() + value.len())
         .sum();
-    if header_bytes > MAX_HEADER_BYTES {
-        return message_response(
+    (header_bytes > MAX_HEADER_BYTES).then(|| {
+        message_response(
             StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
             &format!("the request's headers are larger than {MAX_HEADER_BYTES} bytes"),
-        );
-    }
-    next.run(request).await
+        )
+    })
 }
 
-/// `router` serving at most `max_in_flight` requests at once and answering the others 503
-/// with `Retry-After` straight away. One semaphore is shared by every route.
-pub fn shed_overload<S>(router: Router<S>, max_in_flight: usize, metrics: Arc<Metrics>) -> Router<S>
-where
-    S: Clone + Send + Sync + 'static,
-{
-    let overloaded = move |_: BoxError| {
-        let metrics = metrics.clone();
-        async move {
-            Metrics::bump(&metrics.shed);
-            overloaded(max_in_flight)
+/// Counts the requests being served, and turns away those beyond the limit at once. (An
+/// atomic counter rather than tower's `ConcurrencyLimit` and `LoadShed` layers: the same
+/// shedding without a semaphore, two layers and an allocation on every request.)
+pub struct InFlight {
+    count: AtomicUsize,
+    max: usize,
+}
+
+/// One request being served; it leaves the count when dropped.
+pub struct Slot<'a>(&'a AtomicUsize);
+
+impl Drop for Slot<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
+impl InFlight {
+    pub fn new(max: usize) -> Self {
+        Self {
+            count: AtomicUsize::new(0),
+            max: max.max(1),
         }
-    };
-    router.layer(
-        ServiceBuilder::new()
-            .layer(HandleErrorLayer::new(overloaded))
-            .layer(LoadShedLayer::new())
-            .layer(GlobalConcurrencyLimitLayer::new(max_in_flight)),
-    )
+    }
+
+    /// A slot, or none when `max` requests are in flight.
+    pub fn enter(&self) -> Option<Slot<'_>> {
+        if self.count.fetch_add(1, Ordering::AcqRel) >= self.max {
+            self.count.fetch_sub(1, Ordering::AcqRel);
+            return None;
+        }
+        Some(Slot(&self.count))
+    }
+
+    /// The answer to a request that found no slot: 503 with `Retry-After`.
+    pub fn shed(&self) -> Response {
+        overloaded(self.max)
+    }
 }
 
 fn overloaded(max_in_flight: usize) -> Response {
@@ -91,5 +105,23 @@ pub fn raise_open_files() {
     match rlimit::increase_nofile_limit(u64::MAX) {
         Ok(limit) => tracing::debug!(limit, "open file limit"),
         Err(error) => tracing::warn!(%error, "cannot raise the open file limit"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_request_past_the_limit_is_turned_away_until_a_slot_frees() {
+        let limit = InFlight::new(2);
+        let first = limit.enter().unwrap();
+        let _second = limit.enter().unwrap();
+        assert!(limit.enter().is_none(), "a third is refused");
+        let refused = limit.shed();
+        assert_eq!(refused.status(), StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(refused.headers()[header::RETRY_AFTER], "1");
+        drop(first);
+        assert!(limit.enter().is_some());
     }
 }
