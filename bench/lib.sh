@@ -57,8 +57,16 @@ stop_last() {
     wait "$LAST_PID" 2>/dev/null || true
 }
 
-# rss_kib PID: the resident set size.
-rss_kib() { awk '/^VmRSS/ {print $2}' "/proc/$1/status"; }
+# memory_mib PID: "ANON FILE PSS": resident anonymous memory (the process's own: caches,
+# buffers), resident file pages (the database's memory map, counted once per connection that
+# maps them), and the proportional set size (shared pages divided among their users), in MiB.
+memory_mib() {
+    local anon file pss
+    anon=$(awk '/^RssAnon/ {print int($2 / 1024)}' "/proc/$1/status")
+    file=$(awk '/^RssFile/ {print int($2 / 1024)}' "/proc/$1/status")
+    pss=$(awk '/^Pss:/ {print int($2 / 1024)}' "/proc/$1/smaps_rollup")
+    echo "$anon $file $pss"
+}
 
 # wrk_run OUT_FILE WRK_ARGS...: runs wrk with --latency and fails on errors it reports.
 wrk_run() {

@@ -1,6 +1,7 @@
 //! The running server: its shared state, the router with its middleware, and the lifecycle
 //! (open the data directory, bind, serve, shut down gracefully).
 
+use std::convert::Infallible;
 use std::fs;
 use std::net::SocketAddr;
 use std::ops::Deref;
@@ -8,13 +9,12 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
 
 use anyhow::Context;
-use axum::Router;
 use axum::extract::{DefaultBodyLimit, Request, State};
 use axum::http::{HeaderName, HeaderValue, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::Response;
 use tokio::net::TcpListener;
-use tower::ServiceBuilder;
+use tower::{Service, ServiceBuilder};
 use tower_http::catch_panic::CatchPanicLayer;
 
 use crate::api::flow_cache::FlowListCache;
@@ -88,8 +88,14 @@ impl AppState {
 
 const REQUEST_ID_HEADER: HeaderName = HeaderName::from_static("x-request-id");
 
-/// The whole HTTP surface with its middleware.
-pub fn build_router(state: AppState) -> Router {
+/// The whole HTTP surface with its middleware, as one service.
+pub fn build_service(
+    state: AppState,
+) -> impl Service<Request, Response = Response, Error = Infallible, Future: Send>
++ Clone
++ Send
++ Sync
++ 'static {
     let routes = crate::api::router()
         .merge(crate::web::router())
         .fallback(|| async { message_response(StatusCode::NOT_FOUND, "there is no such endpoint") })
@@ -102,7 +108,7 @@ pub fn build_router(state: AppState) -> Router {
         .with_state(state.clone());
     // The middleware wraps the router once rather than each of its routes, where a layer costs
     // every request one more clone and boxed future.
-    let service = ServiceBuilder::new()
+    ServiceBuilder::new()
         .layer(middleware::from_fn_with_state(
             state.clone(),
             request_context,
@@ -114,8 +120,7 @@ pub fn build_router(state: AppState) -> Router {
             )
         }))
         .layer(DefaultBodyLimit::max(state.config.body_limit_bytes))
-        .service(routes);
-    Router::new().fallback_service(service)
+        .service(routes)
 }
 
 /// Headers that carry secrets: marked sensitive, so no `Debug` of a request shows them.
@@ -285,10 +290,10 @@ impl Server {
         let state = self.state.clone();
         let background = tokio::spawn(control::watch_revocations(state.clone()));
         let control = control::serve(state.clone());
-        let app = build_router(state.clone());
+        let app = build_service(state.clone());
         let served = axum::serve(
             self.listener,
-            app.into_make_service_with_connect_info::<SocketAddr>(),
+            axum::ServiceExt::<Request>::into_make_service_with_connect_info::<SocketAddr>(app),
         )
         .with_graceful_shutdown(shutdown)
         .await;

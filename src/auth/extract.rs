@@ -5,8 +5,8 @@
 use std::net::{IpAddr, SocketAddr};
 
 use axum::extract::{ConnectInfo, FromRequestParts};
-use axum::http::HeaderMap;
 use axum::http::request::Parts;
+use axum::http::{HeaderMap, HeaderName, header};
 
 use crate::app::AppState;
 use crate::auth::token;
@@ -69,26 +69,27 @@ pub struct Credentials<'a> {
     pub presented: Presented<'a>,
 }
 
+/// The header names as values, so a lookup does not parse the name again.
+const API_KEY: HeaderName = HeaderName::from_static(API_KEY_HEADER);
+const TENANT: HeaderName = HeaderName::from_static(TENANT_HEADER);
+
 /// Reads the credential headers: a pure function of them (the fuzzing target's entry). A
-/// header sent twice, or a `manywhotenant` that is not a UUID, is a 400; a key or token that is not text presents as
-/// empty, which fails like any wrong credential. An API key wins over `Authorization`.
+/// header sent twice, or a `manywhotenant` that is not a UUID, is a 400; a key or token that
+/// is not text presents as empty, which fails like any wrong credential. An API key wins over
+/// `Authorization`.
 pub fn credentials(headers: &HeaderMap) -> Result<Credentials<'_>, ApiError> {
     // Two values would let a proxy and keyflow each read a different one.
-    for name in [
-        TENANT_HEADER,
-        API_KEY_HEADER,
-        axum::http::header::AUTHORIZATION.as_str(),
-    ] {
-        if headers.get_all(name).iter().nth(1).is_some() {
+    for name in [TENANT, API_KEY, header::AUTHORIZATION] {
+        if headers.get_all(&name).iter().nth(1).is_some() {
             return Err(ApiError::BadRequest(format!(
                 "send the {name} header once; this request sends it more than once"
             )));
         }
     }
     let tenant = requested_tenant(headers)?;
-    let presented = if let Some(value) = headers.get(API_KEY_HEADER) {
+    let presented = if let Some(value) = headers.get(API_KEY) {
         Presented::ApiKey(as_text(value))
-    } else if let Some(value) = headers.get(axum::http::header::AUTHORIZATION) {
+    } else if let Some(value) = headers.get(header::AUTHORIZATION) {
         Presented::Token(token::from_authorization(as_text(value)))
     } else {
         Presented::Nothing
@@ -138,7 +139,7 @@ impl FromRequestParts<AppState> for Interactive {
 
 /// `manywhotenant`, when present, must be a UUID.
 fn requested_tenant(headers: &HeaderMap) -> Result<Option<TenantId>, ApiError> {
-    let Some(value) = headers.get(TENANT_HEADER) else {
+    let Some(value) = headers.get(TENANT) else {
         return Ok(None);
     };
     let refused = |shown: &str| {
