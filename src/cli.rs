@@ -98,6 +98,13 @@ pub struct ServeArgs {
     /// Mark the web pages' session cookie Secure (set it when browsers reach keyflow over HTTPS).
     #[arg(long, env = "KEYFLOW_SECURE_COOKIES")]
     pub secure_cookies: bool,
+    /// Requests served at once; beyond it keyflow answers 503 with Retry-After at once.
+    #[arg(long, env = "KEYFLOW_MAX_IN_FLIGHT", default_value_t = 1024,
+          value_parser = clap::value_parser!(u32).range(1..))]
+    pub max_in_flight: u32,
+    /// MiB of serialized flow lists kept in memory (0 keeps none).
+    #[arg(long, env = "KEYFLOW_FLOW_CACHE_MIB", default_value_t = 64)]
+    pub flow_cache_mib: u64,
 }
 
 #[derive(Debug, Subcommand)]
@@ -214,12 +221,15 @@ impl ServeArgs {
         config.key_cache_capacity = self.key_cache_capacity;
         config.revocation_poll = Duration::from_millis(self.revocation_poll_ms.max(10));
         config.secure_cookies = self.secure_cookies;
+        config.max_in_flight = self.max_in_flight as usize;
+        config.flow_list_cache_bytes = self.flow_cache_mib.saturating_mul(1024 * 1024);
         config
     }
 }
 
 async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let config = args.into_config();
+    crate::limits::raise_open_files();
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
         .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", config.listen))?;

@@ -53,6 +53,10 @@ pub struct ServeConfig {
     pub body_limit_bytes: usize,
     /// Mark the session cookie `Secure` even when no proxy says the request came over TLS.
     pub secure_cookies: bool,
+    /// Requests served at once; more are answered 503 with `Retry-After` at once.
+    pub max_in_flight: usize,
+    /// The bytes of serialized flow lists kept in memory; 0 keeps none.
+    pub flow_list_cache_bytes: u64,
 }
 
 impl ServeConfig {
@@ -73,6 +77,8 @@ impl ServeConfig {
             revocation_poll: Duration::from_secs(1),
             body_limit_bytes: 1024 * 1024,
             secure_cookies: false,
+            max_in_flight: 1024,
+            flow_list_cache_bytes: 64 * 1024 * 1024,
         }
     }
 }

@@ -4,6 +4,7 @@
 //! The crate in a few lines:
 //! - [`cli`] parses the command line; [`admin`] carries out the administration commands.
 //! - [`app`] builds the router and runs the server; [`config`] holds its settings;
+//!   [`limits`] bounds request heads and requests in flight;
 //!   [`bootstrap`] seeds an empty database; [`secrets`] loads or creates the pepper and master key.
 //! - [`api`] has one module of thin handlers per area; [`error`] turns every failure into a
 //!   JSON-string answer with the right status code.
@@ -28,6 +29,7 @@ pub mod data_dir;
 pub mod domain;
 pub mod error;
 pub mod key_management;
+pub mod limits;
 pub mod metrics;
 pub mod secrets;
 pub mod store;

@@ -5,6 +5,11 @@ use std::process::ExitCode;
 
 use clap::Parser;
 
+/// mimalloc rather than the system allocator: every request allocates and frees small buffers
+/// on two threads, which glibc's malloc serves markedly slower (docs/BENCHMARKS-load.md).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> ExitCode {
     let cli = keyflow::cli::Cli::parse();
     keyflow::cli::init_telemetry(&cli);

@@ -16,6 +16,7 @@ pub struct Metrics {
     pub key_checksum_rejections: AtomicU64,
     pub auth_failures: AtomicU64,
     pub throttled: AtomicU64,
+    pub shed: AtomicU64,
 }
 
 impl Metrics {
@@ -55,6 +56,11 @@ impl Metrics {
                 "keyflow_throttled_total",
                 "answers of 429 from the failure throttle",
                 &self.throttled,
+            ),
+            (
+                "keyflow_shed_total",
+                "answers of 503 because too many requests were in flight",
+                &self.shed,
             ),
         ];
         let mut out = String::new();

@@ -32,16 +32,19 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(set_password))
 }
 
+/// Users per page when `pageSize` is not given.
+const USERS_PER_PAGE: u32 = 30;
+
 #[derive(Deserialize, IntoParams)]
 #[serde(rename_all = "camelCase")]
 #[into_params(parameter_in = Query)]
 struct PageQuery {
     /// The page, from 1.
-    #[param(minimum = 1, maximum = 4294967295_i64)]
-    page: Option<i64>,
+    #[param(value_type = Option<i64>, minimum = 1, maximum = 4294967295_i64)]
+    page: Option<String>,
     /// Users per page, 1 to 1000 (30 by default).
-    #[param(minimum = 1, maximum = 1000)]
-    page_size: Option<i64>,
+    #[param(value_type = Option<i64>, minimum = 1, maximum = 1000)]
+    page_size: Option<String>,
 }
 
 /// `UserAPIItemCollectionResponse`: one page of users.
@@ -74,20 +77,22 @@ async fn list(
 ) -> Result<Json<UserPage>, ApiError> {
     let Query(query) =
         query.map_err(|_| ApiError::BadRequest("page and pageSize must be integers".into()))?;
-    let page =
-        Page::parse(query.page, query.page_size).map_err(|error| ApiError::BadRequest(error.0))?;
+    let page = Page::parse(query.page.as_deref(), query.page_size.as_deref())
+        .map_err(|error| ApiError::BadRequest(error.0))?
+        .unwrap_or(Page::first(USERS_PER_PAGE));
     let (members, total) = state.store.members(principal.tenant_id, page).await?;
-    let link = |number: u32| format!("/api/admin/1/users?page={number}&pageSize={}", page.size);
-    let mut links = BTreeMap::from([("self", link(page.number))]);
-    if page.offset() + u64::from(page.size) < total {
-        links.insert("next", link(page.number + 1));
+    let (number, size) = (page.number(), page.size());
+    let link = |number: u32| format!("/api/admin/1/users?page={number}&pageSize={size}");
+    let mut links = BTreeMap::from([("self", link(number))]);
+    if ((page.offset() + size) as u64) < total {
+        links.insert("next", link(number + 1));
     }
-    if page.number > 1 {
-        links.insert("previous", link(page.number - 1));
+    if number > 1 {
+        links.insert("previous", link(number - 1));
     }
     let meta = BTreeMap::from([
-        ("page", u64::from(page.number)),
-        ("pageSize", u64::from(page.size)),
+        ("page", u64::from(number)),
+        ("pageSize", size as u64),
         ("total", total),
     ]);
     Ok(Json(UserPage {

@@ -2,7 +2,10 @@
 //! /api/draw/1/flow/{id}`.
 
 use axum::Json;
-use axum::extract::{Query, State};
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{HeaderValue, header};
+use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use utoipa::IntoParams;
 use utoipa_axum::router::OpenApiRouter;
@@ -10,10 +13,10 @@ use utoipa_axum::routes;
 
 use crate::api::doc::{AuthErrors, BodyErrors, NotFound};
 use crate::api::flow_json::{FlowRequest, FlowResponse};
-use crate::api::json::{JsonBody, Segment, path};
+use crate::api::json::{JsonBody, Segment, TextQuery, path};
 use crate::app::AppState;
 use crate::auth::Principal;
-use crate::domain::{FlowFilter, FlowId};
+use crate::domain::{FlowFilter, FlowId, Page, TenantId};
 use crate::error::ApiError;
 
 pub fn router() -> OpenApiRouter<AppState> {
@@ -35,23 +38,34 @@ pub struct ListQuery {
 }
 
 impl ListQuery {
-    /// The query's filter, parsed; an unreadable query or filter is a 400.
-    pub fn parse(
-        query: Result<Query<ListQuery>, axum::extract::rejection::QueryRejection>,
-    ) -> Result<Option<FlowFilter>, ApiError> {
-        let Query(query) =
-            query.map_err(|_| ApiError::BadRequest("the query string cannot be read".into()))?;
-        FlowFilter::parse(query.filter.as_deref().unwrap_or(""))
+    /// The query's filter, parsed; a filter keyflow cannot read is a 400.
+    pub fn filter(&self) -> Result<Option<FlowFilter>, ApiError> {
+        FlowFilter::parse(self.filter.as_deref().unwrap_or(""))
             .map_err(|error| ApiError::BadRequest(error.0))
     }
 }
 
+/// The paging of the flow list: both optional; without either the list is whole.
+#[derive(Deserialize, IntoParams)]
+#[serde(rename_all = "camelCase")]
+#[into_params(parameter_in = Query)]
+pub struct PageQuery {
+    /// The page, from 1.
+    #[param(value_type = Option<i64>, minimum = 1, maximum = 4294967295_i64)]
+    pub page: Option<String>,
+    /// Flows per page, 1 to 1000 (100 when only `page` is given).
+    #[param(value_type = Option<i64>, minimum = 1, maximum = 1000)]
+    pub page_size: Option<String>,
+}
+
 /// The tenant's flows (the versions being edited), ordered by name.
+///
+/// The whole list comes from the tenant's cached answer; a filtered or paged one from storage.
 #[utoipa::path(
     get,
     path = "/api/draw/1/flow",
     tag = "Draw Flow",
-    params(ListQuery),
+    params(ListQuery, PageQuery),
     responses(
         (status = 200, description = "The flows", body = Vec<FlowResponse>),
         AuthErrors,
@@ -60,14 +74,48 @@ impl ListQuery {
 async fn list(
     State(state): State<AppState>,
     principal: Principal,
-    query: Result<Query<ListQuery>, axum::extract::rejection::QueryRejection>,
-) -> Result<Json<Vec<FlowResponse>>, ApiError> {
-    let filter = ListQuery::parse(query)?;
-    let flows = state
-        .store
-        .list_flows(principal.tenant_id, filter.as_ref())
-        .await?;
-    Ok(Json(flows.into_iter().map(FlowResponse::from).collect()))
+    TextQuery(query): TextQuery<ListQuery>,
+    TextQuery(paging): TextQuery<PageQuery>,
+) -> Result<Response, ApiError> {
+    let filter = query.filter()?;
+    let page = Page::parse(paging.page.as_deref(), paging.page_size.as_deref())
+        .map_err(|error| ApiError::BadRequest(error.0))?;
+    let tenant = principal.tenant_id;
+    let body = match (filter, page) {
+        (None, None) => {
+            let load = || async { serialized(listed(&state, tenant, None, None).await?) };
+            state.flow_lists.get_or_load(tenant, load).await?
+        }
+        (filter, page) => serialized(listed(&state, tenant, filter.as_ref(), page).await?)?,
+    };
+    Ok((
+        [(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        )],
+        body,
+    )
+        .into_response())
+}
+
+async fn listed(
+    state: &AppState,
+    tenant: TenantId,
+    filter: Option<&FlowFilter>,
+    page: Option<Page>,
+) -> Result<Vec<FlowResponse>, ApiError> {
+    let flows = state.store.list_flows(tenant, filter).await?;
+    let flows = match page {
+        Some(page) => page.of(flows),
+        None => flows,
+    };
+    Ok(flows.into_iter().map(FlowResponse::from).collect())
+}
+
+fn serialized(flows: Vec<FlowResponse>) -> Result<Bytes, ApiError> {
+    serde_json::to_vec(&flows)
+        .map(Bytes::from)
+        .map_err(|error| ApiError::Internal(error.into()))
 }
 
 /// Creates a flow (with its START map element), or replaces one when `id.id` names it: same

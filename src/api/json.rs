@@ -1,6 +1,7 @@
-//! A JSON body extractor with Flow's error convention: a body that does not parse is 400, one
-//! that parses but holds a wrong field is 422, one over the limit is 413 — each a JSON string.
-//! Any content type is read as JSON, as Boomi does (`text/json`, `application/*+json`, none).
+//! Extractors with Flow's error convention. A JSON body that does not parse is 400, one that
+//! parses but holds a wrong field is 422, one over the limit is 413 — each a JSON string. Any
+//! content type is read as JSON, as Boomi does (`text/json`, `application/*+json`, none). A
+//! path segment or a query string that does not decode to text is 400.
 
 use axum::body::Bytes;
 use axum::extract::{FromRequest, FromRequestParts, Path, Request};
@@ -106,6 +107,28 @@ pub fn path_bool(name: &str, text: &str) -> Result<bool, ApiError> {
             "{name} must be true or false, not '{}'",
             crate::domain::shorten(text)
         ))),
+    }
+}
+
+/// The query string parsed as `T`. Percent-escapes that decode to bytes that are not UTF-8
+/// are refused rather than silently replaced, so a value is always exactly what was sent.
+pub struct TextQuery<T>(pub T);
+
+impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for TextQuery<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, ApiError> {
+        let query = parts.uri.query().unwrap_or("");
+        let unreadable = || ApiError::BadRequest("the query string cannot be read as text".into());
+        if percent_encoding::percent_decode_str(query)
+            .decode_utf8()
+            .is_err()
+        {
+            return Err(unreadable());
+        }
+        serde_urlencoded::from_str(query)
+            .map(TextQuery)
+            .map_err(|_| unreadable())
     }
 }
 

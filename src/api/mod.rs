@@ -4,6 +4,7 @@
 pub mod admin_users;
 pub mod authentication;
 pub mod doc;
+pub mod flow_cache;
 pub mod flow_json;
 pub mod flows;
 pub mod health;

@@ -3,14 +3,14 @@
 //! `…/flow/revert/{flow}/{version}`, and the activated flows under `…/flow/active`.
 
 use axum::Json;
-use axum::extract::{Query, State};
+use axum::extract::State;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::api::doc::{AuthErrors, BodyErrors, NotFound};
 use crate::api::flow_json::{ActiveFlow, FlowImage, FlowResponse};
 use crate::api::flows::ListQuery;
-use crate::api::json::{OptionalJsonBody, Segment, path, path_bool};
+use crate::api::json::{OptionalJsonBody, Segment, TextQuery, path, path_bool};
 use crate::app::AppState;
 use crate::auth::Principal;
 use crate::domain::{FlowFilter, FlowId, VersionId};
@@ -73,10 +73,10 @@ async fn list_snapshots(
     State(state): State<AppState>,
     principal: Principal,
     Segment(flow): Segment,
-    query: Result<Query<ListQuery>, axum::extract::rejection::QueryRejection>,
+    TextQuery(query): TextQuery<ListQuery>,
 ) -> Result<Json<Vec<FlowResponse>>, ApiError> {
     let flow = path(&flow, FlowId::parse)?;
-    let filter = ListQuery::parse(query)?;
+    let filter = query.filter()?;
     let snapshots = state.store.snapshots(principal.tenant_id, flow).await?;
     Ok(Json(
         snapshots
@@ -227,9 +227,9 @@ async fn revert(
 async fn active(
     State(state): State<AppState>,
     principal: Principal,
-    query: Result<Query<ListQuery>, axum::extract::rejection::QueryRejection>,
+    TextQuery(query): TextQuery<ListQuery>,
 ) -> Result<Json<Vec<ActiveFlow>>, ApiError> {
-    let filter = ListQuery::parse(query)?;
+    let filter = query.filter()?;
     let flows = state
         .store
         .active_flows(principal.tenant_id, None, filter.as_ref())

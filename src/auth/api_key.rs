@@ -54,15 +54,32 @@ impl ApiKey {
             }
         }
         let checksum = checksum_of(&body);
-        body.extend(checksum.iter().map(|&b| b as char));
+        body.extend(checksum.iter().map(|&b| char::from(b)));
         Self(SecretString::from(body))
     }
 
     /// Accepts exactly the keys [`ApiKey::generate`] makes; anything else is refused here,
     /// before a digest is computed or storage is asked.
     pub fn parse(text: &str) -> Result<Self, KeyFormatError> {
-        check(text)?;
+        Self::check(text)?;
         Ok(Self(SecretString::from(text)))
+    }
+
+    /// Whether `text` is a key [`ApiKey::parse`] would accept, without copying it: the hot
+    /// path digests the presented text as it is.
+    pub fn check(text: &str) -> Result<(), KeyFormatError> {
+        if text.len() != KEY_LEN || !text.starts_with(PREFIX) {
+            return Err(KeyFormatError::Shape);
+        }
+        let rest = &text.as_bytes()[PREFIX.len()..];
+        if !rest.iter().all(u8::is_ascii_alphanumeric) {
+            return Err(KeyFormatError::Shape);
+        }
+        let (body, checksum) = text.split_at(KEY_LEN - CHECKSUM_CHARS);
+        if checksum_of(body) != checksum.as_bytes() {
+            return Err(KeyFormatError::Checksum);
+        }
+        Ok(())
     }
 
     /// The value, for the one answer that carries it.
@@ -81,25 +98,6 @@ impl fmt::Debug for ApiKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("ApiKey(…)")
     }
-}
-
-/// Whether `text` is a well-formed key with a matching checksum, without copying it: the
-/// hot path checks, then digests the presented text directly.
-pub fn check(text: &str) -> Result<(), KeyFormatError> {
-    if text.len() != KEY_LEN || !text.starts_with(PREFIX) {
-        return Err(KeyFormatError::Shape);
-    }
-    if !text.as_bytes()[PREFIX.len()..]
-        .iter()
-        .all(u8::is_ascii_alphanumeric)
-    {
-        return Err(KeyFormatError::Shape);
-    }
-    let (body, checksum) = text.split_at(KEY_LEN - CHECKSUM_CHARS);
-    if checksum_of(body) != checksum.as_bytes() {
-        return Err(KeyFormatError::Checksum);
-    }
-    Ok(())
 }
 
 /// Base62 of the CRC32, left-padded to six characters (62^6 > 2^32).

@@ -5,8 +5,8 @@
 use std::net::{IpAddr, SocketAddr};
 
 use axum::extract::{ConnectInfo, FromRequestParts};
-use axum::http::HeaderMap;
 use axum::http::request::Parts;
+use axum::http::{HeaderMap, HeaderName, header};
 
 use crate::app::AppState;
 use crate::auth::token;
@@ -51,37 +51,80 @@ impl<S: Send + Sync> FromRequestParts<S> for ClientAddress {
 #[derive(Debug, Clone, Copy)]
 pub struct Interactive(pub Principal);
 
-/// The credential a request presents: an API key wins over a token.
-enum Credential<'a> {
-    Key(&'a str),
+/// What a request presents to prove who it is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Presented<'a> {
+    /// The value of `x-boomi-flow-api-key` (checked later: shape, checksum, digest).
+    ApiKey(&'a str),
+    /// The token in `Authorization`, with any `Bearer ` taken off.
     Token(&'a str),
+    Nothing,
+}
+
+/// The credential headers of a request, read without any lookup.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Credentials<'a> {
+    /// The tenant `manywhotenant` names, if it is there.
+    pub tenant: Option<TenantId>,
+    pub presented: Presented<'a>,
+}
+
+/// The header names as values, so a lookup does not parse the name again.
+const API_KEY: HeaderName = HeaderName::from_static(API_KEY_HEADER);
+const TENANT: HeaderName = HeaderName::from_static(TENANT_HEADER);
+
+/// Reads the credential headers: a pure function of them (the fuzzing target's entry). No
+/// credential at all presents as `Nothing` (a 401 whatever else is wrong with the request);
+/// otherwise a header sent twice, or a `manywhotenant` that is not a UUID, is a 400; a key or
+/// token that is not text presents as empty, which fails like any wrong credential. An API
+/// key wins over `Authorization`.
+pub fn credentials(headers: &HeaderMap) -> Result<Credentials<'_>, ApiError> {
+    if !headers.contains_key(API_KEY) && !headers.contains_key(header::AUTHORIZATION) {
+        return Ok(Credentials {
+            tenant: None,
+            presented: Presented::Nothing,
+        });
+    }
+    // Two values would let a proxy and keyflow each read a different one.
+    for name in [TENANT, API_KEY, header::AUTHORIZATION] {
+        if headers.get_all(&name).iter().nth(1).is_some() {
+            return Err(ApiError::BadRequest(format!(
+                "send the {name} header once; this request sends it more than once"
+            )));
+        }
+    }
+    let tenant = requested_tenant(headers)?;
+    let presented = if let Some(value) = headers.get(API_KEY) {
+        Presented::ApiKey(as_text(value))
+    } else if let Some(value) = headers.get(header::AUTHORIZATION) {
+        Presented::Token(token::from_authorization(as_text(value)))
+    } else {
+        Presented::Nothing
+    };
+    Ok(Credentials { tenant, presented })
+}
+
+fn as_text(value: &axum::http::HeaderValue) -> &str {
+    value.to_str().unwrap_or("")
 }
 
 impl FromRequestParts<AppState> for Principal {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
-        // No credentials is a 401 whatever else is wrong with the request.
-        let credential = match (
-            parts.headers.get(API_KEY_HEADER),
-            parts.headers.get(axum::http::header::AUTHORIZATION),
-        ) {
-            (Some(key), _) => Credential::Key(key.to_str().unwrap_or("")),
-            (None, Some(token)) => Credential::Token(token.to_str().unwrap_or("")),
-            (None, None) => {
+        let Credentials { tenant, presented } = credentials(&parts.headers)?;
+        let address = client_address(parts);
+        state.throttle.guard(address)?;
+        let outcome = match presented {
+            Presented::ApiKey(key) => by_api_key(key, tenant, state).await,
+            Presented::Token(token) => by_token(token, tenant, state).await,
+            Presented::Nothing => {
                 return Err(ApiError::Unauthorized(
                     "authentication required: send an API key in x-boomi-flow-api-key (with \
                      your tenant id in manywhotenant) or a token in Authorization"
                         .into(),
                 ));
             }
-        };
-        let tenant = requested_tenant(&parts.headers)?;
-        let address = client_address(parts);
-        state.throttle.guard(address)?;
-        let outcome = match credential {
-            Credential::Key(key) => by_api_key(key, tenant, state).await,
-            Credential::Token(token) => by_token(token, tenant, state).await,
         };
         outcome.map_err(|error| state.throttle.failed(address, error))
     }
@@ -131,7 +174,7 @@ impl FromRequestParts<AppState> for Administrator {
 
 /// `manywhotenant`, when present, must be a UUID.
 fn requested_tenant(headers: &HeaderMap) -> Result<Option<TenantId>, ApiError> {
-    let Some(value) = headers.get(TENANT_HEADER) else {
+    let Some(value) = headers.get(TENANT) else {
         return Ok(None);
     };
     let refused = |shown: &str| {
@@ -182,11 +225,10 @@ async fn by_api_key(
 }
 
 async fn by_token(
-    authorization: &str,
+    presented: &str,
     tenant: Option<TenantId>,
     state: &AppState,
 ) -> Result<Principal, ApiError> {
-    let presented = token::from_authorization(authorization);
     let invalid = || ApiError::Unauthorized("the token is not valid or has expired".into());
     if presented.is_empty() {
         return Err(invalid());

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use crate::auth::api_key::{self, Digest, Hasher};
+use crate::auth::api_key::{ApiKey, Digest, Hasher};
 use crate::domain::Timestamp;
 use crate::metrics::Metrics;
 use crate::store::{KeyGrant, Store, StoreResult};
@@ -58,7 +58,7 @@ impl KeyVerifier {
     }
 
     pub async fn verify(&self, presented: &str) -> StoreResult<KeyCheck> {
-        if api_key::check(presented).is_err() {
+        if ApiKey::check(presented).is_err() {
             Metrics::bump(&self.metrics.key_checksum_rejections);
             return Ok(KeyCheck::Malformed);
         }

@@ -1,6 +1,6 @@
 //! The `filter` query parameter of the flow list: the two OData forms Boomi documents.
 
-use super::{Invalid, ids::shorten};
+use super::{Invalid, ids::shorten, names::disguises};
 
 /// A parsed flow filter. Values are folded to lower case: matching is case-insensitive.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -17,6 +17,12 @@ impl FlowFilter {
         let text = text.trim();
         if text.is_empty() {
             return Ok(None);
+        }
+        // No flow name holds these, so a filter that does is a mistake or a probe.
+        if text.chars().any(|c| c.is_control() || disguises(c)) {
+            return Err(Invalid::new(
+                "the filter must not contain control, invisible or direction-changing characters",
+            ));
         }
         parse_eq(text)
             .or_else(|| parse_substringof(text))
@@ -133,6 +139,8 @@ mod tests {
             "substringof(developerName,'a'",
             "developerName ne 'a'",
             "é",
+            "developerName eq 'a\u{0}b'",
+            "substringof(developerName,'\u{202E}')",
         ] {
             assert!(FlowFilter::parse(bad).is_err(), "{bad}");
         }

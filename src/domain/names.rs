@@ -4,7 +4,8 @@ use std::fmt;
 
 use super::Invalid;
 
-/// Trims, then requires 1..=max characters and no control characters.
+/// Trims, then requires 1..=max characters, no control characters and no character that
+/// disguises how the name reads.
 fn checked(what: &str, text: &str, max: usize) -> Result<String, Invalid> {
     let trimmed = text.trim();
     if trimmed.is_empty() {
@@ -21,11 +22,44 @@ fn checked(what: &str, text: &str, max: usize) -> Result<String, Invalid> {
             "{what} must not contain control characters"
         )));
     }
+    if trimmed.chars().any(disguises) {
+        return Err(Invalid::new(format!(
+            "{what} must not contain invisible or direction-changing characters \
+             (such as U+202E or U+200B)"
+        )));
+    }
     Ok(trimmed.to_string())
+}
+
+/// A key's name is a segment of its URL (`…/keys/{name}`): no path separators, and not a dot
+/// segment, which clients resolve away before sending.
+fn url_segment(name: &str) -> Result<(), Invalid> {
+    if name.contains(['/', '\\']) || name == "." || name == ".." {
+        return Err(Invalid::new(
+            "The key name must not contain / or \\ nor be . or ..: it is a segment of the \
+             key's URL",
+        ));
+    }
+    Ok(())
+}
+
+/// Characters that make a name read differently from what it is ("Trojan Source"): the
+/// bidirectional embeddings, overrides and isolates, zero-width spaces and joiners of
+/// words, invisible operators, the byte-order mark, and the Unicode noncharacters. Right-to-
+/// left scripts themselves, and the zero-width (non-)joiners that some scripts and emoji
+/// need, are welcome.
+pub(crate) fn disguises(c: char) -> bool {
+    let code = u32::from(c);
+    matches!(code, 0x202A..=0x202E | 0x2066..=0x2069 | 0x200B | 0x2060..=0x2064 | 0xFEFF)
+        || (0xFDD0..=0xFDEF).contains(&code)
+        || code & 0xFFFE == 0xFFFE
 }
 
 macro_rules! name_type {
     ($(#[$doc:meta])* $name:ident, $what:literal, $max:expr) => {
+        name_type!($(#[$doc])* $name, $what, $max, |_| Ok(()));
+    };
+    ($(#[$doc:meta])* $name:ident, $what:literal, $max:expr, $extra:expr) => {
         $(#[$doc])*
         #[derive(Debug, Clone, PartialEq, Eq, Hash)]
         pub struct $name(String);
@@ -35,7 +69,10 @@ macro_rules! name_type {
             pub const MAX_CHARS: usize = $max;
 
             pub fn parse(text: &str) -> Result<Self, Invalid> {
-                checked($what, text, Self::MAX_CHARS).map(Self)
+                let name = checked($what, text, Self::MAX_CHARS)?;
+                let extra: fn(&str) -> Result<(), Invalid> = $extra;
+                extra(&name)?;
+                Ok(Self(name))
             }
 
             pub fn as_str(&self) -> &str {
@@ -57,7 +94,7 @@ macro_rules! name_type {
 
 name_type!(
     /// An API key's name: unique per user and tenant.
-    KeyName, "The key name", 100
+    KeyName, "The key name", 100, url_segment
 );
 name_type!(
     /// A tenant's display name (its `developerName`).
@@ -136,6 +173,37 @@ mod tests {
         let error = KeyName::parse(&"x".repeat(101)).unwrap_err();
         assert!(error.0.contains("at most 100"), "{error}");
         assert!(KeyName::parse("a\u{0}b").is_err());
+    }
+
+    #[test]
+    fn disguising_characters_are_refused_and_scripts_are_welcome() {
+        for bad in [
+            "\u{202E}gnp.exe",
+            "a\u{200B}b",
+            "\u{FEFF}bom",
+            "x\u{2066}y",
+            "\u{FFFF}",
+        ] {
+            assert!(FlowName::parse(bad).is_err(), "{bad:?}");
+        }
+        for good in [
+            "מפתח",
+            "مفتاح API",
+            "名前",
+            "می\u{200C}خواهم",
+            "👨\u{200D}👩",
+        ] {
+            assert_eq!(FlowName::parse(good).unwrap().as_str(), good);
+        }
+    }
+
+    #[test]
+    fn a_key_name_is_a_safe_url_segment() {
+        for bad in ["../admin", "a/b", "a\\b", ".", ".."] {
+            assert!(KeyName::parse(bad).is_err(), "{bad}");
+        }
+        assert!(KeyName::parse("...").is_ok());
+        assert!(KeyName::parse("it's; DROP TABLE api_keys; --").is_ok());
     }
 
     #[test]

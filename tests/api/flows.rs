@@ -330,3 +330,47 @@ async fn a_token_reaches_the_same_flows_as_a_key() {
         "Shared"
     );
 }
+
+/// The names `GET /api/draw/1/flow` lists (whole: the cached answer).
+async fn listed(app: &TestApp, key: &str) -> Vec<String> {
+    flow_names(&assert_json(app.list_flows(Some(key), None).await, StatusCode::OK).await)
+}
+
+#[tokio::test]
+async fn the_cached_list_follows_every_write() {
+    let (app, key) = app_with_key().await;
+    let before = listed(&app, &key).await;
+    let flow = create_flow(&app, &key, "Cached").await;
+    assert_eq!(listed(&app, &key).await.len(), before.len() + 1);
+    let renamed = json!({ "id": { "id": flow_id(&flow) }, "developerName": "Renamed" });
+    assert_json(post_flow(&app, &key, &renamed).await, StatusCode::OK).await;
+    let names = listed(&app, &key).await;
+    assert!(names.contains(&"Renamed".to_string()) && !names.contains(&"Cached".to_string()));
+    let path = format!("{FLOW}/{}", flow_id(&flow));
+    let deleted = app.with_key(Method::DELETE, &path, &key).send().await;
+    assert_eq!(deleted.unwrap().status(), StatusCode::OK);
+    assert_eq!(listed(&app, &key).await, before);
+}
+
+#[tokio::test]
+async fn page_and_page_size_select_a_slice_of_the_ordered_list() {
+    let (app, key) = app_with_key().await;
+    for name in ["p1", "p2", "p3", "p4", "p5"] {
+        create_flow(&app, &key, name).await;
+    }
+    let all = listed(&app, &key).await;
+    let (app, key) = (&app, key.as_str());
+    let page = |query: &str| {
+        let path = format!("{FLOW}?{query}");
+        async move { app.get_flows(&path, Some(key), None).await }
+    };
+    let second = assert_json(page("page=2&pageSize=2").await, StatusCode::OK).await;
+    assert_eq!(flow_names(&second), all[2..4].to_vec());
+    let filtered = page("filter=substringof(developerName,'p')&page=3&pageSize=2").await;
+    assert_eq!(
+        flow_names(&assert_json(filtered, StatusCode::OK).await),
+        vec!["p5"]
+    );
+    let past = assert_json(page("page=9&pageSize=2").await, StatusCode::OK).await;
+    assert!(flow_names(&past).is_empty());
+}

@@ -1,6 +1,7 @@
 //! The harness every test drives: a real keyflow server on 127.0.0.1:0 with a fresh data
 //! directory, a client, and small helpers for the calls most tests make.
 
+use std::collections::BTreeMap;
 use std::path::Path;
 use std::process::{Output, Stdio};
 
@@ -269,9 +270,61 @@ impl TestApp {
         stream.read_to_end(&mut answer).await.unwrap();
         String::from_utf8_lossy(&answer).into_owned()
     }
+
+    /// Sends `request` (a whole HTTP/1.1 request, bytes as given) over a raw TCP connection
+    /// and returns the answer's status and body. The server may refuse and close before it
+    /// has read everything: a failed write is expected then, and not an error.
+    pub async fn raw_bytes(&self, request: &[u8]) -> (u16, String) {
+        let host = self.address.trim_start_matches("http://");
+        let stream = tokio::net::TcpStream::connect(host).await.unwrap();
+        let (mut read, mut write) = stream.into_split();
+        let request = request.to_vec();
+        let writer = tokio::spawn(async move {
+            let _ = write.write_all(&request).await;
+            write
+        });
+        let mut answer = Vec::new();
+        let _ = read.read_to_end(&mut answer).await;
+        drop(writer.await);
+        let text = String::from_utf8_lossy(&answer).into_owned();
+        let status = text
+            .strip_prefix("HTTP/1.1 ")
+            .and_then(|rest| rest.get(..3))
+            .and_then(|code| code.parse().ok())
+            .unwrap_or_else(|| panic!("no HTTP status in {text:?}"));
+        let body = text
+            .split_once("\r\n\r\n")
+            .map(|(_, body)| body.to_string())
+            .unwrap_or_default();
+        (status, body)
+    }
+
+    /// The number of rows in every table of the server's database, read beside the server.
+    pub async fn row_counts(&self) -> BTreeMap<String, i64> {
+        use sqlx::Connection;
+        let options = sqlx::sqlite::SqliteConnectOptions::new()
+            .filename(self.data_dir().join("keyflow.db"))
+            .read_only(true);
+        let mut db = sqlx::SqliteConnection::connect_with(&options)
+            .await
+            .unwrap();
+        let tables: Vec<(String,)> =
+            sqlx::query_as("SELECT name FROM sqlite_master WHERE type = 'table'")
+                .fetch_all(&mut db)
+                .await
+                .unwrap();
+        let mut counts = BTreeMap::new();
+        for (table,) in tables {
+            let sql = format!("SELECT COUNT(*) FROM \"{table}\"");
+            let (count,): (i64,) = sqlx::query_as(&sql).fetch_one(&mut db).await.unwrap();
+            counts.insert(table, count);
+        }
+        db.close().await.unwrap();
+        counts
+    }
 }
 
-const KEYFLOW_VARS: [&str; 10] = [
+const KEYFLOW_VARS: [&str; 12] = [
     "KEYFLOW_LISTEN",
     "KEYFLOW_DATA_DIR",
     "KEYFLOW_KEY_REVEAL",
@@ -282,6 +335,8 @@ const KEYFLOW_VARS: [&str; 10] = [
     "KEYFLOW_LOG",
     "KEYFLOW_DATABASE",
     "KEYFLOW_SECURE_COOKIES",
+    "KEYFLOW_MAX_IN_FLIGHT",
+    "KEYFLOW_FLOW_CACHE_MIB",
 ];
 
 /// Removes every `KEYFLOW_*` setting from a command, so only what a test sets applies.

@@ -138,7 +138,7 @@ impl UserStore for SqliteStore {
             "{SELECT_MEMBER} WHERE m.tenant_id = ? ORDER BY m.created_at, u.id LIMIT ? OFFSET ?"
         ))
         .bind(tenant.to_string())
-        .bind(i64::from(page.size))
+        .bind(i64::try_from(page.size()).unwrap_or(i64::MAX))
         .bind(i64::try_from(page.offset()).unwrap_or(i64::MAX))
         .fetch_all(&self.pool)
         .await

@@ -1,0 +1,78 @@
+#!/usr/bin/env bash
+# Load benchmark against peers, on loopback, alternating the subjects each round:
+#   (a) keyflow: GET /api/draw/1/flow with a valid key and tenant, for a tenant of 20 flows;
+#   (b) the framework's floor: bench/floor, axum answering the same bytes after comparing the
+#       two headers with fixed values;
+#   (c) nginx (Debian's), serving the same bytes after a `map` on the two headers.
+# Same wrk load for each. Prints a Markdown table: req/s, p50 and p99 latency (median of the
+# rounds), and the ratios a/b and a/c.
+#   bench/run.sh [ROUNDS] [DURATION] [CONNECTIONS]     (default: 3 5s 64; wrk -t1)
+# Needs: wrk and nginx-light (apt-get install -y wrk nginx-light); builds keyflow --release.
+source "$(dirname "$0")/lib.sh"
+rounds="${1:-3}" duration="${2:-5s}" connections="${3:-64}"
+need wrk wrk
+need nginx nginx-light
+build_keyflow
+cargo build --quiet --release --manifest-path "$ROOT/bench/floor/Cargo.toml"
+FLOOR="$ROOT/bench/floor/target/release/keyflow-bench-floor"
+
+seed "$WORK/data" 1000 10 >/dev/null
+read -r KEY TENANT < <(head -1 "$WORK/data.keys")
+start_keyflow keyflow "$WORK/data"
+declare -A url=([keyflow]="$URL")
+get() { curl -sf "$1/api/draw/1/flow" -H "x-boomi-flow-api-key: $KEY" -H "manywhotenant: $TENANT"; }
+get "${url[keyflow]}" >"$WORK/flows.json"
+flows=$(python3 -c 'import json,sys; print(len(json.load(open(sys.argv[1]))))' "$WORK/flows.json")
+[[ "$flows" == 20 ]] || { echo "the tenant holds $flows flows, not 20" >&2; exit 1; }
+
+start floor "$FLOOR" 127.0.0.1:0 "$WORK/flows.json" "$KEY" "$TENANT"
+url[floor]="$URL"
+
+port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+mkdir -p "$WORK/nginx"
+sed -e "s|@PREFIX@|$WORK/nginx|g" -e "s|@PORT@|$port|" -e "s|@KEY@|$KEY|" -e "s|@TENANT@|$TENANT|" \
+    -e "s|@BODY@|$WORK/flows.json|" "$ROOT/bench/nginx.conf" >"$WORK/nginx/nginx.conf"
+nginx -p "$WORK/nginx" -c "$WORK/nginx/nginx.conf" -e "$WORK/nginx/error.log" &
+PIDS+=("$!")
+url[nginx]="http://127.0.0.1:$port"
+for _ in $(seq 1 50); do get "${url[nginx]}" >/dev/null 2>&1 && break; sleep 0.1; done
+
+# The same bytes from each, and a refusal without the key.
+for subject in floor nginx; do
+    get "${url[$subject]}" | cmp -s - "$WORK/flows.json" || { echo "$subject answers other bytes" >&2; exit 1; }
+    code=$(curl -s -o /dev/null -w '%{http_code}' "${url[$subject]}/api/draw/1/flow")
+    [[ "$code" == 401 ]] || { echo "$subject answered $code without a key" >&2; exit 1; }
+done
+
+echo "machine: $(machine)" >&2
+command=(wrk -t1 "-c$connections" "-d$duration" -H "x-boomi-flow-api-key: KEY" -H "manywhotenant: TENANT" URL/api/draw/1/flow)
+echo "command: ${command[*]} (with --latency), $rounds rounds alternating the subjects" >&2
+declare -A results
+for round in $(seq 1 "$rounds"); do
+    for subject in keyflow floor nginx; do
+        out="$WORK/wrk-$subject-$round.txt"
+        wrk_run "$out" -t1 "-c$connections" "-d$duration" -H "x-boomi-flow-api-key: $KEY" \
+            -H "manywhotenant: $TENANT" "${url[$subject]}/api/draw/1/flow"
+        bad=$(wrk_field "$out" non2xx)
+        [[ "$bad" == 0 ]] || { echo "$subject: $bad answers were not 2xx" >&2; cat "$out" >&2; exit 1; }
+        results[$subject]+="$(wrk_field "$out" rps) $(wrk_field "$out" p50) $(wrk_field "$out" p99)"$'\n'
+        echo "round $round $subject: $(wrk_field "$out" rps) req/s, p50 $(wrk_field "$out" p50) ms, p99 $(wrk_field "$out" p99) ms, socket errors: $(wrk_field "$out" errors)" >&2
+    done
+done
+
+median() { sort -g | awk '{v[NR]=$1} END {print (NR % 2) ? v[(NR+1)/2] : (v[NR/2]+v[NR/2+1])/2}'; }
+declare -A rps p50 p99
+for subject in keyflow floor nginx; do
+    rps[$subject]=$(awk '{print $1}' <<<"${results[$subject]}" | grep . | median)
+    p50[$subject]=$(awk '{print $2}' <<<"${results[$subject]}" | grep . | median)
+    p99[$subject]=$(awk '{print $3}' <<<"${results[$subject]}" | grep . | median)
+done
+echo "| subject | req/s | p50 ms | p99 ms |"
+echo "|---|---:|---:|---:|"
+echo "| (a) keyflow | ${rps[keyflow]} | ${p50[keyflow]} | ${p99[keyflow]} |"
+echo "| (b) axum floor | ${rps[floor]} | ${p50[floor]} | ${p99[floor]} |"
+echo "| (c) nginx + map | ${rps[nginx]} | ${p50[nginx]} | ${p99[nginx]} |"
+echo
+awk -v a="${rps[keyflow]}" -v b="${rps[floor]}" -v c="${rps[nginx]}" \
+    'BEGIN {printf "a/b = %.2f (target >= 0.9), a/c = %.2f (target >= 1.0)\n", a/b, a/c}'
+echo "response: $(wc -c <"$WORK/flows.json") bytes, 20 flows"

@@ -1,0 +1,46 @@
+//! The credential headers: any set of header lines is read into credentials or refused with a
+//! 400, without panicking; what is read matches the headers sent.
+#![no_main]
+
+use http::{HeaderMap, HeaderName, HeaderValue};
+use keyflow::auth::api_key::ApiKey;
+use keyflow::auth::extract::{API_KEY_HEADER, Presented, TENANT_HEADER, credentials};
+use keyflow::error::ApiError;
+use libfuzzer_sys::fuzz_target;
+
+fuzz_target!(|data: &[u8]| {
+    // One header a line, `name: value`; lines that are not a valid header are dropped, as
+    // hyper would refuse them.
+    let mut headers = HeaderMap::new();
+    for line in data.split(|&b| b == b'\n') {
+        let Some(colon) = line.iter().position(|&b| b == b':') else {
+            continue;
+        };
+        let (name, value) = (&line[..colon], line[colon + 1..].trim_ascii());
+        if let (Ok(name), Ok(value)) =
+            (HeaderName::from_bytes(name), HeaderValue::from_bytes(value))
+        {
+            headers.append(name, value);
+        }
+    }
+    match credentials(&headers) {
+        Ok(read) => {
+            assert_eq!(read.tenant.is_some(), headers.contains_key(TENANT_HEADER));
+            match read.presented {
+                Presented::ApiKey(key) => {
+                    assert!(headers.contains_key(API_KEY_HEADER));
+                    let _ = ApiKey::parse(key);
+                }
+                Presented::Token(token) => {
+                    assert!(!headers.contains_key(API_KEY_HEADER));
+                    assert_eq!(token, token.trim_start());
+                }
+                Presented::Nothing => {
+                    assert!(!headers.contains_key(API_KEY_HEADER));
+                    assert!(!headers.contains_key(http::header::AUTHORIZATION));
+                }
+            }
+        }
+        Err(error) => assert!(matches!(error, ApiError::BadRequest(_)), "{error:?}"),
+    }
+});
