@@ -1,6 +1,7 @@
 -- wrk script: counts the answers by status, and the 503s that carry Retry-After; an optional
 -- path (`wrk ... -s bench/status.lua URL -- PATH`) replaces the URL's.
-local counts = {}
+-- `counts` is global: done() reads each thread's copy with thread:get.
+counts = {}
 local threads = {}
 local path = nil
 

@@ -148,30 +148,32 @@ async fn request_context(
         Some(given) if given.len() <= 64 && given.to_str().is_ok() => given.clone(),
         _ => new_request_id(),
     };
-    let mut response = match state.in_flight.enter() {
-        None => {
-            Metrics::bump(&state.metrics.shed);
-            state.in_flight.shed()
-        }
-        Some(_slot) => match limits::refuse_oversized_head(&request) {
-            Some(refusal) => refusal,
-            None => {
-                for (name, value) in request.headers_mut().iter_mut() {
-                    if SENSITIVE.contains(name) {
-                        value.set_sensitive(true);
-                    }
-                }
-                let may_write = !request.method().is_safe();
-                let response = REQUEST_ID
-                    .scope(id.clone(), traced(&id, request, next))
-                    .await;
-                if may_write {
-                    state.flow_lists.forget_all();
-                }
-                response
-            }
-        },
+    let Some(slot) = state.in_flight.enter() else {
+        // Not logged: under a flood that would be a line per refused request.
+        Metrics::bump(&state.metrics.shed);
+        let mut shed = state.in_flight.shed();
+        shed.headers_mut().insert(REQUEST_ID_HEADER, id);
+        return shed;
     };
+    let mut response = match limits::refuse_oversized_head(&request) {
+        Some(refusal) => refusal,
+        None => {
+            for (name, value) in request.headers_mut().iter_mut() {
+                if SENSITIVE.contains(name) {
+                    value.set_sensitive(true);
+                }
+            }
+            let may_write = !request.method().is_safe();
+            let response = REQUEST_ID
+                .scope(id.clone(), traced(&id, request, next))
+                .await;
+            if may_write {
+                state.flow_lists.forget_all();
+            }
+            response
+        }
+    };
+    drop(slot);
     if response.status().is_server_error() {
         let status = response.status().as_u16();
         let request_id = id.to_str().unwrap_or_default();
@@ -203,9 +205,9 @@ async fn traced(id: &HeaderValue, request: Request, next: Next) -> Response {
     response
 }
 
-/// A new request id in the form of a UUID, unique within the process: a counter passed
-/// through a bijective mix keyed once per process, so ids neither repeat nor reveal how many
-/// requests came before, at the cost of no system call.
+/// A new request id in the form of a UUID, unique within the process and made without a
+/// system call: a random per-process half, and a counter scrambled by a bijective mix, so ids
+/// never repeat and do not read as a count of requests.
 fn new_request_id() -> HeaderValue {
     static KEY: OnceLock<(u64, u64)> = OnceLock::new();
     static COUNTER: AtomicU64 = AtomicU64::new(0);
