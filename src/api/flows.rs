@@ -30,9 +30,11 @@ pub fn router() -> OpenApiRouter<AppState> {
 #[into_params(parameter_in = Query)]
 pub struct ListQuery {
     /// `developerName eq 'Name'` or `substringof(developerName,'part')`, case-insensitive;
-    /// `''` stands for a quote inside the value.
+    /// `''` stands for a quote inside the value. The pattern spells out what the parser
+    /// accepts: ASCII white space between the parts, and no control, invisible or
+    /// direction-changing characters in the value (`FlowFilter::parse`).
     #[param(
-        pattern = r"^\s*(?:[dD][eE][vV][eE][lL][oO][pP][eE][rR][nN][aA][mM][eE]\s+[eE][qQ]\s+'(?:[^']|'')*'|[sS][uU][bB][sS][tT][rR][iI][nN][gG][oO][fF]\s*\(\s*[dD][eE][vV][eE][lL][oO][pP][eE][rR][nN][aA][mM][eE]\s*,\s*'(?:[^']|'')*'\s*\))?\s*$"
+        pattern = r"^[ \t\n\x0b\x0c\r]*(?:[dD][eE][vV][eE][lL][oO][pP][eE][rR][nN][aA][mM][eE][ \t\n\x0b\x0c\r]+[eE][qQ][ \t\n\x0b\x0c\r]+'(?:[^'\x00-\x08\x0e-\x1f\x7f-\x9f\u200b\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff\ufdd0-\ufdef\ufffe\uffff]|'')*'|[sS][uU][bB][sS][tT][rR][iI][nN][gG][oO][fF][ \t\n\x0b\x0c\r]*\([ \t\n\x0b\x0c\r]*[dD][eE][vV][eE][lL][oO][pP][eE][rR][nN][aA][mM][eE][ \t\n\x0b\x0c\r]*,[ \t\n\x0b\x0c\r]*'(?:[^'\x00-\x08\x0e-\x1f\x7f-\x9f\u200b\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff\ufdd0-\ufdef\ufffe\uffff]|'')*'[ \t\n\x0b\x0c\r]*\))?[ \t\n\x0b\x0c\r]*$"
     )]
     pub filter: Option<String>,
 }

@@ -19,7 +19,7 @@ impl FlowFilter {
             return Ok(None);
         }
         // No flow name holds these, so a filter that does is a mistake or a probe.
-        if text.chars().any(|c| c.is_control() || disguises(c)) {
+        if text.chars().any(refused) {
             return Err(Invalid::new(
                 "the filter must not contain control, invisible or direction-changing characters",
             ));
@@ -43,6 +43,13 @@ impl FlowFilter {
             FlowFilter::NameContains(value) => folded_name.contains(value.as_str()),
         }
     }
+}
+
+/// Characters a filter may not hold: controls other than white space (which may separate the
+/// parts), and the disguising characters of the Basic Multilingual Plane — the set the
+/// OpenAPI pattern of `filter` excludes. (A noncharacter beyond it simply matches no name.)
+fn refused(c: char) -> bool {
+    (c.is_control() && !c.is_whitespace()) || (u32::from(c) <= 0xFFFF && disguises(c))
 }
 
 /// `developerName eq 'value'`, keywords in any case.
@@ -153,5 +160,15 @@ mod tests {
             .unwrap();
         assert!(filter.matches("hello world"));
         assert!(!filter.matches("hello"));
+    }
+
+    #[test]
+    fn white_space_may_separate_the_parts_but_other_controls_are_refused() {
+        assert_eq!(
+            FlowFilter::parse("\t\rdeveloperName\x0beq\x0c'a'\n").unwrap(),
+            Some(FlowFilter::NameEquals("a".into()))
+        );
+        assert!(FlowFilter::parse("developerName eq 'a\u{3}'").is_err());
+        assert!(FlowFilter::parse("developerName eq 'a\u{202e}'").is_err());
     }
 }
