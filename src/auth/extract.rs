@@ -260,3 +260,51 @@ async fn by_token(
         tenant_from_header: tenant.is_some(),
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn headers(pairs: &[(&'static str, &'static str)]) -> HeaderMap {
+        let mut map = HeaderMap::new();
+        for (name, value) in pairs {
+            map.append(*name, axum::http::HeaderValue::from_static(value));
+        }
+        map
+    }
+
+    const SEED_TENANT: &str = "b70ef1d6-edc9-4481-94b9-d81g126e32d1";
+
+    #[test]
+    fn no_credential_is_read_as_nothing_whatever_the_tenant_header_says() {
+        let only_tenant = headers(&[(TENANT_HEADER, SEED_TENANT)]);
+        let read = credentials(&only_tenant).unwrap();
+        assert_eq!(read.presented, Presented::Nothing);
+        assert_eq!(read.tenant, None);
+    }
+
+    #[test]
+    fn with_a_credential_a_tenant_that_is_not_a_uuid_or_a_repeated_header_is_a_bad_request() {
+        let bad_tenant = headers(&[(API_KEY_HEADER, "kf_x"), (TENANT_HEADER, SEED_TENANT)]);
+        assert!(matches!(
+            credentials(&bad_tenant),
+            Err(ApiError::BadRequest(_))
+        ));
+        let twice = headers(&[(API_KEY_HEADER, "kf_a"), (API_KEY_HEADER, "kf_b")]);
+        assert!(matches!(credentials(&twice), Err(ApiError::BadRequest(_))));
+    }
+
+    #[test]
+    fn a_key_wins_over_a_token_and_bearer_is_taken_off() {
+        let both = headers(&[(API_KEY_HEADER, "kf_x"), ("authorization", "Bearer t")]);
+        assert_eq!(
+            credentials(&both).unwrap().presented,
+            Presented::ApiKey("kf_x")
+        );
+        let token = headers(&[("authorization", "Bearer t")]);
+        assert_eq!(
+            credentials(&token).unwrap().presented,
+            Presented::Token("t")
+        );
+    }
+}
