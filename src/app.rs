@@ -5,30 +5,27 @@ use std::convert::Infallible;
 use std::fs;
 use std::net::SocketAddr;
 use std::ops::Deref;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 
 use anyhow::Context;
-use axum::extract::{DefaultBodyLimit, Request, State};
-use axum::http::{HeaderName, HeaderValue, StatusCode, header};
-use axum::middleware::{self, Next};
+use axum::extract::{DefaultBodyLimit, Request};
+use axum::http::StatusCode;
 use axum::response::Response;
 use tokio::net::TcpListener;
 use tower::{Service, ServiceBuilder};
-use tower_http::catch_panic::CatchPanicLayer;
 
 use crate::api::flow_cache::FlowListCache;
 use crate::auth::api_key::{Hasher, Sealer};
-use crate::auth::extract::API_KEY_HEADER;
 use crate::auth::throttle::FailureThrottle;
 use crate::auth::verifier::KeyVerifier;
 use crate::bootstrap::{self, Bootstrap};
 use crate::config::{RevealPolicy, ServeConfig};
 use crate::control;
 use crate::data_dir;
-use crate::error::{REQUEST_ID, message_response};
+use crate::error::message_response;
 use crate::limits;
 use crate::metrics::Metrics;
+use crate::request_context::RequestContextLayer;
 use crate::secrets::Secrets;
 use crate::store::sqlite::SqliteStore;
 use crate::store::{KeyStore, Store};
@@ -86,8 +83,6 @@ impl AppState {
     }
 }
 
-const REQUEST_ID_HEADER: HeaderName = HeaderName::from_static("x-request-id");
-
 /// The whole HTTP surface with its middleware, as one service.
 pub fn build_service(
     state: AppState,
@@ -96,8 +91,11 @@ pub fn build_service(
 + Send
 + Sync
 + 'static {
+    // The pages' forms are read by axum's extractors, which take their limit from this layer;
+    // the API reads its bodies with the limit itself (`api::json`).
+    let pages = crate::web::router().layer(DefaultBodyLimit::max(state.config.body_limit_bytes));
     let routes = crate::api::router()
-        .merge(crate::web::router())
+        .merge(pages)
         .fallback(|| async { message_response(StatusCode::NOT_FOUND, "there is no such endpoint") })
         .method_not_allowed_fallback(|| async {
             message_response(
@@ -109,120 +107,8 @@ pub fn build_service(
     // The middleware wraps the router once rather than each of its routes, where a layer costs
     // every request one more clone and boxed future.
     ServiceBuilder::new()
-        .layer(middleware::from_fn_with_state(
-            state.clone(),
-            request_context,
-        ))
-        .layer(CatchPanicLayer::custom(|_| {
-            message_response(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "keyflow could not complete the request",
-            )
-        }))
-        .layer(DefaultBodyLimit::max(state.config.body_limit_bytes))
+        .layer(RequestContextLayer::new(state.clone()))
         .service(routes)
-}
-
-/// Headers that carry secrets: marked sensitive, so no `Debug` of a request shows them.
-const SENSITIVE: [HeaderName; 3] = [
-    header::AUTHORIZATION,
-    header::COOKIE,
-    HeaderName::from_static(API_KEY_HEADER),
-];
-
-/// What every request goes through first, in one layer (each layer costs every request a
-/// clone and a boxed future): it is named (`x-request-id`: the client's own when it sent a
-/// short one, else a new one) and counted; beyond `--max-in-flight` requests at once it is
-/// shed with a 503 there and then; a request with an oversized head is refused; its secrets
-/// are marked sensitive, its id made known to [`crate::error::ApiError`], and it is traced
-/// (a span and a line per request at debug level; a 5xx logged at error). After a request
-/// that may have written, the cached flow lists are forgotten (see [`FlowListCache`]). The
-/// answer carries the id.
-async fn request_context(
-    State(state): State<AppState>,
-    mut request: Request,
-    next: Next,
-) -> Response {
-    Metrics::bump(&state.metrics.http_requests);
-    let id = match request.headers().get(&REQUEST_ID_HEADER) {
-        Some(given) if given.len() <= 64 && given.to_str().is_ok() => given.clone(),
-        _ => new_request_id(),
-    };
-    let Some(slot) = state.in_flight.enter() else {
-        // Not logged: under a flood that would be a line per refused request.
-        Metrics::bump(&state.metrics.shed);
-        let mut shed = state.in_flight.shed();
-        shed.headers_mut().insert(REQUEST_ID_HEADER, id);
-        return shed;
-    };
-    let mut response = match limits::refuse_oversized_head(&request) {
-        Some(refusal) => refusal,
-        None => {
-            for (name, value) in request.headers_mut().iter_mut() {
-                if SENSITIVE.contains(name) {
-                    value.set_sensitive(true);
-                }
-            }
-            let may_write = !request.method().is_safe();
-            let response = REQUEST_ID
-                .scope(id.clone(), traced(&id, request, next))
-                .await;
-            if may_write {
-                state.flow_lists.forget_all();
-            }
-            response
-        }
-    };
-    drop(slot);
-    if response.status().is_server_error() {
-        let status = response.status().as_u16();
-        let request_id = id.to_str().unwrap_or_default();
-        tracing::error!(request_id, status, "request failed");
-    }
-    response.headers_mut().insert(REQUEST_ID_HEADER, id);
-    response
-}
-
-/// Runs the request in a debug-level span, with a line for its answer. The path only: a query
-/// string is the client's business, never the log's. (Off at the default level, where a span
-/// per request would cost a tenth of the hot path; the lines logged at info and above name
-/// their request id themselves.)
-async fn traced(id: &HeaderValue, request: Request, next: Next) -> Response {
-    use tracing::Instrument;
-    if !tracing::enabled!(tracing::Level::DEBUG) {
-        return next.run(request).await;
-    }
-    let id = id.to_str().unwrap_or_default();
-    let span = tracing::debug_span!("request", id, method = %request.method(), path = request.uri().path());
-    let started = std::time::Instant::now();
-    let response = next.run(request).instrument(span.clone()).await;
-    let _entered = span.enter();
-    tracing::debug!(
-        status = response.status().as_u16(),
-        latency_us = started.elapsed().as_micros() as u64,
-        "answered"
-    );
-    response
-}
-
-/// A new request id in the form of a UUID, unique within the process and made without a
-/// system call: a random per-process half, and a counter scrambled by a bijective mix, so ids
-/// never repeat and do not read as a count of requests.
-fn new_request_id() -> HeaderValue {
-    static KEY: OnceLock<(u64, u64)> = OnceLock::new();
-    static COUNTER: AtomicU64 = AtomicU64::new(0);
-    let (high, low) = *KEY.get_or_init(rand::random);
-    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
-    let id = uuid::Uuid::from_u64_pair(high, mix(n ^ low));
-    let mut text = [0u8; uuid::fmt::Hyphenated::LENGTH];
-    HeaderValue::from_str(id.hyphenated().encode_lower(&mut text)).expect("hex and hyphens")
-}
-
-/// The splitmix64 finalizer: a bijection of u64, so distinct counters give distinct ids.
-fn mix(mut z: u64) -> u64 {
-    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-    z ^ (z >> 31)
 }
 
 /// A server that has opened its data directory and bound its port, ready to [`Server::run`].

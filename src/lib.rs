@@ -31,6 +31,7 @@ pub mod error;
 pub mod key_management;
 pub mod limits;
 pub mod metrics;
+pub mod request_context;
 pub mod secrets;
 pub mod store;
 pub mod user_admin;

@@ -5,8 +5,7 @@
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use axum::extract::Request;
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::http::{HeaderValue, StatusCode, Uri, header};
 use axum::response::Response;
 
 use crate::error::message_response;
@@ -18,24 +17,17 @@ pub const MAX_HEADER_BYTES: usize = 32 * 1024;
 /// What a shed request is told to wait, in seconds.
 pub const RETRY_AFTER_SECS: u64 = 1;
 
-/// The refusal of a request whose target or headers are larger than any client of keyflow
-/// needs, before anything reads them (hyper itself refuses a head of more than about 400 KiB).
-pub fn refuse_oversized_head(request: &Request) -> Option<Response> {
-    let target = request
-        .uri()
-        .path_and_query()
-        .map_or(0, |p| p.as_str().len());
+/// The refusal of a request whose target or headers (`header_bytes` of names and values) are
+/// larger than any client of keyflow needs, before anything reads them (hyper itself refuses a
+/// head of more than about 400 KiB).
+pub fn refuse_oversized_head(uri: &Uri, header_bytes: usize) -> Option<Response> {
+    let target = uri.path_and_query().map_or(0, |p| p.as_str().len());
     if target > MAX_TARGET_BYTES {
         return Some(message_response(
             StatusCode::URI_TOO_LONG,
             &format!("the request's path and query are longer than {MAX_TARGET_BYTES} bytes"),
         ));
     }
-    let header_bytes: usize = request
-        .headers()
-        .iter()
-        .map(|(name, value)| name.as_str().len() + value.len())
-        .sum();
     (header_bytes > MAX_HEADER_BYTES).then(|| {
         message_response(
             StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,

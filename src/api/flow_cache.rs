@@ -6,21 +6,31 @@
 //! OPTIONS (the command line writes no flows and renames no one), so the router forgets every
 //! list after each such request ([`FlowListCache::forget_all`]). A generation counter keeps a
 //! list read while a write was committing from being cached after the write forgot it. The
-//! cache is bounded in bytes, and a time-to-live bounds staleness should a write ever come
-//! from elsewhere.
+//! cache is bounded in bytes, and emptied every minute ([`crate::control`]) should a write
+//! ever come from elsewhere.
 
 use std::future::Future;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::Duration;
 
 use axum::body::Bytes;
 
 use crate::domain::TenantId;
 use crate::error::ApiError;
 
+/// Weighs a list by its length in bytes (at least 1: quick_cache never evicts an entry that
+/// weighs nothing).
+#[derive(Clone)]
+struct ByLength;
+
+impl quick_cache::Weighter<TenantId, Bytes> for ByLength {
+    fn weight(&self, _: &TenantId, body: &Bytes) -> u64 {
+        (body.len() as u64).max(1)
+    }
+}
+
 /// Serialized flow lists by tenant, bounded by their total size.
 pub struct FlowListCache {
-    lists: Option<moka::sync::Cache<TenantId, Bytes>>,
+    lists: Option<quick_cache::sync::Cache<TenantId, Bytes, ByLength>>,
     generation: AtomicU64,
 }
 
@@ -28,11 +38,11 @@ impl FlowListCache {
     /// A cache holding at most `max_bytes` of JSON; 0 turns it off.
     pub fn new(max_bytes: u64) -> Self {
         let lists = (max_bytes > 0).then(|| {
-            moka::sync::Cache::builder()
-                .max_capacity(max_bytes)
-                .weigher(|_, body: &Bytes| u32::try_from(body.len()).unwrap_or(u32::MAX))
-                .time_to_live(Duration::from_secs(60))
-                .build()
+            // Sized for lists of about 20 KiB (20 flows) to start with.
+            let expected = usize::try_from(max_bytes / 20_000)
+                .unwrap_or(usize::MAX)
+                .max(1);
+            quick_cache::sync::Cache::with_weighter(expected, max_bytes, ByLength)
         });
         Self {
             lists,
@@ -57,7 +67,7 @@ impl FlowListCache {
         lists.insert(tenant, body.clone());
         // A write that finished while the list was read may have missed this entry.
         if self.generation.load(Ordering::SeqCst) != generation {
-            lists.invalidate(&tenant);
+            lists.remove(&tenant);
         }
         Ok(body)
     }
@@ -66,7 +76,7 @@ impl FlowListCache {
     pub fn forget_all(&self) {
         self.generation.fetch_add(1, Ordering::SeqCst);
         if let Some(lists) = &self.lists {
-            lists.invalidate_all();
+            lists.clear();
         }
     }
 }

@@ -26,13 +26,15 @@ impl<T: DeserializeOwned> FromRequest<AppState> for JsonBody<T> {
     }
 }
 
-/// The whole body, within the limit.
+/// The whole body, within `--body-limit`. (Read with the limit here rather than through
+/// axum's `DefaultBodyLimit` layer, which would cost every API request, bodiless GETs
+/// included, an entry in its extensions.)
 async fn read_body(request: Request, state: &AppState) -> Result<Bytes, ApiError> {
     let limit_bytes = state.config.body_limit_bytes;
-    Bytes::from_request(request, state)
+    axum::body::to_bytes(request.into_body(), limit_bytes)
         .await
-        .map_err(|rejection| {
-            if rejection.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
+        .map_err(|error| {
+            if error.into_inner().is::<http_body_util::LengthLimitError>() {
                 ApiError::PayloadTooLarge { limit_bytes }
             } else {
                 ApiError::BadRequest("the request body could not be read".into())

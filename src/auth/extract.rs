@@ -6,7 +6,7 @@ use std::net::{IpAddr, SocketAddr};
 
 use axum::extract::{ConnectInfo, FromRequestParts};
 use axum::http::request::Parts;
-use axum::http::{HeaderMap, HeaderName, header};
+use axum::http::{HeaderMap, HeaderName, HeaderValue, header};
 
 use crate::app::AppState;
 use crate::auth::token;
@@ -69,9 +69,10 @@ pub struct Credentials<'a> {
     pub presented: Presented<'a>,
 }
 
-/// The header names as values, so a lookup does not parse the name again.
-const API_KEY: HeaderName = HeaderName::from_static(API_KEY_HEADER);
-const TENANT: HeaderName = HeaderName::from_static(TENANT_HEADER);
+/// The header names as values, so a comparison does not parse the name again. (Statics, not
+/// constants: a constant would be built and dropped again at every use.)
+static API_KEY: HeaderName = HeaderName::from_static(API_KEY_HEADER);
+static TENANT: HeaderName = HeaderName::from_static(TENANT_HEADER);
 
 /// Reads the credential headers: a pure function of them (the fuzzing target's entry). No
 /// credential at all presents as `Nothing` (a 401 whatever else is wrong with the request);
@@ -79,32 +80,63 @@ const TENANT: HeaderName = HeaderName::from_static(TENANT_HEADER);
 /// token that is not text presents as empty, which fails like any wrong credential. An API
 /// key wins over `Authorization`.
 pub fn credentials(headers: &HeaderMap) -> Result<Credentials<'_>, ApiError> {
-    if !headers.contains_key(API_KEY) && !headers.contains_key(header::AUTHORIZATION) {
+    // One pass over the headers rather than a hashed lookup per question (this runs on every
+    // authenticated request).
+    let (mut key, mut authorization, mut tenant) = (Seen::Absent, Seen::Absent, Seen::Absent);
+    for (name, value) in headers {
+        let seen = if name == API_KEY {
+            &mut key
+        } else if name == header::AUTHORIZATION {
+            &mut authorization
+        } else if name == TENANT {
+            &mut tenant
+        } else {
+            continue;
+        };
+        *seen = match seen {
+            Seen::Absent => Seen::Once(value),
+            _ => Seen::Repeated,
+        };
+    }
+    if key == Seen::Absent && authorization == Seen::Absent {
         return Ok(Credentials {
             tenant: None,
             presented: Presented::Nothing,
         });
     }
     // Two values would let a proxy and keyflow each read a different one.
-    for name in [TENANT, API_KEY, header::AUTHORIZATION] {
-        if headers.get_all(&name).iter().nth(1).is_some() {
+    for (name, seen) in [
+        (&TENANT, tenant),
+        (&API_KEY, key),
+        (&header::AUTHORIZATION, authorization),
+    ] {
+        if seen == Seen::Repeated {
             return Err(ApiError::BadRequest(format!(
                 "send the {name} header once; this request sends it more than once"
             )));
         }
     }
-    let tenant = requested_tenant(headers)?;
-    let presented = if let Some(value) = headers.get(API_KEY) {
-        Presented::ApiKey(as_text(value))
-    } else if let Some(value) = headers.get(header::AUTHORIZATION) {
-        Presented::Token(token::from_authorization(as_text(value)))
-    } else {
-        Presented::Nothing
+    let tenant = match tenant {
+        Seen::Once(value) => Some(requested_tenant(value)?),
+        _ => None,
+    };
+    let presented = match (key, authorization) {
+        (Seen::Once(value), _) => Presented::ApiKey(as_text(value)),
+        (_, Seen::Once(value)) => Presented::Token(token::from_authorization(as_text(value))),
+        _ => Presented::Nothing,
     };
     Ok(Credentials { tenant, presented })
 }
 
-fn as_text(value: &axum::http::HeaderValue) -> &str {
+/// How often a header appears in a request.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Seen<'a> {
+    Absent,
+    Once(&'a HeaderValue),
+    Repeated,
+}
+
+fn as_text(value: &HeaderValue) -> &str {
     value.to_str().unwrap_or("")
 }
 
@@ -173,10 +205,7 @@ impl FromRequestParts<AppState> for Administrator {
 }
 
 /// `manywhotenant`, when present, must be a UUID.
-fn requested_tenant(headers: &HeaderMap) -> Result<Option<TenantId>, ApiError> {
-    let Some(value) = headers.get(TENANT) else {
-        return Ok(None);
-    };
+fn requested_tenant(value: &HeaderValue) -> Result<TenantId, ApiError> {
     let refused = |shown: &str| {
         ApiError::BadRequest(format!(
             "the manywhotenant header must be a tenant id (a UUID); '{shown}' is not one"
@@ -185,9 +214,7 @@ fn requested_tenant(headers: &HeaderMap) -> Result<Option<TenantId>, ApiError> {
     let text = value
         .to_str()
         .map_err(|_| refused("(bytes that are not text)"))?;
-    TenantId::parse(text)
-        .map(Some)
-        .map_err(|_| refused(&crate::domain::shorten(text)))
+    TenantId::parse(text).map_err(|_| refused(&crate::domain::shorten(text)))
 }
 
 /// The TCP peer's address: whose failure budget a request spends.

@@ -1,0 +1,274 @@
+//! What every request goes through first, as one tower service around the router: it is named
+//! (`x-request-id`: the client's own when it sent a short one, else a new one) and counted;
+//! beyond `--max-in-flight` requests at once it is shed with a 503 there and then; a request
+//! with an oversized head is refused; its secrets are marked sensitive, its id made known to
+//! [`crate::error::ApiError`], and it is traced (a span and a line per request at debug level;
+//! a 5xx logged at error). After a request that may have written, the cached flow lists are
+//! forgotten (see [`crate::api::flow_cache::FlowListCache`]). A handler that panics is
+//! answered 500 like any internal fault. The answer carries the id.
+//!
+//! A hand-written service rather than `axum::middleware::from_fn`: the work before the router
+//! is synchronous, so the router is called directly and only one future is boxed, where
+//! `from_fn` boxes the middleware's future, the next service and its future on every request.
+
+use std::convert::Infallible;
+use std::panic::{self, AssertUnwindSafe};
+use std::pin::Pin;
+use std::sync::OnceLock;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::task::{Context, Poll};
+
+use axum::extract::Request;
+use axum::http::{HeaderName, HeaderValue, StatusCode, header};
+use axum::response::Response;
+use futures_util::FutureExt;
+use tower::{Layer, Service};
+use tracing::Instrument;
+
+use crate::app::AppState;
+use crate::auth::extract::API_KEY_HEADER;
+use crate::error::{REQUEST_ID, message_response};
+use crate::limits;
+use crate::metrics::Metrics;
+
+/// (Statics, not constants: a constant header name would be built and dropped at every use.)
+pub static REQUEST_ID_HEADER: HeaderName = HeaderName::from_static("x-request-id");
+
+/// Headers that carry secrets: marked sensitive, so no `Debug` of a request shows them.
+static SENSITIVE: [HeaderName; 3] = [
+    header::AUTHORIZATION,
+    header::COOKIE,
+    HeaderName::from_static(API_KEY_HEADER),
+];
+
+/// Wraps a service (the router) in [`RequestContext`].
+#[derive(Clone)]
+pub struct RequestContextLayer {
+    state: AppState,
+}
+
+impl RequestContextLayer {
+    pub fn new(state: AppState) -> Self {
+        Self { state }
+    }
+}
+
+impl<S> Layer<S> for RequestContextLayer {
+    type Service = RequestContext<S>;
+
+    fn layer(&self, inner: S) -> RequestContext<S> {
+        RequestContext {
+            inner,
+            state: self.state.clone(),
+        }
+    }
+}
+
+/// The service every request enters first (see the module's description).
+#[derive(Clone)]
+pub struct RequestContext<S> {
+    inner: S,
+    state: AppState,
+}
+
+type Answer = Pin<Box<dyn Future<Output = Result<Response, Infallible>> + Send>>;
+
+impl<S> Service<Request> for RequestContext<S>
+where
+    S: Service<Request, Response = Response, Error = Infallible>,
+    S::Future: Send + 'static,
+{
+    type Response = Response;
+    type Error = Infallible;
+    type Future = Answer;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, mut request: Request) -> Answer {
+        let state = self.state.clone();
+        Metrics::bump(&state.metrics.http_requests);
+        // One pass over the headers: their size, the secrets among them, the client's id.
+        let mut header_bytes = 0;
+        let mut given_id = None;
+        for (name, value) in request.headers_mut().iter_mut() {
+            header_bytes += name.as_str().len() + value.len();
+            if SENSITIVE.contains(name) {
+                value.set_sensitive(true);
+            } else if *name == REQUEST_ID_HEADER && given_id.is_none() {
+                given_id = Some(&*value);
+            }
+        }
+        let id = match given_id {
+            Some(given) if given.len() <= 64 && given.to_str().is_ok() => given.clone(),
+            _ => new_request_id(),
+        };
+        if let Some(refusal) = limits::refuse_oversized_head(request.uri(), header_bytes) {
+            return Box::pin(async move { Ok(finish(id, refusal)) });
+        }
+        let may_write = !request.method().is_safe();
+        let span = tracing::enabled!(tracing::Level::DEBUG).then(|| {
+            let id = id.to_str().unwrap_or_default();
+            tracing::debug_span!("request", id, method = %request.method(), path = request.uri().path())
+        });
+        // Calling the router only makes its future (nothing that reads the request id runs
+        // until it is polled below, after the request has found a slot).
+        let called = panic::catch_unwind(AssertUnwindSafe(|| self.inner.call(request)));
+        let Ok(answer) = called else {
+            return Box::pin(async move { Ok(finish(id, panicked())) });
+        };
+        // The state a panic leaves behind is the request's own (its future is dropped); what
+        // is shared is behind locks and atomics that a panic does not leave half-written.
+        let answer = AssertUnwindSafe(traced(span, answer)).catch_unwind();
+        Box::pin(async move {
+            let Some(slot) = state.in_flight.enter() else {
+                // Not logged: under a flood that would be a line per refused request.
+                Metrics::bump(&state.metrics.shed);
+                let shed = state.in_flight.shed();
+                return Ok(finish(id, shed));
+            };
+            let response = match REQUEST_ID.scope(id.clone(), answer).await {
+                Ok(Ok(response)) => response,
+                Err(_panic) => panicked(),
+            };
+            drop(slot);
+            if may_write {
+                state.flow_lists.forget_all();
+            }
+            Ok(finish(id, response))
+        })
+    }
+}
+
+/// The answer to a request whose handler panicked (the panic itself is reported by the panic
+/// hook; the 500 is logged with its id by [`finish`]).
+fn panicked() -> Response {
+    message_response(
+        StatusCode::INTERNAL_SERVER_ERROR,
+        "keyflow could not complete the request",
+    )
+}
+
+/// Logs a 5xx with its request id and names the answer with the id.
+fn finish(id: HeaderValue, mut response: Response) -> Response {
+    if response.status().is_server_error() {
+        let status = response.status().as_u16();
+        let request_id = id.to_str().unwrap_or_default();
+        tracing::error!(request_id, status, "request failed");
+    }
+    response.headers_mut().insert(&REQUEST_ID_HEADER, id);
+    response
+}
+
+/// Runs the request in its debug-level span, if it has one, with a line for its answer. The path only: a
+/// query string is the client's business, never the log's. (Off at the default level, where a
+/// span per request would cost a tenth of the hot path; the lines logged at info and above
+/// name their request id themselves.)
+async fn traced<F>(span: Option<tracing::Span>, answer: F) -> Result<Response, Infallible>
+where
+    F: Future<Output = Result<Response, Infallible>>,
+{
+    let Some(span) = span else {
+        return answer.await;
+    };
+    let started = std::time::Instant::now();
+    let response = answer.instrument(span.clone()).await;
+    let _entered = span.enter();
+    if let Ok(response) = &response {
+        tracing::debug!(
+            status = response.status().as_u16(),
+            latency_us = started.elapsed().as_micros() as u64,
+            "answered"
+        );
+    }
+    response
+}
+
+/// A new request id in the form of a UUID, unique within the process and made without a
+/// system call: a random per-process half, and a counter scrambled by a bijective mix, so ids
+/// never repeat and do not read as a count of requests.
+fn new_request_id() -> HeaderValue {
+    static KEY: OnceLock<(u64, u64)> = OnceLock::new();
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let (high, low) = *KEY.get_or_init(rand::random);
+    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+    let id = uuid::Uuid::from_u64_pair(high, mix(n ^ low));
+    let mut text = [0u8; uuid::fmt::Hyphenated::LENGTH];
+    HeaderValue::from_str(id.hyphenated().encode_lower(&mut text)).expect("hex and hyphens")
+}
+
+/// The splitmix64 finalizer: a bijection of u64, so distinct counters give distinct ids.
+fn mix(mut z: u64) -> u64 {
+    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    z ^ (z >> 31)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use axum::body::Body;
+    use secrecy::SecretBox;
+
+    use super::*;
+    use crate::config::ServeConfig;
+    use crate::secrets::Secrets;
+    use crate::store::sqlite::SqliteStore;
+
+    async fn state(dir: &tempfile::TempDir) -> AppState {
+        let store = Arc::new(SqliteStore::open(dir.path()).await.unwrap());
+        let secrets = Secrets {
+            pepper: SecretBox::new(Box::new([1; 32])),
+            master_key: SecretBox::new(Box::new([2; 32])),
+        };
+        let mut config = ServeConfig::new(dir.path().to_path_buf());
+        config.max_in_flight = 1;
+        AppState::new(config, store, &secrets)
+    }
+
+    fn request(id: &str) -> Request {
+        Request::builder()
+            .uri("/")
+            .header(&REQUEST_ID_HEADER, id)
+            .body(Body::empty())
+            .unwrap()
+    }
+
+    /// Panics while making its future (`call`) or while running it, as asked.
+    #[derive(Clone)]
+    struct Panicking {
+        in_call: bool,
+    }
+
+    impl Service<Request> for Panicking {
+        type Response = Response;
+        type Error = Infallible;
+        type Future = Pin<Box<dyn Future<Output = Result<Response, Infallible>> + Send>>;
+
+        fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+            Poll::Ready(Ok(()))
+        }
+
+        fn call(&mut self, _: Request) -> Self::Future {
+            assert!(!self.in_call, "a bug while routing");
+            Box::pin(async { panic!("a bug in a handler") })
+        }
+    }
+
+    #[tokio::test]
+    async fn a_panic_is_answered_500_with_the_request_id_and_frees_its_slot() {
+        let dir = tempfile::tempdir().unwrap();
+        let state = state(&dir).await;
+        for in_call in [false, true] {
+            let mut service = RequestContextLayer::new(state.clone()).layer(Panicking { in_call });
+            // Twice with room for one request at a time: the first must have left its slot.
+            for attempt in ["first", "second"] {
+                let response = service.call(request(attempt)).await.unwrap();
+                assert_eq!(response.status(), StatusCode::INTERNAL_SERVER_ERROR);
+                assert_eq!(response.headers()[&REQUEST_ID_HEADER], attempt);
+            }
+        }
+    }
+}
