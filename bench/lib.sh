@@ -19,8 +19,10 @@ need() {
     command -v "$1" >/dev/null || { echo "missing $1: apt-get install -y $2" >&2; exit 1; }
 }
 
+# Two builds: one cargo invocation would build the server with the features of the examples'
+# dev-dependencies too (tokio's `process`), which is not the binary `cargo build --release` makes.
 build_keyflow() {
-    (cd "$ROOT" && cargo build --quiet --release --bin keyflow --example seed)
+    (cd "$ROOT" && cargo build --quiet --release --bin keyflow && cargo build --quiet --release --example seed)
 }
 
 # seed DIR KEYS TENANTS: a data directory with KEYS keys over TENANTS tenants (plus Example

@@ -1,18 +1,17 @@
 //! The running server: its shared state, the router with its middleware, and the lifecycle
 //! (open the data directory, bind, serve, shut down gracefully).
 
-use std::convert::Infallible;
 use std::fs;
 use std::net::SocketAddr;
 use std::ops::Deref;
 use std::sync::Arc;
 
 use anyhow::Context;
-use axum::extract::{DefaultBodyLimit, Request};
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
 use axum::http::StatusCode;
-use axum::response::Response;
 use tokio::net::TcpListener;
-use tower::{Service, ServiceBuilder};
+use tower::Layer;
 
 use crate::api::flow_cache::FlowListCache;
 use crate::auth::api_key::{Hasher, Sealer};
@@ -25,7 +24,7 @@ use crate::data_dir;
 use crate::error::message_response;
 use crate::limits;
 use crate::metrics::Metrics;
-use crate::request_context::RequestContextLayer;
+use crate::request_context::{Connections, RequestContext, RequestContextLayer};
 use crate::secrets::Secrets;
 use crate::store::sqlite::SqliteStore;
 use crate::store::{KeyStore, Store};
@@ -84,13 +83,7 @@ impl AppState {
 }
 
 /// The whole HTTP surface with its middleware, as one service.
-pub fn build_service(
-    state: AppState,
-) -> impl Service<Request, Response = Response, Error = Infallible, Future: Send>
-+ Clone
-+ Send
-+ Sync
-+ 'static {
+pub fn build_service(state: AppState) -> RequestContext<Router> {
     // The pages' forms are read by axum's extractors, which take their limit from this layer;
     // the API reads its bodies with the limit itself (`api::json`).
     let pages = crate::web::router().layer(DefaultBodyLimit::max(state.config.body_limit_bytes));
@@ -106,9 +99,7 @@ pub fn build_service(
         .with_state(state.clone());
     // The middleware wraps the router once rather than each of its routes, where a layer costs
     // every request one more clone and boxed future.
-    ServiceBuilder::new()
-        .layer(RequestContextLayer::new(state.clone()))
-        .service(routes)
+    RequestContextLayer::new(state).layer(routes)
 }
 
 /// A server that has opened its data directory and bound its port, ready to [`Server::run`].
@@ -183,12 +174,9 @@ impl Server {
         let mut control = self.control;
         control.serve(state.clone());
         let app = build_service(state.clone());
-        let served = axum::serve(
-            self.listener,
-            axum::ServiceExt::<Request>::into_make_service_with_connect_info::<SocketAddr>(app),
-        )
-        .with_graceful_shutdown(shutdown)
-        .await;
+        let served = axum::serve(self.listener, Connections(app))
+            .with_graceful_shutdown(shutdown)
+            .await;
         background.abort();
         drop(control);
         self.sqlite.close().await;

@@ -8,11 +8,6 @@ use axum::response::{IntoResponse, Response};
 use crate::domain::Invalid;
 use crate::store::StoreError;
 
-tokio::task_local! {
-    /// The id of the request being served, for naming internal errors.
-    pub static REQUEST_ID: HeaderValue;
-}
-
 /// Everything a handler or extractor can refuse with.
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
@@ -73,13 +68,6 @@ impl From<anyhow::Error> for ApiError {
     }
 }
 
-/// The id of the request being served, or an empty string outside of one.
-pub fn current_request_id() -> String {
-    REQUEST_ID
-        .try_with(|id| id.to_str().unwrap_or_default().to_string())
-        .unwrap_or_default()
-}
-
 /// The body every error carries: a JSON string.
 pub fn message_response(status: StatusCode, message: &str) -> Response {
     let body = serde_json::Value::String(message.to_string()).to_string();
@@ -100,7 +88,7 @@ impl ApiError {
     pub fn client_message(&self) -> String {
         match self {
             ApiError::Internal(cause) => {
-                let request_id = current_request_id();
+                let request_id = crate::request_context::current_request_id();
                 tracing::error!(request_id = %request_id, error = format!("{cause:#}"), "internal error");
                 format!("keyflow could not complete the request (request id {request_id})")
             }

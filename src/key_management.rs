@@ -184,7 +184,7 @@ async fn audit(
         subject: Some(subject.to_string()),
     };
     state.store.record_audit(event).await?;
-    let request_id = crate::error::current_request_id();
+    let request_id = crate::request_context::current_request_id();
     tracing::info!(%request_id, %user, %tenant, action, "audit");
     Ok(())
 }

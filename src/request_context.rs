@@ -1,8 +1,9 @@
 //! What every request goes through first, as one tower service around the router: it is named
 //! (`x-request-id`: the client's own when it sent a short one, else a new one) and counted;
 //! beyond `--max-in-flight` requests at once it is shed with a 503 there and then; a request
-//! with an oversized head is refused; its secrets are marked sensitive, its id made known to
-//! [`crate::error::ApiError`], and it is traced (a span and a line per request at debug level;
+//! with an oversized head is refused; its secrets are marked sensitive; its id and the client's
+//! address are made known to the code serving it ([`current_request_id`], [`client_address`]),
+//! and it is traced (a span and a line per request at debug level;
 //! a 5xx logged at error). After a request that may have written, the cached flow lists are
 //! forgotten (see [`crate::api::flow_cache::FlowListCache`]). A handler that panics is
 //! answered 500 like any internal fault. The answer carries the id.
@@ -10,8 +11,12 @@
 //! A hand-written service rather than `axum::middleware::from_fn`: the work before the router
 //! is synchronous, so the router is called directly and only one future is boxed, where
 //! `from_fn` boxes the middleware's future, the next service and its future on every request.
+//! It is also its own make-service ([`Connections`]): each connection gets a copy that knows
+//! its peer, so the address travels with the request id in one task-local value instead of
+//! an extension (axum's `ConnectInfo`) allocated into every request.
 
 use std::convert::Infallible;
+use std::net::{IpAddr, Ipv4Addr};
 use std::panic::{self, AssertUnwindSafe};
 use std::pin::Pin;
 use std::sync::OnceLock;
@@ -21,13 +26,15 @@ use std::task::{Context, Poll};
 use axum::extract::Request;
 use axum::http::{HeaderName, HeaderValue, StatusCode, header};
 use axum::response::Response;
+use axum::serve::IncomingStream;
 use futures_util::FutureExt;
+use tokio::net::TcpListener;
 use tower::{Layer, Service};
 use tracing::Instrument;
 
 use crate::app::AppState;
 use crate::auth::extract::API_KEY_HEADER;
-use crate::error::{REQUEST_ID, message_response};
+use crate::error::message_response;
 use crate::limits;
 use crate::metrics::Metrics;
 
@@ -40,6 +47,31 @@ static SENSITIVE: [HeaderName; 3] = [
     header::COOKIE,
     HeaderName::from_static(API_KEY_HEADER),
 ];
+
+/// What code serving a request may ask about it without having it passed down.
+struct Scope {
+    id: HeaderValue,
+    /// The TCP peer: whose failure budget a refused credential spends.
+    peer: IpAddr,
+}
+
+tokio::task_local! {
+    static SCOPE: Scope;
+}
+
+/// The id of the request being served, or an empty string outside of one.
+pub fn current_request_id() -> String {
+    SCOPE
+        .try_with(|scope| scope.id.to_str().unwrap_or_default().to_string())
+        .unwrap_or_default()
+}
+
+/// The address of the client whose request is being served (`0.0.0.0` outside of one).
+pub fn client_address() -> IpAddr {
+    SCOPE
+        .try_with(|scope| scope.peer)
+        .unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED))
+}
 
 /// Wraps a service (the router) in [`RequestContext`].
 #[derive(Clone)]
@@ -60,6 +92,7 @@ impl<S> Layer<S> for RequestContextLayer {
         RequestContext {
             inner,
             state: self.state.clone(),
+            peer: IpAddr::V4(Ipv4Addr::UNSPECIFIED),
         }
     }
 }
@@ -69,6 +102,28 @@ impl<S> Layer<S> for RequestContextLayer {
 pub struct RequestContext<S> {
     inner: S,
     state: AppState,
+    peer: IpAddr,
+}
+
+/// Makes a [`RequestContext`] for each accepted connection, knowing its peer: what
+/// `axum::serve` is given.
+#[derive(Clone)]
+pub struct Connections<S>(pub RequestContext<S>);
+
+impl<S: Clone> Service<IncomingStream<'_, TcpListener>> for Connections<S> {
+    type Response = RequestContext<S>;
+    type Error = Infallible;
+    type Future = std::future::Ready<Result<RequestContext<S>, Infallible>>;
+
+    fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, connection: IncomingStream<'_, TcpListener>) -> Self::Future {
+        let mut service = self.0.clone();
+        service.peer = connection.remote_addr().ip();
+        std::future::ready(Ok(service))
+    }
 }
 
 type Answer = Pin<Box<dyn Future<Output = Result<Response, Infallible>> + Send>>;
@@ -121,6 +176,7 @@ where
         // The state a panic leaves behind is the request's own (its future is dropped); what
         // is shared is behind locks and atomics that a panic does not leave half-written.
         let answer = AssertUnwindSafe(traced(span, answer)).catch_unwind();
+        let peer = self.peer;
         Box::pin(async move {
             let Some(slot) = state.in_flight.enter() else {
                 // Not logged: under a flood that would be a line per refused request.
@@ -128,10 +184,15 @@ where
                 let shed = state.in_flight.shed();
                 return Ok(finish(id, shed));
             };
-            let response = match REQUEST_ID.scope(id.clone(), answer).await {
+            let scoped = SCOPE.scope(Scope { id, peer }, answer);
+            let mut scoped = std::pin::pin!(scoped);
+            let response = match scoped.as_mut().await {
                 Ok(Ok(response)) => response,
                 Err(_panic) => panicked(),
             };
+            // The id moves back out of the scope rather than being cloned into it: a clone of
+            // a fresh header value would allocate.
+            let Scope { id, .. } = scoped.take_value().expect("the scope ran to completion");
             drop(slot);
             if may_write {
                 state.flow_lists.forget_all();
@@ -161,8 +222,8 @@ fn finish(id: HeaderValue, mut response: Response) -> Response {
     response
 }
 
-/// Runs the request in its debug-level span, if it has one, with a line for its answer. The path only: a
-/// query string is the client's business, never the log's. (Off at the default level, where a
+/// Runs the request in its debug-level span, if it has one, with a line for its answer. The
+/// path only: a query string is the client's business, never the log's. (Off at the default level, where a
 /// span per request would cost a tenth of the hot path; the lines logged at info and above
 /// name their request id themselves.)
 async fn traced<F>(span: Option<tracing::Span>, answer: F) -> Result<Response, Infallible>

@@ -122,9 +122,10 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for TextQuery<T> {
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, ApiError> {
         let query = parts.uri.query().unwrap_or("");
         let unreadable = || ApiError::BadRequest("the query string cannot be read as text".into());
-        if percent_encoding::percent_decode_str(query)
-            .decode_utf8()
-            .is_err()
+        if !query.is_empty()
+            && percent_encoding::percent_decode_str(query)
+                .decode_utf8()
+                .is_err()
         {
             return Err(unreadable());
         }

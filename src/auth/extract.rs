@@ -2,9 +2,9 @@
 //! they proved it (DESIGN.md §3). Handlers ask for a `Principal`, for an [`Interactive`] one
 //! where an API key must not be enough, or for an [`Administrator`] of the request's tenant.
 
-use std::net::{IpAddr, SocketAddr};
+use std::net::IpAddr;
 
-use axum::extract::{ConnectInfo, FromRequestParts};
+use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderName, HeaderValue, header};
 
@@ -13,6 +13,7 @@ use crate::auth::token;
 use crate::auth::verifier::KeyCheck;
 use crate::domain::{KeyId, Role, TenantId, Timestamp, UserId};
 use crate::error::ApiError;
+use crate::request_context::client_address;
 
 pub const API_KEY_HEADER: &str = "x-boomi-flow-api-key";
 pub const TENANT_HEADER: &str = "manywhotenant";
@@ -41,8 +42,8 @@ pub struct ClientAddress(pub IpAddr);
 impl<S: Send + Sync> FromRequestParts<S> for ClientAddress {
     type Rejection = std::convert::Infallible;
 
-    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
-        Ok(ClientAddress(client_address(parts)))
+    async fn from_request_parts(_: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        Ok(ClientAddress(client_address()))
     }
 }
 
@@ -145,7 +146,7 @@ impl FromRequestParts<AppState> for Principal {
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
         let Credentials { tenant, presented } = credentials(&parts.headers)?;
-        let address = client_address(parts);
+        let address = client_address();
         state.throttle.guard(address)?;
         let outcome = match presented {
             Presented::ApiKey(key) => by_api_key(key, tenant, state).await,
@@ -215,15 +216,6 @@ fn requested_tenant(value: &HeaderValue) -> Result<TenantId, ApiError> {
         .to_str()
         .map_err(|_| refused("(bytes that are not text)"))?;
     TenantId::parse(text).map_err(|_| refused(&crate::domain::shorten(text)))
-}
-
-/// The TCP peer's address: whose failure budget a request spends.
-pub fn client_address(parts: &Parts) -> IpAddr {
-    parts
-        .extensions
-        .get::<ConnectInfo<SocketAddr>>()
-        .map(|ConnectInfo(address)| address.ip())
-        .unwrap_or(IpAddr::from([0, 0, 0, 0]))
 }
 
 async fn by_api_key(

@@ -281,6 +281,32 @@ async fn failed_key_checks_are_throttled_too() {
 }
 
 #[tokio::test]
+async fn the_failure_budget_is_the_client_address_own() {
+    let app = TestApp::spawn_with(|cfg| cfg.auth_failure_burst = 2).await;
+    let bad = format!("kf_{}", "a".repeat(32));
+    for _ in 0..3 {
+        app.list_flows(Some(&bad), None).await;
+    }
+    assert_error(
+        app.list_flows(Some(&bad), None).await,
+        StatusCode::TOO_MANY_REQUESTS,
+    )
+    .await;
+    // Another client (another loopback address) still has its whole budget.
+    let other = reqwest::Client::builder()
+        .local_address(std::net::IpAddr::from([127, 0, 0, 2]))
+        .build()
+        .unwrap();
+    let answer = other
+        .get(app.url("/api/draw/1/flow"))
+        .header("x-boomi-flow-api-key", &bad)
+        .send()
+        .await
+        .unwrap();
+    assert_unauthorized(answer).await;
+}
+
+#[tokio::test]
 async fn a_repeated_key_check_is_served_from_the_cache() {
     let app = TestApp::spawn().await;
     let key = app.new_key("hot").await;
