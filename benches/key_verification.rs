@@ -35,6 +35,16 @@ const SMOKE_KEYS: usize = 1_000;
 const BATCH: usize = 10_000;
 /// The server's default cache capacity (`ServeConfig::key_cache_capacity`).
 const CACHE_CAPACITY: u64 = 100_000;
+/// How many of the stored keys the cached benchmarks cycle through: 90 % of the capacity,
+/// because quick_cache's capacity is approximate (filled to exactly its capacity, it evicts a
+/// few entries: about 0.4 % of lookups then miss).
+const CACHED_SHARE: f64 = 0.9;
+
+/// The keys the cached benchmarks cycle through (all of them in a smoke run).
+fn cached_keys(fixture: &Fixture) -> &[ApiKey] {
+    let most = (CACHE_CAPACITY as f64 * CACHED_SHARE) as usize;
+    &fixture.keys[..fixture.keys.len().min(most)]
+}
 
 /// A SQLite store in a temporary directory holding `keys`, all valid, owned by one user.
 struct Fixture {
@@ -136,8 +146,7 @@ fn baselines(c: &mut Criterion, runtime: &Runtime, fixture: &Fixture) {
         tenant_id: TenantId::generate(),
         expires_at: None,
     };
-    let digests: Vec<Digest> = fixture
-        .keys
+    let digests: Vec<Digest> = cached_keys(fixture)
         .iter()
         .map(|key| fixture.hasher.digest(key.expose()))
         .collect();
@@ -151,7 +160,7 @@ fn baselines(c: &mut Criterion, runtime: &Runtime, fixture: &Fixture) {
     });
 
     // What the verifier's cache costs by itself: a quick_cache built as `KeyVerifier::new`
-    // builds it, holding the same 100,000 grants.
+    // builds it, holding the same grants.
     let cache = quick_cache::sync::Cache::<Digest, KeyGrant>::new(CACHE_CAPACITY as usize);
     for digest in &digests {
         cache.insert(*digest, grant.clone());
@@ -206,12 +215,12 @@ fn hot_path(c: &mut Criterion, runtime: &Runtime, fixture: &Fixture) {
         fixture.store.clone(),
         metrics.clone(),
     );
-    // Every stored key goes through storage once, so the cache holds all of them.
-    for key in &fixture.keys {
+    // Every key cycled through goes through storage once, so the cache holds all of them.
+    for key in cached_keys(fixture) {
         let check = runtime.block_on(verifier.verify(key.expose())).unwrap();
         assert!(matches!(check, KeyCheck::Valid(_)), "a seeded key is valid");
     }
-    let keys: Vec<&str> = fixture.keys.iter().map(ApiKey::expose).collect();
+    let keys: Vec<&str> = cached_keys(fixture).iter().map(ApiKey::expose).collect();
 
     let mut group = c.benchmark_group("hot_path");
     group.warm_up_time(Duration::from_secs(1));

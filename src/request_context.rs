@@ -3,10 +3,10 @@
 //! beyond `--max-in-flight` requests at once it is shed with a 503 there and then; a request
 //! with an oversized head is refused; its secrets are marked sensitive; its id and the client's
 //! address are made known to the code serving it ([`current_request_id`], [`client_address`]),
-//! and it is traced (a span and a line per request at debug level;
-//! a 5xx logged at error). After a request that may have written, the cached flow lists are
-//! forgotten (see [`crate::api::flow_cache::FlowListCache`]). A handler that panics is
-//! answered 500 like any internal fault. The answer carries the id.
+//! and it is traced (a span and a line per request at debug level; a 5xx logged at error).
+//! After a request that may have written, the cached flow lists are forgotten (see
+//! [`crate::api::flow_cache::FlowListCache`]). A handler that panics is answered 500 like any
+//! internal fault. The answer carries the id.
 //!
 //! A hand-written service rather than `axum::middleware::from_fn`: the work before the router
 //! is synchronous, so the router is called directly and only one future is boxed, where
@@ -38,7 +38,8 @@ use crate::error::message_response;
 use crate::limits;
 use crate::metrics::Metrics;
 
-/// (Statics, not constants: a constant header name would be built and dropped at every use.)
+/// The header that names a request. (The header names here are statics, not constants: a
+/// constant would be built and dropped again at every use.)
 pub static REQUEST_ID_HEADER: HeaderName = HeaderName::from_static("x-request-id");
 
 /// Headers that carry secrets: marked sensitive, so no `Debug` of a request shows them.
