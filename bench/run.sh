@@ -6,10 +6,14 @@
 #   (c) nginx (Debian's), serving the same bytes after a `map` on the two headers.
 # Same wrk load for each. Prints a Markdown table: req/s, p50 and p99 latency (median of the
 # rounds), and the ratios a/b and a/c.
-#   bench/run.sh [ROUNDS] [DURATION] [CONNECTIONS]     (default: 3 5s 64; wrk -t1)
+#   bench/run.sh [ROUNDS] [DURATION] [CONNECTIONS] [WORKERS]   (default: 3 5s 64 1; wrk -t1)
+# Every subject gets WORKERS workers: keyflow --workers, the floor's TOKIO_WORKER_THREADS,
+# nginx's worker_processes. One by default: wrk's one thread keeps one core of a two-core
+# machine busy, and a server with more workers than the cores left only makes them take turns
+# (with two each on two cores, every subject loses 10-20 %, the tokio ones most).
 # Needs: wrk and nginx-light (apt-get install -y wrk nginx-light); builds keyflow --release.
 source "$(dirname "$0")/lib.sh"
-rounds="${1:-3}" duration="${2:-5s}" connections="${3:-64}"
+rounds="${1:-3}" duration="${2:-5s}" connections="${3:-64}" workers="${4:-1}"
 need wrk wrk
 need nginx nginx-light
 build_keyflow
@@ -18,19 +22,19 @@ FLOOR="$ROOT/bench/floor/target/release/keyflow-bench-floor"
 
 seed "$WORK/data" 1000 10 >/dev/null
 read -r KEY TENANT < <(head -1 "$WORK/data.keys")
-start_keyflow keyflow "$WORK/data"
+start_keyflow keyflow "$WORK/data" --workers "$workers"
 declare -A url=([keyflow]="$URL")
 get() { curl -sf "$1/api/draw/1/flow" -H "x-boomi-flow-api-key: $KEY" -H "manywhotenant: $TENANT"; }
 get "${url[keyflow]}" >"$WORK/flows.json"
 flows=$(python3 -c 'import json,sys; print(len(json.load(open(sys.argv[1]))))' "$WORK/flows.json")
 [[ "$flows" == 20 ]] || { echo "the tenant holds $flows flows, not 20" >&2; exit 1; }
 
-start floor "$FLOOR" 127.0.0.1:0 "$WORK/flows.json" "$KEY" "$TENANT"
+start floor env TOKIO_WORKER_THREADS="$workers" "$FLOOR" 127.0.0.1:0 "$WORK/flows.json" "$KEY" "$TENANT"
 url[floor]="$URL"
 
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 mkdir -p "$WORK/nginx"
-sed -e "s|@PREFIX@|$WORK/nginx|g" -e "s|@PORT@|$port|" -e "s|@KEY@|$KEY|" -e "s|@TENANT@|$TENANT|" \
+sed -e "s|@PREFIX@|$WORK/nginx|g" -e "s|@PORT@|$port|" -e "s|@WORKERS@|$workers|" -e "s|@KEY@|$KEY|" -e "s|@TENANT@|$TENANT|" \
     -e "s|@BODY@|$WORK/flows.json|" "$ROOT/bench/nginx.conf" >"$WORK/nginx/nginx.conf"
 nginx -p "$WORK/nginx" -c "$WORK/nginx/nginx.conf" -e "$WORK/nginx/error.log" &
 PIDS+=("$!")
@@ -46,7 +50,7 @@ done
 
 echo "machine: $(machine)" >&2
 command=(wrk -t1 "-c$connections" "-d$duration" -H "x-boomi-flow-api-key: KEY" -H "manywhotenant: TENANT" URL/api/draw/1/flow)
-echo "command: ${command[*]} (with --latency), $rounds rounds alternating the subjects" >&2
+echo "command: ${command[*]} (with --latency), $rounds rounds alternating the subjects, $workers worker(s) each" >&2
 declare -A results
 for round in $(seq 1 "$rounds"); do
     for subject in keyflow floor nginx; do

@@ -28,6 +28,16 @@ pub struct Cli {
     pub log: String,
 }
 
+impl Cli {
+    /// The runtime's worker threads `serve --workers` asks for (none: one per CPU).
+    pub fn workers(&self) -> Option<usize> {
+        match &self.command {
+            Command::Serve(args) => args.workers.map(usize::from),
+            _ => None,
+        }
+    }
+}
+
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Run the server.
@@ -105,6 +115,10 @@ pub struct ServeArgs {
     /// MiB of serialized flow lists kept in memory (0 keeps none).
     #[arg(long, env = "KEYFLOW_FLOW_CACHE_MIB", default_value_t = 64)]
     pub flow_cache_mib: u64,
+    /// Threads serving requests (default: one per CPU). Fewer leaves cores to other busy work
+    /// on the machine, such as a load generator.
+    #[arg(long, env = "KEYFLOW_WORKERS", value_parser = clap::value_parser!(u16).range(1..))]
+    pub workers: Option<u16>,
 }
 
 #[derive(Debug, Subcommand)]

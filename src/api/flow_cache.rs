@@ -59,7 +59,7 @@ impl FlowListCache {
         let Some(lists) = &self.lists else {
             return load().await;
         };
-        if let Some(body) = lists.get(&tenant) {
+        if let Some(body) = self.cached(tenant) {
             return Ok(body);
         }
         let generation = self.generation.load(Ordering::SeqCst);
@@ -70,6 +70,11 @@ impl FlowListCache {
             lists.remove(&tenant);
         }
         Ok(body)
+    }
+
+    /// The tenant's list if it is cached.
+    pub fn cached(&self, tenant: TenantId) -> Option<Bytes> {
+        self.lists.as_ref()?.get(&tenant)
     }
 
     /// Forgets every list: called after each request that may have written.

@@ -1,10 +1,12 @@
 //! Flows of the request's tenant: `GET`/`POST /api/draw/1/flow`, `GET`/`DELETE
 //! /api/draw/1/flow/{id}`.
 
+use std::net::IpAddr;
+
 use axum::Json;
 use axum::body::Bytes;
-use axum::extract::State;
-use axum::http::{HeaderValue, header};
+use axum::extract::{Request, State};
+use axum::http::{HeaderValue, Method, header};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use utoipa::IntoParams;
@@ -18,6 +20,10 @@ use crate::app::AppState;
 use crate::auth::Principal;
 use crate::domain::{FlowFilter, FlowId, Page, TenantId};
 use crate::error::ApiError;
+use crate::metrics::Metrics;
+
+/// The path of [`list`] (spelled out again in its `utoipa::path`, which needs the literal).
+const LIST_PATH: &str = "/api/draw/1/flow";
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -90,14 +96,37 @@ async fn list(
         }
         (filter, page) => serialized(listed(&state, tenant, filter.as_ref(), page).await?)?,
     };
-    Ok((
+    Ok(list_response(body))
+}
+
+/// The answer carrying a serialized list.
+fn list_response(body: Bytes) -> Response {
+    (
         [(
             header::CONTENT_TYPE,
             HeaderValue::from_static("application/json"),
         )],
         body,
     )
-        .into_response())
+        .into_response()
+}
+
+/// The answer to the most frequent call, `GET /api/draw/1/flow` without a query, when
+/// everything it needs is cached — the key's grant and the tenant's list — decided without
+/// storage or waiting. The request middleware asks this before routing: for this call axum's
+/// router, extractors and boxed futures cost more than the answer itself. `None` for anything
+/// else (a query, a refusal, a miss), which [`list`] answers through the router, the same way.
+pub fn answer_from_cache(state: &AppState, request: &Request, client: IpAddr) -> Option<Response> {
+    if request.method() != Method::GET
+        || request.uri().path() != LIST_PATH
+        || request.uri().query().is_some()
+    {
+        return None;
+    }
+    let principal = Principal::from_cache(request.headers(), client, state)?;
+    let body = state.flow_lists.cached(principal.tenant_id)?;
+    Metrics::bump(&state.metrics.key_cache_hits);
+    Some(list_response(body))
 }
 
 async fn listed(

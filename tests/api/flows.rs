@@ -374,3 +374,81 @@ async fn page_and_page_size_select_a_slice_of_the_ordered_list() {
     let past = assert_json(page("page=9&pageSize=2").await, StatusCode::OK).await;
     assert!(flow_names(&past).is_empty());
 }
+
+/// `GET /api/draw/1/flow` answered from the caches before routing gives exactly what the
+/// router gives; anything the caches cannot decide is left to the router.
+#[tokio::test]
+async fn the_list_answered_from_the_caches_is_the_routed_answer() {
+    use keyflow::api::flows::answer_from_cache;
+    let app = TestApp::spawn().await;
+    let key = app.new_key("early").await;
+    let request = |path: &str, key: &str, tenant: &str| {
+        axum::http::Request::get(path)
+            .header("x-boomi-flow-api-key", key)
+            .header("manywhotenant", tenant)
+            .body(axum::body::Body::empty())
+            .unwrap()
+    };
+    let client = std::net::IpAddr::from([127, 0, 0, 1]);
+    let early = |path: &str, key: &str, tenant: &str| {
+        answer_from_cache(&app.state, &request(path, key, tenant), client)
+    };
+    assert!(
+        early(FLOW, &key, &app.tenant_id).is_none(),
+        "nothing is cached yet"
+    );
+
+    // The first request goes through the router, which fills both caches.
+    let routed = app.list_flows(Some(&key), Some(&app.tenant_id)).await;
+    assert_eq!(routed.status(), StatusCode::OK);
+    let routed_type = routed.headers()["content-type"].clone();
+    let routed_body = routed.bytes().await.unwrap();
+
+    let hits = app.metric("keyflow_key_cache_hits_total").await;
+    let answer = early(FLOW, &key, &app.tenant_id).expect("answered from the caches");
+    assert_eq!(answer.status(), StatusCode::OK);
+    assert_eq!(
+        answer.headers()["content-type"],
+        routed_type.to_str().unwrap()
+    );
+    let body = axum::body::to_bytes(answer.into_body(), usize::MAX)
+        .await
+        .unwrap();
+    assert_eq!(body, routed_body);
+    assert_eq!(app.metric("keyflow_key_cache_hits_total").await, hits + 1);
+
+    // Left to the router: a query, another tenant, a key not issued here, a token.
+    let other_tenant = uuid::Uuid::new_v4().to_string();
+    let unknown = format!("kf_{}", "a".repeat(32));
+    assert!(early(&format!("{FLOW}?page=1"), &key, &app.tenant_id).is_none());
+    assert!(early(FLOW, &key, &other_tenant).is_none());
+    assert!(early(FLOW, &unknown, &app.tenant_id).is_none());
+    let token = app.admin_token().await;
+    let with_token = axum::http::Request::get(FLOW)
+        .header("authorization", format!("Bearer {token}"))
+        .body(axum::body::Body::empty())
+        .unwrap();
+    assert!(answer_from_cache(&app.state, &with_token, client).is_none());
+    // ... and the router refuses the other tenant as before.
+    assert_error(
+        app.list_flows(Some(&key), Some(&other_tenant)).await,
+        StatusCode::UNAUTHORIZED,
+    )
+    .await;
+
+    // A write forgets the cached lists: the next list is routed again, and has the new flow.
+    let saved = app
+        .with_key(Method::POST, FLOW, &key)
+        .json(&json!({"developerName": "Fresh"}))
+        .send()
+        .await
+        .unwrap();
+    assert_json(saved, StatusCode::OK).await;
+    assert!(
+        early(FLOW, &key, &app.tenant_id).is_none(),
+        "the list was forgotten"
+    );
+    let names =
+        flow_names(&assert_json(app.list_flows(Some(&key), None).await, StatusCode::OK).await);
+    assert!(names.contains(&"Fresh".to_string()), "{names:?}");
+}

@@ -27,6 +27,8 @@ pub struct TestApp {
     pub tenant_name: String,
     pub admin_email: String,
     pub admin_password: String,
+    /// The running server's state, for the tests that call the library beside it.
+    pub state: keyflow::app::AppState,
     data_dir: tempfile::TempDir,
 }
 
@@ -49,6 +51,7 @@ impl TestApp {
             .expect("server starts");
         let address = format!("http://{}", server.local_addr());
         let boot = server.bootstrap().cloned().expect("first start bootstraps");
+        let state = server.state().clone();
         tokio::spawn(server.run(std::future::pending::<()>()));
         TestApp {
             address,
@@ -57,6 +60,7 @@ impl TestApp {
             tenant_name: boot.tenant_name,
             admin_email: boot.admin_email,
             admin_password: ADMIN_PASSWORD.to_string(),
+            state,
             data_dir,
         }
     }

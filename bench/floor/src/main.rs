@@ -2,7 +2,8 @@
 //! `GET /api/draw/1/flow` with fixed bytes after comparing the key and tenant headers with
 //! fixed values: no key verification, no storage, no middleware.
 //!
-//! Usage: keyflow-bench-floor LISTEN BODY_FILE KEY TENANT  (prints `listening on http://…`)
+//! Usage: keyflow-bench-floor LISTEN BODY_FILE KEY TENANT  (prints `listening on http://…`);
+//! tokio reads its number of worker threads from `TOKIO_WORKER_THREADS`.
 
 use axum::Router;
 use axum::body::Bytes;
