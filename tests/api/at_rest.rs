@@ -151,7 +151,9 @@ impl ServeProcess {
             .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
             .arg(data_dir);
         clean_env(&mut command);
+        // One worker thread, as the load benchmark runs it: served end to end here too.
         command
+            .env("KEYFLOW_WORKERS", "1")
             .env("KEYFLOW_LOG", "trace")
             .env("KEYFLOW_ADMIN_EMAIL", EMAIL)
             .env("KEYFLOW_ADMIN_PASSWORD", PASSWORD)

@@ -220,3 +220,17 @@ async fn an_unknown_email_is_an_error() {
     ];
     assert_cli_error(&app.cli(&remove, None).await);
 }
+
+#[tokio::test]
+async fn serve_refuses_zero_workers_before_opening_anything() {
+    let app = TestApp::spawn().await;
+    let out = app
+        .cli(
+            &["serve", "--listen", "127.0.0.1:0", "--workers", "0"],
+            None,
+        )
+        .await;
+    assert!(!out.status.success(), "{}", show(&out));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("--workers"), "{}", show(&out));
+}
