@@ -170,14 +170,17 @@ impl Server {
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> anyhow::Result<()> {
         let state = self.state.clone();
-        let background = tokio::spawn(control::watch_revocations(state.clone()));
+        let background = [
+            tokio::spawn(control::watch_revocations(state.clone())),
+            tokio::spawn(control::age_caches(state.clone())),
+        ];
         let mut control = self.control;
         control.serve(state.clone());
         let app = build_service(state.clone());
         let served = axum::serve(self.listener, Connections(app))
             .with_graceful_shutdown(shutdown)
             .await;
-        background.abort();
+        background.iter().for_each(|task| task.abort());
         drop(control);
         self.sqlite.close().await;
         served.context("the HTTP server failed")

@@ -6,9 +6,9 @@
 //! - Every server also polls the store's revocation epoch (`--revocation-poll`, 1 s by
 //!   default) and drops its cache when it moved: the bound for any writer that could not
 //!   reach it through the socket.
-//! - As a backstop for a change that neither path announced, the same task empties the key
-//!   cache every 10 minutes and the cached flow lists every minute (a time-to-live per entry
-//!   would cost a clock read on every cache hit).
+//! - A second task advances the caches' [`crate::coarse_clock`] every 10 s, which ages their
+//!   entries: a grant is looked up again after 10 minutes and a flow list read again after a
+//!   minute, a backstop for a change that neither path announced.
 
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
@@ -19,6 +19,7 @@ use tokio::net::{UnixListener, UnixStream};
 use tokio::task::JoinHandle;
 
 use crate::app::AppState;
+use crate::coarse_clock::CoarseClock;
 
 const SOCKET_FILE: &str = "keyflow.sock";
 const REVOKE: &str = "revoke";
@@ -140,29 +141,13 @@ pub async fn notify_revocation(data_dir: &Path) -> anyhow::Result<Notified> {
         .map_err(|_| anyhow::anyhow!("the running server did not answer within 5 s"))?
 }
 
-/// How long a cached key grant may be served without a storage lookup, whatever happens.
-const KEY_CACHE_REFRESH: Duration = Duration::from_secs(10 * 60);
-/// How long a cached flow list may be served, whatever happens.
-const FLOW_LIST_REFRESH: Duration = Duration::from_secs(60);
-
-/// Polls the revocation epoch, forgets idle throttle entries and refreshes the caches, until
-/// aborted.
+/// Polls the revocation epoch and forgets idle throttle entries, until aborted.
 pub async fn watch_revocations(state: AppState) {
     let mut ticker = tokio::time::interval(state.config.revocation_poll);
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut seen = None;
-    let mut keys_refreshed = tokio::time::Instant::now();
-    let mut lists_refreshed = keys_refreshed;
     loop {
         ticker.tick().await;
-        if keys_refreshed.elapsed() >= KEY_CACHE_REFRESH {
-            state.verifier.revoke_all();
-            keys_refreshed = tokio::time::Instant::now();
-        }
-        if lists_refreshed.elapsed() >= FLOW_LIST_REFRESH {
-            state.flow_lists.forget_all();
-            lists_refreshed = tokio::time::Instant::now();
-        }
         match state.store.revocation_epoch().await {
             Ok(epoch) => {
                 if seen.is_some_and(|seen| seen != epoch) {
@@ -173,5 +158,17 @@ pub async fn watch_revocations(state: AppState) {
             Err(error) => tracing::warn!(error = %error, "cannot read the revocation epoch"),
         }
         state.throttle.forget_idle();
+    }
+}
+
+/// Advances the caches' clocks every [`CoarseClock::TICK`], until aborted.
+pub async fn age_caches(state: AppState) {
+    let mut ticker = tokio::time::interval(CoarseClock::TICK);
+    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    ticker.tick().await;
+    loop {
+        ticker.tick().await;
+        state.verifier.tick();
+        state.flow_lists.tick();
     }
 }

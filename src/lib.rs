@@ -4,7 +4,8 @@
 //! The crate in a few lines:
 //! - [`cli`] parses the command line; [`admin`] carries out the administration commands.
 //! - [`app`] builds the router and runs the server; [`config`] holds its settings;
-//!   [`limits`] bounds request heads and requests in flight;
+//!   [`request_context`] is what every request goes through first (its id in [`request_id`],
+//!   the early answer from the caches); [`limits`] bounds request heads and requests in flight;
 //!   [`bootstrap`] seeds an empty database; [`secrets`] loads or creates the pepper and master key.
 //! - [`api`] has one module of thin handlers per area; [`error`] turns every failure into a
 //!   JSON-string answer with the right status code.
@@ -13,7 +14,8 @@
 //! - [`domain`] holds the values that are parsed at the edge and valid inside.
 //! - [`store`] is the only place that knows SQL: a `Store` trait and its SQLite backend.
 //! - [`key_management`] and [`user_admin`] hold the rules for keys and for a tenant's users.
-//! - [`control`] lets the command line tell a running server to drop its key cache.
+//! - [`control`] lets the command line tell a running server to drop its key cache, and runs
+//!   the background tasks (revocation poll, the caches' [`coarse_clock`]).
 //! - [`web`] serves the pages: sign-in, User Settings (API keys) and Flows.
 #![forbid(unsafe_code)]
 
@@ -23,6 +25,7 @@ pub mod app;
 pub mod auth;
 pub mod bootstrap;
 pub mod cli;
+pub mod coarse_clock;
 pub mod config;
 pub mod control;
 pub mod data_dir;
@@ -32,6 +35,7 @@ pub mod key_management;
 pub mod limits;
 pub mod metrics;
 pub mod request_context;
+pub mod request_id;
 pub mod secrets;
 pub mod store;
 pub mod user_admin;

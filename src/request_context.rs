@@ -11,16 +11,14 @@
 //! A hand-written service rather than `axum::middleware::from_fn`: the work before the router
 //! is synchronous, so the router is called directly and only one future is boxed, where
 //! `from_fn` boxes the middleware's future, the next service and its future on every request.
-//! It is also its own make-service ([`Connections`]): each connection gets a copy that knows
-//! its peer, so the address travels with the request id in one task-local value instead of
-//! an extension (axum's `ConnectInfo`) allocated into every request.
+//! [`Connections`] makes a copy of it for each connection that knows the connection's peer, so
+//! the address travels with the request id in one task-local value instead of an extension
+//! (axum's `ConnectInfo`) allocated into every request.
 
 use std::convert::Infallible;
 use std::net::{IpAddr, Ipv4Addr};
 use std::panic::{self, AssertUnwindSafe};
 use std::pin::Pin;
-use std::sync::OnceLock;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::task::{Context, Poll};
 
 use axum::extract::Request;
@@ -38,6 +36,7 @@ use crate::auth::extract::API_KEY_HEADER;
 use crate::error::message_response;
 use crate::limits;
 use crate::metrics::Metrics;
+use crate::request_id;
 
 /// The header that names a request. (The header names here are statics, not constants: a
 /// constant would be built and dropped again at every use.)
@@ -159,7 +158,7 @@ where
         }
         let id = match given_id {
             Some(given) if given.len() <= 64 && given.to_str().is_ok() => given.clone(),
-            _ => new_request_id(),
+            _ => request_id::new(),
         };
         if let Some(refusal) = limits::refuse_oversized_head(request.uri(), header_bytes) {
             return Box::pin(async move { Ok(finish(id, refusal)) });
@@ -170,7 +169,8 @@ where
             tracing::debug_span!("request", id, method = %request.method(), path = request.uri().path())
         });
         // The most frequent call, answered from the caches before routing when it can be (not
-        // while every request is traced, to keep one path for the trace).
+        // while every request is traced at debug level, so the trace shows one path). The head
+        // bound above applies first, before any slot is taken.
         if span.is_none()
             && let Some(answer) = self.answer_from_cache(&request)
         {
@@ -180,6 +180,9 @@ where
         // until it is polled below, after the request has found a slot).
         let called = panic::catch_unwind(AssertUnwindSafe(|| self.inner.call(request)));
         let Ok(answer) = called else {
+            if may_write {
+                state.flow_lists.forget_all();
+            }
             return Box::pin(async move { Ok(finish(id, panicked())) });
         };
         // The state a panic leaves behind is the request's own (its future is dropped); what
@@ -190,8 +193,7 @@ where
             let Some(slot) = state.in_flight.enter() else {
                 // Not logged: under a flood that would be a line per refused request.
                 Metrics::bump(&state.metrics.shed);
-                let shed = state.in_flight.shed();
-                return Ok(finish(id, shed));
+                return Ok(named(id, state.in_flight.shed()));
             };
             let scoped = SCOPE.scope(Scope { id, peer }, answer);
             let mut scoped = std::pin::pin!(scoped);
@@ -234,12 +236,17 @@ fn panicked() -> Response {
 }
 
 /// Logs a 5xx with its request id and names the answer with the id.
-fn finish(id: HeaderValue, mut response: Response) -> Response {
+fn finish(id: HeaderValue, response: Response) -> Response {
     if response.status().is_server_error() {
         let status = response.status().as_u16();
         let request_id = id.to_str().unwrap_or_default();
         tracing::error!(request_id, status, "request failed");
     }
+    named(id, response)
+}
+
+/// The answer, named with the request id.
+fn named(id: HeaderValue, mut response: Response) -> Response {
     response.headers_mut().insert(&REQUEST_ID_HEADER, id);
     response
 }
@@ -266,26 +273,6 @@ where
         );
     }
     response
-}
-
-/// A new request id in the form of a UUID, unique within the process and made without a
-/// system call: a random per-process half, and a counter scrambled by a bijective mix, so ids
-/// never repeat and do not read as a count of requests.
-fn new_request_id() -> HeaderValue {
-    static KEY: OnceLock<(u64, u64)> = OnceLock::new();
-    static COUNTER: AtomicU64 = AtomicU64::new(0);
-    let (high, low) = *KEY.get_or_init(rand::random);
-    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
-    let id = uuid::Uuid::from_u64_pair(high, mix(n ^ low));
-    let mut text = [0u8; uuid::fmt::Hyphenated::LENGTH];
-    HeaderValue::from_str(id.hyphenated().encode_lower(&mut text)).expect("hex and hyphens")
-}
-
-/// The splitmix64 finalizer: a bijection of u64, so distinct counters give distinct ids.
-fn mix(mut z: u64) -> u64 {
-    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-    z ^ (z >> 31)
 }
 
 #[cfg(test)]

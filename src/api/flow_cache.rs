@@ -6,47 +6,69 @@
 //! OPTIONS (the command line writes no flows and renames no one), so the router forgets every
 //! list after each such request ([`FlowListCache::forget_all`]). A generation counter keeps a
 //! list read while a write was committing from being cached after the write forgot it. The
-//! cache is bounded in bytes, and emptied every minute ([`crate::control`]) should a write
-//! ever come from elsewhere.
+//! cache is bounded in bytes, and a list is served for a minute at most should a write ever
+//! come from elsewhere.
 
 use std::future::Future;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
 
 use axum::body::Bytes;
 
+use crate::coarse_clock::{CoarseClock, Stamped};
 use crate::domain::TenantId;
 use crate::error::ApiError;
+
+/// How long a list is served from the cache at most, in ticks.
+const LIST_TTL: u32 = CoarseClock::ticks_in(Duration::from_secs(60));
+
+/// The cache's shards: each holds a quarter of `--flow-cache-mib`, and a list larger than
+/// (nearly) one shard is not kept. More shards would contend less and cap lists lower.
+const SHARDS: usize = 4;
 
 /// Weighs a list by its length in bytes (at least 1: quick_cache never evicts an entry that
 /// weighs nothing).
 #[derive(Clone)]
 struct ByLength;
 
-impl quick_cache::Weighter<TenantId, Bytes> for ByLength {
-    fn weight(&self, _: &TenantId, body: &Bytes) -> u64 {
-        (body.len() as u64).max(1)
+impl quick_cache::Weighter<TenantId, Stamped<Bytes>> for ByLength {
+    fn weight(&self, _: &TenantId, list: &Stamped<Bytes>) -> u64 {
+        (list.value.len() as u64).max(1)
     }
 }
 
 /// Serialized flow lists by tenant, bounded by their total size.
 pub struct FlowListCache {
-    lists: Option<quick_cache::sync::Cache<TenantId, Bytes, ByLength>>,
+    lists: Option<quick_cache::sync::Cache<TenantId, Stamped<Bytes>, ByLength>>,
     generation: AtomicU64,
+    clock: CoarseClock,
 }
 
 impl FlowListCache {
     /// A cache holding at most `max_bytes` of JSON; 0 turns it off.
     pub fn new(max_bytes: u64) -> Self {
         let lists = (max_bytes > 0).then(|| {
-            // Sized for lists of about 20 KiB (20 flows) to start with.
+            // Sized for lists of about 20 kB (20 flows) to start with.
             let expected = usize::try_from(max_bytes / 20_000)
                 .unwrap_or(usize::MAX)
                 .max(1);
-            quick_cache::sync::Cache::with_weighter(expected, max_bytes, ByLength)
+            let options = quick_cache::OptionsBuilder::new()
+                .shards(SHARDS)
+                .estimated_items_capacity(expected)
+                .weight_capacity(max_bytes)
+                .build()
+                .expect("both capacities are set");
+            quick_cache::sync::Cache::with_options(
+                options,
+                ByLength,
+                quick_cache::DefaultHashBuilder::default(),
+                quick_cache::sync::DefaultLifecycle::default(),
+            )
         });
         Self {
             lists,
             generation: AtomicU64::new(0),
+            clock: CoarseClock::default(),
         }
     }
 
@@ -64,7 +86,7 @@ impl FlowListCache {
         }
         let generation = self.generation.load(Ordering::SeqCst);
         let body = load().await?;
-        lists.insert(tenant, body.clone());
+        lists.insert(tenant, self.clock.stamp(body.clone()));
         // A write that finished while the list was read may have missed this entry.
         if self.generation.load(Ordering::SeqCst) != generation {
             lists.remove(&tenant);
@@ -74,7 +96,13 @@ impl FlowListCache {
 
     /// The tenant's list if it is cached.
     pub fn cached(&self, tenant: TenantId) -> Option<Bytes> {
-        self.lists.as_ref()?.get(&tenant)
+        let stamped = self.lists.as_ref()?.get(&tenant)?;
+        self.clock.fresh(stamped, LIST_TTL)
+    }
+
+    /// One tick of the clock that ages the lists (the background task's).
+    pub fn tick(&self) {
+        self.clock.advance();
     }
 
     /// Forgets every list: called after each request that may have written.
@@ -124,6 +152,41 @@ mod tests {
             .await
             .unwrap();
         assert_eq!(&fresh[..], b"[\"new\"]");
+    }
+
+    #[tokio::test]
+    async fn a_list_is_loaded_again_once_it_has_aged_a_minute() {
+        let cache = FlowListCache::new(1 << 20);
+        let tenant = TenantId::generate();
+        let loads = AtomicU64::new(0);
+        let load = || async {
+            loads.fetch_add(1, Ordering::SeqCst);
+            Ok(Bytes::from_static(b"[]"))
+        };
+        cache.get_or_load(tenant, load).await.unwrap();
+        for _ in 1..LIST_TTL {
+            cache.tick();
+        }
+        cache.get_or_load(tenant, load).await.unwrap();
+        assert_eq!(
+            loads.load(Ordering::SeqCst),
+            1,
+            "still fresh one tick short of a minute"
+        );
+        cache.tick();
+        cache.get_or_load(tenant, load).await.unwrap();
+        assert_eq!(loads.load(Ordering::SeqCst), 2);
+    }
+
+    #[tokio::test]
+    async fn a_list_of_a_shard_is_kept_and_a_larger_one_is_not() {
+        let cache = FlowListCache::new(4 << 20);
+        let (small, large) = (TenantId::generate(), TenantId::generate());
+        let list = |bytes: usize| move || async move { Ok(Bytes::from(vec![b' '; bytes])) };
+        cache.get_or_load(small, list(900 << 10)).await.unwrap();
+        cache.get_or_load(large, list(2 << 20)).await.unwrap();
+        assert!(cache.cached(small).is_some());
+        assert!(cache.cached(large).is_none(), "over a quarter of the cache");
     }
 
     #[tokio::test]

@@ -20,7 +20,6 @@ use crate::app::AppState;
 use crate::auth::Principal;
 use crate::domain::{FlowFilter, FlowId, Page, TenantId};
 use crate::error::ApiError;
-use crate::metrics::Metrics;
 
 /// The path of [`list`] (spelled out again in its `utoipa::path`, which needs the literal).
 const LIST_PATH: &str = "/api/draw/1/flow";
@@ -125,7 +124,7 @@ pub fn answer_from_cache(state: &AppState, request: &Request, client: IpAddr) ->
     }
     let principal = Principal::from_cache(request.headers(), client, state)?;
     let body = state.flow_lists.cached(principal.tenant_id)?;
-    Metrics::bump(&state.metrics.key_cache_hits);
+    state.verifier.count_cache_hit();
     Some(list_response(body))
 }
 

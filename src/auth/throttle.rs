@@ -40,8 +40,8 @@ impl FailureThrottle {
             .allow_burst(burst);
         Self {
             limiter: RateLimiter::keyed(quota),
-            // An entry is useless once its time is past; the capacity bounds the memory, and
-            // the oldest entries are the first evicted.
+            // An entry is useless once its time is past; the capacity bounds the memory (an
+            // address evicted early is merely unblocked early).
             blocked: quick_cache::sync::Cache::new(100_000),
             blocked_until_ms: AtomicU64::new(0),
             started: Instant::now(),

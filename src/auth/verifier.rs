@@ -1,12 +1,15 @@
 //! The hot path: parse and checksum, HMAC, a bounded in-process cache, storage on a miss.
 //! Nothing here writes. A revocation (key deleted, owner removed from the tenant) empties the
 //! cache at once; a generation counter keeps a lookup that raced the revocation from putting
-//! the revoked grant back.
+//! the revoked grant back. The cache holds about `--key-cache-capacity` grants (quick_cache's
+//! capacity is approximate) and each for at most 10 minutes.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
 
 use crate::auth::api_key::{ApiKey, Digest, Hasher};
+use crate::coarse_clock::{CoarseClock, Stamped};
 use crate::domain::Timestamp;
 use crate::metrics::Metrics;
 use crate::store::{KeyGrant, Store, StoreResult};
@@ -21,6 +24,9 @@ pub enum KeyCheck {
     Unknown,
     Expired,
 }
+
+/// How long a grant is served from the cache before storage is asked again, in ticks.
+const KEY_CACHE_TTL: u32 = CoarseClock::ticks_in(Duration::from_secs(10 * 60));
 
 /// How far a key gets without storage.
 enum Lookup {
@@ -37,9 +43,12 @@ fn has_expired(grant: &KeyGrant) -> bool {
 pub struct KeyVerifier {
     hasher: Hasher,
     /// quick_cache rather than moka: a hit here is a read lock and one atomic bit, where a
-    /// moka hit also queues a read record, pins an epoch and may run housekeeping inline
-    /// (about 0.4 µs of the 10 µs a cached `GET /api/draw/1/flow` cost; docs/BENCHMARKS-load.md).
-    cache: quick_cache::sync::Cache<Digest, KeyGrant>,
+    /// moka hit also queues a read record, pins an epoch and may run housekeeping inline (about
+    /// five times as long: `baseline/cache_get` and `baseline/moka_get` in docs/BENCHMARKS.md).
+    cache: quick_cache::sync::Cache<Digest, Stamped<KeyGrant>>,
+    /// Ages the cached grants: each is looked up again after [`KEY_CACHE_TTL`], a backstop
+    /// for a change that no revocation announced.
+    clock: CoarseClock,
     generation: AtomicU64,
     store: Arc<dyn Store>,
     metrics: Arc<Metrics>,
@@ -57,6 +66,7 @@ impl KeyVerifier {
         Self {
             hasher,
             cache,
+            clock: CoarseClock::default(),
             generation: AtomicU64::new(0),
             store,
             metrics,
@@ -104,7 +114,8 @@ impl KeyVerifier {
             return Lookup::Malformed;
         }
         let digest = self.hasher.digest(presented);
-        match self.cache.get(&digest) {
+        let cached = self.cache.get(&digest);
+        match cached.and_then(|stamped| self.clock.fresh(stamped, KEY_CACHE_TTL)) {
             Some(grant) => Lookup::Cached(grant),
             None => Lookup::Uncached(digest),
         }
@@ -115,7 +126,7 @@ impl KeyVerifier {
         Metrics::bump(&self.metrics.key_store_lookups);
         let grant = self.store.key_by_digest(&digest).await?;
         if let Some(grant) = &grant {
-            self.cache.insert(digest, grant.clone());
+            self.cache.insert(digest, self.clock.stamp(grant.clone()));
             // A revocation that ran while storage was asked may have missed this entry.
             if self.generation.load(Ordering::SeqCst) != generation {
                 self.cache.remove(&digest);
@@ -124,14 +135,19 @@ impl KeyVerifier {
         Ok(grant)
     }
 
+    /// One tick of the clock that ages the cached grants (the background task's).
+    pub fn tick(&self) {
+        self.clock.advance();
+    }
+
+    /// Counts a verification answered from the cache by [`KeyVerifier::verify_cached`].
+    pub fn count_cache_hit(&self) {
+        Metrics::bump(&self.metrics.key_cache_hits);
+    }
+
     /// Forgets every cached grant: the next check of each key asks storage.
     pub fn revoke_all(&self) {
         self.generation.fetch_add(1, Ordering::SeqCst);
         self.cache.clear();
-    }
-
-    /// How many grants the cache holds (approximately; for the benchmarks and metrics).
-    pub fn cached(&self) -> u64 {
-        self.cache.len() as u64
     }
 }

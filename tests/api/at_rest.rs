@@ -151,7 +151,7 @@ impl ServeProcess {
             .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
             .arg(data_dir);
         clean_env(&mut command);
-        // One worker thread, as the load benchmark runs it: served end to end here too.
+        // One worker thread, the setting the load benchmark runs keyflow with.
         command
             .env("KEYFLOW_WORKERS", "1")
             .env("KEYFLOW_LOG", "trace")

@@ -436,6 +436,33 @@ async fn the_list_answered_from_the_caches_is_the_routed_answer() {
     )
     .await;
 
+    // Over HTTP: the early answer and the routed one (`?` always goes through the router)
+    // differ in nothing but the date and the request id.
+    let over_http = |path: &'static str| {
+        app.client
+            .get(app.url(path))
+            .header("x-boomi-flow-api-key", &key)
+            .header("manywhotenant", &app.tenant_id)
+            .send()
+    };
+    let (fast, slow) = (
+        over_http(FLOW).await.unwrap(),
+        over_http("/api/draw/1/flow?").await.unwrap(),
+    );
+    let headers = |response: &Response| {
+        let mut names: Vec<(String, String)> = response
+            .headers()
+            .iter()
+            .filter(|(name, _)| !["date", "x-request-id"].contains(&name.as_str()))
+            .map(|(name, value)| (name.to_string(), value.to_str().unwrap().to_string()))
+            .collect();
+        names.sort();
+        names
+    };
+    assert_eq!(fast.status(), slow.status());
+    assert_eq!(headers(&fast), headers(&slow));
+    assert_eq!(fast.bytes().await.unwrap(), slow.bytes().await.unwrap());
+
     // A write forgets the cached lists: the next list is routed again, and has the new flow.
     let saved = app
         .with_key(Method::POST, FLOW, &key)
@@ -451,4 +478,23 @@ async fn the_list_answered_from_the_caches_is_the_routed_answer() {
     let names =
         flow_names(&assert_json(app.list_flows(Some(&key), None).await, StatusCode::OK).await);
     assert!(names.contains(&"Fresh".to_string()), "{names:?}");
+
+    // With both caches full again, a deleted key fails at once, early answer or not.
+    assert_json(app.list_flows(Some(&key), None).await, StatusCode::OK).await;
+    assert!(early(FLOW, &key, &app.tenant_id).is_some());
+    let deleted = app
+        .client
+        .delete(app.url("/api/admin/1/users/me/keys/early"))
+        .header("authorization", format!("Bearer {token}"))
+        .header("manywhotenant", &app.tenant_id)
+        .send()
+        .await
+        .unwrap();
+    assert!(deleted.status().is_success(), "{}", deleted.status());
+    assert!(early(FLOW, &key, &app.tenant_id).is_none());
+    assert_error(
+        app.list_flows(Some(&key), None).await,
+        StatusCode::UNAUTHORIZED,
+    )
+    .await;
 }
