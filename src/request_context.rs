@@ -217,6 +217,9 @@ impl<S> RequestContext<S> {
     /// [`flows::answer_from_cache`] within a slot of its own: `None` when the router must
     /// answer (or shed the request). A panic there is answered 500 like a handler's.
     fn answer_from_cache(&self, request: &Request) -> Option<Response> {
+        if !flows::is_whole_list(request) {
+            return None;
+        }
         let slot = self.state.in_flight.enter()?;
         let answer = panic::catch_unwind(AssertUnwindSafe(|| {
             flows::answer_from_cache(&self.state, request, self.peer)
@@ -252,9 +255,9 @@ fn named(id: HeaderValue, mut response: Response) -> Response {
 }
 
 /// Runs the request in its debug-level span, if it has one, with a line for its answer. The
-/// path only: a query string is the client's business, never the log's. (Off at the default level, where a
-/// span per request would cost a tenth of the hot path; the lines logged at info and above
-/// name their request id themselves.)
+/// path only: a query string is the client's business, never the log's. (Off at the default
+/// level, where a span per request would cost a tenth of the hot path; the lines logged at
+/// info and above name their request id themselves.)
 async fn traced<F>(span: Option<tracing::Span>, answer: F) -> Result<Response, Infallible>
 where
     F: Future<Output = Result<Response, Infallible>>,

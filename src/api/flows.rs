@@ -110,16 +110,20 @@ fn list_response(body: Bytes) -> Response {
         .into_response()
 }
 
+/// Whether the request is `GET /api/draw/1/flow` without a query: the whole list.
+pub fn is_whole_list(request: &Request) -> bool {
+    request.method() == Method::GET
+        && request.uri().path() == LIST_PATH
+        && request.uri().query().is_none()
+}
+
 /// The answer to the most frequent call, `GET /api/draw/1/flow` without a query, when
 /// everything it needs is cached — the key's grant and the tenant's list — decided without
 /// storage or waiting. The request middleware asks this before routing: for this call axum's
 /// router, extractors and boxed futures cost more than the answer itself. `None` for anything
 /// else (a query, a refusal, a miss), which [`list`] answers through the router, the same way.
 pub fn answer_from_cache(state: &AppState, request: &Request, client: IpAddr) -> Option<Response> {
-    if request.method() != Method::GET
-        || request.uri().path() != LIST_PATH
-        || request.uri().query().is_some()
-    {
+    if !is_whole_list(request) {
         return None;
     }
     let principal = Principal::from_cache(request.headers(), client, state)?;
