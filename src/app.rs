@@ -180,7 +180,13 @@ impl Server {
         let served = axum::serve(self.listener, Connections(app))
             .with_graceful_shutdown(shutdown)
             .await;
-        background.iter().for_each(|task| task.abort());
+        // Each task is aborted and then awaited, so a query it was making has given its
+        // connection back before the pool closes: a connection still out when the process
+        // exits would leave the write-ahead log behind.
+        for task in background {
+            task.abort();
+            let _ = task.await;
+        }
         drop(control);
         self.sqlite.close().await;
         served.context("the HTTP server failed")
