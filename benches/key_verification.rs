@@ -15,7 +15,8 @@ use std::sync::atomic::Ordering;
 use std::task::{Context, Poll, Waker};
 use std::time::Duration;
 
-use criterion::Criterion;
+use criterion::measurement::WallTime;
+use criterion::{BenchmarkGroup, Criterion};
 use keyflow::auth::api_key::{ApiKey, Digest, Hasher};
 use keyflow::auth::verifier::{KeyCheck, KeyVerifier};
 use keyflow::domain::{Email, KeyId, KeyName, Role, TenantId, TenantName, Timestamp, UserId};
@@ -165,18 +166,9 @@ fn baselines(c: &mut Criterion, runtime: &Runtime, fixture: &Fixture) {
     for digest in &digests {
         cache.insert(*digest, grant.clone());
     }
-    let mut calls = 0u64;
-    let mut hits = 0u64;
-    group.bench_function("cache_get", |b| {
-        b.iter(|| {
-            calls += 1;
-            let i = next(&mut index, digests.len());
-            let found = cache.get(black_box(&digests[i]));
-            hits += u64::from(found.is_some());
-            found
-        })
+    bench_hits(&mut group, "cache_get", &digests, |digest| {
+        cache.get(digest)
     });
-    assert_eq!(hits, calls, "every digest is cached");
 
     // The moka cache the verifier used before, built as it was (with its 10-minute TTL).
     let cache: moka::sync::Cache<Digest, KeyGrant> = moka::sync::Cache::builder()
@@ -187,23 +179,31 @@ fn baselines(c: &mut Criterion, runtime: &Runtime, fixture: &Fixture) {
         cache.insert(*digest, grant.clone());
     }
     cache.run_pending_tasks();
-    let mut calls = 0u64;
-    let mut hits = 0u64;
-    group.bench_function("moka_get", |b| {
-        b.iter(|| {
-            calls += 1;
-            let i = next(&mut index, digests.len());
-            let found = cache.get(black_box(&digests[i]));
-            hits += u64::from(found.is_some());
-            found
-        })
-    });
-    assert_eq!(hits, calls, "every digest is cached");
+    bench_hits(&mut group, "moka_get", &digests, |digest| cache.get(digest));
 
     group.bench_function("block_on_empty", |b| {
         b.iter(|| runtime.block_on(black_box(async {})))
     });
     group.finish();
+}
+
+/// Benchmarks `get` cycling through `digests`, and checks that every call found its grant.
+fn bench_hits(
+    group: &mut BenchmarkGroup<'_, WallTime>,
+    name: &str,
+    digests: &[Digest],
+    get: impl Fn(&Digest) -> Option<KeyGrant>,
+) {
+    let (mut index, mut calls, mut hits) = (0, 0u64, 0u64);
+    group.bench_function(name, |b| {
+        b.iter(|| {
+            calls += 1;
+            let found = get(black_box(&digests[next(&mut index, digests.len())]));
+            hits += u64::from(found.is_some());
+            found
+        })
+    });
+    assert_eq!(hits, calls, "{name}: every digest is cached");
 }
 
 /// The steps of the hot path alone, then a whole verification answered from the cache.
