@@ -183,6 +183,10 @@ pub fn init_telemetry(cli: &Cli) {
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
         .with_ansi(ansi)
+        // A log line that cannot be written is dropped. Reporting the failure would mean
+        // printing to the very stderr that failed, which panics: a closed log pipe or a full
+        // disk would otherwise stop the server in the middle of whatever it was doing.
+        .log_internal_errors(false)
         .try_init();
 }
 

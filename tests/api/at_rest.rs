@@ -134,8 +134,14 @@ fn collect(
     lines: Option<tokio::sync::mpsc::UnboundedSender<String>>,
 ) -> JoinHandle<()> {
     tokio::spawn(async move {
-        let mut reader = BufReader::new(stream).lines();
-        while let Ok(Some(line)) = reader.next_line().await {
+        // Bytes, not text: a line that is not UTF-8 must not end the collection early.
+        let mut reader = BufReader::new(stream);
+        let mut raw = Vec::new();
+        while matches!(reader.read_until(b'\n', &mut raw).await, Ok(n) if n > 0) {
+            let line = String::from_utf8_lossy(&raw)
+                .trim_end_matches('\n')
+                .to_string();
+            raw.clear();
             output.lock().unwrap().push_str(&format!("{line}\n"));
             if let Some(lines) = &lines {
                 let _ = lines.send(line);
@@ -316,7 +322,10 @@ async fn keys_survive_a_restart_and_never_reach_the_logs() {
         .into_iter()
         .filter(|name| data_dir.path().join(name).exists())
         .collect();
-    assert!(leftovers.is_empty(), "a clean stop left {leftovers:?}");
+    assert!(
+        leftovers.is_empty(),
+        "a clean stop left {leftovers:?}; its output:\n{log}"
+    );
 
     let second = ServeProcess::start(data_dir.path()).await;
     assert!(
@@ -335,4 +344,60 @@ async fn keys_survive_a_restart_and_never_reach_the_logs() {
     );
     let log = second.stop().await;
     assert!(!log.contains(&key), "the key value reached the output");
+}
+
+/// A log that cannot be written (a closed pipe, a full disk) loses its lines, not the server:
+/// with stderr on `/dev/full` keyflow serves, and a SIGTERM still stops it cleanly.
+#[tokio::test]
+async fn a_failing_log_stops_neither_serving_nor_a_clean_stop() {
+    let data_dir = tempfile::tempdir().unwrap();
+    let mut command = Command::new(env!("CARGO_BIN_EXE_keyflow"));
+    command
+        .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
+        .arg(data_dir.path());
+    clean_env(&mut command);
+    let full = std::fs::OpenOptions::new()
+        .write(true)
+        .open("/dev/full")
+        .unwrap();
+    let mut child = command
+        .env("KEYFLOW_LOG", "trace")
+        .env("KEYFLOW_ADMIN_PASSWORD", PASSWORD)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(full)
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let mut stdout = BufReader::new(child.stdout.take().unwrap()).lines();
+    let address = loop {
+        let line = tokio::time::timeout(PATIENCE, stdout.next_line())
+            .await
+            .expect("keyflow starts")
+            .unwrap()
+            .expect("a `listening on` line");
+        if let Some(address) = line.strip_prefix("listening on ") {
+            break address.to_string();
+        }
+    };
+    for _ in 0..3 {
+        let answer = reqwest::get(format!("{address}/api/draw/1/flow"))
+            .await
+            .unwrap();
+        assert_eq!(answer.status(), StatusCode::UNAUTHORIZED);
+    }
+    let pid = child.id().unwrap().to_string();
+    assert!(
+        std::process::Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .unwrap()
+            .success()
+    );
+    let status = tokio::time::timeout(PATIENCE, child.wait())
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(status.success(), "{status:?}");
+    assert!(!data_dir.path().join("keyflow.db-wal").exists());
 }

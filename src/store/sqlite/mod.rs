@@ -14,8 +14,8 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use anyhow::Context;
-use sqlx::SqlitePool;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::{ConnectOptions, Connection, SqlitePool};
 use uuid::Uuid;
 
 use super::{StoreError, StoreResult};
@@ -31,6 +31,7 @@ pub const DATABASE_FILE: &str = "keyflow.db";
 #[derive(Clone)]
 pub struct SqliteStore {
     pool: SqlitePool,
+    options: SqliteConnectOptions,
 }
 
 impl SqliteStore {
@@ -51,22 +52,28 @@ impl SqliteStore {
             .pragma("mmap_size", MMAP_BYTES.to_string());
         let pool = SqlitePoolOptions::new()
             .max_connections(8)
-            .connect_with(options)
+            .connect_with(options.clone())
             .await
             .with_context(|| format!("cannot open the database {}", path.display()))?;
         sqlx::migrate!("migrations/sqlite")
             .run(&pool)
             .await
             .context("cannot bring the database schema up to date")?;
-        Ok(Self { pool })
+        Ok(Self { pool, options })
     }
 
-    /// Flushes the WAL into the main file and closes every connection.
+    /// Flushes the WAL into the main file and closes every connection, leaving no `-wal` file.
     pub async fn close(&self) {
         let _ = sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)")
             .execute(&self.pool)
             .await;
         self.pool.close().await;
+        // SQLite removes the write-ahead log when the last connection closes, but pooled
+        // connections closing at the same moment can each find another still open and all
+        // leave it. One more connection, opened and closed alone, is surely the last.
+        if let Ok(last) = self.options.connect().await {
+            let _ = last.close().await;
+        }
     }
 }
 
