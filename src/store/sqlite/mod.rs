@@ -68,9 +68,16 @@ impl SqliteStore {
             .execute(&self.pool)
             .await;
         self.pool.close().await;
-        // SQLite removes the write-ahead log when the last connection closes, but pooled
-        // connections closing at the same moment can each find another still open and all
-        // leave it. One more connection, opened and closed alone, is surely the last.
+        // SQLite removes the write-ahead log when the last connection closes. A connection
+        // that was on its way back to the pool is closed by a task of its own, which
+        // `close` does not wait for: wait until the pool holds none (at most a second).
+        for _ in 0..100 {
+            if self.pool.size() == 0 {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        // Then one more connection, opened and closed alone, is surely the last.
         if let Ok(last) = self.options.connect().await {
             let _ = last.close().await;
         }
