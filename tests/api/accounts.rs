@@ -51,17 +51,7 @@ async fn a_new_account_sets_its_password_with_the_one_time_link() {
     let again = call(&app, &token, Method::POST, USERS, Some(body)).await;
     assert_error(again, StatusCode::CONFLICT).await;
     let other = app.create_tenant("Other").await;
-    let args = [
-        "user",
-        "add",
-        "--email",
-        &app.admin_email,
-        "--tenant",
-        &other,
-        "--role",
-        "administrator",
-    ];
-    assert!(app.cli(&args, None).await.status.success());
+    assert!(app.add_admin_to(&other).await.status.success());
     let other_admin = app
         .client
         .post(app.url(USERS))

@@ -105,17 +105,7 @@ async fn user_create_takes_a_role_and_names() {
 async fn user_add_gives_an_existing_user_another_tenant() {
     let app = TestApp::spawn().await;
     let other = app.create_tenant("Other").await;
-    let args = [
-        "user",
-        "add",
-        "--email",
-        &app.admin_email,
-        "--tenant",
-        &other,
-        "--role",
-        "administrator",
-    ];
-    let out = app.cli(&args, None).await;
+    let out = app.add_admin_to(&other).await;
     assert!(out.status.success(), "{}", show(&out));
     let me = app.me(&app.admin_token().await).await;
     let tenant = me["tenants"]

@@ -196,6 +196,22 @@ impl TestApp {
     }
 
     /// Runs the keyflow binary with `args` then `--data-dir <this server's dir>`.
+    /// `keyflow user add`: the bootstrap administrator becomes an administrator of `tenant`.
+    pub async fn add_admin_to(&self, tenant: &str) -> Output {
+        let email = self.admin_email.as_str();
+        let args = [
+            "user",
+            "add",
+            "--email",
+            email,
+            "--tenant",
+            tenant,
+            "--role",
+            "administrator",
+        ];
+        self.cli(&args, None).await
+    }
+
     pub async fn cli(&self, args: &[&str], stdin: Option<&str>) -> Output {
         let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_keyflow"));
         command.args(args).arg("--data-dir").arg(self.data_dir());
