@@ -101,6 +101,15 @@ pub async fn add_user(
     let store = open(data_dir).await?;
     let user = existing_user(&store, email).await?;
     let tenant = existing_tenant(&store, tenant).await?;
+    // Whoever holds such an account's invitation link would set its password and, with it,
+    // get this membership too: a link must reach no further than its own tenant.
+    if user.password_hash.is_none() {
+        bail!(
+            "{} has no password yet (an invitation of theirs is pending): add them once they \
+             have accepted it, or invite them to this tenant too",
+            user.email
+        );
+    }
     store
         .add_membership(user.id, tenant, role)
         .await

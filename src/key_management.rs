@@ -1,7 +1,10 @@
 //! Creating, listing, revealing and deleting a user's API keys: the rules both the API and the
 //! web pages follow (uniqueness per user and tenant, membership, the reveal policy, audit).
+//! Each call names the moment of the caller's sign-in: keys of a tenant whose membership began
+//! later are out of its reach ([`crate::auth::access`]).
 
 use crate::app::AppState;
+use crate::auth::access;
 use crate::auth::api_key::ApiKey;
 use crate::config::RevealPolicy;
 use crate::domain::{KeyId, KeyName, TenantId, Timestamp, UserId};
@@ -22,11 +25,15 @@ pub struct KeyView {
 pub async fn create(
     state: &AppState,
     user: UserId,
+    signed_in_at: Option<Timestamp>,
     tenant: TenantId,
     name: KeyName,
 ) -> Result<KeyView, ApiError> {
     let not_member = || ApiError::Forbidden(format!("you are not a member of the tenant {tenant}"));
-    if state.store.role_in(user, tenant).await?.is_none() {
+    if access::role(state, user, tenant, signed_in_at)
+        .await?
+        .is_none()
+    {
         return Err(not_member());
     }
     let key = ApiKey::generate();
@@ -70,10 +77,15 @@ pub async fn create(
     })
 }
 
-/// Every key of the user, in all tenants, oldest first, shown as the policy says.
-pub async fn list(state: &AppState, user: UserId) -> Result<Vec<KeyView>, ApiError> {
+/// Every key of the user, in all the tenants the sign-in reaches, oldest first, shown as the
+/// policy says.
+pub async fn list(
+    state: &AppState,
+    user: UserId,
+    signed_in_at: Option<Timestamp>,
+) -> Result<Vec<KeyView>, ApiError> {
     let policy = state.config.key_reveal;
-    let records = state.store.keys_of_user(user).await?;
+    let records = keys_in_reach(state, user, signed_in_at).await?;
     records
         .into_iter()
         .map(|record| {
@@ -92,6 +104,7 @@ pub async fn list(state: &AppState, user: UserId) -> Result<Vec<KeyView>, ApiErr
 pub async fn reveal(
     state: &AppState,
     user: UserId,
+    signed_in_at: Option<Timestamp>,
     name: &str,
     tenant: Option<TenantId>,
 ) -> Result<KeyView, ApiError> {
@@ -100,7 +113,7 @@ pub async fn reveal(
             "this server never shows a key again after its creation (reveal policy `never`)".into(),
         ));
     }
-    let record = find(state, user, name, tenant).await?;
+    let record = find(state, user, signed_in_at, name, tenant).await?;
     let value = open(state, &record)?;
     audit(state, user, record.tenant_id, "key.revealed", &record.name).await?;
     Ok(view(record, Some(value)))
@@ -110,10 +123,11 @@ pub async fn reveal(
 pub async fn delete(
     state: &AppState,
     user: UserId,
+    signed_in_at: Option<Timestamp>,
     name: &str,
     tenant: Option<TenantId>,
 ) -> Result<(), ApiError> {
-    let record = find(state, user, name, tenant).await?;
+    let record = find(state, user, signed_in_at, name, tenant).await?;
     if state.store.delete_key(user, record.id).await? {
         state.verifier.revoke_all();
         audit(state, user, record.tenant_id, "key.deleted", &record.name).await?;
@@ -121,16 +135,29 @@ pub async fn delete(
     Ok(())
 }
 
+/// The user's keys in the tenants the sign-in reaches, oldest first.
+async fn keys_in_reach(
+    state: &AppState,
+    user: UserId,
+    signed_in_at: Option<Timestamp>,
+) -> Result<Vec<KeyRecord>, ApiError> {
+    let mut records = state.store.keys_of_user(user).await?;
+    if signed_in_at.is_some() {
+        let reached = access::tenant_ids(state, user, signed_in_at).await?;
+        records.retain(|key| reached.contains(&key.tenant_id));
+    }
+    Ok(records)
+}
+
 async fn find(
     state: &AppState,
     user: UserId,
+    signed_in_at: Option<Timestamp>,
     name: &str,
     tenant: Option<TenantId>,
 ) -> Result<KeyRecord, ApiError> {
     let name = name.trim();
-    let mut matching: Vec<KeyRecord> = state
-        .store
-        .keys_of_user(user)
+    let mut matching: Vec<KeyRecord> = keys_in_reach(state, user, signed_in_at)
         .await?
         .into_iter()
         .filter(|key| key.name == name && tenant.is_none_or(|t| key.tenant_id == t))

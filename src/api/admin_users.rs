@@ -1,6 +1,6 @@
 //! A tenant's users, for its administrators: `GET`/`POST /api/admin/1/users`, `GET`/`PUT`/
-//! `DELETE /api/admin/1/users/{id}`; and `POST /api/admin/1/users/password`, where a new
-//! account's one-time link sets its password.
+//! `DELETE /api/admin/1/users/{id}`; and `POST /api/admin/1/users/password`, where an
+//! invitation's one-time link accepts it (setting the password of an account that has none).
 
 use std::collections::BTreeMap;
 
@@ -59,7 +59,7 @@ struct UserPage {
     items: Vec<UserOut>,
 }
 
-/// The tenant's users, oldest membership first.
+/// The tenant's users and pending invitations (`invitationPending`), oldest first.
 #[utoipa::path(
     get,
     path = "/api/admin/1/users",
@@ -115,9 +115,10 @@ fn details(request: &UserIn, default: Role) -> Result<Details, ApiError> {
     })
 }
 
-/// Adds a user by email, a standard user unless `role` says otherwise. An email with no
-/// account gets one, with no password: the answer's `setPasswordLink` (keyflow sends no mail)
-/// lets its owner set one, once, within 7 days.
+/// Invites a user by email, a standard user unless `role` says otherwise. The membership is
+/// pending until the account's owner accepts through the answer's `setPasswordLink` (keyflow
+/// sends no mail; once, within 7 days), which also sets the password of an account that has
+/// none. The answer has the same fields whether or not the email has an account elsewhere.
 #[utoipa::path(
     post,
     path = "/api/admin/1/users",
@@ -138,9 +139,8 @@ async fn add(
     let tenant = principal.tenant_id;
     let added = user_admin::add(&state, principal.user_id, tenant, email, details).await?;
     let mut user = UserOut::from(added.member);
-    user.set_password_link = added
-        .link
-        .map(|token| format!("{SET_PASSWORD_PATH}?token={}", token.expose_secret()));
+    let link = format!("{SET_PASSWORD_PATH}?token={}", added.link.expose_secret());
+    user.set_password_link = Some(link);
     Ok(Json(user))
 }
 
@@ -165,8 +165,10 @@ async fn load(
     Ok(Json(member.into()))
 }
 
-/// Sets a user's names and role (the role unchanged when none is named). 409 when it would
-/// leave the tenant without an administrator.
+/// Sets a user's names and role; what is left out (or null) stays as it is, an empty name
+/// clears it. 403 when it would change the names of a user who also belongs to another tenant
+/// (only the user changes their own name); 409 when it would leave the tenant without an
+/// administrator.
 #[utoipa::path(
     put,
     path = "/api/admin/1/users/{id}",
@@ -182,18 +184,23 @@ async fn update(
     State(state): State<AppState>,
     Administrator(principal): Administrator,
     Segment(id): Segment,
-    JsonBody(request): JsonBody<UserIn>,
+    JsonBody(mut request): JsonBody<UserIn>,
 ) -> Result<Json<UserOut>, ApiError> {
     let id = path(&id, UserId::parse)?;
     let tenant = principal.tenant_id;
     let current = user_admin::member(&state, tenant, id).await?;
+    // A name left out stays: a role change must not wipe the names (nor, for a user of other
+    // tenants too, be refused for changing them).
+    request.first_name = request.first_name.or(current.first_name);
+    request.last_name = request.last_name.or(current.last_name);
     let details = details(&request, current.role)?;
     let member = user_admin::update(&state, principal.user_id, tenant, id, details).await?;
     Ok(Json(member.into()))
 }
 
-/// Removes a user from the tenant: their keys and tokens for it stop on the very next
-/// request. 409 for the tenant's last administrator.
+/// Removes a user from the tenant, or withdraws a pending invitation (its link then grants
+/// nothing): their keys and tokens for it stop on the very next request, for good. 409 for
+/// the tenant's last administrator.
 #[utoipa::path(
     delete,
     path = "/api/admin/1/users/{id}",
@@ -213,8 +220,10 @@ async fn remove(
     user_admin::remove(&state, principal.user_id, principal.tenant_id, id).await
 }
 
-/// keyflow's extension: sets a new account's first password with the token of its
-/// `setPasswordLink`. The link works once.
+/// keyflow's extension: accepts an invitation with the token of its `setPasswordLink`. An
+/// account with no password yet gets `password`; an account that has one must send that one
+/// (401 otherwise, spending the address's failure budget), and keeps it. The link works once,
+/// and only for its own tenant's invitation.
 #[utoipa::path(
     post,
     path = "/api/admin/1/users/password",
@@ -222,7 +231,7 @@ async fn remove(
     security(()),
     request_body = SetPassword,
     responses(
-        (status = 200, description = "The password is set; sign in with it"),
+        (status = 200, description = "Accepted (and the password set): sign in with it"),
         BadRequest, Unauthorized, BodyErrors, TooManyRequests, Internal,
     )
 )]
@@ -233,8 +242,8 @@ async fn set_password(
 ) -> Result<(), ApiError> {
     state.throttle.guard(address)?;
     let password = Password::parse(request.password).map_err(ApiError::invalid)?;
-    match user_admin::set_password(&state, &request.token, password).await {
-        Ok(_) => Ok(()),
+    match user_admin::accept(&state, &request.token, password).await {
+        Ok(()) => Ok(()),
         Err(error @ ApiError::Unauthorized(_)) => Err(state.throttle.failed(address, error)),
         Err(error) => Err(error),
     }

@@ -1,5 +1,6 @@
 //! Sign-in: `POST /api/draw/1/authentication` trades an email and password for a token;
-//! `GET /api/draw/1/authentication/{tenantId}` trades a token for one in another tenant.
+//! `GET /api/draw/1/authentication/{tenantId}` trades a token for one in another tenant, which
+//! inherits the first one's sign-in: its reach and its end. Only a password starts a lifetime.
 
 use axum::Json;
 use axum::extract::State;
@@ -15,6 +16,7 @@ use crate::api::doc::{
 use crate::api::json::{JsonBody, Segment};
 use crate::app::AppState;
 use crate::auth::Interactive;
+use crate::auth::access::{self, SignIn};
 use crate::auth::extract::ClientAddress;
 use crate::auth::token;
 use crate::domain::{TenantId, Timestamp, UserId};
@@ -63,11 +65,18 @@ async fn sign_in(
             "your account is not a member of any tenant".into(),
         ));
     };
-    issue(&state, user.id, first.tenant.id).await
+    let now = Timestamp::now();
+    let sign_in = SignIn {
+        at: now,
+        until: now.plus(state.config.token_ttl),
+    };
+    issue(&state, user.id, first.tenant.id, sign_in).await
 }
 
 /// A token for another of the signed-in user's tenants. Only a token may ask: a token can
-/// manage keys, so an API key must never be able to mint one.
+/// manage keys, so an API key must never be able to mint one. The new token is the asking
+/// token's sign-in carried over: it ends when that one does, and reaches only the tenants that
+/// one reaches, so a token can never renew or widen itself.
 #[utoipa::path(
     get,
     path = "/api/draw/1/authentication/{tenantId}",
@@ -86,21 +95,29 @@ async fn token_for_tenant(
     Segment(tenant): Segment,
 ) -> Result<Json<String>, ApiError> {
     let tenant = TenantId::parse(&tenant).map_err(|error| ApiError::BadRequest(error.0))?;
-    if state
-        .store
-        .role_in(principal.user_id, tenant)
+    let sign_in = principal
+        .sign_in
+        .ok_or_else(|| ApiError::Internal(anyhow::anyhow!("a token without its sign-in")))?;
+    if access::role(&state, principal.user_id, tenant, Some(sign_in.at))
         .await?
         .is_none()
     {
         return Err(ApiError::Forbidden(format!(
-            "you are not a member of the tenant {tenant}"
+            "you are not a member of the tenant {tenant}, or became one after this token's \
+             sign-in: sign in again"
         )));
     }
-    issue(&state, principal.user_id, tenant).await
+    issue(&state, principal.user_id, tenant, sign_in).await
 }
 
-/// Stores a new token's digest and returns the token.
-async fn issue(state: &AppState, user: UserId, tenant: TenantId) -> Result<Json<String>, ApiError> {
+/// Stores a new token's digest and returns the token. It lives `--token-ttl-minutes`, and
+/// never past the end of its sign-in's lifetime.
+async fn issue(
+    state: &AppState,
+    user: UserId,
+    tenant: TenantId,
+    sign_in: SignIn,
+) -> Result<Json<String>, ApiError> {
     let value = token::generate();
     let now = Timestamp::now();
     state
@@ -109,8 +126,9 @@ async fn issue(state: &AppState, user: UserId, tenant: TenantId) -> Result<Json<
             digest: state.verifier.hasher().digest(value.expose_secret()),
             user_id: user,
             tenant_id: tenant,
+            signed_in_at: sign_in.at,
             created_at: now,
-            expires_at: now.plus(state.config.token_ttl),
+            expires_at: now.plus(state.config.token_ttl).min(sign_in.until),
         })
         .await?;
     Ok(Json(value.expose_secret().to_string()))

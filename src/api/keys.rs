@@ -80,7 +80,7 @@ async fn list(
     State(state): State<AppState>,
     Interactive(principal): Interactive,
 ) -> Result<Json<Vec<UserTenantApiKey>>, ApiError> {
-    let keys = key_management::list(&state, principal.user_id).await?;
+    let keys = key_management::list(&state, principal.user_id, principal.signed_in_at()).await?;
     Ok(Json(keys.into_iter().map(UserTenantApiKey::from).collect()))
 }
 
@@ -107,7 +107,14 @@ async fn create(
         .as_deref()
         .ok_or_else(|| ApiError::Unprocessable("tenantId is required".into()))
         .and_then(|text| TenantId::parse(text).map_err(ApiError::invalid))?;
-    let view = key_management::create(&state, principal.user_id, tenant, name).await?;
+    let view = key_management::create(
+        &state,
+        principal.user_id,
+        principal.signed_in_at(),
+        tenant,
+        name,
+    )
+    .await?;
     Ok(Json(view.into()))
 }
 
@@ -129,7 +136,14 @@ async fn reveal(
     Segment(name): Segment,
 ) -> Result<Json<UserTenantApiKey>, ApiError> {
     let tenant = header_tenant(&principal);
-    let view = key_management::reveal(&state, principal.user_id, &name, tenant).await?;
+    let view = key_management::reveal(
+        &state,
+        principal.user_id,
+        principal.signed_in_at(),
+        &name,
+        tenant,
+    )
+    .await?;
     Ok(Json(view.into()))
 }
 
@@ -150,7 +164,14 @@ async fn remove(
     Interactive(principal): Interactive,
     Segment(name): Segment,
 ) -> Result<(), ApiError> {
-    key_management::delete(&state, principal.user_id, &name, header_tenant(&principal)).await
+    key_management::delete(
+        &state,
+        principal.user_id,
+        principal.signed_in_at(),
+        &name,
+        header_tenant(&principal),
+    )
+    .await
 }
 
 /// The tenant `manywhotenant` named, if it did: it picks among same-named keys.

@@ -1,5 +1,6 @@
 //! The user shapes of tenant administration: `UserAPI` out (with keyflow's `setPasswordLink`
-//! when a new account was made), `UserAPI` in, and Boomi's `Role`.
+//! in the answer that adds a user, and `invitationPending` while they have not accepted),
+//! `UserAPI` in, and Boomi's `Role`.
 
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -49,27 +50,32 @@ pub struct UserOut {
     pub is_sso: bool,
     #[schema(value_type = Option<Vec<Object>>)]
     pub tokens: Option<Vec<serde_json::Value>>,
-    /// keyflow's extension, only when `POST /api/admin/1/users` made a new account: the
-    /// one-time link (relative to keyflow's address) with which the user sets a password.
+    /// keyflow's extension, only in the answer to `POST /api/admin/1/users`: the one-time
+    /// link (relative to keyflow's address) through which the user accepts the invitation,
+    /// setting a password if the account has none yet.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub set_password_link: Option<String>,
+    /// keyflow's extension, `true` only while the user has not accepted the invitation: until
+    /// then `id`, the names and `createdAt` are the invitation's, not the account's.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub invitation_pending: bool,
 }
 
 impl From<Member> for UserOut {
     fn from(member: Member) -> Self {
-        let user = member.user;
         Self {
-            id: user.id,
-            first_name: user.first_name,
-            last_name: user.last_name,
-            email: Some(user.email),
-            created_at: Some(user.created_at),
+            id: member.id,
+            first_name: member.first_name,
+            last_name: member.last_name,
+            email: Some(member.email),
+            created_at: Some(member.created_at),
             organizations: None,
             tenants: None,
             role: member.role.into(),
             is_sso: false,
             tokens: None,
             set_password_link: None,
+            invitation_pending: member.pending,
         }
     }
 }

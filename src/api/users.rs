@@ -10,6 +10,7 @@ use utoipa_axum::routes;
 use crate::api::doc::AuthErrors;
 use crate::app::AppState;
 use crate::auth::Principal;
+use crate::auth::access;
 use crate::domain::{Timestamp, UserId};
 use crate::error::ApiError;
 use crate::store::Membership;
@@ -76,7 +77,8 @@ impl From<Membership> for UserTenant {
     }
 }
 
-/// The signed-in user (or the key's owner) and their tenants with their roles.
+/// The signed-in user (or the key's owner) and their tenants with their roles (those the
+/// credential reaches: a membership that began after a token's sign-in is not listed).
 #[utoipa::path(
     get,
     path = "/api/admin/1/users/me",
@@ -92,7 +94,9 @@ async fn me(State(state): State<AppState>, principal: Principal) -> Result<Json<
         .user(principal.user_id)
         .await?
         .ok_or_else(|| ApiError::Unauthorized("your account no longer exists".into()))?;
-    let tenants = state.store.memberships(user.id).await?;
+    // The tenants this credential reaches: a token's sign-in covers only the memberships
+    // that had begun by then.
+    let tenants = access::tenants(&state, user.id, principal.signed_in_at()).await?;
     Ok(Json(UserMe {
         id: user.id,
         first_name: user.first_name,

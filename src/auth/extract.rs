@@ -9,6 +9,7 @@ use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderName, HeaderValue, header};
 
 use crate::app::AppState;
+use crate::auth::access::{self, SignIn};
 use crate::auth::token;
 use crate::auth::verifier::KeyCheck;
 use crate::domain::{KeyId, Role, TenantId, Timestamp, UserId};
@@ -34,6 +35,17 @@ pub struct Principal {
     pub via: Via,
     /// Whether `manywhotenant` named the tenant (rather than the key or token deciding).
     pub tenant_from_header: bool,
+    /// The password sign-in behind a token; `None` for an API key, which is bound to its
+    /// membership instead.
+    pub sign_in: Option<SignIn>,
+}
+
+impl Principal {
+    /// When the password sign-in behind the credential happened (`None` for an API key): the
+    /// memberships that began later are out of its reach ([`access`]).
+    pub fn signed_in_at(&self) -> Option<Timestamp> {
+        self.sign_in.map(|sign_in| sign_in.at)
+    }
 }
 
 /// The client's address as an extractor, for handlers that throttle without a principal.
@@ -188,11 +200,8 @@ impl FromRequestParts<AppState> for Administrator {
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
         let principal = Principal::from_request_parts(parts, state).await?;
-        match state
-            .store
-            .role_in(principal.user_id, principal.tenant_id)
-            .await?
-        {
+        let signed_in_at = principal.signed_in_at();
+        match access::role(state, principal.user_id, principal.tenant_id, signed_in_at).await? {
             Some(Role::Administrator) => Ok(Administrator(principal)),
             Some(Role::Standard) => Err(ApiError::Forbidden(
                 "only an administrator of this tenant may do this".into(),
@@ -247,6 +256,7 @@ fn for_key(grant: &KeyGrant, tenant: Option<TenantId>) -> Result<Principal, ApiE
         tenant_id: grant.tenant_id,
         via: Via::ApiKey(grant.key_id),
         tenant_from_header: tenant.is_some(),
+        sign_in: None,
     })
 }
 
@@ -288,14 +298,16 @@ async fn by_token(
         return Err(invalid());
     }
     let tenant_id = tenant.unwrap_or(grant.tenant_id);
-    if state
-        .store
-        .role_in(grant.user_id, tenant_id)
+    // A membership that began after the sign-in (the user was added back after a removal, or
+    // accepted an invitation since) is out of the token's reach: that needs a new sign-in.
+    let signed_in_at = Some(grant.signed_in_at);
+    if access::role(state, grant.user_id, tenant_id, signed_in_at)
         .await?
         .is_none()
     {
         return Err(ApiError::Unauthorized(format!(
-            "you are not a member of the tenant {tenant_id}"
+            "you are not a member of the tenant {tenant_id}, or became one after this \
+             token's sign-in: sign in again"
         )));
     }
     Ok(Principal {
@@ -303,6 +315,10 @@ async fn by_token(
         tenant_id,
         via: Via::Token,
         tenant_from_header: tenant.is_some(),
+        sign_in: Some(SignIn {
+            at: grant.signed_in_at,
+            until: grant.expires_at,
+        }),
     })
 }
 

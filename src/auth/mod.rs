@@ -1,6 +1,7 @@
 //! Credentials: the API key codec and its crypto, tokens, passwords, the key verifier with its
 //! cache, the failure throttle, and the extractors that turn headers into a principal.
 
+pub mod access;
 pub mod api_key;
 pub mod extract;
 pub mod password;

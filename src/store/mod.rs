@@ -50,25 +50,41 @@ pub trait UserStore {
     /// Creates the user as a member of `tenant`, both or neither. Conflict when the email is
     /// taken; Missing when the tenant does not exist.
     async fn create_user(&self, user: NewUser, tenant: TenantId, role: Role) -> StoreResult<()>;
-    /// Like `create_user`, and stores the user's one-time password link with them: all or none.
-    async fn create_invited_user(
-        &self,
-        user: NewUser,
-        tenant: TenantId,
-        role: Role,
-        link: NewPasswordLink,
-    ) -> StoreResult<()>;
-    /// Uses up a password link that has not expired by `now`, giving its user `password_hash`.
-    /// Returns the user, or None when the link is unknown, used or expired.
-    async fn use_password_link(
+    /// Invites the email to the tenant (creating its account, with no password, when there is
+    /// none) and returns the pending member as the tenant's administrators see it. Conflict
+    /// when the account is already a member or invited; Missing when the tenant does not exist.
+    async fn invite(&self, invitation: NewInvitation) -> StoreResult<Member>;
+    /// What an invitation link that has not expired by `now` leads to; None when it is
+    /// unknown, used, expired or withdrawn.
+    async fn invitation_by_link(
         &self,
         digest: &Digest,
         now: Timestamp,
-        password_hash: &str,
-    ) -> StoreResult<Option<UserId>>;
-    /// One page of the tenant's members, oldest membership first, and how many there are.
+    ) -> StoreResult<Option<InvitationGrant>>;
+    /// Uses up the link and turns its invitation into a membership that begins `now`. With
+    /// `new_password_hash` the account must still have no password: it gets this one and the
+    /// invitation's names. Without, it must already have one. None when the link is unknown,
+    /// used or expired; Conflict when the account's password state is not the one expected.
+    async fn accept_invitation(
+        &self,
+        digest: &Digest,
+        now: Timestamp,
+        new_password_hash: Option<&str>,
+    ) -> StoreResult<Option<(UserId, TenantId)>>;
+    /// Changes a pending invitation's role and names. False when there is no such invitation.
+    async fn update_invitation(
+        &self,
+        tenant: TenantId,
+        id: UserId,
+        role: Role,
+        first: Option<&str>,
+        last: Option<&str>,
+    ) -> StoreResult<bool>;
+    /// One page of the tenant's members and pending invitations, oldest first (a membership
+    /// counts from its acceptance), and how many there are.
     async fn members(&self, tenant: TenantId, page: Page) -> StoreResult<(Vec<Member>, u64)>;
-    async fn member(&self, tenant: TenantId, user: UserId) -> StoreResult<Option<Member>>;
+    /// The member or pending invitation the administrators see under `id`.
+    async fn member(&self, tenant: TenantId, id: UserId) -> StoreResult<Option<Member>>;
     /// Changes a member's role. False when not a member; Conflict when it would leave the
     /// tenant without an administrator (checked in the same write, so it holds under races).
     async fn set_role(&self, user: UserId, tenant: TenantId, role: Role) -> StoreResult<bool>;
@@ -79,19 +95,28 @@ pub trait UserStore {
         first: Option<&str>,
         last: Option<&str>,
     ) -> StoreResult<()>;
-    /// How many members the tenant has.
+    /// How many members the tenant has (pending invitations are not members).
     async fn member_count(&self, tenant: TenantId) -> StoreResult<u64>;
     async fn user(&self, id: UserId) -> StoreResult<Option<User>>;
     async fn user_by_email(&self, email: &Email) -> StoreResult<Option<User>>;
-    /// Conflict when already a member; Missing when the tenant does not exist.
+    /// A membership that begins now (the operator's command line: no invitation). A pending
+    /// invitation of the user to the tenant is replaced. Conflict when already a member;
+    /// Missing when the tenant does not exist.
     async fn add_membership(&self, user: UserId, tenant: TenantId, role: Role) -> StoreResult<()>;
-    /// Removes the membership and, with it, the user's keys for that tenant; bumps the
-    /// revocation epoch. False when there was no such membership; Conflict when the user is
-    /// the tenant's last administrator (checked in the same write, so it holds under races).
+    /// Removes the membership, or the pending invitation, and with it the user's keys and
+    /// tokens for that tenant; bumps the revocation epoch. False when there was neither;
+    /// Conflict when the user is the tenant's last administrator (checked in the same write,
+    /// so it holds under races).
     async fn remove_membership(&self, user: UserId, tenant: TenantId) -> StoreResult<bool>;
-    /// The user's tenants, oldest membership first.
+    /// The user's tenants, oldest membership first (pending invitations are not among them).
     async fn memberships(&self, user: UserId) -> StoreResult<Vec<Membership>>;
     async fn role_in(&self, user: UserId, tenant: TenantId) -> StoreResult<Option<Role>>;
+    /// The user's role in the tenant and when the membership began.
+    async fn role_since(
+        &self,
+        user: UserId,
+        tenant: TenantId,
+    ) -> StoreResult<Option<(Role, Timestamp)>>;
 }
 
 #[async_trait]

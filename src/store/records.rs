@@ -35,20 +35,50 @@ pub struct User {
     pub created_at: Timestamp,
 }
 
-/// A member of a tenant, as its administrators see it.
+/// A member of a tenant, or an email invited to be one, as its administrators see it.
+///
+/// While an invitation is pending, everything shown comes from the invitation (its id, the
+/// names the inviting administrator gave, when it was made), never from the account: the
+/// account's id, names or age would tell whether the email had an account elsewhere.
 #[derive(Debug, Clone)]
 pub struct Member {
-    pub user: User,
+    /// The account. For a pending invitation this is for keyflow's own use only.
+    pub account: UserId,
+    /// The id the administrators see: the account's once accepted, the invitation's before
+    /// (the same for an account the invitation created).
+    pub id: UserId,
+    pub email: String,
+    pub first_name: Option<String>,
+    pub last_name: Option<String>,
+    pub created_at: Timestamp,
     pub role: Role,
+    /// Whether the member has yet to accept through the invitation's link.
+    pub pending: bool,
 }
 
-/// A one-time link to set a password, stored as its digest.
+/// An administrator's invitation of an email to a tenant, with its one-time link (stored as
+/// its digest). The store creates the account, with no password, when the email has none.
 #[derive(Debug, Clone)]
-pub struct NewPasswordLink {
-    pub digest: Digest,
-    pub user_id: UserId,
+pub struct NewInvitation {
+    /// The invitation's id; also the new account's when the invitation creates one.
+    pub id: UserId,
+    pub email: Email,
+    pub tenant: TenantId,
+    pub role: Role,
+    pub first_name: Option<String>,
+    pub last_name: Option<String>,
+    pub link_digest: Digest,
     pub created_at: Timestamp,
     pub expires_at: Timestamp,
+}
+
+/// What an unexpired invitation link leads to: the account, the tenant, and the account's
+/// password hash (`None`: no password yet, so using the link sets one).
+#[derive(Debug, Clone)]
+pub struct InvitationGrant {
+    pub user_id: UserId,
+    pub tenant_id: TenantId,
+    pub password_hash: Option<String>,
 }
 
 /// One of a user's tenants, with the user's role there.
@@ -56,6 +86,8 @@ pub struct NewPasswordLink {
 pub struct Membership {
     pub tenant: Tenant,
     pub role: Role,
+    /// When the membership began (was accepted): a sign-in from before does not cover it.
+    pub since: Timestamp,
 }
 
 /// A key to store: never its value, only the digest, the preview and (maybe) the sealed copy.
@@ -99,6 +131,8 @@ pub struct NewToken {
     pub digest: Digest,
     pub user_id: UserId,
     pub tenant_id: TenantId,
+    /// The password sign-in the token comes from (a token minted from a token inherits it).
+    pub signed_in_at: Timestamp,
     pub created_at: Timestamp,
     pub expires_at: Timestamp,
 }
@@ -108,6 +142,7 @@ pub struct NewToken {
 pub struct TokenGrant {
     pub user_id: UserId,
     pub tenant_id: TenantId,
+    pub signed_in_at: Timestamp,
     pub expires_at: Timestamp,
 }
 
@@ -120,10 +155,12 @@ pub struct NewSession {
     pub expires_at: Timestamp,
 }
 
-/// Whose session a cookie holds, until when.
+/// Whose session a cookie holds, since when, until when.
 #[derive(Debug, Clone)]
 pub struct SessionGrant {
     pub user_id: UserId,
+    /// The sign-in that opened it.
+    pub created_at: Timestamp,
     pub expires_at: Timestamp,
 }
 

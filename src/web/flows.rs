@@ -11,6 +11,7 @@ use axum::routing::get;
 use serde::Deserialize;
 
 use crate::app::AppState;
+use crate::auth::access;
 use crate::domain::TenantId;
 use crate::store::{FlowRecord, Who};
 use crate::web::page::{Chrome, WebError, full_name, render};
@@ -50,7 +51,7 @@ async fn show(
     session: SignedIn,
     query: Result<Query<FlowsQuery>, QueryRejection>,
 ) -> Result<Response, WebError> {
-    let memberships = state.store.memberships(session.user.id).await?;
+    let memberships = access::tenants(&state, session.user.id, session.reach()).await?;
     let asked = query
         .ok()
         .and_then(|Query(q)| q.tenant)

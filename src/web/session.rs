@@ -24,9 +24,17 @@ pub struct SignedIn {
     pub csrf: String,
     /// The session's digest: what signing out deletes and a password change keeps.
     pub digest: Digest,
+    /// When the session was opened: it reaches only the memberships that had begun by then
+    /// ([`crate::auth::access`]), so a user added back to a tenant signs in again.
+    pub signed_in_at: Timestamp,
 }
 
 impl SignedIn {
+    /// The session's sign-in moment, as [`crate::auth::access`] takes it.
+    pub fn reach(&self) -> Option<Timestamp> {
+        Some(self.signed_in_at)
+    }
+
     /// The navigation's view of the user.
     pub fn nav(&self) -> Nav {
         Nav {
@@ -81,6 +89,7 @@ pub async fn signed_in(
         user,
         csrf: csrf::token_for(state, token),
         digest,
+        signed_in_at: grant.created_at,
     }))
 }
 

@@ -10,6 +10,7 @@ use axum::response::Response;
 use axum::routing::get;
 
 use crate::app::AppState;
+use crate::auth::access;
 use crate::auth::api_key::ApiKey;
 use crate::config::RevealPolicy;
 use crate::domain::{KeyName, Password, Timestamp};
@@ -104,9 +105,7 @@ pub async fn render_settings(
     status: StatusCode,
 ) -> Result<Response, WebError> {
     let user = &session.user;
-    let tenants = state
-        .store
-        .memberships(user.id)
+    let tenants = access::tenants(state, user.id, session.reach())
         .await?
         .into_iter()
         .map(|membership| TenantOption {
@@ -114,7 +113,7 @@ pub async fn render_settings(
             name: membership.tenant.name,
         })
         .collect();
-    let keys = key_management::list(state, user.id)
+    let keys = key_management::list(state, user.id, session.reach())
         .await?
         .into_iter()
         .enumerate()

@@ -76,14 +76,19 @@ impl Browser {
 
     /// Signed in as the administrator, on no page in particular.
     pub async fn signed_in(app: &TestApp) -> Self {
+        Self::signed_in_as(app, &app.admin_email, &app.admin_password).await
+    }
+
+    /// Signed in with this email and password, on no page in particular.
+    pub async fn signed_in_as(app: &TestApp, email: &str, password: &str) -> Self {
         let mut browser = Self::new(app);
         let login = browser.get("/login").await;
         let done = browser
             .post(
                 "/login",
                 &[
-                    ("email", app.admin_email.as_str()),
-                    ("password", app.admin_password.as_str()),
+                    ("email", email),
+                    ("password", password),
                     ("csrf", &login.csrf()),
                 ],
             )

@@ -195,6 +195,42 @@ impl TestApp {
         values.iter().sum()
     }
 
+    /// `POST /api/admin/1/users` with an administrator's token for `tenant`: the invitation
+    /// answer, whatever its status.
+    pub async fn try_invite(&self, token: &str, tenant: &str, body: Value) -> Response {
+        self.with_token(reqwest::Method::POST, "/api/admin/1/users", token)
+            .header(TENANT_HEADER, tenant)
+            .json(&body)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    /// Invites `email` to `tenant` and returns the answer (with its `setPasswordLink`).
+    pub async fn invite(&self, token: &str, tenant: &str, email: &str) -> Value {
+        let body = json!({ "email": email });
+        assert_json(self.try_invite(token, tenant, body).await, StatusCode::OK).await
+    }
+
+    /// `POST /api/admin/1/users/password` with the token of `added`'s link, whatever it answers.
+    pub async fn try_accept(&self, added: &Value, password: &str) -> Response {
+        self.client
+            .post(self.url("/api/admin/1/users/password"))
+            .json(&json!({ "token": link_token(added), "password": password }))
+            .send()
+            .await
+            .unwrap()
+    }
+
+    /// Accepts the invitation in `added` (an answer of `POST /api/admin/1/users`) with
+    /// `password`: the one to set, or the account's own when it has one.
+    pub async fn accept_invitation(&self, added: &Value, password: &str) {
+        let response = self.try_accept(added, password).await;
+        let status = response.status();
+        let text = response.text().await.unwrap();
+        assert_eq!(status, StatusCode::OK, "accepting failed: {text}");
+    }
+
     /// Runs the keyflow binary with `args` then `--data-dir <this server's dir>`.
     /// `keyflow user add`: the bootstrap administrator becomes an administrator of `tenant`.
     pub async fn add_admin_to(&self, tenant: &str) -> Output {
@@ -411,6 +447,16 @@ pub fn enc(text: &str) -> String {
             _ => format!("%{b:02X}"),
         })
         .collect()
+}
+
+/// The token in an invitation answer's `setPasswordLink`.
+pub fn link_token(added: &Value) -> String {
+    let link = added["setPasswordLink"]
+        .as_str()
+        .unwrap_or_else(|| panic!("no setPasswordLink in {added}"));
+    link.split_once("?token=")
+        .map(|(_, token)| token.to_string())
+        .unwrap_or_else(|| panic!("no token in the link {link}"))
 }
 
 /// `kf_` and 32 base62 characters.

@@ -273,7 +273,12 @@ async fn the_flows_page_shows_what_the_api_lists() {
         assert!(page.html.contains(summary));
     }
     let other = app.second_tenant("Other").await;
+    // A session reaches the memberships that began before its sign-in: Other needs a new one.
+    let before = browser.get(&format!("/flows?tenant={other}")).await;
+    assert_eq!(before.status, StatusCode::NOT_FOUND);
+    let mut browser = Browser::signed_in(&app).await;
     let empty = browser.get(&format!("/flows?tenant={other}")).await;
+    assert_eq!(empty.status, StatusCode::OK);
     assert!(
         empty.html.contains("This tenant has no flows."),
         "{}",

@@ -133,12 +133,13 @@ impl TokenStore for SqliteStore {
             .await
             .map_err(internal)?;
         sqlx::query(
-            "INSERT INTO tokens (digest, user_id, tenant_id, created_at, expires_at) \
-             VALUES (?, ?, ?, ?, ?)",
+            "INSERT INTO tokens (digest, user_id, tenant_id, signed_in_at, created_at, \
+             expires_at) VALUES (?, ?, ?, ?, ?, ?)",
         )
         .bind(&token.digest[..])
         .bind(token.user_id.to_string())
         .bind(token.tenant_id.to_string())
+        .bind(token.signed_in_at.to_rfc3339())
         .bind(token.created_at.to_rfc3339())
         .bind(token.expires_at.to_rfc3339())
         .execute(&mut *tx)
@@ -149,16 +150,19 @@ impl TokenStore for SqliteStore {
     }
 
     async fn token_by_digest(&self, digest: &Digest) -> StoreResult<Option<TokenGrant>> {
-        let row: Option<(String, String, String)> =
-            sqlx::query_as("SELECT user_id, tenant_id, expires_at FROM tokens WHERE digest = ?")
-                .bind(&digest[..])
-                .fetch_optional(&self.pool)
-                .await
-                .map_err(internal)?;
-        row.map(|(user_id, tenant_id, expires_at)| {
+        let row: Option<(String, String, String, String)> = sqlx::query_as(
+            "SELECT user_id, tenant_id, COALESCE(signed_in_at, created_at), expires_at \
+             FROM tokens WHERE digest = ?",
+        )
+        .bind(&digest[..])
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(internal)?;
+        row.map(|(user_id, tenant_id, signed_in_at, expires_at)| {
             Ok(TokenGrant {
                 user_id: UserId(uuid(&user_id)?),
                 tenant_id: TenantId(uuid(&tenant_id)?),
+                signed_in_at: timestamp(&signed_in_at)?,
                 expires_at: timestamp(&expires_at)?,
             })
         })

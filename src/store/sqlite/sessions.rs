@@ -31,15 +31,17 @@ impl SessionStore for SqliteStore {
     }
 
     async fn session_by_digest(&self, digest: &Digest) -> StoreResult<Option<SessionGrant>> {
-        let row: Option<(String, String)> =
-            sqlx::query_as("SELECT user_id, expires_at FROM web_sessions WHERE digest = ?")
-                .bind(&digest[..])
-                .fetch_optional(&self.pool)
-                .await
-                .map_err(internal)?;
-        row.map(|(user_id, expires_at)| {
+        let row: Option<(String, String, String)> = sqlx::query_as(
+            "SELECT user_id, created_at, expires_at FROM web_sessions WHERE digest = ?",
+        )
+        .bind(&digest[..])
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(internal)?;
+        row.map(|(user_id, created_at, expires_at)| {
             Ok(SessionGrant {
                 user_id: UserId(uuid(&user_id)?),
+                created_at: timestamp(&created_at)?,
                 expires_at: timestamp(&expires_at)?,
             })
         })

@@ -9,7 +9,8 @@ use super::{
 use crate::auth::api_key::Digest;
 use crate::domain::{Email, Page, Role, TenantId, Timestamp, UserId};
 use crate::store::{
-    Member, Membership, NewPasswordLink, NewUser, StoreError, StoreResult, User, UserStore,
+    InvitationGrant, Member, Membership, NewInvitation, NewUser, StoreError, StoreResult, User,
+    UserStore,
 };
 
 type UserRow = (
@@ -72,71 +73,205 @@ impl UserStore for SqliteStore {
         tx.commit().await.map_err(internal)
     }
 
-    async fn create_invited_user(
-        &self,
-        user: NewUser,
-        tenant: TenantId,
-        role: Role,
-        link: NewPasswordLink,
-    ) -> StoreResult<()> {
+    async fn invite(&self, invitation: NewInvitation) -> StoreResult<Member> {
         let mut tx = self.pool.begin().await.map_err(internal)?;
-        insert_user(&mut tx, &user, tenant, role).await?;
+        let now = invitation.created_at.to_rfc3339();
+        // Made, or found, in the same write: two administrators adding a new email at once
+        // both get an invitation to the one account, never an error that tells them apart.
         sqlx::query(
-            "INSERT INTO password_links (digest, user_id, created_at, expires_at) \
-             VALUES (?, ?, ?, ?)",
+            "INSERT INTO users (id, email, first_name, last_name, password_hash, created_at) \
+             VALUES (?, ?, NULL, NULL, ?, ?) ON CONFLICT (email) DO NOTHING",
         )
-        .bind(&link.digest[..])
-        .bind(link.user_id.to_string())
-        .bind(link.created_at.to_rfc3339())
-        .bind(link.expires_at.to_rfc3339())
+        .bind(invitation.id.to_string())
+        .bind(invitation.email.as_str())
+        .bind(NO_PASSWORD)
+        .bind(&now)
         .execute(&mut *tx)
         .await
         .map_err(internal)?;
-        tx.commit().await.map_err(internal)
+        let (account,): (String,) = sqlx::query_as("SELECT id FROM users WHERE email = ?")
+            .bind(invitation.email.as_str())
+            .fetch_one(&mut *tx)
+            .await
+            .map_err(internal)?;
+        let member: Option<(String,)> =
+            sqlx::query_as("SELECT role FROM memberships WHERE user_id = ? AND tenant_id = ?")
+                .bind(&account)
+                .bind(invitation.tenant.to_string())
+                .fetch_optional(&mut *tx)
+                .await
+                .map_err(internal)?;
+        if member.is_some() {
+            return Err(StoreError::Conflict(format!(
+                "{} is already a member of this tenant",
+                invitation.email
+            )));
+        }
+        let inserted = sqlx::query(
+            "INSERT INTO invitations (id, user_id, tenant_id, role, first_name, last_name, \
+             link_digest, link_expires_at, created_at) \
+             SELECT ?, ?, id, ?, ?, ?, ?, ?, ? FROM tenants WHERE id = ?",
+        )
+        .bind(invitation.id.to_string())
+        .bind(&account)
+        .bind(invitation.role.wire_name())
+        .bind(&invitation.first_name)
+        .bind(&invitation.last_name)
+        .bind(&invitation.link_digest[..])
+        .bind(invitation.expires_at.to_rfc3339())
+        .bind(&now)
+        .bind(invitation.tenant.to_string())
+        .execute(&mut *tx)
+        .await
+        .map_err(|e| {
+            conflict_or_internal(
+                e,
+                &format!("{} is already invited to this tenant", invitation.email),
+            )
+        })?;
+        if inserted.rows_affected() == 0 {
+            return Err(StoreError::Missing(format!(
+                "there is no tenant {}",
+                invitation.tenant
+            )));
+        }
+        tx.commit().await.map_err(internal)?;
+        Ok(Member {
+            account: UserId(uuid(&account)?),
+            id: invitation.id,
+            email: invitation.email.as_str().to_string(),
+            first_name: invitation.first_name,
+            last_name: invitation.last_name,
+            created_at: invitation.created_at,
+            role: invitation.role,
+            pending: true,
+        })
     }
 
-    async fn use_password_link(
+    async fn invitation_by_link(
         &self,
         digest: &Digest,
         now: Timestamp,
-        password_hash: &str,
-    ) -> StoreResult<Option<UserId>> {
-        let mut tx = self.pool.begin().await.map_err(internal)?;
-        // Deleting first: a link works once, even when two requests race for it.
-        let row: Option<(String, String)> = sqlx::query_as(
-            "DELETE FROM password_links WHERE digest = ? RETURNING user_id, expires_at",
+    ) -> StoreResult<Option<InvitationGrant>> {
+        let row: Option<(String, String, String)> = sqlx::query_as(
+            "SELECT i.user_id, i.tenant_id, u.password_hash FROM invitations i \
+             JOIN users u ON u.id = i.user_id WHERE i.link_digest = ? AND i.link_expires_at > ?",
         )
         .bind(&digest[..])
+        .bind(now.to_rfc3339())
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(internal)?;
+        row.map(|(user, tenant, hash)| {
+            Ok(InvitationGrant {
+                user_id: UserId(uuid(&user)?),
+                tenant_id: TenantId(uuid(&tenant)?),
+                password_hash: Some(hash).filter(|hash| hash != NO_PASSWORD),
+            })
+        })
+        .transpose()
+    }
+
+    async fn accept_invitation(
+        &self,
+        digest: &Digest,
+        now: Timestamp,
+        new_password_hash: Option<&str>,
+    ) -> StoreResult<Option<(UserId, TenantId)>> {
+        let mut tx = self.pool.begin().await.map_err(internal)?;
+        // Deleting first: a link works once, even when two requests race for it.
+        type Row = (String, String, String, Option<String>, Option<String>);
+        let row: Option<Row> = sqlx::query_as(
+            "DELETE FROM invitations WHERE link_digest = ? AND link_expires_at > ? \
+             RETURNING user_id, tenant_id, role, first_name, last_name",
+        )
+        .bind(&digest[..])
+        .bind(now.to_rfc3339())
         .fetch_optional(&mut *tx)
         .await
         .map_err(internal)?;
-        let Some((user, expires_at)) = row else {
+        let Some((user, tenant, role_name, first, last)) = row else {
             return Ok(None);
         };
-        if timestamp(&expires_at)? <= now {
-            tx.commit().await.map_err(internal)?;
-            return Ok(None);
+        // The password state is checked again under the write lock: the caller decided on
+        // what it read before, and another link of the same account may have been used since.
+        let expected = match new_password_hash {
+            Some(hash) => {
+                sqlx::query(
+                    "UPDATE users SET password_hash = ?, first_name = ?, last_name = ? \
+                     WHERE id = ? AND password_hash = ?",
+                )
+                .bind(hash)
+                .bind(&first)
+                .bind(&last)
+                .bind(&user)
+                .bind(NO_PASSWORD)
+                .execute(&mut *tx)
+                .await
+                .map_err(internal)?
+                .rows_affected()
+                    > 0
+            }
+            None => {
+                let with_password: Option<(i64,)> =
+                    sqlx::query_as("SELECT 1 FROM users WHERE id = ? AND password_hash <> ?")
+                        .bind(&user)
+                        .bind(NO_PASSWORD)
+                        .fetch_optional(&mut *tx)
+                        .await
+                        .map_err(internal)?;
+                with_password.is_some()
+            }
+        };
+        if !expected {
+            // Dropping the transaction keeps the link.
+            return Err(StoreError::Conflict(
+                "the account's password changed while the link was being used: try again".into(),
+            ));
         }
-        sqlx::query("UPDATE users SET password_hash = ? WHERE id = ?")
-            .bind(password_hash)
-            .bind(&user)
-            .execute(&mut *tx)
-            .await
-            .map_err(internal)?;
+        let (user, tenant) = (UserId(uuid(&user)?), TenantId(uuid(&tenant)?));
+        insert_membership(&mut tx, user, tenant, role(&role_name)?, &now.to_rfc3339()).await?;
         tx.commit().await.map_err(internal)?;
-        Ok(Some(UserId(uuid(&user)?)))
+        Ok(Some((user, tenant)))
+    }
+
+    async fn update_invitation(
+        &self,
+        tenant: TenantId,
+        id: UserId,
+        role: Role,
+        first: Option<&str>,
+        last: Option<&str>,
+    ) -> StoreResult<bool> {
+        let changed = sqlx::query(
+            "UPDATE invitations SET role = ?, first_name = ?, last_name = ? \
+             WHERE tenant_id = ? AND id = ?",
+        )
+        .bind(role.wire_name())
+        .bind(first)
+        .bind(last)
+        .bind(tenant.to_string())
+        .bind(id.to_string())
+        .execute(&self.pool)
+        .await
+        .map_err(internal)?;
+        Ok(changed.rows_affected() > 0)
     }
 
     async fn members(&self, tenant: TenantId, page: Page) -> StoreResult<(Vec<Member>, u64)> {
-        let (total,): (i64,) =
-            sqlx::query_as("SELECT COUNT(*) FROM memberships WHERE tenant_id = ?")
-                .bind(tenant.to_string())
-                .fetch_one(&self.pool)
-                .await
-                .map_err(internal)?;
+        let (total,): (i64,) = sqlx::query_as(
+            "SELECT (SELECT COUNT(*) FROM memberships WHERE tenant_id = ?) \
+             + (SELECT COUNT(*) FROM invitations WHERE tenant_id = ?)",
+        )
+        .bind(tenant.to_string())
+        .bind(tenant.to_string())
+        .fetch_one(&self.pool)
+        .await
+        .map_err(internal)?;
         let rows: Vec<MemberRow> = sqlx::query_as(&format!(
-            "{SELECT_MEMBER} WHERE m.tenant_id = ? ORDER BY m.created_at, u.id LIMIT ? OFFSET ?"
+            "SELECT * FROM ({MEMBERS_AND_INVITATIONS}) ORDER BY since, shown LIMIT ? OFFSET ?"
         ))
+        .bind(tenant.to_string())
         .bind(tenant.to_string())
         .bind(i64::try_from(page.size()).unwrap_or(i64::MAX))
         .bind(i64::try_from(page.offset()).unwrap_or(i64::MAX))
@@ -150,12 +285,13 @@ impl UserStore for SqliteStore {
         Ok((members, u64::try_from(total).unwrap_or(0)))
     }
 
-    async fn member(&self, tenant: TenantId, user: UserId) -> StoreResult<Option<Member>> {
+    async fn member(&self, tenant: TenantId, id: UserId) -> StoreResult<Option<Member>> {
         sqlx::query_as::<_, MemberRow>(&format!(
-            "{SELECT_MEMBER} WHERE m.tenant_id = ? AND m.user_id = ?"
+            "SELECT * FROM ({MEMBERS_AND_INVITATIONS}) WHERE shown = ?"
         ))
         .bind(tenant.to_string())
-        .bind(user.to_string())
+        .bind(tenant.to_string())
+        .bind(id.to_string())
         .fetch_optional(&self.pool)
         .await
         .map_err(internal)?
@@ -234,19 +370,29 @@ impl UserStore for SqliteStore {
     }
 
     async fn add_membership(&self, user: UserId, tenant: TenantId, role: Role) -> StoreResult<()> {
-        let mut conn = self.pool.acquire().await.map_err(internal)?;
-        insert_membership(
-            &mut conn,
-            user,
-            tenant,
-            role,
-            &Timestamp::now().to_rfc3339(),
-        )
-        .await
+        let mut tx = self.pool.begin().await.map_err(internal)?;
+        // The operator's word replaces a pending invitation (and so its link).
+        sqlx::query("DELETE FROM invitations WHERE user_id = ? AND tenant_id = ?")
+            .bind(user.to_string())
+            .bind(tenant.to_string())
+            .execute(&mut *tx)
+            .await
+            .map_err(internal)?;
+        insert_membership(&mut tx, user, tenant, role, &Timestamp::now().to_rfc3339()).await?;
+        tx.commit().await.map_err(internal)
     }
 
     async fn remove_membership(&self, user: UserId, tenant: TenantId) -> StoreResult<bool> {
         let mut tx = self.pool.begin().await.map_err(internal)?;
+        // A pending invitation goes with its link: it can no longer be accepted.
+        let uninvited = sqlx::query("DELETE FROM invitations WHERE user_id = ? AND tenant_id = ?")
+            .bind(user.to_string())
+            .bind(tenant.to_string())
+            .execute(&mut *tx)
+            .await
+            .map_err(internal)?
+            .rows_affected()
+            > 0;
         // The keys go with the membership (ON DELETE CASCADE); the epoch tells other servers.
         let removed = sqlx::query(&format!(
             "DELETE FROM memberships WHERE user_id = ? AND tenant_id = ? AND {KEEPS_AN_ADMINISTRATOR}"
@@ -259,6 +405,16 @@ impl UserStore for SqliteStore {
         .rows_affected()
             > 0;
         if removed {
+            // Tokens issued for the tenant end for good. (Tokens issued for another tenant,
+            // and web sessions, do not reach this one again either: a sign-in covers only the
+            // memberships that had begun by then, and a new one begins if the user is added
+            // back.)
+            sqlx::query("DELETE FROM tokens WHERE user_id = ? AND tenant_id = ?")
+                .bind(user.to_string())
+                .bind(tenant.to_string())
+                .execute(&mut *tx)
+                .await
+                .map_err(internal)?;
             bump_revocation_epoch(&mut tx).await?;
         } else {
             // Under the write lock still: a membership that is there was refused by the guard.
@@ -274,12 +430,13 @@ impl UserStore for SqliteStore {
             }
         }
         tx.commit().await.map_err(internal)?;
-        Ok(removed)
+        Ok(removed || uninvited)
     }
 
     async fn memberships(&self, user: UserId) -> StoreResult<Vec<Membership>> {
-        let rows: Vec<(String, String, Option<String>, String, String)> = sqlx::query_as(
-            "SELECT t.id, t.name, t.summary, t.created_at, m.role \
+        type Row = (String, String, Option<String>, String, String, String);
+        let rows: Vec<Row> = sqlx::query_as(
+            "SELECT t.id, t.name, t.summary, t.created_at, m.role, m.created_at \
              FROM memberships m JOIN tenants t ON t.id = m.tenant_id \
              WHERE m.user_id = ? ORDER BY m.created_at, t.id",
         )
@@ -288,45 +445,72 @@ impl UserStore for SqliteStore {
         .await
         .map_err(internal)?;
         rows.into_iter()
-            .map(|(id, name, summary, created_at, role_name)| {
+            .map(|(id, name, summary, created_at, role_name, since)| {
                 Ok(Membership {
                     tenant: tenant_from_row((id, name, summary, created_at))?,
                     role: role(&role_name)?,
+                    since: timestamp(&since)?,
                 })
             })
             .collect()
     }
 
     async fn role_in(&self, user: UserId, tenant: TenantId) -> StoreResult<Option<Role>> {
-        let row: Option<(String,)> =
-            sqlx::query_as("SELECT role FROM memberships WHERE user_id = ? AND tenant_id = ?")
-                .bind(user.to_string())
-                .bind(tenant.to_string())
-                .fetch_optional(&self.pool)
-                .await
-                .map_err(internal)?;
-        row.map(|(name,)| role(&name)).transpose()
+        Ok(self.role_since(user, tenant).await?.map(|(role, _)| role))
+    }
+
+    async fn role_since(
+        &self,
+        user: UserId,
+        tenant: TenantId,
+    ) -> StoreResult<Option<(Role, Timestamp)>> {
+        let row: Option<(String, String)> = sqlx::query_as(
+            "SELECT role, created_at FROM memberships WHERE user_id = ? AND tenant_id = ?",
+        )
+        .bind(user.to_string())
+        .bind(tenant.to_string())
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(internal)?;
+        row.map(|(name, since)| Ok((role(&name)?, timestamp(&since)?)))
+            .transpose()
     }
 }
 
+/// account, shown id, email, first name, last name, shown creation, role, pending.
 type MemberRow = (
     String,
     String,
+    String,
     Option<String>,
     Option<String>,
     String,
     String,
+    i64,
     String,
 );
 
-const SELECT_MEMBER: &str = "SELECT u.id, u.email, u.first_name, u.last_name, u.password_hash, \
-     u.created_at, m.role FROM memberships m JOIN users u ON u.id = m.user_id";
+/// A tenant's members, then its pending invitations, shown as the administrators see them
+/// (binds: the tenant, twice). A pending one shows only the invitation's own data.
+const MEMBERS_AND_INVITATIONS: &str = "\
+    SELECT u.id AS account, u.id AS shown, u.email, u.first_name, u.last_name, \
+           u.created_at AS shown_at, m.role, 0 AS pending, m.created_at AS since \
+    FROM memberships m JOIN users u ON u.id = m.user_id WHERE m.tenant_id = ? \
+    UNION ALL \
+    SELECT u.id, i.id, u.email, i.first_name, i.last_name, i.created_at, i.role, 1, i.created_at \
+    FROM invitations i JOIN users u ON u.id = i.user_id WHERE i.tenant_id = ?";
 
 fn member_from_row(row: MemberRow) -> StoreResult<Member> {
-    let (id, email, first_name, last_name, password_hash, created_at, role_name) = row;
+    let (account, shown, email, first_name, last_name, shown_at, role_name, pending, _) = row;
     Ok(Member {
-        user: user_from_row((id, email, first_name, last_name, password_hash, created_at))?,
+        account: UserId(uuid(&account)?),
+        id: UserId(uuid(&shown)?),
+        email,
+        first_name,
+        last_name,
+        created_at: timestamp(&shown_at)?,
         role: role(&role_name)?,
+        pending: pending != 0,
     })
 }
 
