@@ -257,3 +257,501 @@ async fn hostile_looking_text_that_is_valid_is_stored_exactly() {
     assert_eq!(listed.status(), StatusCode::OK);
     assert_eq!(app.row_counts().await["api_keys"], before["api_keys"] + 1);
 }
+
+// ---- Issue 9 point 1: account takeover across tenants through a set-password link ----
+// A link accepts only its own tenant's invitation; an account that has a password wants it.
+
+/// A second tenant "B" with its own administrator (bob, made with the command line): (tenant
+/// id, bob's token).
+async fn tenant_b(app: &TestApp) -> (String, String) {
+    let b = app.create_tenant("B").await;
+    app.create_user("bob@b.example", "bob's long password", &b)
+        .await;
+    (b, app.login("bob@b.example", "bob's long password").await)
+}
+
+/// `GET /api/draw/1/flow` in `tenant` with a token: the status.
+async fn flows_in(app: &TestApp, token: &str, tenant: &str) -> StatusCode {
+    app.with_token(Method::GET, FLOW, token)
+        .header(crate::helpers::TENANT_HEADER, tenant)
+        .send()
+        .await
+        .unwrap()
+        .status()
+}
+
+/// The `users/me` tenant ids a token lists.
+async fn tenant_ids(app: &TestApp, token: &str) -> Vec<String> {
+    let me = app.me(token).await;
+    let tenants = me["tenants"].as_array().unwrap();
+    tenants
+        .iter()
+        .map(|t| t["id"].as_str().unwrap().to_string())
+        .collect()
+}
+
+#[tokio::test]
+async fn a_link_kept_from_tenant_a_grants_nothing_in_tenant_b_that_adds_the_email_later() {
+    let app = TestApp::spawn().await;
+    let admin_a = app.admin_token().await;
+    let (b, bob) = tenant_b(&app).await;
+    // A's administrator adds new@x and keeps the link; B adds the same email afterwards.
+    let from_a = app.invite(&admin_a, &app.tenant_id, "new@x.example").await;
+    let from_b = app.invite(&bob, &b, "new@x.example").await;
+
+    app.accept_invitation(&from_a, "the attacker's password")
+        .await;
+    let taken = app.login("new@x.example", "the attacker's password").await;
+    assert_eq!(tenant_ids(&app, &taken).await, [app.tenant_id.as_str()]);
+    assert_eq!(flows_in(&app, &taken, &b).await, StatusCode::UNAUTHORIZED);
+    let mint = app
+        .with_token(
+            Method::GET,
+            &format!("/api/draw/1/authentication/{b}"),
+            &taken,
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_error(mint, StatusCode::FORBIDDEN).await;
+    let key = app.create_key(&taken, "into b", &b).await;
+    assert_error(key, StatusCode::FORBIDDEN).await;
+    // B's invitation is still pending, and its link now wants the account's password.
+    let b_users = app
+        .with_token(Method::GET, "/api/admin/1/users", &bob)
+        .header(crate::helpers::TENANT_HEADER, &b)
+        .send()
+        .await
+        .unwrap();
+    let b_users = assert_json(b_users, StatusCode::OK).await;
+    assert_eq!(b_users["items"][1]["invitationPending"], true);
+    crate::helpers::assert_unauthorized(app.try_accept(&from_b, "another password!").await).await;
+}
+
+#[tokio::test]
+async fn a_link_used_after_the_account_joined_tenant_b_needs_its_password() {
+    // Two failures allowed, and none given back while the test runs (hashing is slow here).
+    let app = TestApp::spawn_with(|config| {
+        config.auth_failure_burst = 2;
+        config.auth_failure_refill = std::time::Duration::from_secs(3600);
+    })
+    .await;
+    let admin_a = app.admin_token().await;
+    let (b, bob) = tenant_b(&app).await;
+    // The account exists in B (its owner accepted B's link) before A's link is used.
+    let from_b = app.invite(&bob, &b, "new@x.example").await;
+    app.accept_invitation(&from_b, "the owner's password").await;
+    let from_a = app.invite(&admin_a, &app.tenant_id, "new@x.example").await;
+
+    for guess in ["the attacker's password", "another guess here"] {
+        crate::helpers::assert_unauthorized(app.try_accept(&from_a, guess).await).await;
+    }
+    // The guesses spend the address's budget: the next is a 429, and so is even the right one.
+    let spent = app.try_accept(&from_a, "a third guess, too many").await;
+    assert_error(spent, StatusCode::TOO_MANY_REQUESTS).await;
+    let right = app.try_accept(&from_a, "the owner's password").await;
+    assert_error(right, StatusCode::TOO_MANY_REQUESTS).await;
+    // Nothing changed: the owner's one tenant.
+    let email = keyflow::domain::Email::parse("new@x.example").unwrap();
+    let owner = app
+        .state
+        .store
+        .user_by_email(&email)
+        .await
+        .unwrap()
+        .unwrap();
+    let memberships = app.state.store.memberships(owner.id).await.unwrap();
+    let tenants: Vec<String> = memberships
+        .iter()
+        .map(|m| m.tenant.id.to_string())
+        .collect();
+    assert_eq!(tenants, [b]);
+}
+
+#[tokio::test]
+async fn the_link_of_a_withdrawn_invitation_grants_nothing() {
+    let app = TestApp::spawn().await;
+    let admin_a = app.admin_token().await;
+    let (b, bob) = tenant_b(&app).await;
+    let from_a = app.invite(&admin_a, &app.tenant_id, "new@x.example").await;
+    let path = format!("/api/admin/1/users/{}", from_a["id"].as_str().unwrap());
+    let removed = app
+        .with_token(Method::DELETE, &path, &admin_a)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(removed.status(), StatusCode::OK);
+    app.invite(&bob, &b, "new@x.example").await;
+
+    crate::helpers::assert_unauthorized(app.try_accept(&from_a, "the attacker's password").await)
+        .await;
+    let login = app
+        .try_login("new@x.example", "the attacker's password")
+        .await;
+    crate::helpers::assert_unauthorized(login).await;
+}
+
+#[tokio::test]
+async fn adding_an_email_answers_the_same_whether_or_not_it_has_an_account_elsewhere() {
+    let app = TestApp::spawn().await;
+    let admin_a = app.admin_token().await;
+    let b = app.create_tenant("B").await;
+    let args = [
+        "user",
+        "create",
+        "--email",
+        "old@b.example",
+        "--tenant",
+        &b,
+        "--first-name",
+        "Real",
+        "--last-name",
+        "Name",
+    ];
+    let old_id = app.cli_id(&args, Some("old's long password\n")).await;
+    let old_token = app.login("old@b.example", "old's long password").await;
+
+    let not_before = uuid::Uuid::now_v7().to_string();
+    let add = |email: &str| {
+        let body = json!({ "email": email, "firstName": "Typed" });
+        app.try_invite(&admin_a, &app.tenant_id, body)
+    };
+    let fresh = assert_json(add("fresh@a.example").await, StatusCode::OK).await;
+    let existing = assert_json(add("old@b.example").await, StatusCode::OK).await;
+
+    let keys =
+        |value: &Value| -> Vec<String> { value.as_object().unwrap().keys().cloned().collect() };
+    assert_eq!(keys(&fresh), keys(&existing));
+    for (added, email) in [(&fresh, "fresh@a.example"), (&existing, "old@b.example")] {
+        let link = added["setPasswordLink"].as_str().expect("always a link");
+        assert!(
+            link.starts_with("/api/admin/1/users/password?token=kfp_"),
+            "{link}"
+        );
+        assert_eq!(link.len(), fresh["setPasswordLink"].as_str().unwrap().len());
+        assert_eq!(added["email"], email);
+        assert_eq!(added["invitationPending"], true);
+        assert_eq!(
+            added["firstName"], "Typed",
+            "the names typed, never the account's"
+        );
+        assert_eq!(added["lastName"], Value::Null);
+        assert_eq!(added["role"]["developerName"], "STANDARD_USER");
+        // A fresh UUID v7 (its time is now) and a fresh createdAt: nothing of the account's age.
+        let id = added["id"].as_str().unwrap();
+        assert!(id > not_before.as_str(), "{id} is older than the request");
+        assert_ne!(id, old_id);
+        let created = added["createdAt"].as_str().unwrap();
+        assert!(created.starts_with(&keyflow::domain::Timestamp::now().to_rfc3339()[..10]));
+    }
+    // The listing and a lookup show both the same way; the account's own id is unknown here.
+    let get = |path: String| app.with_token(Method::GET, &path, &admin_a).send();
+    for added in [&fresh, &existing] {
+        let path = format!("/api/admin/1/users/{}", added["id"].as_str().unwrap());
+        let shown = assert_json(get(path).await.unwrap(), StatusCode::OK).await;
+        assert_eq!(
+            keys(&shown),
+            keys(&fresh)
+                .into_iter()
+                .filter(|k| k != "setPasswordLink")
+                .collect::<Vec<_>>()
+        );
+        assert_eq!(shown["firstName"], "Typed");
+    }
+    let by_account = get(format!("/api/admin/1/users/{old_id}")).await.unwrap();
+    assert_error(by_account, StatusCode::NOT_FOUND).await;
+    // Renaming a pending invitation is the invitation's business: the same answer for both,
+    // and the account's own names are untouched.
+    for added in [&fresh, &existing] {
+        let path = format!("/api/admin/1/users/{}", added["id"].as_str().unwrap());
+        let renamed = app
+            .with_token(Method::PUT, &path, &admin_a)
+            .json(&json!({ "firstName": "Renamed" }))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(
+            assert_json(renamed, StatusCode::OK).await["firstName"],
+            "Renamed"
+        );
+    }
+    assert_eq!(app.me(&old_token).await["firstName"], "Real");
+}
+
+#[tokio::test]
+async fn the_command_line_does_not_add_an_account_whose_password_a_link_would_set() {
+    let app = TestApp::spawn().await;
+    let admin_a = app.admin_token().await;
+    let b = app.create_tenant("B").await;
+    let from_a = app.invite(&admin_a, &app.tenant_id, "new@x.example").await;
+    let args = ["user", "add", "--email", "new@x.example", "--tenant", &b];
+    let out = app.cli(&args, None).await;
+    assert!(!out.status.success(), "{}", crate::helpers::show(&out));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("has no password yet"), "{stderr}");
+
+    app.accept_invitation(&from_a, "the attacker's password")
+        .await;
+    let taken = app.login("new@x.example", "the attacker's password").await;
+    assert_eq!(tenant_ids(&app, &taken).await, [app.tenant_id.as_str()]);
+}
+
+// ---- Issue 9 point 3: removed means removed ----
+// A sign-in reaches the memberships that began before it; removal deletes the tenant's tokens.
+
+/// sam: an administrator of "Other" (his first tenant) and a standard user of Example, both
+/// from the command line. Returns (Other's id, sam's id in Example).
+async fn sam_in_two_tenants(app: &TestApp) -> (String, String) {
+    let other = app.create_tenant("Other").await;
+    let sam = app.create_user("sam@example.com", SAM, &other).await;
+    app.add_user("sam@example.com", &app.tenant_id).await;
+    (other, sam)
+}
+
+const SAM: &str = "sam's long password";
+
+#[tokio::test]
+async fn removal_ends_tokens_and_sessions_for_good_even_when_the_user_is_added_back() {
+    let app = TestApp::spawn().await;
+    let admin = app.admin_token().await;
+    let (other, sam) = sam_in_two_tenants(&app).await;
+    let example = app.tenant_id.clone();
+    let for_other = app.login("sam@example.com", SAM).await;
+    let mint = |token: &str| {
+        let path = format!("/api/draw/1/authentication/{example}");
+        app.with_token(Method::GET, &path, token).send()
+    };
+    let for_example = assert_json(mint(&for_other).await.unwrap(), StatusCode::OK).await;
+    let for_example = for_example.as_str().unwrap().to_string();
+    let mut session = crate::browser::Browser::signed_in_as(&app, "sam@example.com", SAM).await;
+    let flows_page = format!("/flows?tenant={example}");
+    assert_eq!(session.get(&flows_page).await.status, StatusCode::OK);
+    assert_eq!(flows_in(&app, &for_other, &example).await, StatusCode::OK);
+    let tokens_before = app.row_counts().await["tokens"];
+
+    let path = format!("/api/admin/1/users/{sam}");
+    let removed = app
+        .with_token(Method::DELETE, &path, &admin)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(removed.status(), StatusCode::OK);
+    assert_eq!(
+        app.row_counts().await["tokens"],
+        tokens_before - 1,
+        "Example's token is gone"
+    );
+    // Added back over the API: sam accepts the invitation with his password.
+    let again = app.invite(&admin, &example, "sam@example.com").await;
+    app.accept_invitation(&again, SAM).await;
+
+    let with_example_token = app.with_token(Method::GET, FLOW, &for_example).send().await;
+    crate::helpers::assert_unauthorized(with_example_token.unwrap()).await;
+    assert_eq!(
+        flows_in(&app, &for_other, &example).await,
+        StatusCode::UNAUTHORIZED
+    );
+    assert_error(mint(&for_other).await.unwrap(), StatusCode::FORBIDDEN).await;
+    assert_eq!(tenant_ids(&app, &for_other).await, [other.as_str()]);
+    assert_eq!(session.get(&flows_page).await.status, StatusCode::NOT_FOUND);
+    let settings = session.get("/settings").await;
+    assert!(
+        !settings.html.contains(&example),
+        "Example is offered to the old session"
+    );
+
+    // A new sign-in reaches Example; its new key stays out of the old sign-ins' reach.
+    let fresh = app.login("sam@example.com", SAM).await;
+    assert_eq!(flows_in(&app, &fresh, &example).await, StatusCode::OK);
+    app.new_key_for(&fresh, "after re-adding", &example).await;
+    assert!(app.key_list(&for_other).await.is_empty());
+    let reveal = app
+        .with_token(
+            Method::POST,
+            &format!("{KEYS}/after%20re-adding/reveal"),
+            &for_other,
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_error(reveal, StatusCode::NOT_FOUND).await;
+    let settings = session.get("/settings").await;
+    assert!(!settings.html.contains("after re-adding"));
+    let shown = session
+        .request(Method::POST, "/settings/keys/reveal")
+        .header("content-type", "application/x-www-form-urlencoded")
+        .header("x-csrf-token", settings.csrf())
+        .body(format!("name=after%20re-adding&tenant={example}"))
+        .send()
+        .await
+        .unwrap();
+    assert_error(shown, StatusCode::NOT_FOUND).await;
+    let created = session
+        .post(
+            "/settings/keys",
+            &[
+                ("csrf", &settings.csrf()),
+                ("name", "old session"),
+                ("tenant", &example),
+            ],
+        )
+        .await;
+    assert!(
+        !created.html.contains("new-key-value"),
+        "the old session made a key"
+    );
+}
+
+#[tokio::test]
+async fn removal_from_the_command_line_is_for_good_too() {
+    let app = TestApp::spawn().await;
+    app.create_user("sam@example.com", SAM, &app.tenant_id)
+        .await;
+    let token = app.login("sam@example.com", SAM).await;
+    let mut session = crate::browser::Browser::signed_in_as(&app, "sam@example.com", SAM).await;
+    let tokens_before = app.row_counts().await["tokens"];
+
+    let email = ["--email", "sam@example.com", "--tenant", &app.tenant_id];
+    let out = app
+        .cli(&[&["user", "remove"][..], &email].concat(), None)
+        .await;
+    assert!(out.status.success(), "{}", crate::helpers::show(&out));
+    assert_eq!(app.row_counts().await["tokens"], tokens_before - 1);
+    app.add_user("sam@example.com", &app.tenant_id).await;
+
+    let old = app
+        .with_token(Method::GET, FLOW, &token)
+        .send()
+        .await
+        .unwrap();
+    crate::helpers::assert_unauthorized(old).await;
+    let settings = session.get("/settings").await;
+    assert_eq!(settings.status, StatusCode::OK);
+    assert!(!settings.html.contains(&app.tenant_id));
+    let fresh = app.login("sam@example.com", SAM).await;
+    assert_eq!(flows_in(&app, &fresh, &app.tenant_id).await, StatusCode::OK);
+}
+
+// ---- Issue 9 point 4: a token cannot renew itself ----
+
+/// Runs `sql` on the server's database beside it (the test stands in for time passing).
+async fn write_beside(app: &TestApp, sql: &str) -> Vec<(String, String)> {
+    use sqlx::Connection;
+    let options = sqlx::sqlite::SqliteConnectOptions::new()
+        .filename(app.data_dir().join("keyflow.db"))
+        .busy_timeout(std::time::Duration::from_secs(10));
+    let mut db = sqlx::SqliteConnection::connect_with(&options)
+        .await
+        .unwrap();
+    sqlx::raw_sql(sql).execute(&mut db).await.unwrap();
+    let rows = sqlx::query_as("SELECT signed_in_at, expires_at FROM tokens ORDER BY created_at")
+        .fetch_all(&mut db)
+        .await
+        .unwrap();
+    db.close().await.unwrap();
+    rows
+}
+
+/// `GET /api/draw/1/authentication/{tenant}` with `token`: the new token.
+async fn mint(app: &TestApp, token: &str, tenant: &str) -> String {
+    let path = format!("/api/draw/1/authentication/{tenant}");
+    let response = app
+        .with_token(Method::GET, &path, token)
+        .send()
+        .await
+        .unwrap();
+    let minted = assert_json(response, StatusCode::OK).await;
+    minted.as_str().unwrap().to_string()
+}
+
+#[tokio::test]
+async fn a_token_minted_from_a_token_ends_when_the_asking_token_does() {
+    let app = TestApp::spawn().await;
+    let other = app.second_tenant("Other").await;
+    let first = app.admin_token().await;
+    // The first token is near its end (as if signed in a day ago).
+    let soon = keyflow::domain::Timestamp::now()
+        .plus(std::time::Duration::from_secs(120))
+        .to_rfc3339();
+    write_beside(&app, &format!("UPDATE tokens SET expires_at = '{soon}'")).await;
+    let second = mint(&app, &first, &other).await;
+    let third = mint(&app, &second, &app.tenant_id).await;
+    let rows = write_beside(&app, "").await;
+    assert_eq!(rows.len(), 3);
+    for (signed_in_at, expires_at) in &rows {
+        assert_eq!(
+            expires_at, &soon,
+            "a minted token outlived the one that asked"
+        );
+        assert_eq!(signed_in_at, &rows[0].0, "the sign-in is carried over");
+    }
+    // Once the first token has ended, its descendants have too, and none can mint.
+    write_beside(
+        &app,
+        "UPDATE tokens SET expires_at = '2000-01-01T00:00:00.000000Z'",
+    )
+    .await;
+    for token in [&first, &second, &third] {
+        let path = format!("/api/draw/1/authentication/{other}");
+        let response = app
+            .with_token(Method::GET, &path, token)
+            .send()
+            .await
+            .unwrap();
+        crate::helpers::assert_unauthorized(response).await;
+    }
+    // Only a password sign-in starts a new lifetime.
+    let fresh = app.admin_token().await;
+    assert_eq!(flows_in(&app, &fresh, &other).await, StatusCode::OK);
+}
+
+// ---- Issue 9 point 8: names only for users of no other tenant ----
+
+#[tokio::test]
+async fn an_administrator_renames_only_users_who_belong_to_no_other_tenant() {
+    let app = TestApp::spawn().await;
+    let admin = app.admin_token().await;
+    let (_, sam) = sam_in_two_tenants(&app).await;
+    let sam_token = app.login("sam@example.com", SAM).await;
+    let put = |id: String, body: Value| {
+        let path = format!("/api/admin/1/users/{id}");
+        app.with_token(Method::PUT, &path, &admin)
+            .json(&body)
+            .send()
+    };
+
+    let renamed = put(sam.clone(), json!({ "firstName": "Mallory" }))
+        .await
+        .unwrap();
+    let message = assert_error(renamed, StatusCode::FORBIDDEN).await;
+    assert!(
+        message.contains("only the user changes their own name"),
+        "{message}"
+    );
+    assert_eq!(app.me(&sam_token).await["firstName"], Value::Null);
+    // A role change alone, or the names as they are, is fine.
+    let promoted = put(sam.clone(), json!({ "role": { "roleId": 1 } }))
+        .await
+        .unwrap();
+    assert_eq!(
+        assert_json(promoted, StatusCode::OK).await["role"]["roleId"],
+        1
+    );
+    let same = put(sam.clone(), json!({ "firstName": null, "lastName": "" }))
+        .await
+        .unwrap();
+    assert_json(same, StatusCode::OK).await;
+
+    // A user of this tenant only is the administrator's to name.
+    let solo = app
+        .create_user("solo@example.com", SAM, &app.tenant_id)
+        .await;
+    let named = put(solo, json!({ "firstName": "Solo", "lastName": "Only" }))
+        .await
+        .unwrap();
+    let named = assert_json(named, StatusCode::OK).await;
+    assert_eq!(
+        (&named["firstName"], &named["lastName"]),
+        (&json!("Solo"), &json!("Only"))
+    );
+}
