@@ -232,7 +232,7 @@ async fn remove(
     request_body = SetPassword,
     responses(
         (status = 200, description = "Accepted (and the password set): sign in with it"),
-        BadRequest, Unauthorized, BodyErrors, TooManyRequests, Internal,
+        BadRequest, Unauthorized, Conflict, BodyErrors, TooManyRequests, Internal,
     )
 )]
 async fn set_password(

@@ -1,5 +1,6 @@
 //! Credentials: the API key codec and its crypto, tokens, passwords, the key verifier with its
-//! cache, the failure throttle, and the extractors that turn headers into a principal.
+//! cache, the failure throttle, the extractors that turn headers into a principal, and which
+//! tenants a sign-in reaches.
 
 pub mod access;
 pub mod api_key;
