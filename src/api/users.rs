@@ -1,22 +1,25 @@
-//! The current user: `GET /api/admin/1/users/me` (`UserMeAPI`).
+//! The current user: `GET /api/admin/1/users/me` (`UserMeAPI`), and `PUT` to change their own
+//! names (the one way a user of several tenants is renamed: no tenant's administrator may).
 
 use axum::Json;
 use axum::extract::State;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use crate::api::doc::AuthErrors;
+use crate::api::doc::{AuthErrors, BodyErrors, Forbidden};
+use crate::api::json::JsonBody;
+use crate::api::user_json::name;
 use crate::app::AppState;
-use crate::auth::Principal;
 use crate::auth::access;
+use crate::auth::{Interactive, Principal};
 use crate::domain::{Timestamp, UserId};
 use crate::error::ApiError;
 use crate::store::Membership;
 
 pub fn router() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new().routes(routes!(me))
+    OpenApiRouter::new().routes(routes!(me, update_me))
 }
 
 /// `UserMeAPI`.
@@ -89,6 +92,57 @@ impl From<Membership> for UserTenant {
     )
 )]
 async fn me(State(state): State<AppState>, principal: Principal) -> Result<Json<UserMe>, ApiError> {
+    user_me(&state, &principal).await.map(Json)
+}
+
+/// `UserMeUpdateRequest`: the names to set.
+#[derive(Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+#[schema(as = UserMeUpdateRequest)]
+struct NamesIn {
+    first_name: Option<String>,
+    last_name: Option<String>,
+}
+
+/// Changes the signed-in user's own names, the same in all their tenants: what is left out (or
+/// null) stays, an empty name clears it. Only a signed-in user (a token) may: an API key is
+/// refused with 403.
+#[utoipa::path(
+    put,
+    path = "/api/admin/1/users/me",
+    tag = "Admin Users",
+    security(("token" = [])),
+    request_body = NamesIn,
+    responses(
+        (status = 200, description = "The current user", body = UserMe),
+        Forbidden, BodyErrors, AuthErrors,
+    )
+)]
+async fn update_me(
+    State(state): State<AppState>,
+    Interactive(principal): Interactive,
+    JsonBody(request): JsonBody<NamesIn>,
+) -> Result<Json<UserMe>, ApiError> {
+    let user = state
+        .store
+        .user(principal.user_id)
+        .await?
+        .ok_or_else(|| ApiError::Unauthorized("your account no longer exists".into()))?;
+    let first = request
+        .first_name
+        .map_or(user.first_name, |given| name(Some(given)));
+    let last = request
+        .last_name
+        .map_or(user.last_name, |given| name(Some(given)));
+    state
+        .store
+        .set_names(user.id, first.as_deref(), last.as_deref())
+        .await?;
+    user_me(&state, &principal).await.map(Json)
+}
+
+/// The principal's user and the tenants the credential reaches.
+async fn user_me(state: &AppState, principal: &Principal) -> Result<UserMe, ApiError> {
     let user = state
         .store
         .user(principal.user_id)
@@ -96,8 +150,8 @@ async fn me(State(state): State<AppState>, principal: Principal) -> Result<Json<
         .ok_or_else(|| ApiError::Unauthorized("your account no longer exists".into()))?;
     // The tenants this credential reaches: a token's sign-in covers only the memberships
     // that had begun by then.
-    let tenants = access::tenants(&state, user.id, principal.signed_in_at()).await?;
-    Ok(Json(UserMe {
+    let tenants = access::tenants(state, user.id, principal.signed_in_at()).await?;
+    Ok(UserMe {
         id: user.id,
         first_name: user.first_name,
         last_name: user.last_name,
@@ -105,5 +159,5 @@ async fn me(State(state): State<AppState>, principal: Principal) -> Result<Json<
         created_at: Some(user.created_at),
         organizations: None,
         tenants: Some(tenants.into_iter().map(UserTenant::from).collect()),
-    }))
+    })
 }

@@ -143,6 +143,13 @@ async fn keyflow_answers_in_boomis_shapes() {
         None,
     )
     .await;
+    run.call(
+        Method::PUT,
+        "/api/admin/1/users/me",
+        "/api/admin/1/users/me",
+        Some(json!({ "firstName": "Example", "lastName": "Admin" })),
+    )
+    .await;
     let keys = "/api/admin/1/users/me/keys";
     run.call(
         Method::POST,

@@ -741,6 +741,32 @@ async fn an_administrator_renames_only_users_who_belong_to_no_other_tenant() {
         .await
         .unwrap();
     assert_json(same, StatusCode::OK).await;
+    // The user changes their own name (with a token; a key may not).
+    let own = app
+        .with_token(Method::PUT, "/api/admin/1/users/me", &sam_token)
+        .json(&json!({ "firstName": "Sam" }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(assert_json(own, StatusCode::OK).await["firstName"], "Sam");
+    let key = app.new_key_for(&sam_token, "sam's", &app.tenant_id).await;
+    let by_key = app
+        .with_key(Method::PUT, "/api/admin/1/users/me", &key)
+        .json(&json!({ "firstName": "Mallory" }))
+        .send()
+        .await
+        .unwrap();
+    assert_error(by_key, StatusCode::FORBIDDEN).await;
+    let shown = app
+        .with_token(Method::GET, &format!("/api/admin/1/users/{sam}"), &admin)
+        .send()
+        .await
+        .unwrap();
+    let shown = assert_json(shown, StatusCode::OK).await;
+    assert_eq!(
+        (&shown["firstName"], &shown["lastName"]),
+        (&json!("Sam"), &Value::Null)
+    );
 
     // A user of this tenant only is the administrator's to name.
     let solo = app
