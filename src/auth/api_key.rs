@@ -222,6 +222,38 @@ mod tests {
         assert_eq!(format!("{key:?}"), "ApiKey(…)");
     }
 
+    /// Two keys comparing unequal proves little; this catches a generator that repeats, uses
+    /// part of the alphabet, or favours some characters (taking every byte modulo 62 would
+    /// make the first eight a fifth more likely: about ten standard deviations here).
+    #[test]
+    fn generated_keys_never_repeat_and_use_the_alphabet_evenly() {
+        const KEYS: usize = 5_000;
+        let mut seen = std::collections::HashSet::new();
+        let mut counts = [0u32; 62];
+        for _ in 0..KEYS {
+            let key = ApiKey::generate();
+            let random = &key.expose()[PREFIX.len()..PREFIX.len() + RANDOM_CHARS];
+            for byte in random.bytes() {
+                let at = BASE62.iter().position(|&b| b == byte).expect("base62");
+                counts[at] += 1;
+            }
+            assert!(seen.insert(key.expose().to_string()), "a repeated key");
+        }
+        // Each character's count is binomial: n = 130,000 draws, p = 1/62, mean 2097, standard
+        // deviation 45. Six deviations either way: a false alarm about once in 10^7 runs.
+        let draws = (KEYS * RANDOM_CHARS) as f64;
+        let mean = draws / 62.0;
+        let deviation = (draws * (1.0 / 62.0) * (61.0 / 62.0)).sqrt();
+        for (at, &count) in counts.iter().enumerate() {
+            let off = (f64::from(count) - mean).abs() / deviation;
+            assert!(
+                off < 6.0,
+                "{} appears {count} times, {off:.1} deviations from {mean:.0}",
+                BASE62[at] as char
+            );
+        }
+    }
+
     #[test]
     fn sealed_values_open_only_with_their_key_id() {
         let sealer = Sealer::new(&secret(7));

@@ -132,10 +132,30 @@ mod tests {
 
     #[test]
     fn a_huge_burst_is_clamped_instead_of_overflowing() {
-        let throttle =
-            FailureThrottle::new(u32::MAX, Duration::from_secs(3600), Default::default());
+        // With a refill of a year, the limiter can hold a burst of only about 292 failures
+        // (u64::MAX / 2 nanoseconds); u32::MAX is clamped to that, and spending it still
+        // blocks the address for a finite time, at most one refill.
+        let refill = Duration::from_secs(365 * 24 * 60 * 60);
+        let most = u64::MAX / 2 / u64::try_from(refill.as_nanos()).unwrap();
+        let throttle = FailureThrottle::new(u32::MAX, refill, Default::default());
         let address = IpAddr::from([127, 0, 0, 1]);
-        assert!(throttle.guard(address).is_ok());
+        let mut spent = 0;
+        let retry_after = loop {
+            match throttle.record_failure(address) {
+                Ok(()) => spent += 1,
+                Err(retry_after) => break retry_after,
+            }
+            assert!(spent <= most, "{spent} failures and still not blocked");
+        };
+        assert_eq!(
+            spent, most,
+            "the burst is clamped to the most the limiter holds"
+        );
+        assert!(
+            (1..=refill.as_secs()).contains(&retry_after),
+            "Retry-After {retry_after}"
+        );
+        assert!(throttle.check(address).is_err());
     }
 
     #[test]

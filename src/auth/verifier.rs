@@ -151,3 +151,72 @@ impl KeyVerifier {
         self.cache.clear();
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use secrecy::{SecretBox, SecretString};
+
+    use super::*;
+    use crate::app::AppState;
+    use crate::config::ServeConfig;
+    use crate::domain::{Email, KeyName, TenantId};
+    use crate::secrets::Secrets;
+    use crate::store::sqlite::SqliteStore;
+    use crate::store::{KeyStore, UserStore};
+
+    /// README: "a cached key is looked up again after 10 minutes", the backstop for a change
+    /// no revocation announced. The clock is advanced here as the background task advances it
+    /// every ten seconds (`control::age_caches`), but without waiting, and by no one else.
+    #[tokio::test]
+    async fn a_cached_key_is_looked_up_again_after_ten_minutes() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Arc::new(SqliteStore::open(dir.path()).await.unwrap());
+        let mut config = ServeConfig::new(dir.path().to_path_buf());
+        config.admin_password = Some(SecretString::from("a long enough password"));
+        let boot = crate::bootstrap::seed_if_empty(store.as_ref(), &config)
+            .await
+            .unwrap()
+            .expect("an empty database is seeded");
+        let secrets = Secrets {
+            pepper: SecretBox::new(Box::new([1; 32])),
+            master_key: SecretBox::new(Box::new([2; 32])),
+        };
+        let state = AppState::new(config, store.clone(), &secrets);
+        let admin = store
+            .user_by_email(&Email::parse(&boot.admin_email).unwrap())
+            .await
+            .unwrap()
+            .unwrap()
+            .id;
+        let tenant = TenantId(boot.tenant_id);
+        let name = KeyName::parse("aged").unwrap();
+        let created = crate::key_management::create(&state, admin, tenant, name)
+            .await
+            .unwrap();
+        let key = created.value.unwrap();
+        let verifier = &state.verifier;
+        assert!(matches!(
+            verifier.verify(&key).await,
+            Ok(KeyCheck::Valid(_))
+        ));
+
+        // The row goes behind the cache's back: no revocation, so the cache keeps the grant.
+        let record = store.keys_of_user(admin).await.unwrap().remove(0);
+        assert!(store.delete_key(admin, record.id).await.unwrap());
+        let lookups = || state.metrics.key_store_lookups.load(Ordering::Relaxed);
+        let before = lookups();
+        for _ in 1..KEY_CACHE_TTL {
+            verifier.tick();
+        }
+        assert_eq!(KEY_CACHE_TTL, 60, "ten minutes of ten-second ticks");
+        assert!(
+            matches!(verifier.verify(&key).await, Ok(KeyCheck::Valid(_))),
+            "a moment short of ten minutes, the cached grant still answers"
+        );
+        assert_eq!(lookups(), before, "answered from the cache");
+
+        verifier.tick();
+        assert_eq!(verifier.verify(&key).await.unwrap(), KeyCheck::Unknown);
+        assert_eq!(lookups(), before + 1, "looked up again");
+    }
+}

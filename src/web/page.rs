@@ -127,16 +127,17 @@ impl IntoResponse for WebError {
     }
 }
 
+/// What [`query_encode`] escapes: everything but the unreserved characters and `/`.
+const QUERY_VALUE: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'_')
+    .remove(b'.')
+    .remove(b'~')
+    .remove(b'/');
+
 /// Percent-encodes a query value (everything but the unreserved characters and `/`).
 pub fn query_encode(text: &str) -> String {
-    text.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' | b'/' => {
-                (b as char).to_string()
-            }
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
+    percent_encoding::utf8_percent_encode(text, QUERY_VALUE).to_string()
 }
 
 /// An API message as a sentence on the page: capitalised, with a full stop.
@@ -162,4 +163,19 @@ pub fn full_name(first: Option<&str>, last: Option<&str>) -> Option<String> {
         .collect::<Vec<_>>()
         .join(" ");
     (!name.is_empty()).then_some(name)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_query_value_keeps_only_unreserved_characters_and_slashes() {
+        assert_eq!(query_encode("/settings"), "/settings");
+        assert_eq!(query_encode("a-b_c.d~e"), "a-b_c.d~e");
+        assert_eq!(
+            query_encode("/flows?tenant=x&y #ü"),
+            "/flows%3Ftenant%3Dx%26y%20%23%C3%BC"
+        );
+    }
 }

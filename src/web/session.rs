@@ -4,6 +4,7 @@
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, Method, header};
+use cookie::{Cookie, SameSite};
 use secrecy::{ExposeSecret, SecretString};
 
 use crate::app::AppState;
@@ -146,32 +147,39 @@ pub fn set_cookie(
     max_age_secs: u64,
     secure: bool,
 ) -> HeaderValue {
-    let secure = if secure { "; Secure" } else { "" };
-    let text = format!(
-        "{name}={}; Path=/; Max-Age={max_age_secs}; HttpOnly; SameSite=Lax{secure}",
-        value.expose_secret()
-    );
-    HeaderValue::from_str(&text).expect("cookie values are URL-safe base64")
+    let max_age = cookie::time::Duration::seconds(i64::try_from(max_age_secs).unwrap_or(i64::MAX));
+    header_value(page_cookie(name, value.expose_secret(), secure).max_age(max_age))
 }
 
+/// The `Set-Cookie` that makes the browser forget the cookie at once.
 pub fn clear_cookie(name: &str, secure: bool) -> HeaderValue {
-    let secure = if secure { "; Secure" } else { "" };
-    HeaderValue::from_str(&format!(
-        "{name}=; Path=/; Max-Age=0; HttpOnly; SameSite=Lax{secure}"
-    ))
-    .expect("a static cookie")
+    header_value(page_cookie(name, "", secure).max_age(cookie::time::Duration::ZERO))
 }
 
-/// The value of a request cookie.
+/// The attributes every cookie of the pages has.
+fn page_cookie<'c>(name: &'c str, value: &'c str, secure: bool) -> cookie::CookieBuilder<'c> {
+    Cookie::build((name, value))
+        .path("/")
+        .http_only(true)
+        .same_site(SameSite::Lax)
+        .secure(secure)
+}
+
+fn header_value(cookie: cookie::CookieBuilder<'_>) -> HeaderValue {
+    HeaderValue::from_str(&cookie.build().to_string())
+        .expect("cookie names and values are URL-safe base64")
+}
+
+/// The value of a request cookie (the first one of that name, when several are sent).
 pub fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
     headers
         .get_all(header::COOKIE)
         .iter()
         .filter_map(|value| value.to_str().ok())
-        .flat_map(|value| value.split(';'))
-        .filter_map(|pair| pair.trim().split_once('='))
-        .find(|(key, _)| *key == name)
-        .map(|(_, value)| value.trim())
+        .flat_map(Cookie::split_parse)
+        .filter_map(Result::ok)
+        .find(|cookie| cookie.name() == name)
+        .and_then(|cookie| cookie.value_raw())
         .filter(|value| !value.is_empty())
 }
 
@@ -192,16 +200,37 @@ mod tests {
         assert_eq!(cookie(&headers, SESSION_COOKIE), None);
     }
 
+    /// The attributes of a `Set-Cookie` value, in any order.
+    fn attributes(value: &HeaderValue) -> std::collections::BTreeSet<String> {
+        value
+            .to_str()
+            .unwrap()
+            .split("; ")
+            .map(str::to_string)
+            .collect()
+    }
+
+    fn set(items: &[&str]) -> std::collections::BTreeSet<String> {
+        items.iter().map(|s| s.to_string()).collect()
+    }
+
     #[test]
     fn a_session_cookie_is_http_only_and_lax() {
         let value = set_cookie("c", &SecretString::from("v"), 60, false);
-        let text = value.to_str().unwrap();
-        assert!(
-            text.contains("HttpOnly") && text.contains("SameSite=Lax"),
-            "{text}"
-        );
-        assert!(!text.contains("Secure"));
+        let page = ["c=v", "HttpOnly", "SameSite=Lax", "Path=/", "Max-Age=60"];
+        assert_eq!(attributes(&value), set(&page));
         let secure = set_cookie("c", &SecretString::from("v"), 60, true);
-        assert!(secure.to_str().unwrap().ends_with("; Secure"));
+        let mut secure_page = page.to_vec();
+        secure_page.push("Secure");
+        assert_eq!(attributes(&secure), set(&secure_page));
+    }
+
+    #[test]
+    fn a_cleared_cookie_is_empty_and_expires_at_once() {
+        let page = ["c=", "HttpOnly", "SameSite=Lax", "Path=/", "Max-Age=0"];
+        assert_eq!(attributes(&clear_cookie("c", false)), set(&page));
+        let mut secure_page = page.to_vec();
+        secure_page.push("Secure");
+        assert_eq!(attributes(&clear_cookie("c", true)), set(&secure_page));
     }
 }

@@ -1,5 +1,6 @@
-//! What the data directory and the logs hold: never a key, secrets private, and a restart
-//! that keeps every key working.
+//! What the data directory and the logs hold: never a key, secrets private, paths without
+//! their queries, and a restart that keeps every key working. [`ServeProcess`] and [`Remote`]
+//! run `keyflow serve` as a subprocess and talk to it (`lifecycle.rs` uses them too).
 
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
@@ -13,7 +14,7 @@ use tokio::io::{AsyncBufReadExt, AsyncRead, BufReader};
 use tokio::process::{Child, Command};
 use tokio::task::JoinHandle;
 
-use crate::helpers::{TestApp, assert_json, clean_env, flow_names};
+use crate::helpers::{TestApp, assert_json, clean_env, enc, flow_names};
 
 /// Every file under `dir`, recursively.
 fn files_under(dir: &Path) -> Vec<PathBuf> {
@@ -115,12 +116,12 @@ async fn the_control_socket_is_the_owners_alone() {
 const EMAIL: &str = "root@keyflow.test";
 const PASSWORD: &str = "a password for the subprocess";
 /// A bound for a server that never answers, so a broken build fails instead of hanging.
-const PATIENCE: Duration = Duration::from_secs(60);
+pub const PATIENCE: Duration = Duration::from_secs(60);
 
 /// `keyflow serve` as a subprocess, its output collected as it comes.
-struct ServeProcess {
+pub struct ServeProcess {
     child: Child,
-    address: String,
+    pub address: String,
     /// What stdout printed before `listening on`.
     banner: String,
     output: Arc<Mutex<String>>,
@@ -150,24 +151,37 @@ fn collect(
     })
 }
 
+/// `keyflow serve` on `data_dir` with the subprocess settings, then `settings` on top.
+pub fn serve_command(data_dir: &Path, settings: &[(&str, &str)]) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_keyflow"));
+    command
+        .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
+        .arg(data_dir);
+    clean_env(&mut command);
+    // One worker thread, the setting the load benchmark runs keyflow with.
+    command
+        .env("KEYFLOW_WORKERS", "1")
+        .env("KEYFLOW_LOG", "trace")
+        .env("KEYFLOW_ADMIN_EMAIL", EMAIL)
+        .env("KEYFLOW_ADMIN_PASSWORD", PASSWORD)
+        .envs(settings.iter().copied())
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true);
+    command
+}
+
 impl ServeProcess {
-    async fn start(data_dir: &Path) -> ServeProcess {
-        let mut command = Command::new(env!("CARGO_BIN_EXE_keyflow"));
-        command
-            .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
-            .arg(data_dir);
-        clean_env(&mut command);
-        // One worker thread, the setting the load benchmark runs keyflow with.
-        command
-            .env("KEYFLOW_WORKERS", "1")
-            .env("KEYFLOW_LOG", "trace")
-            .env("KEYFLOW_ADMIN_EMAIL", EMAIL)
-            .env("KEYFLOW_ADMIN_PASSWORD", PASSWORD)
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .kill_on_drop(true);
-        let mut child = command.spawn().expect("start keyflow serve");
+    pub async fn start(data_dir: &Path) -> ServeProcess {
+        Self::start_with(data_dir, &[]).await
+    }
+
+    /// Starts with these `KEYFLOW_…` settings in its environment; returns once it listens.
+    pub async fn start_with(data_dir: &Path, settings: &[(&str, &str)]) -> ServeProcess {
+        let mut child = serve_command(data_dir, settings)
+            .spawn()
+            .expect("start keyflow serve");
         let output = Arc::new(Mutex::new(String::new()));
         let (sender, mut lines) = tokio::sync::mpsc::unbounded_channel();
         let readers = vec![
@@ -207,13 +221,47 @@ impl ServeProcess {
     }
 
     /// SIGTERM, then the exit status must be success; returns everything printed.
-    async fn stop(mut self) -> String {
+    pub async fn stop(mut self) -> String {
+        self.terminate();
+        self.finish().await
+    }
+
+    /// Sends SIGTERM and returns at once.
+    pub fn terminate(&mut self) {
         let pid = self.child.id().expect("still running").to_string();
         let kill = std::process::Command::new("kill")
             .args(["-TERM", &pid])
             .status()
             .unwrap();
         assert!(kill.success());
+    }
+
+    /// Whether the process is still running.
+    pub fn is_running(&mut self) -> bool {
+        self.child.try_wait().unwrap().is_none()
+    }
+
+    /// Everything printed so far.
+    pub fn output(&self) -> String {
+        self.output.lock().unwrap().clone()
+    }
+
+    /// Waits until the output holds `needle`, for at most [`PATIENCE`].
+    pub async fn wait_for_output(&self, needle: &str) {
+        let deadline = tokio::time::Instant::now() + PATIENCE;
+        while !self.output().contains(needle) {
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "no {needle:?} in the output:\n{}",
+                self.output()
+            );
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    }
+
+    /// Waits for the process to end (after [`ServeProcess::terminate`]); the exit status must
+    /// be success. Returns everything printed.
+    pub async fn finish(mut self) -> String {
         let status = tokio::time::timeout(PATIENCE, self.child.wait())
             .await
             .expect("graceful shutdown ends")
@@ -231,13 +279,20 @@ impl ServeProcess {
 }
 
 /// A client of a subprocess server.
-struct Remote {
-    client: reqwest::Client,
-    address: String,
+pub struct Remote {
+    pub client: reqwest::Client,
+    pub address: String,
 }
 
 impl Remote {
-    async fn token(&self) -> String {
+    pub fn of(server: &ServeProcess) -> Remote {
+        Remote {
+            client: reqwest::Client::new(),
+            address: server.address.clone(),
+        }
+    }
+
+    pub async fn token(&self) -> String {
         let response = self
             .client
             .post(format!("{}/api/draw/1/authentication", self.address))
@@ -252,7 +307,7 @@ impl Remote {
             .to_string()
     }
 
-    async fn example_id(&self, token: &str) -> String {
+    pub async fn example_id(&self, token: &str) -> String {
         let response = self
             .client
             .get(format!("{}/api/admin/1/users/me", self.address))
@@ -270,11 +325,15 @@ impl Remote {
     }
 
     async fn create_key(&self, token: &str, tenant: &str) -> String {
+        self.create_named_key(token, "survivor", tenant).await
+    }
+
+    pub async fn create_named_key(&self, token: &str, name: &str, tenant: &str) -> String {
         let response = self
             .client
             .post(format!("{}/api/admin/1/users/me/keys", self.address))
             .header("authorization", token)
-            .json(&serde_json::json!({ "name": "survivor", "tenantId": tenant }))
+            .json(&serde_json::json!({ "name": name, "tenantId": tenant }))
             .send()
             .await
             .unwrap();
@@ -283,7 +342,7 @@ impl Remote {
     }
 
     /// The names of the flows the key sees.
-    async fn flows(&self, key: &str, tenant: &str) -> Vec<String> {
+    pub async fn flows(&self, key: &str, tenant: &str) -> Vec<String> {
         let response = self
             .client
             .get(format!("{}/api/draw/1/flow", self.address))
@@ -400,4 +459,55 @@ async fn a_failing_log_stops_neither_serving_nor_a_clean_stop() {
         .unwrap();
     assert!(status.success(), "{status:?}");
     assert!(!data_dir.path().join("keyflow.db-wal").exists());
+}
+
+/// README: "the log records paths without query strings". At the level that logs every
+/// request (`trace` here, which also lets hyper and sqlx log), each path is in the log and no
+/// part of its query is: a query can hold a password link's token or a flow name.
+#[tokio::test]
+async fn the_log_records_paths_without_their_query_strings() {
+    let data_dir = tempfile::tempdir().unwrap();
+    let server = ServeProcess::start(data_dir.path()).await;
+    let remote = Remote::of(&server);
+    let token = remote.token().await;
+    let tenant = remote.example_id(&token).await;
+    let key = remote.create_named_key(&token, "logged", &tenant).await;
+
+    let link_token = "kfp_QueryCanaryLinkToken7a1c";
+    let flow_name = "QueryCanaryFlowName4e2b";
+    let flows = remote
+        .client
+        .get(format!(
+            "{}/api/draw/1/flow?filter={}",
+            remote.address,
+            enc(&format!("developerName eq '{flow_name}'"))
+        ))
+        .header("x-boomi-flow-api-key", &key)
+        .send()
+        .await
+        .unwrap();
+    assert_json(flows, StatusCode::OK).await;
+    // The path of a password link, visited with its token in the query.
+    let link = remote
+        .client
+        .get(format!(
+            "{}/api/admin/1/users/password?token={link_token}",
+            remote.address
+        ))
+        .send()
+        .await
+        .unwrap();
+    assert!(link.status().is_client_error(), "{}", link.status());
+
+    let log = server.stop().await;
+    for path in ["/api/draw/1/flow", "/api/admin/1/users/password"] {
+        assert!(
+            log.lines().any(|l| l.contains("path=") && l.contains(path)),
+            "no line logs the path {path}:\n{log}"
+        );
+    }
+    for canary in [link_token, flow_name, "filter=", "token="] {
+        let leaks: Vec<&str> = log.lines().filter(|l| l.contains(canary)).collect();
+        assert!(leaks.is_empty(), "{canary} reached the log: {leaks:#?}");
+    }
 }

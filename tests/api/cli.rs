@@ -36,13 +36,68 @@ async fn tenant_create_prints_exactly_a_uuid_line() {
     assert_eq!(stdout, format!("{}\n", parsed.hyphenated()));
 }
 
+/// README: "Ids are UUID v7", time-ordered; and each id names the tenant created with it.
 #[tokio::test]
-async fn tenant_ids_are_distinct() {
+async fn tenant_ids_are_uuid_v7_in_creation_order_and_name_their_tenant() {
     let app = TestApp::spawn().await;
-    let a = app.create_tenant("A").await;
-    let b = app.create_tenant("B").await;
-    assert_ne!(a, b);
-    assert_ne!(a, app.tenant_id);
+    let a = app.second_tenant("Alpha").await;
+    let b = app.second_tenant("Beta").await;
+    let ids: Vec<uuid::Uuid> = [&app.tenant_id, &a, &b]
+        .iter()
+        .map(|id| uuid::Uuid::parse_str(id).unwrap())
+        .collect();
+    for id in &ids {
+        assert_eq!(id.get_version_num(), 7, "{id}");
+    }
+    assert!(ids[0] < ids[1] && ids[1] < ids[2], "{ids:?}");
+    let me = app.me(&app.admin_token().await).await;
+    for (id, name) in [(&a, "Alpha"), (&b, "Beta")] {
+        let tenant = me["tenants"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|t| t["id"] == id.as_str())
+            .unwrap_or_else(|| panic!("{id} is not listed: {me}"));
+        assert_eq!(tenant["developerName"], name);
+    }
+}
+
+/// README: "A tenant's first user is its administrator unless `--role` says otherwise"; the
+/// users after it are standard users, refused tenant administration.
+#[tokio::test]
+async fn a_tenants_first_user_administers_it_and_the_next_is_standard() {
+    let app = TestApp::spawn().await;
+    let tenant = app.create_tenant("Fresh").await;
+    app.create_user("first@example.com", "first's password", &tenant)
+        .await;
+    app.create_user("second@example.com", "second's password", &tenant)
+        .await;
+    for (email, password, role, users) in [
+        (
+            "first@example.com",
+            "first's password",
+            "ADMINISTRATOR",
+            StatusCode::OK,
+        ),
+        (
+            "second@example.com",
+            "second's password",
+            "STANDARD_USER",
+            StatusCode::FORBIDDEN,
+        ),
+    ] {
+        let token = app.login(email, password).await;
+        let me = app.me(&token).await;
+        assert_eq!(me["tenants"][0]["id"], tenant.as_str());
+        assert_eq!(me["tenants"][0]["role"], role, "{email}");
+        let list = app
+            .with_token(reqwest::Method::GET, "/api/admin/1/users", &token)
+            .header("manywhotenant", &tenant)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(list.status(), users, "{email} listing the tenant's users");
+    }
 }
 
 #[tokio::test]

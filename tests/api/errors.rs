@@ -190,21 +190,6 @@ async fn health_answers_ok() {
 }
 
 #[tokio::test]
-async fn metrics_name_every_counter() {
-    let app = TestApp::spawn().await;
-    for name in [
-        "keyflow_http_requests_total",
-        "keyflow_key_cache_hits_total",
-        "keyflow_key_store_lookups_total",
-        "keyflow_key_checksum_rejections_total",
-        "keyflow_auth_failures_total",
-        "keyflow_throttled_total",
-    ] {
-        app.metric(name).await;
-    }
-}
-
-#[tokio::test]
 async fn a_path_segment_that_is_not_utf8_is_a_json_bad_request() {
     let app = TestApp::spawn().await;
     let key = app.new_key("k").await;

@@ -7,8 +7,11 @@ use std::process::{Output, Stdio};
 
 use keyflow::app::Server;
 use keyflow::config::ServeConfig;
+use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 use reqwest::{RequestBuilder, Response, StatusCode};
 use serde_json::{Value, json};
+use time::format_description::well_known::Rfc3339;
+use time::{OffsetDateTime, UtcOffset};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 pub const KEY_HEADER: &str = "x-boomi-flow-api-key";
@@ -437,16 +440,17 @@ pub async fn assert_unauthorized(response: Response) -> String {
     assert_error(response, StatusCode::UNAUTHORIZED).await
 }
 
-/// Percent-encodes everything but the unreserved characters.
+/// Everything but RFC 3986's unreserved characters (letters, digits, `-`, `.`, `_`, `~`).
+const NOT_UNRESERVED: &AsciiSet = &NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'.')
+    .remove(b'_')
+    .remove(b'~');
+
+/// Percent-encodes everything but the unreserved characters, for a path segment or a query
+/// value.
 pub fn enc(text: &str) -> String {
-    text.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
-                (b as char).to_string()
-            }
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
+    utf8_percent_encode(text, NOT_UNRESERVED).to_string()
 }
 
 /// The token in an invitation answer's `setPasswordLink`.
@@ -466,33 +470,31 @@ pub fn is_key_format(key: &str) -> bool {
 
 /// An RFC 3339 date-time in UTC (`Z` or `+00:00`).
 pub fn is_rfc3339_utc(text: &str) -> bool {
-    let b = text.as_bytes();
-    let digits =
-        |from: usize, to: usize| b.len() >= to && b[from..to].iter().all(u8::is_ascii_digit);
-    let at = |i: usize, c: u8| b.get(i) == Some(&c);
-    let head = digits(0, 4)
-        && at(4, b'-')
-        && digits(5, 7)
-        && at(7, b'-')
-        && digits(8, 10)
-        && (at(10, b'T') || at(10, b't'))
-        && digits(11, 13)
-        && at(13, b':')
-        && digits(14, 16)
-        && at(16, b':')
-        && digits(17, 19);
-    if !head {
-        return false;
+    // `-00:00` parses to a zero offset too, but says the offset is unknown (RFC 3339 §4.3).
+    OffsetDateTime::parse(text, &Rfc3339).is_ok_and(|at| at.offset() == UtcOffset::UTC)
+        && !text.ends_with("-00:00")
+}
+
+#[test]
+fn the_helpers_encode_and_recognise_what_they_say() {
+    assert_eq!(enc("a-b_c.d~e"), "a-b_c.d~e");
+    assert_eq!(enc("eq 'x'/ü?&"), "eq%20%27x%27%2F%C3%BC%3F%26");
+    for good in [
+        "2026-01-02T03:04:05Z",
+        "2026-01-02T03:04:05.123456Z",
+        "2026-01-02T03:04:05+00:00",
+    ] {
+        assert!(is_rfc3339_utc(good), "{good}");
     }
-    let mut rest = &text[19..];
-    if let Some(fraction) = rest.strip_prefix('.') {
-        let n = fraction.bytes().take_while(u8::is_ascii_digit).count();
-        if n == 0 {
-            return false;
-        }
-        rest = &fraction[n..];
+    for bad in [
+        "2026-01-02T03:04:05+01:00",
+        "2026-01-02T03:04:05-00:00",
+        "2026-13-02T03:04:05Z",
+        "2026-01-02 03:04:05",
+        "2026-01-02T03:04:05Z trailing",
+    ] {
+        assert!(!is_rfc3339_utc(bad), "{bad}");
     }
-    matches!(rest, "Z" | "z" | "+00:00")
 }
 
 /// The names in a JSON array of flows.

@@ -63,15 +63,6 @@ async fn a_new_key_is_well_formed_and_dated() {
 }
 
 #[tokio::test]
-async fn two_keys_never_share_a_value() {
-    let app = TestApp::spawn().await;
-    let token = app.admin_token().await;
-    let a = app.new_key_for(&token, "a", &app.tenant_id).await;
-    let b = app.new_key_for(&token, "b", &app.tenant_id).await;
-    assert_ne!(a, b);
-}
-
-#[tokio::test]
 async fn a_duplicate_name_in_the_same_tenant_conflicts() {
     let app = TestApp::spawn().await;
     let token = app.admin_token().await;

@@ -10,6 +10,8 @@ mod flows;
 mod helpers;
 mod hostile;
 mod keys;
+mod lifecycle;
+mod metrics;
 mod openapi;
 mod overload;
 mod schema_check;

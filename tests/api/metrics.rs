@@ -1,0 +1,104 @@
+//! `/metrics`: every counter is there, and each counts what its name says and nothing else.
+
+use std::collections::BTreeMap;
+
+use reqwest::StatusCode;
+
+use crate::helpers::{TestApp, assert_json, assert_unauthorized};
+
+const REQUESTS: &str = "keyflow_http_requests_total";
+const CACHE_HITS: &str = "keyflow_key_cache_hits_total";
+const LOOKUPS: &str = "keyflow_key_store_lookups_total";
+const CHECKSUM_REJECTIONS: &str = "keyflow_key_checksum_rejections_total";
+const AUTH_FAILURES: &str = "keyflow_auth_failures_total";
+const THROTTLED: &str = "keyflow_throttled_total";
+/// Moved by requests beyond `--max-in-flight`: `overload.rs` holds requests in flight to
+/// count it exactly.
+const SHED: &str = "keyflow_shed_total";
+
+/// Every sample `/metrics` shows, by name.
+async fn counters(app: &TestApp) -> BTreeMap<String, u64> {
+    let response = app.client.get(app.url("/metrics")).send().await.unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    let text = response.text().await.unwrap();
+    text.lines()
+        .filter(|line| !line.starts_with('#'))
+        .map(|line| {
+            let (name, value) = line.split_once(' ').expect("a name and a value");
+            (name.to_string(), value.parse().expect("a whole number"))
+        })
+        .collect()
+}
+
+/// The counters since `before`: `requests` requests more (and this scrape), `changed` moved
+/// by as much as it says, every other counter still.
+async fn expect_counts(
+    app: &TestApp,
+    before: &mut BTreeMap<String, u64>,
+    requests: u64,
+    changed: &[(&str, u64)],
+) {
+    let after = counters(app).await;
+    for (name, value) in &after {
+        let by = if name == REQUESTS {
+            requests + 1
+        } else {
+            changed.iter().find(|(n, _)| n == name).map_or(0, |c| c.1)
+        };
+        assert_eq!(*value, before[name] + by, "{name} after {changed:?}");
+    }
+    *before = after;
+}
+
+#[tokio::test]
+async fn every_counter_counts_what_it_names() {
+    let app = TestApp::spawn_with(|config| config.auth_failure_burst = 2).await;
+    let mut seen = counters(&app).await;
+    let names: Vec<&str> = seen.keys().map(String::as_str).collect();
+    let mut expected = [
+        REQUESTS,
+        CACHE_HITS,
+        LOOKUPS,
+        CHECKSUM_REJECTIONS,
+        AUTH_FAILURES,
+        THROTTLED,
+        SHED,
+    ];
+    expected.sort_unstable();
+    assert_eq!(names, expected, "the counters /metrics shows");
+
+    // A sign-in and a new key: requests, nothing else.
+    let token = app.admin_token().await;
+    let key = app.new_key_for(&token, "counted", &app.tenant_id).await;
+    expect_counts(&app, &mut seen, 2, &[]).await;
+
+    // A key's first use asks storage; the next one is answered from the cache.
+    assert_json(app.list_flows(Some(&key), None).await, StatusCode::OK).await;
+    expect_counts(&app, &mut seen, 1, &[(LOOKUPS, 1)]).await;
+    assert_json(app.list_flows(Some(&key), None).await, StatusCode::OK).await;
+    expect_counts(&app, &mut seen, 1, &[(CACHE_HITS, 1)]).await;
+
+    // A mistyped key: refused by its checksum, and a failure of the address.
+    let last = if key.ends_with('x') { 'y' } else { 'x' };
+    let typo = format!("{}{last}", &key[..key.len() - 1]);
+    assert_unauthorized(app.list_flows(Some(&typo), None).await).await;
+    expect_counts(
+        &app,
+        &mut seen,
+        1,
+        &[(CHECKSUM_REJECTIONS, 1), (AUTH_FAILURES, 1)],
+    )
+    .await;
+
+    // The budget of two failures: the second wrong password spends it and is throttled,
+    // and so is the right key after it.
+    let wrong = app.try_login(&app.admin_email, "not the password").await;
+    assert_unauthorized(wrong).await;
+    expect_counts(&app, &mut seen, 1, &[(AUTH_FAILURES, 1)]).await;
+    let wrong = app.try_login(&app.admin_email, "not the password").await;
+    assert_eq!(wrong.status(), StatusCode::TOO_MANY_REQUESTS);
+    expect_counts(&app, &mut seen, 1, &[(AUTH_FAILURES, 1), (THROTTLED, 1)]).await;
+    let blocked = app.list_flows(Some(&key), None).await;
+    assert_eq!(blocked.status(), StatusCode::TOO_MANY_REQUESTS);
+    expect_counts(&app, &mut seen, 1, &[(THROTTLED, 1)]).await;
+}
