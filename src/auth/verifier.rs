@@ -190,7 +190,7 @@ mod tests {
             .id;
         let tenant = TenantId(boot.tenant_id);
         let name = KeyName::parse("aged").unwrap();
-        let created = crate::key_management::create(&state, admin, tenant, name)
+        let created = crate::key_management::create(&state, admin, None, tenant, name)
             .await
             .unwrap();
         let key = created.value.unwrap();
