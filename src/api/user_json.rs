@@ -75,7 +75,7 @@ impl From<Member> for UserOut {
 }
 
 /// A role as a client sends it: `developerName` (`ADMINISTRATOR`, `STANDARD_USER`) or
-/// `roleId` (1, 2); other fields are ignored.
+/// `roleId` (1, 2), or both when they name the same role; other fields are ignored.
 #[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 #[schema(as = RoleRequest)]
@@ -88,18 +88,31 @@ pub struct RoleIn {
 }
 
 impl RoleIn {
-    /// The role named, `None` when neither field names one.
+    /// The role named, `None` when neither field names one. Both fields must name the same
+    /// role: one that says `ADMINISTRATOR` and `2` means two things, and is refused rather
+    /// than read as whichever field keyflow happened to look at first.
     pub fn parse(&self) -> Result<Option<Role>, Invalid> {
-        if let Some(name) = &self.developer_name {
-            return name.parse().map(Some);
-        }
-        match self.role_id {
-            None => Ok(None),
-            Some(1) => Ok(Some(Role::Administrator)),
-            Some(2) => Ok(Some(Role::Standard)),
-            Some(other) => Err(Invalid::new(format!(
-                "roleId must be 1 (administrator) or 2 (standard user), not {other}"
+        let by_name = self
+            .developer_name
+            .as_deref()
+            .map(str::parse::<Role>)
+            .transpose()?;
+        let by_id = match self.role_id {
+            None => None,
+            Some(1) => Some(Role::Administrator),
+            Some(2) => Some(Role::Standard),
+            Some(other) => {
+                return Err(Invalid::new(format!(
+                    "roleId must be 1 (administrator) or 2 (standard user), not {other}"
+                )));
+            }
+        };
+        match (by_name, by_id) {
+            (Some(named), Some(numbered)) if named != numbered => Err(Invalid::new(format!(
+                "the role's developerName ({named}) and roleId ({}) name different roles",
+                numbered.role_id()
             ))),
+            (named, numbered) => Ok(named.or(numbered)),
         }
     }
 }
@@ -168,4 +181,40 @@ pub struct SetPassword {
 /// Blank names are no names.
 pub fn name(text: Option<String>) -> Option<String> {
     text.map(|t| t.trim().to_string()).filter(|t| !t.is_empty())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn role(developer_name: Option<&str>, role_id: Option<i64>) -> Result<Option<Role>, Invalid> {
+        RoleIn {
+            developer_name: developer_name.map(str::to_string),
+            role_id,
+        }
+        .parse()
+    }
+
+    #[test]
+    fn a_role_named_twice_must_be_named_alike() {
+        assert_eq!(role(None, None), Ok(None));
+        assert_eq!(
+            role(Some("ADMINISTRATOR"), None),
+            Ok(Some(Role::Administrator))
+        );
+        assert_eq!(role(None, Some(2)), Ok(Some(Role::Standard)));
+        assert_eq!(
+            role(Some("STANDARD_USER"), Some(2)),
+            Ok(Some(Role::Standard))
+        );
+        assert_eq!(
+            role(Some("ADMINISTRATOR"), Some(1)),
+            Ok(Some(Role::Administrator))
+        );
+        let error = role(Some("ADMINISTRATOR"), Some(2)).unwrap_err();
+        assert!(error.0.contains("different roles"), "{error}");
+        assert!(role(Some("STANDARD_USER"), Some(1)).is_err());
+        assert!(role(Some("ADMINISTRATOR"), Some(3)).is_err());
+        assert!(role(Some("OWNER"), Some(1)).is_err());
+    }
 }

@@ -257,3 +257,137 @@ async fn hostile_looking_text_that_is_valid_is_stored_exactly() {
     assert_eq!(listed.status(), StatusCode::OK);
     assert_eq!(app.row_counts().await["api_keys"], before["api_keys"] + 1);
 }
+
+// ---- Issue 9 point 9: inputs mean one thing ----
+
+/// A path flag is `true` or `false` as `docs/API.md` spells it: `TRUE` is a 400 and activates
+/// nothing, where a case-insensitive reading would let a proxy rule on the exact path and
+/// keyflow disagree about what was asked.
+#[tokio::test]
+async fn a_path_flag_is_exactly_true_or_false() {
+    let app = TestApp::spawn().await;
+    let key = app.new_key("flags").await;
+    let created = app
+        .with_key(Method::POST, FLOW, &key)
+        .json(&json!({ "developerName": "Flagged" }))
+        .send()
+        .await
+        .unwrap();
+    let flow = assert_json(created, StatusCode::OK).await;
+    let flow = flow["id"]["id"].as_str().unwrap().to_string();
+    let snapped = app
+        .with_key(Method::POST, &format!("{FLOW}/snap/{flow}"), &key)
+        .send()
+        .await
+        .unwrap();
+    let version = assert_json(snapped, StatusCode::OK).await["id"]["versionId"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let activation = |default: &str, active: &str| {
+        app.with_key(
+            Method::POST,
+            &format!("{FLOW}/activation/{flow}/{version}/{default}/{active}"),
+            &key,
+        )
+    };
+    let snapshots = || async {
+        let listed = app
+            .with_key(Method::GET, &format!("{FLOW}/snap/{flow}"), &key)
+            .send()
+            .await
+            .unwrap();
+        assert_json(listed, StatusCode::OK).await
+    };
+    let before = snapshots().await;
+    assert_eq!(before[0]["isActive"], false);
+    for (default, active) in [
+        ("true", "TRUE"),
+        ("True", "true"),
+        ("FALSE", "true"),
+        ("false", "1"),
+        ("yes", "true"),
+        ("true", "tRuE"),
+    ] {
+        let response = activation(default, active).send().await.unwrap();
+        let message = assert_error(response, StatusCode::BAD_REQUEST).await;
+        assert!(
+            message.contains("must be true or false"),
+            "{default}/{active}: {message}"
+        );
+        assert_eq!(
+            snapshots().await,
+            before,
+            "{default}/{active} changed the snapshot"
+        );
+    }
+    let activated = activation("true", "true").send().await.unwrap();
+    let activated = assert_json(activated, StatusCode::OK).await;
+    assert_eq!(
+        (&activated["isActive"], &activated["isDefault"]),
+        (&json!(true), &json!(true))
+    );
+}
+
+/// A role named by both `developerName` and `roleId` must be named alike: one that says
+/// `ADMINISTRATOR` and `2` is a 422, on adding a user and on updating one, and changes nothing.
+#[tokio::test]
+async fn a_role_whose_name_and_id_disagree_is_refused() {
+    const USERS: &str = "/api/admin/1/users";
+    let app = TestApp::spawn().await;
+    let token = app.admin_token().await;
+    let users = || async {
+        let listed = app
+            .with_token(Method::GET, USERS, &token)
+            .send()
+            .await
+            .unwrap();
+        assert_json(listed, StatusCode::OK).await
+    };
+    let before = (app.row_counts().await, users().await);
+    for role in [
+        json!({ "developerName": "ADMINISTRATOR", "roleId": 2 }),
+        json!({ "developerName": "STANDARD_USER", "roleId": 1 }),
+    ] {
+        let body = json!({ "email": "both@example.com", "role": role });
+        let response = app
+            .with_token(Method::POST, USERS, &token)
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        let message = assert_error(response, StatusCode::UNPROCESSABLE_ENTITY).await;
+        assert!(message.contains("different roles"), "{message}");
+        assert_eq!(
+            (app.row_counts().await, users().await),
+            before,
+            "{role} wrote"
+        );
+    }
+
+    // Named alike, twice, it is that role.
+    let agreeing = json!({
+        "email": "both@example.com",
+        "role": { "developerName": "STANDARD_USER", "roleId": 2 }
+    });
+    let added = app
+        .with_token(Method::POST, USERS, &token)
+        .json(&agreeing)
+        .send()
+        .await
+        .unwrap();
+    let added = assert_json(added, StatusCode::OK).await;
+    assert_eq!(added["role"]["developerName"], "STANDARD_USER");
+    let path = format!("{USERS}/{}", added["id"].as_str().unwrap());
+
+    let before = users().await;
+    let disagreeing = json!({ "role": { "developerName": "ADMINISTRATOR", "roleId": 2 } });
+    let response = app
+        .with_token(Method::PUT, &path, &token)
+        .json(&disagreeing)
+        .send()
+        .await
+        .unwrap();
+    assert_error(response, StatusCode::UNPROCESSABLE_ENTITY).await;
+    assert_eq!(users().await, before, "a refused update changed the user");
+}
