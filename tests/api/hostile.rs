@@ -391,3 +391,123 @@ async fn a_role_whose_name_and_id_disagree_is_refused() {
     assert_error(response, StatusCode::UNPROCESSABLE_ENTITY).await;
     assert_eq!(users().await, before, "a refused update changed the user");
 }
+
+// ---- Issue 9 point 7: answers that carry secrets are never cached ----
+
+/// Every API answer says `Cache-Control: no-store`, the ones holding a secret (a token, a key's
+/// value, a set-password link) first among them, and the refusals too: no browser or proxy
+/// cache keeps any of them.
+#[tokio::test]
+async fn api_answers_are_never_cached() {
+    use keyflow::api::flows::answer_from_cache;
+    let app = TestApp::spawn().await;
+    let no_store = |what: &str, response: &reqwest::Response| {
+        assert_eq!(
+            response
+                .headers()
+                .get("cache-control")
+                .map(|value| value.to_str().unwrap().to_string()),
+            Some("no-store".to_string()),
+            "{what}: {:?}",
+            response.headers()
+        );
+    };
+
+    let signed_in = app.try_login(&app.admin_email, &app.admin_password).await;
+    no_store("a token from a sign-in", &signed_in);
+    let token = assert_json(signed_in, StatusCode::OK).await;
+    let token = token.as_str().unwrap().to_string();
+    let other_tenant = app.second_tenant("Cached").await;
+    let for_tenant = app
+        .with_token(
+            Method::GET,
+            &format!("/api/draw/1/authentication/{other_tenant}"),
+            &token,
+        )
+        .send()
+        .await
+        .unwrap();
+    no_store("a token for another tenant", &for_tenant);
+
+    let created = app.create_key(&token, "cached", &app.tenant_id).await;
+    no_store("a new key", &created);
+    let key = assert_json(created, StatusCode::OK).await["apiKey"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let listed = app
+        .with_token(Method::GET, KEYS, &token)
+        .send()
+        .await
+        .unwrap();
+    no_store("the key list", &listed);
+    let revealed = app
+        .with_token(Method::POST, &format!("{KEYS}/cached/reveal"), &token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(revealed.status(), StatusCode::OK);
+    no_store("a revealed key", &revealed);
+    let invited = app
+        .with_token(Method::POST, "/api/admin/1/users", &token)
+        .json(&json!({ "email": "invited@example.com" }))
+        .send()
+        .await
+        .unwrap();
+    no_store("a set-password link", &invited);
+    assert!(assert_json(invited, StatusCode::OK).await["setPasswordLink"].is_string());
+
+    // The flow list, through the router and then from the caches before routing.
+    let routed = app.list_flows(Some(&key), Some(&app.tenant_id)).await;
+    assert_eq!(routed.status(), StatusCode::OK);
+    no_store("the routed flow list", &routed);
+    let request = axum::http::Request::get(FLOW)
+        .header("x-boomi-flow-api-key", &key)
+        .header("manywhotenant", &app.tenant_id)
+        .body(axum::body::Body::empty())
+        .unwrap();
+    let client = std::net::IpAddr::from([127, 0, 0, 1]);
+    assert!(
+        answer_from_cache(&app.state, &request, client).is_some(),
+        "the next list is answered from the caches"
+    );
+    let early = app.list_flows(Some(&key), Some(&app.tenant_id)).await;
+    assert_eq!(early.status(), StatusCode::OK);
+    no_store("the flow list from the caches", &early);
+
+    // Refusals: 401, 404, 413, 414, 422.
+    let refusals = [
+        ("no credentials", app.client.get(app.url(FLOW)), 401),
+        (
+            "no such endpoint",
+            app.with_token(Method::GET, "/api/nothing", &token),
+            404,
+        ),
+        (
+            "a body over the limit",
+            app.with_token(Method::POST, FLOW, &token)
+                .body(vec![b' '; 2 << 20]),
+            413,
+        ),
+        (
+            "a path over the limit",
+            app.with_token(
+                Method::GET,
+                &format!("{FLOW}?{}", "a".repeat(16 << 10)),
+                &token,
+            ),
+            414,
+        ),
+        (
+            "an invalid field",
+            app.with_token(Method::POST, FLOW, &token)
+                .json(&json!({ "developerName": "" })),
+            422,
+        ),
+    ];
+    for (what, request, status) in refusals {
+        let response = request.send().await.unwrap();
+        assert_eq!(response.status().as_u16(), status, "{what}");
+        no_store(what, &response);
+    }
+}
