@@ -13,7 +13,7 @@ use crate::api::flows::ListQuery;
 use crate::api::json::{OptionalJsonBody, Segment, TextQuery, path, path_bool};
 use crate::app::AppState;
 use crate::auth::Principal;
-use crate::domain::{FlowFilter, FlowId, VersionId};
+use crate::domain::{FlowFilter, FlowId, VersionId, prose};
 use crate::error::ApiError;
 use crate::store::Activation;
 
@@ -36,7 +36,9 @@ pub fn router() -> OpenApiRouter<AppState> {
     path = "/api/draw/1/flow/snap/{flow}",
     tag = "Draw Flow Snapshot",
     params(("flow" = uuid::Uuid, Path, description = "The flow")),
-    request_body(content = Option<String>, description = "The snapshot's comment (optional)",
+    request_body(content = Option<String>, description = "The snapshot's comment (optional): \
+        at most 2000 characters, which may break lines; no other control character and no \
+        invisible or direction-changing one",
         content_type = "application/json"),
     responses(
         (status = 200, description = "The snapshot", body = FlowResponse),
@@ -51,6 +53,9 @@ async fn snapshot(
 ) -> Result<Json<FlowResponse>, ApiError> {
     let flow = path(&flow, FlowId::parse)?;
     let comment = comment.flatten().filter(|text| !text.trim().is_empty());
+    if let Some(comment) = &comment {
+        prose("The snapshot's comment", comment).map_err(ApiError::invalid)?;
+    }
     let snapshot = state
         .store
         .snapshot_flow(principal.tenant_id, flow, comment.as_deref())

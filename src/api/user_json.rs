@@ -127,12 +127,26 @@ pub enum RoleName {
 }
 
 /// `UserAPI` as `PUT /api/admin/1/users/{id}` reads it; other fields (`email` too) are
-/// ignored.
+/// ignored. The names are checked as they are read, so no handler stores one unchecked.
 #[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 #[schema(as = UserUpdateRequestAPI)]
 pub struct UserIn {
+    /// Up to 100 characters (blank is none), with no control character and no invisible or
+    /// direction-changing one. (The pattern: the white space keyflow trims, then a name with
+    /// none of those characters, then white space again.)
+    #[serde(default, deserialize_with = "first_name")]
+    #[schema(
+        max_length = 100,
+        pattern = r"^[\t-\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*[^\u0000-\u001f\u007f-\u009f\u200b\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff\ufdd0-\ufdef\ufffe\uffff]*[\t-\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*$"
+    )]
     pub first_name: Option<String>,
+    /// As `firstName`.
+    #[serde(default, deserialize_with = "last_name")]
+    #[schema(
+        max_length = 100,
+        pattern = r"^[\t-\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*[^\u0000-\u001f\u007f-\u009f\u200b\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff\ufdd0-\ufdef\ufffe\uffff]*[\t-\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*$"
+    )]
     pub last_name: Option<String>,
     /// Absent or null: a standard user (when adding) or the role unchanged (when updating).
     pub role: Option<RoleIn>,
@@ -143,14 +157,26 @@ pub struct UserIn {
 #[serde(rename_all = "camelCase")]
 #[schema(as = UserAddRequestAPI)]
 pub struct NewUserIn {
-    /// What [`crate::domain::Email`] accepts: one `@` between two parts with no space or
-    /// control character.
+    /// What [`crate::domain::Email`] accepts: one `@` between two parts with no space, no
+    /// control character and no invisible or direction-changing one.
     #[schema(
         max_length = 254,
-        pattern = r"^[^\s@\u0000-\u001f\u007f-\u009f]+@[^\s@\u0000-\u001f\u007f-\u009f]+$"
+        pattern = r"^[^\s@\u0000-\u001f\u007f-\u009f\u200b\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff\ufdd0-\ufdef\ufffe\uffff]+@[^\s@\u0000-\u001f\u007f-\u009f\u200b\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff\ufdd0-\ufdef\ufffe\uffff]+$"
     )]
     pub email: String,
+    /// As in `UserUpdateRequestAPI`.
+    #[serde(default, deserialize_with = "first_name")]
+    #[schema(
+        max_length = 100,
+        pattern = r"^[\t-\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*[^\u0000-\u001f\u007f-\u009f\u200b\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff\ufdd0-\ufdef\ufffe\uffff]*[\t-\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*$"
+    )]
     pub first_name: Option<String>,
+    /// As in `UserUpdateRequestAPI`.
+    #[serde(default, deserialize_with = "last_name")]
+    #[schema(
+        max_length = 100,
+        pattern = r"^[\t-\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*[^\u0000-\u001f\u007f-\u009f\u200b\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff\ufdd0-\ufdef\ufffe\uffff]*[\t-\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*$"
+    )]
     pub last_name: Option<String>,
     /// Absent or null: a standard user.
     pub role: Option<RoleIn>,
@@ -181,6 +207,26 @@ pub struct SetPassword {
 /// Blank names are no names.
 pub fn name(text: Option<String>) -> Option<String> {
     text.map(|t| t.trim().to_string()).filter(|t| !t.is_empty())
+}
+
+/// Reads `firstName`, refusing (422, naming the field) a name that breaks the rules of names:
+/// checked where it is read, so no handler that takes a [`UserIn`] or [`NewUserIn`] can
+/// store one unchecked. The value is trimmed; blank is none.
+fn first_name<'de, D: serde::Deserializer<'de>>(from: D) -> Result<Option<String>, D::Error> {
+    checked_name("firstName", from)
+}
+
+/// Reads `lastName`, as [`first_name`].
+fn last_name<'de, D: serde::Deserializer<'de>>(from: D) -> Result<Option<String>, D::Error> {
+    checked_name("lastName", from)
+}
+
+fn checked_name<'de, D: serde::Deserializer<'de>>(
+    what: &str,
+    from: D,
+) -> Result<Option<String>, D::Error> {
+    let text = Option::<String>::deserialize(from)?;
+    crate::domain::person_name(what, text.as_deref()).map_err(serde::de::Error::custom)
 }
 
 #[cfg(test)]

@@ -511,3 +511,335 @@ async fn api_answers_are_never_cached() {
         no_store(what, &response);
     }
 }
+
+// ---- Issue 9 point 8: every stored text is checked ----
+
+/// What a refused text could have changed: every table's row count, and the texts an update
+/// would rewrite in place (the flow list, the snapshots, the tenant, the users, the keys).
+#[derive(Debug, PartialEq)]
+struct StoredTexts {
+    rows: std::collections::BTreeMap<String, i64>,
+    flows: Value,
+    snapshots: Value,
+    tenant: Value,
+    users: Value,
+    keys: Vec<Value>,
+}
+
+async fn stored_texts(app: &TestApp, token: &str, flow: &str) -> StoredTexts {
+    let read = |path: String| async move {
+        let response = app
+            .with_token(Method::GET, &path, token)
+            .send()
+            .await
+            .unwrap();
+        assert_json(response, StatusCode::OK).await
+    };
+    StoredTexts {
+        rows: app.row_counts().await,
+        flows: read(FLOW.to_string()).await,
+        snapshots: read(format!("{FLOW}/snap/{flow}")).await,
+        tenant: read("/api/admin/1/tenant".to_string()).await,
+        users: read("/api/admin/1/users".to_string()).await,
+        keys: app.key_list(token).await,
+    }
+}
+
+/// Each text keyflow stores — flow names, summaries and tags, snapshot comments, the tenant's
+/// name and summary, users' emails and first and last names, key names — holding a NUL, a
+/// right-to-left override or 100,000 characters is refused with a message naming the field,
+/// through the API, the web page and the command line, and nothing is written.
+#[tokio::test]
+async fn every_stored_text_is_checked() {
+    const USERS: &str = "/api/admin/1/users";
+    let app = TestApp::spawn().await;
+    let token = app.admin_token().await;
+    let flows = assert_json(
+        app.with_token(Method::GET, FLOW, &token)
+            .send()
+            .await
+            .unwrap(),
+        StatusCode::OK,
+    )
+    .await;
+    let flow = flows[0]["id"]["id"].as_str().unwrap().to_string();
+    let added = app
+        .with_token(Method::POST, USERS, &token)
+        .json(&json!({ "email": "named@example.com", "firstName": "Named" }))
+        .send()
+        .await
+        .unwrap();
+    let user = assert_json(added, StatusCode::OK).await["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let mut browser = crate::browser::Browser::signed_in(&app).await;
+
+    let long = "x".repeat(100_000);
+    let bad_texts: [(&str, String); 3] = [
+        ("a NUL", "before\u{0}after".to_string()),
+        (
+            "a right-to-left override",
+            "Invoice \u{202E}fdp.exe".to_string(),
+        ),
+        ("100,000 characters", long.clone()),
+    ];
+    // A request for each field, given the text; the words its message must hold.
+    type Field<'a> = (&'a str, &'a str, Box<dyn Fn(&str) -> RequestBuilder + 'a>);
+    let post = |path: &str, body: Value| app.with_token(Method::POST, path, &token).json(&body);
+    let fields: Vec<Field> = vec![
+        (
+            "a flow's name",
+            "developerName",
+            Box::new(|t| post(FLOW, json!({ "developerName": t }))),
+        ),
+        (
+            "a flow's summary",
+            "developerSummary",
+            Box::new(|t| post(FLOW, json!({ "developerName": "S", "developerSummary": t }))),
+        ),
+        (
+            "an updated flow's summary",
+            "developerSummary",
+            Box::new(|t| {
+                post(
+                    FLOW,
+                    json!({ "id": { "id": flow }, "developerName": "S", "developerSummary": t }),
+                )
+            }),
+        ),
+        (
+            "a flow's tag",
+            "tags",
+            Box::new(|t| post(FLOW, json!({ "developerName": "T", "tags": ["fine", t] }))),
+        ),
+        (
+            "a snapshot's comment",
+            "comment",
+            Box::new(|t| {
+                app.with_token(Method::POST, &format!("{FLOW}/snap/{flow}"), &token)
+                    .json(&json!(t))
+            }),
+        ),
+        (
+            "the tenant's name",
+            "developerName",
+            Box::new(|t| post("/api/admin/1/tenant", json!({ "developerName": t }))),
+        ),
+        (
+            "the tenant's summary",
+            "developerSummary",
+            Box::new(|t| post("/api/admin/1/tenant", json!({ "developerSummary": t }))),
+        ),
+        (
+            "a new user's email",
+            "email",
+            Box::new(|t| post(USERS, json!({ "email": format!("{t}@example.com") }))),
+        ),
+        (
+            "a new user's first name",
+            "firstName",
+            Box::new(|t| post(USERS, json!({ "email": "new@example.com", "firstName": t }))),
+        ),
+        (
+            "a new user's last name",
+            "lastName",
+            Box::new(|t| post(USERS, json!({ "email": "new@example.com", "lastName": t }))),
+        ),
+        (
+            "a user's first name",
+            "firstName",
+            Box::new(|t| {
+                app.with_token(Method::PUT, &format!("{USERS}/{user}"), &token)
+                    .json(&json!({ "firstName": t }))
+            }),
+        ),
+        (
+            "a user's last name",
+            "lastName",
+            Box::new(|t| {
+                app.with_token(Method::PUT, &format!("{USERS}/{user}"), &token)
+                    .json(&json!({ "lastName": t }))
+            }),
+        ),
+        (
+            "a key's name",
+            "key name",
+            Box::new(|t| post(KEYS, json!({ "name": t, "tenantId": app.tenant_id }))),
+        ),
+    ];
+
+    let before = stored_texts(&app, &token, &flow).await;
+    for (field, named, request) in &fields {
+        for (what, text) in &bad_texts {
+            let response = request(text).send().await.unwrap();
+            let message = assert_error(response, StatusCode::UNPROCESSABLE_ENTITY).await;
+            let words = if *named == "email" { "email" } else { named };
+            assert!(
+                message.contains(words) && message.len() < 400,
+                "{field} with {what}: the message {message:?} does not name {words}, or echoes it"
+            );
+            assert_eq!(
+                stored_texts(&app, &token, &flow).await,
+                before,
+                "{field} with {what} wrote something"
+            );
+        }
+    }
+
+    // The web page's Generate a new API key form.
+    for (what, text) in &bad_texts {
+        let settings = browser.get("/settings").await;
+        let page = browser
+            .post(
+                "/settings/keys",
+                &[
+                    ("csrf", &settings.csrf()),
+                    ("name", text),
+                    ("tenant", &app.tenant_id),
+                ],
+            )
+            .await;
+        assert_eq!(
+            page.status,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "the key form with {what}"
+        );
+        assert!(
+            page.html.contains("key name"),
+            "the key form with {what}: no message"
+        );
+        assert_eq!(
+            stored_texts(&app, &token, &flow).await,
+            before,
+            "the key form with {what} wrote something"
+        );
+    }
+
+    // The command line. An argument cannot hold a NUL: a bell (U+0007) stands for it.
+    let cli_texts = [
+        ("a control character", "before\u{7}after".to_string()),
+        (
+            "a right-to-left override",
+            "Invoice \u{202E}fdp.exe".to_string(),
+        ),
+        ("100,000 characters", long.clone()),
+    ];
+    let tenant = app.tenant_id.clone();
+    for (what, text) in &cli_texts {
+        let email = format!("{text}@example.com");
+        let commands: [(&str, Vec<&str>); 4] = [
+            (
+                "tenant create --name",
+                vec!["tenant", "create", "--name", text],
+            ),
+            (
+                "user create --email",
+                vec!["user", "create", "--email", &email, "--tenant", &tenant],
+            ),
+            (
+                "user create --first-name",
+                vec![
+                    "user",
+                    "create",
+                    "--email",
+                    "cli@example.com",
+                    "--tenant",
+                    &tenant,
+                    "--first-name",
+                    text,
+                ],
+            ),
+            (
+                "user create --last-name",
+                vec![
+                    "user",
+                    "create",
+                    "--email",
+                    "cli@example.com",
+                    "--tenant",
+                    &tenant,
+                    "--last-name",
+                    text,
+                ],
+            ),
+        ];
+        for (command, args) in commands {
+            let out = app.cli(&args, Some("a long enough password\n")).await;
+            let stderr = String::from_utf8_lossy(&out.stderr);
+            assert_eq!(
+                out.status.code(),
+                Some(1),
+                "{command} with {what}: {}",
+                crate::helpers::show(&out)
+            );
+            assert!(
+                stderr.starts_with("error: ") && out.stdout.is_empty(),
+                "{command} with {what}: {stderr}"
+            );
+            assert_eq!(
+                stored_texts(&app, &token, &flow).await,
+                before,
+                "{command} with {what} wrote something"
+            );
+        }
+    }
+}
+
+/// What the rules allow is stored as sent: prose keeps its line breaks and tabs (and any
+/// script), a person's name is trimmed, and the longest texts allowed fit.
+#[tokio::test]
+async fn valid_texts_are_stored_as_sent() {
+    let app = TestApp::spawn().await;
+    let token = app.admin_token().await;
+    let summary = "Line one\r\nline two\n\ttabbed: מפתח 名前 🚀";
+    let created = app
+        .with_token(Method::POST, FLOW, &token)
+        .json(&json!({ "developerName": "Prose", "developerSummary": summary, "tags": ["a tag", "x".repeat(100)] }))
+        .send()
+        .await
+        .unwrap();
+    let created = assert_json(created, StatusCode::OK).await;
+    assert_eq!(created["developerSummary"], summary);
+    assert_eq!(created["tags"][1], "x".repeat(100));
+    let flow = created["id"]["id"].as_str().unwrap();
+    let long = "é".repeat(2000);
+    let snapped = app
+        .with_token(Method::POST, &format!("{FLOW}/snap/{flow}"), &token)
+        .json(&json!(long))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        assert_json(snapped, StatusCode::OK).await["comment"],
+        long.as_str()
+    );
+    let tenant = app
+        .with_token(Method::POST, "/api/admin/1/tenant", &token)
+        .json(&json!({ "developerSummary": summary }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        assert_json(tenant, StatusCode::OK).await["developerSummary"],
+        summary
+    );
+    let added = app
+        .with_token(Method::POST, "/api/admin/1/users", &token)
+        .json(&json!({ "email": "zoe@example.com", "firstName": "  Zoë ", "lastName": "ن".repeat(100) }))
+        .send()
+        .await
+        .unwrap();
+    let added = assert_json(added, StatusCode::OK).await;
+    assert_eq!(added["firstName"], "Zoë");
+    assert_eq!(added["lastName"], "ن".repeat(100));
+    // One character over is refused.
+    let over = app
+        .with_token(Method::POST, "/api/admin/1/tenant", &token)
+        .json(&json!({ "developerSummary": "x".repeat(2001) }))
+        .send()
+        .await
+        .unwrap();
+    let message = assert_error(over, StatusCode::UNPROCESSABLE_ENTITY).await;
+    assert!(message.contains("at most 2000"), "{message}");
+}
