@@ -1,8 +1,13 @@
 //! The user shapes of tenant administration: `UserAPI` out (with keyflow's `setPasswordLink`
 //! when a new account was made), `UserAPI` in, and Boomi's `Role`.
 
+use std::borrow::Cow;
+
 use serde::{Deserialize, Serialize};
-use utoipa::ToSchema;
+use serde_json::{Value, json};
+use utoipa::openapi::RefOr;
+use utoipa::openapi::schema::{AllOfBuilder, AnyOfBuilder, ObjectBuilder, Schema, SchemaType};
+use utoipa::{PartialSchema, ToSchema};
 
 use crate::domain::{Invalid, Role, Timestamp, UserId};
 use crate::store::Member;
@@ -75,16 +80,74 @@ impl From<Member> for UserOut {
 }
 
 /// A role as a client sends it: `developerName` (`ADMINISTRATOR`, `STANDARD_USER`) or
-/// `roleId` (1, 2), or both when they name the same role; other fields are ignored.
-#[derive(Debug, Default, Deserialize, ToSchema)]
+/// `roleId` (1, 2), or both when they name the same role; other fields are ignored. (Its
+/// description, `RoleRequest`, is [`RoleFields`] and the rule that both name the same role.)
+#[derive(Debug, Default, Deserialize)]
 #[serde(rename_all = "camelCase")]
-#[schema(as = RoleRequest)]
 pub struct RoleIn {
-    #[schema(value_type = Option<RoleName>)]
     pub developer_name: Option<String>,
-    #[schema(minimum = 1, maximum = 2)]
     #[serde(default, deserialize_with = "crate::api::json::integral")]
     pub role_id: Option<i64>,
+}
+
+// The fields of a role, for the description only ([`RoleIn`] reads them).
+/// A role's `developerName` or `roleId`.
+#[derive(ToSchema)]
+#[serde(rename_all = "camelCase")]
+#[allow(dead_code)]
+struct RoleFields {
+    #[schema(value_type = Option<RoleName>)]
+    developer_name: Option<String>,
+    #[schema(minimum = 1, maximum = 2)]
+    role_id: Option<i64>,
+}
+
+/// `RoleRequest`: [`RoleFields`], of which both, when given, name the same role. Written by
+/// hand because utoipa's attributes cannot say that two fields must agree; without it a
+/// generated request naming `ADMINISTRATOR` and `2` would fit the description and be refused.
+impl utoipa::PartialSchema for RoleIn {
+    fn schema() -> RefOr<Schema> {
+        let naming = |name: &str, id: i32| {
+            ObjectBuilder::new()
+                .property(
+                    "developerName",
+                    ObjectBuilder::new()
+                        .schema_type(SchemaType::AnyValue)
+                        .enum_values(Some([json!(name), Value::Null])),
+                )
+                .property(
+                    "roleId",
+                    ObjectBuilder::new()
+                        .schema_type(SchemaType::AnyValue)
+                        .enum_values(Some([json!(id), Value::Null])),
+                )
+        };
+        let agreeing = [Role::Administrator, Role::Standard]
+            .into_iter()
+            .fold(AnyOfBuilder::new(), |any, role| {
+                any.item(naming(role.wire_name(), role.role_id()))
+            });
+        AllOfBuilder::new()
+            .description(Some(
+                "A role as a client sends it: `developerName` (`ADMINISTRATOR`, \
+                 `STANDARD_USER`) or `roleId` (1, 2), or both when they name the same role; \
+                 other fields are ignored.",
+            ))
+            .item(RoleFields::schema())
+            .item(agreeing)
+            .into()
+    }
+}
+
+impl ToSchema for RoleIn {
+    fn name() -> Cow<'static, str> {
+        Cow::Borrowed("RoleRequest")
+    }
+
+    fn schemas(schemas: &mut Vec<(String, RefOr<Schema>)>) {
+        schemas.push((RoleName::name().into_owned(), RoleName::schema()));
+        RoleFields::schemas(schemas);
+    }
 }
 
 impl RoleIn {

@@ -15,14 +15,16 @@ pub const PROSE_MAX_CHARS: usize = 2000;
 /// The longest tag of a flow, in characters.
 pub const TAG_MAX_CHARS: usize = 100;
 
-/// Trims, then requires 1..=max characters, no control characters and no character that
-/// disguises how the name reads.
+/// Requires at most `max` characters as sent, then trims and requires what is left to be
+/// neither empty nor hold a control character or a character that disguises how it reads.
+/// (The bound counts what was sent, white space included, so that it is the `maxLength` the
+/// OpenAPI description states.)
 fn checked(what: &str, text: &str, max: usize) -> Result<String, Invalid> {
+    bounded(what, text, max)?;
     let trimmed = text.trim();
     if trimmed.is_empty() {
         return Err(Invalid::new(format!("{what} must not be empty")));
     }
-    bounded(what, trimmed, max)?;
     if trimmed.chars().any(char::is_control) {
         return Err(Invalid::new(format!(
             "{what} must not contain control characters"
@@ -53,12 +55,16 @@ fn undisguised(what: &str, text: &str) -> Result<(), Invalid> {
     Ok(())
 }
 
-/// A user's first or last name as given (`what` names the field): trimmed, and blank or absent
-/// is no name; otherwise a name's rules, at most [`PERSON_NAME_MAX_CHARS`].
+/// A user's first or last name as given (`what` names the field): at most
+/// [`PERSON_NAME_MAX_CHARS`] as sent, trimmed, and blank or absent is no name; otherwise a
+/// name's rules.
 pub fn person_name(what: &str, text: Option<&str>) -> Result<Option<String>, Invalid> {
-    match text.map(str::trim).filter(|t| !t.is_empty()) {
+    match text {
+        Some(name) if !name.trim().is_empty() => {
+            checked(what, name, PERSON_NAME_MAX_CHARS).map(Some)
+        }
+        Some(name) => bounded(what, name, PERSON_NAME_MAX_CHARS).map(|()| None),
         None => Ok(None),
-        Some(name) => checked(what, name, PERSON_NAME_MAX_CHARS).map(Some),
     }
 }
 
@@ -274,6 +280,9 @@ mod tests {
             Ok(Some("Zoë".into()))
         );
         assert!(person_name("firstName", Some(&"x".repeat(100))).is_ok());
+        // The bound counts what was sent, trimmed white space included.
+        assert!(person_name("firstName", Some(&format!(" {}", "x".repeat(100)))).is_err());
+        assert!(person_name("firstName", Some(&" ".repeat(101))).is_err());
         for bad in [
             "a\u{0}b",
             "a\nb",

@@ -108,6 +108,9 @@ fn the_text_patterns_say_what_keyflow_accepts() {
             .unwrap_or_else(|| panic!("{schema}.{property} has no pattern"));
         regex::Regex::new(text).unwrap_or_else(|error| panic!("{schema}.{property}: {error}"))
     };
+    let comment = &document["paths"]["/api/draw/1/flow/snap/{flow}"]["post"]["requestBody"]["content"]
+        ["application/json"]["schema"]["oneOf"][1]["pattern"];
+    let comment = regex::Regex::new(comment.as_str().expect("the comment has a pattern")).unwrap();
     type Accepts = fn(&str) -> bool;
     let checks: Vec<(&str, regex::Regex, Accepts)> = vec![
         (
@@ -125,6 +128,7 @@ fn the_text_patterns_say_what_keyflow_accepts() {
             pattern("FlowRequestAPI", "tags", true),
             |t| tag("t", t).is_ok(),
         ),
+        ("a snapshot's comment", comment, |t| prose("c", t).is_ok()),
         (
             "the tenant's summary",
             pattern("TenantRequestAPI", "developerSummary", false),
