@@ -9,11 +9,11 @@ use secrecy::SecretString;
 
 use crate::auth::password;
 use crate::control::{self, Notified};
-use crate::domain::{Email, Password, Role, TenantId, TenantName, UserId};
+use crate::domain::{Email, Password, Role, TenantId, TenantName, UserId, person_name};
 use crate::store::sqlite::SqliteStore;
 use crate::store::{NewUser, Store, StoreError, TenantStore, User, UserStore};
 
-/// A user's optional names.
+/// A user's optional names, checked as the API checks them (blank is none).
 pub struct Names {
     pub first: Option<String>,
     pub last: Option<String>,
@@ -66,6 +66,8 @@ pub async fn create_user(
     names: Names,
 ) -> anyhow::Result<()> {
     let email = Email::parse(email)?;
+    let first_name = person_name("--first-name", names.first.as_deref())?;
+    let last_name = person_name("--last-name", names.last.as_deref())?;
     let store = open(data_dir).await?;
     let tenant = existing_tenant(&store, tenant).await?;
     if store.user_by_email(&email).await.map_err(plain)?.is_some() {
@@ -81,8 +83,8 @@ pub async fn create_user(
     let user = NewUser {
         id: UserId::generate(),
         email,
-        first_name: names.first.filter(|n| !n.trim().is_empty()),
-        last_name: names.last.filter(|n| !n.trim().is_empty()),
+        first_name,
+        last_name,
         password_hash: Some(password::hash(&password).await?),
     };
     let id = user.id;

@@ -11,6 +11,8 @@ use clap::Parser;
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() -> ExitCode {
+    // Before anything is created: the data directory and all in it are the owner's alone.
+    keyflow::data_dir::restrict_new_files();
     let cli = keyflow::cli::Cli::parse();
     keyflow::cli::init_telemetry(&cli);
     let mut builder = tokio::runtime::Builder::new_multi_thread();

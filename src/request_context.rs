@@ -6,7 +6,7 @@
 //! and it is traced (a span and a line per request at debug level; a 5xx logged at error).
 //! After a request that may have written, the cached flow lists are forgotten (see
 //! [`crate::api::flow_cache::FlowListCache`]). A handler that panics is answered 500 like any
-//! internal fault. The answer carries the id.
+//! internal fault. The answer carries the id, and `Cache-Control: no-store` unless it set its own.
 //!
 //! A hand-written service rather than `axum::middleware::from_fn`: the work before the router
 //! is synchronous, so the router is called directly and only one future is boxed, where
@@ -248,9 +248,20 @@ fn finish(id: HeaderValue, response: Response) -> Response {
     named(id, response)
 }
 
-/// The answer, named with the request id.
+/// `Cache-Control: no-store`, for every answer that does not say otherwise.
+static NO_STORE: HeaderValue = HeaderValue::from_static("no-store");
+
+/// The answer, named with the request id, and kept out of every cache unless it chose its own
+/// `Cache-Control` (only the pages' assets do). Many API answers carry a secret — a token, a
+/// key's value, a set-password link — and a browser's or a proxy's cache would keep it on
+/// disk; doing it here, for every answer, covers the errors, the shed 503s, the early answer
+/// from the caches and any endpoint added later, at the cost of one header per answer.
 fn named(id: HeaderValue, mut response: Response) -> Response {
-    response.headers_mut().insert(&REQUEST_ID_HEADER, id);
+    let headers = response.headers_mut();
+    headers.insert(&REQUEST_ID_HEADER, id);
+    headers
+        .entry(header::CACHE_CONTROL)
+        .or_insert_with(|| NO_STORE.clone());
     response
 }
 

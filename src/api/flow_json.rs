@@ -6,7 +6,7 @@ use utoipa::ToSchema;
 use uuid::Uuid;
 
 use crate::domain::flow::{FlowDraft, FlowIdentityProvider, FlowSettings, GroupAuthorization};
-use crate::domain::{FlowId, FlowName, Invalid, Timestamp, UserId, VersionId};
+use crate::domain::{FlowId, FlowName, Invalid, Timestamp, UserId, VersionId, prose, tag};
 use crate::store::{FlowRecord, MapElementRecord, Who};
 
 /// `FlowIdAPI`.
@@ -244,15 +244,23 @@ pub struct FlowIdIn {
 #[schema(as = FlowRequestAPI)]
 pub struct FlowRequest {
     pub id: Option<FlowIdIn>,
-    /// Required: 1 to 255 characters, not blank, no control characters.
+    /// Required: 1 to 255 characters, not blank, no control characters and no invisible or
+    /// direction-changing ones. (The pattern: the white space keyflow trims, then a name with
+    /// none of those characters, then white space again.)
     #[schema(
         required,
         value_type = String,
         min_length = 1,
         max_length = 255,
-        pattern = r"^[^\u0000-\u001f\u007f-\u009f]*[^\s\u0000-\u001f\u007f-\u009f][^\u0000-\u001f\u007f-\u009f]*$"
+        pattern = r"^[\t-\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*[^\u0000-\u001f\u007f-\u009f\u200b\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff\ufdd0-\ufdef\ufffe\uffff]*[^\u0000-\u001f\u007f-\u009f\u200b\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff\ufdd0-\ufdef\ufffe\uffff\t-\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000][^\u0000-\u001f\u007f-\u009f\u200b\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff\ufdd0-\ufdef\ufffe\uffff]*[\t-\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*$"
     )]
     pub developer_name: Option<String>,
+    /// At most 2000 characters, kept as written: line breaks and tabs are welcome, other
+    /// control characters and invisible or direction-changing ones are not.
+    #[schema(
+        max_length = 2000,
+        pattern = r"^[^\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f-\u009f\u200b\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff\ufdd0-\ufdef\ufffe\uffff]*$"
+    )]
     pub developer_summary: Option<String>,
     #[allow(dead_code)]
     pub start_map_element_id: Option<String>,
@@ -264,6 +272,12 @@ pub struct FlowRequest {
     pub idle_state_expiration_length: Option<i32>,
     pub authorization: Option<GroupAuthorization>,
     pub identity_provider: Option<FlowIdentityProvider>,
+    /// Each at most 100 characters, with no control character and no invisible or
+    /// direction-changing one.
+    #[schema(
+        max_length = 100,
+        pattern = r"^[^\u0000-\u001f\u007f-\u009f\u200b\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff\ufdd0-\ufdef\ufffe\uffff]*$"
+    )]
     pub tags: Option<Vec<String>>,
 }
 
@@ -289,8 +303,15 @@ impl FlowRequest {
             .developer_name
             .as_deref()
             .ok_or_else(|| Invalid::new("developerName is required"))?;
+        let developer_name = FlowName::parse(name)?;
+        if let Some(summary) = &self.developer_summary {
+            prose("developerSummary", summary)?;
+        }
+        for text in self.tags.iter().flatten() {
+            tag("Each of the tags", text)?;
+        }
         Ok(FlowDraft {
-            developer_name: FlowName::parse(name)?,
+            developer_name,
             developer_summary: self.developer_summary,
             settings: FlowSettings {
                 allow_jumping: self.allow_jumping.unwrap_or(false),

@@ -100,9 +100,11 @@ pub fn path<T>(text: &str, parse: impl FnOnce(&str) -> Result<T, Invalid>) -> Re
     parse(text).map_err(|error| ApiError::BadRequest(error.0))
 }
 
-/// A `true`/`false` path segment (in any case, as Boomi's .NET routing reads it).
+/// A `true`/`false` path segment, spelled exactly so: `TRUE` or `True` is a 400, so a flag
+/// means one thing to keyflow and to whatever sits in front of it (a proxy rule, a log
+/// search, a cache key) that compares the path as text.
 pub fn path_bool(name: &str, text: &str) -> Result<bool, ApiError> {
-    match text.to_ascii_lowercase().as_str() {
+    match text {
         "true" => Ok(true),
         "false" => Ok(false),
         _ => Err(ApiError::BadRequest(format!(
@@ -163,6 +165,18 @@ mod tests {
             parse::<Named>(b"[\"x\"]"),
             Err(ApiError::Unprocessable(_))
         ));
+    }
+
+    #[test]
+    fn a_path_flag_is_exactly_true_or_false() {
+        assert!(path_bool("f", "true").unwrap());
+        assert!(!path_bool("f", "false").unwrap());
+        for other in ["TRUE", "True", "FALSE", "1", "yes", "", " true", "true "] {
+            assert!(
+                matches!(path_bool("f", other), Err(ApiError::BadRequest(_))),
+                "{other:?}"
+            );
+        }
     }
 
     #[test]

@@ -4,6 +4,8 @@
 
 use axum::Json;
 use axum::extract::State;
+use utoipa::openapi::RefOr;
+use utoipa::openapi::schema::{ObjectBuilder, Schema, SchemaType, Type};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
@@ -13,7 +15,7 @@ use crate::api::flows::ListQuery;
 use crate::api::json::{OptionalJsonBody, Segment, TextQuery, path, path_bool};
 use crate::app::AppState;
 use crate::auth::Principal;
-use crate::domain::{FlowFilter, FlowId, VersionId};
+use crate::domain::{FlowFilter, FlowId, PROSE_MAX_CHARS, VersionId, prose};
 use crate::error::ApiError;
 use crate::store::Activation;
 
@@ -36,7 +38,7 @@ pub fn router() -> OpenApiRouter<AppState> {
     path = "/api/draw/1/flow/snap/{flow}",
     tag = "Draw Flow Snapshot",
     params(("flow" = uuid::Uuid, Path, description = "The flow")),
-    request_body(content = Option<String>, description = "The snapshot's comment (optional)",
+    request_body(content = inline(Option<Comment>), description = "The snapshot's comment (optional)",
         content_type = "application/json"),
     responses(
         (status = 200, description = "The snapshot", body = FlowResponse),
@@ -50,13 +52,40 @@ async fn snapshot(
     OptionalJsonBody(comment): OptionalJsonBody<Option<String>>,
 ) -> Result<Json<FlowResponse>, ApiError> {
     let flow = path(&flow, FlowId::parse)?;
-    let comment = comment.flatten().filter(|text| !text.trim().is_empty());
+    let comment = comment.flatten();
+    if let Some(comment) = &comment {
+        prose("The snapshot's comment", comment).map_err(ApiError::invalid)?;
+    }
+    let comment = comment.filter(|text| !text.trim().is_empty());
     let snapshot = state
         .store
         .snapshot_flow(principal.tenant_id, flow, comment.as_deref())
         .await?;
     Ok(Json(snapshot.into()))
 }
+
+/// A snapshot's comment as the description gives it: a JSON string or null, at most 2000
+/// characters, kept as written: line breaks and tabs are welcome, other control characters and
+/// invisible or direction-changing ones are not (`domain::prose`). Written out by hand because
+/// utoipa's attributes give no length to a request body that is a bare string.
+struct Comment;
+
+impl utoipa::PartialSchema for Comment {
+    fn schema() -> RefOr<Schema> {
+        ObjectBuilder::new()
+            .schema_type(SchemaType::Type(Type::String))
+            .description(Some(
+                "At most 2000 characters, kept as written (blank is none): line breaks and \
+                 tabs are welcome, other control characters and invisible or \
+                 direction-changing ones are not.",
+            ))
+            .max_length(Some(PROSE_MAX_CHARS))
+            .pattern(Some(r"^[^\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f-\u009f\u200b\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff\ufdd0-\ufdef\ufffe\uffff]*$"))
+            .into()
+    }
+}
+
+impl utoipa::ToSchema for Comment {}
 
 /// The flow's snapshots, newest first.
 #[utoipa::path(

@@ -12,7 +12,7 @@ use crate::api::doc::{AuthErrors, BodyErrors, Forbidden, NotFound};
 use crate::api::json::JsonBody;
 use crate::app::AppState;
 use crate::auth::Administrator;
-use crate::domain::{TenantDeveloperName, TenantId, Timestamp};
+use crate::domain::{TenantDeveloperName, TenantId, Timestamp, prose};
 use crate::error::ApiError;
 use crate::store::Tenant;
 
@@ -91,7 +91,13 @@ struct TenantRequest {
     /// 3 to 100 characters, each an ASCII letter, a digit, `.` or `-`.
     #[schema(min_length = 3, max_length = 100, pattern = r"^[A-Za-z0-9.\-]{3,100}$")]
     developer_name: Option<String>,
-    /// A blank summary clears it.
+    /// A blank summary clears it. At most 2000 characters, kept as written: line breaks and
+    /// tabs are welcome, other control characters and invisible or direction-changing ones
+    /// are not.
+    #[schema(
+        max_length = 2000,
+        pattern = r"^[^\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f-\u009f\u200b\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff\ufdd0-\ufdef\ufffe\uffff]*$"
+    )]
     developer_summary: Option<String>,
 }
 
@@ -142,6 +148,9 @@ async fn update(
         .map_err(ApiError::invalid)?;
     let current = existing(&state, principal.tenant_id).await?;
     let name = name.map_or(current.name, |name| name.as_str().to_string());
+    if let Some(summary) = &request.developer_summary {
+        prose("developerSummary", summary).map_err(ApiError::invalid)?;
+    }
     let summary = match request.developer_summary {
         Some(summary) => Some(summary).filter(|s| !s.trim().is_empty()),
         None => current.summary,

@@ -100,7 +100,13 @@ async fn me(State(state): State<AppState>, principal: Principal) -> Result<Json<
 #[serde(rename_all = "camelCase")]
 #[schema(as = UserMeUpdateRequest)]
 struct NamesIn {
+    /// As in `UserUpdateRequestAPI`: checked where it is read.
+    #[serde(default, deserialize_with = "crate::api::user_json::first_name")]
+    #[schema(max_length = 100)]
     first_name: Option<String>,
+    /// As `firstName`.
+    #[serde(default, deserialize_with = "crate::api::user_json::last_name")]
+    #[schema(max_length = 100)]
     last_name: Option<String>,
 }
 

@@ -1,4 +1,5 @@
-//! An email address used as a sign-in name: trimmed, lower-cased, loosely shaped.
+//! An email address used as a sign-in name: trimmed, lower-cased, loosely shaped, at most 254
+//! characters, with no control or disguising character.
 
 use std::fmt;
 
@@ -24,6 +25,12 @@ impl Email {
             }
             None => false,
         };
+        if email.chars().any(super::names::disguises) {
+            return Err(Invalid::new(
+                "an email address must not contain invisible or direction-changing characters \
+                 (such as U+202E or U+200B)",
+            ));
+        }
         if !shaped || too_long {
             return Err(Invalid::new(format!(
                 "'{}' is not an email address",
@@ -57,5 +64,20 @@ mod tests {
         assert!(Email::parse("no-at-sign").is_err());
         assert!(Email::parse("a@b@c").is_err());
         assert!(Email::parse("a b@c").is_err());
+    }
+
+    #[test]
+    fn emails_hold_no_control_or_disguising_character() {
+        for bad in [
+            "a\u{0}@b.c",
+            "a@b\u{7f}.c",
+            "moc.\u{202E}@evil",
+            "a\u{200B}@b.c",
+            "a@b.c\u{FEFF}",
+        ] {
+            assert!(Email::parse(bad).is_err(), "{bad:?}");
+        }
+        assert!(Email::parse(&format!("{}@b.c", "a".repeat(251))).is_err());
+        assert!(Email::parse("zoë@exämple.com").is_ok());
     }
 }

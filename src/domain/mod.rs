@@ -15,7 +15,10 @@ pub use email::Email;
 pub use filter::FlowFilter;
 pub(crate) use ids::shorten;
 pub use ids::{FlowId, KeyId, TenantId, UserId, VersionId, new_id};
-pub use names::{FlowName, KeyName, TenantDeveloperName, TenantName};
+pub use names::{
+    FlowName, KeyName, PERSON_NAME_MAX_CHARS, PROSE_MAX_CHARS, TAG_MAX_CHARS, TenantDeveloperName,
+    TenantName, person_name, prose, tag,
+};
 pub use page::Page;
 pub use password::Password;
 pub use role::Role;

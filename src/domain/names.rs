@@ -1,34 +1,99 @@
-//! Names people choose: key names, tenant names and flow names, trimmed and bounded.
+//! Texts people write and keyflow stores: key names, tenant names and flow names, a user's
+//! first and last names (trimmed and bounded), and prose — summaries and comments — which is
+//! kept as written. None may hold a control character (prose may break lines and hold tabs)
+//! or a character that disguises how it reads.
 
 use std::fmt;
 
 use super::Invalid;
 
-/// Trims, then requires 1..=max characters, no control characters and no character that
-/// disguises how the name reads.
+/// The longest first or last name of a user, in characters.
+pub const PERSON_NAME_MAX_CHARS: usize = 100;
+/// The longest summary (a flow's or a tenant's `developerSummary`) or comment (a snapshot's),
+/// in characters.
+pub const PROSE_MAX_CHARS: usize = 2000;
+/// The longest tag of a flow, in characters.
+pub const TAG_MAX_CHARS: usize = 100;
+
+/// Requires at most `max` characters as sent, then trims and requires what is left to be
+/// neither empty nor hold a control character or a character that disguises how it reads.
+/// (The bound counts what was sent, white space included, so that it is the `maxLength` the
+/// OpenAPI description states.)
 fn checked(what: &str, text: &str, max: usize) -> Result<String, Invalid> {
+    bounded(what, text, max)?;
     let trimmed = text.trim();
     if trimmed.is_empty() {
         return Err(Invalid::new(format!("{what} must not be empty")));
-    }
-    let length = trimmed.chars().count();
-    if length > max {
-        return Err(Invalid::new(format!(
-            "{what} must be at most {max} characters (it has {length})"
-        )));
     }
     if trimmed.chars().any(char::is_control) {
         return Err(Invalid::new(format!(
             "{what} must not contain control characters"
         )));
     }
-    if trimmed.chars().any(disguises) {
+    undisguised(what, trimmed)?;
+    Ok(trimmed.to_string())
+}
+
+/// At most `max` characters (not bytes).
+fn bounded(what: &str, text: &str, max: usize) -> Result<(), Invalid> {
+    let length = text.chars().count();
+    if length > max {
+        return Err(Invalid::new(format!(
+            "{what} must be at most {max} characters (it has {length})"
+        )));
+    }
+    Ok(())
+}
+
+fn undisguised(what: &str, text: &str) -> Result<(), Invalid> {
+    if text.chars().any(disguises) {
         return Err(Invalid::new(format!(
             "{what} must not contain invisible or direction-changing characters \
              (such as U+202E or U+200B)"
         )));
     }
-    Ok(trimmed.to_string())
+    Ok(())
+}
+
+/// A user's first or last name as given (`what` names the field): at most
+/// [`PERSON_NAME_MAX_CHARS`] as sent, trimmed, and blank or absent is no name; otherwise a
+/// name's rules.
+pub fn person_name(what: &str, text: Option<&str>) -> Result<Option<String>, Invalid> {
+    match text {
+        Some(name) if !name.trim().is_empty() => {
+            checked(what, name, PERSON_NAME_MAX_CHARS).map(Some)
+        }
+        Some(name) => bounded(what, name, PERSON_NAME_MAX_CHARS).map(|()| None),
+        None => Ok(None),
+    }
+}
+
+/// Prose (`what` names the field): a summary or a comment, kept exactly as written, so it may
+/// be empty and may run over several lines. At most [`PROSE_MAX_CHARS`]; of the control
+/// characters only line breaks (`\n`, `\r`) and tabs, and no disguising character.
+pub fn prose(what: &str, text: &str) -> Result<(), Invalid> {
+    bounded(what, text, PROSE_MAX_CHARS)?;
+    if text
+        .chars()
+        .any(|c| c.is_control() && !matches!(c, '\n' | '\r' | '\t'))
+    {
+        return Err(Invalid::new(format!(
+            "{what} must not contain control characters other than line breaks and tabs"
+        )));
+    }
+    undisguised(what, text)
+}
+
+/// A flow's tag (`what` names it), kept as written: at most [`TAG_MAX_CHARS`], no control
+/// character and no disguising character.
+pub fn tag(what: &str, text: &str) -> Result<(), Invalid> {
+    bounded(what, text, TAG_MAX_CHARS)?;
+    if text.chars().any(char::is_control) {
+        return Err(Invalid::new(format!(
+            "{what} must not contain control characters"
+        )));
+    }
+    undisguised(what, text)
 }
 
 /// A key's name is a segment of its URL (`…/keys/{name}`): no path separators, and not a dot
@@ -204,6 +269,65 @@ mod tests {
         }
         assert!(KeyName::parse("...").is_ok());
         assert!(KeyName::parse("it's; DROP TABLE api_keys; --").is_ok());
+    }
+
+    #[test]
+    fn person_names_are_trimmed_and_blank_is_none() {
+        assert_eq!(person_name("firstName", None), Ok(None));
+        assert_eq!(person_name("firstName", Some("  ")), Ok(None));
+        assert_eq!(
+            person_name("firstName", Some(" Zoë ")),
+            Ok(Some("Zoë".into()))
+        );
+        assert!(person_name("firstName", Some(&"x".repeat(100))).is_ok());
+        // The bound counts what was sent, trimmed white space included.
+        assert!(person_name("firstName", Some(&format!(" {}", "x".repeat(100)))).is_err());
+        assert!(person_name("firstName", Some(&" ".repeat(101))).is_err());
+        for bad in [
+            "a\u{0}b",
+            "a\nb",
+            "\u{202E}nimda",
+            "ad\u{200B}min",
+            &"x".repeat(101),
+        ] {
+            let error = person_name("firstName", Some(bad)).unwrap_err();
+            assert!(error.0.starts_with("firstName must"), "{bad:?}: {error}");
+        }
+    }
+
+    #[test]
+    fn prose_may_break_lines_but_not_hide_or_control() {
+        for good in [
+            "",
+            "  ",
+            "Line one\nline two\r\n\tindented",
+            "מפתח",
+            &"é".repeat(2000),
+        ] {
+            assert_eq!(prose("developerSummary", good), Ok(()), "{good:?}");
+        }
+        for bad in [
+            "a\u{0}b",
+            "bell\u{7}",
+            "escape \u{1b}[31m",
+            "\u{202E}txt.exe",
+            "\u{FEFF}",
+            &"x".repeat(2001),
+        ] {
+            let error = prose("developerSummary", bad).unwrap_err();
+            assert!(
+                error.0.starts_with("developerSummary must"),
+                "{bad:?}: {error}"
+            );
+        }
+    }
+
+    #[test]
+    fn tags_are_short_lines() {
+        assert_eq!(tag("a tag", "billing"), Ok(()));
+        for bad in ["a\nb", "\u{2066}x", &"x".repeat(101)] {
+            assert!(tag("a tag", bad).is_err(), "{bad:?}");
+        }
     }
 
     #[test]

@@ -38,7 +38,10 @@ impl FromStr for Role {
         match text.trim().to_ascii_uppercase().as_str() {
             "ADMINISTRATOR" => Ok(Role::Administrator),
             "STANDARD_USER" | "STANDARD" => Ok(Role::Standard),
-            _ => Err(Invalid::new(format!("'{text}' is not a role"))),
+            _ => Err(Invalid::new(format!(
+                "'{}' is not a role",
+                super::shorten(text)
+            ))),
         }
     }
 }

@@ -511,3 +511,119 @@ async fn the_log_records_paths_without_their_query_strings() {
         assert!(leaks.is_empty(), "{canary} reached the log: {leaks:#?}");
     }
 }
+
+/// The modes of every file and directory under `dir`, the directory itself included, that
+/// let group or others at them.
+fn open_to_others(dir: &Path) -> Vec<(PathBuf, u32)> {
+    let mut paths = vec![dir.to_path_buf(), dir.join("secrets")];
+    paths.extend(files_under(dir));
+    paths
+        .into_iter()
+        .filter_map(|path| {
+            let mode = std::fs::symlink_metadata(&path).ok()?.permissions().mode() & 0o777;
+            (mode & 0o077 != 0).then_some((path, mode))
+        })
+        .collect()
+}
+
+/// A data directory made before the first start with the usual 0755 (and a stray 0644 file
+/// from before) is tightened at start with a warning: the directory becomes 0700, and every
+/// file keyflow makes in it — the database, its write-ahead log and shared memory, the
+/// secrets, the lock, the socket — and every file a command makes while it runs has no bit
+/// for group or others.
+#[tokio::test]
+async fn the_data_directory_is_private_whatever_made_it() {
+    let parent = tempfile::tempdir().unwrap();
+    let dir = parent.path().join("made-by-mkdir");
+    std::fs::create_dir(&dir).unwrap();
+    std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let stray = dir.join("keyflow.db-shm");
+    std::fs::write(&stray, b"").unwrap();
+    std::fs::set_permissions(&stray, std::fs::Permissions::from_mode(0o644)).unwrap();
+
+    let server = ServeProcess::start(&dir).await;
+    let mode = std::fs::metadata(&dir).unwrap().permissions().mode() & 0o7777;
+    assert_eq!(mode, 0o700, "the data directory has mode {mode:o}");
+    let remote = Remote {
+        client: reqwest::Client::new(),
+        address: server.address.clone(),
+    };
+    let token = remote.token().await;
+    let tenant = remote.example_id(&token).await;
+    remote.create_key(&token, &tenant).await;
+    // A command beside the running server, on the same directory.
+    let mut command = Command::new(env!("CARGO_BIN_EXE_keyflow"));
+    command
+        .args(["tenant", "create", "--name", "Beside", "--data-dir"])
+        .arg(&dir);
+    clean_env(&mut command);
+    let created = command.output().await.unwrap();
+    assert!(created.status.success(), "{created:?}");
+
+    let present: Vec<String> = files_under(&dir)
+        .iter()
+        .map(|path| path.strip_prefix(&dir).unwrap().display().to_string())
+        .collect();
+    for expected in [
+        "keyflow.db",
+        "keyflow.db-wal",
+        "keyflow.db-shm",
+        "keyflow.lock",
+        "keyflow.sock",
+        "secrets/pepper",
+        "secrets/master.key",
+    ] {
+        assert!(
+            present.iter().any(|p| p == expected),
+            "no {expected} in {present:?}"
+        );
+    }
+    assert_eq!(open_to_others(&dir), vec![], "open to other users");
+    let log = server.stop().await;
+    assert!(
+        log.contains("tightened") && log.contains("made-by-mkdir"),
+        "no warning names the tightened directory:\n{log}"
+    );
+    assert_eq!(
+        open_to_others(&dir),
+        vec![],
+        "open to other users after a stop"
+    );
+}
+
+/// The command line alone, on a directory it did not make, tightens it the same way.
+#[tokio::test]
+async fn a_command_tightens_the_data_directory_too() {
+    let parent = tempfile::tempdir().unwrap();
+    let dir = parent.path().join("for-a-command");
+    std::fs::create_dir(&dir).unwrap();
+    std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o775)).unwrap();
+    let mut command = Command::new(env!("CARGO_BIN_EXE_keyflow"));
+    command
+        .args(["tenant", "create", "--name", "First", "--data-dir"])
+        .arg(&dir);
+    clean_env(&mut command);
+    let created = command.output().await.unwrap();
+    assert!(created.status.success(), "{created:?}");
+    assert!(
+        String::from_utf8_lossy(&created.stderr).contains("tightened"),
+        "no warning: {created:?}"
+    );
+    assert!(dir.join("keyflow.db").exists());
+    assert_eq!(open_to_others(&dir), vec![], "open to other users");
+}
+
+/// Without the binary's umask (the tests' server runs in this process, whose mask is
+/// whatever the shell gave), the modes keyflow sets itself keep every file its owner's.
+#[tokio::test]
+async fn every_file_the_server_makes_is_the_owners_even_without_a_umask() {
+    let app = TestApp::spawn().await;
+    let token = app.admin_token().await;
+    app.new_key_for(&token, "private", &app.tenant_id).await;
+    assert!(app.data_dir().join("keyflow.db-wal").exists());
+    assert_eq!(
+        open_to_others(app.data_dir()),
+        vec![],
+        "open to other users"
+    );
+}

@@ -781,3 +781,640 @@ async fn an_administrator_renames_only_users_who_belong_to_no_other_tenant() {
         (&json!("Solo"), &json!("Only"))
     );
 }
+
+// ---- Issue 9 point 9: inputs mean one thing ----
+
+/// A path flag is `true` or `false` as `docs/API.md` spells it: `TRUE` is a 400 and activates
+/// nothing, where a case-insensitive reading would let a proxy rule on the exact path and
+/// keyflow disagree about what was asked.
+#[tokio::test]
+async fn a_path_flag_is_exactly_true_or_false() {
+    let app = TestApp::spawn().await;
+    let key = app.new_key("flags").await;
+    let created = app
+        .with_key(Method::POST, FLOW, &key)
+        .json(&json!({ "developerName": "Flagged" }))
+        .send()
+        .await
+        .unwrap();
+    let flow = assert_json(created, StatusCode::OK).await;
+    let flow = flow["id"]["id"].as_str().unwrap().to_string();
+    let snapped = app
+        .with_key(Method::POST, &format!("{FLOW}/snap/{flow}"), &key)
+        .send()
+        .await
+        .unwrap();
+    let version = assert_json(snapped, StatusCode::OK).await["id"]["versionId"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let activation = |default: &str, active: &str| {
+        app.with_key(
+            Method::POST,
+            &format!("{FLOW}/activation/{flow}/{version}/{default}/{active}"),
+            &key,
+        )
+    };
+    let snapshots = || async {
+        let listed = app
+            .with_key(Method::GET, &format!("{FLOW}/snap/{flow}"), &key)
+            .send()
+            .await
+            .unwrap();
+        assert_json(listed, StatusCode::OK).await
+    };
+    let before = snapshots().await;
+    assert_eq!(before[0]["isActive"], false);
+    for (default, active) in [
+        ("true", "TRUE"),
+        ("True", "true"),
+        ("FALSE", "true"),
+        ("false", "1"),
+        ("yes", "true"),
+        ("true", "tRuE"),
+    ] {
+        let response = activation(default, active).send().await.unwrap();
+        let message = assert_error(response, StatusCode::BAD_REQUEST).await;
+        assert!(
+            message.contains("must be true or false"),
+            "{default}/{active}: {message}"
+        );
+        assert_eq!(
+            snapshots().await,
+            before,
+            "{default}/{active} changed the snapshot"
+        );
+    }
+    let activated = activation("true", "true").send().await.unwrap();
+    let activated = assert_json(activated, StatusCode::OK).await;
+    assert_eq!(
+        (&activated["isActive"], &activated["isDefault"]),
+        (&json!(true), &json!(true))
+    );
+}
+
+/// A role named by both `developerName` and `roleId` must be named alike: one that says
+/// `ADMINISTRATOR` and `2` is a 422, on adding a user and on updating one, and changes nothing.
+#[tokio::test]
+async fn a_role_whose_name_and_id_disagree_is_refused() {
+    const USERS: &str = "/api/admin/1/users";
+    let app = TestApp::spawn().await;
+    let token = app.admin_token().await;
+    let users = || async {
+        let listed = app
+            .with_token(Method::GET, USERS, &token)
+            .send()
+            .await
+            .unwrap();
+        assert_json(listed, StatusCode::OK).await
+    };
+    let before = (app.row_counts().await, users().await);
+    for role in [
+        json!({ "developerName": "ADMINISTRATOR", "roleId": 2 }),
+        json!({ "developerName": "STANDARD_USER", "roleId": 1 }),
+    ] {
+        let body = json!({ "email": "both@example.com", "role": role });
+        let response = app
+            .with_token(Method::POST, USERS, &token)
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        let message = assert_error(response, StatusCode::UNPROCESSABLE_ENTITY).await;
+        assert!(message.contains("different roles"), "{message}");
+        assert_eq!(
+            (app.row_counts().await, users().await),
+            before,
+            "{role} wrote"
+        );
+    }
+
+    // Named alike, twice, it is that role.
+    let agreeing = json!({
+        "email": "both@example.com",
+        "role": { "developerName": "STANDARD_USER", "roleId": 2 }
+    });
+    let added = app
+        .with_token(Method::POST, USERS, &token)
+        .json(&agreeing)
+        .send()
+        .await
+        .unwrap();
+    let added = assert_json(added, StatusCode::OK).await;
+    assert_eq!(added["role"]["developerName"], "STANDARD_USER");
+    let path = format!("{USERS}/{}", added["id"].as_str().unwrap());
+
+    let before = users().await;
+    let disagreeing = json!({ "role": { "developerName": "ADMINISTRATOR", "roleId": 2 } });
+    let response = app
+        .with_token(Method::PUT, &path, &token)
+        .json(&disagreeing)
+        .send()
+        .await
+        .unwrap();
+    assert_error(response, StatusCode::UNPROCESSABLE_ENTITY).await;
+    assert_eq!(users().await, before, "a refused update changed the user");
+}
+
+// ---- Issue 9 point 7: answers that carry secrets are never cached ----
+
+/// Every API answer says `Cache-Control: no-store`, the ones holding a secret (a token, a key's
+/// value, a set-password link) first among them, and the refusals too: no browser or proxy
+/// cache keeps any of them.
+#[tokio::test]
+async fn api_answers_are_never_cached() {
+    use keyflow::api::flows::answer_from_cache;
+    let app = TestApp::spawn().await;
+    let no_store = |what: &str, response: &reqwest::Response| {
+        assert_eq!(
+            response
+                .headers()
+                .get("cache-control")
+                .map(|value| value.to_str().unwrap().to_string()),
+            Some("no-store".to_string()),
+            "{what}: {:?}",
+            response.headers()
+        );
+    };
+
+    let signed_in = app.try_login(&app.admin_email, &app.admin_password).await;
+    no_store("a token from a sign-in", &signed_in);
+    let token = assert_json(signed_in, StatusCode::OK).await;
+    let token = token.as_str().unwrap().to_string();
+    let other_tenant = app.second_tenant("Cached").await;
+    let for_tenant = app
+        .with_token(
+            Method::GET,
+            &format!("/api/draw/1/authentication/{other_tenant}"),
+            &token,
+        )
+        .send()
+        .await
+        .unwrap();
+    no_store("a token for another tenant", &for_tenant);
+
+    let created = app.create_key(&token, "cached", &app.tenant_id).await;
+    no_store("a new key", &created);
+    let key = assert_json(created, StatusCode::OK).await["apiKey"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let listed = app
+        .with_token(Method::GET, KEYS, &token)
+        .send()
+        .await
+        .unwrap();
+    no_store("the key list", &listed);
+    let revealed = app
+        .with_token(Method::POST, &format!("{KEYS}/cached/reveal"), &token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(revealed.status(), StatusCode::OK);
+    no_store("a revealed key", &revealed);
+    let invited = app
+        .with_token(Method::POST, "/api/admin/1/users", &token)
+        .json(&json!({ "email": "invited@example.com" }))
+        .send()
+        .await
+        .unwrap();
+    no_store("a set-password link", &invited);
+    assert!(assert_json(invited, StatusCode::OK).await["setPasswordLink"].is_string());
+
+    // The flow list, through the router and then from the caches before routing.
+    let routed = app.list_flows(Some(&key), Some(&app.tenant_id)).await;
+    assert_eq!(routed.status(), StatusCode::OK);
+    no_store("the routed flow list", &routed);
+    let request = axum::http::Request::get(FLOW)
+        .header("x-boomi-flow-api-key", &key)
+        .header("manywhotenant", &app.tenant_id)
+        .body(axum::body::Body::empty())
+        .unwrap();
+    let client = std::net::IpAddr::from([127, 0, 0, 1]);
+    assert!(
+        answer_from_cache(&app.state, &request, client).is_some(),
+        "the next list is answered from the caches"
+    );
+    let early = app.list_flows(Some(&key), Some(&app.tenant_id)).await;
+    assert_eq!(early.status(), StatusCode::OK);
+    no_store("the flow list from the caches", &early);
+
+    // Refusals: 401, 404, 413, 414, 422.
+    let refusals = [
+        ("no credentials", app.client.get(app.url(FLOW)), 401),
+        (
+            "no such endpoint",
+            app.with_token(Method::GET, "/api/nothing", &token),
+            404,
+        ),
+        (
+            "a body over the limit",
+            app.with_token(Method::POST, FLOW, &token)
+                .body(vec![b' '; 2 << 20]),
+            413,
+        ),
+        (
+            "a path over the limit",
+            app.with_token(
+                Method::GET,
+                &format!("{FLOW}?{}", "a".repeat(16 << 10)),
+                &token,
+            ),
+            414,
+        ),
+        (
+            "an invalid field",
+            app.with_token(Method::POST, FLOW, &token)
+                .json(&json!({ "developerName": "" })),
+            422,
+        ),
+    ];
+    for (what, request, status) in refusals {
+        let response = request.send().await.unwrap();
+        assert_eq!(response.status().as_u16(), status, "{what}");
+        no_store(what, &response);
+    }
+}
+
+// ---- Issue 9 point 8: every stored text is checked ----
+
+/// What a refused text could have changed: every table's row count, and the texts an update
+/// would rewrite in place (the flow list, the snapshots, the tenant, the users, the keys).
+#[derive(Debug, PartialEq)]
+struct StoredTexts {
+    rows: std::collections::BTreeMap<String, i64>,
+    flows: Value,
+    snapshots: Value,
+    tenant: Value,
+    users: Value,
+    keys: Vec<Value>,
+}
+
+async fn stored_texts(app: &TestApp, token: &str, flow: &str) -> StoredTexts {
+    let read = |path: String| async move {
+        let response = app
+            .with_token(Method::GET, &path, token)
+            .send()
+            .await
+            .unwrap();
+        assert_json(response, StatusCode::OK).await
+    };
+    StoredTexts {
+        rows: app.row_counts().await,
+        flows: read(FLOW.to_string()).await,
+        snapshots: read(format!("{FLOW}/snap/{flow}")).await,
+        tenant: read("/api/admin/1/tenant".to_string()).await,
+        users: read("/api/admin/1/users".to_string()).await,
+        keys: app.key_list(token).await,
+    }
+}
+
+/// Each text keyflow stores — flow names, summaries and tags, snapshot comments, the tenant's
+/// name and summary, users' emails and first and last names, key names — holding a NUL, a
+/// right-to-left override or 100,000 characters is refused with a message naming the field,
+/// through the API, the web page and the command line, and nothing is written.
+#[tokio::test]
+async fn every_stored_text_is_checked() {
+    const USERS: &str = "/api/admin/1/users";
+    let app = TestApp::spawn().await;
+    let token = app.admin_token().await;
+    let flows = assert_json(
+        app.with_token(Method::GET, FLOW, &token)
+            .send()
+            .await
+            .unwrap(),
+        StatusCode::OK,
+    )
+    .await;
+    let flow = flows[0]["id"]["id"].as_str().unwrap().to_string();
+    let added = app
+        .with_token(Method::POST, USERS, &token)
+        .json(&json!({ "email": "named@example.com", "firstName": "Named" }))
+        .send()
+        .await
+        .unwrap();
+    let user = assert_json(added, StatusCode::OK).await["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let mut browser = crate::browser::Browser::signed_in(&app).await;
+
+    let long = "x".repeat(100_000);
+    let bad_texts: [(&str, String); 3] = [
+        ("a NUL", "before\u{0}after".to_string()),
+        (
+            "a right-to-left override",
+            "Invoice \u{202E}fdp.exe".to_string(),
+        ),
+        ("100,000 characters", long.clone()),
+    ];
+    // A request for each field, given the text; the words its message must hold.
+    type Field<'a> = (&'a str, &'a str, Box<dyn Fn(&str) -> RequestBuilder + 'a>);
+    let post = |path: &str, body: Value| app.with_token(Method::POST, path, &token).json(&body);
+    let fields: Vec<Field> = vec![
+        (
+            "a flow's name",
+            "developerName",
+            Box::new(|t| post(FLOW, json!({ "developerName": t }))),
+        ),
+        (
+            "a flow's summary",
+            "developerSummary",
+            Box::new(|t| post(FLOW, json!({ "developerName": "S", "developerSummary": t }))),
+        ),
+        (
+            "an updated flow's summary",
+            "developerSummary",
+            Box::new(|t| {
+                post(
+                    FLOW,
+                    json!({ "id": { "id": flow }, "developerName": "S", "developerSummary": t }),
+                )
+            }),
+        ),
+        (
+            "a flow's tag",
+            "tags",
+            Box::new(|t| post(FLOW, json!({ "developerName": "T", "tags": ["fine", t] }))),
+        ),
+        (
+            "a snapshot's comment",
+            "comment",
+            Box::new(|t| {
+                app.with_token(Method::POST, &format!("{FLOW}/snap/{flow}"), &token)
+                    .json(&json!(t))
+            }),
+        ),
+        (
+            "the tenant's name",
+            "developerName",
+            Box::new(|t| post("/api/admin/1/tenant", json!({ "developerName": t }))),
+        ),
+        (
+            "the tenant's summary",
+            "developerSummary",
+            Box::new(|t| post("/api/admin/1/tenant", json!({ "developerSummary": t }))),
+        ),
+        (
+            "a new user's email",
+            "email",
+            Box::new(|t| post(USERS, json!({ "email": format!("{t}@example.com") }))),
+        ),
+        (
+            "a new user's first name",
+            "firstName",
+            Box::new(|t| post(USERS, json!({ "email": "new@example.com", "firstName": t }))),
+        ),
+        (
+            "a new user's last name",
+            "lastName",
+            Box::new(|t| post(USERS, json!({ "email": "new@example.com", "lastName": t }))),
+        ),
+        (
+            "a user's first name",
+            "firstName",
+            Box::new(|t| {
+                app.with_token(Method::PUT, &format!("{USERS}/{user}"), &token)
+                    .json(&json!({ "firstName": t }))
+            }),
+        ),
+        (
+            "a user's last name",
+            "lastName",
+            Box::new(|t| {
+                app.with_token(Method::PUT, &format!("{USERS}/{user}"), &token)
+                    .json(&json!({ "lastName": t }))
+            }),
+        ),
+        (
+            "a key's name",
+            "key name",
+            Box::new(|t| post(KEYS, json!({ "name": t, "tenantId": app.tenant_id }))),
+        ),
+    ];
+
+    let before = stored_texts(&app, &token, &flow).await;
+    for (field, named, request) in &fields {
+        for (what, text) in &bad_texts {
+            let response = request(text).send().await.unwrap();
+            let message = assert_error(response, StatusCode::UNPROCESSABLE_ENTITY).await;
+            let words = if *named == "email" { "email" } else { named };
+            assert!(
+                message.contains(words) && message.len() < 400,
+                "{field} with {what}: the message {message:?} does not name {words}, or echoes it"
+            );
+            assert_eq!(
+                stored_texts(&app, &token, &flow).await,
+                before,
+                "{field} with {what} wrote something"
+            );
+        }
+    }
+
+    // The web page's Generate a new API key form.
+    for (what, text) in &bad_texts {
+        let settings = browser.get("/settings").await;
+        let page = browser
+            .post(
+                "/settings/keys",
+                &[
+                    ("csrf", &settings.csrf()),
+                    ("name", text),
+                    ("tenant", &app.tenant_id),
+                ],
+            )
+            .await;
+        assert_eq!(
+            page.status,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "the key form with {what}"
+        );
+        assert!(
+            page.html.contains("key name"),
+            "the key form with {what}: no message"
+        );
+        assert_eq!(
+            stored_texts(&app, &token, &flow).await,
+            before,
+            "the key form with {what} wrote something"
+        );
+    }
+
+    // The command line. An argument cannot hold a NUL: a bell (U+0007) stands for it.
+    let cli_texts = [
+        ("a control character", "before\u{7}after".to_string()),
+        (
+            "a right-to-left override",
+            "Invoice \u{202E}fdp.exe".to_string(),
+        ),
+        ("100,000 characters", long.clone()),
+    ];
+    let tenant = app.tenant_id.clone();
+    for (what, text) in &cli_texts {
+        let email = format!("{text}@example.com");
+        let commands: [(&str, Vec<&str>); 4] = [
+            (
+                "tenant create --name",
+                vec!["tenant", "create", "--name", text],
+            ),
+            (
+                "user create --email",
+                vec!["user", "create", "--email", &email, "--tenant", &tenant],
+            ),
+            (
+                "user create --first-name",
+                vec![
+                    "user",
+                    "create",
+                    "--email",
+                    "cli@example.com",
+                    "--tenant",
+                    &tenant,
+                    "--first-name",
+                    text,
+                ],
+            ),
+            (
+                "user create --last-name",
+                vec![
+                    "user",
+                    "create",
+                    "--email",
+                    "cli@example.com",
+                    "--tenant",
+                    &tenant,
+                    "--last-name",
+                    text,
+                ],
+            ),
+        ];
+        for (command, args) in commands {
+            let out = app.cli(&args, Some("a long enough password\n")).await;
+            let stderr = String::from_utf8_lossy(&out.stderr);
+            assert_eq!(
+                out.status.code(),
+                Some(1),
+                "{command} with {what}: {}",
+                crate::helpers::show(&out)
+            );
+            assert!(
+                stderr.starts_with("error: ") && out.stdout.is_empty(),
+                "{command} with {what}: {stderr}"
+            );
+            assert_eq!(
+                stored_texts(&app, &token, &flow).await,
+                before,
+                "{command} with {what} wrote something"
+            );
+        }
+    }
+}
+
+/// What the rules allow is stored as sent: prose keeps its line breaks and tabs (and any
+/// script), a person's name is trimmed, and the longest texts allowed fit.
+#[tokio::test]
+async fn valid_texts_are_stored_as_sent() {
+    let app = TestApp::spawn().await;
+    let token = app.admin_token().await;
+    let summary = "Line one\r\nline two\n\ttabbed: מפתח 名前 🚀";
+    let created = app
+        .with_token(Method::POST, FLOW, &token)
+        .json(&json!({ "developerName": "Prose", "developerSummary": summary, "tags": ["a tag", "x".repeat(100)] }))
+        .send()
+        .await
+        .unwrap();
+    let created = assert_json(created, StatusCode::OK).await;
+    assert_eq!(created["developerSummary"], summary);
+    assert_eq!(created["tags"][1], "x".repeat(100));
+    let flow = created["id"]["id"].as_str().unwrap();
+    let long = "é".repeat(2000);
+    let snapped = app
+        .with_token(Method::POST, &format!("{FLOW}/snap/{flow}"), &token)
+        .json(&json!(long))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        assert_json(snapped, StatusCode::OK).await["comment"],
+        long.as_str()
+    );
+    let tenant = app
+        .with_token(Method::POST, "/api/admin/1/tenant", &token)
+        .json(&json!({ "developerSummary": summary }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        assert_json(tenant, StatusCode::OK).await["developerSummary"],
+        summary
+    );
+    let added = app
+        .with_token(Method::POST, "/api/admin/1/users", &token)
+        .json(&json!({ "email": "zoe@example.com", "firstName": "  Zoë ", "lastName": "ن".repeat(100) }))
+        .send()
+        .await
+        .unwrap();
+    let added = assert_json(added, StatusCode::OK).await;
+    assert_eq!(added["firstName"], "Zoë");
+    assert_eq!(added["lastName"], "ن".repeat(100));
+    // One character over is refused.
+    let over = app
+        .with_token(Method::POST, "/api/admin/1/tenant", &token)
+        .json(&json!({ "developerSummary": "x".repeat(2001) }))
+        .send()
+        .await
+        .unwrap();
+    let message = assert_error(over, StatusCode::UNPROCESSABLE_ENTITY).await;
+    assert!(message.contains("at most 2000"), "{message}");
+}
+
+// ---- Issue 9 point 8: both halves together ----
+
+/// An update tells a name left out (kept) from an empty one (cleared), and the user's own
+/// `PUT /api/admin/1/users/me` checks names like every other text.
+#[tokio::test]
+async fn an_empty_name_clears_it_and_a_users_own_names_are_checked() {
+    let app = TestApp::spawn().await;
+    let admin = app.admin_token().await;
+    let id = app
+        .create_user("pat@example.com", "pat's long password", &app.tenant_id)
+        .await;
+    let pat = app.login("pat@example.com", "pat's long password").await;
+    let path = format!("/api/admin/1/users/{id}");
+    let put = |body: Value| {
+        app.with_token(Method::PUT, &path, &admin)
+            .json(&body)
+            .send()
+    };
+
+    let named = put(json!({ "firstName": "Pat", "lastName": "Lee" }))
+        .await
+        .unwrap();
+    assert_json(named, StatusCode::OK).await;
+    let kept = put(json!({ "lastName": "Kim" })).await.unwrap();
+    let kept = assert_json(kept, StatusCode::OK).await;
+    assert_eq!(
+        (&kept["firstName"], &kept["lastName"]),
+        (&json!("Pat"), &json!("Kim"))
+    );
+    let cleared = put(json!({ "firstName": "", "lastName": "  " }))
+        .await
+        .unwrap();
+    let cleared = assert_json(cleared, StatusCode::OK).await;
+    assert_eq!(
+        (&cleared["firstName"], &cleared["lastName"]),
+        (&Value::Null, &Value::Null)
+    );
+
+    for bad in ["a\u{0}b", "Eve \u{202E}lin", &"x".repeat(100_000)] {
+        let own = app
+            .with_token(Method::PUT, "/api/admin/1/users/me", &pat)
+            .json(&json!({ "firstName": bad }))
+            .send()
+            .await
+            .unwrap();
+        let message = assert_error(own, StatusCode::UNPROCESSABLE_ENTITY).await;
+        assert!(message.contains("firstName"), "{message}");
+    }
+    assert_eq!(app.me(&pat).await["firstName"], Value::Null);
+}

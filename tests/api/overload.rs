@@ -51,8 +51,10 @@ async fn requests_beyond_the_limit_are_shed_and_the_server_recovers() {
     for _ in 0..shed {
         let response = app.list_flows(Some(&key), None).await;
         let retry_after = response.headers().get("retry-after").cloned();
+        let cache_control = response.headers().get("cache-control").cloned();
         let message = assert_error(response, StatusCode::SERVICE_UNAVAILABLE).await;
         assert_eq!(retry_after.expect("a 503 says when to retry"), "1");
+        assert_eq!(cache_control.expect("a 503 is not cached"), "no-store");
         assert!(message.contains("try again"), "{message}");
     }
     let health = app.client.get(app.url("/health")).send().await.unwrap();

@@ -9,6 +9,7 @@ mod snapshots;
 mod tenants;
 mod users;
 
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;
 use std::str::FromStr;
 use std::time::Duration;
@@ -38,6 +39,16 @@ impl SqliteStore {
     /// Opens (creating if needed) the database in `data_dir` and brings its schema up to date.
     pub async fn open(data_dir: &Path) -> anyhow::Result<Self> {
         let path = data_dir.join(DATABASE_FILE);
+        // Made here, owner-only, rather than by SQLite (0644 less the umask): SQLite gives the
+        // write-ahead log and the shared-memory file the database file's mode, so all three
+        // are the owner's alone.
+        std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .mode(0o600)
+            .open(&path)
+            .with_context(|| format!("cannot create the database {}", path.display()))?;
         let options = SqliteConnectOptions::new()
             .filename(&path)
             .create_if_missing(true)
