@@ -1,5 +1,7 @@
 //! Key verification on the hot path (parse and checksum, HMAC, cache hit) and on a cache miss
-//! against SQLite holding 100,000 keys, next to baselines measured in the same run.
+//! against SQLite holding 100,000 keys, next to baselines measured in the same run; then the
+//! refusals past the checksum (an unknown key, a live key with another tenant's id, a deleted
+//! key), which should take the same time.
 //!
 //! Run it with `scripts/bench.sh`, which writes the medians, as ratios to the plain SHA-256
 //! baseline, into `docs/BENCHMARKS.md`. Timings are never asserted; the assertions here only
@@ -47,11 +49,18 @@ fn cached_keys(fixture: &Fixture) -> &[ApiKey] {
     &fixture.keys[..fixture.keys.len().min(most)]
 }
 
+/// Keys of each kind the refusal benchmarks cycle through (fewer in a smoke run): as many
+/// for each kind, so each touches as many of the index's pages.
+const REFUSED_KEYS: usize = 1_000;
+const SMOKE_REFUSED_KEYS: usize = 50;
+
 /// A SQLite store in a temporary directory holding `keys`, all valid, owned by one user.
 struct Fixture {
     store: Arc<dyn Store>,
     hasher: Hasher,
     keys: Vec<ApiKey>,
+    user: UserId,
+    tenant: TenantId,
     _dir: tempfile::TempDir,
 }
 
@@ -59,13 +68,13 @@ fn seed(runtime: &Runtime, count: usize) -> Fixture {
     let dir = tempfile::tempdir().expect("a temporary directory");
     let hasher = Hasher::new(&SecretBox::new(Box::new([7u8; 32])));
     let keys: Vec<ApiKey> = (0..count).map(|_| ApiKey::generate()).collect();
-    let store = runtime.block_on(async {
+    let user = UserId::generate();
+    let (store, tenant) = runtime.block_on(async {
         let store = SqliteStore::open(dir.path()).await.expect("open the store");
         let tenant = store
             .create_tenant(&TenantName::parse("Benchmarks").unwrap())
             .await
             .expect("create the tenant");
-        let user = UserId::generate();
         let owner = NewUser {
             id: user,
             email: Email::parse("bench@example.com").unwrap(),
@@ -96,12 +105,14 @@ fn seed(runtime: &Runtime, count: usize) -> Fixture {
                 .collect();
             store.insert_keys(rows).await.expect("insert a batch");
         }
-        store
+        (store, tenant.id)
     });
     Fixture {
         store: Arc::new(store),
         hasher,
         keys,
+        user,
+        tenant,
         _dir: dir,
     }
 }
@@ -306,6 +317,111 @@ fn miss(c: &mut Criterion, runtime: &Runtime, fixture: &Fixture) {
     assert!(matches!(check, KeyCheck::Valid(_)), "a seeded key is valid");
 }
 
+/// The refusals past the checksum, on a verifier built as the server builds it (the default
+/// capacity) whose cache holds the live keys, as it would while they are in use:
+///
+/// - `unknown`: keys with a valid checksum that were never issued;
+/// - `other_tenant`: live, cached keys sent with another tenant's id;
+/// - `deleted`: keys that were stored, verified, then deleted (with the revocation that drops
+///   the cache, as a deletion does).
+///
+/// Each should be one storage lookup; the benchmark checks that each call was refused and
+/// asked storage exactly once.
+fn refusals(c: &mut Criterion, runtime: &Runtime, fixture: &Fixture, count: usize) {
+    let metrics = Arc::new(Metrics::default());
+    let verifier = KeyVerifier::new(
+        fixture.hasher.clone(),
+        CACHE_CAPACITY,
+        fixture.store.clone(),
+        metrics.clone(),
+    );
+    let unknown: Vec<ApiKey> = (0..count).map(|_| ApiKey::generate()).collect();
+    let unknown: Vec<&str> = unknown.iter().map(ApiKey::expose).collect();
+    let deleted = deleted_keys(runtime, fixture, &verifier, count);
+    let deleted: Vec<&str> = deleted.iter().map(ApiKey::expose).collect();
+    // After the deletions' revocation, so the live keys stay cached.
+    let live: Vec<&str> = fixture.keys[..count].iter().map(ApiKey::expose).collect();
+    for key in &live {
+        let check = runtime.block_on(verifier.verify(key)).unwrap();
+        assert!(matches!(check, KeyCheck::Valid(_)), "a seeded key is valid");
+    }
+    let other_tenant = Some(TenantId::generate());
+
+    let mut group = c.benchmark_group("refusal");
+    group.warm_up_time(Duration::from_secs(2));
+    group.measurement_time(Duration::from_secs(5));
+    for (name, keys, tenant) in [
+        ("unknown", &unknown, None),
+        ("other_tenant", &live, other_tenant),
+        ("deleted", &deleted, None),
+    ] {
+        let lookups = metrics.key_store_lookups.load(Ordering::Relaxed);
+        let (mut index, mut calls, mut refused) = (0, 0u64, 0u64);
+        group.bench_function(name, |b| {
+            b.iter(|| {
+                calls += 1;
+                let key = black_box(keys[next(&mut index, keys.len())]);
+                let check = runtime.block_on(verifier.verify_for(key, tenant)).unwrap();
+                refused += u64::from(check == KeyCheck::Refused);
+                check
+            })
+        });
+        assert_eq!(refused, calls, "{name}: every call was refused");
+        assert_eq!(
+            metrics.key_store_lookups.load(Ordering::Relaxed) - lookups,
+            calls,
+            "{name}: every refusal asked storage once"
+        );
+    }
+    group.finish();
+    assert!(
+        live.iter().all(|key| verifier.verify_cached(key).is_some()),
+        "other_tenant: the live keys were cached, so the refusal did not follow from a miss"
+    );
+}
+
+/// `count` new keys of the fixture's user, stored, verified (so cached), then deleted, and the
+/// cache dropped as a deletion drops it.
+fn deleted_keys(
+    runtime: &Runtime,
+    fixture: &Fixture,
+    verifier: &KeyVerifier,
+    count: usize,
+) -> Vec<ApiKey> {
+    let keys: Vec<(KeyId, ApiKey)> = (0..count)
+        .map(|_| (KeyId::generate(), ApiKey::generate()))
+        .collect();
+    runtime.block_on(async {
+        let created_at = Timestamp::now();
+        let rows = keys
+            .iter()
+            .enumerate()
+            .map(|(i, (id, key))| NewKey {
+                id: *id,
+                user_id: fixture.user,
+                tenant_id: fixture.tenant,
+                name: KeyName::parse(&format!("deleted-{i}")).unwrap(),
+                digest: fixture.hasher.digest(key.expose()),
+                preview: key.preview(),
+                sealed: None,
+                created_at,
+                expires_at: None,
+            })
+            .collect();
+        fixture.store.insert_keys(rows).await.expect("insert");
+        for (_, key) in &keys {
+            let check = verifier.verify(key.expose()).await.unwrap();
+            assert!(matches!(check, KeyCheck::Valid(_)), "a new key is valid");
+        }
+        for (id, _) in &keys {
+            let gone = fixture.store.delete_key(fixture.user, *id).await;
+            assert!(gone.expect("delete"), "the key was there");
+        }
+    });
+    verifier.revoke_all();
+    keys.into_iter().map(|(_, key)| key).collect()
+}
+
 fn main() {
     // Criterion measures only under `cargo bench` (`--bench` without `--test`); otherwise it
     // runs each routine once as a smoke test.
@@ -321,5 +437,11 @@ fn main() {
     baselines(&mut criterion, &runtime, &fixture);
     hot_path(&mut criterion, &runtime, &fixture);
     miss(&mut criterion, &runtime, &fixture);
+    let refused = if measuring {
+        REFUSED_KEYS
+    } else {
+        SMOKE_REFUSED_KEYS
+    };
+    refusals(&mut criterion, &runtime, &fixture, refused);
     criterion.final_summary();
 }

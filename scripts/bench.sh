@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # Runs the key verification benchmarks (benches/key_verification.rs) and rewrites
 # docs/BENCHMARKS.md with the machine they ran on, the exact command, each benchmark's
-# median as a ratio to the plain SHA-256 baseline measured in the same run, and whether the
-# targets hold (a cached verification under 2 µs median, a cache miss under 100 µs).
+# median as a ratio to the plain SHA-256 baseline measured in the same run, whether the
+# targets hold (a cached verification under 2 µs median, a cache miss under 100 µs), and how
+# close the refusals of an unknown, a misdirected and a deleted key come to each other.
 #
 # Usage: scripts/bench.sh
-#   About a minute and a half of measuring once built (the first release build takes a few
+#   About two minutes of measuring once built (the first release build takes a few
 #   minutes more). Criterion's report goes to the terminal; its raw figures stay under
 #   target/criterion/. The targets are reported, never enforced: the exit status is cargo's.
 #   Needs jq.
@@ -22,7 +23,7 @@ miss_target_ns=100000
 
 case "${1:-}" in
 -h | --help)
-    sed -n '2,11p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
+    sed -n '2,12p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
     exit 0
     ;;
 "") ;;
@@ -96,6 +97,9 @@ describe() {
     hot_path/verify_cached_poll_once) echo 'the same verification polled once with a no-op waker: `verify` without any runtime' ;;
     hot_path/verify_cached_one_key) echo 'as `verify_cached`, but the same key every call, so its memory stays in the CPU caches: the best case' ;;
     miss/verify_miss) echo '`KeyVerifier::verify` on a verifier with cache capacity 0: every call asks SQLite (100,000 keys) for the digest, cycling through the keys, driven by `block_on`' ;;
+    refusal/unknown) echo 'a refusal: `KeyVerifier::verify_for` of keys with a valid checksum that were never issued (1,000, cycled), on a verifier of the default capacity' ;;
+    refusal/other_tenant) echo 'a refusal: live keys that the cache holds (1,000, cycled) sent with another tenant'"'"'s id' ;;
+    refusal/deleted) echo 'a refusal: keys stored, verified, then deleted with the revocation that drops the cache (1,000, cycled)' ;;
     *) echo '(not described in scripts/bench.sh)' ;;
     esac
 }
@@ -116,6 +120,7 @@ order=(
     baseline/sha256_35B baseline/hashmap_get baseline/cache_get baseline/moka_get baseline/block_on_empty
     hot_path/parse hot_path/hmac hot_path/verify_cached hot_path/verify_cached_poll_once
     hot_path/verify_cached_one_key miss/verify_miss
+    refusal/unknown refusal/other_tenant refusal/deleted
 )
 ordered="$(
     for id in "${order[@]}"; do
@@ -147,6 +152,11 @@ polled_ns="$(median_of hot_path/verify_cached_poll_once)"
 one_key_ns="$(median_of hot_path/verify_cached_one_key)"
 steps_ns="$(awk -v a="$parse_ns" -v b="$hmac_ns" -v c="$cache_ns" 'BEGIN { print a + b + c }')"
 block_on_share="$(awk -v b="$block_on_ns" -v c="$cached_ns" 'BEGIN { printf "%.0f", 100 * b / c }')"
+unknown_ns="$(median_of refusal/unknown)"
+other_tenant_ns="$(median_of refusal/other_tenant)"
+deleted_ns="$(median_of refusal/deleted)"
+to_unknown() { awk -v x="$1" -v u="$unknown_ns" 'BEGIN { printf "%.2f", x / u }'; }
+gap() { awk -v x="$1" -v u="$unknown_ns" 'BEGIN { d = x - u; printf "%s%.1f µs", (d < 0 ? "−" : "+"), (d < 0 ? -d : d) / 1000 }'; }
 
 {
     cat <<'EOF'
@@ -216,6 +226,22 @@ EOF
         "recently reads its grant from a table of 90,000 entries that does not fit the CPU" \
         "caches. The cycled figures are the ones to hold against the target."
     echo
+    echo "### Refusals take one path"
+    echo
+    echo "Past the checksum every refused key — unknown, deleted, or live but sent with another" \
+        "tenant's id — is looked up in storage once and refused with the same 401 and message" \
+        "(\`src/auth/verifier.rs\`). Before, a live key with another tenant's id was refused" \
+        "from the cache (about \`hot_path/verify_cached\`, $(human "$cached_ns")) while an" \
+        "unknown key asked storage (about \`miss/verify_miss\`, $(human "$miss_ns")): a" \
+        "refusal's time told a live key from a dead one. Now, as ratios to \`refusal/unknown\`" \
+        "($(human "$unknown_ns")):"
+    echo
+    echo "| Refusal | Median | Ratio to \`refusal/unknown\` | Difference |"
+    echo "|---|---:|---:|---:|"
+    echo "| \`refusal/unknown\` | $(human "$unknown_ns") | 1.00 | — |"
+    echo "| \`refusal/other_tenant\` | $(human "$other_tenant_ns") | $(to_unknown "$other_tenant_ns") | $(gap "$other_tenant_ns") |"
+    echo "| \`refusal/deleted\` | $(human "$deleted_ns") | $(to_unknown "$deleted_ns") | $(gap "$deleted_ns") |"
+    echo
     cat <<'EOF'
 ### How the benchmarks make sure they measure what they say
 
@@ -230,6 +256,10 @@ EOF
   After the group it checks that `key_cache_hits` is 0 and `key_store_lookups` equals the
   number of calls, and that a miss finds the grant (`KeyCheck::Valid`). The miss still
   pays for offering the grant to the cache, as a real miss does.
+- **Refusals are refusals, by one path.** Each `refusal/*` benchmark checks that every call
+  was refused (`KeyCheck::Refused`) and that `key_store_lookups` rose by exactly the number of
+  calls; after the group, every live key of `other_tenant` is still in the cache, so its
+  refusals began with a cache hit. Each kind cycles through as many keys (1,000).
 - Keys are cycled rather than repeated in every keyed benchmark, so no one key's cache
   lines or pages stay hot.
 - `cargo test --benches` runs each routine once as a smoke test and seeds only 1,000 keys.

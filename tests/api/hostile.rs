@@ -393,3 +393,98 @@ mod guessing_one_account {
         assert!(message.contains("for this account"), "{message}");
     }
 }
+
+// ---- Issue 9 point 10: one refusal for every dead or misdirected key ----
+
+mod equal_key_refusals {
+    use keyflow::auth::api_key::ApiKey;
+    use reqwest::{Method, StatusCode};
+
+    use crate::helpers::{TestApp, assert_json, assert_unauthorized};
+
+    const LOOKUPS: &str = "keyflow_key_store_lookups_total";
+
+    #[tokio::test]
+    async fn unknown_deleted_removed_and_other_tenant_keys_get_one_answer_by_one_path() {
+        let app = TestApp::spawn().await;
+        let admin = app.admin_token().await;
+        let other_tenant = app.second_tenant("Other").await;
+
+        // A key that works, and is cached, sent with another tenant's id.
+        let live = app.new_key("live").await;
+        assert_json(app.list_flows(Some(&live), None).await, StatusCode::OK).await;
+        // A deleted key.
+        let deleted = app.new_key_for(&admin, "deleted", &app.tenant_id).await;
+        assert_json(app.list_flows(Some(&deleted), None).await, StatusCode::OK).await;
+        let gone = app
+            .with_token(Method::DELETE, "/api/admin/1/users/me/keys/deleted", &admin)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(gone.status(), StatusCode::OK);
+        // The key of a user since removed from the tenant.
+        let password = "the member's password";
+        let member = app
+            .create_user("member@example.com", password, &app.tenant_id)
+            .await;
+        let member_token = app.login("member@example.com", password).await;
+        let orphan = app.new_key_for(&member_token, "mine", &app.tenant_id).await;
+        assert_json(app.list_flows(Some(&orphan), None).await, StatusCode::OK).await;
+        let removed = app
+            .with_token(
+                Method::DELETE,
+                &format!("/api/admin/1/users/{member}"),
+                &admin,
+            )
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(removed.status(), StatusCode::OK);
+        // A key with a valid checksum that was never issued.
+        let unknown = ApiKey::generate().expose().to_string();
+
+        let refusals = [
+            ("an unknown key", unknown.as_str(), None),
+            ("a deleted key", &deleted, None),
+            ("a removed owner's key", &orphan, None),
+            (
+                "a live key with another tenant's id",
+                &live,
+                Some(&other_tenant),
+            ),
+            (
+                "a live key with a tenant that does not exist",
+                &live,
+                Some(&"0190d9b2-0000-7000-8000-000000000000".to_string()),
+            ),
+        ];
+        let mut bodies = Vec::new();
+        for (what, key, tenant) in refusals {
+            // Twice each: a second refusal takes the same path as the first.
+            for round in 0..2 {
+                let before = app.metric(LOOKUPS).await;
+                let answer = app.list_flows(Some(key), tenant.map(String::as_str)).await;
+                let body = assert_unauthorized(answer).await;
+                assert_eq!(
+                    app.metric(LOOKUPS).await,
+                    before + 1,
+                    "{what} (round {round}) was not refused after one storage lookup"
+                );
+                bodies.push((what, body));
+            }
+        }
+        // A malformed key is refused before storage, with the same words.
+        let before = app.metric(LOOKUPS).await;
+        let malformed = app.list_flows(Some("kf_not-a-key"), None).await;
+        bodies.push(("a malformed key", assert_unauthorized(malformed).await));
+        assert_eq!(app.metric(LOOKUPS).await, before);
+
+        let (_, first) = &bodies[0];
+        for (what, body) in &bodies {
+            assert_eq!(body, first, "{what} is told something else");
+        }
+        // And the live key still works in its own tenant.
+        let own = app.list_flows(Some(&live), Some(&app.tenant_id)).await;
+        assert_json(own, StatusCode::OK).await;
+    }
+}
