@@ -53,6 +53,9 @@ fn cached_keys(fixture: &Fixture) -> &[ApiKey] {
 /// for each kind, so each touches as many of the index's pages.
 const REFUSED_KEYS: usize = 1_000;
 const SMOKE_REFUSED_KEYS: usize = 50;
+/// Rounds of the interleaved comparison of the refusals (about 30 µs × 10 calls × 3 kinds
+/// each, some 10 s in all).
+const INTERLEAVED_ROUNDS: usize = 10_000;
 
 /// A SQLite store in a temporary directory holding `keys`, all valid, owned by one user.
 struct Fixture {
@@ -326,8 +329,10 @@ fn miss(c: &mut Criterion, runtime: &Runtime, fixture: &Fixture) {
 ///   the cache, as a deletion does).
 ///
 /// Each should be one storage lookup; the benchmark checks that each call was refused and
-/// asked storage exactly once.
-fn refusals(c: &mut Criterion, runtime: &Runtime, fixture: &Fixture, count: usize) {
+/// asked storage exactly once. Criterion measures the kinds one after the other, so a change
+/// of load on the machine between them shows as a difference; [`interleaved`] then compares
+/// them in turns.
+fn refusals(c: &mut Criterion, runtime: &Runtime, fixture: &Fixture, count: usize, rounds: usize) {
     let metrics = Arc::new(Metrics::default());
     let verifier = KeyVerifier::new(
         fixture.hasher.clone(),
@@ -346,15 +351,16 @@ fn refusals(c: &mut Criterion, runtime: &Runtime, fixture: &Fixture, count: usiz
         assert!(matches!(check, KeyCheck::Valid(_)), "a seeded key is valid");
     }
     let other_tenant = Some(TenantId::generate());
+    let kinds = [
+        ("unknown", &unknown, None),
+        ("other_tenant", &live, other_tenant),
+        ("deleted", &deleted, None),
+    ];
 
     let mut group = c.benchmark_group("refusal");
     group.warm_up_time(Duration::from_secs(2));
     group.measurement_time(Duration::from_secs(5));
-    for (name, keys, tenant) in [
-        ("unknown", &unknown, None),
-        ("other_tenant", &live, other_tenant),
-        ("deleted", &deleted, None),
-    ] {
+    for (name, keys, tenant) in kinds {
         let lookups = metrics.key_store_lookups.load(Ordering::Relaxed);
         let (mut index, mut calls, mut refused) = (0, 0u64, 0u64);
         group.bench_function(name, |b| {
@@ -374,10 +380,64 @@ fn refusals(c: &mut Criterion, runtime: &Runtime, fixture: &Fixture, count: usiz
         );
     }
     group.finish();
+    interleaved(runtime, &verifier, &kinds, rounds);
     assert!(
         live.iter().all(|key| verifier.verify_cached(key).is_some()),
         "other_tenant: the live keys were cached, so the refusal did not follow from a miss"
     );
+}
+
+/// Calls of one kind timed together in a round of [`interleaved`].
+const ROUND_CALLS: usize = 10;
+
+/// The refusal kinds in turns: each round times [`ROUND_CALLS`] refusals of every kind, in an
+/// order that rotates from round to round, so all kinds share whatever load the machine has
+/// at that moment. Reports each kind's median time per call and, for each kind, the median
+/// and quartiles of its per-round ratio to `unknown` in the same round. Prints them, and
+/// writes them as tab-separated lines to `KEYFLOW_BENCH_INTERLEAVED` when that is set (for
+/// `scripts/bench.sh`).
+fn interleaved(
+    runtime: &Runtime,
+    verifier: &KeyVerifier,
+    kinds: &[(&str, &Vec<&str>, Option<TenantId>)],
+    rounds: usize,
+) {
+    let mut times: Vec<Vec<f64>> = vec![Vec::with_capacity(rounds); kinds.len()];
+    let mut indexes = vec![0; kinds.len()];
+    for round in 0..rounds {
+        for turn in 0..kinds.len() {
+            let kind = (round + turn) % kinds.len();
+            let (name, keys, tenant) = kinds[kind];
+            let start = std::time::Instant::now();
+            for _ in 0..ROUND_CALLS {
+                let key = black_box(keys[next(&mut indexes[kind], keys.len())]);
+                let check = runtime.block_on(verifier.verify_for(key, tenant)).unwrap();
+                assert_eq!(check, KeyCheck::Refused, "{name}: refused");
+            }
+            times[kind].push(start.elapsed().as_nanos() as f64 / ROUND_CALLS as f64);
+        }
+    }
+    let mut lines = String::new();
+    for (kind, (name, _, _)) in kinds.iter().enumerate() {
+        let ratios: Vec<f64> = (0..rounds).map(|r| times[kind][r] / times[0][r]).collect();
+        let (q1, median, q3) = quartiles(ratios);
+        let (_, time, _) = quartiles(times[kind].clone());
+        lines += &format!("refusal/{name}\t{time:.1}\t{median:.3}\t{q1:.3}\t{q3:.3}\n");
+    }
+    println!(
+        "interleaved refusals ({rounds} rounds of {ROUND_CALLS} calls per kind): \
+         kind, median ns per call, ratio to unknown in the same round (median, quartiles)\n{lines}"
+    );
+    if let Some(path) = std::env::var_os("KEYFLOW_BENCH_INTERLEAVED") {
+        std::fs::write(path, lines).expect("write the interleaved figures");
+    }
+}
+
+/// The first quartile, the median and the third quartile.
+fn quartiles(mut values: Vec<f64>) -> (f64, f64, f64) {
+    values.sort_by(f64::total_cmp);
+    let at = |q: f64| values[((values.len() - 1) as f64 * q).round() as usize];
+    (at(0.25), at(0.5), at(0.75))
 }
 
 /// `count` new keys of the fixture's user, stored, verified (so cached), then deleted, and the
@@ -437,11 +497,11 @@ fn main() {
     baselines(&mut criterion, &runtime, &fixture);
     hot_path(&mut criterion, &runtime, &fixture);
     miss(&mut criterion, &runtime, &fixture);
-    let refused = if measuring {
-        REFUSED_KEYS
+    let (refused, rounds) = if measuring {
+        (REFUSED_KEYS, INTERLEAVED_ROUNDS)
     } else {
-        SMOKE_REFUSED_KEYS
+        (SMOKE_REFUSED_KEYS, 3)
     };
-    refusals(&mut criterion, &runtime, &fixture, refused);
+    refusals(&mut criterion, &runtime, &fixture, refused, rounds);
     criterion.final_summary();
 }
