@@ -265,8 +265,8 @@ EOF
         "$(awk -v m="$miss_ns" -v c="$cached_ns" 'BEGIN { printf "%.0f", m / c }') before" \
         "(\`miss/verify_miss\` to \`hot_path/verify_cached\`); each of those differences is" \
         "$within_noise than half the spread between the quartiles of the same ratios. The one" \
-        "difference left in the work is storage's: it reads and decodes a live key's row, and" \
-        "finds no row for an unknown or deleted key."
+        "difference left in the work is storage's answer: a live key's row is read, decoded and" \
+        "offered to the cache again, where an unknown or deleted key has no row."
     echo
     cat <<'EOF'
 ### How the benchmarks make sure they measure what they say
