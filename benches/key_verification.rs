@@ -1,5 +1,7 @@
 //! Key verification on the hot path (parse and checksum, HMAC, cache hit) and on a cache miss
-//! against SQLite holding 100,000 keys, next to baselines measured in the same run.
+//! against SQLite holding 100,000 keys, next to baselines measured in the same run; then the
+//! refusals past the checksum (an unknown key, a live key with another tenant's id, a deleted
+//! key), which should take the same time.
 //!
 //! Run it with `scripts/bench.sh`, which writes the medians, as ratios to the plain SHA-256
 //! baseline, into `docs/BENCHMARKS.md`. Timings are never asserted; the assertions here only
@@ -47,11 +49,21 @@ fn cached_keys(fixture: &Fixture) -> &[ApiKey] {
     &fixture.keys[..fixture.keys.len().min(most)]
 }
 
+/// Keys of each kind the refusal benchmarks cycle through (fewer in a smoke run): as many
+/// for each kind, so each touches as many of the index's pages.
+const REFUSED_KEYS: usize = 1_000;
+const SMOKE_REFUSED_KEYS: usize = 50;
+/// Rounds of each comparison of the refusals in turns (about 30 µs × 10 calls × 3 kinds each,
+/// some 6 s for each of the two).
+const INTERLEAVED_ROUNDS: usize = 6_000;
+
 /// A SQLite store in a temporary directory holding `keys`, all valid, owned by one user.
 struct Fixture {
     store: Arc<dyn Store>,
     hasher: Hasher,
     keys: Vec<ApiKey>,
+    user: UserId,
+    tenant: TenantId,
     _dir: tempfile::TempDir,
 }
 
@@ -59,13 +71,13 @@ fn seed(runtime: &Runtime, count: usize) -> Fixture {
     let dir = tempfile::tempdir().expect("a temporary directory");
     let hasher = Hasher::new(&SecretBox::new(Box::new([7u8; 32])));
     let keys: Vec<ApiKey> = (0..count).map(|_| ApiKey::generate()).collect();
-    let store = runtime.block_on(async {
+    let user = UserId::generate();
+    let (store, tenant) = runtime.block_on(async {
         let store = SqliteStore::open(dir.path()).await.expect("open the store");
         let tenant = store
             .create_tenant(&TenantName::parse("Benchmarks").unwrap())
             .await
             .expect("create the tenant");
-        let user = UserId::generate();
         let owner = NewUser {
             id: user,
             email: Email::parse("bench@example.com").unwrap(),
@@ -96,12 +108,14 @@ fn seed(runtime: &Runtime, count: usize) -> Fixture {
                 .collect();
             store.insert_keys(rows).await.expect("insert a batch");
         }
-        store
+        (store, tenant.id)
     });
     Fixture {
         store: Arc::new(store),
         hasher,
         keys,
+        user,
+        tenant,
         _dir: dir,
     }
 }
@@ -306,6 +320,176 @@ fn miss(c: &mut Criterion, runtime: &Runtime, fixture: &Fixture) {
     assert!(matches!(check, KeyCheck::Valid(_)), "a seeded key is valid");
 }
 
+/// The refusals past the checksum, on a verifier built as the server builds it (the default
+/// capacity) whose cache holds the live keys, as it would while they are in use:
+///
+/// - `unknown`: keys with a valid checksum that were never issued;
+/// - `other_tenant`: live, cached keys sent with another tenant's id;
+/// - `deleted`: keys that were stored, verified, then deleted (with the revocation that drops
+///   the cache, as a deletion does).
+///
+/// Each should be one storage lookup; the benchmark checks that each call was refused and
+/// asked storage exactly once. Criterion measures the kinds one after the other, so a change
+/// of load on the machine between them shows as a difference; [`interleaved`] then compares
+/// them in turns.
+fn refusals(c: &mut Criterion, runtime: &Runtime, fixture: &Fixture, count: usize, rounds: usize) {
+    let metrics = Arc::new(Metrics::default());
+    let verifier = KeyVerifier::new(
+        fixture.hasher.clone(),
+        CACHE_CAPACITY,
+        fixture.store.clone(),
+        metrics.clone(),
+    );
+    let unknown: Vec<ApiKey> = (0..count).map(|_| ApiKey::generate()).collect();
+    let unknown: Vec<&str> = unknown.iter().map(ApiKey::expose).collect();
+    let deleted = deleted_keys(runtime, fixture, &verifier, count);
+    let deleted: Vec<&str> = deleted.iter().map(ApiKey::expose).collect();
+    // After the deletions' revocation, so the live keys stay cached.
+    let live: Vec<&str> = fixture.keys[..count].iter().map(ApiKey::expose).collect();
+    for key in &live {
+        let check = runtime.block_on(verifier.verify(key)).unwrap();
+        assert!(matches!(check, KeyCheck::Valid(_)), "a seeded key is valid");
+    }
+    let other_tenant = Some(TenantId::generate());
+    let kinds = [
+        ("unknown", &unknown, None),
+        ("other_tenant", &live, other_tenant),
+        ("deleted", &deleted, None),
+    ];
+
+    let mut group = c.benchmark_group("refusal");
+    group.warm_up_time(Duration::from_secs(2));
+    group.measurement_time(Duration::from_secs(5));
+    for (name, keys, tenant) in kinds {
+        let lookups = metrics.key_store_lookups.load(Ordering::Relaxed);
+        let (mut index, mut calls, mut refused) = (0, 0u64, 0u64);
+        group.bench_function(name, |b| {
+            b.iter(|| {
+                calls += 1;
+                let key = black_box(keys[next(&mut index, keys.len())]);
+                let check = runtime.block_on(verifier.verify_for(key, tenant)).unwrap();
+                refused += u64::from(check == KeyCheck::Refused);
+                check
+            })
+        });
+        assert_eq!(refused, calls, "{name}: every call was refused");
+        assert_eq!(
+            metrics.key_store_lookups.load(Ordering::Relaxed) - lookups,
+            calls,
+            "{name}: every refusal asked storage once"
+        );
+    }
+    group.finish();
+    // Cycled as above, then one key of each kind over and over, as a probe of one key would.
+    let (unknown_one, live_one, deleted_one) = (vec![unknown[0]], vec![live[0]], vec![deleted[0]]);
+    let one_key = [
+        ("unknown_one_key", &unknown_one, None),
+        ("other_tenant_one_key", &live_one, other_tenant),
+        ("deleted_one_key", &deleted_one, None),
+    ];
+    let lines = interleaved(runtime, &verifier, &kinds, rounds)
+        + &interleaved(runtime, &verifier, &one_key, rounds);
+    println!(
+        "refusals in turns ({rounds} rounds of {ROUND_CALLS} calls per kind): kind, median ns \
+         per call, ratio to the first kind in the same round (median, quartiles)\n{lines}"
+    );
+    if let Some(path) = std::env::var_os("KEYFLOW_BENCH_INTERLEAVED") {
+        std::fs::write(path, lines).expect("write the figures of the refusals in turns");
+    }
+    assert!(
+        live.iter().all(|key| verifier.verify_cached(key).is_some()),
+        "other_tenant: the live keys were cached, so the refusal did not follow from a miss"
+    );
+}
+
+/// Calls of one kind timed together in a round of [`interleaved`].
+const ROUND_CALLS: usize = 10;
+
+/// The refusal kinds in turns: each round times [`ROUND_CALLS`] refusals of every kind, in an
+/// order that rotates from round to round, so all kinds share whatever load the machine has
+/// at that moment. One tab-separated line per kind: its median time per call, and the median
+/// and quartiles of its per-round ratio to the first kind in the same round (for
+/// `scripts/bench.sh`, through the file `KEYFLOW_BENCH_INTERLEAVED` names).
+fn interleaved(
+    runtime: &Runtime,
+    verifier: &KeyVerifier,
+    kinds: &[(&str, &Vec<&str>, Option<TenantId>)],
+    rounds: usize,
+) -> String {
+    let mut times: Vec<Vec<f64>> = vec![Vec::with_capacity(rounds); kinds.len()];
+    let mut indexes = vec![0; kinds.len()];
+    for round in 0..rounds {
+        for turn in 0..kinds.len() {
+            let kind = (round + turn) % kinds.len();
+            let (name, keys, tenant) = kinds[kind];
+            let start = std::time::Instant::now();
+            for _ in 0..ROUND_CALLS {
+                let key = black_box(keys[next(&mut indexes[kind], keys.len())]);
+                let check = runtime.block_on(verifier.verify_for(key, tenant)).unwrap();
+                assert_eq!(check, KeyCheck::Refused, "{name}: refused");
+            }
+            times[kind].push(start.elapsed().as_nanos() as f64 / ROUND_CALLS as f64);
+        }
+    }
+    let mut lines = String::new();
+    for (kind, (name, _, _)) in kinds.iter().enumerate() {
+        let ratios: Vec<f64> = (0..rounds).map(|r| times[kind][r] / times[0][r]).collect();
+        let (q1, median, q3) = quartiles(ratios);
+        let (_, time, _) = quartiles(times[kind].clone());
+        lines += &format!("refusal/{name}\t{time:.1}\t{median:.3}\t{q1:.3}\t{q3:.3}\n");
+    }
+    lines
+}
+
+/// The first quartile, the median and the third quartile.
+fn quartiles(mut values: Vec<f64>) -> (f64, f64, f64) {
+    values.sort_by(f64::total_cmp);
+    let at = |q: f64| values[((values.len() - 1) as f64 * q).round() as usize];
+    (at(0.25), at(0.5), at(0.75))
+}
+
+/// `count` new keys of the fixture's user, stored, verified (so cached), then deleted, and the
+/// cache dropped as a deletion drops it.
+fn deleted_keys(
+    runtime: &Runtime,
+    fixture: &Fixture,
+    verifier: &KeyVerifier,
+    count: usize,
+) -> Vec<ApiKey> {
+    let keys: Vec<(KeyId, ApiKey)> = (0..count)
+        .map(|_| (KeyId::generate(), ApiKey::generate()))
+        .collect();
+    runtime.block_on(async {
+        let created_at = Timestamp::now();
+        let rows = keys
+            .iter()
+            .enumerate()
+            .map(|(i, (id, key))| NewKey {
+                id: *id,
+                user_id: fixture.user,
+                tenant_id: fixture.tenant,
+                name: KeyName::parse(&format!("deleted-{i}")).unwrap(),
+                digest: fixture.hasher.digest(key.expose()),
+                preview: key.preview(),
+                sealed: None,
+                created_at,
+                expires_at: None,
+            })
+            .collect();
+        fixture.store.insert_keys(rows).await.expect("insert");
+        for (_, key) in &keys {
+            let check = verifier.verify(key.expose()).await.unwrap();
+            assert!(matches!(check, KeyCheck::Valid(_)), "a new key is valid");
+        }
+        for (id, _) in &keys {
+            let gone = fixture.store.delete_key(fixture.user, *id).await;
+            assert!(gone.expect("delete"), "the key was there");
+        }
+    });
+    verifier.revoke_all();
+    keys.into_iter().map(|(_, key)| key).collect()
+}
+
 fn main() {
     // Criterion measures only under `cargo bench` (`--bench` without `--test`); otherwise it
     // runs each routine once as a smoke test.
@@ -321,5 +505,11 @@ fn main() {
     baselines(&mut criterion, &runtime, &fixture);
     hot_path(&mut criterion, &runtime, &fixture);
     miss(&mut criterion, &runtime, &fixture);
+    let (refused, rounds) = if measuring {
+        (REFUSED_KEYS, INTERLEAVED_ROUNDS)
+    } else {
+        (SMOKE_REFUSED_KEYS, 3)
+    };
+    refusals(&mut criterion, &runtime, &fixture, refused, rounds);
     criterion.final_summary();
 }

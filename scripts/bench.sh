@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # Runs the key verification benchmarks (benches/key_verification.rs) and rewrites
 # docs/BENCHMARKS.md with the machine they ran on, the exact command, each benchmark's
-# median as a ratio to the plain SHA-256 baseline measured in the same run, and whether the
-# targets hold (a cached verification under 2 µs median, a cache miss under 100 µs).
+# median as a ratio to the plain SHA-256 baseline measured in the same run, whether the
+# targets hold (a cached verification under 2 µs median, a cache miss under 100 µs), and how
+# close the refusals of an unknown, a misdirected and a deleted key come to each other.
 #
 # Usage: scripts/bench.sh
-#   About a minute and a half of measuring once built (the first release build takes a few
+#   About two minutes of measuring once built (the first release build takes a few
 #   minutes more). Criterion's report goes to the terminal; its raw figures stay under
 #   target/criterion/. The targets are reported, never enforced: the exit status is cargo's.
 #   Needs jq.
@@ -22,7 +23,7 @@ miss_target_ns=100000
 
 case "${1:-}" in
 -h | --help)
-    sed -n '2,11p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
+    sed -n '2,12p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
     exit 0
     ;;
 "") ;;
@@ -42,11 +43,13 @@ criterion_dir="$target_dir/criterion"
 
 # Only estimates written by this run count: older ones may be from renamed benchmarks.
 marker="$(mktemp)"
-trap 'rm -f "$marker"' EXIT
+# The bench writes its interleaved comparison of the refusals here.
+interleaved_file="$(mktemp)"
+trap 'rm -f "$marker" "$interleaved_file"' EXIT
 started="$(date -u +%Y-%m-%dT%H:%M:%SZ)"
 # The machine may be shared: its load says how much to trust the absolute figures.
 load_before="$(cut -d' ' -f1-3 /proc/loadavg)"
-"${bench_command[@]}"
+KEYFLOW_BENCH_INTERLEAVED="$interleaved_file" "${bench_command[@]}"
 load_after="$(cut -d' ' -f1-3 /proc/loadavg)"
 
 # Every benchmark of the run as `group/function<TAB>median<TAB>lower<TAB>upper` (ns).
@@ -96,6 +99,9 @@ describe() {
     hot_path/verify_cached_poll_once) echo 'the same verification polled once with a no-op waker: `verify` without any runtime' ;;
     hot_path/verify_cached_one_key) echo 'as `verify_cached`, but the same key every call, so its memory stays in the CPU caches: the best case' ;;
     miss/verify_miss) echo '`KeyVerifier::verify` on a verifier with cache capacity 0: every call asks SQLite (100,000 keys) for the digest, cycling through the keys, driven by `block_on`' ;;
+    refusal/unknown) echo 'a refusal: `KeyVerifier::verify_for` of keys with a valid checksum that were never issued (1,000, cycled), on a verifier of the default capacity' ;;
+    refusal/other_tenant) echo 'a refusal: live keys that the cache holds (1,000, cycled) sent with another tenant'"'"'s id' ;;
+    refusal/deleted) echo 'a refusal: keys stored, verified, then deleted with the revocation that drops the cache (1,000, cycled)' ;;
     *) echo '(not described in scripts/bench.sh)' ;;
     esac
 }
@@ -116,6 +122,7 @@ order=(
     baseline/sha256_35B baseline/hashmap_get baseline/cache_get baseline/moka_get baseline/block_on_empty
     hot_path/parse hot_path/hmac hot_path/verify_cached hot_path/verify_cached_poll_once
     hot_path/verify_cached_one_key miss/verify_miss
+    refusal/unknown refusal/other_tenant refusal/deleted
 )
 ordered="$(
     for id in "${order[@]}"; do
@@ -147,6 +154,23 @@ polled_ns="$(median_of hot_path/verify_cached_poll_once)"
 one_key_ns="$(median_of hot_path/verify_cached_one_key)"
 steps_ns="$(awk -v a="$parse_ns" -v b="$hmac_ns" -v c="$cache_ns" 'BEGIN { print a + b + c }')"
 block_on_share="$(awk -v b="$block_on_ns" -v c="$cached_ns" 'BEGIN { printf "%.0f", 100 * b / c }')"
+if [[ ! -s "$interleaved_file" ]]; then
+    echo "error: the run wrote no interleaved comparison of the refusals" >&2
+    exit 1
+fi
+# `refusal/KIND<TAB>median ns<TAB>ratio to the first kind: median<TAB>first quartile<TAB>third quartile`
+interleaved_rows="$(
+    while IFS=$'\t' read -r id median ratio q1 q3; do
+        alone="$(awk -F'\t' -v id="$id" '$1 == id { print $2 }' <<<"$results")"
+        printf '| `%s` | %s | %s | %s – %s | %s |\n' "$id" "$(human "$median")" "$ratio" "$q1" "$q3" \
+            "$([[ -n "$alone" ]] && human "$alone" || echo '—')"
+    done <"$interleaved_file"
+)"
+# The furthest any kind's median ratio is from 1, as a factor, and whether every such
+# difference is smaller than half the spread (between the quartiles) of its own ratios.
+worst_ratio="$(awk -F'\t' '{ r = $3 < 1 ? 1 / $3 : $3; if (r > w) w = r } END { printf "%.2f", w }' "$interleaved_file")"
+within_noise="$(awk -F'\t' '{ d = $3 - 1; if (d < 0) d = -d; if (d >= ($5 - $4) / 2 && $5 > $4) out = 1 }
+    END { print (out ? "larger" : "smaller") }' "$interleaved_file")"
 
 {
     cat <<'EOF'
@@ -216,6 +240,34 @@ EOF
         "recently reads its grant from a table of 90,000 entries that does not fit the CPU" \
         "caches. The cycled figures are the ones to hold against the target."
     echo
+    echo "### Refusals take one path"
+    echo
+    echo "Past the checksum every refused key — unknown, deleted, or live but sent with another" \
+        "tenant's id — is looked up in storage once and refused with the same 401 and message" \
+        "(\`src/auth/verifier.rs\`). Before, a live key with another tenant's id was refused" \
+        "from the cache (about \`hot_path/verify_cached\`, $(human "$cached_ns") here) while an" \
+        "unknown key asked storage (about \`miss/verify_miss\`, $(human "$miss_ns")): a" \
+        "refusal's time told a live key from a dead one."
+    echo
+    echo "Criterion measures the three kinds one after the other, so a change in the machine's" \
+        "load between them shows as a difference that is not theirs. The bench therefore also" \
+        "runs them in turns: 6,000 rounds, each timing 10 refusals of every kind in an order" \
+        "that rotates, and compares each kind with the unknown key within the same round;" \
+        "first cycling through 1,000 keys of each kind, then with one key of each kind over and" \
+        "over, as an attacker probing one key would (\`*_one_key\`):"
+    echo
+    echo "| Refusal | Median per call, in turns | Ratio to the unknown key in the same round: median | quartiles | Criterion's median, alone |"
+    echo "|---|---:|---:|---:|---:|"
+    echo "$interleaved_rows"
+    echo
+    echo "How close: taken in turns, each refusal's median ratio to the unknown key is within a" \
+        "factor of $worst_ratio of it (1.00 would be equal), against about" \
+        "$(awk -v m="$miss_ns" -v c="$cached_ns" 'BEGIN { printf "%.0f", m / c }') before" \
+        "(\`miss/verify_miss\` to \`hot_path/verify_cached\`); each of those differences is" \
+        "$within_noise than half the spread between the quartiles of the same ratios. The one" \
+        "difference left in the work is storage's answer: a live key's row is read, decoded and" \
+        "offered to the cache again, where an unknown or deleted key has no row."
+    echo
     cat <<'EOF'
 ### How the benchmarks make sure they measure what they say
 
@@ -230,6 +282,10 @@ EOF
   After the group it checks that `key_cache_hits` is 0 and `key_store_lookups` equals the
   number of calls, and that a miss finds the grant (`KeyCheck::Valid`). The miss still
   pays for offering the grant to the cache, as a real miss does.
+- **Refusals are refusals, by one path.** Each `refusal/*` benchmark checks that every call
+  was refused (`KeyCheck::Refused`) and that `key_store_lookups` rose by exactly the number of
+  calls; after the group, every live key of `other_tenant` is still in the cache, so its
+  refusals began with a cache hit. Each kind cycles through as many keys (1,000).
 - Keys are cycled rather than repeated in every keyed benchmark, so no one key's cache
   lines or pages stay hot.
 - `cargo test --benches` runs each routine once as a smoke test and seeds only 1,000 keys.

@@ -14,6 +14,7 @@ use tokio::net::TcpListener;
 use tower::Layer;
 
 use crate::api::flow_cache::FlowListCache;
+use crate::auth::account_throttle::AccountThrottle;
 use crate::auth::api_key::{Hasher, Sealer};
 use crate::auth::throttle::FailureThrottle;
 use crate::auth::verifier::KeyVerifier;
@@ -37,6 +38,7 @@ pub struct Shared {
     pub store: Arc<dyn Store>,
     pub verifier: KeyVerifier,
     pub throttle: FailureThrottle,
+    pub account_throttle: AccountThrottle,
     pub sealer: Sealer,
     pub flow_lists: FlowListCache,
     pub in_flight: limits::InFlight,
@@ -55,8 +57,16 @@ impl AppState {
     /// The state over an opened store with loaded secrets.
     pub fn new(config: ServeConfig, store: Arc<dyn Store>, secrets: &Secrets) -> Self {
         let metrics = Arc::new(Metrics::default());
+        let hasher = Hasher::new(&secrets.pepper);
+        let account_throttle = AccountThrottle::new(
+            config.account_failure_burst,
+            config.account_failure_first_delay,
+            config.account_failure_max_delay,
+            hasher.clone(),
+            metrics.clone(),
+        );
         let verifier = KeyVerifier::new(
-            Hasher::new(&secrets.pepper),
+            hasher,
             config.key_cache_capacity,
             store.clone(),
             metrics.clone(),
@@ -73,6 +83,7 @@ impl AppState {
             store,
             verifier,
             throttle,
+            account_throttle,
             sealer,
             flow_lists,
             in_flight,

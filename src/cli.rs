@@ -99,6 +99,24 @@ pub struct ServeArgs {
     /// Seconds until one more failure is allowed once the burst is spent.
     #[arg(long, env = "KEYFLOW_AUTH_FAILURE_REFILL_SECONDS", default_value_t = 6)]
     pub auth_failure_refill_seconds: u64,
+    /// Failed sign-ins one account may have, from any addresses, before each further one
+    /// starts a delay (1 s, doubling) during which the account's sign-ins get 429 (1 to 1000000).
+    #[arg(
+        long,
+        env = "KEYFLOW_ACCOUNT_FAILURE_BURST",
+        default_value_t = 5,
+        value_parser = clap::value_parser!(u32).range(1..=1_000_000)
+    )]
+    pub account_failure_burst: u32,
+    /// The longest of those delays, in seconds: how long an account is refused at a time
+    /// (1 to 86400).
+    #[arg(
+        long,
+        env = "KEYFLOW_ACCOUNT_FAILURE_MAX_DELAY_SECONDS",
+        default_value_t = 900,
+        value_parser = clap::value_parser!(u64).range(1..=86_400)
+    )]
+    pub account_failure_max_delay_seconds: u64,
     /// How many verified keys the in-process cache holds.
     #[arg(long, env = "KEYFLOW_KEY_CACHE_CAPACITY", default_value_t = 100_000)]
     pub key_cache_capacity: u64,
@@ -236,6 +254,9 @@ impl ServeArgs {
         config.token_ttl = Duration::from_secs(self.token_ttl_minutes.max(1) * 60);
         config.auth_failure_burst = self.auth_failure_burst;
         config.auth_failure_refill = Duration::from_secs(self.auth_failure_refill_seconds.max(1));
+        config.account_failure_burst = self.account_failure_burst;
+        config.account_failure_max_delay =
+            Duration::from_secs(self.account_failure_max_delay_seconds);
         config.key_cache_capacity = self.key_cache_capacity;
         config.revocation_poll = Duration::from_millis(self.revocation_poll_ms.max(10));
         config.secure_cookies = self.secure_cookies;

@@ -45,6 +45,12 @@ pub struct ServeConfig {
     pub auth_failure_burst: u32,
     /// How often one more failure is allowed once the burst is spent.
     pub auth_failure_refill: Duration,
+    /// Failed sign-ins one account may have (from any addresses) before its delays start.
+    pub account_failure_burst: u32,
+    /// The first delay of an account past its budget; each further failure doubles it.
+    pub account_failure_first_delay: Duration,
+    /// The longest delay: how long an account is refused at a time, at most.
+    pub account_failure_max_delay: Duration,
     /// How many verified keys the in-process cache holds.
     pub key_cache_capacity: u64,
     /// How often the server checks storage for revocations made by other processes.
@@ -73,6 +79,9 @@ impl ServeConfig {
             token_ttl: Duration::from_secs(24 * 60 * 60),
             auth_failure_burst: 10,
             auth_failure_refill: Duration::from_secs(6),
+            account_failure_burst: 5,
+            account_failure_first_delay: Duration::from_secs(1),
+            account_failure_max_delay: Duration::from_secs(15 * 60),
             key_cache_capacity: 100_000,
             revocation_poll: Duration::from_secs(1),
             body_limit_bytes: 1024 * 1024,

@@ -27,6 +27,10 @@ pub enum ApiError {
     Unprocessable(String),
     #[error("too many failed attempts from this address; try again in {retry_after_secs} s")]
     TooManyRequests { retry_after_secs: u64 },
+    /// An account in its delay after failed sign-ins (`auth::account_throttle`). The same
+    /// words for an email with no account, so the answer does not tell whether one exists.
+    #[error("too many failed sign-ins for this account; try again in {retry_after_secs} s")]
+    AccountDelayed { retry_after_secs: u64 },
     #[error(transparent)]
     Internal(anyhow::Error),
 }
@@ -41,7 +45,9 @@ impl ApiError {
             ApiError::Conflict(_) => StatusCode::CONFLICT,
             ApiError::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::Unprocessable(_) => StatusCode::UNPROCESSABLE_ENTITY,
-            ApiError::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
+            ApiError::TooManyRequests { .. } | ApiError::AccountDelayed { .. } => {
+                StatusCode::TOO_MANY_REQUESTS
+            }
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -111,7 +117,8 @@ impl IntoResponse for ApiError {
                     ),
                 );
             }
-            ApiError::TooManyRequests { retry_after_secs } => {
+            ApiError::TooManyRequests { retry_after_secs }
+            | ApiError::AccountDelayed { retry_after_secs } => {
                 response
                     .headers_mut()
                     .insert(header::RETRY_AFTER, HeaderValue::from(*retry_after_secs));

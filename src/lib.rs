@@ -10,8 +10,8 @@
 //! - [`api`] has one module of thin handlers per area; [`error`] turns every failure into a
 //!   JSON-string answer with the right status code.
 //! - [`auth`] owns credentials: the key codec and its crypto, tokens, passwords, the verifier
-//!   with its cache, the failure throttle, the extractor handlers ask for a principal, and
-//!   which tenants a sign-in reaches (`auth::access`).
+//!   with its cache, the failure throttles (per address, per account), the extractor
+//!   handlers ask for a principal, and which tenants a sign-in reaches (`auth::access`).
 //! - [`domain`] holds the values that are parsed at the edge and valid inside.
 //! - [`store`] is the only place that knows SQL: a `Store` trait and its SQLite backend.
 //! - [`key_management`] and [`user_admin`] hold the rules for keys and for a tenant's users.

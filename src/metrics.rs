@@ -16,6 +16,7 @@ pub struct Metrics {
     pub key_checksum_rejections: AtomicU64,
     pub auth_failures: AtomicU64,
     pub throttled: AtomicU64,
+    pub account_throttled: AtomicU64,
     pub shed: AtomicU64,
 }
 
@@ -56,6 +57,11 @@ impl Metrics {
                 "keyflow_throttled_total",
                 "answers of 429 from the failure throttle",
                 &self.throttled,
+            ),
+            (
+                "keyflow_account_throttled_total",
+                "answers of 429 because an account is in its delay after failed sign-ins",
+                &self.account_throttled,
             ),
             (
                 "keyflow_shed_total",

@@ -240,6 +240,8 @@ async fn set_password(
     ClientAddress(address): ClientAddress,
     JsonBody(request): JsonBody<SetPassword>,
 ) -> Result<(), ApiError> {
+    // Only the address's budget: a wrong token names no account (and its 256 random bits
+    // cannot be guessed), and a right one proves enough to pass an account's delay.
     state.throttle.guard(address)?;
     let password = Password::parse(request.password).map_err(ApiError::invalid)?;
     match user_admin::accept(&state, &request.token, password).await {

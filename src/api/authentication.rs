@@ -11,7 +11,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::api::doc::{
-    AuthErrors, BadRequest, BodyErrors, Forbidden, Internal, TooManyRequests, Unauthorized,
+    AuthErrors, BadRequest, BodyErrors, Forbidden, Internal, SignInThrottled, Unauthorized,
 };
 use crate::api::json::{JsonBody, Segment};
 use crate::app::AppState;
@@ -49,7 +49,7 @@ struct Credentials {
     responses(
         (status = 200, description = "The token, a JSON string", body = String,
             content_type = "application/json"),
-        BadRequest, Unauthorized, Forbidden, BodyErrors, TooManyRequests, Internal,
+        BadRequest, Unauthorized, Forbidden, BodyErrors, SignInThrottled, Internal,
     )
 )]
 async fn sign_in(

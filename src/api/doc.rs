@@ -107,6 +107,17 @@ pub enum BodyErrors {
 #[allow(dead_code)]
 pub struct TooManyRequests(ErrorMessage);
 
+/// A sign-in's 429: its address's budget, or its account's delay (`auth::account_throttle`).
+#[derive(IntoResponses)]
+#[response(
+    status = 429,
+    description = "Too many failed attempts from this address, or failed sign-ins for this \
+                   account from any address",
+    headers(("retry-after" = u64, description = "Seconds to wait"))
+)]
+#[allow(dead_code)]
+pub struct SignInThrottled(ErrorMessage);
+
 #[derive(IntoResponses)]
 #[response(
     status = 500,

@@ -20,6 +20,15 @@ use crate::store::KeyGrant;
 pub const API_KEY_HEADER: &str = "x-boomi-flow-api-key";
 pub const TENANT_HEADER: &str = "manywhotenant";
 
+/// The one answer to a refused API key, whatever the reason — a mistyped, unknown or deleted
+/// key, an owner removed from the tenant, another tenant's id in `manywhotenant` — so the
+/// answer does not tell a live key from a dead one.
+pub const KEY_REFUSED: &str = "the API key is not valid, or not for the tenant in manywhotenant";
+
+fn key_refused() -> ApiError {
+    ApiError::Unauthorized(KEY_REFUSED.into())
+}
+
 /// How the caller authenticated.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Via {
@@ -207,6 +216,7 @@ impl FromRequestParts<AppState> for Administrator {
                 "only an administrator of this tenant may do this".into(),
             )),
             // A key outlived its owner's membership only for the length of this request.
+            None if matches!(principal.via, Via::ApiKey(_)) => Err(key_refused()),
             None => Err(ApiError::Unauthorized(format!(
                 "you are not a member of the tenant {}",
                 principal.tenant_id
@@ -233,23 +243,18 @@ async fn by_api_key(
     tenant: Option<TenantId>,
     state: &AppState,
 ) -> Result<Principal, ApiError> {
-    let grant = match state.verifier.verify(presented).await? {
-        KeyCheck::Valid(grant) => grant,
-        KeyCheck::Malformed | KeyCheck::Unknown => {
-            return Err(ApiError::Unauthorized("the API key is not valid".into()));
-        }
-        KeyCheck::Expired => return Err(ApiError::Unauthorized("the API key has expired".into())),
-    };
-    for_key(&grant, tenant)
+    // The verifier checks the tenant too, so that every refusal takes the same path.
+    match state.verifier.verify_for(presented, tenant).await? {
+        KeyCheck::Valid(grant) => for_key(&grant, tenant),
+        KeyCheck::Malformed | KeyCheck::Refused => Err(key_refused()),
+    }
 }
 
 /// The principal a verified key's grant makes, in the tenant `manywhotenant` names (if any):
 /// another tenant than the key's is refused.
 fn for_key(grant: &KeyGrant, tenant: Option<TenantId>) -> Result<Principal, ApiError> {
     if tenant.is_some_and(|tenant| tenant != grant.tenant_id) {
-        return Err(ApiError::Unauthorized(
-            "the API key is not valid for the tenant in manywhotenant".into(),
-        ));
+        return Err(key_refused());
     }
     Ok(Principal {
         user_id: grant.user_id,

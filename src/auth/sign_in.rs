@@ -1,5 +1,6 @@
 //! Checking an email and password, for the API's sign-in and the web's: one place for the
-//! lookup, the dummy-hash answer for unknown emails, and the failure throttle.
+//! lookup, the dummy-hash answer for unknown emails, and the failure throttles (per address,
+//! then per account).
 
 use std::net::IpAddr;
 
@@ -12,7 +13,8 @@ use crate::error::ApiError;
 use crate::store::User;
 
 /// The user whose email and password these are. A wrong pair is 401, or 429 once the
-/// address has spent its failure budget (checked before anything else).
+/// address has spent its failure budget (checked before anything else) or while the account
+/// is in its delay (checked next, for known and unknown emails alike).
 pub async fn check(
     state: &AppState,
     address: IpAddr,
@@ -20,6 +22,7 @@ pub async fn check(
     candidate: SecretString,
 ) -> Result<User, ApiError> {
     state.throttle.guard(address)?;
+    let attempt = state.account_throttle.begin(username, address)?;
     let user = match Email::parse(username) {
         Ok(email) => state.store.user_by_email(&email).await?,
         Err(_) => None,
@@ -28,7 +31,10 @@ pub async fn check(
     let stored_hash = user.as_ref().and_then(|user| user.password_hash.clone());
     let matches = password::verify(stored_hash, candidate).await?;
     match user.filter(|_| matches) {
-        Some(user) => Ok(user),
+        Some(user) => {
+            state.account_throttle.succeeded(attempt);
+            Ok(user)
+        }
         None => {
             let refused = ApiError::Unauthorized("wrong email or password".into());
             Err(state.throttle.failed(address, refused))

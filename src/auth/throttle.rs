@@ -121,7 +121,7 @@ impl FailureThrottle {
     }
 }
 
-fn seconds_ceil(duration: Duration) -> u64 {
+pub(crate) fn seconds_ceil(duration: Duration) -> u64 {
     let rounded_up = duration.as_secs() + u64::from(duration.subsec_nanos() > 0);
     rounded_up.max(1)
 }

@@ -3,6 +3,13 @@
 //! cache at once; a generation counter keeps a lookup that raced the revocation from putting
 //! the revoked grant back. The cache holds about `--key-cache-capacity` grants (quick_cache's
 //! capacity is approximate) and each for at most 10 minutes.
+//!
+//! Every refusal after the checksum — a key unknown or deleted, expired, or sent with another
+//! tenant's id — takes one path: the cache, then storage, then one verdict, [`KeyCheck::Refused`].
+//! A cached grant that is refused is looked up again rather than refused from the cache, so the
+//! time of a refusal does not tell a live key from a dead one. (Caching refusals instead would
+//! not do: an attacker's fresh made-up key always misses, and such a cache could be filled
+//! with garbage. Refusals are rare and the per-address throttle bounds them.)
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -10,7 +17,7 @@ use std::time::Duration;
 
 use crate::auth::api_key::{ApiKey, Digest, Hasher};
 use crate::coarse_clock::{CoarseClock, Stamped};
-use crate::domain::Timestamp;
+use crate::domain::{TenantId, Timestamp};
 use crate::metrics::Metrics;
 use crate::store::{KeyGrant, Store, StoreResult};
 
@@ -20,9 +27,9 @@ pub enum KeyCheck {
     Valid(KeyGrant),
     /// Wrong shape or checksum: refused without touching storage.
     Malformed,
-    /// Well-formed but not issued here (or deleted).
-    Unknown,
-    Expired,
+    /// Past the checksum but no good for this request: unknown, deleted, expired, or issued
+    /// for another tenant than the one asked for. One verdict, so no answer tells them apart.
+    Refused,
 }
 
 /// How long a grant is served from the cache before storage is asked again, in ticks.
@@ -31,12 +38,14 @@ const KEY_CACHE_TTL: u32 = CoarseClock::ticks_in(Duration::from_secs(10 * 60));
 /// How far a key gets without storage.
 enum Lookup {
     Malformed,
-    Cached(KeyGrant),
+    Cached(Digest, KeyGrant),
     Uncached(Digest),
 }
 
-fn has_expired(grant: &KeyGrant) -> bool {
-    grant.expires_at.is_some_and(|at| at <= Timestamp::now())
+/// Whether a grant lets its key in for `tenant` (the key's own tenant when `None`).
+fn admits(grant: &KeyGrant, tenant: Option<TenantId>) -> bool {
+    let expired = grant.expires_at.is_some_and(|at| at <= Timestamp::now());
+    !expired && tenant.is_none_or(|tenant| tenant == grant.tenant_id)
 }
 
 /// Verifies API keys against a cache in front of the store.
@@ -77,25 +86,35 @@ impl KeyVerifier {
         &self.hasher
     }
 
+    /// The verdict on a key used in its own tenant.
     pub async fn verify(&self, presented: &str) -> StoreResult<KeyCheck> {
-        let grant = match self.look_up(presented) {
+        self.verify_for(presented, None).await
+    }
+
+    /// The verdict on a key presented with `tenant` (`manywhotenant`, when sent): a key is
+    /// valid only for its own tenant.
+    pub async fn verify_for(
+        &self,
+        presented: &str,
+        tenant: Option<TenantId>,
+    ) -> StoreResult<KeyCheck> {
+        let digest = match self.look_up(presented) {
             Lookup::Malformed => {
                 Metrics::bump(&self.metrics.key_checksum_rejections);
                 return Ok(KeyCheck::Malformed);
             }
-            Lookup::Cached(grant) => {
+            Lookup::Cached(_, grant) if admits(&grant, tenant) => {
                 Metrics::bump(&self.metrics.key_cache_hits);
-                grant
+                return Ok(KeyCheck::Valid(grant));
             }
-            Lookup::Uncached(digest) => match self.lookup(digest).await? {
-                Some(grant) => grant,
-                None => return Ok(KeyCheck::Unknown),
-            },
+            // Refused from the cache, this would be quicker than a refusal of a key that is
+            // not cached: ask storage, as for that one.
+            Lookup::Cached(digest, _) | Lookup::Uncached(digest) => digest,
         };
-        if has_expired(&grant) {
-            return Ok(KeyCheck::Expired);
+        match self.lookup(digest).await? {
+            Some(grant) if admits(&grant, tenant) => Ok(KeyCheck::Valid(grant)),
+            _ => Ok(KeyCheck::Refused),
         }
-        Ok(KeyCheck::Valid(grant))
     }
 
     /// The grant of a valid, unexpired key that the cache holds, without asking storage and
@@ -103,7 +122,7 @@ impl KeyVerifier {
     /// caller counts the cache hit if it answers with the grant.)
     pub fn verify_cached(&self, presented: &str) -> Option<KeyGrant> {
         match self.look_up(presented) {
-            Lookup::Cached(grant) if !has_expired(&grant) => Some(grant),
+            Lookup::Cached(_, grant) if admits(&grant, None) => Some(grant),
             _ => None,
         }
     }
@@ -116,7 +135,7 @@ impl KeyVerifier {
         let digest = self.hasher.digest(presented);
         let cached = self.cache.get(&digest);
         match cached.and_then(|stamped| self.clock.fresh(stamped, KEY_CACHE_TTL)) {
-            Some(grant) => Lookup::Cached(grant),
+            Some(grant) => Lookup::Cached(digest, grant),
             None => Lookup::Uncached(digest),
         }
     }
@@ -216,7 +235,7 @@ mod tests {
         assert_eq!(lookups(), before, "answered from the cache");
 
         verifier.tick();
-        assert_eq!(verifier.verify(&key).await.unwrap(), KeyCheck::Unknown);
+        assert_eq!(verifier.verify(&key).await.unwrap(), KeyCheck::Refused);
         assert_eq!(lookups(), before + 1, "looked up again");
     }
 }

@@ -1,5 +1,5 @@
 //! `/login` and `/logout`. Signing in checks the password as the API does, spends the same
-//! per-address failure budget, and opens a session; a refused attempt shows the form again
+//! per-address and per-account failure budgets, and opens a session; a refused attempt shows the form again
 //! with the email kept. The sign-in form's CSRF token comes from a short-lived cookie of its
 //! own, since there is no session yet.
 
@@ -153,7 +153,9 @@ async fn sign_in(
     let user =
         match crate::auth::sign_in::check(&state, address, &credentials.email, candidate).await {
             Ok(user) => user,
-            Err(error @ ApiError::TooManyRequests { .. }) => return Ok(too_many(refuse, error)),
+            Err(error @ (ApiError::TooManyRequests { .. } | ApiError::AccountDelayed { .. })) => {
+                return Ok(too_many(refuse, error));
+            }
             Err(ApiError::Unauthorized(_)) => {
                 return Ok(refuse(
                     StatusCode::UNPROCESSABLE_ENTITY,
@@ -175,14 +177,14 @@ async fn sign_in(
 
 /// The form again with a 429, saying when to try again.
 fn too_many(refuse: impl Fn(StatusCode, String) -> Response, error: ApiError) -> Response {
-    let ApiError::TooManyRequests { retry_after_secs } = error else {
-        return WebError::from(error).into_response();
+    let (whose, retry_after_secs) = match error {
+        ApiError::TooManyRequests { retry_after_secs } => ("from your address", retry_after_secs),
+        ApiError::AccountDelayed { retry_after_secs } => ("for this account", retry_after_secs),
+        other => return WebError::from(other).into_response(),
     };
     let mut response = refuse(
         StatusCode::TOO_MANY_REQUESTS,
-        format!(
-            "Too many failed sign-ins from your address. Try again in {retry_after_secs} seconds."
-        ),
+        format!("Too many failed sign-ins {whose}. Try again in {retry_after_secs} seconds."),
     );
     response
         .headers_mut()

@@ -1,6 +1,6 @@
 //! The profile's password change: the current password is checked (spending the sign-in
-//! failure budget when wrong), then the new one replaces it and every other sign-in of the
-//! user (other sessions, tokens) ends.
+//! failure budgets, the address's and the account's, when wrong), then the new one replaces
+//! it and every other sign-in of the user (other sessions, tokens) ends.
 
 use axum::Router;
 use axum::extract::State;
@@ -43,11 +43,17 @@ async fn change(
     let mut result = PasswordForm::default();
     let mut status = StatusCode::UNPROCESSABLE_ENTITY;
     let mut retry_after = None;
-    let checked = match state.throttle.guard(address) {
+    let account = &state.account_throttle;
+    let attempt = state
+        .throttle
+        .guard(address)
+        .and_then(|()| account.begin(&session.user.email, address));
+    let checked = match attempt {
         Err(error) => Err(error),
-        Ok(()) => {
+        Ok(attempt) => {
             let stored = session.user.password_hash.clone();
             if password::verify(stored, or_empty(form.current)).await? {
+                account.succeeded(attempt);
                 Ok(())
             } else {
                 let wrong = ApiError::Unauthorized("wrong password".into());
@@ -55,16 +61,25 @@ async fn change(
             }
         }
     };
-    match checked {
-        Ok(()) => {}
+    let too_many = match checked {
+        Ok(()) => None,
         Err(ApiError::TooManyRequests { retry_after_secs }) => {
-            status = StatusCode::TOO_MANY_REQUESTS;
-            retry_after = Some(retry_after_secs);
-            result.current_error = Some(format!(
-                "Too many failed attempts from your address. Try again in {retry_after_secs} seconds."
-            ));
+            Some(("from your address", retry_after_secs))
         }
-        Err(_) => result.current_error = Some("This is not your current password.".into()),
+        Err(ApiError::AccountDelayed { retry_after_secs }) => {
+            Some(("for your account", retry_after_secs))
+        }
+        Err(_) => {
+            result.current_error = Some("This is not your current password.".into());
+            None
+        }
+    };
+    if let Some((whose, retry_after_secs)) = too_many {
+        status = StatusCode::TOO_MANY_REQUESTS;
+        retry_after = Some(retry_after_secs);
+        result.current_error = Some(format!(
+            "Too many failed attempts {whose}. Try again in {retry_after_secs} seconds."
+        ));
     }
     let (new, confirm) = (or_empty(form.new), or_empty(form.confirm));
     let differ = new.expose_secret() != confirm.expose_secret();

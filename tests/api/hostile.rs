@@ -1418,3 +1418,234 @@ async fn an_empty_name_clears_it_and_a_users_own_names_are_checked() {
     }
     assert_eq!(app.me(&pat).await["firstName"], Value::Null);
 }
+
+// ---- Issue 9 point 6: guessing one account from many addresses ----
+
+mod guessing_one_account {
+    use std::net::IpAddr;
+    use std::time::{Duration, Instant};
+
+    use reqwest::{Response, StatusCode};
+    use serde_json::json;
+
+    use crate::browser::Browser;
+    use crate::helpers::{TestApp, assert_error, assert_json, assert_unauthorized};
+
+    const VICTIM: &str = "victim@example.com";
+    const VICTIM_PASSWORD: &str = "the victim's own password";
+    const WRONG: &str = "a wrong guess at it";
+
+    /// A client whose connections come from `127.0.0.<last>`: the server takes the TCP peer
+    /// for the client's address, and Linux routes the whole of 127.0.0.0/8 to the loopback.
+    fn client_from(last: u8) -> reqwest::Client {
+        reqwest::Client::builder()
+            .local_address(IpAddr::from([127, 0, 0, last]))
+            .build()
+            .unwrap()
+    }
+
+    async fn sign_in(app: &TestApp, from: u8, email: &str, password: &str) -> Response {
+        client_from(from)
+            .post(app.url("/api/draw/1/authentication"))
+            .json(&json!({ "username": email, "password": password }))
+            .send()
+            .await
+            .unwrap()
+    }
+
+    /// Wrong guesses at `email`, one from each of `127.0.0.<first>..`, until one is answered
+    /// 429; returns that answer and how many guesses were refused with 401 before it.
+    async fn guess_until_delayed(app: &TestApp, email: &str, first: u8) -> (Response, u8) {
+        for (refused, from) in (first..first + 30).enumerate() {
+            let answer = sign_in(app, from, email, WRONG).await;
+            match answer.status() {
+                StatusCode::UNAUTHORIZED => assert_unauthorized(answer).await,
+                StatusCode::TOO_MANY_REQUESTS => return (answer, refused as u8),
+                other => panic!("guess from 127.0.0.{from}: {other}"),
+            };
+        }
+        panic!("30 addresses guessed at {email} and none was answered 429");
+    }
+
+    fn retry_after(answer: &Response) -> u64 {
+        answer
+            .headers()
+            .get("retry-after")
+            .expect("a 429 carries Retry-After")
+            .to_str()
+            .unwrap()
+            .parse()
+            .expect("Retry-After is in seconds")
+    }
+
+    #[tokio::test]
+    async fn guesses_from_many_addresses_delay_the_account_for_a_bounded_while() {
+        let app = TestApp::spawn_with(|config| {
+            config.account_failure_burst = 3;
+            config.account_failure_first_delay = Duration::from_secs(1);
+            config.account_failure_max_delay = Duration::from_secs(2);
+        })
+        .await;
+        app.create_user(VICTIM, VICTIM_PASSWORD, &app.tenant_id)
+            .await;
+
+        // Each address guesses once, far inside its own budget (1000 in the tests): only the
+        // account's budget can stop this. The three free failures and the fourth attempt (which
+        // starts the delay) are checked; a later one is refused.
+        let (delayed, refused) = guess_until_delayed(&app, VICTIM, 2).await;
+        assert!(refused >= 4, "only {refused} guesses were checked");
+        assert!((1..=2).contains(&retry_after(&delayed)));
+        let message = assert_error(delayed, StatusCode::TOO_MANY_REQUESTS).await;
+        assert!(message.contains("for this account"), "{message}");
+
+        // While the delay runs, the right password waits too, from a new address, over the API
+        // and on the web form alike...
+        let right = sign_in(&app, 40, VICTIM, VICTIM_PASSWORD).await;
+        assert_error(right, StatusCode::TOO_MANY_REQUESTS).await;
+        let mut browser = Browser::new(&app);
+        let form = browser.get("/login").await;
+        let fields = [
+            ("email", VICTIM),
+            ("password", VICTIM_PASSWORD),
+            ("next", ""),
+            ("csrf", &form.csrf()),
+        ];
+        let page = browser.post("/login", &fields).await;
+        assert_eq!(page.status, StatusCode::TOO_MANY_REQUESTS);
+        assert!(!page.header("retry-after").is_empty());
+        assert!(page.html.contains("for this account"), "{}", page.html);
+        // ...but another account signs in, even from an address that guessed.
+        let other = sign_in(&app, 3, &app.admin_email, &app.admin_password).await;
+        assert_json(other, StatusCode::OK).await;
+        assert!(app.metric("keyflow_account_throttled_total").await >= 3);
+
+        // The delay ends by itself (the cap is 2 s here); the owner then signs in.
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            let answer = sign_in(&app, 50, VICTIM, VICTIM_PASSWORD).await;
+            if answer.status() == StatusCode::OK {
+                break;
+            }
+            assert_error(answer, StatusCode::TOO_MANY_REQUESTS).await;
+            assert!(Instant::now() < deadline, "the account stayed delayed");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+
+        // 127.0.0.50 has signed in to the account: when a new attack delays it, that address
+        // still gets through with the right password, and its success ends the delay.
+        let (delayed, _) = guess_until_delayed(&app, VICTIM, 60).await;
+        assert_error(delayed, StatusCode::TOO_MANY_REQUESTS).await;
+        let owner = sign_in(&app, 50, VICTIM, VICTIM_PASSWORD).await;
+        assert_json(owner, StatusCode::OK).await;
+        let elsewhere = sign_in(&app, 41, VICTIM, VICTIM_PASSWORD).await;
+        assert_json(elsewhere, StatusCode::OK).await;
+    }
+
+    #[tokio::test]
+    async fn an_email_without_an_account_is_delayed_alike() {
+        let app = TestApp::spawn_with(|config| {
+            config.account_failure_burst = 3;
+            config.account_failure_first_delay = Duration::from_secs(60);
+        })
+        .await;
+        let (delayed, refused) = guess_until_delayed(&app, "nobody@example.com", 2).await;
+        assert_eq!(refused, 4);
+        let message = assert_error(delayed, StatusCode::TOO_MANY_REQUESTS).await;
+        assert!(message.contains("for this account"), "{message}");
+    }
+}
+
+// ---- Issue 9 point 10: one refusal for every dead or misdirected key ----
+
+mod equal_key_refusals {
+    use keyflow::auth::api_key::ApiKey;
+    use reqwest::{Method, StatusCode};
+
+    use crate::helpers::{TestApp, assert_json, assert_unauthorized};
+
+    const LOOKUPS: &str = "keyflow_key_store_lookups_total";
+
+    #[tokio::test]
+    async fn unknown_deleted_removed_and_other_tenant_keys_get_one_answer_by_one_path() {
+        let app = TestApp::spawn().await;
+        let admin = app.admin_token().await;
+        let other_tenant = app.second_tenant("Other").await;
+
+        // A key that works, and is cached, sent with another tenant's id.
+        let live = app.new_key("live").await;
+        assert_json(app.list_flows(Some(&live), None).await, StatusCode::OK).await;
+        // A deleted key.
+        let deleted = app.new_key_for(&admin, "deleted", &app.tenant_id).await;
+        assert_json(app.list_flows(Some(&deleted), None).await, StatusCode::OK).await;
+        let gone = app
+            .with_token(Method::DELETE, "/api/admin/1/users/me/keys/deleted", &admin)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(gone.status(), StatusCode::OK);
+        // The key of a user since removed from the tenant.
+        let password = "the member's password";
+        let member = app
+            .create_user("member@example.com", password, &app.tenant_id)
+            .await;
+        let member_token = app.login("member@example.com", password).await;
+        let orphan = app.new_key_for(&member_token, "mine", &app.tenant_id).await;
+        assert_json(app.list_flows(Some(&orphan), None).await, StatusCode::OK).await;
+        let removed = app
+            .with_token(
+                Method::DELETE,
+                &format!("/api/admin/1/users/{member}"),
+                &admin,
+            )
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(removed.status(), StatusCode::OK);
+        // A key with a valid checksum that was never issued.
+        let unknown = ApiKey::generate().expose().to_string();
+
+        let refusals = [
+            ("an unknown key", unknown.as_str(), None),
+            ("a deleted key", &deleted, None),
+            ("a removed owner's key", &orphan, None),
+            (
+                "a live key with another tenant's id",
+                &live,
+                Some(&other_tenant),
+            ),
+            (
+                "a live key with a tenant that does not exist",
+                &live,
+                Some(&"0190d9b2-0000-7000-8000-000000000000".to_string()),
+            ),
+        ];
+        let mut bodies = Vec::new();
+        for (what, key, tenant) in refusals {
+            // Twice each: a second refusal takes the same path as the first.
+            for round in 0..2 {
+                let before = app.metric(LOOKUPS).await;
+                let answer = app.list_flows(Some(key), tenant.map(String::as_str)).await;
+                let body = assert_unauthorized(answer).await;
+                assert_eq!(
+                    app.metric(LOOKUPS).await,
+                    before + 1,
+                    "{what} (round {round}) was not refused after one storage lookup"
+                );
+                bodies.push((what, body));
+            }
+        }
+        // A malformed key is refused before storage, with the same words.
+        let before = app.metric(LOOKUPS).await;
+        let malformed = app.list_flows(Some("kf_not-a-key"), None).await;
+        bodies.push(("a malformed key", assert_unauthorized(malformed).await));
+        assert_eq!(app.metric(LOOKUPS).await, before);
+
+        let (_, first) = &bodies[0];
+        for (what, body) in &bodies {
+            assert_eq!(body, first, "{what} is told something else");
+        }
+        // And the live key still works in its own tenant.
+        let own = app.list_flows(Some(&live), Some(&app.tenant_id)).await;
+        assert_json(own, StatusCode::OK).await;
+    }
+}

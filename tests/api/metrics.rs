@@ -12,6 +12,7 @@ const LOOKUPS: &str = "keyflow_key_store_lookups_total";
 const CHECKSUM_REJECTIONS: &str = "keyflow_key_checksum_rejections_total";
 const AUTH_FAILURES: &str = "keyflow_auth_failures_total";
 const THROTTLED: &str = "keyflow_throttled_total";
+const ACCOUNT_THROTTLED: &str = "keyflow_account_throttled_total";
 /// Moved by requests beyond `--max-in-flight`: `overload.rs` holds requests in flight to
 /// count it exactly.
 const SHED: &str = "keyflow_shed_total";
@@ -62,6 +63,7 @@ async fn every_counter_counts_what_it_names() {
         CHECKSUM_REJECTIONS,
         AUTH_FAILURES,
         THROTTLED,
+        ACCOUNT_THROTTLED,
         SHED,
     ];
     expected.sort_unstable();
@@ -101,4 +103,34 @@ async fn every_counter_counts_what_it_names() {
     let blocked = app.list_flows(Some(&key), None).await;
     assert_eq!(blocked.status(), StatusCode::TOO_MANY_REQUESTS);
     expect_counts(&app, &mut seen, 1, &[(THROTTLED, 1)]).await;
+}
+
+/// An account past its own budget is refused by `keyflow_account_throttled_total`, not by the
+/// address's counter (the address here has budget to spare).
+#[tokio::test]
+async fn an_account_in_its_delay_counts_apart_from_the_address() {
+    let app = TestApp::spawn_with(|config| {
+        config.auth_failure_burst = 100;
+        config.account_failure_burst = 1;
+        config.account_failure_first_delay = std::time::Duration::from_secs(3600);
+    })
+    .await;
+    let mut seen = counters(&app).await;
+    let mut failures = 0;
+    loop {
+        let wrong = app.try_login(&app.admin_email, "not the password").await;
+        if wrong.status() == StatusCode::TOO_MANY_REQUESTS {
+            break;
+        }
+        assert_unauthorized(wrong).await;
+        failures += 1;
+        assert!(failures <= 3, "no delay after {failures} failures");
+    }
+    expect_counts(
+        &app,
+        &mut seen,
+        failures + 1,
+        &[(AUTH_FAILURES, failures), (ACCOUNT_THROTTLED, 1)],
+    )
+    .await;
 }
