@@ -112,6 +112,24 @@ pub struct ServeArgs {
     #[arg(long, env = "KEYFLOW_MAX_IN_FLIGHT", default_value_t = 1024,
           value_parser = clap::value_parser!(u32).range(1..))]
     pub max_in_flight: u32,
+    /// Seconds a connection may take to send a whole request head (from connecting, or from its
+    /// last answer: also how long an idle connection is kept); then it is closed.
+    #[arg(long, env = "KEYFLOW_HEADER_TIMEOUT_SECONDS", default_value_t = 10,
+          value_parser = clap::value_parser!(u64).range(1..=3600))]
+    pub header_timeout_seconds: u64,
+    /// Seconds a request may take to send its whole body once its head has arrived; then it is
+    /// answered 408 and its connection closed.
+    #[arg(long, env = "KEYFLOW_BODY_TIMEOUT_SECONDS", default_value_t = 30,
+          value_parser = clap::value_parser!(u64).range(1..=3600))]
+    pub body_timeout_seconds: u64,
+    /// Connections one client address (an IPv6 client: its /64) may hold open at once; more are
+    /// closed at once (0: no bound). Behind a reverse proxy, every client is the proxy's address.
+    #[arg(
+        long,
+        env = "KEYFLOW_MAX_CONNECTIONS_PER_ADDRESS",
+        default_value_t = 256
+    )]
+    pub max_connections_per_address: u32,
     /// MiB of serialized flow lists kept in memory (0 keeps none).
     #[arg(long, env = "KEYFLOW_FLOW_CACHE_MIB", default_value_t = 64)]
     pub flow_cache_mib: u64,
@@ -241,6 +259,9 @@ impl ServeArgs {
         config.secure_cookies = self.secure_cookies;
         config.max_in_flight = self.max_in_flight as usize;
         config.flow_list_cache_bytes = self.flow_cache_mib.saturating_mul(1024 * 1024);
+        config.header_timeout = Duration::from_secs(self.header_timeout_seconds);
+        config.body_timeout = Duration::from_secs(self.body_timeout_seconds);
+        config.max_connections_per_address = self.max_connections_per_address as usize;
         config
     }
 }
