@@ -460,6 +460,52 @@ mod slow_clients {
         assert!(answer.starts_with("HTTP/1.1 200 "), "{answer}");
     }
 
+    /// A stop takes no new connection but lets a request in flight finish, here one still
+    /// sending its body, before the server returns.
+    #[tokio::test]
+    async fn a_stop_lets_the_request_in_flight_finish() {
+        let data_dir = tempfile::tempdir().unwrap();
+        let mut config = keyflow::config::ServeConfig::new(data_dir.path().to_path_buf());
+        config.admin_password = Some(crate::helpers::ADMIN_PASSWORD.into());
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let server = keyflow::app::Server::start(config, listener).await.unwrap();
+        let host = server.local_addr().to_string();
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let running = tokio::spawn(server.run(async {
+            let _ = stopped.await;
+        }));
+        let body = serde_json::json!({
+            "username": "admin@example.com", "password": crate::helpers::ADMIN_PASSWORD
+        })
+        .to_string();
+        let mut stream = TcpStream::connect(&host).await.unwrap();
+        let head = format!(
+            "POST /api/draw/1/authentication HTTP/1.1\r\nHost: {host}\r\n\
+             Content-Type: application/json\r\nContent-Length: {}\r\n\
+             Expect: 100-continue\r\n\r\n",
+            body.len()
+        );
+        stream.write_all(head.as_bytes()).await.unwrap();
+        // `100 Continue` once keyflow is reading the body.
+        let expected = b"HTTP/1.1 100 Continue\r\n\r\n";
+        let mut interim = vec![0u8; expected.len()];
+        stream.read_exact(&mut interim).await.unwrap();
+        assert_eq!(interim, expected);
+
+        stop.send(()).unwrap();
+        let give_up = Instant::now() + Duration::from_secs(10);
+        while TcpStream::connect(&host).await.is_ok() {
+            assert!(Instant::now() < give_up, "still accepting after the stop");
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        stream.write_all(body.as_bytes()).await.unwrap();
+        let mut answer = String::new();
+        stream.read_to_string(&mut answer).await.unwrap();
+        assert!(answer.starts_with("HTTP/1.1 200 "), "{answer}");
+        let stopped = tokio::time::timeout(Duration::from_secs(10), running).await;
+        stopped.expect("the server returns").unwrap().unwrap();
+    }
+
     /// Sends `GET /health` on a kept-alive connection and reads its answer's status line.
     async fn health_on(stream: &mut TcpStream, host: &str) -> Option<String> {
         let request = format!("GET /health HTTP/1.1\r\nHost: {host}\r\n\r\n");
