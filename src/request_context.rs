@@ -176,7 +176,8 @@ where
                         let answer = route(&mut ready, request, span);
                         in_slot(state, id, peer, may_write, answer).await
                     }
-                    Err(refusal) => Ok(finish(id, refusal)),
+                    // Not logged: a 408, 413, 400 or a 503 under a flood of bodies.
+                    Err(refusal) => Ok(named(id, refusal)),
                 }
             });
         }

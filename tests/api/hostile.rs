@@ -367,9 +367,23 @@ mod slow_clients {
             })
             .collect();
 
+        // A client that was answered once, then sends its next head a byte at a time: the
+        // head deadline runs from the answer. (Two: their first requests take slots.)
+        let twice = 2;
+        let after_answer = format!(
+            "GET /health HTTP/1.1\r\nHost: {host}\r\n\r\n\
+             GET /health HTTP/1.1\r\nHost: {host}\r\nX-Slow: "
+        );
+        let answered: Vec<_> = (0..twice)
+            .map(|_| {
+                let start = after_answer.clone().into_bytes();
+                tokio::spawn(slow_client(host.clone(), start, b'a', closed.clone()))
+            })
+            .collect();
+
         // Every slow body's head has reached keyflow, which is now waiting for its body.
-        eventually("the slow bodies' heads arrive", || {
-            requests.load(Ordering::SeqCst) >= heads_before + slow as u64
+        eventually("the slow bodies' heads and the first heads arrive", || {
+            requests.load(Ordering::SeqCst) >= heads_before + (slow + twice) as u64
         })
         .await;
         let health = app.client.get(app.url("/health")).send().await.unwrap();
@@ -423,8 +437,30 @@ mod slow_clients {
             );
             assert_eq!(closed.answer, "", "a head that never ends gets no answer");
         }
+        for answered in answered {
+            let closed = tokio::time::timeout(wait, answered)
+                .await
+                .expect("closed")
+                .unwrap();
+            assert!(
+                closed.after < wait,
+                "a slow second head closed after {:?}",
+                closed.after
+            );
+            assert!(
+                closed.answer.starts_with("HTTP/1.1 200 "),
+                "{}",
+                closed.answer
+            );
+            assert_eq!(
+                closed.answer.matches("HTTP/1.1").count(),
+                1,
+                "only the first request is answered: {}",
+                closed.answer
+            );
+        }
         let missed = app.state.metrics.deadlines_missed.load(Ordering::SeqCst);
-        assert_eq!(missed, 2 * slow as u64);
+        assert_eq!(missed, (2 * slow + twice) as u64);
         assert_eq!(
             app.state.bodies.in_use(),
             0,
