@@ -301,3 +301,38 @@ async fn shutdown_signal() {
     }
     tracing::info!("shutting down: finishing the requests in flight");
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn serve_config(args: &[&str]) -> Result<ServeConfig, clap::Error> {
+        let cli = Cli::try_parse_from(["keyflow", "serve"].iter().chain(args))?;
+        match cli.command {
+            Command::Serve(args) => Ok(args.into_config()),
+            _ => unreachable!("a serve command"),
+        }
+    }
+
+    #[test]
+    fn the_deadlines_and_the_bound_per_address_come_from_their_flags() {
+        let defaults = serve_config(&[]).unwrap();
+        assert_eq!(defaults.header_timeout, Duration::from_secs(10));
+        assert_eq!(defaults.body_timeout, Duration::from_secs(30));
+        assert_eq!(defaults.max_connections_per_address, 256);
+        let set = serve_config(&[
+            "--header-timeout-seconds",
+            "2",
+            "--body-timeout-seconds",
+            "5",
+            "--max-connections-per-address",
+            "0",
+        ])
+        .unwrap();
+        assert_eq!(set.header_timeout, Duration::from_secs(2));
+        assert_eq!(set.body_timeout, Duration::from_secs(5));
+        assert_eq!(set.max_connections_per_address, 0);
+        assert!(serve_config(&["--header-timeout-seconds", "0"]).is_err());
+        assert!(serve_config(&["--body-timeout-seconds", "3601"]).is_err());
+    }
+}

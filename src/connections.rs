@@ -6,16 +6,18 @@
 //! - A connection with no request being answered must send a whole request head within
 //!   `--header-timeout-seconds` of connecting or of its last answer, else it is closed: a
 //!   client that sends its head a byte at a time ("slowloris") holds its connection no longer
-//!   than that, and neither does an idle keep-alive connection. (The body has its own deadline,
-//!   [`crate::request_body`].)
+//!   than that, and neither does an idle keep-alive connection, nor one that leaves an answer
+//!   unread that long (the deadline runs from when the answer is made, not from when the client
+//!   has taken all of it). The body has its own deadline, [`crate::request_body`].
 //! - On shutdown no connection is accepted any more, idle ones are closed, and the requests in
 //!   flight are answered before [`serve`] returns.
 //!
 //! keyflow serves with hyper itself rather than with `axum::serve`, which has neither a head
 //! deadline nor a way to turn a connection away. The head deadline is a watchdog timer per
 //! connection rather than hyper's `header_read_timeout`, which allocates and registers a new
-//! timer for every request: the watchdog's one timer is reset at most once per deadline, and a
-//! request costs it a clock read and two stores.
+//! timer for every request head: the watchdog's one timer is reset at most once per deadline,
+//! and a request costs it a clock read and two stores (under callgrind, about 60 instructions a
+//! request against hyper's 1,400: docs/BENCHMARKS-load.md).
 
 use std::convert::Infallible;
 use std::pin::{Pin, pin};
@@ -53,7 +55,7 @@ pub async fn serve(
     let limit = ConnectionLimit::new(state.config.max_connections_per_address);
     let head_timeout = state.config.header_timeout;
     let mut http = http1::Builder::new();
-    // The watchdog below is the head deadline; hyper's own would need a timer.
+    // The watchdog below is the head deadline, in place of hyper's (see the module's description).
     http.header_read_timeout(None);
     let graceful = GracefulShutdown::new();
     let mut shutdown = pin!(shutdown);
