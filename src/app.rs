@@ -6,7 +6,6 @@ use std::net::SocketAddr;
 use std::ops::Deref;
 use std::sync::Arc;
 
-use anyhow::Context;
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::http::StatusCode;
@@ -20,12 +19,14 @@ use crate::auth::throttle::FailureThrottle;
 use crate::auth::verifier::KeyVerifier;
 use crate::bootstrap::{self, Bootstrap};
 use crate::config::{RevealPolicy, ServeConfig};
+use crate::connections;
 use crate::control;
 use crate::data_dir;
 use crate::error::message_response;
 use crate::limits;
 use crate::metrics::Metrics;
-use crate::request_context::{Connections, RequestContext, RequestContextLayer};
+use crate::request_body::BodyBudget;
+use crate::request_context::{RequestContext, RequestContextLayer};
 use crate::secrets::Secrets;
 use crate::store::sqlite::SqliteStore;
 use crate::store::{KeyStore, Store};
@@ -42,6 +43,8 @@ pub struct Shared {
     pub sealer: Sealer,
     pub flow_lists: FlowListCache,
     pub in_flight: limits::InFlight,
+    /// The bytes of the request bodies being received at once.
+    pub bodies: BodyBudget,
     pub config: ServeConfig,
     pub metrics: Arc<Metrics>,
 }
@@ -79,6 +82,7 @@ impl AppState {
         let sealer = Sealer::new(&secrets.master_key);
         let flow_lists = FlowListCache::new(config.flow_list_cache_bytes);
         let in_flight = limits::InFlight::new(config.max_in_flight);
+        let bodies = BodyBudget::new(config.max_in_flight.saturating_mul(config.body_limit_bytes));
         Self(Arc::new(Shared {
             store,
             verifier,
@@ -87,6 +91,7 @@ impl AppState {
             sealer,
             flow_lists,
             in_flight,
+            bodies,
             config,
             metrics,
         }))
@@ -188,9 +193,7 @@ impl Server {
         let mut control = self.control;
         control.serve(state.clone());
         let app = build_service(state.clone());
-        let served = axum::serve(self.listener, Connections(app))
-            .with_graceful_shutdown(shutdown)
-            .await;
+        connections::serve(self.listener, app, &state, shutdown).await;
         // Each task is aborted and then awaited, so a query it was making has given its
         // connection back before the pool closes: a connection still out when the process
         // exits would leave the write-ahead log behind.
@@ -200,6 +203,6 @@ impl Server {
         }
         drop(control);
         self.sqlite.close().await;
-        served.context("the HTTP server failed")
+        Ok(())
     }
 }

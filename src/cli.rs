@@ -130,6 +130,24 @@ pub struct ServeArgs {
     #[arg(long, env = "KEYFLOW_MAX_IN_FLIGHT", default_value_t = 1024,
           value_parser = clap::value_parser!(u32).range(1..))]
     pub max_in_flight: u32,
+    /// Seconds a connection may take to send a whole request head (from connecting, or from its
+    /// last answer: also how long an idle connection is kept); then it is closed.
+    #[arg(long, env = "KEYFLOW_HEADER_TIMEOUT_SECONDS", default_value_t = 10,
+          value_parser = clap::value_parser!(u64).range(1..=3600))]
+    pub header_timeout_seconds: u64,
+    /// Seconds a request may take to send its whole body once its head has arrived; then it is
+    /// answered 408 and its connection closed.
+    #[arg(long, env = "KEYFLOW_BODY_TIMEOUT_SECONDS", default_value_t = 30,
+          value_parser = clap::value_parser!(u64).range(1..=3600))]
+    pub body_timeout_seconds: u64,
+    /// Connections one client address (an IPv6 client: its /64) may hold open at once; more are
+    /// closed at once (0: no bound). Behind a reverse proxy, every client is the proxy's address.
+    #[arg(
+        long,
+        env = "KEYFLOW_MAX_CONNECTIONS_PER_ADDRESS",
+        default_value_t = 256
+    )]
+    pub max_connections_per_address: u32,
     /// MiB of serialized flow lists kept in memory (0 keeps none).
     #[arg(long, env = "KEYFLOW_FLOW_CACHE_MIB", default_value_t = 64)]
     pub flow_cache_mib: u64,
@@ -262,6 +280,9 @@ impl ServeArgs {
         config.secure_cookies = self.secure_cookies;
         config.max_in_flight = self.max_in_flight as usize;
         config.flow_list_cache_bytes = self.flow_cache_mib.saturating_mul(1024 * 1024);
+        config.header_timeout = Duration::from_secs(self.header_timeout_seconds);
+        config.body_timeout = Duration::from_secs(self.body_timeout_seconds);
+        config.max_connections_per_address = self.max_connections_per_address as usize;
         config
     }
 }
@@ -300,4 +321,39 @@ async fn shutdown_signal() {
         _ = terminate.recv() => {}
     }
     tracing::info!("shutting down: finishing the requests in flight");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn serve_config(args: &[&str]) -> Result<ServeConfig, clap::Error> {
+        let cli = Cli::try_parse_from(["keyflow", "serve"].iter().chain(args))?;
+        match cli.command {
+            Command::Serve(args) => Ok(args.into_config()),
+            _ => unreachable!("a serve command"),
+        }
+    }
+
+    #[test]
+    fn the_deadlines_and_the_bound_per_address_come_from_their_flags() {
+        let defaults = serve_config(&[]).unwrap();
+        assert_eq!(defaults.header_timeout, Duration::from_secs(10));
+        assert_eq!(defaults.body_timeout, Duration::from_secs(30));
+        assert_eq!(defaults.max_connections_per_address, 256);
+        let set = serve_config(&[
+            "--header-timeout-seconds",
+            "2",
+            "--body-timeout-seconds",
+            "5",
+            "--max-connections-per-address",
+            "0",
+        ])
+        .unwrap();
+        assert_eq!(set.header_timeout, Duration::from_secs(2));
+        assert_eq!(set.body_timeout, Duration::from_secs(5));
+        assert_eq!(set.max_connections_per_address, 0);
+        assert!(serve_config(&["--header-timeout-seconds", "0"]).is_err());
+        assert!(serve_config(&["--body-timeout-seconds", "3601"]).is_err());
+    }
 }

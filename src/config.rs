@@ -63,6 +63,15 @@ pub struct ServeConfig {
     pub max_in_flight: usize,
     /// The bytes of serialized flow lists kept in memory; 0 keeps none.
     pub flow_list_cache_bytes: u64,
+    /// How long a connection may take to send a whole request head, from when it connects or
+    /// its last answer was made; then it is closed. (Also how long an idle connection stays.)
+    pub header_timeout: Duration,
+    /// How long a request may take to send its whole body once its head has arrived; then it
+    /// is answered 408 and its connection closed.
+    pub body_timeout: Duration,
+    /// Connections one client address may hold open at once (an IPv6 client: its /64); more
+    /// are closed as soon as they are accepted. 0: no bound.
+    pub max_connections_per_address: usize,
 }
 
 impl ServeConfig {
@@ -88,6 +97,9 @@ impl ServeConfig {
             secure_cookies: false,
             max_in_flight: 1024,
             flow_list_cache_bytes: 64 * 1024 * 1024,
+            header_timeout: Duration::from_secs(10),
+            body_timeout: Duration::from_secs(30),
+            max_connections_per_address: 256,
         }
     }
 }

@@ -4,8 +4,10 @@
 //! The crate in a few lines:
 //! - [`cli`] parses the command line; [`admin`] carries out the administration commands.
 //! - [`app`] builds the router and runs the server; [`config`] holds its settings;
-//!   [`request_context`] is what every request goes through first (its id in [`request_id`],
-//!   the early answer from the caches); [`limits`] bounds request heads and requests in flight;
+//!   [`connections`] accepts and serves the connections (a head deadline, a bound per address
+//!   in [`connection_limit`]); [`request_context`] is what every request goes through first
+//!   (its id in [`request_id`], its body read within its deadline by [`request_body`], the
+//!   early answer from the caches); [`limits`] bounds request heads and requests in flight;
 //!   [`bootstrap`] seeds an empty database; [`secrets`] loads or creates the pepper and master key.
 //! - [`api`] has one module of thin handlers per area; [`error`] turns every failure into a
 //!   JSON-string answer with the right status code.
@@ -28,6 +30,8 @@ pub mod bootstrap;
 pub mod cli;
 pub mod coarse_clock;
 pub mod config;
+pub mod connection_limit;
+pub mod connections;
 pub mod control;
 pub mod data_dir;
 pub mod domain;
@@ -35,6 +39,7 @@ pub mod error;
 pub mod key_management;
 pub mod limits;
 pub mod metrics;
+pub mod request_body;
 pub mod request_context;
 pub mod request_id;
 pub mod secrets;

@@ -77,13 +77,15 @@ impl InFlight {
 }
 
 fn overloaded(max_in_flight: usize) -> Response {
-    let mut response = message_response(
-        StatusCode::SERVICE_UNAVAILABLE,
-        &format!(
-            "keyflow is serving its limit of {max_in_flight} requests at once; \
-             try again in {RETRY_AFTER_SECS} s"
-        ),
-    );
+    unavailable(&format!(
+        "keyflow is serving its limit of {max_in_flight} requests at once; \
+         try again in {RETRY_AFTER_SECS} s"
+    ))
+}
+
+/// 503 with `message` (which says when to try again) and `Retry-After`.
+pub fn unavailable(message: &str) -> Response {
+    let mut response = message_response(StatusCode::SERVICE_UNAVAILABLE, message);
     response
         .headers_mut()
         .insert(header::RETRY_AFTER, HeaderValue::from(RETRY_AFTER_SECS));

@@ -18,6 +18,8 @@ pub struct Metrics {
     pub throttled: AtomicU64,
     pub account_throttled: AtomicU64,
     pub shed: AtomicU64,
+    pub connections_refused: AtomicU64,
+    pub deadlines_missed: AtomicU64,
 }
 
 impl Metrics {
@@ -67,6 +69,16 @@ impl Metrics {
                 "keyflow_shed_total",
                 "answers of 503 because too many requests were in flight",
                 &self.shed,
+            ),
+            (
+                "keyflow_connections_refused_total",
+                "connections closed at once: their address held --max-connections-per-address",
+                &self.connections_refused,
+            ),
+            (
+                "keyflow_deadlines_missed_total",
+                "connections closed for a request head, and 408s for a body, that came too slowly",
+                &self.deadlines_missed,
             ),
         ];
         let mut out = String::new();

@@ -1,17 +1,19 @@
 //! What every request goes through first, as one tower service around the router: it is named
-//! (`x-request-id`: the client's own when it sent a short one, else a new one) and counted;
-//! beyond `--max-in-flight` requests at once it is shed with a 503 there and then; a request
-//! with an oversized head is refused; its secrets are marked sensitive; its id and the client's
-//! address are made known to the code serving it ([`current_request_id`], [`client_address`]),
-//! and it is traced (a span and a line per request at debug level; a 5xx logged at error).
-//! After a request that may have written, the cached flow lists are forgotten (see
-//! [`crate::api::flow_cache::FlowListCache`]). A handler that panics is answered 500 like any
-//! internal fault. The answer carries the id, and `Cache-Control: no-store` unless it set its own.
+//! (`x-request-id`: the client's own when it sent a short one, else a new one) and counted; a
+//! request with an oversized head is refused; its body, if it has one, is read whole before
+//! anything else ([`crate::request_body`]: within its deadline, and without holding a slot);
+//! beyond `--max-in-flight` requests at once it is shed with a 503 there and then; its secrets
+//! are marked sensitive; its id and the client's address are made known to the code serving it
+//! ([`current_request_id`], [`client_address`]), and it is traced (a span and a line per
+//! request at debug level; a 5xx logged at error). After a request that may have written, the
+//! cached flow lists are forgotten (see [`crate::api::flow_cache::FlowListCache`]). A handler
+//! that panics is answered 500 like any internal fault. The answer carries the id, and
+//! `Cache-Control: no-store` unless it set its own.
 //!
 //! A hand-written service rather than `axum::middleware::from_fn`: the work before the router
 //! is synchronous, so the router is called directly and only one future is boxed, where
 //! `from_fn` boxes the middleware's future, the next service and its future on every request.
-//! [`Connections`] makes a copy of it for each connection that knows the connection's peer, so
+//! [`crate::connections`] makes a copy of it for each connection that knows its peer, so
 //! the address travels with the request id in one task-local value instead of an extension
 //! (axum's `ConnectInfo`) allocated into every request.
 
@@ -24,9 +26,7 @@ use std::task::{Context, Poll};
 use axum::extract::Request;
 use axum::http::{HeaderName, HeaderValue, StatusCode, header};
 use axum::response::Response;
-use axum::serve::IncomingStream;
 use futures_util::FutureExt;
-use tokio::net::TcpListener;
 use tower::{Layer, Service};
 use tracing::Instrument;
 
@@ -36,6 +36,7 @@ use crate::auth::extract::API_KEY_HEADER;
 use crate::error::message_response;
 use crate::limits;
 use crate::metrics::Metrics;
+use crate::request_body;
 use crate::request_id;
 
 /// The header that names a request. (The header names here are statics, not constants: a
@@ -106,24 +107,12 @@ pub struct RequestContext<S> {
     peer: IpAddr,
 }
 
-/// Makes a [`RequestContext`] for each accepted connection, knowing its peer: what
-/// `axum::serve` is given.
-#[derive(Clone)]
-pub struct Connections<S>(pub RequestContext<S>);
-
-impl<S: Clone> Service<IncomingStream<'_, TcpListener>> for Connections<S> {
-    type Response = RequestContext<S>;
-    type Error = Infallible;
-    type Future = std::future::Ready<Result<RequestContext<S>, Infallible>>;
-
-    fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
-        Poll::Ready(Ok(()))
-    }
-
-    fn call(&mut self, connection: IncomingStream<'_, TcpListener>) -> Self::Future {
-        let mut service = self.0.clone();
-        service.peer = connection.remote_addr().ip();
-        std::future::ready(Ok(service))
+impl<S: Clone> RequestContext<S> {
+    /// A copy for one connection, which knows the connection's peer.
+    pub fn for_peer(&self, peer: IpAddr) -> Self {
+        let mut service = self.clone();
+        service.peer = peer;
+        service
     }
 }
 
@@ -131,7 +120,7 @@ type Answer = Pin<Box<dyn Future<Output = Result<Response, Infallible>> + Send>>
 
 impl<S> Service<Request> for RequestContext<S>
 where
-    S: Service<Request, Response = Response, Error = Infallible>,
+    S: Service<Request, Response = Response, Error = Infallible> + Clone + Send + 'static,
     S::Future: Send + 'static,
 {
     type Response = Response;
@@ -176,41 +165,82 @@ where
         {
             return Box::pin(std::future::ready(Ok(finish(id, answer))));
         }
-        // Calling the router only makes its future (nothing that reads the request id runs
-        // until it is polled below, after the request has found a slot).
-        let called = panic::catch_unwind(AssertUnwindSafe(|| self.inner.call(request)));
-        let Ok(answer) = called else {
-            if may_write {
-                state.flow_lists.forget_all();
-            }
-            return Box::pin(async move { Ok(finish(id, panicked())) });
-        };
-        // The state a panic leaves behind is the request's own (its future is dropped); what
-        // is shared is behind locks and atomics that a panic does not leave half-written.
-        let answer = AssertUnwindSafe(traced(span, answer)).catch_unwind();
-        let peer = self.peer;
-        Box::pin(async move {
-            let Some(slot) = state.in_flight.enter() else {
-                // Not logged: under a flood that would be a line per refused request.
-                Metrics::bump(&state.metrics.shed);
-                return Ok(named(id, state.in_flight.shed()));
-            };
-            let scoped = SCOPE.scope(Scope { id, peer }, answer);
-            let mut scoped = std::pin::pin!(scoped);
-            let response = match scoped.as_mut().await {
-                Ok(Ok(response)) => response,
-                Err(_panic) => panicked(),
-            };
-            // The id moves back out of the scope rather than being cloned into it: a clone of
-            // a fresh header value would allocate.
-            let Scope { id, .. } = scoped.take_value().expect("the scope ran to completion");
-            drop(slot);
-            if may_write {
-                state.flow_lists.forget_all();
-            }
-            Ok(finish(id, response))
-        })
+        // A body is read whole before the request takes a slot (`request_body`), with the
+        // router that `poll_ready` readied; a bodiless request is routed at once.
+        if request_body::has_body(&request) {
+            let clone = self.inner.clone();
+            let mut ready = std::mem::replace(&mut self.inner, clone);
+            let peer = self.peer;
+            return Box::pin(async move {
+                match request_body::read_whole(request, &state).await {
+                    Ok(request) => {
+                        let answer = route(&mut ready, request, span);
+                        in_slot(state, id, peer, may_write, answer).await
+                    }
+                    // Not logged: a 408, 413, 400 or a 503 under a flood of bodies.
+                    Err(refusal) => Ok(named(id, refusal)),
+                }
+            });
+        }
+        let answer = route(&mut self.inner, request, span);
+        Box::pin(in_slot(state, id, self.peer, may_write, answer))
     }
+}
+
+/// Calls the router, which only makes its future: nothing that reads the request id runs
+/// until it is polled in [`in_slot`]. None if the router panicked while making it.
+fn route<S>(
+    inner: &mut S,
+    request: Request,
+    span: Option<tracing::Span>,
+) -> Option<impl Future<Output = std::thread::Result<Result<Response, Infallible>>> + use<S>>
+where
+    S: Service<Request, Response = Response, Error = Infallible>,
+{
+    let called = panic::catch_unwind(AssertUnwindSafe(|| inner.call(request)));
+    // The state a panic leaves behind is the request's own (its future is dropped); what is
+    // shared is behind locks and atomics that a panic does not leave half-written.
+    called
+        .ok()
+        .map(|answer| AssertUnwindSafe(traced(span, answer)).catch_unwind())
+}
+
+/// Runs the router's answer in an in-flight slot, or sheds the request when there is none.
+async fn in_slot<F>(
+    state: AppState,
+    id: HeaderValue,
+    peer: IpAddr,
+    may_write: bool,
+    answer: Option<F>,
+) -> Result<Response, Infallible>
+where
+    F: Future<Output = std::thread::Result<Result<Response, Infallible>>>,
+{
+    let Some(answer) = answer else {
+        if may_write {
+            state.flow_lists.forget_all();
+        }
+        return Ok(finish(id, panicked()));
+    };
+    let Some(slot) = state.in_flight.enter() else {
+        // Not logged: under a flood that would be a line per refused request.
+        Metrics::bump(&state.metrics.shed);
+        return Ok(named(id, state.in_flight.shed()));
+    };
+    let scoped = SCOPE.scope(Scope { id, peer }, answer);
+    let mut scoped = std::pin::pin!(scoped);
+    let response = match scoped.as_mut().await {
+        Ok(Ok(response)) => response,
+        Err(_panic) => panicked(),
+    };
+    // The id moves back out of the scope rather than being cloned into it: a clone of a fresh
+    // header value would allocate.
+    let Scope { id, .. } = scoped.take_value().expect("the scope ran to completion");
+    drop(slot);
+    if may_write {
+        state.flow_lists.forget_all();
+    }
+    Ok(finish(id, response))
 }
 
 impl<S> RequestContext<S> {

@@ -383,7 +383,7 @@ impl TestApp {
     }
 }
 
-const KEYFLOW_VARS: [&str; 12] = [
+const KEYFLOW_VARS: [&str; 15] = [
     "KEYFLOW_LISTEN",
     "KEYFLOW_DATA_DIR",
     "KEYFLOW_KEY_REVEAL",
@@ -396,6 +396,9 @@ const KEYFLOW_VARS: [&str; 12] = [
     "KEYFLOW_SECURE_COOKIES",
     "KEYFLOW_MAX_IN_FLIGHT",
     "KEYFLOW_FLOW_CACHE_MIB",
+    "KEYFLOW_HEADER_TIMEOUT_SECONDS",
+    "KEYFLOW_BODY_TIMEOUT_SECONDS",
+    "KEYFLOW_MAX_CONNECTIONS_PER_ADDRESS",
 ];
 
 /// Removes every `KEYFLOW_*` setting from a command, so only what a test sets applies.

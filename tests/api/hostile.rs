@@ -1649,3 +1649,353 @@ mod equal_key_refusals {
         assert_json(own, StatusCode::OK).await;
     }
 }
+
+// ---- Issue 9 point 2: slow clients ----
+
+/// Clients that send their request slowly: a body that never finishes, a head a byte at a
+/// time, more connections than one address may hold. They hold no in-flight slot, everyone
+/// else is served meanwhile, and each is closed by its deadline.
+mod slow_clients {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::time::{Duration, Instant};
+
+    use reqwest::StatusCode;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    use tokio::net::TcpStream;
+
+    use crate::helpers::{TestApp, assert_json};
+
+    /// The head and body deadlines of these tests' servers.
+    const DEADLINE: Duration = Duration::from_secs(3);
+    /// How late after its deadline a slow connection may still be closed: generous, for a
+    /// loaded machine. (The deadline itself is the server's promise; the margin is not.)
+    const MARGIN: Duration = Duration::from_secs(10);
+
+    fn host(app: &TestApp) -> String {
+        app.address.trim_start_matches("http://").to_string()
+    }
+
+    /// What a slow client saw: how long its connection stayed open and what it was answered.
+    struct Closed {
+        after: Duration,
+        answer: String,
+    }
+
+    /// Connects, sends `start`, then one byte of `trickle` every 200 ms until the server closes
+    /// the connection. `closed` counts the clients the server has closed.
+    async fn slow_client(
+        host: String,
+        start: Vec<u8>,
+        trickle: u8,
+        closed: Arc<AtomicUsize>,
+    ) -> Closed {
+        let opened = Instant::now();
+        let stream = TcpStream::connect(host).await.unwrap();
+        let (mut read, mut write) = stream.into_split();
+        write.write_all(&start).await.unwrap();
+        let mut answer = Vec::new();
+        let reading = read.read_to_end(&mut answer);
+        tokio::pin!(reading);
+        loop {
+            tokio::select! {
+                // EOF, or a reset: either way the server closed it.
+                _ = &mut reading => break,
+                () = tokio::time::sleep(Duration::from_millis(200)) => {
+                    let _ = write.write_all(&[trickle]).await;
+                }
+            }
+        }
+        closed.fetch_add(1, Ordering::SeqCst);
+        Closed {
+            after: opened.elapsed(),
+            answer: String::from_utf8_lossy(&answer).into_owned(),
+        }
+    }
+
+    /// Polls `done` until it holds, for at most 10 s.
+    async fn eventually(what: &str, mut done: impl FnMut() -> bool) {
+        let give_up = Instant::now() + Duration::from_secs(10);
+        while !done() {
+            assert!(Instant::now() < give_up, "{what}: not after 10 s");
+            tokio::task::yield_now().await;
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    }
+
+    #[tokio::test]
+    async fn slow_bodies_and_heads_hold_no_slot_and_are_closed_by_their_deadlines() {
+        let app = TestApp::spawn_with(|config| {
+            config.max_in_flight = 4;
+            config.header_timeout = DEADLINE;
+            config.body_timeout = DEADLINE;
+            config.max_connections_per_address = 64;
+        })
+        .await;
+        let key = app.new_key("patient").await;
+        let host = host(&app);
+        let slow = 8; // of each kind: twice --max-in-flight
+        let closed = Arc::new(AtomicUsize::new(0));
+        let requests = &app.state.metrics.http_requests;
+        let heads_before = requests.load(Ordering::SeqCst);
+
+        // A sign-in announcing 100 bytes of body and sending one now and then.
+        let body_head = format!(
+            "POST /api/draw/1/authentication HTTP/1.1\r\nHost: {host}\r\n\
+             Content-Type: application/json\r\nContent-Length: 100\r\n\r\n{{"
+        );
+        let bodies: Vec<_> = (0..slow)
+            .map(|_| {
+                let start = body_head.clone().into_bytes();
+                tokio::spawn(slow_client(host.clone(), start, b' ', closed.clone()))
+            })
+            .collect();
+        // A head that never ends: a byte now and then of one more header's value.
+        let loris_head = format!("GET /health HTTP/1.1\r\nHost: {host}\r\nX-Slow: ");
+        let lorises: Vec<_> = (0..slow)
+            .map(|_| {
+                let start = loris_head.clone().into_bytes();
+                tokio::spawn(slow_client(host.clone(), start, b'a', closed.clone()))
+            })
+            .collect();
+
+        // A client that was answered once, then sends its next head a byte at a time: the
+        // head deadline runs from the answer. (Two: their first requests take slots.)
+        let twice = 2;
+        let after_answer = format!(
+            "GET /health HTTP/1.1\r\nHost: {host}\r\n\r\n\
+             GET /health HTTP/1.1\r\nHost: {host}\r\nX-Slow: "
+        );
+        let answered: Vec<_> = (0..twice)
+            .map(|_| {
+                let start = after_answer.clone().into_bytes();
+                tokio::spawn(slow_client(host.clone(), start, b'a', closed.clone()))
+            })
+            .collect();
+
+        // Every slow body's head has reached keyflow, which is now waiting for its body.
+        eventually("the slow bodies' heads and the first heads arrive", || {
+            requests.load(Ordering::SeqCst) >= heads_before + (slow + twice) as u64
+        })
+        .await;
+        let health = app.client.get(app.url("/health")).send().await.unwrap();
+        assert_eq!(health.status(), StatusCode::OK);
+        let token = app.admin_token().await;
+        assert!(!token.is_empty());
+        let flows = app.list_flows(Some(&key), None).await;
+        assert_json(flows, StatusCode::OK).await;
+        assert_eq!(
+            closed.load(Ordering::SeqCst),
+            0,
+            "the slow clients were all still open while the others were served"
+        );
+
+        let wait = DEADLINE + MARGIN;
+        for body in bodies {
+            let closed = tokio::time::timeout(wait, body)
+                .await
+                .expect("closed")
+                .unwrap();
+            assert!(
+                closed.after < wait,
+                "a slow body closed after {:?}",
+                closed.after
+            );
+            assert!(
+                closed.answer.starts_with("HTTP/1.1 408 "),
+                "a slow body is answered 408: {:?}",
+                closed.answer
+            );
+            assert!(
+                closed.answer.contains("connection: close"),
+                "{}",
+                closed.answer
+            );
+            assert!(
+                closed.answer.contains("did not arrive within 3 s"),
+                "{}",
+                closed.answer
+            );
+        }
+        for loris in lorises {
+            let closed = tokio::time::timeout(wait, loris)
+                .await
+                .expect("closed")
+                .unwrap();
+            assert!(
+                closed.after < wait,
+                "a slow head closed after {:?}",
+                closed.after
+            );
+            assert_eq!(closed.answer, "", "a head that never ends gets no answer");
+        }
+        for answered in answered {
+            let closed = tokio::time::timeout(wait, answered)
+                .await
+                .expect("closed")
+                .unwrap();
+            assert!(
+                closed.after < wait,
+                "a slow second head closed after {:?}",
+                closed.after
+            );
+            assert!(
+                closed.answer.starts_with("HTTP/1.1 200 "),
+                "{}",
+                closed.answer
+            );
+            assert_eq!(
+                closed.answer.matches("HTTP/1.1").count(),
+                1,
+                "only the first request is answered: {}",
+                closed.answer
+            );
+        }
+        let missed = app.state.metrics.deadlines_missed.load(Ordering::SeqCst);
+        assert_eq!(missed, (2 * slow + twice) as u64);
+        assert_eq!(
+            app.state.bodies.in_use(),
+            0,
+            "the bodies' bytes were given back"
+        );
+        let health = app.client.get(app.url("/health")).send().await.unwrap();
+        assert_eq!(health.status(), StatusCode::OK);
+    }
+
+    /// A body that arrives in pieces, within its deadline, is read whole.
+    #[tokio::test]
+    async fn a_body_in_pieces_within_its_deadline_is_served() {
+        let app = TestApp::spawn_with(|config| config.body_timeout = DEADLINE).await;
+        let body = serde_json::json!({"username": app.admin_email, "password": app.admin_password})
+            .to_string();
+        let (first, rest) = body.split_at(10);
+        let host = host(&app);
+        let mut stream = TcpStream::connect(&host).await.unwrap();
+        let head = format!(
+            "POST /api/draw/1/authentication HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\
+             Content-Type: application/json\r\nContent-Length: {}\r\n\r\n{first}",
+            body.len()
+        );
+        stream.write_all(head.as_bytes()).await.unwrap();
+        // The rest is sent only once keyflow holds the first piece.
+        eventually("the first piece is read", || {
+            app.state.bodies.in_use() == first.len()
+        })
+        .await;
+        stream.write_all(rest.as_bytes()).await.unwrap();
+        let mut answer = String::new();
+        stream.read_to_string(&mut answer).await.unwrap();
+        assert!(answer.starts_with("HTTP/1.1 200 "), "{answer}");
+    }
+
+    /// A stop takes no new connection but lets a request in flight finish, here one still
+    /// sending its body, before the server returns.
+    #[tokio::test]
+    async fn a_stop_lets_the_request_in_flight_finish() {
+        let data_dir = tempfile::tempdir().unwrap();
+        let mut config = keyflow::config::ServeConfig::new(data_dir.path().to_path_buf());
+        config.admin_password = Some(crate::helpers::ADMIN_PASSWORD.into());
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let server = keyflow::app::Server::start(config, listener).await.unwrap();
+        let host = server.local_addr().to_string();
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let running = tokio::spawn(server.run(async {
+            let _ = stopped.await;
+        }));
+        let body = serde_json::json!({
+            "username": "admin@example.com", "password": crate::helpers::ADMIN_PASSWORD
+        })
+        .to_string();
+        let mut stream = TcpStream::connect(&host).await.unwrap();
+        let head = format!(
+            "POST /api/draw/1/authentication HTTP/1.1\r\nHost: {host}\r\n\
+             Content-Type: application/json\r\nContent-Length: {}\r\n\
+             Expect: 100-continue\r\n\r\n",
+            body.len()
+        );
+        stream.write_all(head.as_bytes()).await.unwrap();
+        // `100 Continue` once keyflow is reading the body.
+        let expected = b"HTTP/1.1 100 Continue\r\n\r\n";
+        let mut interim = vec![0u8; expected.len()];
+        stream.read_exact(&mut interim).await.unwrap();
+        assert_eq!(interim, expected);
+
+        stop.send(()).unwrap();
+        let give_up = Instant::now() + Duration::from_secs(10);
+        while TcpStream::connect(&host).await.is_ok() {
+            assert!(Instant::now() < give_up, "still accepting after the stop");
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        stream.write_all(body.as_bytes()).await.unwrap();
+        let mut answer = String::new();
+        stream.read_to_string(&mut answer).await.unwrap();
+        assert!(answer.starts_with("HTTP/1.1 200 "), "{answer}");
+        let stopped = tokio::time::timeout(Duration::from_secs(10), running).await;
+        stopped.expect("the server returns").unwrap().unwrap();
+    }
+
+    /// Sends `GET /health` on a kept-alive connection and reads its answer's status line.
+    async fn health_on(stream: &mut TcpStream, host: &str) -> Option<String> {
+        let request = format!("GET /health HTTP/1.1\r\nHost: {host}\r\n\r\n");
+        stream.write_all(request.as_bytes()).await.ok()?;
+        let mut answer = Vec::new();
+        let mut buffer = [0u8; 1024];
+        // The whole answer: its head, then as many bytes as it says its body has.
+        loop {
+            let read = stream.read(&mut buffer).await.ok()?;
+            if read == 0 {
+                return None;
+            }
+            answer.extend_from_slice(&buffer[..read]);
+            let text = String::from_utf8_lossy(&answer);
+            if let Some((head, body)) = text.split_once("\r\n\r\n") {
+                let length = head
+                    .lines()
+                    .find_map(|line| line.strip_prefix("content-length: "))
+                    .and_then(|n| n.parse::<usize>().ok())
+                    .unwrap_or(0);
+                if body.len() >= length {
+                    return head.lines().next().map(str::to_string);
+                }
+            }
+        }
+    }
+
+    #[tokio::test]
+    async fn connections_past_the_bound_per_address_are_closed_at_once() {
+        let app = TestApp::spawn_with(|config| config.max_connections_per_address = 3).await;
+        let host = host(&app);
+        let mut open = Vec::new();
+        for _ in 0..3 {
+            let mut stream = TcpStream::connect(&host).await.unwrap();
+            let status = health_on(&mut stream, &host).await;
+            assert_eq!(status.as_deref(), Some("HTTP/1.1 200 OK"));
+            open.push(stream);
+        }
+        // A fourth from the same address is closed without an answer, whoever makes it.
+        let mut fourth = TcpStream::connect(&host).await.unwrap();
+        assert_eq!(health_on(&mut fourth, &host).await, None);
+        assert!(app.client.get(app.url("/health")).send().await.is_err());
+        let refused = &app.state.metrics.connections_refused;
+        assert_eq!(refused.load(Ordering::SeqCst), 2);
+        // The three still work, and once one is closed its place is free again.
+        assert_eq!(
+            health_on(&mut open[0], &host).await.as_deref(),
+            Some("HTTP/1.1 200 OK")
+        );
+        drop(open.pop());
+        let give_up = Instant::now() + Duration::from_secs(10);
+        loop {
+            let mut again = TcpStream::connect(&host).await.unwrap();
+            if let Some(status) = health_on(&mut again, &host).await {
+                assert_eq!(status, "HTTP/1.1 200 OK");
+                break;
+            }
+            assert!(
+                Instant::now() < give_up,
+                "the closed connection's place was not freed"
+            );
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    }
+}

@@ -16,6 +16,10 @@ const ACCOUNT_THROTTLED: &str = "keyflow_account_throttled_total";
 /// Moved by requests beyond `--max-in-flight`: `overload.rs` holds requests in flight to
 /// count it exactly.
 const SHED: &str = "keyflow_shed_total";
+/// Moved by connections past `--max-connections-per-address` and by missed head and body
+/// deadlines: `hostile::slow_clients` counts them exactly.
+const CONNECTIONS_REFUSED: &str = "keyflow_connections_refused_total";
+const DEADLINES_MISSED: &str = "keyflow_deadlines_missed_total";
 
 /// Every sample `/metrics` shows, by name.
 async fn counters(app: &TestApp) -> BTreeMap<String, u64> {
@@ -65,6 +69,8 @@ async fn every_counter_counts_what_it_names() {
         THROTTLED,
         ACCOUNT_THROTTLED,
         SHED,
+        CONNECTIONS_REFUSED,
+        DEADLINES_MISSED,
     ];
     expected.sort_unstable();
     assert_eq!(names, expected, "the counters /metrics shows");

@@ -1,9 +1,11 @@
 //! Overload: beyond `max_in_flight` requests at once, keyflow answers 503 with `Retry-After`
 //! straight away instead of queueing, and serves normally as soon as the load is gone.
 //!
-//! The slots are held deterministically, without sleeps: a flow creation sent with
-//! `Expect: 100-continue` gets `100 Continue` only once its handler is reading the body, that
-//! is while it holds a slot, and keeps holding it until the test sends the body.
+//! The slots are held deterministically, without sleeps, by the test itself through the
+//! server's state: the slot a request takes for its work. An upload waiting for its body holds
+//! none (its body is read before it takes one): a flow creation sent with
+//! `Expect: 100-continue` gets `100 Continue` once keyflow is reading its body, and waits
+//! there until the test sends the body.
 
 use reqwest::StatusCode;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -13,7 +15,7 @@ use crate::helpers::{TestApp, assert_error, assert_json, flow_names};
 
 const HELD_BODY: &[u8] = br#"{"developerName":"Held"}"#;
 
-/// A request that holds one slot until [`release`] sends its body.
+/// An upload that waits for its body until [`release`] sends it.
 async fn hold(app: &TestApp, token: &str) -> TcpStream {
     let host = app.address.trim_start_matches("http://");
     let mut stream = TcpStream::connect(host).await.unwrap();
@@ -31,7 +33,7 @@ async fn hold(app: &TestApp, token: &str) -> TcpStream {
     stream
 }
 
-/// Sends the held request's body and returns the status line of its answer.
+/// Sends the upload's body and returns the status line of its answer.
 async fn release(mut stream: TcpStream) -> String {
     stream.write_all(HELD_BODY).await.unwrap();
     let mut answer = Vec::new();
@@ -46,7 +48,13 @@ async fn requests_beyond_the_limit_are_shed_and_the_server_recovers() {
     let token = app.admin_token().await;
     let key = app.new_key("load").await;
 
-    let held = vec![hold(&app, &token).await, hold(&app, &token).await];
+    // Two uploads waiting for their bodies take no slot: the server still has both.
+    let uploads = vec![hold(&app, &token).await, hold(&app, &token).await];
+    let health = app.client.get(app.url("/health")).send().await.unwrap();
+    assert_eq!(health.status(), StatusCode::OK);
+
+    let slots = [app.state.in_flight.enter(), app.state.in_flight.enter()];
+    assert!(slots.iter().all(Option::is_some), "both slots were free");
     let shed = 5;
     for _ in 0..shed {
         let response = app.list_flows(Some(&key), None).await;
@@ -63,9 +71,10 @@ async fn requests_beyond_the_limit_are_shed_and_the_server_recovers() {
         StatusCode::SERVICE_UNAVAILABLE,
         "all of it is shed"
     );
+    drop(slots);
 
-    // The held requests were never dropped: they finish once their bodies arrive.
-    for stream in held {
+    // The uploads were never dropped: they finish once their bodies arrive.
+    for stream in uploads {
         assert_eq!(release(stream).await, "HTTP/1.1 200 OK");
     }
     let flows = app.list_flows(Some(&key), None).await;
