@@ -21,10 +21,10 @@ use crate::bootstrap::{self, Bootstrap};
 use crate::config::{RevealPolicy, ServeConfig};
 use crate::control;
 use crate::data_dir;
-use crate::error::message_response;
-use crate::limits;
+use crate::http::error::message_response;
+use crate::http::limits;
+use crate::http::request_service::{Connections, RequestContext, RequestContextLayer};
 use crate::metrics::Metrics;
-use crate::request_context::{Connections, RequestContext, RequestContextLayer};
 use crate::secrets::Secrets;
 use crate::store::sqlite::SqliteStore;
 use crate::store::{KeyStore, Store};
@@ -85,7 +85,7 @@ impl AppState {
 /// The whole HTTP surface with its middleware, as one service.
 pub fn build_service(state: AppState) -> RequestContext<Router> {
     // The pages' forms are read by axum's extractors, which take their limit from this layer;
-    // the API reads its bodies with the limit itself (`api::json`).
+    // the API reads its bodies with the limit itself (`http::json`).
     let pages = crate::web::router().layer(DefaultBodyLimit::max(state.config.body_limit_bytes));
     let routes = crate::api::router()
         .merge(pages)

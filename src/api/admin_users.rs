@@ -16,14 +16,14 @@ use crate::api::doc::{
     AuthErrors, BadRequest, BodyErrors, Conflict, Forbidden, Internal, NotFound, TooManyRequests,
     Unauthorized,
 };
-use crate::api::json::{JsonBody, Segment, path};
 use crate::api::user_json::{NewUserIn, SetPassword, UserIn, UserOut, name};
 use crate::app::AppState;
-use crate::auth::Administrator;
-use crate::auth::extract::ClientAddress;
 use crate::domain::{Email, Page, Password, Role, UserId};
-use crate::error::ApiError;
-use crate::user_admin::{self, Details, SET_PASSWORD_PATH};
+use crate::http::Administrator;
+use crate::http::error::ApiError;
+use crate::http::extract::ClientAddress;
+use crate::http::json::{JsonBody, Segment, path};
+use crate::rules::members::{self as user_admin, Details, SET_PASSWORD_PATH};
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()

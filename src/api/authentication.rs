@@ -12,13 +12,13 @@ use utoipa_axum::routes;
 use crate::api::doc::{
     AuthErrors, BadRequest, BodyErrors, Forbidden, Internal, TooManyRequests, Unauthorized,
 };
-use crate::api::json::{JsonBody, Segment};
 use crate::app::AppState;
-use crate::auth::Interactive;
-use crate::auth::extract::ClientAddress;
 use crate::auth::token;
 use crate::domain::{TenantId, Timestamp, UserId};
-use crate::error::ApiError;
+use crate::http::Interactive;
+use crate::http::error::ApiError;
+use crate::http::extract::ClientAddress;
+use crate::http::json::{JsonBody, Segment};
 use crate::store::NewToken;
 
 pub fn router() -> OpenApiRouter<AppState> {
@@ -56,7 +56,7 @@ async fn sign_in(
     JsonBody(credentials): JsonBody<Credentials>,
 ) -> Result<Json<String>, ApiError> {
     let user =
-        crate::auth::sign_in::check(&state, address, &credentials.username, credentials.password)
+        crate::rules::sign_in::check(&state, address, &credentials.username, credentials.password)
             .await?;
     let Some(first) = state.store.memberships(user.id).await?.into_iter().next() else {
         return Err(ApiError::Forbidden(

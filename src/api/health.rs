@@ -9,7 +9,7 @@ use utoipa_axum::routes;
 
 use crate::api::doc::Internal;
 use crate::app::AppState;
-use crate::error::ApiError;
+use crate::http::error::ApiError;
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()

@@ -10,12 +10,12 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::api::doc::{AuthErrors, BodyErrors, Conflict, Forbidden, NotFound};
-use crate::api::json::{JsonBody, Segment};
 use crate::app::AppState;
-use crate::auth::{Interactive, Principal};
 use crate::domain::{KeyName, TenantId, Timestamp};
-use crate::error::ApiError;
-use crate::key_management::{self, KeyView};
+use crate::http::error::ApiError;
+use crate::http::json::{JsonBody, Segment};
+use crate::http::{Interactive, Principal};
+use crate::rules::keys::{self as key_management, KeyView};
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()

@@ -83,7 +83,7 @@ pub struct RoleIn {
     #[schema(value_type = Option<RoleName>)]
     pub developer_name: Option<String>,
     #[schema(minimum = 1, maximum = 2)]
-    #[serde(default, deserialize_with = "crate::api::json::integral")]
+    #[serde(default, deserialize_with = "crate::http::json::integral")]
     pub role_id: Option<i64>,
 }
 

@@ -9,9 +9,9 @@ use utoipa_axum::routes;
 
 use crate::api::doc::AuthErrors;
 use crate::app::AppState;
-use crate::auth::Principal;
 use crate::domain::{Timestamp, UserId};
-use crate::error::ApiError;
+use crate::http::Principal;
+use crate::http::error::ApiError;
 use crate::store::Membership;
 
 pub fn router() -> OpenApiRouter<AppState> {

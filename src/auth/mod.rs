@@ -1,12 +1,8 @@
 //! Credentials: the API key codec and its crypto, tokens, passwords, the key verifier with its
-//! cache, the failure throttle, and the extractors that turn headers into a principal.
+//! cache, and the failure throttle.
 
 pub mod api_key;
-pub mod extract;
 pub mod password;
-pub mod sign_in;
 pub mod throttle;
 pub mod token;
 pub mod verifier;
-
-pub use extract::{Administrator, Interactive, Principal, Via};

@@ -11,7 +11,7 @@ use serde::de::DeserializeOwned;
 use subtle::ConstantTimeEq;
 
 use crate::app::AppState;
-use crate::error::ApiError;
+use crate::http::error::ApiError;
 use crate::web::page::WebError;
 use crate::web::session::SignedIn;
 

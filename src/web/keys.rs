@@ -1,4 +1,4 @@
-//! The User Settings page's key actions, each through `key_management` like the API's:
+//! The User Settings page's key actions, each through `rules::keys` like the API's:
 //! Generate Key, Delete (with its confirmation), and the Show/Copy call of the page's script,
 //! which answers `UserTenantAPIKey` as JSON — a POST, so a value never travels in a URL.
 
@@ -13,8 +13,8 @@ use serde::Deserialize;
 use crate::api::keys::UserTenantApiKey;
 use crate::app::AppState;
 use crate::domain::{KeyName, TenantId};
-use crate::error::ApiError;
-use crate::key_management;
+use crate::http::error::ApiError;
+use crate::rules::keys as key_management;
 use crate::web::csrf::CsrfForm;
 use crate::web::page::{Chrome, WebError, render, sentence};
 use crate::web::session::SignedIn;

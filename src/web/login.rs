@@ -14,9 +14,9 @@ use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 
 use crate::app::AppState;
-use crate::auth::extract::ClientAddress;
 use crate::auth::token;
-use crate::error::ApiError;
+use crate::http::error::ApiError;
+use crate::http::extract::ClientAddress;
 use crate::web::csrf::{self, CsrfForm};
 use crate::web::page::{Chrome, WebError, render};
 use crate::web::session;
@@ -151,7 +151,7 @@ async fn sign_in(
         .clone()
         .unwrap_or_else(|| SecretString::from(""));
     let user =
-        match crate::auth::sign_in::check(&state, address, &credentials.email, candidate).await {
+        match crate::rules::sign_in::check(&state, address, &credentials.email, candidate).await {
             Ok(user) => user,
             Err(error @ ApiError::TooManyRequests { .. }) => return Ok(too_many(refuse, error)),
             Err(ApiError::Unauthorized(_)) => {

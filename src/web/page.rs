@@ -5,7 +5,7 @@ use askama::Template;
 use axum::http::StatusCode;
 use axum::response::{Html, IntoResponse, Redirect, Response};
 
-use crate::error::ApiError;
+use crate::http::error::ApiError;
 use crate::web::assets;
 
 /// The signed-in user as the navigation shows them, with the token the sign-out form needs.

@@ -10,7 +10,7 @@ use crate::app::AppState;
 use crate::auth::api_key::Digest;
 use crate::auth::token;
 use crate::domain::{Timestamp, UserId};
-use crate::error::ApiError;
+use crate::http::error::ApiError;
 use crate::store::{NewSession, User};
 use crate::web::csrf::{self, CSRF_HEADER};
 use crate::web::page::{Nav, WebError};

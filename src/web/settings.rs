@@ -13,7 +13,7 @@ use crate::app::AppState;
 use crate::auth::api_key::ApiKey;
 use crate::config::RevealPolicy;
 use crate::domain::{KeyName, Password, Timestamp};
-use crate::key_management::{self, KeyView};
+use crate::rules::keys::{self as key_management, KeyView};
 use crate::web::page::{Chrome, WebError, full_name, query_encode, render};
 use crate::web::session::SignedIn;
 

@@ -5,7 +5,7 @@ use crate::app::AppState;
 use crate::auth::api_key::ApiKey;
 use crate::config::RevealPolicy;
 use crate::domain::{KeyId, KeyName, TenantId, Timestamp, UserId};
-use crate::error::ApiError;
+use crate::http::error::ApiError;
 use crate::store::{AuditEvent, KeyRecord, NewKey, StoreError};
 
 /// A key as its owner sees it; `value` follows the reveal policy.
@@ -184,7 +184,7 @@ async fn audit(
         subject: Some(subject.to_string()),
     };
     state.store.record_audit(event).await?;
-    let request_id = crate::request_context::current_request_id();
+    let request_id = crate::http::request_service::current_request_id();
     tracing::info!(%request_id, %user, %tenant, action, "audit");
     Ok(())
 }

@@ -32,11 +32,11 @@ use tracing::Instrument;
 
 use crate::api::flows;
 use crate::app::AppState;
-use crate::auth::extract::API_KEY_HEADER;
-use crate::error::message_response;
-use crate::limits;
+use crate::http::error::message_response;
+use crate::http::extract::API_KEY_HEADER;
+use crate::http::limits;
+use crate::http::request_id;
 use crate::metrics::Metrics;
-use crate::request_id;
 
 /// The header that names a request. (The header names here are statics, not constants: a
 /// constant would be built and dropped again at every use.)

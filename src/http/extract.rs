@@ -12,8 +12,8 @@ use crate::app::AppState;
 use crate::auth::token;
 use crate::auth::verifier::KeyCheck;
 use crate::domain::{KeyId, Role, TenantId, Timestamp, UserId};
-use crate::error::ApiError;
-use crate::request_context::client_address;
+use crate::http::error::ApiError;
+use crate::http::request_service::client_address;
 use crate::store::KeyGrant;
 
 pub const API_KEY_HEADER: &str = "x-boomi-flow-api-key";

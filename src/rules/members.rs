@@ -11,7 +11,7 @@ use secrecy::{ExposeSecret, SecretString};
 use crate::app::AppState;
 use crate::auth::password;
 use crate::domain::{Email, Password, Role, TenantId, Timestamp, UserId};
-use crate::error::ApiError;
+use crate::http::error::ApiError;
 use crate::store::{AuditEvent, Member, NewPasswordLink, NewUser};
 
 /// How long a password link works.

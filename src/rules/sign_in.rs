@@ -8,7 +8,7 @@ use secrecy::SecretString;
 use crate::app::AppState;
 use crate::auth::password;
 use crate::domain::Email;
-use crate::error::ApiError;
+use crate::http::error::ApiError;
 use crate::store::User;
 
 /// The user whose email and password these are. A wrong pair is 401, or 429 once the

@@ -9,10 +9,10 @@ use axum::http::request::Parts;
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
 
-use crate::api::strict_json::Strict;
 use crate::app::AppState;
 use crate::domain::Invalid;
-use crate::error::ApiError;
+use crate::http::error::ApiError;
+use crate::http::strict_json::Strict;
 
 /// A request body parsed as `T`.
 pub struct JsonBody<T>(pub T);

@@ -1,0 +1,14 @@
+//! The HTTP edge: what every request goes through first ([`request_service`], its id in
+//! [`request_id`], the bounds in [`limits`]), the extractors that turn a request into a
+//! principal ([`extract`]) or a body ([`json`], [`strict_json`]), and the one error type whose
+//! mapping to status codes is in [`error`].
+
+pub mod error;
+pub mod extract;
+pub mod json;
+pub mod limits;
+pub mod request_id;
+pub mod request_service;
+pub mod strict_json;
+
+pub use extract::{Administrator, Interactive, Principal, Via};
