@@ -1,9 +1,9 @@
-//! The running server: its shared state, the router with its middleware, and the lifecycle
-//! (open the data directory, bind, serve, shut down gracefully).
+//! The composition root: it wires the HTTP edge, the areas (API and pages) and the store
+//! together into the running server, with its lifecycle (open the data directory, bind,
+//! serve, shut down gracefully). The state they share is in [`crate::state`].
 
 use std::fs;
 use std::net::SocketAddr;
-use std::ops::Deref;
 use std::sync::Arc;
 
 use anyhow::Context;
@@ -13,74 +13,16 @@ use axum::http::StatusCode;
 use tokio::net::TcpListener;
 use tower::Layer;
 
-use crate::api::flow_cache::FlowListCache;
-use crate::auth::api_key::{Hasher, Sealer};
-use crate::auth::throttle::FailureThrottle;
-use crate::auth::verifier::KeyVerifier;
 use crate::bootstrap::{self, Bootstrap};
 use crate::config::{RevealPolicy, ServeConfig};
 use crate::control;
 use crate::data_dir;
 use crate::http::error::message_response;
-use crate::http::limits;
 use crate::http::request_service::{Connections, RequestContext, RequestContextLayer};
-use crate::metrics::Metrics;
 use crate::secrets::Secrets;
+use crate::state::AppState;
+use crate::store::KeyStore;
 use crate::store::sqlite::SqliteStore;
-use crate::store::{KeyStore, Store};
-
-/// What every handler can reach. Cloning is one reference count.
-#[derive(Clone)]
-pub struct AppState(Arc<Shared>);
-
-pub struct Shared {
-    pub store: Arc<dyn Store>,
-    pub verifier: KeyVerifier,
-    pub throttle: FailureThrottle,
-    pub sealer: Sealer,
-    pub flow_lists: FlowListCache,
-    pub in_flight: limits::InFlight,
-    pub config: ServeConfig,
-    pub metrics: Arc<Metrics>,
-}
-
-impl Deref for AppState {
-    type Target = Shared;
-    fn deref(&self) -> &Shared {
-        &self.0
-    }
-}
-
-impl AppState {
-    /// The state over an opened store with loaded secrets.
-    pub fn new(config: ServeConfig, store: Arc<dyn Store>, secrets: &Secrets) -> Self {
-        let metrics = Arc::new(Metrics::default());
-        let verifier = KeyVerifier::new(
-            Hasher::new(&secrets.pepper),
-            config.key_cache_capacity,
-            store.clone(),
-            metrics.clone(),
-        );
-        let throttle = FailureThrottle::new(
-            config.auth_failure_burst,
-            config.auth_failure_refill,
-            metrics.clone(),
-        );
-        let sealer = Sealer::new(&secrets.master_key);
-        let flow_lists = FlowListCache::new(config.flow_list_cache_bytes);
-        let in_flight = limits::InFlight::new(config.max_in_flight);
-        Self(Arc::new(Shared {
-            store,
-            verifier,
-            throttle,
-            sealer,
-            flow_lists,
-            in_flight,
-            config,
-            metrics,
-        }))
-    }
-}
 
 /// The whole HTTP surface with its middleware, as one service.
 pub fn build_service(state: AppState) -> RequestContext<Router> {

@@ -34,5 +34,6 @@ pub mod http;
 pub mod metrics;
 pub mod rules;
 pub mod secrets;
+pub mod state;
 pub mod store;
 pub mod web;

@@ -17,13 +17,13 @@ use crate::api::doc::{
     Unauthorized,
 };
 use crate::api::user_json::{NewUserIn, SetPassword, UserIn, UserOut, name};
-use crate::app::AppState;
 use crate::domain::{Email, Page, Password, Role, UserId};
 use crate::http::Administrator;
 use crate::http::error::ApiError;
 use crate::http::extract::ClientAddress;
 use crate::http::json::{JsonBody, Segment, path};
 use crate::rules::members::{self as user_admin, Details, SET_PASSWORD_PATH};
+use crate::state::AppState;
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()

@@ -12,13 +12,13 @@ use utoipa_axum::routes;
 use crate::api::doc::{
     AuthErrors, BadRequest, BodyErrors, Forbidden, Internal, TooManyRequests, Unauthorized,
 };
-use crate::app::AppState;
 use crate::auth::token;
 use crate::domain::{TenantId, Timestamp, UserId};
 use crate::http::Interactive;
 use crate::http::error::ApiError;
 use crate::http::extract::ClientAddress;
 use crate::http::json::{JsonBody, Segment};
+use crate::state::AppState;
 use crate::store::NewToken;
 
 pub fn router() -> OpenApiRouter<AppState> {

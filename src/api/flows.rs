@@ -15,11 +15,11 @@ use utoipa_axum::routes;
 
 use crate::api::doc::{AuthErrors, BodyErrors, NotFound};
 use crate::api::flow_json::{FlowRequest, FlowResponse};
-use crate::app::AppState;
 use crate::domain::{FlowFilter, FlowId, Page, TenantId};
 use crate::http::Principal;
 use crate::http::error::ApiError;
 use crate::http::json::{JsonBody, Segment, TextQuery, path};
+use crate::state::AppState;
 
 /// The path of [`list`] (spelled out again in its `utoipa::path`, which needs the literal).
 const LIST_PATH: &str = "/api/draw/1/flow";

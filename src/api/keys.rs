@@ -10,12 +10,12 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::api::doc::{AuthErrors, BodyErrors, Conflict, Forbidden, NotFound};
-use crate::app::AppState;
 use crate::domain::{KeyName, TenantId, Timestamp};
 use crate::http::error::ApiError;
 use crate::http::json::{JsonBody, Segment};
 use crate::http::{Interactive, Principal};
 use crate::rules::keys::{self as key_management, KeyView};
+use crate::state::AppState;
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()

@@ -8,10 +8,10 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::api::doc::AuthErrors;
-use crate::app::AppState;
 use crate::domain::{Timestamp, UserId};
 use crate::http::Principal;
 use crate::http::error::ApiError;
+use crate::state::AppState;
 use crate::store::Membership;
 
 pub fn router() -> OpenApiRouter<AppState> {

@@ -88,7 +88,7 @@ impl ApiError {
     pub fn client_message(&self) -> String {
         match self {
             ApiError::Internal(cause) => {
-                let request_id = crate::http::request_service::current_request_id();
+                let request_id = crate::http::scope::current_request_id();
                 tracing::error!(request_id = %request_id, error = format!("{cause:#}"), "internal error");
                 format!("keyflow could not complete the request (request id {request_id})")
             }

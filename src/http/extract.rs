@@ -8,12 +8,12 @@ use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderName, HeaderValue, header};
 
-use crate::app::AppState;
 use crate::auth::token;
 use crate::auth::verifier::KeyCheck;
 use crate::domain::{KeyId, Role, TenantId, Timestamp, UserId};
 use crate::http::error::ApiError;
-use crate::http::request_service::client_address;
+use crate::http::scope::client_address;
+use crate::state::AppState;
 use crate::store::KeyGrant;
 
 pub const API_KEY_HEADER: &str = "x-boomi-flow-api-key";

@@ -9,10 +9,10 @@ use axum::http::request::Parts;
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
 
-use crate::app::AppState;
 use crate::domain::Invalid;
 use crate::http::error::ApiError;
 use crate::http::strict_json::Strict;
+use crate::state::AppState;
 
 /// A request body parsed as `T`.
 pub struct JsonBody<T>(pub T);

@@ -1,5 +1,5 @@
 //! The HTTP edge: what every request goes through first ([`request_service`], its id in
-//! [`request_id`], the bounds in [`limits`]), the extractors that turn a request into a
+//! [`request_id`], the bounds in [`limits`], the task-local [`scope`] it sets), the extractors that turn a request into a
 //! principal ([`extract`]) or a body ([`json`], [`strict_json`]), and the one error type whose
 //! mapping to status codes is in [`error`].
 
@@ -9,6 +9,7 @@ pub mod json;
 pub mod limits;
 pub mod request_id;
 pub mod request_service;
+pub mod scope;
 pub mod strict_json;
 
 pub use extract::{Administrator, Interactive, Principal, Via};

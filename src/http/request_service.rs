@@ -2,7 +2,7 @@
 //! (`x-request-id`: the client's own when it sent a short one, else a new one) and counted;
 //! beyond `--max-in-flight` requests at once it is shed with a 503 there and then; a request
 //! with an oversized head is refused; its secrets are marked sensitive; its id and the client's
-//! address are made known to the code serving it ([`current_request_id`], [`client_address`]),
+//! address are made known to the code serving it ([`crate::http::scope`]),
 //! and it is traced (a span and a line per request at debug level; a 5xx logged at error).
 //! After a request that may have written, the cached flow lists are forgotten (see
 //! [`crate::api::flow_cache::FlowListCache`]). A handler that panics is answered 500 like any
@@ -31,12 +31,13 @@ use tower::{Layer, Service};
 use tracing::Instrument;
 
 use crate::api::flows;
-use crate::app::AppState;
 use crate::http::error::message_response;
 use crate::http::extract::API_KEY_HEADER;
 use crate::http::limits;
 use crate::http::request_id;
+use crate::http::scope::{SCOPE, Scope};
 use crate::metrics::Metrics;
+use crate::state::AppState;
 
 /// The header that names a request. (The header names here are statics, not constants: a
 /// constant would be built and dropped again at every use.)
@@ -48,31 +49,6 @@ static SENSITIVE: [HeaderName; 3] = [
     header::COOKIE,
     HeaderName::from_static(API_KEY_HEADER),
 ];
-
-/// What code serving a request may ask about it without having it passed down.
-struct Scope {
-    id: HeaderValue,
-    /// The TCP peer: whose failure budget a refused credential spends.
-    peer: IpAddr,
-}
-
-tokio::task_local! {
-    static SCOPE: Scope;
-}
-
-/// The id of the request being served, or an empty string outside of one.
-pub fn current_request_id() -> String {
-    SCOPE
-        .try_with(|scope| scope.id.to_str().unwrap_or_default().to_string())
-        .unwrap_or_default()
-}
-
-/// The address of the client whose request is being served (`0.0.0.0` outside of one).
-pub fn client_address() -> IpAddr {
-    SCOPE
-        .try_with(|scope| scope.peer)
-        .unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED))
-}
 
 /// Wraps a service (the router) in [`RequestContext`].
 #[derive(Clone)]

@@ -1,11 +1,11 @@
 //! Creating, listing, revealing and deleting a user's API keys: the rules both the API and the
 //! web pages follow (uniqueness per user and tenant, membership, the reveal policy, audit).
 
-use crate::app::AppState;
 use crate::auth::api_key::ApiKey;
 use crate::config::RevealPolicy;
 use crate::domain::{KeyId, KeyName, TenantId, Timestamp, UserId};
 use crate::http::error::ApiError;
+use crate::state::AppState;
 use crate::store::{AuditEvent, KeyRecord, NewKey, StoreError};
 
 /// A key as its owner sees it; `value` follows the reveal policy.
@@ -184,7 +184,7 @@ async fn audit(
         subject: Some(subject.to_string()),
     };
     state.store.record_audit(event).await?;
-    let request_id = crate::http::request_service::current_request_id();
+    let request_id = crate::http::scope::current_request_id();
     tracing::info!(%request_id, %user, %tenant, action, "audit");
     Ok(())
 }

@@ -8,10 +8,10 @@ use rand::RngCore;
 use rand::rngs::OsRng;
 use secrecy::{ExposeSecret, SecretString};
 
-use crate::app::AppState;
 use crate::auth::password;
 use crate::domain::{Email, Password, Role, TenantId, Timestamp, UserId};
 use crate::http::error::ApiError;
+use crate::state::AppState;
 use crate::store::{AuditEvent, Member, NewPasswordLink, NewUser};
 
 /// How long a password link works.

@@ -5,10 +5,10 @@ use std::net::IpAddr;
 
 use secrecy::SecretString;
 
-use crate::app::AppState;
 use crate::auth::password;
 use crate::domain::Email;
 use crate::http::error::ApiError;
+use crate::state::AppState;
 use crate::store::User;
 
 /// The user whose email and password these are. A wrong pair is 401, or 429 once the

@@ -10,8 +10,8 @@ use serde::Deserialize;
 use serde::de::DeserializeOwned;
 use subtle::ConstantTimeEq;
 
-use crate::app::AppState;
 use crate::http::error::ApiError;
+use crate::state::AppState;
 use crate::web::page::WebError;
 use crate::web::session::SignedIn;
 

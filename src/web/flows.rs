@@ -10,8 +10,8 @@ use axum::response::Response;
 use axum::routing::get;
 use serde::Deserialize;
 
-use crate::app::AppState;
 use crate::domain::TenantId;
+use crate::state::AppState;
 use crate::store::{FlowRecord, Who};
 use crate::web::page::{Chrome, WebError, full_name, render};
 use crate::web::session::SignedIn;

@@ -11,10 +11,10 @@ use axum::{Json, Router};
 use serde::Deserialize;
 
 use crate::api::keys::UserTenantApiKey;
-use crate::app::AppState;
 use crate::domain::{KeyName, TenantId};
 use crate::http::error::ApiError;
 use crate::rules::keys as key_management;
+use crate::state::AppState;
 use crate::web::csrf::CsrfForm;
 use crate::web::page::{Chrome, WebError, render, sentence};
 use crate::web::session::SignedIn;

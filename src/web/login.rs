@@ -13,10 +13,10 @@ use axum::{Form, Router};
 use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 
-use crate::app::AppState;
 use crate::auth::token;
 use crate::http::error::ApiError;
 use crate::http::extract::ClientAddress;
+use crate::state::AppState;
 use crate::web::csrf::{self, CsrfForm};
 use crate::web::page::{Chrome, WebError, render};
 use crate::web::session;

@@ -10,11 +10,11 @@ use axum::routing::post;
 use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 
-use crate::app::AppState;
 use crate::auth::password;
 use crate::domain::Password;
 use crate::http::error::ApiError;
 use crate::http::extract::ClientAddress;
+use crate::state::AppState;
 use crate::web::csrf::CsrfForm;
 use crate::web::page::{WebError, sentence};
 use crate::web::settings::{Outcome, PasswordForm, render_settings};

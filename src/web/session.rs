@@ -6,11 +6,11 @@ use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, Method, header};
 use secrecy::{ExposeSecret, SecretString};
 
-use crate::app::AppState;
 use crate::auth::api_key::Digest;
 use crate::auth::token;
 use crate::domain::{Timestamp, UserId};
 use crate::http::error::ApiError;
+use crate::state::AppState;
 use crate::store::{NewSession, User};
 use crate::web::csrf::{self, CSRF_HEADER};
 use crate::web::page::{Nav, WebError};

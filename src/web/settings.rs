@@ -9,11 +9,11 @@ use axum::http::StatusCode;
 use axum::response::Response;
 use axum::routing::get;
 
-use crate::app::AppState;
 use crate::auth::api_key::ApiKey;
 use crate::config::RevealPolicy;
 use crate::domain::{KeyName, Password, Timestamp};
 use crate::rules::keys::{self as key_management, KeyView};
+use crate::state::AppState;
 use crate::web::page::{Chrome, WebError, full_name, query_encode, render};
 use crate::web::session::SignedIn;
 

@@ -28,7 +28,7 @@ pub struct TestApp {
     pub admin_email: String,
     pub admin_password: String,
     /// The running server's state, for the tests that call the library beside it.
-    pub state: keyflow::app::AppState,
+    pub state: keyflow::state::AppState,
     data_dir: tempfile::TempDir,
 }
 

@@ -1,0 +1,67 @@
+//! The server's shared state: what every handler, extractor and background task can reach.
+
+use std::ops::Deref;
+use std::sync::Arc;
+
+use crate::api::flow_cache::FlowListCache;
+use crate::auth::api_key::{Hasher, Sealer};
+use crate::auth::throttle::FailureThrottle;
+use crate::auth::verifier::KeyVerifier;
+use crate::config::ServeConfig;
+use crate::http::limits;
+use crate::metrics::Metrics;
+use crate::secrets::Secrets;
+use crate::store::Store;
+
+/// What every handler can reach. Cloning is one reference count.
+#[derive(Clone)]
+pub struct AppState(Arc<Shared>);
+
+pub struct Shared {
+    pub store: Arc<dyn Store>,
+    pub verifier: KeyVerifier,
+    pub throttle: FailureThrottle,
+    pub sealer: Sealer,
+    pub flow_lists: FlowListCache,
+    pub in_flight: limits::InFlight,
+    pub config: ServeConfig,
+    pub metrics: Arc<Metrics>,
+}
+
+impl Deref for AppState {
+    type Target = Shared;
+    fn deref(&self) -> &Shared {
+        &self.0
+    }
+}
+
+impl AppState {
+    /// The state over an opened store with loaded secrets.
+    pub fn new(config: ServeConfig, store: Arc<dyn Store>, secrets: &Secrets) -> Self {
+        let metrics = Arc::new(Metrics::default());
+        let verifier = KeyVerifier::new(
+            Hasher::new(&secrets.pepper),
+            config.key_cache_capacity,
+            store.clone(),
+            metrics.clone(),
+        );
+        let throttle = FailureThrottle::new(
+            config.auth_failure_burst,
+            config.auth_failure_refill,
+            metrics.clone(),
+        );
+        let sealer = Sealer::new(&secrets.master_key);
+        let flow_lists = FlowListCache::new(config.flow_list_cache_bytes);
+        let in_flight = limits::InFlight::new(config.max_in_flight);
+        Self(Arc::new(Shared {
+            store,
+            verifier,
+            throttle,
+            sealer,
+            flow_lists,
+            in_flight,
+            config,
+            metrics,
+        }))
+    }
+}
