@@ -17,9 +17,11 @@ use std::time::Duration;
 
 use criterion::measurement::WallTime;
 use criterion::{BenchmarkGroup, Criterion};
-use keyflow::auth::api_key::{ApiKey, Digest, Hasher};
+use keyflow::auth::api_key::{ApiKey, Hasher};
 use keyflow::auth::verifier::{KeyCheck, KeyVerifier};
-use keyflow::domain::{Email, KeyId, KeyName, Role, TenantId, TenantName, Timestamp, UserId};
+use keyflow::domain::{
+    Digest, Email, KeyId, KeyName, Role, TenantId, TenantName, Timestamp, UserId,
+};
 use keyflow::metrics::Metrics;
 use keyflow::store::sqlite::SqliteStore;
 use keyflow::store::{KeyGrant, KeyStore, NewKey, NewUser, Store, TenantStore, UserStore};

@@ -8,8 +8,9 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use crate::auth::api_key::{ApiKey, Digest, Hasher};
+use crate::auth::api_key::{ApiKey, Hasher};
 use crate::coarse_clock::{CoarseClock, Stamped};
+use crate::domain::Digest;
 use crate::domain::Timestamp;
 use crate::metrics::Metrics;
 use crate::store::{KeyGrant, Store, StoreResult};

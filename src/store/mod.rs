@@ -8,7 +8,7 @@ use async_trait::async_trait;
 
 pub use records::*;
 
-use crate::auth::api_key::Digest;
+use crate::domain::Digest;
 use crate::domain::flow::FlowDraft;
 use crate::domain::{
     Email, FlowFilter, FlowId, KeyId, Page, Role, TenantId, TenantName, Timestamp, UserId,

@@ -6,8 +6,8 @@ use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, Method, header};
 use secrecy::{ExposeSecret, SecretString};
 
-use crate::auth::api_key::Digest;
 use crate::auth::token;
+use crate::domain::Digest;
 use crate::domain::{Timestamp, UserId};
 use crate::http::error::ApiError;
 use crate::state::AppState;
