@@ -19,6 +19,8 @@ pub struct AppState(Arc<Shared>);
 
 pub struct Shared {
     pub store: Arc<dyn Store>,
+    /// Digests under the pepper: of keys, tokens, sessions, password links, CSRF tokens.
+    pub hasher: Hasher,
     pub verifier: KeyVerifier,
     pub throttle: FailureThrottle,
     pub sealer: Sealer,
@@ -39,8 +41,9 @@ impl AppState {
     /// The state over an opened store with loaded secrets.
     pub fn new(config: ServeConfig, store: Arc<dyn Store>, secrets: &Secrets) -> Self {
         let metrics = Arc::new(Metrics::default());
+        let hasher = Hasher::new(&secrets.pepper);
         let verifier = KeyVerifier::new(
-            Hasher::new(&secrets.pepper),
+            hasher.clone(),
             config.key_cache_capacity,
             store.clone(),
             metrics.clone(),
@@ -55,6 +58,7 @@ impl AppState {
         let in_flight = limits::InFlight::new(config.max_in_flight);
         Self(Arc::new(Shared {
             store,
+            hasher,
             verifier,
             throttle,
             sealer,

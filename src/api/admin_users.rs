@@ -235,7 +235,7 @@ async fn set_password(
     let password = Password::parse(request.password).map_err(ApiError::invalid)?;
     match user_admin::set_password(&state, &request.token, password).await {
         Ok(_) => Ok(()),
-        Err(error @ ApiError::Unauthorized(_)) => Err(state.throttle.failed(address, error)),
+        Err(error @ ApiError::Unauthorized(_)) => Err(error.counted(&state.throttle, address)),
         Err(error) => Err(error),
     }
 }

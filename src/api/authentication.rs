@@ -106,7 +106,7 @@ async fn issue(state: &AppState, user: UserId, tenant: TenantId) -> Result<Json<
     state
         .store
         .insert_token(NewToken {
-            digest: state.verifier.hasher().digest(value.expose_secret()),
+            digest: state.hasher.digest(value.expose_secret()),
             user_id: user,
             tenant_id: tenant,
             created_at: now,

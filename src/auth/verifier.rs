@@ -74,10 +74,6 @@ impl KeyVerifier {
         }
     }
 
-    pub fn hasher(&self) -> &Hasher {
-        &self.hasher
-    }
-
     pub async fn verify(&self, presented: &str) -> StoreResult<KeyCheck> {
         let grant = match self.look_up(presented) {
             Lookup::Malformed => {

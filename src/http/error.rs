@@ -5,6 +5,9 @@
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 
+use std::net::IpAddr;
+
+use crate::auth::throttle::{FailureThrottle, Throttled};
 use crate::domain::Invalid;
 use crate::store::StoreError;
 
@@ -49,6 +52,24 @@ impl ApiError {
     /// A 422 from a domain value that refused its input.
     pub fn invalid(error: Invalid) -> Self {
         ApiError::Unprocessable(error.0)
+    }
+
+    /// Counts a refused credential (a 401) against the client's failure budget; the failure
+    /// that spends it becomes a 429. Other errors pass through uncounted.
+    pub fn counted(self, throttle: &FailureThrottle, address: IpAddr) -> Self {
+        if !matches!(self, ApiError::Unauthorized(_)) {
+            return self;
+        }
+        match throttle.failed(address) {
+            Ok(()) => self,
+            Err(throttled) => throttled.into(),
+        }
+    }
+}
+
+impl From<Throttled> for ApiError {
+    fn from(Throttled { retry_after_secs }: Throttled) -> Self {
+        ApiError::TooManyRequests { retry_after_secs }
     }
 }
 

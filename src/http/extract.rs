@@ -160,7 +160,7 @@ impl FromRequestParts<AppState> for Principal {
                 ));
             }
         };
-        outcome.map_err(|error| state.throttle.failed(address, error))
+        outcome.map_err(|error| error.counted(&state.throttle, address))
     }
 }
 
@@ -278,7 +278,7 @@ async fn by_token(
     if presented.is_empty() {
         return Err(invalid());
     }
-    let digest = state.verifier.hasher().digest(presented);
+    let digest = state.hasher.digest(presented);
     let grant = state
         .store
         .token_by_digest(&digest)

@@ -42,7 +42,7 @@ pub async fn create(
         user_id: user,
         tenant_id: tenant,
         name: name.clone(),
-        digest: state.verifier.hasher().digest(key.expose()),
+        digest: state.hasher.digest(key.expose()),
         preview: key.preview(),
         sealed,
         created_at,

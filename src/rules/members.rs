@@ -83,7 +83,7 @@ async fn invite(
         password_hash: None,
     };
     let link = NewPasswordLink {
-        digest: state.verifier.hasher().digest(token.expose_secret()),
+        digest: state.hasher.digest(token.expose_secret()),
         user_id: id,
         created_at: now,
         expires_at: now.plus(LINK_LIFETIME),
@@ -154,7 +154,7 @@ pub async fn set_password(
     token: &str,
     password: Password,
 ) -> Result<UserId, ApiError> {
-    let digest = state.verifier.hasher().digest(token);
+    let digest = state.hasher.digest(token);
     let hash = password::hash(&password).await?;
     state
         .store

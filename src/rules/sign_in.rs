@@ -31,7 +31,7 @@ pub async fn check(
         Some(user) => Ok(user),
         None => {
             let refused = ApiError::Unauthorized("wrong email or password".into());
-            Err(state.throttle.failed(address, refused))
+            Err(refused.counted(&state.throttle, address))
         }
     }
 }

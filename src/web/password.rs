@@ -44,14 +44,14 @@ async fn change(
     let mut status = StatusCode::UNPROCESSABLE_ENTITY;
     let mut retry_after = None;
     let checked = match state.throttle.guard(address) {
-        Err(error) => Err(error),
+        Err(throttled) => Err(ApiError::from(throttled)),
         Ok(()) => {
             let stored = session.user.password_hash.clone();
             if password::verify(stored, or_empty(form.current)).await? {
                 Ok(())
             } else {
                 let wrong = ApiError::Unauthorized("wrong password".into());
-                Err(state.throttle.failed(address, wrong))
+                Err(wrong.counted(&state.throttle, address))
             }
         }
     };

@@ -67,7 +67,7 @@ pub async fn signed_in(
     let Some(token) = cookie(headers, SESSION_COOKIE) else {
         return Ok(None);
     };
-    let digest = state.verifier.hasher().digest(token);
+    let digest = state.hasher.digest(token);
     let Some(grant) = state.store.session_by_digest(&digest).await? else {
         return Ok(None);
     };
@@ -96,7 +96,7 @@ pub async fn open(
     state
         .store
         .insert_session(NewSession {
-            digest: state.verifier.hasher().digest(token.expose_secret()),
+            digest: state.hasher.digest(token.expose_secret()),
             user_id: user,
             created_at: now,
             expires_at: now.plus(lifetime),
