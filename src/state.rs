@@ -9,7 +9,11 @@ use crate::auth::throttle::FailureThrottle;
 use crate::auth::verifier::KeyVerifier;
 use crate::config::ServeConfig;
 use crate::http::limits;
+use crate::http::scope::current_request_id;
 use crate::metrics::Metrics;
+use crate::rules::keys::Keys;
+use crate::rules::members::Members;
+use crate::rules::sign_in::SignIn;
 use crate::secrets::Secrets;
 use crate::store::Store;
 
@@ -67,5 +71,35 @@ impl AppState {
             config,
             metrics,
         }))
+    }
+}
+
+/// The rules, over this server's store, secrets and settings.
+impl AppState {
+    pub fn keys(&self) -> Keys<'_> {
+        Keys {
+            store: self.store.as_ref(),
+            hasher: &self.hasher,
+            sealer: &self.sealer,
+            reveal: self.config.key_reveal,
+            revoker: &self.verifier,
+            request_id: current_request_id(),
+        }
+    }
+
+    pub fn members(&self) -> Members<'_> {
+        Members {
+            store: self.store.as_ref(),
+            revoker: &self.verifier,
+        }
+    }
+
+    pub fn sign_in(&self) -> SignIn<'_> {
+        SignIn {
+            store: self.store.as_ref(),
+            hasher: &self.hasher,
+            throttle: &self.throttle,
+            token_ttl: self.config.token_ttl,
+        }
     }
 }

@@ -22,8 +22,12 @@ use crate::http::Administrator;
 use crate::http::error::ApiError;
 use crate::http::extract::ClientAddress;
 use crate::http::json::{JsonBody, Segment, path};
-use crate::rules::members::{self as user_admin, Details, SET_PASSWORD_PATH};
+use crate::rules::Actor;
+use crate::rules::members::{self as user_admin, Details};
 use crate::state::AppState;
+
+/// Where a password link's token is used; the link is this path with `?token=…`.
+const SET_PASSWORD_PATH: &str = "/api/admin/1/users/password";
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -136,7 +140,16 @@ async fn add(
     let email = Email::parse(&request.email).map_err(ApiError::invalid)?;
     let details = details(&request.details(), Role::Standard)?;
     let tenant = principal.tenant_id;
-    let added = user_admin::add(&state, principal.user_id, tenant, email, details).await?;
+    let actor = Actor::User(principal.user_id);
+    let added = user_admin::add(
+        &state.members(),
+        &state.hasher,
+        actor,
+        tenant,
+        email,
+        details,
+    )
+    .await?;
     let mut user = UserOut::from(added.member);
     user.set_password_link = added
         .link
@@ -161,7 +174,7 @@ async fn load(
     Segment(id): Segment,
 ) -> Result<Json<UserOut>, ApiError> {
     let id = path(&id, UserId::parse)?;
-    let member = user_admin::member(&state, principal.tenant_id, id).await?;
+    let member = user_admin::member(&state.members(), principal.tenant_id, id).await?;
     Ok(Json(member.into()))
 }
 
@@ -186,9 +199,10 @@ async fn update(
 ) -> Result<Json<UserOut>, ApiError> {
     let id = path(&id, UserId::parse)?;
     let tenant = principal.tenant_id;
-    let current = user_admin::member(&state, tenant, id).await?;
+    let actor = Actor::User(principal.user_id);
+    let current = user_admin::member(&state.members(), tenant, id).await?;
     let details = details(&request, current.role)?;
-    let member = user_admin::update(&state, principal.user_id, tenant, id, details).await?;
+    let member = user_admin::update(&state.members(), actor, tenant, id, details).await?;
     Ok(Json(member.into()))
 }
 
@@ -210,7 +224,9 @@ async fn remove(
     Segment(id): Segment,
 ) -> Result<(), ApiError> {
     let id = path(&id, UserId::parse)?;
-    user_admin::remove(&state, principal.user_id, principal.tenant_id, id).await
+    let actor = Actor::User(principal.user_id);
+    user_admin::remove(&state.members(), actor, principal.tenant_id, id).await?;
+    Ok(())
 }
 
 /// keyflow's extension: sets a new account's first password with the token of its
@@ -233,7 +249,10 @@ async fn set_password(
 ) -> Result<(), ApiError> {
     state.throttle.guard(address)?;
     let password = Password::parse(request.password).map_err(ApiError::invalid)?;
-    match user_admin::set_password(&state, &request.token, password).await {
+    match user_admin::set_password(&state.members(), &state.hasher, &request.token, password)
+        .await
+        .map_err(ApiError::from)
+    {
         Ok(_) => Ok(()),
         Err(error @ ApiError::Unauthorized(_)) => Err(error.counted(&state.throttle, address)),
         Err(error) => Err(error),

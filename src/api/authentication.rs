@@ -12,14 +12,13 @@ use utoipa_axum::routes;
 use crate::api::doc::{
     AuthErrors, BadRequest, BodyErrors, Forbidden, Internal, TooManyRequests, Unauthorized,
 };
-use crate::auth::token;
-use crate::domain::{TenantId, Timestamp, UserId};
+use crate::domain::TenantId;
 use crate::http::Interactive;
 use crate::http::error::ApiError;
 use crate::http::extract::ClientAddress;
 use crate::http::json::{JsonBody, Segment};
+use crate::rules::sign_in as rules;
 use crate::state::AppState;
-use crate::store::NewToken;
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -55,15 +54,16 @@ async fn sign_in(
     ClientAddress(address): ClientAddress,
     JsonBody(credentials): JsonBody<Credentials>,
 ) -> Result<Json<String>, ApiError> {
-    let user =
-        crate::rules::sign_in::check(&state, address, &credentials.username, credentials.password)
-            .await?;
-    let Some(first) = state.store.memberships(user.id).await?.into_iter().next() else {
-        return Err(ApiError::Forbidden(
-            "your account is not a member of any tenant".into(),
-        ));
-    };
-    issue(&state, user.id, first.tenant.id).await
+    let sign_in = state.sign_in();
+    let user = rules::check(
+        &sign_in,
+        address,
+        &credentials.username,
+        credentials.password,
+    )
+    .await?;
+    let token = rules::first_token(&sign_in, user.id).await?;
+    Ok(Json(token.expose_secret().to_string()))
 }
 
 /// A token for another of the signed-in user's tenants. Only a token may ask: a token can
@@ -86,32 +86,6 @@ async fn token_for_tenant(
     Segment(tenant): Segment,
 ) -> Result<Json<String>, ApiError> {
     let tenant = TenantId::parse(&tenant).map_err(|error| ApiError::BadRequest(error.0))?;
-    if state
-        .store
-        .role_in(principal.user_id, tenant)
-        .await?
-        .is_none()
-    {
-        return Err(ApiError::Forbidden(format!(
-            "you are not a member of the tenant {tenant}"
-        )));
-    }
-    issue(&state, principal.user_id, tenant).await
-}
-
-/// Stores a new token's digest and returns the token.
-async fn issue(state: &AppState, user: UserId, tenant: TenantId) -> Result<Json<String>, ApiError> {
-    let value = token::generate();
-    let now = Timestamp::now();
-    state
-        .store
-        .insert_token(NewToken {
-            digest: state.hasher.digest(value.expose_secret()),
-            user_id: user,
-            tenant_id: tenant,
-            created_at: now,
-            expires_at: now.plus(state.config.token_ttl),
-        })
-        .await?;
-    Ok(Json(value.expose_secret().to_string()))
+    let token = rules::token_for(&state.sign_in(), principal.user_id, tenant).await?;
+    Ok(Json(token.expose_secret().to_string()))
 }

@@ -80,7 +80,7 @@ async fn list(
     State(state): State<AppState>,
     Interactive(principal): Interactive,
 ) -> Result<Json<Vec<UserTenantApiKey>>, ApiError> {
-    let keys = key_management::list(&state, principal.user_id).await?;
+    let keys = key_management::list(&state.keys(), principal.user_id).await?;
     Ok(Json(keys.into_iter().map(UserTenantApiKey::from).collect()))
 }
 
@@ -107,7 +107,7 @@ async fn create(
         .as_deref()
         .ok_or_else(|| ApiError::Unprocessable("tenantId is required".into()))
         .and_then(|text| TenantId::parse(text).map_err(ApiError::invalid))?;
-    let view = key_management::create(&state, principal.user_id, tenant, name).await?;
+    let view = key_management::create(&state.keys(), principal.user_id, tenant, name).await?;
     Ok(Json(view.into()))
 }
 
@@ -129,7 +129,7 @@ async fn reveal(
     Segment(name): Segment,
 ) -> Result<Json<UserTenantApiKey>, ApiError> {
     let tenant = header_tenant(&principal);
-    let view = key_management::reveal(&state, principal.user_id, &name, tenant).await?;
+    let view = key_management::reveal(&state.keys(), principal.user_id, &name, tenant).await?;
     Ok(Json(view.into()))
 }
 
@@ -150,7 +150,14 @@ async fn remove(
     Interactive(principal): Interactive,
     Segment(name): Segment,
 ) -> Result<(), ApiError> {
-    key_management::delete(&state, principal.user_id, &name, header_tenant(&principal)).await
+    key_management::delete(
+        &state.keys(),
+        principal.user_id,
+        &name,
+        header_tenant(&principal),
+    )
+    .await?;
+    Ok(())
 }
 
 /// The tenant `manywhotenant` named, if it did: it picks among same-named keys.

@@ -9,6 +9,7 @@ use std::net::IpAddr;
 
 use crate::auth::throttle::{FailureThrottle, Throttled};
 use crate::domain::Invalid;
+use crate::rules::RuleError;
 use crate::store::StoreError;
 
 /// Everything a handler or extractor can refuse with.
@@ -79,6 +80,20 @@ impl From<StoreError> for ApiError {
             StoreError::Conflict(message) => ApiError::Conflict(message),
             StoreError::Missing(message) => ApiError::NotFound(message),
             StoreError::Internal(cause) => ApiError::Internal(cause),
+        }
+    }
+}
+
+/// Every refusal of a rule, as a status code.
+impl From<RuleError> for ApiError {
+    fn from(error: RuleError) -> Self {
+        match error {
+            RuleError::NotAllowed(message) => ApiError::Forbidden(message),
+            RuleError::Missing(message) => ApiError::NotFound(message),
+            RuleError::Conflict(message) => ApiError::Conflict(message),
+            RuleError::WrongCredentials(message) => ApiError::Unauthorized(message),
+            RuleError::Throttled(throttled) => throttled.into(),
+            RuleError::Internal(cause) => ApiError::Internal(cause),
         }
     }
 }

@@ -1,6 +1,9 @@
 //! Tenant user administration: adding a user (a new account gets a one-time password link,
 //! since keyflow sends no mail), changing a role or names, removing a member (their keys and
-//! tokens stop at once), and using a password link. The rules the API follows live here.
+//! tokens stop at once), and using a password link. The rules the API and the command line
+//! (`keyflow user create|add|remove`) follow live here, and each change leaves the same audit
+//! record whichever made it (`user.added`, `user.updated`, `user.removed`; the command line's
+//! with no actor).
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -8,17 +11,21 @@ use rand::RngCore;
 use rand::rngs::OsRng;
 use secrecy::{ExposeSecret, SecretString};
 
+use crate::auth::api_key::Hasher;
 use crate::auth::password;
 use crate::domain::{Email, Password, Role, TenantId, Timestamp, UserId};
-use crate::http::error::ApiError;
-use crate::state::AppState;
-use crate::store::{AuditEvent, Member, NewPasswordLink, NewUser};
+use crate::rules::{Actor, Revoker, RuleError};
+use crate::store::{AuditEvent, Member, NewPasswordLink, NewUser, Store};
+
+/// What the membership rules work with.
+pub struct Members<'a> {
+    pub store: &'a dyn Store,
+    /// Told when a removal revokes the member's keys.
+    pub revoker: &'a dyn Revoker,
+}
 
 /// How long a password link works.
 pub const LINK_LIFETIME: std::time::Duration = std::time::Duration::from_secs(7 * 24 * 60 * 60);
-
-/// Where a password link's token is used; the link is this path with `?token=…`.
-pub const SET_PASSWORD_PATH: &str = "/api/admin/1/users/password";
 
 /// What adding a user did.
 pub struct Added {
@@ -37,39 +44,77 @@ pub struct Details {
 /// Makes `email` a member of `tenant`, creating the account (with no usable password and a
 /// one-time link to set one) when there is none. Conflict when already a member.
 pub async fn add(
-    state: &AppState,
-    actor: UserId,
+    members: &Members<'_>,
+    hasher: &Hasher,
+    actor: Actor,
     tenant: TenantId,
     email: Email,
     details: Details,
-) -> Result<Added, ApiError> {
-    let link = match state.store.user_by_email(&email).await? {
+) -> Result<Added, RuleError> {
+    let link = match members.store.user_by_email(&email).await? {
         Some(user) => {
-            state
+            members
                 .store
                 .add_membership(user.id, tenant, details.role)
                 .await?;
             None
         }
-        None => Some(invite(state, tenant, email.clone(), &details).await?),
+        None => Some(invite(members, hasher, tenant, email.clone(), &details).await?),
     };
-    let user = state
+    let user = members
         .store
         .user_by_email(&email)
         .await?
-        .ok_or_else(|| ApiError::Internal(anyhow::anyhow!("an added user vanished")))?;
-    let member = member(state, tenant, user.id).await?;
-    audit(state, actor, tenant, "user.added", user.id).await?;
+        .ok_or_else(|| RuleError::Internal(anyhow::anyhow!("an added user vanished")))?;
+    let member = member(members, tenant, user.id).await?;
+    audit(members, actor, tenant, "user.added", user.id).await?;
     Ok(Added { member, link })
+}
+
+/// Makes an existing account a member of `tenant` (the command line's `user add`): the same
+/// write and the same audit record as [`add`] for an email that has an account. Conflict when
+/// already a member; Missing when the tenant does not exist.
+pub async fn add_existing(
+    members: &Members<'_>,
+    actor: Actor,
+    tenant: TenantId,
+    user: UserId,
+    role: Role,
+) -> Result<(), RuleError> {
+    members.store.add_membership(user, tenant, role).await?;
+    audit(members, actor, tenant, "user.added", user).await
+}
+
+/// Creates an account that has its password as a member of `tenant` (the command line's
+/// `user create`). A tenant's first member administers it; later ones are standard users
+/// unless `role` says otherwise. Recorded as `user.added`, like an account [`add`] creates.
+/// Conflict when the email is taken; Missing when the tenant does not exist.
+pub async fn create(
+    members: &Members<'_>,
+    actor: Actor,
+    tenant: TenantId,
+    user: NewUser,
+    role: Option<Role>,
+) -> Result<UserId, RuleError> {
+    let role = match role {
+        Some(role) => role,
+        None if members.store.member_count(tenant).await? == 0 => Role::Administrator,
+        None => Role::Standard,
+    };
+    let id = user.id;
+    members.store.create_user(user, tenant, role).await?;
+    audit(members, actor, tenant, "user.added", id).await?;
+    Ok(id)
 }
 
 /// Creates the account with its link; returns the link's token.
 async fn invite(
-    state: &AppState,
+    members: &Members<'_>,
+    hasher: &Hasher,
     tenant: TenantId,
     email: Email,
     details: &Details,
-) -> Result<SecretString, ApiError> {
+) -> Result<SecretString, RuleError> {
     let mut bytes = [0u8; 32];
     OsRng.fill_bytes(&mut bytes);
     let token = SecretString::from(format!("kfp_{}", URL_SAFE_NO_PAD.encode(bytes)));
@@ -83,12 +128,12 @@ async fn invite(
         password_hash: None,
     };
     let link = NewPasswordLink {
-        digest: state.hasher.digest(token.expose_secret()),
+        digest: hasher.digest(token.expose_secret()),
         user_id: id,
         created_at: now,
         expires_at: now.plus(LINK_LIFETIME),
     };
-    state
+    members
         .store
         .create_invited_user(user, tenant, details.role, link)
         .await?;
@@ -96,29 +141,33 @@ async fn invite(
 }
 
 /// A member of the tenant, or 404.
-pub async fn member(state: &AppState, tenant: TenantId, user: UserId) -> Result<Member, ApiError> {
-    state
+pub async fn member(
+    members: &Members<'_>,
+    tenant: TenantId,
+    user: UserId,
+) -> Result<Member, RuleError> {
+    members
         .store
         .member(tenant, user)
         .await?
-        .ok_or_else(|| ApiError::NotFound(format!("this tenant has no user {user}")))
+        .ok_or_else(|| RuleError::Missing(format!("this tenant has no user {user}")))
 }
 
 /// Sets a member's names and role. Conflict when it would leave the tenant no administrator.
 pub async fn update(
-    state: &AppState,
-    actor: UserId,
+    members: &Members<'_>,
+    actor: Actor,
     tenant: TenantId,
     user: UserId,
     details: Details,
-) -> Result<Member, ApiError> {
-    member(state, tenant, user).await?;
-    if !state.store.set_role(user, tenant, details.role).await? {
-        return Err(ApiError::NotFound(format!(
+) -> Result<Member, RuleError> {
+    member(members, tenant, user).await?;
+    if !members.store.set_role(user, tenant, details.role).await? {
+        return Err(RuleError::Missing(format!(
             "this tenant has no user {user}"
         )));
     }
-    state
+    members
         .store
         .set_names(
             user,
@@ -126,56 +175,57 @@ pub async fn update(
             details.last_name.as_deref(),
         )
         .await?;
-    audit(state, actor, tenant, "user.updated", user).await?;
-    member(state, tenant, user).await
+    audit(members, actor, tenant, "user.updated", user).await?;
+    member(members, tenant, user).await
 }
 
 /// Removes a member: their keys for the tenant are deleted and every server forgets them, and
 /// their tokens stop working there (tokens check membership on each request).
 pub async fn remove(
-    state: &AppState,
-    actor: UserId,
+    members: &Members<'_>,
+    actor: Actor,
     tenant: TenantId,
     user: UserId,
-) -> Result<(), ApiError> {
-    if !state.store.remove_membership(user, tenant).await? {
-        return Err(ApiError::NotFound(format!(
+) -> Result<(), RuleError> {
+    if !members.store.remove_membership(user, tenant).await? {
+        return Err(RuleError::Missing(format!(
             "this tenant has no user {user}"
         )));
     }
-    state.verifier.revoke_all();
-    audit(state, actor, tenant, "user.removed", user).await
+    members.revoker.revoke_cached().await;
+    audit(members, actor, tenant, "user.removed", user).await
 }
 
 /// Sets the password of the user a link was made for, using the link up. 401 for an unknown,
 /// used or expired link.
 pub async fn set_password(
-    state: &AppState,
+    members: &Members<'_>,
+    hasher: &Hasher,
     token: &str,
     password: Password,
-) -> Result<UserId, ApiError> {
-    let digest = state.hasher.digest(token);
+) -> Result<UserId, RuleError> {
+    let digest = hasher.digest(token);
     let hash = password::hash(&password).await?;
-    state
+    members
         .store
         .use_password_link(&digest, Timestamp::now(), &hash)
         .await?
         .ok_or_else(|| {
-            ApiError::Unauthorized("the password link is not valid or has expired".into())
+            RuleError::WrongCredentials("the password link is not valid or has expired".into())
         })
 }
 
 async fn audit(
-    state: &AppState,
-    actor: UserId,
+    members: &Members<'_>,
+    actor: Actor,
     tenant: TenantId,
     action: &'static str,
     subject: UserId,
-) -> Result<(), ApiError> {
-    state
+) -> Result<(), RuleError> {
+    members
         .store
         .record_audit(AuditEvent {
-            actor: Some(actor),
+            actor: actor.id(),
             tenant: Some(tenant),
             action,
             subject: Some(subject.to_string()),

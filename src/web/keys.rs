@@ -74,7 +74,8 @@ async fn generate(
             return refused(&state, &session, key_form, StatusCode::UNPROCESSABLE_ENTITY).await;
         }
     };
-    match key_management::create(&state, session.user.id, tenant, name).await {
+    let created = key_management::create(&state.keys(), session.user.id, tenant, name).await;
+    match created.map_err(ApiError::from) {
         Ok(view) => {
             let outcome = Outcome {
                 created: Some(CreatedKey {
@@ -119,7 +120,7 @@ async fn confirm(
     Query(key): Query<KeyRef>,
 ) -> Result<Response, WebError> {
     let tenant = tenant(&key.tenant)?;
-    let listed = key_management::list(&state, session.user.id).await?;
+    let listed = key_management::list(&state.keys(), session.user.id).await?;
     let view = listed
         .into_iter()
         .find(|view| view.name == key.name && view.tenant_id == tenant)
@@ -139,7 +140,7 @@ async fn delete(
     CsrfForm { session, form }: CsrfForm<KeyRef>,
 ) -> Result<Response, WebError> {
     let tenant = tenant(&form.tenant)?;
-    key_management::delete(&state, session.user.id, &form.name, Some(tenant)).await?;
+    key_management::delete(&state.keys(), session.user.id, &form.name, Some(tenant)).await?;
     let outcome = Outcome {
         notice: Some(format!("The API key “{}” was deleted.", form.name.trim())),
         ..Outcome::default()
@@ -155,10 +156,10 @@ async fn reveal(
     let tenant = tenant(&form.tenant).map_err(|_| {
         WebError::Script(ApiError::BadRequest("the tenant is not a tenant id".into()))
     })?;
-    key_management::reveal(&state, session.user.id, &form.name, Some(tenant))
+    key_management::reveal(&state.keys(), session.user.id, &form.name, Some(tenant))
         .await
         .map(|view| Json(view.into()))
-        .map_err(WebError::Script)
+        .map_err(|error| WebError::Script(error.into()))
 }
 
 fn tenant(text: &str) -> Result<TenantId, WebError> {

@@ -91,6 +91,12 @@ impl From<ApiError> for WebError {
     }
 }
 
+impl From<crate::rules::RuleError> for WebError {
+    fn from(error: crate::rules::RuleError) -> Self {
+        ApiError::from(error).into()
+    }
+}
+
 impl From<crate::store::StoreError> for WebError {
     fn from(error: crate::store::StoreError) -> Self {
         ApiError::from(error).into()

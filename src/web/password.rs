@@ -10,10 +10,11 @@ use axum::routing::post;
 use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 
-use crate::auth::password;
+use crate::auth::throttle::Throttled;
 use crate::domain::Password;
-use crate::http::error::ApiError;
 use crate::http::extract::ClientAddress;
+use crate::rules::RuleError;
+use crate::rules::sign_in as rules;
 use crate::state::AppState;
 use crate::web::csrf::CsrfForm;
 use crate::web::page::{WebError, sentence};
@@ -43,28 +44,21 @@ async fn change(
     let mut result = PasswordForm::default();
     let mut status = StatusCode::UNPROCESSABLE_ENTITY;
     let mut retry_after = None;
-    let checked = match state.throttle.guard(address) {
-        Err(throttled) => Err(ApiError::from(throttled)),
-        Ok(()) => {
-            let stored = session.user.password_hash.clone();
-            if password::verify(stored, or_empty(form.current)).await? {
-                Ok(())
-            } else {
-                let wrong = ApiError::Unauthorized("wrong password".into());
-                Err(wrong.counted(&state.throttle, address))
-            }
-        }
-    };
-    match checked {
+    let sign_in = state.sign_in();
+    let current = or_empty(form.current);
+    match rules::check_current(&sign_in, address, &session.user, current).await {
         Ok(()) => {}
-        Err(ApiError::TooManyRequests { retry_after_secs }) => {
+        Err(RuleError::Throttled(Throttled { retry_after_secs })) => {
             status = StatusCode::TOO_MANY_REQUESTS;
             retry_after = Some(retry_after_secs);
             result.current_error = Some(format!(
                 "Too many failed attempts from your address. Try again in {retry_after_secs} seconds."
             ));
         }
-        Err(_) => result.current_error = Some("This is not your current password.".into()),
+        Err(RuleError::WrongCredentials(_)) => {
+            result.current_error = Some("This is not your current password.".into());
+        }
+        Err(other) => return Err(other.into()),
     }
     let (new, confirm) = (or_empty(form.new), or_empty(form.confirm));
     let differ = new.expose_secret() != confirm.expose_secret();
@@ -77,11 +71,7 @@ async fn change(
     if let (None, Ok(new)) = (&result.current_error, &new)
         && result.confirm_error.is_none()
     {
-        let hash = password::hash(new).await?;
-        state
-            .store
-            .change_password(session.user.id, &hash, &session.digest)
-            .await?;
+        rules::change_password(&sign_in, session.user.id, new, &session.digest).await?;
         result.done = true;
         status = StatusCode::OK;
     }

@@ -114,7 +114,7 @@ pub async fn render_settings(
             name: membership.tenant.name,
         })
         .collect();
-    let keys = key_management::list(state, user.id)
+    let keys = key_management::list(&state.keys(), user.id)
         .await?
         .into_iter()
         .enumerate()

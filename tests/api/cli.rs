@@ -224,3 +224,94 @@ async fn serve_refuses_zero_workers_before_opening_anything() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("--workers"), "{}", show(&out));
 }
+
+/// One audit record: (actor, tenant, action, subject).
+type AuditRecord = (Option<String>, Option<String>, String, Option<String>);
+
+/// The audit trail in the order it was written, read from the database beside the server.
+async fn audit_trail(app: &TestApp) -> Vec<AuditRecord> {
+    use sqlx::Connection;
+    let options = sqlx::sqlite::SqliteConnectOptions::new()
+        .filename(app.data_dir().join("keyflow.db"))
+        .read_only(true);
+    let mut db = sqlx::SqliteConnection::connect_with(&options)
+        .await
+        .unwrap();
+    let records = sqlx::query_as(
+        "SELECT actor_id, tenant_id, action, subject FROM audit_events ORDER BY rowid",
+    )
+    .fetch_all(&mut db)
+    .await
+    .unwrap();
+    db.close().await.unwrap();
+    records
+}
+
+/// `user add` and `user remove` follow the API's membership rules: the same change leaves the
+/// same audit records (the same actions, tenant and user), the command line's with no actor
+/// and the API's with the administrator who made it.
+#[tokio::test]
+async fn user_add_and_remove_leave_the_audit_records_the_api_leaves() {
+    let app = TestApp::spawn().await;
+    let other = app.create_tenant("Other").await;
+    let bob = app
+        .create_user("bob@example.com", "bob's password", &other)
+        .await;
+    let created = audit_trail(&app).await;
+    let record = |actor: Option<&str>, tenant: &str, action: &str| -> AuditRecord {
+        let tenant = Some(tenant.to_string());
+        let subject = Some(bob.clone());
+        (
+            actor.map(str::to_string),
+            tenant,
+            action.to_string(),
+            subject,
+        )
+    };
+    assert_eq!(created.last(), Some(&record(None, &other, "user.added")));
+
+    // The command line adds bob to Example and removes him again.
+    app.add_user("bob@example.com", &app.tenant_id).await;
+    let remove = [
+        "user",
+        "remove",
+        "--email",
+        "bob@example.com",
+        "--tenant",
+        &app.tenant_id,
+    ];
+    let out = app.cli(&remove, None).await;
+    assert!(out.status.success(), "{}", show(&out));
+    let by_cli = audit_trail(&app).await.split_off(created.len());
+
+    // The administrator makes the same change over the API.
+    let token = app.admin_token().await;
+    let admin = app.me(&token).await["id"].as_str().unwrap().to_string();
+    let added = app
+        .with_token(reqwest::Method::POST, "/api/admin/1/users", &token)
+        .json(&serde_json::json!({ "email": "bob@example.com" }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(added.status(), StatusCode::OK);
+    let path = format!("/api/admin/1/users/{bob}");
+    let removed = app
+        .with_token(reqwest::Method::DELETE, &path, &token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(removed.status(), StatusCode::OK);
+    let by_api = audit_trail(&app)
+        .await
+        .split_off(created.len() + by_cli.len());
+
+    let tenant = app.tenant_id.as_str();
+    let trail = |actor| {
+        vec![
+            record(actor, tenant, "user.added"),
+            record(actor, tenant, "user.removed"),
+        ]
+    };
+    assert_eq!(by_cli, trail(None));
+    assert_eq!(by_api, trail(Some(&admin)));
+}
