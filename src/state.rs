@@ -8,6 +8,8 @@ use crate::auth::api_key::{Hasher, Sealer};
 use crate::auth::throttle::FailureThrottle;
 use crate::auth::verifier::KeyVerifier;
 use crate::config::ServeConfig;
+use crate::http::extract::Authenticator;
+use crate::http::json::BodyLimit;
 use crate::http::limits;
 use crate::http::scope::current_request_id;
 use crate::metrics::Metrics;
@@ -101,5 +103,29 @@ impl AppState {
             throttle: &self.throttle,
             token_ttl: self.config.token_ttl,
         }
+    }
+}
+
+impl Authenticator for AppState {
+    fn store(&self) -> &dyn Store {
+        self.store.as_ref()
+    }
+
+    fn hasher(&self) -> &Hasher {
+        &self.hasher
+    }
+
+    fn verifier(&self) -> &KeyVerifier {
+        &self.verifier
+    }
+
+    fn throttle(&self) -> &FailureThrottle {
+        &self.throttle
+    }
+}
+
+impl BodyLimit for AppState {
+    fn body_limit_bytes(&self) -> usize {
+        self.config.body_limit_bytes
     }
 }

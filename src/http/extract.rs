@@ -8,16 +8,27 @@ use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderName, HeaderValue, header};
 
+use crate::auth::api_key::Hasher;
+use crate::auth::throttle::FailureThrottle;
 use crate::auth::token;
-use crate::auth::verifier::KeyCheck;
+use crate::auth::verifier::{KeyCheck, KeyVerifier};
 use crate::domain::{KeyId, Role, TenantId, Timestamp, UserId};
 use crate::http::error::ApiError;
 use crate::http::scope::client_address;
-use crate::state::AppState;
-use crate::store::KeyGrant;
+use crate::store::{KeyGrant, Store};
 
 pub const API_KEY_HEADER: &str = "x-boomi-flow-api-key";
 pub const TENANT_HEADER: &str = "manywhotenant";
+
+/// What the extractors need of the server's state to decide who is asking (the server's
+/// state provides it): the key verifier, the store for tokens and roles, the hasher for
+/// token digests, and the failure throttle.
+pub trait Authenticator: Send + Sync {
+    fn store(&self) -> &dyn Store;
+    fn hasher(&self) -> &Hasher;
+    fn verifier(&self) -> &KeyVerifier;
+    fn throttle(&self) -> &FailureThrottle;
+}
 
 /// How the caller authenticated.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -142,13 +153,13 @@ fn as_text(value: &HeaderValue) -> &str {
     value.to_str().unwrap_or("")
 }
 
-impl FromRequestParts<AppState> for Principal {
+impl<S: Authenticator> FromRequestParts<S> for Principal {
     type Rejection = ApiError;
 
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
         let Credentials { tenant, presented } = credentials(&parts.headers)?;
         let address = client_address();
-        state.throttle.guard(address)?;
+        state.throttle().guard(address)?;
         let outcome = match presented {
             Presented::ApiKey(key) => by_api_key(key, tenant, state).await,
             Presented::Token(token) => by_token(token, tenant, state).await,
@@ -160,14 +171,14 @@ impl FromRequestParts<AppState> for Principal {
                 ));
             }
         };
-        outcome.map_err(|error| error.counted(&state.throttle, address))
+        outcome.map_err(|error| error.counted(state.throttle(), address))
     }
 }
 
-impl FromRequestParts<AppState> for Interactive {
+impl<S: Authenticator> FromRequestParts<S> for Interactive {
     type Rejection = ApiError;
 
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
         let principal = Principal::from_request_parts(parts, state).await?;
         match principal.via {
             Via::ApiKey(_) => Err(ApiError::Forbidden(
@@ -183,13 +194,13 @@ impl FromRequestParts<AppState> for Interactive {
 #[derive(Debug, Clone, Copy)]
 pub struct Administrator(pub Principal);
 
-impl FromRequestParts<AppState> for Administrator {
+impl<S: Authenticator> FromRequestParts<S> for Administrator {
     type Rejection = ApiError;
 
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
         let principal = Principal::from_request_parts(parts, state).await?;
         match state
-            .store
+            .store()
             .role_in(principal.user_id, principal.tenant_id)
             .await?
         {
@@ -222,9 +233,9 @@ fn requested_tenant(value: &HeaderValue) -> Result<TenantId, ApiError> {
 async fn by_api_key(
     presented: &str,
     tenant: Option<TenantId>,
-    state: &AppState,
+    state: &impl Authenticator,
 ) -> Result<Principal, ApiError> {
-    let grant = match state.verifier.verify(presented).await? {
+    let grant = match state.verifier().verify(presented).await? {
         KeyCheck::Valid(grant) => grant,
         KeyCheck::Malformed | KeyCheck::Unknown => {
             return Err(ApiError::Unauthorized("the API key is not valid".into()));
@@ -255,7 +266,11 @@ impl Principal {
     /// holds, decided without storage, without waiting and without side effects: `None`
     /// whenever anything else is the case (no key, a token, a refusal, an address being
     /// throttled, a cache miss), which the extractor then decides, counting what it must.
-    pub fn from_cache(headers: &HeaderMap, client: IpAddr, state: &AppState) -> Option<Principal> {
+    pub fn from_cache(
+        headers: &HeaderMap,
+        client: IpAddr,
+        state: &impl Authenticator,
+    ) -> Option<Principal> {
         let Ok(Credentials {
             tenant,
             presented: Presented::ApiKey(key),
@@ -263,8 +278,8 @@ impl Principal {
         else {
             return None;
         };
-        state.throttle.check(client).ok()?;
-        let grant = state.verifier.verify_cached(key)?;
+        state.throttle().check(client).ok()?;
+        let grant = state.verifier().verify_cached(key)?;
         for_key(&grant, tenant).ok()
     }
 }
@@ -272,15 +287,15 @@ impl Principal {
 async fn by_token(
     presented: &str,
     tenant: Option<TenantId>,
-    state: &AppState,
+    state: &impl Authenticator,
 ) -> Result<Principal, ApiError> {
     let invalid = || ApiError::Unauthorized("the token is not valid or has expired".into());
     if presented.is_empty() {
         return Err(invalid());
     }
-    let digest = state.hasher.digest(presented);
+    let digest = state.hasher().digest(presented);
     let grant = state
-        .store
+        .store()
         .token_by_digest(&digest)
         .await?
         .ok_or_else(invalid)?;
@@ -289,7 +304,7 @@ async fn by_token(
     }
     let tenant_id = tenant.unwrap_or(grant.tenant_id);
     if state
-        .store
+        .store()
         .role_in(grant.user_id, tenant_id)
         .await?
         .is_none()

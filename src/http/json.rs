@@ -12,15 +12,20 @@ use serde::de::DeserializeOwned;
 use crate::domain::Invalid;
 use crate::http::error::ApiError;
 use crate::http::strict_json::Strict;
-use crate::state::AppState;
+
+/// What the body readers need of the server's state (the server's state provides it).
+pub trait BodyLimit: Send + Sync {
+    /// The largest body accepted, in bytes.
+    fn body_limit_bytes(&self) -> usize;
+}
 
 /// A request body parsed as `T`.
 pub struct JsonBody<T>(pub T);
 
-impl<T: DeserializeOwned> FromRequest<AppState> for JsonBody<T> {
+impl<S: BodyLimit, T: DeserializeOwned> FromRequest<S> for JsonBody<T> {
     type Rejection = ApiError;
 
-    async fn from_request(request: Request, state: &AppState) -> Result<Self, ApiError> {
+    async fn from_request(request: Request, state: &S) -> Result<Self, ApiError> {
         let bytes = read_body(request, state).await?;
         parse(&bytes).map(JsonBody)
     }
@@ -29,8 +34,8 @@ impl<T: DeserializeOwned> FromRequest<AppState> for JsonBody<T> {
 /// The whole body, within `--body-limit`. (Read with the limit here rather than through
 /// axum's `DefaultBodyLimit` layer, which would cost every API request, bodiless GETs
 /// included, an entry in its extensions.)
-async fn read_body(request: Request, state: &AppState) -> Result<Bytes, ApiError> {
-    let limit_bytes = state.config.body_limit_bytes;
+async fn read_body(request: Request, state: &impl BodyLimit) -> Result<Bytes, ApiError> {
+    let limit_bytes = state.body_limit_bytes();
     axum::body::to_bytes(request.into_body(), limit_bytes)
         .await
         .map_err(|error| {
@@ -83,10 +88,10 @@ where
 /// A request body that may be empty (then `None`), else JSON parsed as `T`.
 pub struct OptionalJsonBody<T>(pub Option<T>);
 
-impl<T: DeserializeOwned> FromRequest<AppState> for OptionalJsonBody<T> {
+impl<S: BodyLimit, T: DeserializeOwned> FromRequest<S> for OptionalJsonBody<T> {
     type Rejection = ApiError;
 
-    async fn from_request(request: Request, state: &AppState) -> Result<Self, ApiError> {
+    async fn from_request(request: Request, state: &S) -> Result<Self, ApiError> {
         let bytes = read_body(request, state).await?;
         if bytes.iter().all(u8::is_ascii_whitespace) {
             return Ok(OptionalJsonBody(None));
