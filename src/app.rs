@@ -13,19 +13,21 @@ use axum::http::StatusCode;
 use tokio::net::TcpListener;
 use tower::Layer;
 
+use crate::api::flows::WholeList;
 use crate::bootstrap::{self, Bootstrap};
 use crate::config::{RevealPolicy, ServeConfig};
 use crate::control;
 use crate::data_dir;
 use crate::http::error::message_response;
-use crate::http::request_service::{Connections, RequestContext, RequestContextLayer};
+use crate::http::limits::InFlight;
+use crate::http::request_service::{Connections, RequestService, RequestServiceLayer};
 use crate::secrets::Secrets;
 use crate::state::AppState;
 use crate::store::KeyStore;
 use crate::store::sqlite::SqliteStore;
 
 /// The whole HTTP surface with its middleware, as one service.
-pub fn build_service(state: AppState) -> RequestContext<Router> {
+pub fn build_service(state: AppState) -> RequestService<Router, WholeList> {
     // The pages' forms are read by axum's extractors, which take their limit from this layer;
     // the API reads its bodies with the limit itself (`http::json`).
     let pages = crate::web::router().layer(DefaultBodyLimit::max(state.config.body_limit_bytes));
@@ -40,8 +42,10 @@ pub fn build_service(state: AppState) -> RequestContext<Router> {
         })
         .with_state(state.clone());
     // The middleware wraps the router once rather than each of its routes, where a layer costs
-    // every request one more clone and boxed future.
-    RequestContextLayer::new(state).layer(routes)
+    // every request one more clone and boxed future. The flows area answers its list early.
+    let in_flight = InFlight::new(state.config.max_in_flight);
+    let metrics = state.metrics.clone();
+    RequestServiceLayer::new(WholeList(state), in_flight, metrics).layer(routes)
 }
 
 /// A server that has opened its data directory and bound its port, ready to [`Server::run`].

@@ -10,7 +10,6 @@ use crate::auth::verifier::KeyVerifier;
 use crate::config::ServeConfig;
 use crate::http::extract::Authenticator;
 use crate::http::json::BodyLimit;
-use crate::http::limits;
 use crate::http::scope::current_request_id;
 use crate::metrics::Metrics;
 use crate::rules::keys::Keys;
@@ -31,7 +30,6 @@ pub struct Shared {
     pub throttle: FailureThrottle,
     pub sealer: Sealer,
     pub flow_lists: FlowListCache,
-    pub in_flight: limits::InFlight,
     pub config: ServeConfig,
     pub metrics: Arc<Metrics>,
 }
@@ -61,7 +59,6 @@ impl AppState {
         );
         let sealer = Sealer::new(&secrets.master_key);
         let flow_lists = FlowListCache::new(config.flow_list_cache_bytes);
-        let in_flight = limits::InFlight::new(config.max_in_flight);
         Self(Arc::new(Shared {
             store,
             hasher,
@@ -69,7 +66,6 @@ impl AppState {
             throttle,
             sealer,
             flow_lists,
-            in_flight,
             config,
             metrics,
         }))

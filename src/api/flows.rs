@@ -19,6 +19,7 @@ use crate::domain::{FlowFilter, FlowId, Page, TenantId};
 use crate::http::Principal;
 use crate::http::error::ApiError;
 use crate::http::json::{JsonBody, Segment, TextQuery, path};
+use crate::http::request_service::EarlyAnswer;
 use crate::state::AppState;
 
 /// The path of [`list`] (spelled out again in its `utoipa::path`, which needs the literal).
@@ -130,6 +131,25 @@ pub fn answer_from_cache(state: &AppState, request: &Request, client: IpAddr) ->
     let body = state.flow_lists.cached(principal.tenant_id)?;
     state.verifier.count_cache_hit();
     Some(list_response(body))
+}
+
+/// The flows area's early answer, which `app.rs` gives the request service: the whole list
+/// from the caches ([`answer_from_cache`]); after a request that may have written, every
+/// cached list is forgotten (see [`crate::api::flow_cache::FlowListCache`]).
+pub struct WholeList(pub AppState);
+
+impl EarlyAnswer for WholeList {
+    fn may_answer(&self, request: &Request) -> bool {
+        is_whole_list(request)
+    }
+
+    fn answer(&self, request: &Request, peer: IpAddr) -> Option<Response> {
+        answer_from_cache(&self.0, request, peer)
+    }
+
+    fn after_write(&self) {
+        self.0.flow_lists.forget_all();
+    }
 }
 
 async fn listed(

@@ -4,9 +4,9 @@
 //! with an oversized head is refused; its secrets are marked sensitive; its id and the client's
 //! address are made known to the code serving it ([`crate::http::scope`]),
 //! and it is traced (a span and a line per request at debug level; a 5xx logged at error).
-//! After a request that may have written, the cached flow lists are forgotten (see
-//! [`crate::api::flow_cache::FlowListCache`]). A handler that panics is answered 500 like any
-//! internal fault. The answer carries the id.
+//! An [`EarlyAnswer`] (the flows area's, injected by `app.rs`) may answer a request before
+//! routing, and is told after each request that may have written. A handler that panics is
+//! answered 500 like any internal fault. The answer carries the id.
 //!
 //! A hand-written service rather than `axum::middleware::from_fn`: the work before the router
 //! is synchronous, so the router is called directly and only one future is boxed, where
@@ -19,6 +19,7 @@ use std::convert::Infallible;
 use std::net::{IpAddr, Ipv4Addr};
 use std::panic::{self, AssertUnwindSafe};
 use std::pin::Pin;
+use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use axum::extract::Request;
@@ -30,14 +31,12 @@ use tokio::net::TcpListener;
 use tower::{Layer, Service};
 use tracing::Instrument;
 
-use crate::api::flows;
 use crate::http::error::message_response;
 use crate::http::extract::API_KEY_HEADER;
-use crate::http::limits;
+use crate::http::limits::{self, InFlight};
 use crate::http::request_id;
 use crate::http::scope::{SCOPE, Scope};
 use crate::metrics::Metrics;
-use crate::state::AppState;
 
 /// The header that names a request. (The header names here are statics, not constants: a
 /// constant would be built and dropped again at every use.)
@@ -50,23 +49,53 @@ static SENSITIVE: [HeaderName; 3] = [
     HeaderName::from_static(API_KEY_HEADER),
 ];
 
-/// Wraps a service (the router) in [`RequestContext`].
-#[derive(Clone)]
-pub struct RequestContextLayer {
-    state: AppState,
+/// An answer given before routing, for a request the router need not see: decided from what
+/// is at hand, without storage or waiting. The flows area implements it for its most frequent
+/// call; the request service is generic over it, so the hot path calls it directly.
+pub trait EarlyAnswer: Send + Sync + 'static {
+    /// Whether this may answer `request`: a cheap look at its head. Only such a request takes
+    /// an in-flight slot for [`EarlyAnswer::answer`].
+    fn may_answer(&self, request: &Request) -> bool;
+    /// The answer to a request `may_answer` chose, from the client at `peer`; `None` leaves
+    /// it to the router.
+    fn answer(&self, request: &Request, peer: IpAddr) -> Option<Response>;
+    /// Called after each request that may have written (a method other than GET, HEAD or
+    /// OPTIONS) has been served, or has panicked: what was kept may be stale now.
+    fn after_write(&self);
 }
 
-impl RequestContextLayer {
-    pub fn new(state: AppState) -> Self {
-        Self { state }
+/// What the copies of the service (one per connection) share.
+struct Edge<E> {
+    early: E,
+    in_flight: InFlight,
+    metrics: Arc<Metrics>,
+}
+
+/// Wraps a service (the router) in [`RequestService`].
+pub struct RequestServiceLayer<E> {
+    state: Arc<Edge<E>>,
+}
+
+impl<E> RequestServiceLayer<E> {
+    /// The request service with its early answer, its bound on the requests in flight and the
+    /// counters it bumps.
+    pub fn new(early: E, in_flight: InFlight, metrics: Arc<Metrics>) -> Self {
+        let edge = Edge {
+            early,
+            in_flight,
+            metrics,
+        };
+        Self {
+            state: Arc::new(edge),
+        }
     }
 }
 
-impl<S> Layer<S> for RequestContextLayer {
-    type Service = RequestContext<S>;
+impl<S, E> Layer<S> for RequestServiceLayer<E> {
+    type Service = RequestService<S, E>;
 
-    fn layer(&self, inner: S) -> RequestContext<S> {
-        RequestContext {
+    fn layer(&self, inner: S) -> RequestService<S, E> {
+        RequestService {
             inner,
             state: self.state.clone(),
             peer: IpAddr::V4(Ipv4Addr::UNSPECIFIED),
@@ -75,22 +104,30 @@ impl<S> Layer<S> for RequestContextLayer {
 }
 
 /// The service every request enters first (see the module's description).
-#[derive(Clone)]
-pub struct RequestContext<S> {
+pub struct RequestService<S, E> {
     inner: S,
-    state: AppState,
+    state: Arc<Edge<E>>,
     peer: IpAddr,
 }
 
-/// Makes a [`RequestContext`] for each accepted connection, knowing its peer: what
-/// `axum::serve` is given.
-#[derive(Clone)]
-pub struct Connections<S>(pub RequestContext<S>);
+impl<S: Clone, E> Clone for RequestService<S, E> {
+    fn clone(&self) -> Self {
+        Self {
+            inner: self.inner.clone(),
+            state: self.state.clone(),
+            peer: self.peer,
+        }
+    }
+}
 
-impl<S: Clone> Service<IncomingStream<'_, TcpListener>> for Connections<S> {
-    type Response = RequestContext<S>;
+/// Makes a [`RequestService`] for each accepted connection, knowing its peer: what
+/// `axum::serve` is given.
+pub struct Connections<S, E>(pub RequestService<S, E>);
+
+impl<S: Clone, E> Service<IncomingStream<'_, TcpListener>> for Connections<S, E> {
+    type Response = RequestService<S, E>;
     type Error = Infallible;
-    type Future = std::future::Ready<Result<RequestContext<S>, Infallible>>;
+    type Future = std::future::Ready<Result<RequestService<S, E>, Infallible>>;
 
     fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
         Poll::Ready(Ok(()))
@@ -105,10 +142,11 @@ impl<S: Clone> Service<IncomingStream<'_, TcpListener>> for Connections<S> {
 
 type Answer = Pin<Box<dyn Future<Output = Result<Response, Infallible>> + Send>>;
 
-impl<S> Service<Request> for RequestContext<S>
+impl<S, E> Service<Request> for RequestService<S, E>
 where
     S: Service<Request, Response = Response, Error = Infallible>,
     S::Future: Send + 'static,
+    E: EarlyAnswer,
 {
     type Response = Response;
     type Error = Infallible;
@@ -157,7 +195,7 @@ where
         let called = panic::catch_unwind(AssertUnwindSafe(|| self.inner.call(request)));
         let Ok(answer) = called else {
             if may_write {
-                state.flow_lists.forget_all();
+                state.early.after_write();
             }
             return Box::pin(async move { Ok(finish(id, panicked())) });
         };
@@ -182,23 +220,23 @@ where
             let Scope { id, .. } = scoped.take_value().expect("the scope ran to completion");
             drop(slot);
             if may_write {
-                state.flow_lists.forget_all();
+                state.early.after_write();
             }
             Ok(finish(id, response))
         })
     }
 }
 
-impl<S> RequestContext<S> {
-    /// [`flows::answer_from_cache`] within a slot of its own: `None` when the router must
-    /// answer (or shed the request). A panic there is answered 500 like a handler's.
+impl<S, E: EarlyAnswer> RequestService<S, E> {
+    /// [`EarlyAnswer::answer`] within a slot of its own: `None` when the router must answer
+    /// (or shed the request). A panic there is answered 500 like a handler's.
     fn answer_from_cache(&self, request: &Request) -> Option<Response> {
-        if !flows::is_whole_list(request) {
+        if !self.state.early.may_answer(request) {
             return None;
         }
         let slot = self.state.in_flight.enter()?;
         let answer = panic::catch_unwind(AssertUnwindSafe(|| {
-            flows::answer_from_cache(&self.state, request, self.peer)
+            self.state.early.answer(request, self.peer)
         }));
         drop(slot);
         answer.unwrap_or_else(|_panic| Some(panicked()))
@@ -256,29 +294,33 @@ where
 
 #[cfg(test)]
 mod tests {
-    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
 
     use axum::body::Body;
-    use secrecy::SecretBox;
 
     use super::*;
-    use crate::config::ServeConfig;
-    use crate::secrets::Secrets;
-    use crate::store::sqlite::SqliteStore;
 
-    async fn state(dir: &tempfile::TempDir) -> AppState {
-        let store = Arc::new(SqliteStore::open(dir.path()).await.unwrap());
-        let secrets = Secrets {
-            pepper: SecretBox::new(Box::new([1; 32])),
-            master_key: SecretBox::new(Box::new([2; 32])),
-        };
-        let mut config = ServeConfig::new(dir.path().to_path_buf());
-        config.max_in_flight = 1;
-        AppState::new(config, store, &secrets)
+    /// Answers nothing early; counts the writes it is told of.
+    #[derive(Default)]
+    struct Writes(AtomicUsize);
+
+    impl EarlyAnswer for Arc<Writes> {
+        fn may_answer(&self, _: &Request) -> bool {
+            false
+        }
+
+        fn answer(&self, _: &Request, _: IpAddr) -> Option<Response> {
+            None
+        }
+
+        fn after_write(&self) {
+            self.0.fetch_add(1, Ordering::SeqCst);
+        }
     }
 
     fn request(id: &str) -> Request {
         Request::builder()
+            .method("POST")
             .uri("/")
             .header(&REQUEST_ID_HEADER, id)
             .body(Body::empty())
@@ -307,11 +349,11 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn a_panic_is_answered_500_with_the_request_id_and_frees_its_slot() {
-        let dir = tempfile::tempdir().unwrap();
-        let state = state(&dir).await;
+    async fn a_panic_is_answered_500_with_the_request_id_frees_its_slot_and_counts_as_a_write() {
+        let writes = Arc::new(Writes::default());
         for in_call in [false, true] {
-            let mut service = RequestContextLayer::new(state.clone()).layer(Panicking { in_call });
+            let layer = RequestServiceLayer::new(writes.clone(), InFlight::new(1), Arc::default());
+            let mut service = layer.layer(Panicking { in_call });
             // Twice with room for one request at a time: the first must have left its slot.
             for attempt in ["first", "second"] {
                 let response = service.call(request(attempt)).await.unwrap();
@@ -319,5 +361,7 @@ mod tests {
                 assert_eq!(response.headers()[&REQUEST_ID_HEADER], attempt);
             }
         }
+        // What a panicking write may have changed is forgotten all the same.
+        assert_eq!(writes.0.load(Ordering::SeqCst), 4);
     }
 }
