@@ -23,8 +23,7 @@ use keyflow::domain::{
     Digest, Email, KeyId, KeyName, Role, TenantId, TenantName, Timestamp, UserId,
 };
 use keyflow::metrics::Metrics;
-use keyflow::store::sqlite::SqliteStore;
-use keyflow::store::{KeyGrant, KeyStore, NewKey, NewUser, Store, TenantStore, UserStore};
+use keyflow::store::{KeyGrant, NewKey, NewUser, Store, StoreConfig};
 use secrecy::SecretBox;
 use sha2::{Digest as _, Sha256};
 use tokio::runtime::Runtime;
@@ -62,7 +61,8 @@ fn seed(runtime: &Runtime, count: usize) -> Fixture {
     let hasher = Hasher::new(&SecretBox::new(Box::new([7u8; 32])));
     let keys: Vec<ApiKey> = (0..count).map(|_| ApiKey::generate()).collect();
     let store = runtime.block_on(async {
-        let store = SqliteStore::open(dir.path()).await.expect("open the store");
+        let config = StoreConfig::in_data_dir(dir.path());
+        let store = keyflow::store::open(&config).await.expect("open the store");
         let tenant = store
             .create_tenant(&TenantName::parse("Benchmarks").unwrap())
             .await
@@ -101,7 +101,7 @@ fn seed(runtime: &Runtime, count: usize) -> Fixture {
         store
     });
     Fixture {
-        store: Arc::new(store),
+        store,
         hasher,
         keys,
         _dir: dir,

@@ -5,6 +5,7 @@
 
 use std::io::Read;
 use std::path::Path;
+use std::sync::Arc;
 
 use anyhow::{Context, anyhow, bail};
 use async_trait::async_trait;
@@ -15,8 +16,7 @@ use crate::control::{self, Notified};
 use crate::domain::{Email, Password, Role, TenantId, TenantName, UserId};
 use crate::rules::members::{self, Members};
 use crate::rules::{Actor, Revoker, RuleError};
-use crate::store::sqlite::SqliteStore;
-use crate::store::{NewUser, Store, StoreError, TenantStore, User, UserStore};
+use crate::store::{self, NewUser, Store, StoreConfig, StoreError, User};
 
 /// A user's optional names.
 pub struct Names {
@@ -24,9 +24,10 @@ pub struct Names {
     pub last: Option<String>,
 }
 
-async fn open(data_dir: &Path) -> anyhow::Result<SqliteStore> {
+/// The store the data directory holds (made if there is none), as the server opens it.
+async fn open(data_dir: &Path) -> anyhow::Result<Arc<dyn Store>> {
     crate::data_dir::create(data_dir)?;
-    SqliteStore::open(data_dir).await
+    store::open(&StoreConfig::in_data_dir(data_dir)).await
 }
 
 /// A tenant id that names an existing tenant.
@@ -106,7 +107,7 @@ pub async fn create_user(
 ) -> anyhow::Result<()> {
     let email = Email::parse(email)?;
     let store = open(data_dir).await?;
-    let tenant = existing_tenant(&store, tenant).await?;
+    let tenant = existing_tenant(&*store, tenant).await?;
     if store.user_by_email(&email).await.map_err(plain)?.is_some() {
         bail!("a user with the email {email} exists");
     }
@@ -120,7 +121,7 @@ pub async fn create_user(
     };
     let server = RunningServer(data_dir);
     let id = members::create(
-        &members(&store, &server),
+        &members(&*store, &server),
         Actor::CommandLine,
         tenant,
         user,
@@ -140,11 +141,11 @@ pub async fn add_user(
     role: Role,
 ) -> anyhow::Result<()> {
     let store = open(data_dir).await?;
-    let user = existing_user(&store, email).await?;
-    let tenant = existing_tenant(&store, tenant).await?;
+    let user = existing_user(&*store, email).await?;
+    let tenant = existing_tenant(&*store, tenant).await?;
     let server = RunningServer(data_dir);
     members::add_existing(
-        &members(&store, &server),
+        &members(&*store, &server),
         Actor::CommandLine,
         tenant,
         user.id,
@@ -158,12 +159,12 @@ pub async fn add_user(
 
 pub async fn remove_user(data_dir: &Path, email: &str, tenant: &str) -> anyhow::Result<()> {
     let store = open(data_dir).await?;
-    let user = existing_user(&store, email).await?;
-    let tenant = existing_tenant(&store, tenant).await?;
+    let user = existing_user(&*store, email).await?;
+    let tenant = existing_tenant(&*store, tenant).await?;
     // The membership and its keys go, and the running server is told to forget them now.
     let server = RunningServer(data_dir);
     match members::remove(
-        &members(&store, &server),
+        &members(&*store, &server),
         Actor::CommandLine,
         tenant,
         user.id,

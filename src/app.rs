@@ -4,7 +4,6 @@
 
 use std::fs;
 use std::net::SocketAddr;
-use std::sync::Arc;
 
 use anyhow::Context;
 use axum::Router;
@@ -23,8 +22,7 @@ use crate::http::limits::InFlight;
 use crate::http::request_service::{Connections, RequestService, RequestServiceLayer};
 use crate::secrets::Secrets;
 use crate::state::AppState;
-use crate::store::KeyStore;
-use crate::store::sqlite::SqliteStore;
+use crate::store;
 
 /// The whole HTTP surface with its middleware, as one service.
 pub fn build_service(state: AppState) -> RequestService<Router, WholeList> {
@@ -53,7 +51,6 @@ pub struct Server {
     listener: TcpListener,
     state: AppState,
     bootstrap: Option<Bootstrap>,
-    sqlite: Arc<SqliteStore>,
     control: control::ControlSocket,
     _lock: fs::File,
 }
@@ -64,7 +61,7 @@ impl Server {
     /// client may connect as soon as this returns.
     pub async fn start(config: ServeConfig, listener: TcpListener) -> anyhow::Result<Self> {
         let lock = data_dir::lock(&config.data_dir)?;
-        let store = Arc::new(SqliteStore::open(&config.data_dir).await?);
+        let store = store::open(&config.store()).await?;
         let secrets = Secrets::load(
             &config.data_dir,
             config.pepper.as_ref(),
@@ -88,7 +85,6 @@ impl Server {
             listener,
             state,
             bootstrap,
-            sqlite: store,
             control,
             _lock: lock,
         })
@@ -134,7 +130,7 @@ impl Server {
             let _ = task.await;
         }
         drop(control);
-        self.sqlite.close().await;
+        state.store.close().await;
         served.context("the HTTP server failed")
     }
 }
