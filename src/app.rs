@@ -25,7 +25,7 @@ use crate::state::AppState;
 use crate::store;
 
 /// The whole HTTP surface with its middleware, as one service.
-pub fn build_service(state: AppState) -> RequestService<Router, WholeList> {
+pub(crate) fn build_service(state: AppState) -> RequestService<Router, WholeList> {
     // The pages' forms are read by axum's extractors, which take their limit from this layer;
     // the API reads its bodies with the limit itself (`http::json`).
     let pages = crate::web::router().layer(DefaultBodyLimit::max(state.config.body_limit_bytes));

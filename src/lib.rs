@@ -19,21 +19,21 @@
 //! - [`web`] serves the pages: sign-in, User Settings (API keys) and Flows.
 #![forbid(unsafe_code)]
 
-pub mod admin;
+pub(crate) mod admin;
 pub mod api;
 pub mod app;
 pub mod auth;
 pub mod bootstrap;
 pub mod cli;
-pub mod coarse_clock;
+pub(crate) mod coarse_clock;
 pub mod config;
-pub mod control;
+pub(crate) mod control;
 pub mod data_dir;
 pub mod domain;
 pub mod http;
 pub mod metrics;
-pub mod rules;
+pub(crate) mod rules;
 pub mod secrets;
 pub mod state;
 pub mod store;
-pub mod web;
+pub(crate) mod web;

@@ -23,15 +23,15 @@ use crate::store::Store;
 pub struct AppState(Arc<Shared>);
 
 pub struct Shared {
-    pub store: Arc<dyn Store>,
+    pub(crate) store: Arc<dyn Store>,
     /// Digests under the pepper: of keys, tokens, sessions, password links, CSRF tokens.
-    pub hasher: Hasher,
-    pub verifier: KeyVerifier,
-    pub throttle: FailureThrottle,
-    pub sealer: Sealer,
-    pub flow_lists: FlowListCache,
-    pub config: ServeConfig,
-    pub metrics: Arc<Metrics>,
+    pub(crate) hasher: Hasher,
+    pub(crate) verifier: KeyVerifier,
+    pub(crate) throttle: FailureThrottle,
+    pub(crate) sealer: Sealer,
+    pub(crate) flow_lists: FlowListCache,
+    pub(crate) config: ServeConfig,
+    pub(crate) metrics: Arc<Metrics>,
 }
 
 impl Deref for AppState {
@@ -43,7 +43,7 @@ impl Deref for AppState {
 
 impl AppState {
     /// The state over an opened store with loaded secrets.
-    pub fn new(config: ServeConfig, store: Arc<dyn Store>, secrets: &Secrets) -> Self {
+    pub(crate) fn new(config: ServeConfig, store: Arc<dyn Store>, secrets: &Secrets) -> Self {
         let metrics = Arc::new(Metrics::default());
         let hasher = Hasher::new(&secrets.pepper);
         let verifier = KeyVerifier::new(
@@ -74,7 +74,7 @@ impl AppState {
 
 /// The rules, over this server's store, secrets and settings.
 impl AppState {
-    pub fn keys(&self) -> Keys<'_> {
+    pub(crate) fn keys(&self) -> Keys<'_> {
         Keys {
             store: self.store.as_ref(),
             hasher: &self.hasher,
@@ -85,14 +85,14 @@ impl AppState {
         }
     }
 
-    pub fn members(&self) -> Members<'_> {
+    pub(crate) fn members(&self) -> Members<'_> {
         Members {
             store: self.store.as_ref(),
             revoker: &self.verifier,
         }
     }
 
-    pub fn sign_in(&self) -> SignIn<'_> {
+    pub(crate) fn sign_in(&self) -> SignIn<'_> {
         SignIn {
             store: self.store.as_ref(),
             hasher: &self.hasher,

@@ -25,7 +25,7 @@ use crate::state::AppState;
 /// The path of [`list`] (spelled out again in its `utoipa::path`, which needs the literal).
 const LIST_PATH: &str = "/api/draw/1/flow";
 
-pub fn router() -> OpenApiRouter<AppState> {
+pub(crate) fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(list, save))
         .routes(routes!(load, remove))
@@ -34,7 +34,7 @@ pub fn router() -> OpenApiRouter<AppState> {
 /// The `filter` of a flow list.
 #[derive(Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
-pub struct ListQuery {
+pub(crate) struct ListQuery {
     /// `developerName eq 'Name'` or `substringof(developerName,'part')`, case-insensitive;
     /// `''` stands for a quote inside the value. The pattern spells out what the parser
     /// accepts: ASCII white space between the parts, and no control, invisible or
@@ -57,7 +57,7 @@ impl ListQuery {
 #[derive(Deserialize, IntoParams)]
 #[serde(rename_all = "camelCase")]
 #[into_params(parameter_in = Query)]
-pub struct PageQuery {
+pub(crate) struct PageQuery {
     /// The page, from 1.
     #[param(value_type = Option<i64>, minimum = 1, maximum = 4294967295_i64)]
     pub page: Option<String>,
@@ -112,7 +112,7 @@ fn list_response(body: Bytes) -> Response {
 }
 
 /// Whether the request is `GET /api/draw/1/flow` without a query: the whole list.
-pub fn is_whole_list(request: &Request) -> bool {
+pub(crate) fn is_whole_list(request: &Request) -> bool {
     request.method() == Method::GET
         && request.uri().path() == LIST_PATH
         && request.uri().query().is_none()
@@ -136,7 +136,7 @@ pub fn answer_from_cache(state: &AppState, request: &Request, client: IpAddr) ->
 /// The flows area's early answer, which `app.rs` gives the request service: the whole list
 /// from the caches ([`answer_from_cache`]); after a request that may have written, every
 /// cached list is forgotten (see [`crate::api::flow_cache::FlowListCache`]).
-pub struct WholeList(pub AppState);
+pub(crate) struct WholeList(pub(crate) AppState);
 
 impl EarlyAnswer for WholeList {
     fn may_answer(&self, request: &Request) -> bool {

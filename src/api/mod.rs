@@ -1,18 +1,18 @@
 //! The HTTP API: one module of thin handlers per area, each with its own `router()` of
 //! documented routes; [`doc`] frames keyflow's OpenAPI description of them.
 
-pub mod admin_users;
-pub mod authentication;
-pub mod doc;
-pub mod flow_cache;
+pub(crate) mod admin_users;
+pub(crate) mod authentication;
+pub(crate) mod doc;
+pub(crate) mod flow_cache;
 pub mod flow_json;
 pub mod flows;
-pub mod health;
-pub mod keys;
-pub mod snapshots;
-pub mod tenant;
-pub mod user_json;
-pub mod users;
+pub(crate) mod health;
+pub(crate) mod keys;
+pub(crate) mod snapshots;
+pub(crate) mod tenant;
+pub(crate) mod user_json;
+pub(crate) mod users;
 
 use axum::Router;
 use utoipa::OpenApi;
@@ -22,7 +22,7 @@ use utoipa_axum::routes;
 use crate::state::AppState;
 
 /// Every API route with its description.
-pub fn routes() -> OpenApiRouter<AppState> {
+pub(crate) fn routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::with_openapi(doc::ApiDoc::openapi())
         .merge(authentication::router())
         .merge(users::router())
@@ -36,6 +36,6 @@ pub fn routes() -> OpenApiRouter<AppState> {
 }
 
 /// Every API route.
-pub fn router() -> Router<AppState> {
+pub(crate) fn router() -> Router<AppState> {
     routes().split_for_parts().0
 }

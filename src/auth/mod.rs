@@ -3,6 +3,6 @@
 
 pub mod api_key;
 pub mod password;
-pub mod throttle;
-pub mod token;
+pub(crate) mod throttle;
+pub(crate) mod token;
 pub mod verifier;

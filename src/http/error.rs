@@ -105,7 +105,7 @@ impl From<anyhow::Error> for ApiError {
 }
 
 /// The body every error carries: a JSON string.
-pub fn message_response(status: StatusCode, message: &str) -> Response {
+pub(crate) fn message_response(status: StatusCode, message: &str) -> Response {
     let body = serde_json::Value::String(message.to_string()).to_string();
     (
         status,

@@ -23,7 +23,7 @@ pub const TENANT_HEADER: &str = "manywhotenant";
 /// What the extractors need of the server's state to decide who is asking (the server's
 /// state provides it): the key verifier, the store for tokens and roles, the hasher for
 /// token digests, and the failure throttle.
-pub trait Authenticator: Send + Sync {
+pub(crate) trait Authenticator: Send + Sync {
     fn store(&self) -> &dyn Store;
     fn hasher(&self) -> &Hasher;
     fn verifier(&self) -> &KeyVerifier;
@@ -32,14 +32,14 @@ pub trait Authenticator: Send + Sync {
 
 /// How the caller authenticated.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Via {
+pub(crate) enum Via {
     ApiKey(KeyId),
     Token,
 }
 
 /// An authenticated caller acting in one tenant.
 #[derive(Debug, Clone, Copy)]
-pub struct Principal {
+pub(crate) struct Principal {
     pub user_id: UserId,
     pub tenant_id: TenantId,
     pub via: Via,
@@ -49,7 +49,7 @@ pub struct Principal {
 
 /// The client's address as an extractor, for handlers that throttle without a principal.
 #[derive(Debug, Clone, Copy)]
-pub struct ClientAddress(pub IpAddr);
+pub(crate) struct ClientAddress(pub(crate) IpAddr);
 
 impl<S: Send + Sync> FromRequestParts<S> for ClientAddress {
     type Rejection = std::convert::Infallible;
@@ -62,7 +62,7 @@ impl<S: Send + Sync> FromRequestParts<S> for ClientAddress {
 /// A principal that signed in with a password (a token), not with an API key: required for
 /// key management, so a leaked key can never mint, list or reveal keys.
 #[derive(Debug, Clone, Copy)]
-pub struct Interactive(pub Principal);
+pub(crate) struct Interactive(pub(crate) Principal);
 
 /// What a request presents to prove who it is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -192,7 +192,7 @@ impl<S: Authenticator> FromRequestParts<S> for Interactive {
 /// A principal whose role in the request's tenant is `ADMINISTRATOR`, checked on every request
 /// so a demotion applies at once. A standard user gets 403.
 #[derive(Debug, Clone, Copy)]
-pub struct Administrator(pub Principal);
+pub(crate) struct Administrator(pub(crate) Principal);
 
 impl<S: Authenticator> FromRequestParts<S> for Administrator {
     type Rejection = ApiError;
@@ -266,7 +266,7 @@ impl Principal {
     /// holds, decided without storage, without waiting and without side effects: `None`
     /// whenever anything else is the case (no key, a token, a refusal, an address being
     /// throttled, a cache miss), which the extractor then decides, counting what it must.
-    pub fn from_cache(
+    pub(crate) fn from_cache(
         headers: &HeaderMap,
         client: IpAddr,
         state: &impl Authenticator,

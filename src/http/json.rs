@@ -14,13 +14,13 @@ use crate::http::error::ApiError;
 use crate::http::strict_json::Strict;
 
 /// What the body readers need of the server's state (the server's state provides it).
-pub trait BodyLimit: Send + Sync {
+pub(crate) trait BodyLimit: Send + Sync {
     /// The largest body accepted, in bytes.
     fn body_limit_bytes(&self) -> usize;
 }
 
 /// A request body parsed as `T`.
-pub struct JsonBody<T>(pub T);
+pub(crate) struct JsonBody<T>(pub(crate) T);
 
 impl<S: BodyLimit, T: DeserializeOwned> FromRequest<S> for JsonBody<T> {
     type Rejection = ApiError;
@@ -49,7 +49,7 @@ async fn read_body(request: Request, state: &impl BodyLimit) -> Result<Bytes, Ap
 
 /// The path segments as text (one `String`, or a tuple of them); a segment that does not
 /// decode is a 400 in the Flow convention. Handlers parse the text into domain values.
-pub struct Segment<T = String>(pub T);
+pub(crate) struct Segment<T = String>(pub(crate) T);
 
 impl<S: Send + Sync, T: DeserializeOwned + Send> FromRequestParts<S> for Segment<T> {
     type Rejection = ApiError;
@@ -64,7 +64,7 @@ impl<S: Send + Sync, T: DeserializeOwned + Send> FromRequestParts<S> for Segment
 
 /// Reads an optional integer field that may arrive as an integral float (`2.0` is an integer in
 /// JSON Schema); anything else, or a value out of `T`'s range, is a wrong field (422).
-pub fn integral<'de, D, T>(deserializer: D) -> Result<Option<T>, D::Error>
+pub(crate) fn integral<'de, D, T>(deserializer: D) -> Result<Option<T>, D::Error>
 where
     D: serde::Deserializer<'de>,
     T: TryFrom<i64>,
@@ -86,7 +86,7 @@ where
 }
 
 /// A request body that may be empty (then `None`), else JSON parsed as `T`.
-pub struct OptionalJsonBody<T>(pub Option<T>);
+pub(crate) struct OptionalJsonBody<T>(pub(crate) Option<T>);
 
 impl<S: BodyLimit, T: DeserializeOwned> FromRequest<S> for OptionalJsonBody<T> {
     type Rejection = ApiError;
@@ -101,12 +101,15 @@ impl<S: BodyLimit, T: DeserializeOwned> FromRequest<S> for OptionalJsonBody<T> {
 }
 
 /// A path segment parsed into a domain value; a segment that does not parse is a 400.
-pub fn path<T>(text: &str, parse: impl FnOnce(&str) -> Result<T, Invalid>) -> Result<T, ApiError> {
+pub(crate) fn path<T>(
+    text: &str,
+    parse: impl FnOnce(&str) -> Result<T, Invalid>,
+) -> Result<T, ApiError> {
     parse(text).map_err(|error| ApiError::BadRequest(error.0))
 }
 
 /// A `true`/`false` path segment (in any case, as Boomi's .NET routing reads it).
-pub fn path_bool(name: &str, text: &str) -> Result<bool, ApiError> {
+pub(crate) fn path_bool(name: &str, text: &str) -> Result<bool, ApiError> {
     match text.to_ascii_lowercase().as_str() {
         "true" => Ok(true),
         "false" => Ok(false),
@@ -119,7 +122,7 @@ pub fn path_bool(name: &str, text: &str) -> Result<bool, ApiError> {
 
 /// The query string parsed as `T`. Percent-escapes that decode to bytes that are not UTF-8
 /// are refused rather than silently replaced, so a value is always exactly what was sent.
-pub struct TextQuery<T>(pub T);
+pub(crate) struct TextQuery<T>(pub(crate) T);
 
 impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for TextQuery<T> {
     type Rejection = ApiError;

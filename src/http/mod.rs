@@ -6,10 +6,10 @@
 pub mod error;
 pub mod extract;
 pub mod json;
-pub mod limits;
-pub mod request_id;
-pub mod request_service;
-pub mod scope;
-pub mod strict_json;
+pub(crate) mod limits;
+pub(crate) mod request_id;
+pub(crate) mod request_service;
+pub(crate) mod scope;
+pub(crate) mod strict_json;
 
-pub use extract::{Administrator, Interactive, Principal, Via};
+pub(crate) use extract::{Administrator, Interactive, Principal};

@@ -4,7 +4,7 @@
 //! must guarantee is checked by the contract suite, `tests/api/store_contract.rs`.
 
 mod records;
-pub mod sqlite;
+pub(crate) mod sqlite;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
