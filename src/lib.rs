@@ -30,6 +30,7 @@ pub mod config;
 pub(crate) mod control;
 pub mod data_dir;
 pub mod domain;
+pub(crate) mod flow_cache;
 pub mod http;
 pub mod metrics;
 pub(crate) mod rules;

@@ -3,11 +3,11 @@
 use std::ops::Deref;
 use std::sync::Arc;
 
-use crate::api::flow_cache::FlowListCache;
 use crate::auth::api_key::{Hasher, Sealer};
 use crate::auth::throttle::FailureThrottle;
 use crate::auth::verifier::KeyVerifier;
 use crate::config::ServeConfig;
+use crate::flow_cache::FlowListCache;
 use crate::http::extract::Authenticator;
 use crate::http::json::BodyLimit;
 use crate::http::scope::current_request_id;

@@ -135,7 +135,7 @@ pub fn answer_from_cache(state: &AppState, request: &Request, client: IpAddr) ->
 
 /// The flows area's early answer, which `app.rs` gives the request service: the whole list
 /// from the caches ([`answer_from_cache`]); after a request that may have written, every
-/// cached list is forgotten (see [`crate::api::flow_cache::FlowListCache`]).
+/// cached list is forgotten (see [`crate::flow_cache::FlowListCache`]).
 pub(crate) struct WholeList(pub(crate) AppState);
 
 impl EarlyAnswer for WholeList {

@@ -4,7 +4,6 @@
 pub(crate) mod admin_users;
 pub(crate) mod authentication;
 pub(crate) mod doc;
-pub(crate) mod flow_cache;
 pub mod flow_json;
 pub mod flows;
 pub(crate) mod health;
