@@ -122,7 +122,7 @@ pub(crate) fn is_whole_list(request: &Request) -> bool {
 /// everything it needs is cached — the key's grant and the tenant's list — decided without
 /// storage or waiting. The request middleware asks this before routing: for this call axum's
 /// router, extractors and boxed futures cost more than the answer itself. `None` for anything
-/// else (a query, a refusal, a miss), which [`list`] answers through the router, the same way.
+/// else (a query, a refusal, a miss), which `list` answers through the router, the same way.
 pub fn answer_from_cache(state: &AppState, request: &Request, client: IpAddr) -> Option<Response> {
     if !is_whole_list(request) {
         return None;

@@ -1,5 +1,5 @@
 //! The HTTP API: one module of thin handlers per area, each with its own `router()` of
-//! documented routes; [`doc`] frames keyflow's OpenAPI description of them.
+//! documented routes; `doc` frames keyflow's OpenAPI description of them.
 
 pub(crate) mod admin_users;
 pub(crate) mod authentication;
