@@ -231,12 +231,7 @@ type AuditRecord = (Option<String>, Option<String>, String, Option<String>);
 /// The audit trail in the order it was written, read from the database beside the server.
 async fn audit_trail(app: &TestApp) -> Vec<AuditRecord> {
     use sqlx::Connection;
-    let options = sqlx::sqlite::SqliteConnectOptions::new()
-        .filename(app.data_dir().join("keyflow.db"))
-        .read_only(true);
-    let mut db = sqlx::SqliteConnection::connect_with(&options)
-        .await
-        .unwrap();
+    let mut db = app.database().await;
     let records = sqlx::query_as(
         "SELECT actor_id, tenant_id, action, subject FROM audit_events ORDER BY rowid",
     )
@@ -272,16 +267,7 @@ async fn user_add_and_remove_leave_the_audit_records_the_api_leaves() {
 
     // The command line adds bob to Example and removes him again.
     app.add_user("bob@example.com", &app.tenant_id).await;
-    let remove = [
-        "user",
-        "remove",
-        "--email",
-        "bob@example.com",
-        "--tenant",
-        &app.tenant_id,
-    ];
-    let out = app.cli(&remove, None).await;
-    assert!(out.status.success(), "{}", show(&out));
+    app.remove_user("bob@example.com", &app.tenant_id).await;
     let by_cli = audit_trail(&app).await.split_off(created.len());
 
     // The administrator makes the same change over the API.
