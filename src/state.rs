@@ -1,4 +1,6 @@
-//! The server's shared state: what every handler, extractor and background task can reach.
+//! The server's shared state: what every handler, extractor and background task can reach,
+//! and the narrow views of it that the rules (`keys()`, `members()`, `sign_in()`) and the
+//! edge's extractors (`Authenticator`, `BodyLimit`) take instead of all of it.
 
 use std::ops::Deref;
 use std::sync::Arc;
