@@ -19,12 +19,13 @@ use std::time::Duration;
 
 use criterion::measurement::WallTime;
 use criterion::{BenchmarkGroup, Criterion};
-use keyflow::auth::api_key::{ApiKey, Digest, Hasher};
+use keyflow::auth::api_key::{ApiKey, Hasher};
 use keyflow::auth::verifier::{KeyCheck, KeyVerifier};
-use keyflow::domain::{Email, KeyId, KeyName, Role, TenantId, TenantName, Timestamp, UserId};
+use keyflow::domain::{
+    Digest, Email, KeyId, KeyName, Role, TenantId, TenantName, Timestamp, UserId,
+};
 use keyflow::metrics::Metrics;
-use keyflow::store::sqlite::SqliteStore;
-use keyflow::store::{KeyGrant, KeyStore, NewKey, NewUser, Store, TenantStore, UserStore};
+use keyflow::store::{KeyGrant, NewKey, NewUser, Store, StoreConfig};
 use secrecy::SecretBox;
 use sha2::{Digest as _, Sha256};
 use tokio::runtime::Runtime;
@@ -73,7 +74,8 @@ fn seed(runtime: &Runtime, count: usize) -> Fixture {
     let keys: Vec<ApiKey> = (0..count).map(|_| ApiKey::generate()).collect();
     let user = UserId::generate();
     let (store, tenant) = runtime.block_on(async {
-        let store = SqliteStore::open(dir.path()).await.expect("open the store");
+        let config = StoreConfig::in_data_dir(dir.path());
+        let store = keyflow::store::open(&config).await.expect("open the store");
         let tenant = store
             .create_tenant(&TenantName::parse("Benchmarks").unwrap())
             .await
@@ -111,7 +113,7 @@ fn seed(runtime: &Runtime, count: usize) -> Fixture {
         (store, tenant.id)
     });
     Fixture {
-        store: Arc::new(store),
+        store,
         hasher,
         keys,
         user,

@@ -26,8 +26,7 @@ use keyflow::domain::{
     Email, FlowName, KeyId, KeyName, Password, Role, TenantId, TenantName, Timestamp, UserId,
 };
 use keyflow::secrets::Secrets;
-use keyflow::store::sqlite::SqliteStore;
-use keyflow::store::{FlowStore, KeyStore, NewKey, NewUser, TenantStore, UserStore};
+use keyflow::store::{NewKey, NewUser, Store, StoreConfig};
 use secrecy::SecretString;
 
 /// Keys per `insert_keys` transaction.
@@ -73,15 +72,15 @@ async fn main() -> anyhow::Result<()> {
         args.data_dir.display()
     );
     let _lock = data_dir::lock(&args.data_dir)?;
-    let store = SqliteStore::open(&args.data_dir).await?;
-    let secrets = Secrets::load(&args.data_dir, None, None, &store).await?;
+    let store = keyflow::store::open(&StoreConfig::in_data_dir(&args.data_dir)).await?;
+    let secrets = Secrets::load(&args.data_dir, None, None, &*store).await?;
     let (hasher, sealer) = (
         Hasher::new(&secrets.pepper),
         Sealer::new(&secrets.master_key),
     );
     let mut config = ServeConfig::new(args.data_dir.clone());
     config.admin_password = Some(SecretString::from(args.admin_password.clone()));
-    let boot = bootstrap::seed_if_empty(&store, &config)
+    let boot = bootstrap::seed_if_empty(&*store, &config)
         .await?
         .context("the database already had users")?;
     let example = TenantId(boot.tenant_id);
@@ -115,7 +114,7 @@ async fn main() -> anyhow::Result<()> {
         args.flows
     );
 
-    let owners = create_owners(&store, args.tenants).await?;
+    let owners = create_owners(&*store, args.tenants).await?;
     println!(
         "{} tenants with one user each after {:.1} s",
         owners.len(),
@@ -157,7 +156,7 @@ async fn main() -> anyhow::Result<()> {
 
 /// `count` tenants, each with one administrator; they share one password hash, since Argon2
 /// per user would dominate the seeding time.
-async fn create_owners(store: &SqliteStore, count: usize) -> anyhow::Result<Vec<Owner>> {
+async fn create_owners(store: &dyn Store, count: usize) -> anyhow::Result<Vec<Owner>> {
     let hash = password::hash(&Password::parse(SecretString::from(
         "seeded user password",
     ))?)

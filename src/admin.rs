@@ -1,17 +1,22 @@
 //! The administration commands, run against a data directory (also while a server uses it).
 //! Each prints only what a script needs on stdout; a mistake is one `error:` line on stderr.
+//! The user commands follow the same rules as the API ([`crate::rules::members`]) and leave
+//! the same audit records, with no actor.
 
 use std::io::Read;
 use std::path::Path;
+use std::sync::Arc;
 
 use anyhow::{Context, anyhow, bail};
+use async_trait::async_trait;
 use secrecy::SecretString;
 
 use crate::auth::password;
 use crate::control::{self, Notified};
 use crate::domain::{Email, Password, Role, TenantId, TenantName, UserId, person_name};
-use crate::store::sqlite::SqliteStore;
-use crate::store::{NewUser, Store, StoreError, TenantStore, User, UserStore};
+use crate::rules::members::{self, Members};
+use crate::rules::{Actor, Revoker, RuleError};
+use crate::store::{self, NewUser, Store, StoreConfig, StoreError, User};
 
 /// A user's optional names, checked as the API checks them (blank is none).
 pub struct Names {
@@ -19,9 +24,10 @@ pub struct Names {
     pub last: Option<String>,
 }
 
-async fn open(data_dir: &Path) -> anyhow::Result<SqliteStore> {
+/// The store the data directory holds (made if there is none), as the server opens it.
+async fn open(data_dir: &Path) -> anyhow::Result<Arc<dyn Store>> {
     crate::data_dir::create(data_dir)?;
-    SqliteStore::open(data_dir).await
+    store::open(&StoreConfig::in_data_dir(data_dir)).await
 }
 
 /// A tenant id that names an existing tenant.
@@ -49,6 +55,40 @@ fn plain(error: StoreError) -> anyhow::Error {
     }
 }
 
+/// A rule's refusal as the command line prints it: its message.
+fn refused(error: RuleError) -> anyhow::Error {
+    match error {
+        RuleError::Internal(cause) => cause,
+        other => anyhow!(other.to_string()),
+    }
+}
+
+/// The membership rules over the data directory's store; a revocation is announced to the
+/// server running on it, if any.
+fn members<'a>(store: &'a dyn Store, server: &'a RunningServer<'a>) -> Members<'a> {
+    Members {
+        store,
+        revoker: server,
+    }
+}
+
+/// The server running on a data directory, if any: told through its control socket to forget
+/// revoked keys, so they fail on its very next request.
+struct RunningServer<'a>(&'a Path);
+
+#[async_trait]
+impl Revoker for RunningServer<'_> {
+    async fn revoke_cached(&self) {
+        match control::notify_revocation(self.0).await {
+            Ok(Notified::Server | Notified::NoServer) => {}
+            Err(error) => eprintln!(
+                "warning: removed, but the running server could not be told ({error:#}); \
+                 it drops the user's keys within its revocation poll interval"
+            ),
+        }
+    }
+}
+
 pub async fn create_tenant(data_dir: &Path, name: &str) -> anyhow::Result<()> {
     let name = TenantName::parse(name)?;
     let store = open(data_dir).await?;
@@ -69,17 +109,11 @@ pub async fn create_user(
     let first_name = person_name("--first-name", names.first.as_deref())?;
     let last_name = person_name("--last-name", names.last.as_deref())?;
     let store = open(data_dir).await?;
-    let tenant = existing_tenant(&store, tenant).await?;
+    let tenant = existing_tenant(&*store, tenant).await?;
     if store.user_by_email(&email).await.map_err(plain)?.is_some() {
         bail!("a user with the email {email} exists");
     }
     let password = Password::parse(read_password()?)?;
-    // A tenant's first member administers it; later ones are standard users unless told.
-    let role = match role {
-        Some(role) => role,
-        None if store.member_count(tenant).await.map_err(plain)? == 0 => Role::Administrator,
-        None => Role::Standard,
-    };
     let user = NewUser {
         id: UserId::generate(),
         email,
@@ -87,8 +121,16 @@ pub async fn create_user(
         last_name,
         password_hash: Some(password::hash(&password).await?),
     };
-    let id = user.id;
-    store.create_user(user, tenant, role).await.map_err(plain)?;
+    let server = RunningServer(data_dir);
+    let id = members::create(
+        &members(&*store, &server),
+        Actor::CommandLine,
+        tenant,
+        user,
+        role,
+    )
+    .await
+    .map_err(refused)?;
     println!("{id}");
     store.close().await;
     Ok(())
@@ -101,48 +143,44 @@ pub async fn add_user(
     role: Role,
 ) -> anyhow::Result<()> {
     let store = open(data_dir).await?;
-    let user = existing_user(&store, email).await?;
-    let tenant = existing_tenant(&store, tenant).await?;
-    // Whoever holds such an account's invitation link would set its password and, with it,
-    // get this membership too: a link must reach no further than its own tenant.
-    if user.password_hash.is_none() {
-        bail!(
-            "{} has no password yet (an invitation of theirs is pending): add them once they \
-             have accepted it, or invite them to this tenant too",
-            user.email
-        );
-    }
-    store
-        .add_membership(user.id, tenant, role)
-        .await
-        .map_err(plain)?;
+    let user = existing_user(&*store, email).await?;
+    let tenant = existing_tenant(&*store, tenant).await?;
+    let server = RunningServer(data_dir);
+    members::add_existing(
+        &members(&*store, &server),
+        Actor::CommandLine,
+        tenant,
+        user.id,
+        role,
+    )
+    .await
+    .map_err(refused)?;
     store.close().await;
     Ok(())
 }
 
 pub async fn remove_user(data_dir: &Path, email: &str, tenant: &str) -> anyhow::Result<()> {
     let store = open(data_dir).await?;
-    let user = existing_user(&store, email).await?;
-    let tenant = existing_tenant(&store, tenant).await?;
-    if !store
-        .remove_membership(user.id, tenant)
-        .await
-        .map_err(plain)?
+    let user = existing_user(&*store, email).await?;
+    let tenant = existing_tenant(&*store, tenant).await?;
+    // The membership and its keys go, and the running server is told to forget them now.
+    let server = RunningServer(data_dir);
+    match members::remove(
+        &members(&*store, &server),
+        Actor::CommandLine,
+        tenant,
+        user.id,
+    )
+    .await
     {
-        bail!("{} is not a member of the tenant {tenant}", user.email);
+        Ok(()) => {}
+        Err(RuleError::Missing(_)) => {
+            bail!("{} is not a member of the tenant {tenant}", user.email)
+        }
+        Err(other) => return Err(refused(other)),
     }
     store.close().await;
-    // The membership and its keys are gone; make sure a running server forgets them now.
-    match control::notify_revocation(data_dir).await {
-        Ok(Notified::Server | Notified::NoServer) => Ok(()),
-        Err(error) => {
-            eprintln!(
-                "warning: removed, but the running server could not be told ({error:#}); \
-                 it drops the user's keys within its revocation poll interval"
-            );
-            Ok(())
-        }
-    }
+    Ok(())
 }
 
 /// The password from standard input, without its trailing newline.

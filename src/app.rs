@@ -1,10 +1,9 @@
-//! The running server: its shared state, the router with its middleware, and the lifecycle
-//! (open the data directory, bind, serve, shut down gracefully).
+//! The composition root: it wires the HTTP edge, the areas (API and pages) and the store
+//! together into the running server, with its lifecycle (open the data directory, bind,
+//! serve, shut down gracefully). The state they share is in [`crate::state`].
 
 use std::fs;
 use std::net::SocketAddr;
-use std::ops::Deref;
-use std::sync::Arc;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
@@ -12,96 +11,22 @@ use axum::http::StatusCode;
 use tokio::net::TcpListener;
 use tower::Layer;
 
-use crate::api::flow_cache::FlowListCache;
-use crate::auth::account_throttle::AccountThrottle;
-use crate::auth::api_key::{Hasher, Sealer};
-use crate::auth::throttle::FailureThrottle;
-use crate::auth::verifier::KeyVerifier;
+use crate::api::flows::WholeList;
 use crate::bootstrap::{self, Bootstrap};
 use crate::config::{RevealPolicy, ServeConfig};
-use crate::connections;
 use crate::control;
 use crate::data_dir;
-use crate::error::message_response;
-use crate::limits;
-use crate::metrics::Metrics;
-use crate::request_body::BodyBudget;
-use crate::request_context::{RequestContext, RequestContextLayer};
+use crate::http::connections::{self, ConnectionRules};
+use crate::http::error::message_response;
+use crate::http::request_service::{RequestService, RequestServiceLayer};
 use crate::secrets::Secrets;
-use crate::store::sqlite::SqliteStore;
-use crate::store::{KeyStore, Store};
-
-/// What every handler can reach. Cloning is one reference count.
-#[derive(Clone)]
-pub struct AppState(Arc<Shared>);
-
-pub struct Shared {
-    pub store: Arc<dyn Store>,
-    pub verifier: KeyVerifier,
-    pub throttle: FailureThrottle,
-    pub account_throttle: AccountThrottle,
-    pub sealer: Sealer,
-    pub flow_lists: FlowListCache,
-    pub in_flight: limits::InFlight,
-    /// The bytes of the request bodies being received at once.
-    pub bodies: BodyBudget,
-    pub config: ServeConfig,
-    pub metrics: Arc<Metrics>,
-}
-
-impl Deref for AppState {
-    type Target = Shared;
-    fn deref(&self) -> &Shared {
-        &self.0
-    }
-}
-
-impl AppState {
-    /// The state over an opened store with loaded secrets.
-    pub fn new(config: ServeConfig, store: Arc<dyn Store>, secrets: &Secrets) -> Self {
-        let metrics = Arc::new(Metrics::default());
-        let hasher = Hasher::new(&secrets.pepper);
-        let account_throttle = AccountThrottle::new(
-            config.account_failure_burst,
-            config.account_failure_first_delay,
-            config.account_failure_max_delay,
-            hasher.clone(),
-            metrics.clone(),
-        );
-        let verifier = KeyVerifier::new(
-            hasher,
-            config.key_cache_capacity,
-            store.clone(),
-            metrics.clone(),
-        );
-        let throttle = FailureThrottle::new(
-            config.auth_failure_burst,
-            config.auth_failure_refill,
-            metrics.clone(),
-        );
-        let sealer = Sealer::new(&secrets.master_key);
-        let flow_lists = FlowListCache::new(config.flow_list_cache_bytes);
-        let in_flight = limits::InFlight::new(config.max_in_flight);
-        let bodies = BodyBudget::new(config.max_in_flight.saturating_mul(config.body_limit_bytes));
-        Self(Arc::new(Shared {
-            store,
-            verifier,
-            throttle,
-            account_throttle,
-            sealer,
-            flow_lists,
-            in_flight,
-            bodies,
-            config,
-            metrics,
-        }))
-    }
-}
+use crate::state::AppState;
+use crate::store;
 
 /// The whole HTTP surface with its middleware, as one service.
-pub fn build_service(state: AppState) -> RequestContext<Router> {
+pub(crate) fn build_service(state: AppState) -> RequestService<Router, WholeList> {
     // The pages' forms are read by axum's extractors, which take their limit from this layer;
-    // the API reads its bodies with the limit itself (`api::json`).
+    // the API reads its bodies with the limit itself (`http::json`).
     let pages = crate::web::router().layer(DefaultBodyLimit::max(state.config.body_limit_bytes));
     let routes = crate::api::router()
         .merge(pages)
@@ -114,8 +39,11 @@ pub fn build_service(state: AppState) -> RequestContext<Router> {
         })
         .with_state(state.clone());
     // The middleware wraps the router once rather than each of its routes, where a layer costs
-    // every request one more clone and boxed future.
-    RequestContextLayer::new(state).layer(routes)
+    // every request one more clone and boxed future. The flows area answers its list early.
+    let in_flight = state.in_flight.clone();
+    let bodies = state.bodies.clone();
+    let metrics = state.metrics.clone();
+    RequestServiceLayer::new(WholeList(state), in_flight, bodies, metrics).layer(routes)
 }
 
 /// A server that has opened its data directory and bound its port, ready to [`Server::run`].
@@ -123,7 +51,6 @@ pub struct Server {
     listener: TcpListener,
     state: AppState,
     bootstrap: Option<Bootstrap>,
-    sqlite: Arc<SqliteStore>,
     control: control::ControlSocket,
     _lock: fs::File,
 }
@@ -134,7 +61,7 @@ impl Server {
     /// client may connect as soon as this returns.
     pub async fn start(config: ServeConfig, listener: TcpListener) -> anyhow::Result<Self> {
         let lock = data_dir::lock(&config.data_dir)?;
-        let store = Arc::new(SqliteStore::open(&config.data_dir).await?);
+        let store = store::open(&config.store()).await?;
         let secrets = Secrets::load(
             &config.data_dir,
             config.pepper.as_ref(),
@@ -158,7 +85,6 @@ impl Server {
             listener,
             state,
             bootstrap,
-            sqlite: store,
             control,
             _lock: lock,
         })
@@ -193,7 +119,11 @@ impl Server {
         let mut control = self.control;
         control.serve(state.clone());
         let app = build_service(state.clone());
-        connections::serve(self.listener, app, &state, shutdown).await;
+        let rules = ConnectionRules {
+            max_per_address: state.config.max_connections_per_address,
+            head_timeout: state.config.header_timeout,
+        };
+        connections::serve(self.listener, app, rules, &state.metrics, shutdown).await;
         // Each task is aborted and then awaited, so a query it was making has given its
         // connection back before the pool closes: a connection still out when the process
         // exits would leave the write-ahead log behind.
@@ -202,7 +132,7 @@ impl Server {
             let _ = task.await;
         }
         drop(control);
-        self.sqlite.close().await;
+        state.store.close().await;
         Ok(())
     }
 }

@@ -289,7 +289,7 @@ impl ServeArgs {
 
 async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let config = args.into_config();
-    crate::limits::raise_open_files();
+    crate::http::limits::raise_open_files();
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
         .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", config.listen))?;

@@ -6,6 +6,8 @@ use std::time::Duration;
 
 use secrecy::SecretString;
 
+use crate::store::StoreConfig;
+
 /// When the value of an existing key may be shown again (DESIGN.md §4).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
 pub enum RevealPolicy {
@@ -75,6 +77,11 @@ pub struct ServeConfig {
 }
 
 impl ServeConfig {
+    /// Where the data is kept: today always the SQLite database in the data directory.
+    pub fn store(&self) -> StoreConfig {
+        StoreConfig::in_data_dir(&self.data_dir)
+    }
+
     /// The defaults, with the given data directory.
     pub fn new(data_dir: PathBuf) -> Self {
         Self {

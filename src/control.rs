@@ -18,8 +18,8 @@ use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::net::{UnixListener, UnixStream};
 use tokio::task::JoinHandle;
 
-use crate::app::AppState;
 use crate::coarse_clock::CoarseClock;
+use crate::state::AppState;
 
 const SOCKET_FILE: &str = "keyflow.sock";
 const REVOKE: &str = "revoke";

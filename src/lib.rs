@@ -1,48 +1,47 @@
 //! keyflow: a self-hosted server for the Flow platform API — tenants, users, flows and the
 //! API keys that authenticate scripts against them.
 //!
-//! The crate in a few lines:
-//! - [`cli`] parses the command line; [`admin`] carries out the administration commands.
-//! - [`app`] builds the router and runs the server; [`config`] holds its settings;
-//!   [`connections`] accepts and serves the connections (a head deadline, a bound per address
-//!   in [`connection_limit`]); [`request_context`] is what every request goes through first
-//!   (its id in [`request_id`], its body read within its deadline by [`request_body`], the
-//!   early answer from the caches); [`limits`] bounds request heads and requests in flight;
-//!   [`bootstrap`] seeds an empty database; [`secrets`] loads or creates the pepper and master key.
-//! - [`api`] has one module of thin handlers per area; [`error`] turns every failure into a
-//!   JSON-string answer with the right status code.
+//! The crate in layers, each importing only those below it (docs/ARCHITECTURE.md has the
+//! table, and where each kind of change goes):
+//! - [`cli`] parses the command line; `admin` carries out the administration commands through
+//!   the same rules as the API.
+//! - [`app`] is the composition root: it wires the edge, the areas and the store into the
+//!   running server. [`state`] is what the areas share; [`config`] holds the settings;
+//!   [`bootstrap`] seeds an empty database; [`secrets`] loads or creates the pepper and master
+//!   key; `control` answers the command line's revocations and runs the background tasks.
+//! - The areas: [`api`] has one module of thin handlers per area of the API; `web` serves the
+//!   pages (sign-in, User Settings, Flows).
+//! - [`http`] is the edge every request crosses: the connections (a head deadline, a bound
+//!   per address), the request service (ids, limits, the body read within its deadline before
+//!   a slot, the early answer an area injects), the extractors for principals and bodies, and
+//!   the one error type with its status codes.
+//! - `rules` says what keys, memberships, users and sign-in may do, on narrow dependencies and
+//!   with its own error (and which tenants a sign-in reaches, `rules::access`); it knows no HTTP.
 //! - [`auth`] owns credentials: the key codec and its crypto, tokens, passwords, the verifier
-//!   with its cache, the failure throttles (per address, per account), the extractor
-//!   handlers ask for a principal, and which tenants a sign-in reaches (`auth::access`).
+//!   with its cache, the failure throttles (per address, per account).
+//! - [`store`] is the only place that knows SQL: the `Store` traits, opened from a
+//!   `StoreConfig`, and the SQLite backend.
 //! - [`domain`] holds the values that are parsed at the edge and valid inside.
-//! - [`store`] is the only place that knows SQL: a `Store` trait and its SQLite backend.
-//! - [`key_management`] and [`user_admin`] hold the rules for keys and for a tenant's users.
-//! - [`control`] lets the command line tell a running server to drop its key cache, and runs
-//!   the background tasks (revocation poll, the caches' [`coarse_clock`]).
-//! - [`web`] serves the pages: sign-in, User Settings (API keys) and Flows.
+//! - Leaves: [`metrics`], `coarse_clock` (the caches' clock), `flow_cache` (the flow lists),
+//!   [`data_dir`].
 #![forbid(unsafe_code)]
 
-pub mod admin;
+pub(crate) mod admin;
 pub mod api;
 pub mod app;
 pub mod auth;
 pub mod bootstrap;
 pub mod cli;
-pub mod coarse_clock;
+pub(crate) mod coarse_clock;
 pub mod config;
-pub mod connection_limit;
-pub mod connections;
-pub mod control;
+pub(crate) mod control;
 pub mod data_dir;
 pub mod domain;
-pub mod error;
-pub mod key_management;
-pub mod limits;
+pub(crate) mod flow_cache;
+pub mod http;
 pub mod metrics;
-pub mod request_body;
-pub mod request_context;
-pub mod request_id;
+pub(crate) mod rules;
 pub mod secrets;
+pub mod state;
 pub mod store;
-pub mod user_admin;
-pub mod web;
+pub(crate) mod web;

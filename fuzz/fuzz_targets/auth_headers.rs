@@ -4,8 +4,8 @@
 
 use http::{HeaderMap, HeaderName, HeaderValue};
 use keyflow::auth::api_key::ApiKey;
-use keyflow::auth::extract::{API_KEY_HEADER, Presented, TENANT_HEADER, credentials};
-use keyflow::error::ApiError;
+use keyflow::http::error::ApiError;
+use keyflow::http::extract::{API_KEY_HEADER, Presented, TENANT_HEADER, credentials};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {

@@ -3,9 +3,9 @@
 #![no_main]
 
 use keyflow::api::flow_json::FlowRequest;
-use keyflow::api::json::parse;
 use keyflow::domain::FlowName;
-use keyflow::error::ApiError;
+use keyflow::http::error::ApiError;
+use keyflow::http::json::parse;
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {

@@ -16,14 +16,18 @@ use crate::api::doc::{
     AuthErrors, BadRequest, BodyErrors, Conflict, Forbidden, Internal, NotFound, TooManyRequests,
     Unauthorized,
 };
-use crate::api::json::{JsonBody, Segment, path};
 use crate::api::user_json::{NewUserIn, SetPassword, UserIn, UserOut, name};
-use crate::app::AppState;
-use crate::auth::Administrator;
-use crate::auth::extract::ClientAddress;
 use crate::domain::{Email, Page, Password, Role, UserId};
-use crate::error::ApiError;
-use crate::user_admin::{self, Details, SET_PASSWORD_PATH};
+use crate::http::Administrator;
+use crate::http::error::ApiError;
+use crate::http::extract::ClientAddress;
+use crate::http::json::{JsonBody, Segment, path};
+use crate::rules::Actor;
+use crate::rules::members::{self as user_admin, Details};
+use crate::state::AppState;
+
+/// Where a password link's token is used; the link is this path with `?token=…`.
+const SET_PASSWORD_PATH: &str = "/api/admin/1/users/password";
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -137,7 +141,16 @@ async fn add(
     let email = Email::parse(&request.email).map_err(ApiError::invalid)?;
     let details = details(&request.details(), Role::Standard)?;
     let tenant = principal.tenant_id;
-    let added = user_admin::add(&state, principal.user_id, tenant, email, details).await?;
+    let actor = Actor::User(principal.user_id);
+    let added = user_admin::add(
+        &state.members(),
+        &state.hasher,
+        actor,
+        tenant,
+        email,
+        details,
+    )
+    .await?;
     let mut user = UserOut::from(added.member);
     let link = format!("{SET_PASSWORD_PATH}?token={}", added.link.expose_secret());
     user.set_password_link = Some(link);
@@ -161,7 +174,7 @@ async fn load(
     Segment(id): Segment,
 ) -> Result<Json<UserOut>, ApiError> {
     let id = path(&id, UserId::parse)?;
-    let member = user_admin::member(&state, principal.tenant_id, id).await?;
+    let member = user_admin::member(&state.members(), principal.tenant_id, id).await?;
     Ok(Json(member.into()))
 }
 
@@ -188,13 +201,14 @@ async fn update(
 ) -> Result<Json<UserOut>, ApiError> {
     let id = path(&id, UserId::parse)?;
     let tenant = principal.tenant_id;
-    let current = user_admin::member(&state, tenant, id).await?;
+    let actor = Actor::User(principal.user_id);
+    let current = user_admin::member(&state.members(), tenant, id).await?;
     // A name left out stays: a role change must not wipe the names (nor, for a user of other
     // tenants too, be refused for changing them).
     request.first_name = request.first_name.or(current.first_name);
     request.last_name = request.last_name.or(current.last_name);
     let details = details(&request, current.role)?;
-    let member = user_admin::update(&state, principal.user_id, tenant, id, details).await?;
+    let member = user_admin::update(&state.members(), actor, tenant, id, details).await?;
     Ok(Json(member.into()))
 }
 
@@ -217,7 +231,9 @@ async fn remove(
     Segment(id): Segment,
 ) -> Result<(), ApiError> {
     let id = path(&id, UserId::parse)?;
-    user_admin::remove(&state, principal.user_id, principal.tenant_id, id).await
+    let actor = Actor::User(principal.user_id);
+    user_admin::remove(&state.members(), actor, principal.tenant_id, id).await?;
+    Ok(())
 }
 
 /// keyflow's extension: accepts an invitation with the token of its `setPasswordLink`. An
@@ -244,9 +260,12 @@ async fn set_password(
     // cannot be guessed), and a right one proves enough to pass an account's delay.
     state.throttle.guard(address)?;
     let password = Password::parse(request.password).map_err(ApiError::invalid)?;
-    match user_admin::accept(&state, &request.token, password).await {
+    match user_admin::accept(&state.members(), &state.hasher, &request.token, password)
+        .await
+        .map_err(ApiError::from)
+    {
         Ok(()) => Ok(()),
-        Err(error @ ApiError::Unauthorized(_)) => Err(state.throttle.failed(address, error)),
+        Err(error @ ApiError::Unauthorized(_)) => Err(error.counted(&state.throttle, address)),
         Err(error) => Err(error),
     }
 }

@@ -13,15 +13,13 @@ use utoipa_axum::routes;
 use crate::api::doc::{
     AuthErrors, BadRequest, BodyErrors, Forbidden, Internal, SignInThrottled, Unauthorized,
 };
-use crate::api::json::{JsonBody, Segment};
-use crate::app::AppState;
-use crate::auth::Interactive;
-use crate::auth::access::{self, SignIn};
-use crate::auth::extract::ClientAddress;
-use crate::auth::token;
-use crate::domain::{TenantId, Timestamp, UserId};
-use crate::error::ApiError;
-use crate::store::NewToken;
+use crate::domain::TenantId;
+use crate::http::Interactive;
+use crate::http::error::ApiError;
+use crate::http::extract::ClientAddress;
+use crate::http::json::{JsonBody, Segment};
+use crate::rules::sign_in as rules;
+use crate::state::AppState;
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -57,20 +55,16 @@ async fn sign_in(
     ClientAddress(address): ClientAddress,
     JsonBody(credentials): JsonBody<Credentials>,
 ) -> Result<Json<String>, ApiError> {
-    let user =
-        crate::auth::sign_in::check(&state, address, &credentials.username, credentials.password)
-            .await?;
-    let Some(first) = state.store.memberships(user.id).await?.into_iter().next() else {
-        return Err(ApiError::Forbidden(
-            "your account is not a member of any tenant".into(),
-        ));
-    };
-    let now = Timestamp::now();
-    let sign_in = SignIn {
-        at: now,
-        until: now.plus(state.config.token_ttl),
-    };
-    issue(&state, user.id, first.tenant.id, sign_in).await
+    let sign_in = state.sign_in();
+    let user = rules::check(
+        &sign_in,
+        address,
+        &credentials.username,
+        credentials.password,
+    )
+    .await?;
+    let token = rules::first_token(&sign_in, user.id).await?;
+    Ok(Json(token.expose_secret().to_string()))
 }
 
 /// A token for another of the signed-in user's tenants. Only a token may ask: a token can
@@ -95,41 +89,9 @@ async fn token_for_tenant(
     Segment(tenant): Segment,
 ) -> Result<Json<String>, ApiError> {
     let tenant = TenantId::parse(&tenant).map_err(|error| ApiError::BadRequest(error.0))?;
-    let sign_in = principal
+    let signed_in = principal
         .sign_in
         .ok_or_else(|| ApiError::Internal(anyhow::anyhow!("a token without its sign-in")))?;
-    if access::role(&state, principal.user_id, tenant, Some(sign_in.at))
-        .await?
-        .is_none()
-    {
-        return Err(ApiError::Forbidden(format!(
-            "you are not a member of the tenant {tenant}, or became one after this token's \
-             sign-in: sign in again"
-        )));
-    }
-    issue(&state, principal.user_id, tenant, sign_in).await
-}
-
-/// Stores a new token's digest and returns the token. It lives `--token-ttl-minutes`, and
-/// never past the end of its sign-in's lifetime.
-async fn issue(
-    state: &AppState,
-    user: UserId,
-    tenant: TenantId,
-    sign_in: SignIn,
-) -> Result<Json<String>, ApiError> {
-    let value = token::generate();
-    let now = Timestamp::now();
-    state
-        .store
-        .insert_token(NewToken {
-            digest: state.verifier.hasher().digest(value.expose_secret()),
-            user_id: user,
-            tenant_id: tenant,
-            signed_in_at: sign_in.at,
-            created_at: now,
-            expires_at: now.plus(state.config.token_ttl).min(sign_in.until),
-        })
-        .await?;
-    Ok(Json(value.expose_secret().to_string()))
+    let token = rules::token_for(&state.sign_in(), principal.user_id, tenant, signed_in).await?;
+    Ok(Json(token.expose_secret().to_string()))
 }

@@ -266,9 +266,9 @@ pub struct FlowRequest {
     pub start_map_element_id: Option<String>,
     pub allow_jumping: Option<bool>,
     pub enable_historical_navigation: Option<bool>,
-    #[serde(default, deserialize_with = "crate::api::json::integral")]
+    #[serde(default, deserialize_with = "crate::http::json::integral")]
     pub state_expiration_length: Option<i32>,
-    #[serde(default, deserialize_with = "crate::api::json::integral")]
+    #[serde(default, deserialize_with = "crate::http::json::integral")]
     pub idle_state_expiration_length: Option<i32>,
     pub authorization: Option<GroupAuthorization>,
     pub identity_provider: Option<FlowIdentityProvider>,

@@ -15,16 +15,17 @@ use utoipa_axum::routes;
 
 use crate::api::doc::{AuthErrors, BodyErrors, NotFound};
 use crate::api::flow_json::{FlowRequest, FlowResponse};
-use crate::api::json::{JsonBody, Segment, TextQuery, path};
-use crate::app::AppState;
-use crate::auth::Principal;
 use crate::domain::{FlowFilter, FlowId, Page, TenantId};
-use crate::error::ApiError;
+use crate::http::Principal;
+use crate::http::error::ApiError;
+use crate::http::json::{JsonBody, Segment, TextQuery, path};
+use crate::http::request_service::EarlyAnswer;
+use crate::state::AppState;
 
 /// The path of [`list`] (spelled out again in its `utoipa::path`, which needs the literal).
 const LIST_PATH: &str = "/api/draw/1/flow";
 
-pub fn router() -> OpenApiRouter<AppState> {
+pub(crate) fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(list, save))
         .routes(routes!(load, remove))
@@ -33,7 +34,7 @@ pub fn router() -> OpenApiRouter<AppState> {
 /// The `filter` of a flow list.
 #[derive(Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
-pub struct ListQuery {
+pub(crate) struct ListQuery {
     /// `developerName eq 'Name'` or `substringof(developerName,'part')`, case-insensitive;
     /// `''` stands for a quote inside the value. The pattern spells out what the parser
     /// accepts: ASCII white space between the parts, and no control, invisible or
@@ -56,7 +57,7 @@ impl ListQuery {
 #[derive(Deserialize, IntoParams)]
 #[serde(rename_all = "camelCase")]
 #[into_params(parameter_in = Query)]
-pub struct PageQuery {
+pub(crate) struct PageQuery {
     /// The page, from 1.
     #[param(value_type = Option<i64>, minimum = 1, maximum = 4294967295_i64)]
     pub page: Option<String>,
@@ -111,7 +112,7 @@ fn list_response(body: Bytes) -> Response {
 }
 
 /// Whether the request is `GET /api/draw/1/flow` without a query: the whole list.
-pub fn is_whole_list(request: &Request) -> bool {
+pub(crate) fn is_whole_list(request: &Request) -> bool {
     request.method() == Method::GET
         && request.uri().path() == LIST_PATH
         && request.uri().query().is_none()
@@ -121,7 +122,7 @@ pub fn is_whole_list(request: &Request) -> bool {
 /// everything it needs is cached — the key's grant and the tenant's list — decided without
 /// storage or waiting. The request middleware asks this before routing: for this call axum's
 /// router, extractors and boxed futures cost more than the answer itself. `None` for anything
-/// else (a query, a refusal, a miss), which [`list`] answers through the router, the same way.
+/// else (a query, a refusal, a miss), which `list` answers through the router, the same way.
 pub fn answer_from_cache(state: &AppState, request: &Request, client: IpAddr) -> Option<Response> {
     if !is_whole_list(request) {
         return None;
@@ -130,6 +131,25 @@ pub fn answer_from_cache(state: &AppState, request: &Request, client: IpAddr) ->
     let body = state.flow_lists.cached(principal.tenant_id)?;
     state.verifier.count_cache_hit();
     Some(list_response(body))
+}
+
+/// The flows area's early answer, which `app.rs` gives the request service: the whole list
+/// from the caches ([`answer_from_cache`]); after a request that may have written, every
+/// cached list is forgotten (see [`crate::flow_cache::FlowListCache`]).
+pub(crate) struct WholeList(pub(crate) AppState);
+
+impl EarlyAnswer for WholeList {
+    fn may_answer(&self, request: &Request) -> bool {
+        is_whole_list(request)
+    }
+
+    fn answer(&self, request: &Request, peer: IpAddr) -> Option<Response> {
+        answer_from_cache(&self.0, request, peer)
+    }
+
+    fn after_write(&self) {
+        self.0.flow_lists.forget_all();
+    }
 }
 
 async fn listed(

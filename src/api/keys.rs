@@ -10,12 +10,12 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::api::doc::{AuthErrors, BodyErrors, Conflict, Forbidden, NotFound};
-use crate::api::json::{JsonBody, Segment};
-use crate::app::AppState;
-use crate::auth::{Interactive, Principal};
 use crate::domain::{KeyName, TenantId, Timestamp};
-use crate::error::ApiError;
-use crate::key_management::{self, KeyView};
+use crate::http::error::ApiError;
+use crate::http::json::{JsonBody, Segment};
+use crate::http::{Interactive, Principal};
+use crate::rules::keys::{self as key_management, KeyView};
+use crate::state::AppState;
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -80,7 +80,8 @@ async fn list(
     State(state): State<AppState>,
     Interactive(principal): Interactive,
 ) -> Result<Json<Vec<UserTenantApiKey>>, ApiError> {
-    let keys = key_management::list(&state, principal.user_id, principal.signed_in_at()).await?;
+    let keys =
+        key_management::list(&state.keys(), principal.user_id, principal.signed_in_at()).await?;
     Ok(Json(keys.into_iter().map(UserTenantApiKey::from).collect()))
 }
 
@@ -108,7 +109,7 @@ async fn create(
         .ok_or_else(|| ApiError::Unprocessable("tenantId is required".into()))
         .and_then(|text| TenantId::parse(text).map_err(ApiError::invalid))?;
     let view = key_management::create(
-        &state,
+        &state.keys(),
         principal.user_id,
         principal.signed_in_at(),
         tenant,
@@ -137,7 +138,7 @@ async fn reveal(
 ) -> Result<Json<UserTenantApiKey>, ApiError> {
     let tenant = header_tenant(&principal);
     let view = key_management::reveal(
-        &state,
+        &state.keys(),
         principal.user_id,
         principal.signed_in_at(),
         &name,
@@ -165,13 +166,14 @@ async fn remove(
     Segment(name): Segment,
 ) -> Result<(), ApiError> {
     key_management::delete(
-        &state,
+        &state.keys(),
         principal.user_id,
         principal.signed_in_at(),
         &name,
         header_tenant(&principal),
     )
-    .await
+    .await?;
+    Ok(())
 }
 
 /// The tenant `manywhotenant` named, if it did: it picks among same-named keys.

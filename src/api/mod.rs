@@ -1,30 +1,27 @@
 //! The HTTP API: one module of thin handlers per area, each with its own `router()` of
-//! documented routes; [`doc`] frames keyflow's OpenAPI description of them.
+//! documented routes; `doc` frames keyflow's OpenAPI description of them.
 
-pub mod admin_users;
-pub mod authentication;
-pub mod doc;
-pub mod flow_cache;
+pub(crate) mod admin_users;
+pub(crate) mod authentication;
+pub(crate) mod doc;
 pub mod flow_json;
 pub mod flows;
-pub mod health;
-pub mod json;
-pub mod keys;
-pub mod snapshots;
-pub mod strict_json;
-pub mod tenant;
-pub mod user_json;
-pub mod users;
+pub(crate) mod health;
+pub(crate) mod keys;
+pub(crate) mod snapshots;
+pub(crate) mod tenant;
+pub(crate) mod user_json;
+pub(crate) mod users;
 
 use axum::Router;
 use utoipa::OpenApi;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use crate::app::AppState;
+use crate::state::AppState;
 
 /// Every API route with its description.
-pub fn routes() -> OpenApiRouter<AppState> {
+pub(crate) fn routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::with_openapi(doc::ApiDoc::openapi())
         .merge(authentication::router())
         .merge(users::router())
@@ -38,6 +35,6 @@ pub fn routes() -> OpenApiRouter<AppState> {
 }
 
 /// Every API route.
-pub fn router() -> Router<AppState> {
+pub(crate) fn router() -> Router<AppState> {
     routes().split_for_parts().0
 }

@@ -12,11 +12,11 @@ use utoipa_axum::routes;
 use crate::api::doc::{AuthErrors, BodyErrors, NotFound};
 use crate::api::flow_json::{ActiveFlow, FlowImage, FlowResponse};
 use crate::api::flows::ListQuery;
-use crate::api::json::{OptionalJsonBody, Segment, TextQuery, path, path_bool};
-use crate::app::AppState;
-use crate::auth::Principal;
 use crate::domain::{FlowFilter, FlowId, PROSE_MAX_CHARS, VersionId, prose};
-use crate::error::ApiError;
+use crate::http::Principal;
+use crate::http::error::ApiError;
+use crate::http::json::{OptionalJsonBody, Segment, TextQuery, path, path_bool};
+use crate::state::AppState;
 use crate::store::Activation;
 
 pub fn router() -> OpenApiRouter<AppState> {

@@ -9,11 +9,11 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::api::doc::{AuthErrors, BodyErrors, Forbidden, NotFound};
-use crate::api::json::JsonBody;
-use crate::app::AppState;
-use crate::auth::Administrator;
 use crate::domain::{TenantDeveloperName, TenantId, Timestamp, prose};
-use crate::error::ApiError;
+use crate::http::Administrator;
+use crate::http::error::ApiError;
+use crate::http::json::JsonBody;
+use crate::state::AppState;
 use crate::store::Tenant;
 
 pub fn router() -> OpenApiRouter<AppState> {

@@ -92,7 +92,7 @@ impl From<Member> for UserOut {
 #[serde(rename_all = "camelCase")]
 pub struct RoleIn {
     pub developer_name: Option<String>,
-    #[serde(default, deserialize_with = "crate::api::json::integral")]
+    #[serde(default, deserialize_with = "crate::http::json::integral")]
     pub role_id: Option<i64>,
 }
 

@@ -9,13 +9,14 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::api::doc::{AuthErrors, BodyErrors, Forbidden};
-use crate::api::json::JsonBody;
 use crate::api::user_json::name;
-use crate::app::AppState;
-use crate::auth::access;
-use crate::auth::{Interactive, Principal};
 use crate::domain::{Timestamp, UserId};
-use crate::error::ApiError;
+use crate::http::Interactive;
+use crate::http::Principal;
+use crate::http::error::ApiError;
+use crate::http::json::JsonBody;
+use crate::rules::access;
+use crate::state::AppState;
 use crate::store::Membership;
 
 pub fn router() -> OpenApiRouter<AppState> {
@@ -156,7 +157,7 @@ async fn user_me(state: &AppState, principal: &Principal) -> Result<UserMe, ApiE
         .ok_or_else(|| ApiError::Unauthorized("your account no longer exists".into()))?;
     // The tenants this credential reaches: a token's sign-in covers only the memberships
     // that had begun by then.
-    let tenants = access::tenants(state, user.id, principal.signed_in_at()).await?;
+    let tenants = access::tenants(&*state.store, user.id, principal.signed_in_at()).await?;
     Ok(UserMe {
         id: user.id,
         first_name: user.first_name,

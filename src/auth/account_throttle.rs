@@ -1,5 +1,5 @@
 //! Throttles password guesses per account, whatever address they come from: the per-address
-//! budget ([`crate::auth::throttle`]) cannot stop many addresses guessing one account. Each
+//! budget (`crate::auth::throttle`) cannot stop many addresses guessing one account. Each
 //! account (a digest of the normalized email; unknown emails too, so a refusal never tells
 //! whether an account exists) has a budget of failures; past it, every further attempt starts
 //! a delay, doubling from the first delay up to a cap, during which the account's sign-ins are
@@ -17,11 +17,18 @@ use std::net::IpAddr;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
-use crate::auth::api_key::{Digest, Hasher};
+use crate::auth::api_key::Hasher;
 use crate::auth::throttle::seconds_ceil;
-use crate::domain::Email;
-use crate::error::ApiError;
+use crate::domain::{Digest, Email};
 use crate::metrics::Metrics;
+
+/// The account is in its delay after failed sign-ins: no password is checked for it until the
+/// delay ends (the edge answers 429 with `Retry-After`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("too many failed sign-ins for this account; try again in {retry_after_secs} s")]
+pub struct AccountDelayed {
+    pub retry_after_secs: u64,
+}
 
 /// Accounts remembered at most (about: quick_cache's bound is approximate). One that is
 /// evicted starts again with its whole budget; evicting one takes this many failed sign-ins
@@ -98,12 +105,12 @@ impl AccountThrottle {
 
     /// Starts a password check of `username` from `address`: 429 while the account is in its
     /// delay (unless the address is trusted), else the attempt, already counted as a failure.
-    pub fn begin(&self, username: &str, address: IpAddr) -> Result<Attempt, ApiError> {
+    pub fn begin(&self, username: &str, address: IpAddr) -> Result<Attempt, AccountDelayed> {
         let account = self.account_of(username);
         self.begin_at(account, address, Instant::now())
             .map_err(|retry_after_secs| {
                 Metrics::bump(&self.metrics.account_throttled);
-                ApiError::AccountDelayed { retry_after_secs }
+                AccountDelayed { retry_after_secs }
             })
     }
 

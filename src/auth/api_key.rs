@@ -15,6 +15,8 @@ use rand::rngs::OsRng;
 use secrecy::{ExposeSecret, SecretBox, SecretString};
 use sha2::Sha256;
 
+use crate::domain::Digest;
+
 /// What every key starts with.
 pub const PREFIX: &str = "kf_";
 const RANDOM_CHARS: usize = 26;
@@ -111,11 +113,7 @@ fn checksum_of(body: &str) -> [u8; CHECKSUM_CHARS] {
     out
 }
 
-/// The digest stored and looked up for a key or token: HMAC-SHA256 under the pepper, so a
-/// copy of the database alone cannot be used to test guesses.
-pub type Digest = [u8; 32];
-
-/// Computes digests under the server's pepper.
+/// Computes digests under the server's pepper: the only way a stored secret is looked up.
 #[derive(Clone)]
 pub struct Hasher {
     // Keyed once; each digest clones the keyed state instead of re-deriving it.
@@ -132,7 +130,7 @@ impl Hasher {
     pub fn digest(&self, secret: &str) -> Digest {
         let mut mac = self.mac.clone();
         mac.update(secret.as_bytes());
-        mac.finalize().into_bytes().into()
+        Digest::from_bytes(mac.finalize().into_bytes().into())
     }
 }
 

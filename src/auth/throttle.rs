@@ -1,7 +1,7 @@
 //! Throttles failed sign-ins and key checks per client address. Each failure spends one cell
 //! of a per-address budget (a burst, refilled steadily); an address whose budget is spent is
-//! answered 429 with `Retry-After` for everything it tries — right guesses included — until
-//! the budget refills. Successes cost nothing.
+//! [`Throttled`] (the edge answers 429 with `Retry-After`) for everything it tries — right
+//! guesses included — until the budget refills. Successes cost nothing.
 
 use std::net::IpAddr;
 use std::num::NonZeroU32;
@@ -13,8 +13,14 @@ use std::sync::Arc;
 use governor::clock::{Clock, DefaultClock};
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 
-use crate::error::ApiError;
 use crate::metrics::Metrics;
+
+/// The address has spent its failure budget: nothing it presents is checked until it refills.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("too many failed attempts from this address; try again in {retry_after_secs} s")]
+pub struct Throttled {
+    pub retry_after_secs: u64,
+}
 
 /// The per-address failure budget and the addresses currently blocked.
 pub struct FailureThrottle {
@@ -54,28 +60,22 @@ impl FailureThrottle {
         u64::try_from(at.saturating_duration_since(self.started).as_millis()).unwrap_or(u64::MAX)
     }
 
-    /// A 429 while the address is blocked; checked before any credential is.
-    pub fn guard(&self, address: IpAddr) -> Result<(), ApiError> {
+    /// [`Throttled`] while the address is blocked; checked before any credential is.
+    pub fn guard(&self, address: IpAddr) -> Result<(), Throttled> {
         self.check(address).map_err(|retry_after_secs| {
             Metrics::bump(&self.metrics.throttled);
-            ApiError::TooManyRequests { retry_after_secs }
+            Throttled { retry_after_secs }
         })
     }
 
-    /// Counts a refused credential (a 401) against the address; the failure that spends the
-    /// budget becomes a 429. Other errors pass through uncounted.
-    pub fn failed(&self, address: IpAddr, error: ApiError) -> ApiError {
-        if !matches!(error, ApiError::Unauthorized(_)) {
-            return error;
-        }
+    /// Counts a refused credential against the address; the failure that spends the budget is
+    /// [`Throttled`] (then the refusal becomes a 429 rather than a 401).
+    pub fn failed(&self, address: IpAddr) -> Result<(), Throttled> {
         Metrics::bump(&self.metrics.auth_failures);
-        match self.record_failure(address) {
-            Ok(()) => error,
-            Err(retry_after_secs) => {
-                Metrics::bump(&self.metrics.throttled);
-                ApiError::TooManyRequests { retry_after_secs }
-            }
-        }
+        self.record_failure(address).map_err(|retry_after_secs| {
+            Metrics::bump(&self.metrics.throttled);
+            Throttled { retry_after_secs }
+        })
     }
 
     /// `Err(seconds)` while the address is blocked.

@@ -15,9 +15,9 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use crate::auth::api_key::{ApiKey, Digest, Hasher};
+use crate::auth::api_key::{ApiKey, Hasher};
 use crate::coarse_clock::{CoarseClock, Stamped};
-use crate::domain::{TenantId, Timestamp};
+use crate::domain::{Digest, TenantId, Timestamp};
 use crate::metrics::Metrics;
 use crate::store::{KeyGrant, Store, StoreResult};
 
@@ -80,10 +80,6 @@ impl KeyVerifier {
             store,
             metrics,
         }
-    }
-
-    pub fn hasher(&self) -> &Hasher {
-        &self.hasher
     }
 
     /// The verdict on a key used in its own tenant.
@@ -173,15 +169,9 @@ impl KeyVerifier {
 
 #[cfg(test)]
 mod tests {
-    use secrecy::{SecretBox, SecretString};
-
     use super::*;
-    use crate::app::AppState;
-    use crate::config::ServeConfig;
-    use crate::domain::{Email, KeyName, TenantId};
-    use crate::secrets::Secrets;
-    use crate::store::sqlite::SqliteStore;
-    use crate::store::{KeyStore, UserStore};
+    use crate::domain::{Email, KeyId, KeyName, Role, TenantName, UserId};
+    use crate::store::{NewKey, NewUser, StoreConfig};
 
     /// README: "a cached key is looked up again after 10 minutes", the backstop for a change
     /// no revocation announced. The clock is advanced here as the background task advances it
@@ -189,53 +179,64 @@ mod tests {
     #[tokio::test]
     async fn a_cached_key_is_looked_up_again_after_ten_minutes() {
         let dir = tempfile::tempdir().unwrap();
-        let store = Arc::new(SqliteStore::open(dir.path()).await.unwrap());
-        let mut config = ServeConfig::new(dir.path().to_path_buf());
-        config.admin_password = Some(SecretString::from("a long enough password"));
-        let boot = crate::bootstrap::seed_if_empty(store.as_ref(), &config)
-            .await
-            .unwrap()
-            .expect("an empty database is seeded");
-        let secrets = Secrets {
-            pepper: SecretBox::new(Box::new([1; 32])),
-            master_key: SecretBox::new(Box::new([2; 32])),
-        };
-        let state = AppState::new(config, store.clone(), &secrets);
-        let admin = store
-            .user_by_email(&Email::parse(&boot.admin_email).unwrap())
-            .await
-            .unwrap()
-            .unwrap()
-            .id;
-        let tenant = TenantId(boot.tenant_id);
-        let name = KeyName::parse("aged").unwrap();
-        let created = crate::key_management::create(&state, admin, None, tenant, name)
+        let store = crate::store::open(&StoreConfig::in_data_dir(dir.path()))
             .await
             .unwrap();
-        let key = created.value.unwrap();
-        let verifier = &state.verifier;
-        assert!(matches!(
-            verifier.verify(&key).await,
-            Ok(KeyCheck::Valid(_))
-        ));
+        let tenant = store
+            .create_tenant(&TenantName::parse("Aged").unwrap())
+            .await
+            .unwrap()
+            .id;
+        let admin = UserId::generate();
+        let user = NewUser {
+            id: admin,
+            email: Email::parse("aged@example.com").unwrap(),
+            first_name: None,
+            last_name: None,
+            password_hash: Some("$argon2id$stand-in".into()),
+        };
+        store
+            .create_user(user, tenant, Role::Administrator)
+            .await
+            .unwrap();
+        let hasher = Hasher::new(&secrecy::SecretBox::new(Box::new([1; 32])));
+        let key = ApiKey::generate();
+        store
+            .insert_key(NewKey {
+                id: KeyId::generate(),
+                user_id: admin,
+                tenant_id: tenant,
+                name: KeyName::parse("aged").unwrap(),
+                digest: hasher.digest(key.expose()),
+                preview: key.preview(),
+                sealed: None,
+                created_at: Timestamp::now(),
+                expires_at: None,
+            })
+            .await
+            .unwrap();
+        let metrics = Arc::new(Metrics::default());
+        let verifier = KeyVerifier::new(hasher, 100, store.clone(), metrics.clone());
+        let key = key.expose();
+        assert!(matches!(verifier.verify(key).await, Ok(KeyCheck::Valid(_))));
 
         // The row goes behind the cache's back: no revocation, so the cache keeps the grant.
         let record = store.keys_of_user(admin).await.unwrap().remove(0);
         assert!(store.delete_key(admin, record.id).await.unwrap());
-        let lookups = || state.metrics.key_store_lookups.load(Ordering::Relaxed);
+        let lookups = || metrics.key_store_lookups.load(Ordering::Relaxed);
         let before = lookups();
         for _ in 1..KEY_CACHE_TTL {
             verifier.tick();
         }
         assert_eq!(KEY_CACHE_TTL, 60, "ten minutes of ten-second ticks");
         assert!(
-            matches!(verifier.verify(&key).await, Ok(KeyCheck::Valid(_))),
+            matches!(verifier.verify(key).await, Ok(KeyCheck::Valid(_))),
             "a moment short of ten minutes, the cached grant still answers"
         );
         assert_eq!(lookups(), before, "answered from the cache");
 
         verifier.tick();
-        assert_eq!(verifier.verify(&key).await.unwrap(), KeyCheck::Refused);
+        assert_eq!(verifier.verify(key).await.unwrap(), KeyCheck::Refused);
         assert_eq!(lookups(), before + 1, "looked up again");
     }
 }

@@ -1,6 +1,8 @@
 //! Values parsed at the edge and valid inside: ids, names, emails, roles, passwords, the flow
-//! filter, list pages and the flow itself. A function that takes one of these never re-checks it.
+//! filter, list pages and the flow itself; and the digest stored in place of a secret. A
+//! function that takes one of these never re-checks it.
 
+mod digest;
 mod email;
 mod filter;
 pub mod flow;
@@ -11,6 +13,7 @@ mod password;
 mod role;
 mod timestamp;
 
+pub use digest::Digest;
 pub use email::Email;
 pub use filter::FlowFilter;
 pub(crate) use ids::shorten;

@@ -1,19 +1,50 @@
 //! Storage: the one place that knows SQL. A `Store` is the sum of one trait per area, so each
-//! backend can keep one file per area; handlers and the CLI only ever see `dyn Store`.
+//! backend can keep one file per area; handlers and the CLI only ever see `dyn Store`, which
+//! [`open`] makes from a [`StoreConfig`] and [`MetaStore::close`] closes. What every backend
+//! must guarantee is checked by the contract suite, `tests/api/store_contract.rs`.
 
 mod records;
-pub mod sqlite;
+pub(crate) mod sqlite;
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use async_trait::async_trait;
 
 pub use records::*;
 
-use crate::auth::api_key::Digest;
+use crate::domain::Digest;
 use crate::domain::flow::FlowDraft;
 use crate::domain::{
     Email, FlowFilter, FlowId, KeyId, Page, Role, TenantId, TenantName, Timestamp, UserId,
     VersionId,
 };
+
+/// Which backend holds the data, and where.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StoreConfig {
+    /// The embedded SQLite database, `keyflow.db` in the data directory.
+    Sqlite { data_dir: PathBuf },
+}
+
+impl StoreConfig {
+    /// The store a data directory holds.
+    pub fn in_data_dir(data_dir: &Path) -> Self {
+        StoreConfig::Sqlite {
+            data_dir: data_dir.to_path_buf(),
+        }
+    }
+}
+
+/// Opens the configured backend (creating its database if needed) and brings its schema up
+/// to date. Close it with [`MetaStore::close`] when done.
+pub async fn open(config: &StoreConfig) -> anyhow::Result<Arc<dyn Store>> {
+    match config {
+        StoreConfig::Sqlite { data_dir } => {
+            Ok(Arc::new(sqlite::SqliteStore::open(data_dir).await?))
+        }
+    }
+}
 
 /// What can go wrong in storage, as the layers above need to tell it apart.
 #[derive(Debug, thiserror::Error)]
@@ -121,15 +152,19 @@ pub trait UserStore {
 
 #[async_trait]
 pub trait KeyStore {
-    /// Conflict when the user already has a key of that name in that tenant.
+    /// Conflict when the user already has a key of that name in that tenant (also when such
+    /// keys are created at the same moment: one is stored); Missing when the user is not a
+    /// member of the tenant.
     async fn insert_key(&self, key: NewKey) -> StoreResult<()>;
-    /// Inserts many keys in one transaction (seeding and benchmarks): all or none.
+    /// Inserts many keys in one transaction (seeding and benchmarks): all or none, refused as
+    /// `insert_key` refuses.
     async fn insert_keys(&self, keys: Vec<NewKey>) -> StoreResult<()>;
     /// The hot path's only query: the grant behind a digest, if the key exists.
     async fn key_by_digest(&self, digest: &Digest) -> StoreResult<Option<KeyGrant>>;
     /// The user's keys in every tenant, oldest first.
     async fn keys_of_user(&self, user: UserId) -> StoreResult<Vec<KeyRecord>>;
-    /// Deletes one key and bumps the revocation epoch. False when it was already gone.
+    /// Deletes one of the user's keys and bumps the revocation epoch. False when it was already
+    /// gone (or is not the user's).
     async fn delete_key(&self, user: UserId, key: KeyId) -> StoreResult<bool>;
     /// Forgets every sealed value (the `never` reveal policy keeps none). Returns how many.
     async fn purge_sealed(&self) -> StoreResult<u64>;
@@ -259,6 +294,9 @@ pub trait MetaStore {
     async fn record_audit(&self, event: AuditEvent) -> StoreResult<()>;
     /// Answers when storage is reachable (the health check).
     async fn ping(&self) -> StoreResult<()>;
+    /// Closes the store cleanly once nothing uses it any more: every write is where the next
+    /// open finds it, with nothing left to recover (SQLite: no write-ahead log left behind).
+    async fn close(&self);
 }
 
 /// Everything a backend provides.

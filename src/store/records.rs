@@ -1,6 +1,6 @@
 //! The rows the store reads and writes, in domain types.
 
-use crate::auth::api_key::Digest;
+use crate::domain::Digest;
 use crate::domain::{
     Email, FlowId, KeyId, KeyName, Role, TenantId, Timestamp, UserId, VersionId, flow::FlowSettings,
 };

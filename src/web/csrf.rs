@@ -10,8 +10,8 @@ use serde::Deserialize;
 use serde::de::DeserializeOwned;
 use subtle::ConstantTimeEq;
 
-use crate::app::AppState;
-use crate::error::ApiError;
+use crate::http::error::ApiError;
+use crate::state::AppState;
 use crate::web::page::WebError;
 use crate::web::session::SignedIn;
 
@@ -24,7 +24,7 @@ const REFUSED: &str = "This form is missing its security token, or the token is 
 /// The CSRF token that goes with a cookie secret (a session token, or the sign-in form's
 /// secret): a keyed digest, so it reveals nothing of the secret.
 pub fn token_for(state: &AppState, secret: &str) -> String {
-    let digest = state.verifier.hasher().digest(&format!("csrf\0{secret}"));
+    let digest = state.hasher.digest(&format!("csrf\0{secret}"));
     URL_SAFE_NO_PAD.encode(digest)
 }
 

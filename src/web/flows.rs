@@ -10,9 +10,9 @@ use axum::response::Response;
 use axum::routing::get;
 use serde::Deserialize;
 
-use crate::app::AppState;
-use crate::auth::access;
 use crate::domain::TenantId;
+use crate::rules::access;
+use crate::state::AppState;
 use crate::store::{FlowRecord, Who};
 use crate::web::page::{Chrome, WebError, full_name, render};
 use crate::web::session::SignedIn;
@@ -51,7 +51,7 @@ async fn show(
     session: SignedIn,
     query: Result<Query<FlowsQuery>, QueryRejection>,
 ) -> Result<Response, WebError> {
-    let memberships = access::tenants(&state, session.user.id, session.reach()).await?;
+    let memberships = access::tenants(&*state.store, session.user.id, session.reach()).await?;
     let asked = query
         .ok()
         .and_then(|Query(q)| q.tenant)

@@ -1,4 +1,4 @@
-//! The User Settings page's key actions, each through `key_management` like the API's:
+//! The User Settings page's key actions, each through `rules::keys` like the API's:
 //! Generate Key, Delete (with its confirmation), and the Show/Copy call of the page's script,
 //! which answers `UserTenantAPIKey` as JSON — a POST, so a value never travels in a URL.
 
@@ -11,10 +11,10 @@ use axum::{Json, Router};
 use serde::Deserialize;
 
 use crate::api::keys::UserTenantApiKey;
-use crate::app::AppState;
 use crate::domain::{KeyName, TenantId};
-use crate::error::ApiError;
-use crate::key_management;
+use crate::http::error::ApiError;
+use crate::rules::keys as key_management;
+use crate::state::AppState;
 use crate::web::csrf::CsrfForm;
 use crate::web::page::{Chrome, WebError, render, sentence};
 use crate::web::session::SignedIn;
@@ -74,7 +74,15 @@ async fn generate(
             return refused(&state, &session, key_form, StatusCode::UNPROCESSABLE_ENTITY).await;
         }
     };
-    match key_management::create(&state, session.user.id, session.reach(), tenant, name).await {
+    let created = key_management::create(
+        &state.keys(),
+        session.user.id,
+        session.reach(),
+        tenant,
+        name,
+    )
+    .await;
+    match created.map_err(ApiError::from) {
         Ok(view) => {
             let outcome = Outcome {
                 created: Some(CreatedKey {
@@ -119,7 +127,7 @@ async fn confirm(
     Query(key): Query<KeyRef>,
 ) -> Result<Response, WebError> {
     let tenant = tenant(&key.tenant)?;
-    let listed = key_management::list(&state, session.user.id, session.reach()).await?;
+    let listed = key_management::list(&state.keys(), session.user.id, session.reach()).await?;
     let view = listed
         .into_iter()
         .find(|view| view.name == key.name && view.tenant_id == tenant)
@@ -140,7 +148,7 @@ async fn delete(
 ) -> Result<Response, WebError> {
     let tenant = tenant(&form.tenant)?;
     key_management::delete(
-        &state,
+        &state.keys(),
         session.user.id,
         session.reach(),
         &form.name,
@@ -163,7 +171,7 @@ async fn reveal(
         WebError::Script(ApiError::BadRequest("the tenant is not a tenant id".into()))
     })?;
     key_management::reveal(
-        &state,
+        &state.keys(),
         session.user.id,
         session.reach(),
         &form.name,
@@ -171,7 +179,7 @@ async fn reveal(
     )
     .await
     .map(|view| Json(view.into()))
-    .map_err(WebError::Script)
+    .map_err(|error| WebError::Script(error.into()))
 }
 
 fn tenant(text: &str) -> Result<TenantId, WebError> {

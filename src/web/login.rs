@@ -13,10 +13,11 @@ use axum::{Form, Router};
 use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 
-use crate::app::AppState;
-use crate::auth::extract::ClientAddress;
 use crate::auth::token;
-use crate::error::ApiError;
+use crate::http::error::ApiError;
+use crate::http::extract::ClientAddress;
+use crate::rules::sign_in as rules;
+use crate::state::AppState;
 use crate::web::csrf::{self, CsrfForm};
 use crate::web::page::{Chrome, WebError, render};
 use crate::web::session;
@@ -150,20 +151,20 @@ async fn sign_in(
         .password
         .clone()
         .unwrap_or_else(|| SecretString::from(""));
-    let user =
-        match crate::auth::sign_in::check(&state, address, &credentials.email, candidate).await {
-            Ok(user) => user,
-            Err(error @ (ApiError::TooManyRequests { .. } | ApiError::AccountDelayed { .. })) => {
-                return Ok(too_many(refuse, error));
-            }
-            Err(ApiError::Unauthorized(_)) => {
-                return Ok(refuse(
-                    StatusCode::UNPROCESSABLE_ENTITY,
-                    "Wrong email or password. Check both and try again.".into(),
-                ));
-            }
-            Err(other) => return Err(other.into()),
-        };
+    let checked = rules::check(&state.sign_in(), address, &credentials.email, candidate).await;
+    let user = match checked.map_err(ApiError::from) {
+        Ok(user) => user,
+        Err(error @ (ApiError::TooManyRequests { .. } | ApiError::AccountDelayed { .. })) => {
+            return Ok(too_many(refuse, error));
+        }
+        Err(ApiError::Unauthorized(_)) => {
+            return Ok(refuse(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "Wrong email or password. Check both and try again.".into(),
+            ));
+        }
+        Err(other) => return Err(other.into()),
+    };
     let cookie = session::open(&state, user.id, &headers).await?;
     let mut response = Redirect::to(&next).into_response();
     let headers_out = response.headers_mut();

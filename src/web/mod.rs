@@ -18,7 +18,7 @@ use axum::response::Redirect;
 use axum::routing::get;
 use tower_http::set_header::SetResponseHeaderLayer;
 
-use crate::app::AppState;
+use crate::state::AppState;
 
 /// No inline script or style, nothing from elsewhere, no framing, forms post only here.
 const CONTENT_SECURITY_POLICY: &str = "default-src 'self'; script-src 'self'; \

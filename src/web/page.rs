@@ -5,7 +5,7 @@ use askama::Template;
 use axum::http::StatusCode;
 use axum::response::{Html, IntoResponse, Redirect, Response};
 
-use crate::error::ApiError;
+use crate::http::error::ApiError;
 use crate::web::assets;
 
 /// The signed-in user as the navigation shows them, with the token the sign-out form needs.
@@ -88,6 +88,12 @@ impl From<ApiError> for WebError {
             status: error.status(),
             message: error.client_message(),
         }
+    }
+}
+
+impl From<crate::rules::RuleError> for WebError {
+    fn from(error: crate::rules::RuleError) -> Self {
+        ApiError::from(error).into()
     }
 }
 

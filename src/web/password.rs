@@ -10,11 +10,13 @@ use axum::routing::post;
 use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 
-use crate::app::AppState;
-use crate::auth::extract::ClientAddress;
-use crate::auth::password;
+use crate::auth::account_throttle::AccountDelayed;
+use crate::auth::throttle::Throttled;
 use crate::domain::Password;
-use crate::error::ApiError;
+use crate::http::extract::ClientAddress;
+use crate::rules::RuleError;
+use crate::rules::sign_in as rules;
+use crate::state::AppState;
 use crate::web::csrf::CsrfForm;
 use crate::web::page::{WebError, sentence};
 use crate::web::settings::{Outcome, PasswordForm, render_settings};
@@ -43,36 +45,21 @@ async fn change(
     let mut result = PasswordForm::default();
     let mut status = StatusCode::UNPROCESSABLE_ENTITY;
     let mut retry_after = None;
-    let account = &state.account_throttle;
-    let attempt = state
-        .throttle
-        .guard(address)
-        .and_then(|()| account.begin(&session.user.email, address));
-    let checked = match attempt {
-        Err(error) => Err(error),
-        Ok(attempt) => {
-            let stored = session.user.password_hash.clone();
-            if password::verify(stored, or_empty(form.current)).await? {
-                account.succeeded(attempt);
-                Ok(())
-            } else {
-                let wrong = ApiError::Unauthorized("wrong password".into());
-                Err(state.throttle.failed(address, wrong))
-            }
-        }
-    };
-    let too_many = match checked {
+    let sign_in = state.sign_in();
+    let current = or_empty(form.current);
+    let too_many = match rules::check_current(&sign_in, address, &session.user, current).await {
         Ok(()) => None,
-        Err(ApiError::TooManyRequests { retry_after_secs }) => {
+        Err(RuleError::Throttled(Throttled { retry_after_secs })) => {
             Some(("from your address", retry_after_secs))
         }
-        Err(ApiError::AccountDelayed { retry_after_secs }) => {
+        Err(RuleError::AccountDelayed(AccountDelayed { retry_after_secs })) => {
             Some(("for your account", retry_after_secs))
         }
-        Err(_) => {
+        Err(RuleError::WrongCredentials(_)) => {
             result.current_error = Some("This is not your current password.".into());
             None
         }
+        Err(other) => return Err(other.into()),
     };
     if let Some((whose, retry_after_secs)) = too_many {
         status = StatusCode::TOO_MANY_REQUESTS;
@@ -92,11 +79,7 @@ async fn change(
     if let (None, Ok(new)) = (&result.current_error, &new)
         && result.confirm_error.is_none()
     {
-        let hash = password::hash(new).await?;
-        state
-            .store
-            .change_password(session.user.id, &hash, &session.digest)
-            .await?;
+        rules::change_password(&sign_in, session.user.id, new, &session.digest).await?;
         result.done = true;
         status = StatusCode::OK;
     }

@@ -7,11 +7,11 @@ use axum::http::{HeaderMap, HeaderValue, Method, header};
 use cookie::{Cookie, SameSite};
 use secrecy::{ExposeSecret, SecretString};
 
-use crate::app::AppState;
-use crate::auth::api_key::Digest;
 use crate::auth::token;
+use crate::domain::Digest;
 use crate::domain::{Timestamp, UserId};
-use crate::error::ApiError;
+use crate::http::error::ApiError;
+use crate::state::AppState;
 use crate::store::{NewSession, User};
 use crate::web::csrf::{self, CSRF_HEADER};
 use crate::web::page::{Nav, WebError};
@@ -26,12 +26,12 @@ pub struct SignedIn {
     /// The session's digest: what signing out deletes and a password change keeps.
     pub digest: Digest,
     /// When the session was opened: it reaches only the memberships that had begun by then
-    /// ([`crate::auth::access`]), so a user added back to a tenant signs in again.
+    /// ([`crate::rules::access`]), so a user added back to a tenant signs in again.
     pub signed_in_at: Timestamp,
 }
 
 impl SignedIn {
-    /// The session's sign-in moment, as [`crate::auth::access`] takes it.
+    /// The session's sign-in moment, as [`crate::rules::access`] takes it.
     pub fn reach(&self) -> Option<Timestamp> {
         Some(self.signed_in_at)
     }
@@ -76,7 +76,7 @@ pub async fn signed_in(
     let Some(token) = cookie(headers, SESSION_COOKIE) else {
         return Ok(None);
     };
-    let digest = state.verifier.hasher().digest(token);
+    let digest = state.hasher.digest(token);
     let Some(grant) = state.store.session_by_digest(&digest).await? else {
         return Ok(None);
     };
@@ -106,7 +106,7 @@ pub async fn open(
     state
         .store
         .insert_session(NewSession {
-            digest: state.verifier.hasher().digest(token.expose_secret()),
+            digest: state.hasher.digest(token.expose_secret()),
             user_id: user,
             created_at: now,
             expires_at: now.plus(lifetime),

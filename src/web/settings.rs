@@ -9,12 +9,12 @@ use axum::http::StatusCode;
 use axum::response::Response;
 use axum::routing::get;
 
-use crate::app::AppState;
-use crate::auth::access;
 use crate::auth::api_key::ApiKey;
 use crate::config::RevealPolicy;
 use crate::domain::{KeyName, Password, Timestamp};
-use crate::key_management::{self, KeyView};
+use crate::rules::access;
+use crate::rules::keys::{self as key_management, KeyView};
+use crate::state::AppState;
 use crate::web::page::{Chrome, WebError, full_name, query_encode, render};
 use crate::web::session::SignedIn;
 
@@ -105,7 +105,7 @@ pub async fn render_settings(
     status: StatusCode,
 ) -> Result<Response, WebError> {
     let user = &session.user;
-    let tenants = access::tenants(state, user.id, session.reach())
+    let tenants = access::tenants(&*state.store, user.id, session.reach())
         .await?
         .into_iter()
         .map(|membership| TenantOption {
@@ -113,7 +113,7 @@ pub async fn render_settings(
             name: membership.tenant.name,
         })
         .collect();
-    let keys = key_management::list(state, user.id, session.reach())
+    let keys = key_management::list(&state.keys(), user.id, session.reach())
         .await?
         .into_iter()
         .enumerate()

@@ -223,9 +223,8 @@ async fn a_token_for_another_tenant_of_the_same_user() {
 /// a pending invitation, and a link survives only for the membership it was made with.
 #[tokio::test]
 async fn the_migration_turns_memberships_of_accounts_without_a_password_into_invitations() {
-    use keyflow::domain::{TenantId, Timestamp, UserId};
-    use keyflow::store::sqlite::SqliteStore;
-    use keyflow::store::{TokenStore, UserStore};
+    use keyflow::domain::{Digest, TenantId, Timestamp, UserId};
+    use keyflow::store::StoreConfig;
     use sqlx::Connection;
 
     let dir = tempfile::tempdir().unwrap();
@@ -272,7 +271,9 @@ async fn the_migration_turns_memberships_of_accounts_without_a_password_into_inv
     sqlx::raw_sql(&script).execute(&mut db).await.unwrap();
     db.close().await.unwrap();
 
-    let store = SqliteStore::open(dir.path()).await.unwrap();
+    let store = keyflow::store::open(&StoreConfig::in_data_dir(dir.path()))
+        .await
+        .unwrap();
     let (a, b) = (TenantId(a), TenantId(b));
     let now = Timestamp::now();
     let members = |tenant| store.members(tenant, keyflow::domain::Page::first(10));
@@ -288,19 +289,26 @@ async fn the_migration_turns_memberships_of_accounts_without_a_password_into_inv
     assert!(store.memberships(UserId(made)).await.unwrap().is_empty());
     // The link of the account's first membership accepts that one; a link whose membership
     // was gone grants nothing.
-    let grant = store.invitation_by_link(&[7; 32], now).await.unwrap();
+    let grant = store
+        .invitation_by_link(&Digest::from_bytes([7; 32]), now)
+        .await
+        .unwrap();
     let grant = grant.expect("the link kept its invitation");
     assert_eq!((grant.user_id, grant.tenant_id), (UserId(made), a));
     assert!(
         store
-            .invitation_by_link(&[8; 32], now)
+            .invitation_by_link(&Digest::from_bytes([8; 32]), now)
             .await
             .unwrap()
             .is_none()
     );
     assert!(store.role_in(UserId(kept), a).await.unwrap().is_some());
     // A token from before was its own sign-in.
-    let token = store.token_by_digest(&[9; 32]).await.unwrap().unwrap();
+    let token = store
+        .token_by_digest(&Digest::from_bytes([9; 32]))
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(token.signed_in_at, Timestamp::parse(&at(3)).unwrap());
     store.close().await;
 }

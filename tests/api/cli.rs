@@ -279,3 +279,84 @@ async fn serve_refuses_zero_workers_before_opening_anything() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("--workers"), "{}", show(&out));
 }
+
+/// One audit record: (actor, tenant, action, subject).
+type AuditRecord = (Option<String>, Option<String>, String, Option<String>);
+
+/// The audit trail in the order it was written, read from the database beside the server.
+async fn audit_trail(app: &TestApp) -> Vec<AuditRecord> {
+    use sqlx::Connection;
+    let mut db = app.database().await;
+    let records = sqlx::query_as(
+        "SELECT actor_id, tenant_id, action, subject FROM audit_events ORDER BY rowid",
+    )
+    .fetch_all(&mut db)
+    .await
+    .unwrap();
+    db.close().await.unwrap();
+    records
+}
+
+/// `user add` and `user remove` follow the API's membership rules and leave the same audit
+/// records (the same actions, tenant and user): the command line's with no actor, the API's
+/// with whoever acted. Over the API a membership begins when its invitation is accepted, so
+/// the `user.added` there is the user's own, after the administrator's `user.invited`.
+#[tokio::test]
+async fn user_add_and_remove_leave_the_audit_records_the_api_leaves() {
+    let app = TestApp::spawn().await;
+    let other = app.create_tenant("Other").await;
+    let bob = app
+        .create_user("bob@example.com", "bob's password", &other)
+        .await;
+    let created = audit_trail(&app).await;
+    let record = |actor: Option<&str>, tenant: &str, action: &str| -> AuditRecord {
+        let tenant = Some(tenant.to_string());
+        let subject = Some(bob.clone());
+        (
+            actor.map(str::to_string),
+            tenant,
+            action.to_string(),
+            subject,
+        )
+    };
+    assert_eq!(created.last(), Some(&record(None, &other, "user.added")));
+
+    // The command line adds bob to Example and removes him again.
+    app.add_user("bob@example.com", &app.tenant_id).await;
+    app.remove_user("bob@example.com", &app.tenant_id).await;
+    let by_cli = audit_trail(&app).await.split_off(created.len());
+
+    // The administrator makes the same change over the API: an invitation, which bob accepts
+    // (his membership begins then, by his own act), then the removal.
+    let token = app.admin_token().await;
+    let admin = app.me(&token).await["id"].as_str().unwrap().to_string();
+    let invited = app.invite(&token, &app.tenant_id, "bob@example.com").await;
+    app.accept_invitation(&invited, "bob's password").await;
+    let path = format!("/api/admin/1/users/{bob}");
+    let removed = app
+        .with_token(reqwest::Method::DELETE, &path, &token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(removed.status(), StatusCode::OK);
+    let by_api = audit_trail(&app)
+        .await
+        .split_off(created.len() + by_cli.len());
+
+    let tenant = app.tenant_id.as_str();
+    assert_eq!(
+        by_cli,
+        vec![
+            record(None, tenant, "user.added"),
+            record(None, tenant, "user.removed"),
+        ]
+    );
+    assert_eq!(
+        by_api,
+        vec![
+            record(Some(&admin), tenant, "user.invited"),
+            record(Some(&bob), tenant, "user.added"),
+            record(Some(&admin), tenant, "user.removed"),
+        ]
+    );
+}

@@ -31,7 +31,7 @@ pub struct TestApp {
     pub admin_email: String,
     pub admin_password: String,
     /// The running server's state, for the tests that call the library beside it.
-    pub state: keyflow::app::AppState,
+    pub state: keyflow::state::AppState,
     data_dir: tempfile::TempDir,
 }
 
@@ -311,6 +311,13 @@ impl TestApp {
         assert!(out.status.success(), "user add failed: {}", show(&out));
     }
 
+    /// `keyflow user remove`: the user leaves the tenant.
+    pub async fn remove_user(&self, email: &str, tenant_id: &str) {
+        let args = ["user", "remove", "--email", email, "--tenant", tenant_id];
+        let out = self.cli(&args, None).await;
+        assert!(out.status.success(), "user remove failed: {}", show(&out));
+    }
+
     /// A new tenant with the administrator as a member; returns its id.
     pub async fn second_tenant(&self, name: &str) -> String {
         let tenant = self.create_tenant(name).await;
@@ -358,15 +365,21 @@ impl TestApp {
         (status, body)
     }
 
-    /// The number of rows in every table of the server's database, read beside the server.
-    pub async fn row_counts(&self) -> BTreeMap<String, i64> {
+    /// A read-only connection to the server's database, beside the server.
+    pub async fn database(&self) -> sqlx::SqliteConnection {
         use sqlx::Connection;
         let options = sqlx::sqlite::SqliteConnectOptions::new()
             .filename(self.data_dir().join("keyflow.db"))
             .read_only(true);
-        let mut db = sqlx::SqliteConnection::connect_with(&options)
+        sqlx::SqliteConnection::connect_with(&options)
             .await
-            .unwrap();
+            .unwrap()
+    }
+
+    /// The number of rows in every table of the server's database, read beside the server.
+    pub async fn row_counts(&self) -> BTreeMap<String, i64> {
+        use sqlx::Connection;
+        let mut db = self.database().await;
         let tables: Vec<(String,)> =
             sqlx::query_as("SELECT name FROM sqlite_master WHERE type = 'table'")
                 .fetch_all(&mut db)

@@ -16,6 +16,7 @@ mod openapi;
 mod overload;
 mod schema_check;
 mod snapshots;
+mod store_contract;
 mod web;
 mod web_keys;
 mod worked_example;

@@ -6,7 +6,7 @@ use super::{
     SqliteStore, bump_revocation_epoch, conflict_or_internal, internal, optional_timestamp,
     timestamp, uuid,
 };
-use crate::auth::api_key::Digest;
+use crate::domain::Digest;
 use crate::domain::{KeyId, TenantId, UserId};
 use crate::store::{
     KeyGrant, KeyRecord, KeyStore, NewKey, NewToken, StoreError, StoreResult, TokenGrant,

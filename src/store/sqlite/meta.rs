@@ -54,4 +54,8 @@ impl MetaStore for SqliteStore {
             .map_err(internal)?;
         Ok(())
     }
+
+    async fn close(&self) {
+        SqliteStore::close(self).await;
+    }
 }

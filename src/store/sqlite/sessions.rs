@@ -3,7 +3,7 @@
 use async_trait::async_trait;
 
 use super::{SqliteStore, internal, timestamp, uuid};
-use crate::auth::api_key::Digest;
+use crate::domain::Digest;
 use crate::domain::UserId;
 use crate::store::{NewSession, SessionGrant, SessionStore, StoreError, StoreResult};
 

@@ -6,7 +6,7 @@ use super::{
     SqliteStore, bump_revocation_epoch, conflict_or_internal, internal, tenants::tenant_from_row,
     timestamp, uuid,
 };
-use crate::auth::api_key::Digest;
+use crate::domain::Digest;
 use crate::domain::{Email, Page, Role, TenantId, Timestamp, UserId};
 use crate::store::{
     InvitationGrant, Member, Membership, NewInvitation, NewUser, StoreError, StoreResult, User,

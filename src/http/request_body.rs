@@ -1,5 +1,5 @@
 //! A request's body is read whole before the request takes an in-flight slot
-//! ([`crate::request_context`]): a client that sends its body slowly then holds no slot and
+//! (`crate::http::request_service`): a client that sends its body slowly then holds no slot and
 //! keeps no one else waiting, and a sign-in, whose credentials are in its body, needs no slot
 //! until they have all arrived. The slots bound the work, which starts only with the whole
 //! body. The read itself is bounded three ways:
@@ -25,10 +25,33 @@ use axum::response::{IntoResponse, Response};
 use bytes::BytesMut;
 use http_body_util::BodyExt;
 
-use crate::app::AppState;
-use crate::error::{ApiError, message_response};
-use crate::limits;
+use crate::http::error::{ApiError, message_response};
+use crate::http::limits;
 use crate::metrics::Metrics;
+
+/// How request bodies are read: the limit of one, the deadline for all of it, and the budget
+/// of the bodies being received at once.
+pub struct BodyReader {
+    pub limit_bytes: usize,
+    pub timeout: std::time::Duration,
+    pub budget: BodyBudget,
+}
+
+impl BodyReader {
+    /// The request with its whole body in memory, or the answer that refuses it.
+    pub async fn read_whole(
+        &self,
+        request: Request,
+        metrics: &Metrics,
+    ) -> Result<Request, Response> {
+        read_whole(request, self, metrics).await
+    }
+
+    /// The bytes of the bodies being received now.
+    pub fn in_use(&self) -> usize {
+        self.budget.in_use()
+    }
+}
 
 /// The bytes of the bodies being read at once, and their bound.
 pub struct BodyBudget {
@@ -75,19 +98,22 @@ pub fn has_body(request: &Request) -> bool {
     !request.body().is_end_stream()
 }
 
-/// The request with its whole body in memory, or the answer that refuses it.
-pub async fn read_whole(request: Request, state: &AppState) -> Result<Request, Response> {
+async fn read_whole(
+    request: Request,
+    reader: &BodyReader,
+    metrics: &Metrics,
+) -> Result<Request, Response> {
     let (parts, body) = request.into_parts();
-    let limit = state.config.body_limit_bytes;
+    let limit = reader.limit_bytes;
     if body.size_hint().lower() > limit as u64 {
         return Err(ApiError::PayloadTooLarge { limit_bytes: limit }.into_response());
     }
-    let deadline = state.config.body_timeout;
-    match tokio::time::timeout(deadline, collect(body, limit, &state.bodies)).await {
+    let deadline = reader.timeout;
+    match tokio::time::timeout(deadline, collect(body, limit, &reader.budget)).await {
         Ok(Ok(bytes)) => Ok(Request::from_parts(parts, Body::from(bytes))),
         Ok(Err(refusal)) => Err(refusal),
         Err(_elapsed) => {
-            Metrics::bump(&state.metrics.deadlines_missed);
+            Metrics::bump(&metrics.deadlines_missed);
             Err(too_slow(deadline))
         }
     }

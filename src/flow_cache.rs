@@ -17,7 +17,7 @@ use axum::body::Bytes;
 
 use crate::coarse_clock::{CoarseClock, Stamped};
 use crate::domain::TenantId;
-use crate::error::ApiError;
+use crate::http::error::ApiError;
 
 /// How long a list is served from the cache at most, in ticks.
 const LIST_TTL: u32 = CoarseClock::ticks_in(Duration::from_secs(60));

@@ -1,6 +1,6 @@
-//! Turns the credential headers into a [`Principal`]: who is asking, for which tenant, and how
-//! they proved it (DESIGN.md §3). Handlers ask for a `Principal`, for an [`Interactive`] one
-//! where an API key must not be enough, or for an [`Administrator`] of the request's tenant.
+//! Turns the credential headers into a `Principal`: who is asking, for which tenant, and how
+//! they proved it (DESIGN.md §3). Handlers ask for a `Principal`, for an `Interactive` one
+//! where an API key must not be enough, or for an `Administrator` of the request's tenant.
 
 use std::net::IpAddr;
 
@@ -8,14 +8,15 @@ use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderName, HeaderValue, header};
 
-use crate::app::AppState;
-use crate::auth::access::{self, SignIn};
+use crate::auth::api_key::Hasher;
+use crate::auth::throttle::FailureThrottle;
 use crate::auth::token;
-use crate::auth::verifier::KeyCheck;
+use crate::auth::verifier::{KeyCheck, KeyVerifier};
 use crate::domain::{KeyId, Role, TenantId, Timestamp, UserId};
-use crate::error::ApiError;
-use crate::request_context::client_address;
-use crate::store::KeyGrant;
+use crate::http::error::ApiError;
+use crate::http::scope::client_address;
+use crate::rules::access::{self, SignIn};
+use crate::store::{KeyGrant, Store};
 
 pub const API_KEY_HEADER: &str = "x-boomi-flow-api-key";
 pub const TENANT_HEADER: &str = "manywhotenant";
@@ -29,16 +30,26 @@ fn key_refused() -> ApiError {
     ApiError::Unauthorized(KEY_REFUSED.into())
 }
 
+/// What the extractors need of the server's state to decide who is asking (the server's
+/// state provides it): the key verifier, the store for tokens and roles, the hasher for
+/// token digests, and the failure throttle.
+pub(crate) trait Authenticator: Send + Sync {
+    fn store(&self) -> &dyn Store;
+    fn hasher(&self) -> &Hasher;
+    fn verifier(&self) -> &KeyVerifier;
+    fn throttle(&self) -> &FailureThrottle;
+}
+
 /// How the caller authenticated.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Via {
+pub(crate) enum Via {
     ApiKey(KeyId),
     Token,
 }
 
 /// An authenticated caller acting in one tenant.
 #[derive(Debug, Clone, Copy)]
-pub struct Principal {
+pub(crate) struct Principal {
     pub user_id: UserId,
     pub tenant_id: TenantId,
     pub via: Via,
@@ -59,7 +70,7 @@ impl Principal {
 
 /// The client's address as an extractor, for handlers that throttle without a principal.
 #[derive(Debug, Clone, Copy)]
-pub struct ClientAddress(pub IpAddr);
+pub(crate) struct ClientAddress(pub(crate) IpAddr);
 
 impl<S: Send + Sync> FromRequestParts<S> for ClientAddress {
     type Rejection = std::convert::Infallible;
@@ -72,7 +83,7 @@ impl<S: Send + Sync> FromRequestParts<S> for ClientAddress {
 /// A principal that signed in with a password (a token), not with an API key: required for
 /// key management, so a leaked key can never mint, list or reveal keys.
 #[derive(Debug, Clone, Copy)]
-pub struct Interactive(pub Principal);
+pub(crate) struct Interactive(pub(crate) Principal);
 
 /// What a request presents to prove who it is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -163,13 +174,13 @@ fn as_text(value: &HeaderValue) -> &str {
     value.to_str().unwrap_or("")
 }
 
-impl FromRequestParts<AppState> for Principal {
+impl<S: Authenticator> FromRequestParts<S> for Principal {
     type Rejection = ApiError;
 
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
         let Credentials { tenant, presented } = credentials(&parts.headers)?;
         let address = client_address();
-        state.throttle.guard(address)?;
+        state.throttle().guard(address)?;
         let outcome = match presented {
             Presented::ApiKey(key) => by_api_key(key, tenant, state).await,
             Presented::Token(token) => by_token(token, tenant, state).await,
@@ -181,14 +192,14 @@ impl FromRequestParts<AppState> for Principal {
                 ));
             }
         };
-        outcome.map_err(|error| state.throttle.failed(address, error))
+        outcome.map_err(|error| error.counted(state.throttle(), address))
     }
 }
 
-impl FromRequestParts<AppState> for Interactive {
+impl<S: Authenticator> FromRequestParts<S> for Interactive {
     type Rejection = ApiError;
 
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
         let principal = Principal::from_request_parts(parts, state).await?;
         match principal.via {
             Via::ApiKey(_) => Err(ApiError::Forbidden(
@@ -202,15 +213,22 @@ impl FromRequestParts<AppState> for Interactive {
 /// A principal whose role in the request's tenant is `ADMINISTRATOR`, checked on every request
 /// so a demotion applies at once. A standard user gets 403.
 #[derive(Debug, Clone, Copy)]
-pub struct Administrator(pub Principal);
+pub(crate) struct Administrator(pub(crate) Principal);
 
-impl FromRequestParts<AppState> for Administrator {
+impl<S: Authenticator> FromRequestParts<S> for Administrator {
     type Rejection = ApiError;
 
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
         let principal = Principal::from_request_parts(parts, state).await?;
         let signed_in_at = principal.signed_in_at();
-        match access::role(state, principal.user_id, principal.tenant_id, signed_in_at).await? {
+        match access::role(
+            state.store(),
+            principal.user_id,
+            principal.tenant_id,
+            signed_in_at,
+        )
+        .await?
+        {
             Some(Role::Administrator) => Ok(Administrator(principal)),
             Some(Role::Standard) => Err(ApiError::Forbidden(
                 "only an administrator of this tenant may do this".into(),
@@ -241,10 +259,10 @@ fn requested_tenant(value: &HeaderValue) -> Result<TenantId, ApiError> {
 async fn by_api_key(
     presented: &str,
     tenant: Option<TenantId>,
-    state: &AppState,
+    state: &impl Authenticator,
 ) -> Result<Principal, ApiError> {
     // The verifier checks the tenant too, so that every refusal takes the same path.
-    match state.verifier.verify_for(presented, tenant).await? {
+    match state.verifier().verify_for(presented, tenant).await? {
         KeyCheck::Valid(grant) => for_key(&grant, tenant),
         KeyCheck::Malformed | KeyCheck::Refused => Err(key_refused()),
     }
@@ -270,7 +288,11 @@ impl Principal {
     /// holds, decided without storage, without waiting and without side effects: `None`
     /// whenever anything else is the case (no key, a token, a refusal, an address being
     /// throttled, a cache miss), which the extractor then decides, counting what it must.
-    pub fn from_cache(headers: &HeaderMap, client: IpAddr, state: &AppState) -> Option<Principal> {
+    pub(crate) fn from_cache(
+        headers: &HeaderMap,
+        client: IpAddr,
+        state: &impl Authenticator,
+    ) -> Option<Principal> {
         let Ok(Credentials {
             tenant,
             presented: Presented::ApiKey(key),
@@ -278,8 +300,8 @@ impl Principal {
         else {
             return None;
         };
-        state.throttle.check(client).ok()?;
-        let grant = state.verifier.verify_cached(key)?;
+        state.throttle().check(client).ok()?;
+        let grant = state.verifier().verify_cached(key)?;
         for_key(&grant, tenant).ok()
     }
 }
@@ -287,15 +309,15 @@ impl Principal {
 async fn by_token(
     presented: &str,
     tenant: Option<TenantId>,
-    state: &AppState,
+    state: &impl Authenticator,
 ) -> Result<Principal, ApiError> {
     let invalid = || ApiError::Unauthorized("the token is not valid or has expired".into());
     if presented.is_empty() {
         return Err(invalid());
     }
-    let digest = state.verifier.hasher().digest(presented);
+    let digest = state.hasher().digest(presented);
     let grant = state
-        .store
+        .store()
         .token_by_digest(&digest)
         .await?
         .ok_or_else(invalid)?;
@@ -306,7 +328,7 @@ async fn by_token(
     // A membership that began after the sign-in (the user was added back after a removal, or
     // accepted an invitation since) is out of the token's reach: that needs a new sign-in.
     let signed_in_at = Some(grant.signed_in_at);
-    if access::role(state, grant.user_id, tenant_id, signed_in_at)
+    if access::role(state.store(), grant.user_id, tenant_id, signed_in_at)
         .await?
         .is_none()
     {

@@ -9,18 +9,23 @@ use axum::http::request::Parts;
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
 
-use crate::api::strict_json::Strict;
-use crate::app::AppState;
 use crate::domain::Invalid;
-use crate::error::ApiError;
+use crate::http::error::ApiError;
+use crate::http::strict_json::Strict;
+
+/// What the body readers need of the server's state (the server's state provides it).
+pub(crate) trait BodyLimit: Send + Sync {
+    /// The largest body accepted, in bytes.
+    fn body_limit_bytes(&self) -> usize;
+}
 
 /// A request body parsed as `T`.
-pub struct JsonBody<T>(pub T);
+pub(crate) struct JsonBody<T>(pub(crate) T);
 
-impl<T: DeserializeOwned> FromRequest<AppState> for JsonBody<T> {
+impl<S: BodyLimit, T: DeserializeOwned> FromRequest<S> for JsonBody<T> {
     type Rejection = ApiError;
 
-    async fn from_request(request: Request, state: &AppState) -> Result<Self, ApiError> {
+    async fn from_request(request: Request, state: &S) -> Result<Self, ApiError> {
         let bytes = read_body(request, state).await?;
         parse(&bytes).map(JsonBody)
     }
@@ -29,8 +34,8 @@ impl<T: DeserializeOwned> FromRequest<AppState> for JsonBody<T> {
 /// The whole body, within `--body-limit`. (Read with the limit here rather than through
 /// axum's `DefaultBodyLimit` layer, which would cost every API request, bodiless GETs
 /// included, an entry in its extensions.)
-async fn read_body(request: Request, state: &AppState) -> Result<Bytes, ApiError> {
-    let limit_bytes = state.config.body_limit_bytes;
+async fn read_body(request: Request, state: &impl BodyLimit) -> Result<Bytes, ApiError> {
+    let limit_bytes = state.body_limit_bytes();
     axum::body::to_bytes(request.into_body(), limit_bytes)
         .await
         .map_err(|error| {
@@ -44,7 +49,7 @@ async fn read_body(request: Request, state: &AppState) -> Result<Bytes, ApiError
 
 /// The path segments as text (one `String`, or a tuple of them); a segment that does not
 /// decode is a 400 in the Flow convention. Handlers parse the text into domain values.
-pub struct Segment<T = String>(pub T);
+pub(crate) struct Segment<T = String>(pub(crate) T);
 
 impl<S: Send + Sync, T: DeserializeOwned + Send> FromRequestParts<S> for Segment<T> {
     type Rejection = ApiError;
@@ -59,7 +64,7 @@ impl<S: Send + Sync, T: DeserializeOwned + Send> FromRequestParts<S> for Segment
 
 /// Reads an optional integer field that may arrive as an integral float (`2.0` is an integer in
 /// JSON Schema); anything else, or a value out of `T`'s range, is a wrong field (422).
-pub fn integral<'de, D, T>(deserializer: D) -> Result<Option<T>, D::Error>
+pub(crate) fn integral<'de, D, T>(deserializer: D) -> Result<Option<T>, D::Error>
 where
     D: serde::Deserializer<'de>,
     T: TryFrom<i64>,
@@ -81,12 +86,12 @@ where
 }
 
 /// A request body that may be empty (then `None`), else JSON parsed as `T`.
-pub struct OptionalJsonBody<T>(pub Option<T>);
+pub(crate) struct OptionalJsonBody<T>(pub(crate) Option<T>);
 
-impl<T: DeserializeOwned> FromRequest<AppState> for OptionalJsonBody<T> {
+impl<S: BodyLimit, T: DeserializeOwned> FromRequest<S> for OptionalJsonBody<T> {
     type Rejection = ApiError;
 
-    async fn from_request(request: Request, state: &AppState) -> Result<Self, ApiError> {
+    async fn from_request(request: Request, state: &S) -> Result<Self, ApiError> {
         let bytes = read_body(request, state).await?;
         if bytes.iter().all(u8::is_ascii_whitespace) {
             return Ok(OptionalJsonBody(None));
@@ -96,14 +101,17 @@ impl<T: DeserializeOwned> FromRequest<AppState> for OptionalJsonBody<T> {
 }
 
 /// A path segment parsed into a domain value; a segment that does not parse is a 400.
-pub fn path<T>(text: &str, parse: impl FnOnce(&str) -> Result<T, Invalid>) -> Result<T, ApiError> {
+pub(crate) fn path<T>(
+    text: &str,
+    parse: impl FnOnce(&str) -> Result<T, Invalid>,
+) -> Result<T, ApiError> {
     parse(text).map_err(|error| ApiError::BadRequest(error.0))
 }
 
 /// A `true`/`false` path segment, spelled exactly so: `TRUE` or `True` is a 400, so a flag
 /// means one thing to keyflow and to whatever sits in front of it (a proxy rule, a log
 /// search, a cache key) that compares the path as text.
-pub fn path_bool(name: &str, text: &str) -> Result<bool, ApiError> {
+pub(crate) fn path_bool(name: &str, text: &str) -> Result<bool, ApiError> {
     match text {
         "true" => Ok(true),
         "false" => Ok(false),
@@ -116,7 +124,7 @@ pub fn path_bool(name: &str, text: &str) -> Result<bool, ApiError> {
 
 /// The query string parsed as `T`. Percent-escapes that decode to bytes that are not UTF-8
 /// are refused rather than silently replaced, so a value is always exactly what was sent.
-pub struct TextQuery<T>(pub T);
+pub(crate) struct TextQuery<T>(pub(crate) T);
 
 impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for TextQuery<T> {
     type Rejection = ApiError;

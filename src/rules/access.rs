@@ -6,10 +6,8 @@
 
 use std::collections::HashSet;
 
-use crate::app::AppState;
 use crate::domain::{Role, TenantId, Timestamp, UserId};
-use crate::error::ApiError;
-use crate::store::Membership;
+use crate::store::{Membership, Store, StoreResult};
 
 /// The password sign-in behind a token: when it happened, and when the lifetime it started
 /// ends (a token minted from this one ends then too).
@@ -26,13 +24,12 @@ pub fn covers(since: Timestamp, signed_in_at: Option<Timestamp>) -> bool {
 
 /// The user's role in the tenant, if the credential reaches it.
 pub async fn role(
-    state: &AppState,
+    store: &dyn Store,
     user: UserId,
     tenant: TenantId,
     signed_in_at: Option<Timestamp>,
-) -> Result<Option<Role>, ApiError> {
-    Ok(state
-        .store
+) -> StoreResult<Option<Role>> {
+    Ok(store
         .role_since(user, tenant)
         .await?
         .filter(|(_, since)| covers(*since, signed_in_at))
@@ -41,22 +38,22 @@ pub async fn role(
 
 /// The user's tenants the credential reaches, oldest membership first.
 pub async fn tenants(
-    state: &AppState,
+    store: &dyn Store,
     user: UserId,
     signed_in_at: Option<Timestamp>,
-) -> Result<Vec<Membership>, ApiError> {
-    let mut memberships = state.store.memberships(user).await?;
+) -> StoreResult<Vec<Membership>> {
+    let mut memberships = store.memberships(user).await?;
     memberships.retain(|membership| covers(membership.since, signed_in_at));
     Ok(memberships)
 }
 
 /// The ids of [`tenants`].
 pub async fn tenant_ids(
-    state: &AppState,
+    store: &dyn Store,
     user: UserId,
     signed_in_at: Option<Timestamp>,
-) -> Result<HashSet<TenantId>, ApiError> {
-    let tenants = tenants(state, user, signed_in_at).await?;
+) -> StoreResult<HashSet<TenantId>> {
+    let tenants = tenants(store, user, signed_in_at).await?;
     Ok(tenants.into_iter().map(|m| m.tenant.id).collect())
 }
 

@@ -1,5 +1,5 @@
 //! The connections: the accept loop, and a task per connection that speaks HTTP/1.1 through
-//! hyper to a copy of the [`RequestContext`] that knows the connection's peer.
+//! hyper to a copy of the `RequestService` that knows the connection's peer.
 //!
 //! - A client address may hold `--max-connections-per-address` connections at once
 //!   ([`ConnectionLimit`]); a connection past that is closed as soon as it is accepted.
@@ -8,7 +8,7 @@
 //!   client that sends its head a byte at a time ("slowloris") holds its connection no longer
 //!   than that, and neither does an idle keep-alive connection, nor one that leaves an answer
 //!   unread that long (the deadline runs from when the answer is made, not from when the client
-//!   has taken all of it). The body has its own deadline, [`crate::request_body`].
+//!   has taken all of it). The body has its own deadline, [`crate::http::request_body`].
 //! - On shutdown no connection is accepted any more, idle ones are closed, and the requests in
 //!   flight are answered before [`serve`] returns.
 //!
@@ -39,21 +39,28 @@ use tokio::time::Instant;
 use tower::ServiceExt;
 use tower::util::Oneshot;
 
-use crate::app::AppState;
-use crate::connection_limit::{Admitted, ConnectionLimit};
+use crate::http::connection_limit::{Admitted, ConnectionLimit};
+use crate::http::request_service::{EarlyAnswer, RequestService};
 use crate::metrics::Metrics;
-use crate::request_context::RequestContext;
+
+/// What bounds the connections: how many one address may hold, and how long a connection may
+/// take to send a whole request head.
+pub struct ConnectionRules {
+    pub max_per_address: usize,
+    pub head_timeout: Duration,
+}
 
 /// Serves `service` on the connections `listener` accepts until `shutdown` completes, then
 /// lets the requests in flight finish.
-pub async fn serve(
+pub async fn serve<E: EarlyAnswer>(
     listener: TcpListener,
-    service: RequestContext<Router>,
-    state: &AppState,
+    service: RequestService<Router, E>,
+    rules: ConnectionRules,
+    metrics: &Arc<Metrics>,
     shutdown: impl Future<Output = ()>,
 ) {
-    let limit = ConnectionLimit::new(state.config.max_connections_per_address);
-    let head_timeout = state.config.header_timeout;
+    let limit = ConnectionLimit::new(rules.max_per_address);
+    let head_timeout = rules.head_timeout;
     let mut http = http1::Builder::new();
     // The watchdog below is the head deadline, in place of hyper's (see the module's description).
     http.header_read_timeout(None);
@@ -74,7 +81,7 @@ pub async fn serve(
         let peer = peer.ip();
         let Some(admitted) = limit.admit(peer) else {
             // Not logged: under a flood that would be a line per connection.
-            Metrics::bump(&state.metrics.connections_refused);
+            Metrics::bump(&metrics.connections_refused);
             drop(stream);
             continue;
         };
@@ -87,7 +94,7 @@ pub async fn serve(
         let watchdog = Watchdog {
             activity,
             head_timeout,
-            metrics: state.metrics.clone(),
+            metrics: metrics.clone(),
         };
         tokio::spawn(watchdog.run(connection, admitted));
     }
@@ -148,17 +155,17 @@ impl Activity {
 
 /// The connection's service for hyper: the request context, which tells the watchdog when a
 /// request starts and when its answer is made.
-struct Served {
-    service: RequestContext<Router>,
+struct Served<E> {
+    service: RequestService<Router, E>,
     activity: Arc<Activity>,
 }
 
-impl hyper::service::Service<Request<Incoming>> for Served {
+impl<E: EarlyAnswer> hyper::service::Service<Request<Incoming>> for Served<E> {
     type Response = Response;
     type Error = Infallible;
-    type Future = Answering;
+    type Future = Answering<E>;
 
-    fn call(&self, request: Request<Incoming>) -> Answering {
+    fn call(&self, request: Request<Incoming>) -> Answering<E> {
         self.activity.busy();
         Answering {
             // What `axum::serve` does: a copy of the service per request, readied and called.
@@ -169,12 +176,12 @@ impl hyper::service::Service<Request<Incoming>> for Served {
 }
 
 /// A request being answered; once it is, its connection is idle.
-struct Answering {
-    answer: Oneshot<RequestContext<Router>, Request>,
+struct Answering<E: EarlyAnswer> {
+    answer: Oneshot<RequestService<Router, E>, Request>,
     activity: Arc<Activity>,
 }
 
-impl Future for Answering {
+impl<E: EarlyAnswer> Future for Answering<E> {
     type Output = Result<Response, Infallible>;
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {

@@ -5,7 +5,12 @@
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 
+use std::net::IpAddr;
+
+use crate::auth::account_throttle::AccountDelayed;
+use crate::auth::throttle::{FailureThrottle, Throttled};
 use crate::domain::Invalid;
+use crate::rules::RuleError;
 use crate::store::StoreError;
 
 /// Everything a handler or extractor can refuse with.
@@ -56,6 +61,30 @@ impl ApiError {
     pub fn invalid(error: Invalid) -> Self {
         ApiError::Unprocessable(error.0)
     }
+
+    /// Counts a refused credential (a 401) against the client's failure budget; the failure
+    /// that spends it becomes a 429. Other errors pass through uncounted.
+    pub fn counted(self, throttle: &FailureThrottle, address: IpAddr) -> Self {
+        if !matches!(self, ApiError::Unauthorized(_)) {
+            return self;
+        }
+        match throttle.failed(address) {
+            Ok(()) => self,
+            Err(throttled) => throttled.into(),
+        }
+    }
+}
+
+impl From<Throttled> for ApiError {
+    fn from(Throttled { retry_after_secs }: Throttled) -> Self {
+        ApiError::TooManyRequests { retry_after_secs }
+    }
+}
+
+impl From<AccountDelayed> for ApiError {
+    fn from(AccountDelayed { retry_after_secs }: AccountDelayed) -> Self {
+        ApiError::AccountDelayed { retry_after_secs }
+    }
 }
 
 impl From<StoreError> for ApiError {
@@ -68,6 +97,21 @@ impl From<StoreError> for ApiError {
     }
 }
 
+/// Every refusal of a rule, as a status code.
+impl From<RuleError> for ApiError {
+    fn from(error: RuleError) -> Self {
+        match error {
+            RuleError::NotAllowed(message) => ApiError::Forbidden(message),
+            RuleError::Missing(message) => ApiError::NotFound(message),
+            RuleError::Conflict(message) => ApiError::Conflict(message),
+            RuleError::WrongCredentials(message) => ApiError::Unauthorized(message),
+            RuleError::Throttled(throttled) => throttled.into(),
+            RuleError::AccountDelayed(delayed) => delayed.into(),
+            RuleError::Internal(cause) => ApiError::Internal(cause),
+        }
+    }
+}
+
 impl From<anyhow::Error> for ApiError {
     fn from(error: anyhow::Error) -> Self {
         ApiError::Internal(error)
@@ -75,7 +119,7 @@ impl From<anyhow::Error> for ApiError {
 }
 
 /// The body every error carries: a JSON string.
-pub fn message_response(status: StatusCode, message: &str) -> Response {
+pub(crate) fn message_response(status: StatusCode, message: &str) -> Response {
     let body = serde_json::Value::String(message.to_string()).to_string();
     (
         status,
@@ -94,7 +138,7 @@ impl ApiError {
     pub fn client_message(&self) -> String {
         match self {
             ApiError::Internal(cause) => {
-                let request_id = crate::request_context::current_request_id();
+                let request_id = crate::http::scope::current_request_id();
                 tracing::error!(request_id = %request_id, error = format!("{cause:#}"), "internal error");
                 format!("keyflow could not complete the request (request id {request_id})")
             }

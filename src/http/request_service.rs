@@ -1,19 +1,19 @@
 //! What every request goes through first, as one tower service around the router: it is named
-//! (`x-request-id`: the client's own when it sent a short one, else a new one) and counted; a
-//! request with an oversized head is refused; its body, if it has one, is read whole before
-//! anything else ([`crate::request_body`]: within its deadline, and without holding a slot);
-//! beyond `--max-in-flight` requests at once it is shed with a 503 there and then; its secrets
-//! are marked sensitive; its id and the client's address are made known to the code serving it
-//! ([`current_request_id`], [`client_address`]), and it is traced (a span and a line per
-//! request at debug level; a 5xx logged at error). After a request that may have written, the
-//! cached flow lists are forgotten (see [`crate::api::flow_cache::FlowListCache`]). A handler
-//! that panics is answered 500 like any internal fault. The answer carries the id, and
+//! (`x-request-id`: the client's own when it sent a short one, else a new one) and counted;
+//! beyond `--max-in-flight` requests at once it is shed with a 503 there and then; a request
+//! with an oversized head is refused; its body, if it has one, is read whole before it takes a
+//! slot (`request_body`: within its deadline); its secrets are marked sensitive; its id and the client's
+//! address are made known to the code serving it ([`crate::http::scope`]),
+//! and it is traced (a span and a line per request at debug level; a 5xx logged at error).
+//! An [`EarlyAnswer`] (the flows area's, injected by `app.rs`) may answer a request before
+//! routing, and is told after each request that may have written. A handler that panics is
+//! answered 500 like any internal fault. The answer carries the id, and
 //! `Cache-Control: no-store` unless it set its own.
 //!
 //! A hand-written service rather than `axum::middleware::from_fn`: the work before the router
 //! is synchronous, so the router is called directly and only one future is boxed, where
 //! `from_fn` boxes the middleware's future, the next service and its future on every request.
-//! [`crate::connections`] makes a copy of it for each connection that knows its peer, so
+//! [`crate::http::connections`] makes a copy of it for each connection that knows its peer, so
 //! the address travels with the request id in one task-local value instead of an extension
 //! (axum's `ConnectInfo`) allocated into every request.
 
@@ -21,6 +21,7 @@ use std::convert::Infallible;
 use std::net::{IpAddr, Ipv4Addr};
 use std::panic::{self, AssertUnwindSafe};
 use std::pin::Pin;
+use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use axum::extract::Request;
@@ -30,14 +31,13 @@ use futures_util::FutureExt;
 use tower::{Layer, Service};
 use tracing::Instrument;
 
-use crate::api::flows;
-use crate::app::AppState;
-use crate::auth::extract::API_KEY_HEADER;
-use crate::error::message_response;
-use crate::limits;
+use crate::http::error::message_response;
+use crate::http::extract::API_KEY_HEADER;
+use crate::http::limits::{self, InFlight};
+use crate::http::request_body::{self, BodyReader};
+use crate::http::request_id;
+use crate::http::scope::{SCOPE, Scope};
 use crate::metrics::Metrics;
-use crate::request_body;
-use crate::request_id;
 
 /// The header that names a request. (The header names here are statics, not constants: a
 /// constant would be built and dropped again at every use.)
@@ -50,48 +50,60 @@ static SENSITIVE: [HeaderName; 3] = [
     HeaderName::from_static(API_KEY_HEADER),
 ];
 
-/// What code serving a request may ask about it without having it passed down.
-struct Scope {
-    id: HeaderValue,
-    /// The TCP peer: whose failure budget a refused credential spends.
-    peer: IpAddr,
+/// An answer given before routing, for a request the router need not see: decided from what
+/// is at hand, without storage or waiting. The flows area implements it for its most frequent
+/// call; the request service is generic over it, so the hot path calls it directly.
+pub trait EarlyAnswer: Send + Sync + 'static {
+    /// Whether this may answer `request`: a cheap look at its head. Only such a request takes
+    /// an in-flight slot for [`EarlyAnswer::answer`].
+    fn may_answer(&self, request: &Request) -> bool;
+    /// The answer to a request `may_answer` chose, from the client at `peer`; `None` leaves
+    /// it to the router.
+    fn answer(&self, request: &Request, peer: IpAddr) -> Option<Response>;
+    /// Called after each request that may have written (a method other than GET, HEAD or
+    /// OPTIONS) has been served, or has panicked: what was kept may be stale now.
+    fn after_write(&self);
 }
 
-tokio::task_local! {
-    static SCOPE: Scope;
+/// What the copies of the service (one per connection) share.
+struct Edge<E> {
+    early: E,
+    in_flight: Arc<InFlight>,
+    bodies: Arc<BodyReader>,
+    metrics: Arc<Metrics>,
 }
 
-/// The id of the request being served, or an empty string outside of one.
-pub fn current_request_id() -> String {
-    SCOPE
-        .try_with(|scope| scope.id.to_str().unwrap_or_default().to_string())
-        .unwrap_or_default()
+/// Wraps a service (the router) in [`RequestService`].
+pub struct RequestServiceLayer<E> {
+    state: Arc<Edge<E>>,
 }
 
-/// The address of the client whose request is being served (`0.0.0.0` outside of one).
-pub fn client_address() -> IpAddr {
-    SCOPE
-        .try_with(|scope| scope.peer)
-        .unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED))
-}
-
-/// Wraps a service (the router) in [`RequestContext`].
-#[derive(Clone)]
-pub struct RequestContextLayer {
-    state: AppState,
-}
-
-impl RequestContextLayer {
-    pub fn new(state: AppState) -> Self {
-        Self { state }
+impl<E> RequestServiceLayer<E> {
+    /// The request service with its early answer, its bound on the requests in flight, how it
+    /// reads bodies, and the counters it bumps.
+    pub fn new(
+        early: E,
+        in_flight: Arc<InFlight>,
+        bodies: Arc<BodyReader>,
+        metrics: Arc<Metrics>,
+    ) -> Self {
+        let edge = Edge {
+            early,
+            in_flight,
+            bodies,
+            metrics,
+        };
+        Self {
+            state: Arc::new(edge),
+        }
     }
 }
 
-impl<S> Layer<S> for RequestContextLayer {
-    type Service = RequestContext<S>;
+impl<S, E> Layer<S> for RequestServiceLayer<E> {
+    type Service = RequestService<S, E>;
 
-    fn layer(&self, inner: S) -> RequestContext<S> {
-        RequestContext {
+    fn layer(&self, inner: S) -> RequestService<S, E> {
+        RequestService {
             inner,
             state: self.state.clone(),
             peer: IpAddr::V4(Ipv4Addr::UNSPECIFIED),
@@ -100,14 +112,13 @@ impl<S> Layer<S> for RequestContextLayer {
 }
 
 /// The service every request enters first (see the module's description).
-#[derive(Clone)]
-pub struct RequestContext<S> {
+pub struct RequestService<S, E> {
     inner: S,
-    state: AppState,
+    state: Arc<Edge<E>>,
     peer: IpAddr,
 }
 
-impl<S: Clone> RequestContext<S> {
+impl<S: Clone, E> RequestService<S, E> {
     /// A copy for one connection, which knows the connection's peer.
     pub fn for_peer(&self, peer: IpAddr) -> Self {
         let mut service = self.clone();
@@ -116,12 +127,23 @@ impl<S: Clone> RequestContext<S> {
     }
 }
 
+impl<S: Clone, E> Clone for RequestService<S, E> {
+    fn clone(&self) -> Self {
+        Self {
+            inner: self.inner.clone(),
+            state: self.state.clone(),
+            peer: self.peer,
+        }
+    }
+}
+
 type Answer = Pin<Box<dyn Future<Output = Result<Response, Infallible>> + Send>>;
 
-impl<S> Service<Request> for RequestContext<S>
+impl<S, E> Service<Request> for RequestService<S, E>
 where
     S: Service<Request, Response = Response, Error = Infallible> + Clone + Send + 'static,
     S::Future: Send + 'static,
+    E: EarlyAnswer,
 {
     type Response = Response;
     type Error = Infallible;
@@ -172,7 +194,7 @@ where
             let mut ready = std::mem::replace(&mut self.inner, clone);
             let peer = self.peer;
             return Box::pin(async move {
-                match request_body::read_whole(request, &state).await {
+                match state.bodies.read_whole(request, &state.metrics).await {
                     Ok(request) => {
                         let answer = route(&mut ready, request, span);
                         in_slot(state, id, peer, may_write, answer).await
@@ -206,8 +228,8 @@ where
 }
 
 /// Runs the router's answer in an in-flight slot, or sheds the request when there is none.
-async fn in_slot<F>(
-    state: AppState,
+async fn in_slot<E: EarlyAnswer, F>(
+    state: Arc<Edge<E>>,
     id: HeaderValue,
     peer: IpAddr,
     may_write: bool,
@@ -218,7 +240,7 @@ where
 {
     let Some(answer) = answer else {
         if may_write {
-            state.flow_lists.forget_all();
+            state.early.after_write();
         }
         return Ok(finish(id, panicked()));
     };
@@ -238,21 +260,21 @@ where
     let Scope { id, .. } = scoped.take_value().expect("the scope ran to completion");
     drop(slot);
     if may_write {
-        state.flow_lists.forget_all();
+        state.early.after_write();
     }
     Ok(finish(id, response))
 }
 
-impl<S> RequestContext<S> {
-    /// [`flows::answer_from_cache`] within a slot of its own: `None` when the router must
-    /// answer (or shed the request). A panic there is answered 500 like a handler's.
+impl<S, E: EarlyAnswer> RequestService<S, E> {
+    /// [`EarlyAnswer::answer`] within a slot of its own: `None` when the router must answer
+    /// (or shed the request). A panic there is answered 500 like a handler's.
     fn answer_from_cache(&self, request: &Request) -> Option<Response> {
-        if !flows::is_whole_list(request) {
+        if !self.state.early.may_answer(request) {
             return None;
         }
         let slot = self.state.in_flight.enter()?;
         let answer = panic::catch_unwind(AssertUnwindSafe(|| {
-            flows::answer_from_cache(&self.state, request, self.peer)
+            self.state.early.answer(request, self.peer)
         }));
         drop(slot);
         answer.unwrap_or_else(|_panic| Some(panicked()))
@@ -321,29 +343,33 @@ where
 
 #[cfg(test)]
 mod tests {
-    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
 
     use axum::body::Body;
-    use secrecy::SecretBox;
 
     use super::*;
-    use crate::config::ServeConfig;
-    use crate::secrets::Secrets;
-    use crate::store::sqlite::SqliteStore;
 
-    async fn state(dir: &tempfile::TempDir) -> AppState {
-        let store = Arc::new(SqliteStore::open(dir.path()).await.unwrap());
-        let secrets = Secrets {
-            pepper: SecretBox::new(Box::new([1; 32])),
-            master_key: SecretBox::new(Box::new([2; 32])),
-        };
-        let mut config = ServeConfig::new(dir.path().to_path_buf());
-        config.max_in_flight = 1;
-        AppState::new(config, store, &secrets)
+    /// Answers nothing early; counts the writes it is told of.
+    #[derive(Default)]
+    struct Writes(AtomicUsize);
+
+    impl EarlyAnswer for Arc<Writes> {
+        fn may_answer(&self, _: &Request) -> bool {
+            false
+        }
+
+        fn answer(&self, _: &Request, _: IpAddr) -> Option<Response> {
+            None
+        }
+
+        fn after_write(&self) {
+            self.0.fetch_add(1, Ordering::SeqCst);
+        }
     }
 
     fn request(id: &str) -> Request {
         Request::builder()
+            .method("POST")
             .uri("/")
             .header(&REQUEST_ID_HEADER, id)
             .body(Body::empty())
@@ -372,11 +398,17 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn a_panic_is_answered_500_with_the_request_id_and_frees_its_slot() {
-        let dir = tempfile::tempdir().unwrap();
-        let state = state(&dir).await;
+    async fn a_panic_is_answered_500_with_the_request_id_frees_its_slot_and_counts_as_a_write() {
+        let writes = Arc::new(Writes::default());
         for in_call in [false, true] {
-            let mut service = RequestContextLayer::new(state.clone()).layer(Panicking { in_call });
+            let bodies = Arc::new(BodyReader {
+                limit_bytes: 1024,
+                timeout: std::time::Duration::from_secs(1),
+                budget: request_body::BodyBudget::new(1024),
+            });
+            let in_flight = Arc::new(InFlight::new(1));
+            let layer = RequestServiceLayer::new(writes.clone(), in_flight, bodies, Arc::default());
+            let mut service = layer.layer(Panicking { in_call });
             // Twice with room for one request at a time: the first must have left its slot.
             for attempt in ["first", "second"] {
                 let response = service.call(request(attempt)).await.unwrap();
@@ -384,5 +416,7 @@ mod tests {
                 assert_eq!(response.headers()[&REQUEST_ID_HEADER], attempt);
             }
         }
+        // What a panicking write may have changed is forgotten all the same.
+        assert_eq!(writes.0.load(Ordering::SeqCst), 4);
     }
 }

@@ -1,15 +1,28 @@
 //! Creating, listing, revealing and deleting a user's API keys: the rules both the API and the
 //! web pages follow (uniqueness per user and tenant, membership, the reveal policy, audit).
 //! Each call names the moment of the caller's sign-in: keys of a tenant whose membership began
-//! later are out of its reach ([`crate::auth::access`]).
+//! later are out of its reach ([`crate::rules::access`]).
 
-use crate::app::AppState;
-use crate::auth::access;
-use crate::auth::api_key::ApiKey;
+use crate::auth::api_key::{ApiKey, Hasher, Sealer};
 use crate::config::RevealPolicy;
 use crate::domain::{KeyId, KeyName, TenantId, Timestamp, UserId};
-use crate::error::ApiError;
-use crate::store::{AuditEvent, KeyRecord, NewKey, StoreError};
+use crate::rules::access;
+use crate::rules::{Revoker, RuleError};
+use crate::store::{AuditEvent, KeyRecord, NewKey, Store, StoreError};
+
+/// What the key rules work with.
+pub struct Keys<'a> {
+    pub store: &'a dyn Store,
+    /// Digests a new key's value: the only form it is stored and looked up in.
+    pub hasher: &'a Hasher,
+    /// Seals a new key's value for the Show link, and opens it again.
+    pub sealer: &'a Sealer,
+    pub reveal: RevealPolicy,
+    /// Told when a deletion revokes a key.
+    pub revoker: &'a dyn Revoker,
+    /// The request the rules run for, named in each audit record's log line.
+    pub request_id: String,
+}
 
 /// A key as its owner sees it; `value` follows the reveal policy.
 #[derive(Debug, Clone)]
@@ -23,14 +36,15 @@ pub struct KeyView {
 
 /// Issues a key for a tenant the user belongs to. The value is in the answer and nowhere else.
 pub async fn create(
-    state: &AppState,
+    keys: &Keys<'_>,
     user: UserId,
     signed_in_at: Option<Timestamp>,
     tenant: TenantId,
     name: KeyName,
-) -> Result<KeyView, ApiError> {
-    let not_member = || ApiError::Forbidden(format!("you are not a member of the tenant {tenant}"));
-    if access::role(state, user, tenant, signed_in_at)
+) -> Result<KeyView, RuleError> {
+    let not_member =
+        || RuleError::NotAllowed(format!("you are not a member of the tenant {tenant}"));
+    if access::role(keys.store, user, tenant, signed_in_at)
         .await?
         .is_none()
     {
@@ -39,30 +53,29 @@ pub async fn create(
     let key = ApiKey::generate();
     let id = KeyId::generate();
     let created_at = Timestamp::now();
-    let sealed = state
-        .config
-        .key_reveal
+    let sealed = keys
+        .reveal
         .keeps_sealed_copies()
-        .then(|| state.sealer.seal_key(&key, id.0));
+        .then(|| keys.sealer.seal_key(&key, id.0));
     let new_key = NewKey {
         id,
         user_id: user,
         tenant_id: tenant,
         name: name.clone(),
-        digest: state.verifier.hasher().digest(key.expose()),
+        digest: keys.hasher.digest(key.expose()),
         preview: key.preview(),
         sealed,
         created_at,
         expires_at: None,
     };
-    match state.store.insert_key(new_key).await {
+    match keys.store.insert_key(new_key).await {
         Ok(()) => {}
         // The membership went away between the check and the insert.
         Err(StoreError::Missing(_)) => return Err(not_member()),
         Err(other) => return Err(other.into()),
     }
-    audit(state, user, tenant, "key.created", &name).await?;
-    let tenant_name = state
+    audit(keys, user, tenant, "key.created", &name).await?;
+    let tenant_name = keys
         .store
         .tenant(tenant)
         .await?
@@ -80,18 +93,18 @@ pub async fn create(
 /// Every key of the user, in all the tenants the sign-in reaches, oldest first, shown as the
 /// policy says.
 pub async fn list(
-    state: &AppState,
+    keys: &Keys<'_>,
     user: UserId,
     signed_in_at: Option<Timestamp>,
-) -> Result<Vec<KeyView>, ApiError> {
-    let policy = state.config.key_reveal;
-    let records = keys_in_reach(state, user, signed_in_at).await?;
+) -> Result<Vec<KeyView>, RuleError> {
+    let policy = keys.reveal;
+    let records = keys_in_reach(keys, user, signed_in_at).await?;
     records
         .into_iter()
         .map(|record| {
             let value = match policy {
                 RevealPolicy::OnDemand => Some(record.preview.clone()),
-                RevealPolicy::List => Some(open(state, &record)?),
+                RevealPolicy::List => Some(open(keys, &record)?),
                 RevealPolicy::Never => None,
             };
             Ok(view(record, value))
@@ -102,88 +115,88 @@ pub async fn list(
 /// The value of one key, for the Show link; audited. `tenant` picks among keys of the same
 /// name in several tenants.
 pub async fn reveal(
-    state: &AppState,
+    keys: &Keys<'_>,
     user: UserId,
     signed_in_at: Option<Timestamp>,
     name: &str,
     tenant: Option<TenantId>,
-) -> Result<KeyView, ApiError> {
-    if state.config.key_reveal == RevealPolicy::Never {
-        return Err(ApiError::Forbidden(
+) -> Result<KeyView, RuleError> {
+    if keys.reveal == RevealPolicy::Never {
+        return Err(RuleError::NotAllowed(
             "this server never shows a key again after its creation (reveal policy `never`)".into(),
         ));
     }
-    let record = find(state, user, signed_in_at, name, tenant).await?;
-    let value = open(state, &record)?;
-    audit(state, user, record.tenant_id, "key.revealed", &record.name).await?;
+    let record = find(keys, user, signed_in_at, name, tenant).await?;
+    let value = open(keys, &record)?;
+    audit(keys, user, record.tenant_id, "key.revealed", &record.name).await?;
     Ok(view(record, Some(value)))
 }
 
 /// Deletes one key by name; it fails on the very next request.
 pub async fn delete(
-    state: &AppState,
+    keys: &Keys<'_>,
     user: UserId,
     signed_in_at: Option<Timestamp>,
     name: &str,
     tenant: Option<TenantId>,
-) -> Result<(), ApiError> {
-    let record = find(state, user, signed_in_at, name, tenant).await?;
-    if state.store.delete_key(user, record.id).await? {
-        state.verifier.revoke_all();
-        audit(state, user, record.tenant_id, "key.deleted", &record.name).await?;
+) -> Result<(), RuleError> {
+    let record = find(keys, user, signed_in_at, name, tenant).await?;
+    if keys.store.delete_key(user, record.id).await? {
+        keys.revoker.revoke_cached().await;
+        audit(keys, user, record.tenant_id, "key.deleted", &record.name).await?;
     }
     Ok(())
 }
 
 /// The user's keys in the tenants the sign-in reaches, oldest first.
 async fn keys_in_reach(
-    state: &AppState,
+    keys: &Keys<'_>,
     user: UserId,
     signed_in_at: Option<Timestamp>,
-) -> Result<Vec<KeyRecord>, ApiError> {
-    let mut records = state.store.keys_of_user(user).await?;
+) -> Result<Vec<KeyRecord>, RuleError> {
+    let mut records = keys.store.keys_of_user(user).await?;
     if signed_in_at.is_some() {
-        let reached = access::tenant_ids(state, user, signed_in_at).await?;
+        let reached = access::tenant_ids(keys.store, user, signed_in_at).await?;
         records.retain(|key| reached.contains(&key.tenant_id));
     }
     Ok(records)
 }
 
 async fn find(
-    state: &AppState,
+    keys: &Keys<'_>,
     user: UserId,
     signed_in_at: Option<Timestamp>,
     name: &str,
     tenant: Option<TenantId>,
-) -> Result<KeyRecord, ApiError> {
+) -> Result<KeyRecord, RuleError> {
     let name = name.trim();
-    let mut matching: Vec<KeyRecord> = keys_in_reach(state, user, signed_in_at)
+    let mut matching: Vec<KeyRecord> = keys_in_reach(keys, user, signed_in_at)
         .await?
         .into_iter()
         .filter(|key| key.name == name && tenant.is_none_or(|t| key.tenant_id == t))
         .collect();
     match matching.len() {
-        0 => Err(ApiError::NotFound(format!(
+        0 => Err(RuleError::Missing(format!(
             "you have no key named '{name}'"
         ))),
         1 => Ok(matching.remove(0)),
-        _ => Err(ApiError::Conflict(format!(
+        _ => Err(RuleError::Conflict(format!(
             "you have keys named '{name}' in several tenants; say which with the manywhotenant header"
         ))),
     }
 }
 
-fn open(state: &AppState, record: &KeyRecord) -> Result<String, ApiError> {
+fn open(keys: &Keys<'_>, record: &KeyRecord) -> Result<String, RuleError> {
     let sealed = record.sealed.as_deref().ok_or_else(|| {
-        ApiError::Conflict(format!(
+        RuleError::Conflict(format!(
             "the key '{}' was created while the reveal policy was `never`; its value was not kept",
             record.name
         ))
     })?;
-    let key = state
+    let key = keys
         .sealer
         .open_key(sealed, record.id.0)
-        .map_err(|error| ApiError::Internal(anyhow::Error::new(error)))?;
+        .map_err(|error| RuleError::Internal(anyhow::Error::new(error)))?;
     Ok(key.expose().to_string())
 }
 
@@ -198,20 +211,20 @@ fn view(record: KeyRecord, value: Option<String>) -> KeyView {
 }
 
 async fn audit(
-    state: &AppState,
+    keys: &Keys<'_>,
     user: UserId,
     tenant: TenantId,
     action: &'static str,
     subject: &impl ToString,
-) -> Result<(), ApiError> {
+) -> Result<(), RuleError> {
     let event = AuditEvent {
         actor: Some(user),
         tenant: Some(tenant),
         action,
         subject: Some(subject.to_string()),
     };
-    state.store.record_audit(event).await?;
-    let request_id = crate::request_context::current_request_id();
+    keys.store.record_audit(event).await?;
+    let request_id = &keys.request_id;
     tracing::info!(%request_id, %user, %tenant, action, "audit");
     Ok(())
 }

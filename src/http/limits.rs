@@ -8,7 +8,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use axum::http::{HeaderValue, StatusCode, Uri, header};
 use axum::response::Response;
 
-use crate::error::message_response;
+use crate::http::error::message_response;
 
 /// The longest target (path and query) accepted, in bytes.
 pub const MAX_TARGET_BYTES: usize = 8 * 1024;

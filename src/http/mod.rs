@@ -1,0 +1,22 @@
+//! The HTTP edge: the connections (`connections`, with a head deadline and a bound per
+//! address in `connection_limit`), what every request goes through first (`request_service`,
+//! its id in `request_id`, its body read within its deadline by `request_body`, the bounds in
+//! `limits`, the task-local `scope` it sets), the extractors that turn a request into a
+//! principal ([`extract`]) or a body ([`json`], `strict_json`), and the
+//! one error type whose mapping to status codes is in [`error`]. It imports no area and not
+//! the server's state: the extractors ask for small traits the state implements, and the
+//! request service is given its early answer.
+
+pub mod connection_limit;
+pub mod connections;
+pub mod error;
+pub mod extract;
+pub mod json;
+pub(crate) mod limits;
+pub mod request_body;
+pub(crate) mod request_id;
+pub(crate) mod request_service;
+pub(crate) mod scope;
+pub(crate) mod strict_json;
+
+pub(crate) use extract::{Administrator, Interactive, Principal};

@@ -1,0 +1,31 @@
+//! The request being served, as the code serving it sees it without having it passed down:
+//! its id and the client's address, in one task-local value the request service sets.
+
+use std::net::{IpAddr, Ipv4Addr};
+
+use axum::http::HeaderValue;
+
+/// What code serving a request may ask about it without having it passed down.
+pub(crate) struct Scope {
+    pub(crate) id: HeaderValue,
+    /// The TCP peer: whose failure budget a refused credential spends.
+    pub(crate) peer: IpAddr,
+}
+
+tokio::task_local! {
+    pub(crate) static SCOPE: Scope;
+}
+
+/// The id of the request being served, or an empty string outside of one.
+pub fn current_request_id() -> String {
+    SCOPE
+        .try_with(|scope| scope.id.to_str().unwrap_or_default().to_string())
+        .unwrap_or_default()
+}
+
+/// The address of the client whose request is being served (`0.0.0.0` outside of one).
+pub fn client_address() -> IpAddr {
+    SCOPE
+        .try_with(|scope| scope.peer)
+        .unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED))
+}

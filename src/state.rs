@@ -1,0 +1,155 @@
+//! The server's shared state: what every handler, extractor and background task can reach,
+//! and the narrow views of it that the rules (`keys()`, `members()`, `sign_in()`) and the
+//! edge's extractors (`Authenticator`, `BodyLimit`) take instead of all of it.
+
+use std::ops::Deref;
+use std::sync::Arc;
+
+use crate::auth::account_throttle::AccountThrottle;
+use crate::auth::api_key::{Hasher, Sealer};
+use crate::auth::throttle::FailureThrottle;
+use crate::auth::verifier::KeyVerifier;
+use crate::config::ServeConfig;
+use crate::flow_cache::FlowListCache;
+use crate::http::extract::Authenticator;
+use crate::http::json::BodyLimit;
+use crate::http::limits::InFlight;
+use crate::http::request_body::{BodyBudget, BodyReader};
+use crate::http::scope::current_request_id;
+use crate::metrics::Metrics;
+use crate::rules::keys::Keys;
+use crate::rules::members::Members;
+use crate::rules::sign_in::SignIn;
+use crate::secrets::Secrets;
+use crate::store::Store;
+
+/// What every handler can reach. Cloning is one reference count.
+#[derive(Clone)]
+pub struct AppState(Arc<Shared>);
+
+pub struct Shared {
+    pub store: Arc<dyn Store>,
+    /// Digests under the pepper: of keys, tokens, sessions, password links, CSRF tokens.
+    pub(crate) hasher: Hasher,
+    pub(crate) verifier: KeyVerifier,
+    pub(crate) throttle: FailureThrottle,
+    pub(crate) account_throttle: AccountThrottle,
+    pub(crate) sealer: Sealer,
+    pub(crate) flow_lists: FlowListCache,
+    /// The requests being served, bounded by `--max-in-flight` (the request service's; here so
+    /// tests can hold slots).
+    pub in_flight: Arc<InFlight>,
+    /// How request bodies are read, with the bytes of those being received at once.
+    pub bodies: Arc<BodyReader>,
+    pub(crate) config: ServeConfig,
+    pub metrics: Arc<Metrics>,
+}
+
+impl Deref for AppState {
+    type Target = Shared;
+    fn deref(&self) -> &Shared {
+        &self.0
+    }
+}
+
+impl AppState {
+    /// The state over an opened store with loaded secrets.
+    pub(crate) fn new(config: ServeConfig, store: Arc<dyn Store>, secrets: &Secrets) -> Self {
+        let metrics = Arc::new(Metrics::default());
+        let hasher = Hasher::new(&secrets.pepper);
+        let account_throttle = AccountThrottle::new(
+            config.account_failure_burst,
+            config.account_failure_first_delay,
+            config.account_failure_max_delay,
+            hasher.clone(),
+            metrics.clone(),
+        );
+        let verifier = KeyVerifier::new(
+            hasher.clone(),
+            config.key_cache_capacity,
+            store.clone(),
+            metrics.clone(),
+        );
+        let throttle = FailureThrottle::new(
+            config.auth_failure_burst,
+            config.auth_failure_refill,
+            metrics.clone(),
+        );
+        let sealer = Sealer::new(&secrets.master_key);
+        let flow_lists = FlowListCache::new(config.flow_list_cache_bytes);
+        let in_flight = Arc::new(InFlight::new(config.max_in_flight));
+        let bodies = Arc::new(BodyReader {
+            limit_bytes: config.body_limit_bytes,
+            timeout: config.body_timeout,
+            budget: BodyBudget::new(config.max_in_flight.saturating_mul(config.body_limit_bytes)),
+        });
+        Self(Arc::new(Shared {
+            store,
+            hasher,
+            verifier,
+            throttle,
+            account_throttle,
+            sealer,
+            flow_lists,
+            in_flight,
+            bodies,
+            config,
+            metrics,
+        }))
+    }
+}
+
+/// The rules, over this server's store, secrets and settings.
+impl AppState {
+    pub(crate) fn keys(&self) -> Keys<'_> {
+        Keys {
+            store: self.store.as_ref(),
+            hasher: &self.hasher,
+            sealer: &self.sealer,
+            reveal: self.config.key_reveal,
+            revoker: &self.verifier,
+            request_id: current_request_id(),
+        }
+    }
+
+    pub(crate) fn members(&self) -> Members<'_> {
+        Members {
+            store: self.store.as_ref(),
+            revoker: &self.verifier,
+        }
+    }
+
+    pub(crate) fn sign_in(&self) -> SignIn<'_> {
+        SignIn {
+            store: self.store.as_ref(),
+            hasher: &self.hasher,
+            throttle: &self.throttle,
+            account_throttle: &self.account_throttle,
+            token_ttl: self.config.token_ttl,
+        }
+    }
+}
+
+impl Authenticator for AppState {
+    fn store(&self) -> &dyn Store {
+        self.store.as_ref()
+    }
+
+    fn hasher(&self) -> &Hasher {
+        &self.hasher
+    }
+
+    fn verifier(&self) -> &KeyVerifier {
+        &self.verifier
+    }
+
+    fn throttle(&self) -> &FailureThrottle {
+        &self.throttle
+    }
+}
+
+impl BodyLimit for AppState {
+    fn body_limit_bytes(&self) -> usize {
+        self.config.body_limit_bytes
+    }
+}
