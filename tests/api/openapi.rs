@@ -92,7 +92,7 @@ async fn every_documented_operation_is_routed_and_secured() {
 /// Plane (U+1FFFE…), which keyflow refuses and the description allows.
 #[test]
 fn the_text_patterns_say_what_keyflow_accepts() {
-    use keyflow::domain::{FlowName, person_name, prose, tag};
+    use keyflow::domain::{FlowName, KeyName, person_name, prose, tag};
     use proptest::prelude::*;
 
     let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(SNAPSHOT);
@@ -154,6 +154,11 @@ fn the_text_patterns_say_what_keyflow_accepts() {
             pattern("UserAddRequestAPI", "lastName", false),
             |t| person_name("n", Some(t)).is_ok(),
         ),
+        (
+            "a key's name",
+            pattern("NewApiKeyRequest", "name", false),
+            |t| KeyName::parse(t).is_ok(),
+        ),
     ];
     // The characters the rules are about, often, and any other character now and then.
     let telling = [
@@ -161,7 +166,7 @@ fn the_text_patterns_say_what_keyflow_accepts() {
         '\u{9f}', '\u{a0}', '\u{1680}', '\u{2000}', '\u{200a}', '\u{200b}', '\u{200c}', '\u{200d}',
         '\u{2028}', '\u{2029}', '\u{202a}', '\u{202e}', '\u{202f}', '\u{205f}', '\u{2060}',
         '\u{2064}', '\u{2065}', '\u{2066}', '\u{2069}', '\u{3000}', '\u{fdd0}', '\u{fdef}',
-        '\u{feff}', '\u{fffd}', '\u{fffe}', '\u{ffff}', '🚀',
+        '\u{feff}', '\u{fffd}', '\u{fffe}', '\u{ffff}', '🚀', '.', '/', '\\',
     ];
     let character = prop_oneof![
         4 => proptest::sample::select(telling.to_vec()),
