@@ -177,7 +177,7 @@ within_noise="$(awk -F'\t' '{ d = $3 - 1; if (d < 0) d = -d; if (d >= ($5 - $4) 
 # Benchmarks
 
 Written by `scripts/bench.sh`; do not edit by hand, run the script again. Timings are
-benchmarks, never test assertions (DESIGN.md §7). Figures from different machines or runs
+benchmarks, never test assertions. Figures from different machines or runs
 are compared through their **ratios**: each median divided by the median of the plain
 SHA-256 baseline measured in the same run.
 
@@ -186,7 +186,7 @@ connections, crash safety — is in [BENCHMARKS-load.md](BENCHMARKS-load.md) (`b
 
 ## Key verification
 
-The hot path of DESIGN.md §4: parse and checksum, HMAC, the in-process cache, storage on a
+The hot path of a key check: parse and checksum, HMAC, the in-process cache, storage on a
 miss. The store is SQLite in a temporary directory (WAL, `synchronous=FULL`, as the server
 opens it) seeded with 100,000 keys of one user through `KeyStore::insert_keys`, 10,000 per
 transaction. The benchmarks run on one current-thread tokio runtime; SQLite's connection

@@ -8,7 +8,7 @@ use secrecy::SecretString;
 
 use crate::store::StoreConfig;
 
-/// When the value of an existing key may be shown again (DESIGN.md §4).
+/// When the value of an existing key may be shown again: see the README, "Reveal policy".
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
 pub enum RevealPolicy {
     /// The list carries a preview (`kf_…abcd`); the value comes from an audited reveal call.

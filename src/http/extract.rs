@@ -1,6 +1,6 @@
 //! Turns the credential headers into a `Principal`: who is asking, for which tenant, and how
-//! they proved it (DESIGN.md §3). Handlers ask for a `Principal`, for an `Interactive` one
-//! where an API key must not be enough, or for an `Administrator` of the request's tenant.
+//! they proved it. Handlers ask for a `Principal`, for an `Interactive` one where an API key
+//! must not be enough, or for an `Administrator` of the request's tenant.
 
 use std::net::IpAddr;
 

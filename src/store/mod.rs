@@ -178,7 +178,7 @@ pub trait TokenStore {
     async fn token_by_digest(&self, digest: &Digest) -> StoreResult<Option<TokenGrant>>;
 }
 
-/// Web sign-in sessions (DESIGN.md §3) and the password they are opened with.
+/// Web sign-in sessions and the password they are opened with.
 #[async_trait]
 pub trait SessionStore {
     /// Stores a new session (and sweeps expired ones).
