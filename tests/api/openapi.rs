@@ -155,6 +155,16 @@ fn the_text_patterns_say_what_keyflow_accepts() {
             |t| person_name("n", Some(t)).is_ok(),
         ),
         (
+            "a user's own first name",
+            pattern("UserMeUpdateRequest", "firstName", false),
+            |t| person_name("n", Some(t)).is_ok(),
+        ),
+        (
+            "a user's own last name",
+            pattern("UserMeUpdateRequest", "lastName", false),
+            |t| person_name("n", Some(t)).is_ok(),
+        ),
+        (
             "a key's name",
             pattern("NewApiKeyRequest", "name", false),
             |t| KeyName::parse(t).is_ok(),
