@@ -141,7 +141,11 @@ pub trait UserStore {
     async fn remove_membership(&self, user: UserId, tenant: TenantId) -> StoreResult<bool>;
     /// The user's tenants, oldest membership first (pending invitations are not among them).
     async fn memberships(&self, user: UserId) -> StoreResult<Vec<Membership>>;
-    async fn role_in(&self, user: UserId, tenant: TenantId) -> StoreResult<Option<Role>>;
+    /// The user's role in the tenant: [`UserStore::role_since`] without the date, so a backend
+    /// implements the lookup once.
+    async fn role_in(&self, user: UserId, tenant: TenantId) -> StoreResult<Option<Role>> {
+        Ok(self.role_since(user, tenant).await?.map(|(role, _)| role))
+    }
     /// The user's role in the tenant and when the membership began.
     async fn role_since(
         &self,

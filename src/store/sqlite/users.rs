@@ -455,10 +455,6 @@ impl UserStore for SqliteStore {
             .collect()
     }
 
-    async fn role_in(&self, user: UserId, tenant: TenantId) -> StoreResult<Option<Role>> {
-        Ok(self.role_since(user, tenant).await?.map(|(role, _)| role))
-    }
-
     async fn role_since(
         &self,
         user: UserId,
