@@ -4,7 +4,6 @@
 //! the same audit records, with no actor.
 
 use std::io::Read;
-use std::path::Path;
 use std::sync::Arc;
 
 use anyhow::{Context, anyhow, bail};
@@ -24,10 +23,12 @@ pub struct Names {
     pub last: Option<String>,
 }
 
-/// The store the data directory holds (made if there is none), as the server opens it.
-async fn open(data_dir: &Path) -> anyhow::Result<Arc<dyn Store>> {
-    crate::data_dir::create(data_dir)?;
-    store::open(&StoreConfig::in_data_dir(data_dir)).await
+/// The store the server opens: PostgreSQL, or the data directory's (made if there is none).
+async fn open(config: &StoreConfig) -> anyhow::Result<Arc<dyn Store>> {
+    if let StoreConfig::Sqlite { data_dir } = config {
+        crate::data_dir::create(data_dir)?;
+    }
+    store::open(config).await
 }
 
 /// A tenant id that names an existing tenant.
@@ -72,14 +73,18 @@ fn members<'a>(store: &'a dyn Store, server: &'a RunningServer<'a>) -> Members<'
     }
 }
 
-/// The server running on a data directory, if any: told through its control socket to forget
-/// revoked keys, so they fail on its very next request.
-struct RunningServer<'a>(&'a Path);
+/// The servers using the store: on a data directory, the one running there, if any, told
+/// through its control socket to forget revoked keys, so they fail on its very next request.
+/// On PostgreSQL the write itself announced the change to every instance, in its transaction.
+struct RunningServer<'a>(&'a StoreConfig);
 
 #[async_trait]
 impl Revoker for RunningServer<'_> {
     async fn revoke_cached(&self) {
-        match control::notify_revocation(self.0).await {
+        let StoreConfig::Sqlite { data_dir } = self.0 else {
+            return;
+        };
+        match control::notify_revocation(data_dir).await {
             Ok(Notified::Server | Notified::NoServer) => {}
             Err(error) => eprintln!(
                 "warning: removed, but the running server could not be told ({error:#}); \
@@ -89,9 +94,9 @@ impl Revoker for RunningServer<'_> {
     }
 }
 
-pub async fn create_tenant(data_dir: &Path, name: &str) -> anyhow::Result<()> {
+pub async fn create_tenant(config: &StoreConfig, name: &str) -> anyhow::Result<()> {
     let name = TenantName::parse(name)?;
-    let store = open(data_dir).await?;
+    let store = open(config).await?;
     let tenant = store.create_tenant(&name).await.map_err(plain)?;
     println!("{}", tenant.id);
     store.close().await;
@@ -99,7 +104,7 @@ pub async fn create_tenant(data_dir: &Path, name: &str) -> anyhow::Result<()> {
 }
 
 pub async fn create_user(
-    data_dir: &Path,
+    config: &StoreConfig,
     email: &str,
     tenant: &str,
     role: Option<Role>,
@@ -108,7 +113,7 @@ pub async fn create_user(
     let email = Email::parse(email)?;
     let first_name = person_name("--first-name", names.first.as_deref())?;
     let last_name = person_name("--last-name", names.last.as_deref())?;
-    let store = open(data_dir).await?;
+    let store = open(config).await?;
     let tenant = existing_tenant(&*store, tenant).await?;
     if store.user_by_email(&email).await.map_err(plain)?.is_some() {
         bail!("a user with the email {email} exists");
@@ -121,7 +126,7 @@ pub async fn create_user(
         last_name,
         password_hash: Some(password::hash(&password).await?),
     };
-    let server = RunningServer(data_dir);
+    let server = RunningServer(config);
     let id = members::create(
         &members(&*store, &server),
         Actor::CommandLine,
@@ -137,15 +142,15 @@ pub async fn create_user(
 }
 
 pub async fn add_user(
-    data_dir: &Path,
+    config: &StoreConfig,
     email: &str,
     tenant: &str,
     role: Role,
 ) -> anyhow::Result<()> {
-    let store = open(data_dir).await?;
+    let store = open(config).await?;
     let user = existing_user(&*store, email).await?;
     let tenant = existing_tenant(&*store, tenant).await?;
-    let server = RunningServer(data_dir);
+    let server = RunningServer(config);
     members::add_existing(
         &members(&*store, &server),
         Actor::CommandLine,
@@ -159,12 +164,12 @@ pub async fn add_user(
     Ok(())
 }
 
-pub async fn remove_user(data_dir: &Path, email: &str, tenant: &str) -> anyhow::Result<()> {
-    let store = open(data_dir).await?;
+pub async fn remove_user(config: &StoreConfig, email: &str, tenant: &str) -> anyhow::Result<()> {
+    let store = open(config).await?;
     let user = existing_user(&*store, email).await?;
     let tenant = existing_tenant(&*store, tenant).await?;
     // The membership and its keys go, and the running server is told to forget them now.
-    let server = RunningServer(data_dir);
+    let server = RunningServer(config);
     match members::remove(
         &members(&*store, &server),
         Actor::CommandLine,

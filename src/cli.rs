@@ -13,6 +13,7 @@ use crate::admin;
 use crate::app::Server;
 use crate::config::{RevealPolicy, ServeConfig};
 use crate::domain::Role;
+use crate::store::StoreConfig;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -52,9 +53,25 @@ pub enum Command {
 
 #[derive(Debug, Args)]
 pub struct DataDir {
-    /// The data directory: the database and, unless given in the environment, the secrets.
+    /// The data directory: the SQLite database (unless --database is given) and, unless given
+    /// in the environment, the secrets.
     #[arg(long, env = "KEYFLOW_DATA_DIR", default_value = "./keyflow-data")]
     pub data_dir: PathBuf,
+    /// A PostgreSQL database to keep the data in instead, shared by every instance:
+    /// postgres://user:password@host:port/database (the password is never printed).
+    #[arg(
+        long = "database",
+        env = "KEYFLOW_DATABASE_URL",
+        hide_env_values = true
+    )]
+    pub database_url: Option<SecretString>,
+}
+
+impl DataDir {
+    /// Where the data is: PostgreSQL when --database is given, else the data directory.
+    pub fn store(&self) -> StoreConfig {
+        StoreConfig::choose(self.database_url.as_ref(), &self.data_dir)
+    }
 }
 
 #[derive(Debug, Args)]
@@ -230,7 +247,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Serve(args) => serve(args).await,
         Command::Tenant(TenantCommand::Create { data, name }) => {
-            admin::create_tenant(&data.data_dir, &name).await
+            admin::create_tenant(&data.store(), &name).await
         }
         Command::User(UserCommand::Create {
             data,
@@ -244,25 +261,26 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 first: first_name,
                 last: last_name,
             };
-            admin::create_user(&data.data_dir, &email, &tenant, role, names).await
+            admin::create_user(&data.store(), &email, &tenant, role, names).await
         }
         Command::User(UserCommand::Add {
             data,
             email,
             tenant,
             role,
-        }) => admin::add_user(&data.data_dir, &email, &tenant, role).await,
+        }) => admin::add_user(&data.store(), &email, &tenant, role).await,
         Command::User(UserCommand::Remove {
             data,
             email,
             tenant,
-        }) => admin::remove_user(&data.data_dir, &email, &tenant).await,
+        }) => admin::remove_user(&data.store(), &email, &tenant).await,
     }
 }
 
 impl ServeArgs {
     pub fn into_config(self) -> ServeConfig {
         let mut config = ServeConfig::new(self.data.data_dir);
+        config.database_url = self.data.database_url;
         config.listen = self.listen;
         config.key_reveal = self.key_reveal;
         config.pepper = self.pepper;

@@ -32,6 +32,8 @@ impl RevealPolicy {
 pub struct ServeConfig {
     pub listen: SocketAddr,
     pub data_dir: PathBuf,
+    /// PostgreSQL to keep the data in (`postgres://…`) instead of the data directory's SQLite.
+    pub database_url: Option<SecretString>,
     pub key_reveal: RevealPolicy,
     /// 32 bytes as 64 hex characters; generated into the data directory when absent.
     pub pepper: Option<SecretString>,
@@ -77,9 +79,9 @@ pub struct ServeConfig {
 }
 
 impl ServeConfig {
-    /// Where the data is kept: today always the SQLite database in the data directory.
+    /// Where the data is kept: PostgreSQL when a URL is given, else the data directory.
     pub fn store(&self) -> StoreConfig {
-        StoreConfig::in_data_dir(&self.data_dir)
+        StoreConfig::choose(self.database_url.as_ref(), &self.data_dir)
     }
 
     /// The defaults, with the given data directory.
@@ -87,6 +89,7 @@ impl ServeConfig {
         Self {
             listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
             data_dir,
+            database_url: None,
             key_reveal: RevealPolicy::OnDemand,
             pepper: None,
             master_key: None,

@@ -148,7 +148,7 @@ pub async fn watch_revocations(state: AppState) {
     let mut seen = None;
     loop {
         ticker.tick().await;
-        match state.store.revocation_epoch().await {
+        match state.store.change_counter().await {
             Ok(epoch) => {
                 if seen.is_some_and(|seen| seen != epoch) {
                     state.verifier.revoke_all();

@@ -14,6 +14,7 @@ mod lifecycle;
 mod metrics;
 mod openapi;
 mod overload;
+mod postgres;
 mod schema_check;
 mod snapshots;
 mod store_contract;

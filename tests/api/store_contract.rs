@@ -4,8 +4,8 @@
 //! rows, `None`), and the guarantees that must hold under races: a tenant keeps an
 //! administrator, a key name is unique per user and tenant, a password link works once.
 //!
-//! Each check runs against every backend [`backends`] opens: a second backend runs the whole
-//! suite by adding its constructor there.
+//! Each check runs against every backend [`backends`] opens: SQLite always, PostgreSQL when
+//! `KEYFLOW_TEST_POSTGRES_URL` is set (`crate::postgres`).
 
 use std::future::Future;
 use std::sync::Arc;
@@ -36,12 +36,23 @@ async fn backends() -> Vec<Backend> {
     let dir = tempfile::tempdir().expect("a data directory");
     let config = StoreConfig::in_data_dir(dir.path());
     let sqlite = store::open(&config).await.expect("open SQLite");
-    vec![Backend {
+    let mut backends = vec![Backend {
         name: "sqlite",
         config,
         store: sqlite,
         _keep: Some(dir),
-    }]
+    }];
+    if let Some(url) = crate::postgres::fresh_database("the store contract").await {
+        let config = StoreConfig::Postgres { url };
+        let postgres = store::open(&config).await.expect("open PostgreSQL");
+        backends.push(Backend {
+            name: "postgres",
+            config,
+            store: postgres,
+            _keep: None,
+        });
+    }
+    backends
 }
 
 /// Runs `check` against every backend, then closes it.
@@ -339,7 +350,7 @@ async fn roles_and_names_change_but_a_tenant_keeps_an_administrator() {
 }
 
 #[tokio::test]
-async fn removing_a_member_takes_their_keys_there_and_moves_the_revocation_epoch() {
+async fn removing_a_member_takes_their_keys_there_and_moves_the_change_counter() {
     each(|store| async move {
         let store = store.as_ref();
         let acme = tenant(store, "Acme").await;
@@ -354,10 +365,10 @@ async fn removing_a_member_takes_their_keys_there_and_moves_the_revocation_epoch
         let there = new_key(bob, other.id, "ci");
         store.insert_key(here.clone()).await.unwrap();
         store.insert_key(there.clone()).await.unwrap();
-        let epoch = store.revocation_epoch().await.unwrap();
+        let epoch = store.change_counter().await.unwrap();
 
         assert!(store.remove_membership(bob, acme.id).await.unwrap());
-        assert!(store.revocation_epoch().await.unwrap() > epoch);
+        assert!(store.change_counter().await.unwrap() > epoch);
         assert_eq!(store.role_in(bob, acme.id).await.unwrap(), None);
         assert!(store.key_by_digest(&here.digest).await.unwrap().is_none());
         let left: Vec<KeyId> = store
@@ -616,15 +627,15 @@ async fn keys_are_unique_per_user_and_tenant_and_found_by_their_digest() {
                 .is_empty()
         );
 
-        let epoch = store.revocation_epoch().await.unwrap();
+        let epoch = store.change_counter().await.unwrap();
         assert!(
             !store.delete_key(bob, ci.id).await.unwrap(),
             "not Bob's key"
         );
         assert!(store.key_by_digest(&ci.digest).await.unwrap().is_some());
-        assert_eq!(store.revocation_epoch().await.unwrap(), epoch);
+        assert_eq!(store.change_counter().await.unwrap(), epoch);
         assert!(store.delete_key(ada, ci.id).await.unwrap());
-        assert!(store.revocation_epoch().await.unwrap() > epoch);
+        assert!(store.change_counter().await.unwrap() > epoch);
         assert!(store.key_by_digest(&ci.digest).await.unwrap().is_none());
         assert!(!store.delete_key(ada, ci.id).await.unwrap(), "already gone");
 
@@ -992,7 +1003,7 @@ async fn a_closed_store_opens_again_with_everything_written() {
         let store = backend.store.as_ref();
         let acme = tenant(store, "Acme").await;
         store.set_meta("contract", "kept").await.unwrap();
-        let epoch = store.revocation_epoch().await.unwrap();
+        let epoch = store.change_counter().await.unwrap();
         store.close().await;
 
         let again = store::open(&backend.config).await.expect("open again");
@@ -1009,7 +1020,7 @@ async fn a_closed_store_opens_again_with_everything_written() {
                 .as_deref(),
             Some("Acme")
         );
-        assert_eq!(again.revocation_epoch().await.unwrap(), epoch);
+        assert_eq!(again.change_counter().await.unwrap(), epoch);
         again.close().await;
     }
 }

@@ -109,17 +109,6 @@ impl KeyStore for SqliteStore {
             .map_err(internal)?;
         Ok(result.rows_affected())
     }
-
-    async fn revocation_epoch(&self) -> StoreResult<i64> {
-        let (value,): (String,) =
-            sqlx::query_as("SELECT value FROM meta WHERE key = 'revocation_epoch'")
-                .fetch_one(&self.pool)
-                .await
-                .map_err(internal)?;
-        value
-            .parse()
-            .map_err(|_| StoreError::Internal(anyhow::anyhow!("malformed revocation epoch")))
-    }
 }
 
 #[async_trait]

@@ -1,6 +1,7 @@
 //! The embedded backend: one SQLite file in the data directory, in WAL mode with foreign keys
 //! on and `synchronous=FULL`, so a write that was answered survives `kill -9` (and power loss).
 
+mod changes;
 mod flows;
 mod keys;
 mod meta;

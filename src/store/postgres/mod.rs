@@ -1,0 +1,146 @@
+//! The shared backend: one PostgreSQL database that several instances use at once. Native types
+//! (`uuid`, `timestamptz`, `bytea`), numbered placeholders, and every write that another
+//! instance may have cached announced from its own transaction ([`changes`]).
+
+mod changes;
+
+use std::str::FromStr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use secrecy::{ExposeSecret, SecretString};
+use sqlx::PgPool;
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+
+use super::StoreError;
+
+/// Connections each instance keeps at most: several instances share PostgreSQL's
+/// `max_connections` (100 by default).
+const MAX_CONNECTIONS: u32 = 16;
+
+/// The PostgreSQL store. Cloning shares the pool.
+#[derive(Clone)]
+pub struct PgStore {
+    pool: PgPool,
+    /// The notification channel of this database and schema: instances that share the data
+    /// share it, and nothing else hears it.
+    channel: Arc<str>,
+}
+
+impl PgStore {
+    /// Connects, and brings the schema up to date under PostgreSQL's advisory lock (sqlx's
+    /// migrator takes it), so instances started together migrate once.
+    pub async fn open(url: &SecretString) -> anyhow::Result<Self> {
+        let options = connect_options(url)?;
+        let place = describe(&options);
+        let pool = PgPoolOptions::new()
+            .max_connections(MAX_CONNECTIONS)
+            .acquire_timeout(Duration::from_secs(10))
+            .connect_with(options)
+            .await
+            .map_err(|error| scrubbed(error, url))
+            .with_context(|| format!("cannot connect to PostgreSQL at {place}"))?;
+        sqlx::migrate!("migrations/postgres")
+            .run(&pool)
+            .await
+            .map_err(|error| anyhow::anyhow!(scrub(&error.to_string(), url)))
+            .context("cannot bring the PostgreSQL schema up to date")?;
+        let (schema,): (String,) = sqlx::query_as("SELECT current_schema()")
+            .fetch_one(&pool)
+            .await
+            .map_err(|error| scrubbed(error, url))?;
+        Ok(Self {
+            pool,
+            channel: format!("keyflow_changes:{schema}").into(),
+        })
+    }
+
+    /// Closes every connection.
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+}
+
+/// The URL as connection options; the parser's own message may quote the URL, so it is not
+/// passed on.
+fn connect_options(url: &SecretString) -> anyhow::Result<PgConnectOptions> {
+    PgConnectOptions::from_str(url.expose_secret()).map_err(|_| {
+        anyhow::anyhow!("the database URL is not a valid postgres://user@host:port/database URL")
+    })
+}
+
+/// Where the store is, for messages: user, host, port and database, never the password.
+fn describe(options: &PgConnectOptions) -> String {
+    format!(
+        "{}@{}:{}/{}",
+        options.get_username(),
+        options.get_host(),
+        options.get_port(),
+        options.get_database().unwrap_or("(default database)")
+    )
+}
+
+/// A connection error as text with the URL's password cut out, should a driver ever quote it.
+fn scrubbed(error: sqlx::Error, url: &SecretString) -> anyhow::Error {
+    anyhow::anyhow!(scrub(&error.to_string(), url))
+}
+
+fn scrub(text: &str, url: &SecretString) -> String {
+    let password = PgConnectOptions::from_str(url.expose_secret())
+        .ok()
+        .and_then(|_| password_of(url.expose_secret()));
+    match password {
+        Some(password) if !password.is_empty() => text.replace(&password, "[password]"),
+        _ => text.to_string(),
+    }
+}
+
+/// The password part of `postgres://user:password@…`, as written and percent-decoded.
+fn password_of(url: &str) -> Option<String> {
+    let rest = url.split_once("://")?.1;
+    let credentials = rest.split_once('@')?.0;
+    let written = credentials.split_once(':')?.1;
+    Some(
+        percent_encoding::percent_decode_str(written)
+            .decode_utf8_lossy()
+            .into_owned(),
+    )
+}
+
+/// Any sqlx failure that is not a rule the caller asked about.
+fn internal(error: sqlx::Error) -> StoreError {
+    StoreError::Internal(anyhow::Error::new(error).context("database"))
+}
+
+/// Maps a unique violation to `Conflict(message)`, anything else to `Internal`.
+#[allow(dead_code)]
+fn conflict_or_internal(error: sqlx::Error, message: &str) -> StoreError {
+    match &error {
+        sqlx::Error::Database(db) if db.is_unique_violation() => {
+            StoreError::Conflict(message.to_string())
+        }
+        _ => internal(error),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_password_is_cut_out_of_a_message() {
+        let url = SecretString::from("postgres://kf:s3cr%40t@db.example:5432/keyflow");
+        let text = scrub("auth failed for kf with s3cr@t", &url);
+        assert_eq!(text, "auth failed for kf with [password]");
+        let options = connect_options(&url).unwrap();
+        assert_eq!(describe(&options), "kf@db.example:5432/keyflow");
+    }
+
+    #[test]
+    fn a_malformed_url_is_refused_without_quoting_it() {
+        let url = SecretString::from("postgres://kf:hunter2@[::1:5432/x");
+        let error = connect_options(&url).unwrap_err().to_string();
+        assert!(!error.contains("hunter2"), "{error}");
+    }
+}
