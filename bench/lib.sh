@@ -6,23 +6,45 @@ KEYFLOW="$ROOT/target/release/keyflow"
 WORK="$(mktemp -d /tmp/keyflow-bench.XXXXXX)"
 chmod 755 "$WORK"
 PIDS=()
+DATABASES=()
 cleanup() {
     for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
     wait 2>/dev/null || true
+    for database in "${DATABASES[@]}"; do
+        dropdb --if-exists --force "$database" || echo "could not drop the database $database" >&2
+    done
     rm -rf "$WORK"
 }
 trap cleanup EXIT
 # Many connections need many descriptors, for wrk as for the servers it starts.
 ulimit -n "$(ulimit -Hn)"
 
+# need COMMAND PACKAGE: installs Debian's PACKAGE when COMMAND is missing (as root with apt),
+# else says what to install and stops.
+export PATH="$PATH:/usr/sbin:/sbin" # where Debian puts nginx
 need() {
-    command -v "$1" >/dev/null || { echo "missing $1: apt-get install -y $2" >&2; exit 1; }
+    command -v "$1" >/dev/null && return 0
+    if ((EUID == 0)) && command -v apt-get >/dev/null; then
+        echo "missing $1: installing $2" >&2
+        apt-get update -q >&2 && DEBIAN_FRONTEND=noninteractive apt-get install -y -q "$2" >&2
+        command -v "$1" >/dev/null && return 0
+    fi
+    echo "missing $1: apt-get install -y $2" >&2; exit 1
 }
 
 # Two builds: one cargo invocation would build the server with the features of the examples'
 # dev-dependencies too (tokio's `process`), which is not the binary `cargo build --release` makes.
 build_keyflow() {
     (cd "$ROOT" && cargo build --quiet --release --bin keyflow && cargo build --quiet --release --example seed)
+}
+
+# build_server: the release build of keyflow alone, or the binary KEYFLOW_BIN names.
+build_server() {
+    if [[ -n "${KEYFLOW_BIN:-}" ]]; then
+        KEYFLOW="$KEYFLOW_BIN"
+    else
+        (cd "$ROOT" && cargo build --quiet --release --bin keyflow)
+    fi
 }
 
 # seed DIR KEYS TENANTS: a data directory with KEYS keys over TENANTS tenants (plus Example
@@ -52,6 +74,77 @@ start_keyflow() {
     local name="$1" dir="$2"; shift 2
     start "$name" env KEYFLOW_LOG="${KEYFLOW_LOG:-info}" "$KEYFLOW" serve --listen 127.0.0.1:0 \
         --data-dir "$dir" "$@"
+}
+
+# PostgreSQL for the scripts that share one database between instances: where it runs (trust
+# authentication for PGUSER), the secrets every instance of it shares, the first administrator's
+# password. The secrets are random for each run.
+export PGHOST="${PGHOST:-127.0.0.1}" PGPORT="${PGPORT:-5432}" PGUSER="${PGUSER:-postgres}"
+random_hex() { od -An -N"$1" -tx1 /dev/urandom | tr -d ' \n'; }
+PEPPER="$(random_hex 32)"
+MASTER_KEY="$(random_hex 32)"
+ADMIN_PASSWORD="$(random_hex 16)"
+
+# postgres_database: a fresh database for this run (kf_ops_PID), dropped at exit; sets $DB_URL.
+postgres_database() {
+    need createdb postgresql-client
+    local name="kf_ops_$$"
+    psql -d postgres -qtAc 'select 1' >/dev/null ||
+        { echo "PostgreSQL is not reachable at $PGHOST:$PGPORT as $PGUSER" >&2; exit 1; }
+    createdb "$name"
+    DATABASES+=("$name")
+    DB_URL="postgres://$PGUSER@$PGHOST:$PGPORT/$name"
+}
+
+# start_shared NAME [FLAGS...]: keyflow on $DB_URL with a data directory of its own and the
+# run's secrets; sets $URL. Without $DB_URL set (empty), on the data directory's SQLite.
+start_shared() {
+    local name="$1"; shift
+    mkdir -m 700 "$WORK/$name"
+    start "$name" env KEYFLOW_LOG="${KEYFLOW_LOG:-warn}" ${DB_URL:+KEYFLOW_DATABASE_URL="$DB_URL"} \
+        KEYFLOW_PEPPER="$PEPPER" KEYFLOW_MASTER_KEY="$MASTER_KEY" KEYFLOW_ADMIN_PASSWORD="$ADMIN_PASSWORD" \
+        "$KEYFLOW" serve --listen 127.0.0.1:0 --data-dir "$WORK/$name" "$@"
+}
+
+# api_setup URL FLOWS: signs in as the first administrator, makes a key for Example and adds
+# flows ("Flow 1", "Flow 2", …) until Example holds FLOWS; sets $KEY and $TENANT.
+api_setup() {
+    local base="$1" flows="$2" token have
+    token=$(curl -sf "$base/api/draw/1/authentication" -H 'content-type: application/json' \
+        -d "{\"username\":\"admin@example.com\",\"password\":\"$ADMIN_PASSWORD\"}" | tr -d '"')
+    TENANT=$(curl -sf "$base/api/admin/1/users/me" -H "Authorization: $token" |
+        python3 -c 'import json,sys; print(json.load(sys.stdin)["tenants"][0]["id"])')
+    KEY=$(curl -sf "$base/api/admin/1/users/me/keys" -H "Authorization: $token" -H 'content-type: application/json' \
+        -d "{\"name\":\"bench\",\"tenantId\":\"$TENANT\"}" |
+        python3 -c 'import json,sys; print(json.load(sys.stdin)["apiKey"])')
+    have=$(curl -sf "$base/api/draw/1/flow" -H "Authorization: $token" |
+        python3 -c 'import json,sys; print(len(json.load(sys.stdin)))')
+    for i in $(seq 1 $((flows - have))); do
+        curl -sf -o /dev/null "$base/api/draw/1/flow" -H "Authorization: $token" -H 'content-type: application/json' \
+            -d "{\"developerName\":\"Flow $i\",\"developerSummary\":\"made by the benchmark\"}"
+    done
+}
+
+# start_nginx TEMPLATE [SED ARGS...]: nginx, as the current user, with TEMPLATE's @PREFIX@ and
+# @USER@ filled in (and whatever the sed arguments fill), in the foreground of a background job.
+start_nginx() {
+    local template="$1"; shift
+    local user_line=""
+    ((EUID == 0)) && user_line="user root;" # else its workers would run as nobody
+    mkdir -p "$WORK/nginx"
+    sed -e "s|@PREFIX@|$WORK/nginx|g" -e "s|@USER@|$user_line|" "$@" "$template" >"$WORK/nginx/nginx.conf"
+    nginx -p "$WORK/nginx" -c "$WORK/nginx/nginx.conf" -e "$WORK/nginx/error.log" &
+    PIDS+=("$!")
+}
+
+free_port() {
+    python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
+}
+
+# wait_for URL: polls until URL answers (any status), for 10 s.
+wait_for() {
+    for _ in $(seq 1 100); do curl -s -o /dev/null "$1" && return 0; sleep 0.1; done
+    echo "$1 did not answer" >&2; exit 1
 }
 
 stop_last() {
@@ -97,4 +190,50 @@ machine() {
     echo "$(nproc) cores ($(awk -F': ' '/model name/ {print $2; exit}' /proc/cpuinfo)), \
 $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo), $(uname -sr); \
 load average before the run: $(cut -d' ' -f1-3 /proc/loadavg)"
+}
+
+# The subjects compare_rounds measures: the URL each is asked for, and the key and tenant it
+# is asked with.
+declare -A TARGET TARGET_KEY TARGET_TENANT RPS P50 P99
+
+# compare_rounds ROUNDS DURATION CONNECTIONS SUBJECT...: a warm-up of 1 s for each subject,
+# then ROUNDS rounds, each running `wrk -t1 -cCONNECTIONS -dDURATION --latency` against every
+# subject in turn (so that they share any disturbance); fails on any answer that is not 2xx.
+# Sets RPS, P50 and P99 of each subject: the median of its rounds.
+compare_rounds() {
+    local rounds="$1" duration="$2" connections="$3"; shift 3
+    local subject round out bad
+    declare -A results=()
+    for subject in "$@"; do
+        wrk_run "$WORK/warm-$subject.txt" -t1 "-c$connections" -d1s -H "x-boomi-flow-api-key: ${TARGET_KEY[$subject]}" \
+            -H "manywhotenant: ${TARGET_TENANT[$subject]}" "${TARGET[$subject]}"
+    done
+    for round in $(seq 1 "$rounds"); do
+        for subject in "$@"; do
+            out="$WORK/wrk-$subject-$round.txt"
+            wrk_run "$out" -t1 "-c$connections" "-d$duration" -H "x-boomi-flow-api-key: ${TARGET_KEY[$subject]}" \
+                -H "manywhotenant: ${TARGET_TENANT[$subject]}" "${TARGET[$subject]}"
+            bad=$(wrk_field "$out" non2xx)
+            [[ "$bad" == 0 ]] || { echo "$subject: $bad answers were not 2xx" >&2; cat "$out" >&2; exit 1; }
+            results[$subject]+="$(wrk_field "$out" rps) $(wrk_field "$out" p50) $(wrk_field "$out" p99)"$'\n'
+            echo "round $round $subject: $(wrk_field "$out" rps) req/s, p50 $(wrk_field "$out" p50) ms, p99 $(wrk_field "$out" p99) ms, socket errors: $(wrk_field "$out" errors)" >&2
+        done
+    done
+    for subject in "$@"; do
+        RPS[$subject]=$(awk '{print $1}' <<<"${results[$subject]}" | grep . | median_of)
+        P50[$subject]=$(awk '{print $2}' <<<"${results[$subject]}" | grep . | median_of)
+        P99[$subject]=$(awk '{print $3}' <<<"${results[$subject]}" | grep . | median_of)
+    done
+}
+
+median_of() { sort -g | awk '{v[NR]=$1} END {print (NR % 2) ? v[(NR+1)/2] : (v[NR/2]+v[NR/2+1])/2}'; }
+
+# ratio A B: A/B to two decimals.
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN {printf "%.2f", a/b}'; }
+
+# counter URL NAME: a counter from keyflow's /metrics.
+counter() { curl -sf "$1/metrics" | awk -v name="$2" '$1 == name {print $2}'; }
+
+commit_line() {
+    echo "$(git -C "$ROOT" rev-parse --short HEAD)$(git -C "$ROOT" diff --quiet HEAD -- src Cargo.toml Cargo.lock migrations || echo ' (with changes to the server)')"
 }
