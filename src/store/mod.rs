@@ -65,11 +65,7 @@ pub async fn open(config: &StoreConfig) -> anyhow::Result<Arc<dyn Store>> {
         StoreConfig::Sqlite { data_dir } => {
             Ok(Arc::new(sqlite::SqliteStore::open(data_dir).await?))
         }
-        // The backend's areas are being ported (issue 11): until then, refused here.
-        StoreConfig::Postgres { url } => {
-            let _ = postgres::PgStore::open(url);
-            anyhow::bail!("the PostgreSQL backend is not complete yet")
-        }
+        StoreConfig::Postgres { url } => Ok(Arc::new(postgres::PgStore::open(url).await?)),
     }
 }
 
