@@ -458,3 +458,45 @@ async fn an_instance_with_other_secrets_refuses_to_start() {
     assert!(error.contains("pepper"), "{error}");
     assert!(!error.contains(url.expose_secret()), "{error}");
 }
+
+/// The database URL's password appears in no error and no log line, whatever fails: a server
+/// that cannot connect, a command that cannot, a URL that does not parse.
+#[tokio::test]
+async fn the_database_password_never_reaches_a_message() {
+    let password = "hunter2-Secret";
+    let data_dir = tempfile::tempdir().unwrap();
+    let urls = [
+        format!("postgres://keyflow:{password}@127.0.0.1:1/keyflow"),
+        format!("postgres://keyflow:{password}@[::1:5432/keyflow"),
+        format!("postgresql://keyflow:{password}@127.0.0.1:1/keyflow?sslmode=bogus"),
+    ];
+    for url in &urls {
+        for args in [
+            vec!["serve", "--listen", "127.0.0.1:0"],
+            vec!["tenant", "create", "--name", "Acme"],
+        ] {
+            let output = tokio::process::Command::new(env!("CARGO_BIN_EXE_keyflow"))
+                .args(&args)
+                .arg("--data-dir")
+                .arg(data_dir.path())
+                .env("KEYFLOW_DATABASE_URL", url)
+                .env("KEYFLOW_LOG", "trace")
+                .env_remove("KEYFLOW_DATA_DIR")
+                .kill_on_drop(true)
+                .output()
+                .await
+                .unwrap();
+            let printed = format!(
+                "{}{}",
+                String::from_utf8_lossy(&output.stdout),
+                String::from_utf8_lossy(&output.stderr)
+            );
+            assert!(!output.status.success(), "{args:?} with {url}: {printed}");
+            assert!(!printed.is_empty(), "{args:?} says why it failed");
+            assert!(
+                !printed.contains(password),
+                "{args:?} printed the password: {printed}"
+            );
+        }
+    }
+}
