@@ -41,8 +41,10 @@ fn apply(state: &AppState, change: Change) {
     if change.revokes_credentials() {
         state.verifier.revoke_all();
     }
-    if let Change::Flows { tenant } = change {
-        state.flow_lists.forget(tenant);
+    match change {
+        Change::Flows { tenant } => state.flow_lists.forget(tenant),
+        Change::Names => state.flow_lists.forget_all(),
+        _ => {}
     }
 }
 
