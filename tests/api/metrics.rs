@@ -4,7 +4,12 @@ use std::collections::BTreeMap;
 
 use reqwest::StatusCode;
 
-use crate::helpers::{TestApp, assert_json, assert_unauthorized};
+use crate::helpers::{TestApp, assert_json, assert_unauthorized, both_backends};
+
+both_backends! {
+    every_counter_counts_what_it_names,
+    an_account_in_its_delay_counts_apart_from_the_address,
+}
 
 const REQUESTS: &str = "keyflow_http_requests_total";
 const CACHE_HITS: &str = "keyflow_key_cache_hits_total";
@@ -55,7 +60,6 @@ async fn expect_counts(
     *before = after;
 }
 
-#[tokio::test]
 async fn every_counter_counts_what_it_names() {
     let app = TestApp::spawn_with(|config| config.auth_failure_burst = 2).await;
     let mut seen = counters(&app).await;
@@ -113,7 +117,6 @@ async fn every_counter_counts_what_it_names() {
 
 /// An account past its own budget is refused by `keyflow_account_throttled_total`, not by the
 /// address's counter (the address here has budget to spare).
-#[tokio::test]
 async fn an_account_in_its_delay_counts_apart_from_the_address() {
     let app = TestApp::spawn_with(|config| {
         config.auth_failure_burst = 100;
