@@ -25,6 +25,10 @@ const SHED: &str = "keyflow_shed_total";
 /// deadlines: `hostile::slow_clients` counts them exactly.
 const CONNECTIONS_REFUSED: &str = "keyflow_connections_refused_total";
 const DEADLINES_MISSED: &str = "keyflow_deadlines_missed_total";
+/// Moved on PostgreSQL only, by announced writes (revocations, flows) and a lost listening
+/// connection: none happens here, so they stay still on either backend.
+const CHANGES_HEARD: &str = "keyflow_changes_heard_total";
+const CHANGE_LISTENER_LOST: &str = "keyflow_change_listener_lost_total";
 
 /// Every sample `/metrics` shows, by name.
 async fn counters(app: &TestApp) -> BTreeMap<String, u64> {
@@ -75,6 +79,8 @@ async fn every_counter_counts_what_it_names() {
         SHED,
         CONNECTIONS_REFUSED,
         DEADLINES_MISSED,
+        CHANGES_HEARD,
+        CHANGE_LISTENER_LOST,
     ];
     expected.sort_unstable();
     assert_eq!(names, expected, "the counters /metrics shows");
