@@ -178,6 +178,14 @@ impl TestApp {
         let server = Server::start(config, listener)
             .await
             .expect("server starts");
+        if database_url.is_some() {
+            // A PostgreSQL variant that quietly ran on SQLite would prove nothing.
+            let sqlite = data_dir.path().join("keyflow.db");
+            assert!(
+                !sqlite.exists(),
+                "a server given a database made {sqlite:?}"
+            );
+        }
         let address = format!("http://{}", server.local_addr());
         let boot = server.bootstrap().cloned().expect("first start bootstraps");
         let state = server.state().clone();
