@@ -3,6 +3,9 @@
 //! instance may have cached announced from its own transaction ([`changes`]).
 
 mod changes;
+mod transfer;
+
+pub(crate) use transfer::{place, same_database};
 
 use std::str::FromStr;
 use std::sync::Arc;
