@@ -282,7 +282,7 @@ async fn insert<T>(
     for chunk in rows.chunks(BATCH) {
         let mut builder: QueryBuilder<Sqlite> =
             QueryBuilder::new(format!("INSERT INTO {table} ({columns}) "));
-        builder.push_values(chunk, |separated, row| push(separated, row));
+        builder.push_values(chunk, push);
         builder.build().execute(&mut *conn).await.map_err(|error| {
             StoreError::Internal(anyhow::Error::new(error).context(format!("writing {table}")))
         })?;
