@@ -103,8 +103,9 @@ impl Copied {
                  the source's."
             ),
             SecretFiles::SourceHasNone => format!(
-                "The source data directory has no secret files (its server is given \
-                 KEYFLOW_PEPPER and KEYFLOW_MASTER_KEY). {same_secrets}: the same variables."
+                "The source data directory has no secret files (a server there is given \
+                 KEYFLOW_PEPPER and KEYFLOW_MASTER_KEY, or none has run yet). {same_secrets}: \
+                 the same variables."
             ),
             SecretFiles::NotFiles => format!(
                 "{same_secrets}: the same KEYFLOW_PEPPER and KEYFLOW_MASTER_KEY, or the same \
