@@ -13,6 +13,7 @@ use tower::Layer;
 
 use crate::api::flows::WholeList;
 use crate::bootstrap::{self, Bootstrap};
+use crate::change_watch;
 use crate::config::{RevealPolicy, ServeConfig};
 use crate::control;
 use crate::data_dir;
@@ -52,6 +53,8 @@ pub struct Server {
     state: AppState,
     bootstrap: Option<Bootstrap>,
     control: control::ControlSocket,
+    /// The change counter before anything was cached: the watch starts from it.
+    counter_at_start: i64,
     _lock: fs::File,
 }
 
@@ -80,12 +83,14 @@ impl Server {
         }
         let bootstrap = bootstrap::seed_if_empty(store.as_ref(), &config).await?;
         let control = control::ControlSocket::bind(&config.data_dir);
+        let counter_at_start = store.change_counter().await?;
         let state = AppState::new(config, store.clone(), &secrets);
         Ok(Self {
             listener,
             state,
             bootstrap,
             control,
+            counter_at_start,
             _lock: lock,
         })
     }
@@ -112,8 +117,10 @@ impl Server {
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> anyhow::Result<()> {
         let state = self.state.clone();
+        let watch = change_watch::Watch::from(self.counter_at_start);
         let background = [
-            tokio::spawn(control::watch_revocations(state.clone())),
+            tokio::spawn(change_watch::listen(state.clone(), watch.clone())),
+            tokio::spawn(change_watch::poll(state.clone(), watch)),
             tokio::spawn(control::age_caches(state.clone())),
         ];
         let mut control = self.control;

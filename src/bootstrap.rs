@@ -33,6 +33,12 @@ pub async fn seed_if_empty(
     if store.count_users().await? > 0 {
         return Ok(None);
     }
+    // Instances started together on one empty database: the first to claim the seeding seeds,
+    // the others start on what it makes.
+    let claim = crate::domain::new_id().to_string();
+    if store.claim_meta("bootstrap", &claim).await? != claim {
+        return Ok(None);
+    }
     let email = Email::parse(&config.admin_email)
         .map_err(|e| anyhow::anyhow!("the administrator email: {e}"))?;
     let (password, generated) = match &config.admin_password {

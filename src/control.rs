@@ -3,9 +3,9 @@
 //! - A running server listens on `DATA_DIR/keyflow.sock` (owner-only). The command line,
 //!   after a revoking write (removing a user from a tenant), asks it to drop its cache and
 //!   waits for the answer, so the revoked keys fail on the very next request.
-//! - Every server also polls the store's revocation epoch (`--revocation-poll`, 1 s by
-//!   default) and drops its cache when it moved: the bound for any writer that could not
-//!   reach it through the socket.
+//! - Every server also watches the store's change counter ([`crate::change_watch`]) and drops
+//!   its caches when it moved: the bound for any writer that could not reach it through the
+//!   socket.
 //! - A second task advances the caches' [`crate::coarse_clock`] every 10 s, which ages their
 //!   entries: a grant is looked up again after 10 minutes and a flow list read again after a
 //!   minute, a backstop for a change that neither path announced.
@@ -139,26 +139,6 @@ pub async fn notify_revocation(data_dir: &Path) -> anyhow::Result<Notified> {
     tokio::time::timeout(Duration::from_secs(5), exchange)
         .await
         .map_err(|_| anyhow::anyhow!("the running server did not answer within 5 s"))?
-}
-
-/// Polls the revocation epoch and forgets idle throttle entries, until aborted.
-pub async fn watch_revocations(state: AppState) {
-    let mut ticker = tokio::time::interval(state.config.revocation_poll);
-    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    let mut seen = None;
-    loop {
-        ticker.tick().await;
-        match state.store.change_counter().await {
-            Ok(epoch) => {
-                if seen.is_some_and(|seen| seen != epoch) {
-                    state.verifier.revoke_all();
-                }
-                seen = Some(epoch);
-            }
-            Err(error) => tracing::warn!(error = %error, "cannot read the revocation epoch"),
-        }
-        state.throttle.forget_idle();
-    }
 }
 
 /// Advances the caches' clocks every [`CoarseClock::TICK`], until aborted.

@@ -4,10 +4,11 @@
 //!
 //! Every write that can change a list comes through an HTTP method other than GET, HEAD or
 //! OPTIONS (the command line writes no flows and renames no one), so the router forgets every
-//! list after each such request ([`FlowListCache::forget_all`]). A generation counter keeps a
-//! list read while a write was committing from being cached after the write forgot it. The
-//! cache is bounded in bytes, and a list is served for a minute at most should a write ever
-//! come from elsewhere.
+//! list after each such request ([`FlowListCache::forget_all`]). Writes made by other instances
+//! on PostgreSQL are announced, and forget that tenant's list ([`FlowListCache::forget`],
+//! from [`crate::change_watch`]). A generation counter keeps a list read while a write was
+//! committing from being cached after the write forgot it. The cache is bounded in bytes, and a
+//! list is served for a minute at most should a write ever go unannounced.
 
 use std::future::Future;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -103,6 +104,14 @@ impl FlowListCache {
     /// One tick of the clock that ages the lists (the background task's).
     pub fn tick(&self) {
         self.clock.advance();
+    }
+
+    /// Forgets one tenant's list: another instance announced a write to its flows.
+    pub fn forget(&self, tenant: TenantId) {
+        self.generation.fetch_add(1, Ordering::SeqCst);
+        if let Some(lists) = &self.lists {
+            lists.remove(&tenant);
+        }
     }
 
     /// Forgets every list: called after each request that may have written.

@@ -8,7 +8,9 @@
 //! - [`app`] is the composition root: it wires the edge, the areas and the store into the
 //!   running server. [`state`] is what the areas share; [`config`] holds the settings;
 //!   [`bootstrap`] seeds an empty database; [`secrets`] loads or creates the pepper and master
-//!   key; `control` answers the command line's revocations and runs the background tasks.
+//!   key; `control` answers the command line's revocations over the data directory's socket;
+//!   `change_watch` keeps the caches in step with writes announced by other instances (or
+//!   seen in the change counter).
 //! - The areas: [`api`] has one module of thin handlers per area of the API; `web` serves the
 //!   pages (sign-in, User Settings, Flows).
 //! - [`http`] is the edge every request crosses: the connections (a head deadline, a bound
@@ -20,7 +22,7 @@
 //! - [`auth`] owns credentials: the key codec and its crypto, tokens, passwords, the verifier
 //!   with its cache, the failure throttles (per address, per account).
 //! - [`store`] is the only place that knows SQL: the `Store` traits, opened from a
-//!   `StoreConfig`, and the SQLite backend.
+//!   `StoreConfig`, with two backends: the embedded SQLite and a shared PostgreSQL.
 //! - [`domain`] holds the values that are parsed at the edge and valid inside.
 //! - Leaves: [`metrics`], `coarse_clock` (the caches' clock), `flow_cache` (the flow lists),
 //!   [`data_dir`].
@@ -31,6 +33,7 @@ pub mod api;
 pub mod app;
 pub mod auth;
 pub mod bootstrap;
+pub(crate) mod change_watch;
 pub mod cli;
 pub(crate) mod coarse_clock;
 pub mod config;

@@ -20,6 +20,8 @@ pub struct Metrics {
     pub shed: AtomicU64,
     pub connections_refused: AtomicU64,
     pub deadlines_missed: AtomicU64,
+    pub changes_heard: AtomicU64,
+    pub change_listener_lost: AtomicU64,
 }
 
 impl Metrics {
@@ -79,6 +81,16 @@ impl Metrics {
                 "keyflow_deadlines_missed_total",
                 "connections closed for a request head, and 408s for a body, that came too slowly",
                 &self.deadlines_missed,
+            ),
+            (
+                "keyflow_changes_heard_total",
+                "changes announced by writers of the shared database and applied to the caches",
+                &self.changes_heard,
+            ),
+            (
+                "keyflow_change_listener_lost_total",
+                "times the connection listening for changes was lost (then the counter is polled)",
+                &self.change_listener_lost,
             ),
         ];
         let mut out = String::new();

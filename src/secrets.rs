@@ -75,6 +75,7 @@ async fn load_one(dir: &Path, source: Source<'_>, store: &dyn Store) -> anyhow::
     let meta_key = format!("fingerprint:{}", source.file);
     let recorded = store.meta(&meta_key).await?;
     let path = dir.join(source.file);
+    let mut generated = false;
     let secret = if let Some(text) = source.given {
         parse_hex(text.expose_secret())
             .with_context(|| format!("{} must be 64 hexadecimal characters", source.variable))?
@@ -91,19 +92,35 @@ async fn load_one(dir: &Path, source: Source<'_>, store: &dyn Store) -> anyhow::
             path = path.display()
         );
     } else {
+        generated = true;
         generate_into(dir, &path)?
     };
     let fingerprint = fingerprint(&secret);
-    match recorded {
-        Some(expected) if expected != fingerprint => bail!(
+    let holding = match recorded {
+        Some(recorded) => recorded,
+        // Another instance starting on the same database at the same moment may have recorded
+        // its own secret first: one wins, and the other stops here rather than run with a
+        // secret that verifies nothing.
+        None => store.claim_meta(&meta_key, &fingerprint).await?,
+    };
+    if holding != fingerprint {
+        if generated {
+            let _ = fs::remove_file(&path);
+            bail!(
+                "another instance recorded a different {} in the database first; give every \
+                 instance the same {} (or the same {})",
+                source.name,
+                source.variable,
+                path.display()
+            );
+        }
+        bail!(
             "the {} given does not match the one this database was created with; \
              restore the original ({} or {})",
             source.name,
             source.variable,
             path.display()
-        ),
-        Some(_) => {}
-        None => store.set_meta(&meta_key, &fingerprint).await?,
+        );
     }
     Ok(secret)
 }

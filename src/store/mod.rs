@@ -321,7 +321,10 @@ pub struct Activation {
 #[async_trait]
 pub trait MetaStore {
     async fn meta(&self, key: &str) -> StoreResult<Option<String>>;
-    async fn set_meta(&self, key: &str, value: &str) -> StoreResult<()>;
+    /// Sets `key` to `value` unless it is set already, and returns the value that holds: the
+    /// one given, or the one another process set first (instances starting together on one
+    /// database agree on one value).
+    async fn claim_meta(&self, key: &str, value: &str) -> StoreResult<String>;
     async fn record_audit(&self, event: AuditEvent) -> StoreResult<()>;
     /// Answers when storage is reachable (the health check).
     async fn ping(&self) -> StoreResult<()>;

@@ -10,6 +10,7 @@ mod errors;
 mod flows;
 mod helpers;
 mod hostile;
+mod instances;
 mod keys;
 mod lifecycle;
 mod metrics;

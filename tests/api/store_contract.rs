@@ -972,9 +972,19 @@ async fn settings_audit_records_and_the_health_probe() {
     each(|store| async move {
         let store = store.as_ref();
         assert_eq!(store.meta("contract").await.unwrap(), None);
-        store.set_meta("contract", "1").await.unwrap();
-        store.set_meta("contract", "2").await.unwrap();
-        assert_eq!(store.meta("contract").await.unwrap().as_deref(), Some("2"));
+        assert_eq!(store.claim_meta("contract", "1").await.unwrap(), "1");
+        assert_eq!(
+            store.claim_meta("contract", "2").await.unwrap(),
+            "1",
+            "the first claim holds"
+        );
+        assert_eq!(store.meta("contract").await.unwrap().as_deref(), Some("1"));
+        // Claimed at the same moment: both are told the one value that holds.
+        let (a, b) = tokio::join!(
+            store.claim_meta("raced", "a"),
+            store.claim_meta("raced", "b")
+        );
+        assert_eq!(a.unwrap(), b.unwrap());
         let acme = tenant(store, "Acme").await;
         let ada = member(store, acme.id, "ada@example.com", Role::Administrator).await;
         let event = AuditEvent {
@@ -1002,7 +1012,7 @@ async fn a_closed_store_opens_again_with_everything_written() {
     for backend in backends().await {
         let store = backend.store.as_ref();
         let acme = tenant(store, "Acme").await;
-        store.set_meta("contract", "kept").await.unwrap();
+        store.claim_meta("contract", "kept").await.unwrap();
         let epoch = store.change_counter().await.unwrap();
         store.close().await;
 

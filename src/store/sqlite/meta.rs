@@ -17,17 +17,21 @@ impl MetaStore for SqliteStore {
         Ok(row.map(|(value,)| value))
     }
 
-    async fn set_meta(&self, key: &str, value: &str) -> StoreResult<()> {
-        sqlx::query(
-            "INSERT INTO meta (key, value) VALUES (?, ?) \
-             ON CONFLICT (key) DO UPDATE SET value = excluded.value",
-        )
-        .bind(key)
-        .bind(value)
-        .execute(&self.pool)
-        .await
-        .map_err(internal)?;
-        Ok(())
+    async fn claim_meta(&self, key: &str, value: &str) -> StoreResult<String> {
+        let mut tx = self.pool.begin().await.map_err(internal)?;
+        sqlx::query("INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO NOTHING")
+            .bind(key)
+            .bind(value)
+            .execute(&mut *tx)
+            .await
+            .map_err(internal)?;
+        let (holding,): (String,) = sqlx::query_as("SELECT value FROM meta WHERE key = ?")
+            .bind(key)
+            .fetch_one(&mut *tx)
+            .await
+            .map_err(internal)?;
+        tx.commit().await.map_err(internal)?;
+        Ok(holding)
     }
 
     async fn record_audit(&self, event: AuditEvent) -> StoreResult<()> {

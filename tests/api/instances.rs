@@ -1,0 +1,502 @@
+//! Several instances on one PostgreSQL database: a change made through one instance (A) is
+//! seen by another (B) within a second — a deleted key, a removed member, a password change
+//! that ends tokens, a new flow in a cached list — also when B's listening connection is
+//! killed, and when the change comes from the command line. Every wait polls with a deadline.
+
+use std::time::{Duration, Instant};
+
+use keyflow::app::Server;
+use keyflow::config::ServeConfig;
+use keyflow::state::AppState;
+use reqwest::StatusCode;
+use secrecy::{ExposeSecret, SecretString};
+use serde_json::{Value, json};
+
+use crate::helpers::{ADMIN_PASSWORD, KEY_HEADER, TENANT_HEADER, TestApp, assert_json};
+
+/// How soon every instance must see a change (README, "Several instances").
+const BOUND: Duration = Duration::from_secs(1);
+
+/// The secrets every instance of one database shares.
+fn secrets() -> (SecretString, SecretString) {
+    let hex = |byte: u8| SecretString::from(hex::encode([byte; 32]));
+    (hex(0x11), hex(0x22))
+}
+
+fn shared(config: &mut ServeConfig, url: &SecretString) {
+    let (pepper, master_key) = secrets();
+    config.database_url = Some(url.clone());
+    config.pepper = Some(pepper);
+    config.master_key = Some(master_key);
+    config.admin_password = Some(SecretString::from(ADMIN_PASSWORD));
+    config.auth_failure_burst = 1000;
+}
+
+/// Another instance on the same database, with a data directory of its own.
+struct Instance {
+    address: String,
+    state: AppState,
+    client: reqwest::Client,
+    _data_dir: tempfile::TempDir,
+}
+
+impl Instance {
+    async fn start(url: &SecretString) -> Instance {
+        let data_dir = tempfile::tempdir().unwrap();
+        let mut config = ServeConfig::new(data_dir.path().to_path_buf());
+        shared(&mut config, url);
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let server = Server::start(config, listener).await.expect("B starts");
+        assert!(
+            server.bootstrap().is_none(),
+            "A seeded the database already"
+        );
+        let address = format!("http://{}", server.local_addr());
+        let state = server.state().clone();
+        tokio::spawn(server.run(std::future::pending::<()>()));
+        Instance {
+            address,
+            state,
+            client: reqwest::Client::new(),
+            _data_dir: data_dir,
+        }
+    }
+
+    async fn flows_with_key(&self, key: &str, tenant: &str) -> reqwest::Response {
+        self.client
+            .get(format!("{}/api/draw/1/flow", self.address))
+            .header(KEY_HEADER, key)
+            .header(TENANT_HEADER, tenant)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    async fn me_with_token(&self, token: &str) -> StatusCode {
+        self.client
+            .get(format!("{}/api/admin/1/users/me", self.address))
+            .header("authorization", token)
+            .send()
+            .await
+            .unwrap()
+            .status()
+    }
+
+    fn heard(&self) -> u64 {
+        self.state
+            .metrics
+            .changes_heard
+            .load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    fn lost(&self) -> u64 {
+        self.state
+            .metrics
+            .change_listener_lost
+            .load(std::sync::atomic::Ordering::Relaxed)
+    }
+}
+
+/// Polls `check` until it holds or `bound` has passed since `since`; fails naming `what`.
+async fn within<F, Fut>(what: &str, since: Instant, bound: Duration, mut check: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    loop {
+        if check().await {
+            return;
+        }
+        assert!(
+            since.elapsed() < bound,
+            "{what}: not seen by the other instance within {bound:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+}
+
+/// A, the first instance (it seeds the database), and B beside it; None when PostgreSQL
+/// tests are skipped.
+async fn two_instances(test: &str) -> Option<(TestApp, Instance, SecretString)> {
+    let url = crate::postgres::fresh_database(test).await?;
+    let for_a = url.clone();
+    let a = TestApp::spawn_with(move |config| shared(config, &for_a)).await;
+    let b = Instance::start(&url).await;
+    Some((a, b, url))
+}
+
+/// A member of `Example` with a key, as B has verified it (so B caches it).
+async fn member_with_key(a: &TestApp, b: &Instance, email: &str) -> (String, String, Value) {
+    let admin = a.admin_token().await;
+    let added = a.invite(&admin, &a.tenant_id, email).await;
+    a.accept_invitation(&added, "member password").await;
+    let token = a.login(email, "member password").await;
+    let key = a.new_key_for(&token, "ci", &a.tenant_id).await;
+    for _ in 0..2 {
+        let response = b.flows_with_key(&key, &a.tenant_id).await;
+        assert_eq!(response.status(), StatusCode::OK);
+    }
+    (token, key, added)
+}
+
+#[tokio::test]
+async fn a_change_through_one_instance_reaches_the_other_within_a_second() {
+    let Some((a, b, _url)) = two_instances("a_change_reaches_the_other").await else {
+        return;
+    };
+
+    // A key deleted through A.
+    let admin = a.admin_token().await;
+    let key = a.new_key_for(&admin, "deploy", &a.tenant_id).await;
+    assert_eq!(
+        b.flows_with_key(&key, &a.tenant_id).await.status(),
+        StatusCode::OK
+    );
+    let hits = b
+        .state
+        .metrics
+        .key_cache_hits
+        .load(std::sync::atomic::Ordering::Relaxed);
+    assert_eq!(
+        b.flows_with_key(&key, &a.tenant_id).await.status(),
+        StatusCode::OK
+    );
+    assert!(
+        b.state
+            .metrics
+            .key_cache_hits
+            .load(std::sync::atomic::Ordering::Relaxed)
+            > hits,
+        "B answers the key from its cache"
+    );
+    let deleted = a
+        .with_token(
+            reqwest::Method::DELETE,
+            "/api/admin/1/users/me/keys/deploy",
+            &admin,
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(deleted.status(), StatusCode::OK);
+    let since = Instant::now();
+    within("a deleted key", since, BOUND, || async {
+        b.flows_with_key(&key, &a.tenant_id).await.status() == StatusCode::UNAUTHORIZED
+    })
+    .await;
+
+    // A member removed through A: their key and their token stop on B.
+    let (token, member_key, added) = member_with_key(&a, &b, "remove-me@example.com").await;
+    assert_eq!(b.me_with_token(&token).await, StatusCode::OK);
+    let id = added["id"].as_str().unwrap();
+    let removed = a
+        .with_token(
+            reqwest::Method::DELETE,
+            &format!("/api/admin/1/users/{id}"),
+            &admin,
+        )
+        .header(TENANT_HEADER, &a.tenant_id)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(removed.status(), StatusCode::OK);
+    let since = Instant::now();
+    within("a removed member's key", since, BOUND, || async {
+        b.flows_with_key(&member_key, &a.tenant_id).await.status() == StatusCode::UNAUTHORIZED
+    })
+    .await;
+    within("a removed member's token", since, BOUND, || async {
+        b.me_with_token(&token).await == StatusCode::UNAUTHORIZED
+    })
+    .await;
+
+    // A password changed through A's store ends the user's tokens on B.
+    let (token, _key, _) = member_with_key(&a, &b, "new-password@example.com").await;
+    let user = a
+        .state
+        .store
+        .user_by_email(&keyflow::domain::Email::parse("new-password@example.com").unwrap())
+        .await
+        .unwrap()
+        .unwrap();
+    a.state
+        .store
+        .change_password(
+            user.id,
+            "$argon2id$v=19$m=19456,t=2,p=1$bm9uZQ$bm9uZQ",
+            &keyflow::domain::Digest::from_bytes([0u8; 32]),
+        )
+        .await
+        .unwrap();
+    let since = Instant::now();
+    within(
+        "tokens ended by a password change",
+        since,
+        BOUND,
+        || async { b.me_with_token(&token).await == StatusCode::UNAUTHORIZED },
+    )
+    .await;
+
+    // A flow created through A appears in the list B has cached.
+    let key = a.new_key_for(&admin, "lists", &a.tenant_id).await;
+    let before: Value =
+        assert_json(b.flows_with_key(&key, &a.tenant_id).await, StatusCode::OK).await;
+    let _ = b.flows_with_key(&key, &a.tenant_id).await; // now served from B's cache
+    let created = a
+        .with_key(reqwest::Method::POST, "/api/draw/1/flow", &key)
+        .json(&json!({ "developerName": "Made on A" }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(created.status(), StatusCode::OK);
+    let since = Instant::now();
+    within("a new flow in a cached list", since, BOUND, || async {
+        let list: Value = b
+            .flows_with_key(&key, &a.tenant_id)
+            .await
+            .json()
+            .await
+            .unwrap();
+        list.as_array().unwrap().len() == before.as_array().unwrap().len() + 1
+    })
+    .await;
+    assert!(
+        b.heard() >= 4,
+        "B heard the announcements, not only the counter"
+    );
+}
+
+#[tokio::test]
+async fn revocation_arrives_when_the_listening_connection_is_killed() {
+    let Some((a, b, url)) = two_instances("listener_killed").await else {
+        return;
+    };
+    let admin = a.admin_token().await;
+    let mut database = crate::postgres::connect(&url).await;
+    let channel: (String,) = sqlx::query_as("SELECT 'keyflow_changes:' || current_schema()")
+        .fetch_one(&mut database)
+        .await
+        .unwrap();
+    // Both instances listen; wait until they do, then kill every listening connection.
+    let since = Instant::now();
+    let listeners = loop {
+        let pids: Vec<(i32,)> = sqlx::query_as(
+            "SELECT pid FROM pg_stat_activity WHERE datname = current_database() \
+             AND query = 'LISTEN \"' || $1 || '\"' AND pid <> pg_backend_pid()",
+        )
+        .bind(&channel.0)
+        .fetch_all(&mut database)
+        .await
+        .unwrap();
+        if pids.len() >= 2 {
+            break pids;
+        }
+        assert!(
+            since.elapsed() < Duration::from_secs(10),
+            "the instances never listened"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    };
+    for (pid,) in &listeners {
+        sqlx::query("SELECT pg_terminate_backend($1)")
+            .bind(pid)
+            .execute(&mut database)
+            .await
+            .unwrap();
+    }
+    within(
+        "the lost listener",
+        Instant::now(),
+        Duration::from_secs(5),
+        || async { b.lost() >= 1 },
+    )
+    .await;
+
+    // A revocation now still reaches B within the poll interval and one query.
+    let key = a.new_key_for(&admin, "after-kill", &a.tenant_id).await;
+    assert_eq!(
+        b.flows_with_key(&key, &a.tenant_id).await.status(),
+        StatusCode::OK
+    );
+    let deleted = a
+        .with_token(
+            reqwest::Method::DELETE,
+            "/api/admin/1/users/me/keys/after-kill",
+            &admin,
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(deleted.status(), StatusCode::OK);
+    within(
+        "a key deleted while B could not listen",
+        Instant::now(),
+        BOUND + BOUND / 2,
+        || async {
+            b.flows_with_key(&key, &a.tenant_id).await.status() == StatusCode::UNAUTHORIZED
+        },
+    )
+    .await;
+
+    // And B listens again: a later change is heard, not only polled.
+    let heard = b.heard();
+    let key = a.new_key_for(&admin, "after-reconnect", &a.tenant_id).await;
+    within(
+        "listening again",
+        Instant::now(),
+        Duration::from_secs(5),
+        || async {
+            let _ = a
+                .with_token(
+                    reqwest::Method::DELETE,
+                    "/api/admin/1/users/me/keys/after-reconnect",
+                    &admin,
+                )
+                .send()
+                .await;
+            b.heard() > heard
+        },
+    )
+    .await;
+    assert_eq!(
+        b.flows_with_key(&key, &a.tenant_id).await.status(),
+        StatusCode::UNAUTHORIZED
+    );
+}
+
+#[tokio::test]
+async fn the_command_line_on_postgresql_announces_its_changes() {
+    let Some((a, b, url)) = two_instances("cli_announces").await else {
+        return;
+    };
+    let (_token, key, _) = member_with_key(&a, &b, "cli-removed@example.com").await;
+    let data_dir = tempfile::tempdir().unwrap();
+    let output = tokio::process::Command::new(env!("CARGO_BIN_EXE_keyflow"))
+        .args(["user", "remove", "--email", "cli-removed@example.com"])
+        .args(["--tenant", &a.tenant_id])
+        .arg("--data-dir")
+        .arg(data_dir.path())
+        .env("KEYFLOW_DATABASE_URL", url.expose_secret())
+        .env_remove("KEYFLOW_DATA_DIR")
+        .output()
+        .await
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "keyflow user remove failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let since = Instant::now();
+    within(
+        "a member removed from the command line",
+        since,
+        BOUND,
+        || async {
+            b.flows_with_key(&key, &a.tenant_id).await.status() == StatusCode::UNAUTHORIZED
+        },
+    )
+    .await;
+    within("…and on A too", since, BOUND, || async {
+        a.list_flows(Some(&key), Some(&a.tenant_id)).await.status() == StatusCode::UNAUTHORIZED
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn instances_started_together_on_an_empty_database_migrate_and_seed_once() {
+    let Some(url) = crate::postgres::fresh_database("started_together").await else {
+        return;
+    };
+    let start = |url: SecretString| async move {
+        let data_dir = tempfile::tempdir().unwrap();
+        let mut config = ServeConfig::new(data_dir.path().to_path_buf());
+        shared(&mut config, &url);
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let server = Server::start(config, listener).await.expect("starts");
+        let seeded = server.bootstrap().is_some();
+        (seeded, data_dir)
+    };
+    let ((one, _d1), (two, _d2), (three, _d3)) =
+        tokio::join!(start(url.clone()), start(url.clone()), start(url.clone()));
+    assert_eq!(
+        [one, two, three].iter().filter(|s| **s).count(),
+        1,
+        "exactly one seeds"
+    );
+    let mut database = crate::postgres::connect(&url).await;
+    let (migrations,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM _sqlx_migrations")
+        .fetch_one(&mut database)
+        .await
+        .unwrap();
+    let files = std::fs::read_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/migrations/postgres"))
+        .unwrap()
+        .count();
+    assert_eq!(migrations as usize, files, "each migration applied once");
+    let (tenants,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM tenants")
+        .fetch_one(&mut database)
+        .await
+        .unwrap();
+    assert_eq!(tenants, 1);
+}
+
+#[tokio::test]
+async fn an_instance_with_other_secrets_refuses_to_start() {
+    let Some(url) = crate::postgres::fresh_database("other_secrets").await else {
+        return;
+    };
+    let for_a = url.clone();
+    let _a = TestApp::spawn_with(move |config| shared(config, &for_a)).await;
+    let data_dir = tempfile::tempdir().unwrap();
+    let mut config = ServeConfig::new(data_dir.path().to_path_buf());
+    shared(&mut config, &url);
+    config.pepper = None; // would generate a new one into its own data directory
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let error = match Server::start(config, listener).await {
+        Ok(_) => panic!("an instance with another pepper started"),
+        Err(error) => format!("{error:#}"),
+    };
+    assert!(error.contains("pepper"), "{error}");
+    assert!(!error.contains(url.expose_secret()), "{error}");
+}
+
+/// The database URL's password appears in no error and no log line, whatever fails: a server
+/// that cannot connect, a command that cannot, a URL that does not parse.
+#[tokio::test]
+async fn the_database_password_never_reaches_a_message() {
+    let password = "hunter2-Secret";
+    let data_dir = tempfile::tempdir().unwrap();
+    let urls = [
+        format!("postgres://keyflow:{password}@127.0.0.1:1/keyflow"),
+        format!("postgres://keyflow:{password}@[::1:5432/keyflow"),
+        format!("postgresql://keyflow:{password}@127.0.0.1:1/keyflow?sslmode=bogus"),
+    ];
+    for url in &urls {
+        for args in [
+            vec!["serve", "--listen", "127.0.0.1:0"],
+            vec!["tenant", "create", "--name", "Acme"],
+        ] {
+            let output = tokio::process::Command::new(env!("CARGO_BIN_EXE_keyflow"))
+                .args(&args)
+                .arg("--data-dir")
+                .arg(data_dir.path())
+                .env("KEYFLOW_DATABASE_URL", url)
+                .env("KEYFLOW_LOG", "trace")
+                .env_remove("KEYFLOW_DATA_DIR")
+                .kill_on_drop(true)
+                .output()
+                .await
+                .unwrap();
+            let printed = format!(
+                "{}{}",
+                String::from_utf8_lossy(&output.stdout),
+                String::from_utf8_lossy(&output.stderr)
+            );
+            assert!(!output.status.success(), "{args:?} with {url}: {printed}");
+            assert!(!printed.is_empty(), "{args:?} says why it failed");
+            assert!(
+                !printed.contains(password),
+                "{args:?} printed the password: {printed}"
+            );
+        }
+    }
+}
