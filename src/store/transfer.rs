@@ -34,7 +34,7 @@ impl StoreConfig {
             StoreConfig::Sqlite { data_dir } => {
                 format!("the data directory {}", data_dir.display())
             }
-            StoreConfig::Postgres { url } => match postgres::place(url) {
+            StoreConfig::Postgres { url } => match postgres::transfer::place(url) {
                 Ok(place) => format!("PostgreSQL {place}"),
                 Err(_) => "PostgreSQL (an invalid URL)".to_string(),
             },
@@ -53,7 +53,7 @@ impl StoreConfig {
                 }
             }
             (StoreConfig::Postgres { url: a }, StoreConfig::Postgres { url: b }) => {
-                postgres::same_database(a, b)
+                postgres::transfer::same_database(a, b)
             }
             _ => false,
         }

@@ -3,9 +3,6 @@
 //! instance may have cached announced from its own transaction ([`changes`]).
 
 mod changes;
-mod transfer;
-
-pub(crate) use transfer::{place, same_database};
 
 use std::str::FromStr;
 use std::sync::Arc;
@@ -17,6 +14,9 @@ use sqlx::PgPool;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 
 use super::StoreError;
+
+// Apart from the areas' modules above, so each can be added without touching the other.
+pub(crate) mod transfer;
 
 /// Connections each instance keeps at most: several instances share PostgreSQL's
 /// `max_connections` (100 by default).
