@@ -15,7 +15,7 @@ use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 
 use super::StoreError;
 
-// Apart from the areas' modules above, so each can be added without touching the other.
+// `keyflow copy`'s reads and writes; declared apart from the area modules at the top.
 pub(crate) mod transfer;
 
 /// Connections each instance keeps at most: several instances share PostgreSQL's
