@@ -61,7 +61,7 @@ directory (SQLite) to PostgreSQL, PostgreSQL to a data directory, or between two
 
 Every row is read in one consistent read of SOURCE and written into TARGET in one transaction: \
 TARGET gets all of it or nothing. A TARGET that holds anything (a tenant, a user, a key…) is \
-refused, as is TARGET being SOURCE. Stop the servers on SOURCE first: what they write after the \
+refused, as is TARGET being SOURCE or a directory of other files. Stop the servers on SOURCE first: what they write after the \
 copy is not in it. Prints the rows copied per table; a database URL is never printed.
 
 Secrets: the keys, tokens and invitation links copied work only with SOURCE's pepper and \

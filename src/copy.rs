@@ -158,10 +158,13 @@ pub async fn copy(from: &StoreConfig, to: &StoreConfig) -> anyhow::Result<Copied
     };
     // The target's lock is needed: no server may start on it during the copy.
     let _target_lock = match to {
-        StoreConfig::Sqlite { data_dir } => Some(
-            data_dir::lock(data_dir)
-                .with_context(|| format!("cannot copy into {}", data_dir.display()))?,
-        ),
+        StoreConfig::Sqlite { data_dir } => {
+            refuse_foreign_directory(data_dir)?;
+            Some(
+                data_dir::lock(data_dir)
+                    .with_context(|| format!("cannot copy into {}", data_dir.display()))?,
+            )
+        }
         StoreConfig::Postgres { .. } => None,
     };
     let source = store::open(from)
@@ -194,6 +197,26 @@ pub async fn copy(from: &StoreConfig, to: &StoreConfig) -> anyhow::Result<Copied
         secrets,
         source_in_use,
     })
+}
+
+/// Refuses a target directory that holds files but no keyflow database: opening it as a data
+/// directory would take group's and others' access to its files away (`data_dir::create`),
+/// which a mistyped `--to` must not do to a directory that is not keyflow's.
+fn refuse_foreign_directory(dir: &Path) -> anyhow::Result<()> {
+    let mut entries = match fs::read_dir(dir) {
+        Ok(entries) => entries,
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        Err(error) => {
+            return Err(error).with_context(|| format!("cannot list {}", dir.display()));
+        }
+    };
+    if entries.next().is_some() && !dir.join(DATABASE_FILE).is_file() {
+        bail!(
+            "{} holds files but no keyflow database: copy into a new or empty directory",
+            dir.display()
+        );
+    }
+    Ok(())
 }
 
 async fn transfer(

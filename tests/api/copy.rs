@@ -398,6 +398,26 @@ async fn a_target_that_holds_data_or_is_the_source_is_refused_and_left_unchanged
         .await
         .unwrap_err();
     assert!(format!("{error:#}").contains("are the same"), "{error:#}");
+    let foreign = parent.path().join("foreign");
+    std::fs::create_dir(&foreign).unwrap();
+    std::fs::write(foreign.join("notes.txt"), "mine").unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    let readable = std::fs::Permissions::from_mode(0o644);
+    std::fs::set_permissions(foreign.join("notes.txt"), readable).unwrap();
+    let mode = |path: &Path| std::fs::metadata(path).unwrap().permissions().mode() & 0o777;
+    let error = copy::copy(&target, &StoreConfig::in_data_dir(&foreign))
+        .await
+        .unwrap_err();
+    assert!(
+        format!("{error:#}").contains("holds files but no keyflow database"),
+        "{error:#}"
+    );
+    assert_eq!(
+        mode(&foreign.join("notes.txt")),
+        0o644,
+        "a foreign file was changed"
+    );
+    assert!(!foreign.join("keyflow.db").exists());
     let empty = parent.path().join("empty");
     std::fs::create_dir(&empty).unwrap();
     let error = copy::copy(&StoreConfig::in_data_dir(&empty), &target)
