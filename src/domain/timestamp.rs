@@ -26,6 +26,11 @@ impl Timestamp {
         Self(value.to_offset(time::UtcOffset::UTC))
     }
 
+    /// The moment itself, for a store that binds native date-times (PostgreSQL).
+    pub(crate) fn as_offset(self) -> OffsetDateTime {
+        self.0
+    }
+
     pub fn plus(self, duration: std::time::Duration) -> Self {
         Self(self.0 + duration)
     }

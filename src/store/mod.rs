@@ -67,11 +67,7 @@ pub async fn open(config: &StoreConfig) -> anyhow::Result<Arc<dyn Store>> {
         StoreConfig::Sqlite { data_dir } => {
             Ok(Arc::new(sqlite::SqliteStore::open(data_dir).await?))
         }
-        // The backend's areas are being ported (issue 11): until then, refused here.
-        StoreConfig::Postgres { url } => {
-            let _ = postgres::PgStore::open(url);
-            anyhow::bail!("the PostgreSQL backend is not complete yet")
-        }
+        StoreConfig::Postgres { url } => Ok(Arc::new(postgres::PgStore::open(url).await?)),
     }
 }
 
@@ -164,9 +160,9 @@ pub trait UserStore {
     /// Missing when the tenant does not exist.
     async fn add_membership(&self, user: UserId, tenant: TenantId, role: Role) -> StoreResult<()>;
     /// Removes the membership, or the pending invitation, and with it the user's keys and
-    /// tokens for that tenant; bumps the revocation epoch. False when there was neither;
-    /// Conflict when the user is the tenant's last administrator (checked in the same write,
-    /// so it holds under races).
+    /// tokens for that tenant; raises the change counter ([`ChangeFeed`]). False when there was
+    /// neither; Conflict when the user is the tenant's last administrator (checked in the same
+    /// write, so it holds under races).
     async fn remove_membership(&self, user: UserId, tenant: TenantId) -> StoreResult<bool>;
     /// The user's tenants, oldest membership first (pending invitations are not among them).
     async fn memberships(&self, user: UserId) -> StoreResult<Vec<Membership>>;
@@ -196,7 +192,7 @@ pub trait KeyStore {
     async fn key_by_digest(&self, digest: &Digest) -> StoreResult<Option<KeyGrant>>;
     /// The user's keys in every tenant, oldest first.
     async fn keys_of_user(&self, user: UserId) -> StoreResult<Vec<KeyRecord>>;
-    /// Deletes one of the user's keys and bumps the revocation epoch. False when it was already
+    /// Deletes one of the user's keys and raises the change counter. False when it was already
     /// gone (or is not the user's).
     async fn delete_key(&self, user: UserId, key: KeyId) -> StoreResult<bool>;
     /// Forgets every sealed value (the `never` reveal policy keeps none). Returns how many.

@@ -3,6 +3,13 @@
 //! instance may have cached announced from its own transaction ([`changes`]).
 
 mod changes;
+mod flows;
+mod keys;
+mod meta;
+mod sessions;
+mod snapshots;
+mod tenants;
+mod users;
 
 use std::str::FromStr;
 use std::sync::Arc;
@@ -117,7 +124,6 @@ fn internal(error: sqlx::Error) -> StoreError {
 }
 
 /// Maps a unique violation to `Conflict(message)`, anything else to `Internal`.
-#[allow(dead_code)]
 fn conflict_or_internal(error: sqlx::Error, message: &str) -> StoreError {
     match &error {
         sqlx::Error::Database(db) if db.is_unique_violation() => {

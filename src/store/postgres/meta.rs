@@ -1,0 +1,72 @@
+//! Settings of the database itself, the audit trail and the health probe, in PostgreSQL.
+
+use async_trait::async_trait;
+
+use super::{PgStore, internal};
+use crate::domain::{Timestamp, new_id};
+use crate::store::{AuditEvent, MetaStore, StoreResult};
+
+#[async_trait]
+impl MetaStore for PgStore {
+    async fn meta(&self, key: &str) -> StoreResult<Option<String>> {
+        let row: Option<(String,)> = sqlx::query_as("SELECT value FROM meta WHERE key = $1")
+            .bind(key)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(internal)?;
+        Ok(row.map(|(value,)| value))
+    }
+
+    async fn claim_meta(&self, key: &str, value: &str) -> StoreResult<String> {
+        // A racing claim's uncommitted row makes this INSERT wait for it; once it commits,
+        // nothing is inserted, and the SELECT (a statement of its own, so under READ
+        // COMMITTED it sees that commit) reads the value that won.
+        let inserted: Option<(String,)> = sqlx::query_as(
+            "INSERT INTO meta (key, value) VALUES ($1, $2) ON CONFLICT (key) DO NOTHING \
+             RETURNING value",
+        )
+        .bind(key)
+        .bind(value)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(internal)?;
+        if let Some((value,)) = inserted {
+            return Ok(value);
+        }
+        let (holding,): (String,) = sqlx::query_as("SELECT value FROM meta WHERE key = $1")
+            .bind(key)
+            .fetch_one(&self.pool)
+            .await
+            .map_err(internal)?;
+        Ok(holding)
+    }
+
+    async fn record_audit(&self, event: AuditEvent) -> StoreResult<()> {
+        sqlx::query(
+            "INSERT INTO audit_events (id, at, actor_id, tenant_id, action, subject) \
+             VALUES ($1, $2, $3, $4, $5, $6)",
+        )
+        .bind(new_id())
+        .bind(Timestamp::now().as_offset())
+        .bind(event.actor.map(|id| id.0))
+        .bind(event.tenant.map(|id| id.0))
+        .bind(event.action)
+        .bind(event.subject)
+        .execute(&self.pool)
+        .await
+        .map_err(internal)?;
+        Ok(())
+    }
+
+    async fn ping(&self) -> StoreResult<()> {
+        sqlx::query("SELECT 1")
+            .execute(&self.pool)
+            .await
+            .map_err(internal)?;
+        Ok(())
+    }
+
+    async fn close(&self) {
+        PgStore::close(self).await;
+    }
+}
