@@ -22,6 +22,9 @@ use sqlx::{Connection, PgConnection, PgPool};
 
 use super::StoreError;
 
+// `keyflow copy`'s reads and writes; declared apart from the area modules at the top.
+pub(crate) mod transfer;
+
 /// Connections each instance keeps at most: several instances share PostgreSQL's
 /// `max_connections` (100 by default).
 const MAX_CONNECTIONS: u32 = 16;
