@@ -87,9 +87,12 @@ impl PgStore {
 /// The URL as connection options; the parser's own message may quote the URL, so it is not
 /// passed on.
 fn connect_options(url: &SecretString) -> anyhow::Result<PgConnectOptions> {
-    PgConnectOptions::from_str(url.expose_secret()).map_err(|_| {
+    let options = PgConnectOptions::from_str(url.expose_secret()).map_err(|_| {
         anyhow::anyhow!("the database URL is not a valid postgres://user@host:port/database URL")
-    })
+    })?;
+    // The server's notices ("relation … already exists, skipping" from the migrator's
+    // IF NOT EXISTS at every start) are not keyflow's to log; warnings and errors still come.
+    Ok(options.options([("client_min_messages", "warning")]))
 }
 
 /// Where the store is, for messages: user, host, port and database, never the password.
