@@ -29,6 +29,7 @@ const DEADLINES_MISSED: &str = "keyflow_deadlines_missed_total";
 /// connection: none happens here, so they stay still on either backend.
 const CHANGES_HEARD: &str = "keyflow_changes_heard_total";
 const CHANGE_LISTENER_LOST: &str = "keyflow_change_listener_lost_total";
+const CHANGES_CAUGHT_UP: &str = "keyflow_changes_caught_up_total";
 
 /// Every sample `/metrics` shows, by name.
 async fn counters(app: &TestApp) -> BTreeMap<String, u64> {
@@ -81,6 +82,7 @@ async fn every_counter_counts_what_it_names() {
         DEADLINES_MISSED,
         CHANGES_HEARD,
         CHANGE_LISTENER_LOST,
+        CHANGES_CAUGHT_UP,
     ];
     expected.sort_unstable();
     assert_eq!(names, expected, "the counters /metrics shows");
