@@ -33,12 +33,6 @@ pub async fn seed_if_empty(
     if store.count_users().await? > 0 {
         return Ok(None);
     }
-    // Instances started together on one empty database: the first to claim the seeding seeds,
-    // the others start on what it makes.
-    let claim = crate::domain::new_id().to_string();
-    if store.claim_meta("bootstrap", &claim).await? != claim {
-        return Ok(None);
-    }
     let email = Email::parse(&config.admin_email)
         .map_err(|e| anyhow::anyhow!("the administrator email: {e}"))?;
     let (password, generated) = match &config.admin_password {
@@ -55,6 +49,19 @@ pub async fn seed_if_empty(
     };
     let password = Password::parse(password)
         .map_err(|e| anyhow::anyhow!("the administrator password: {e}"))?;
+    let password_hash = password::hash(&password).await?;
+    // Instances started together on one empty database: the first to claim the seeding seeds,
+    // the others start on what it makes. The claim comes after everything that can be refused,
+    // so a start refused for its settings leaves the database to the next one.
+    let claim = crate::domain::new_id().to_string();
+    if store.claim_meta("bootstrap", &claim).await? != claim {
+        tracing::info!(
+            "another instance claimed the first start of this database and seeds it (should it \
+             not finish, create the first tenant and administrator with `keyflow tenant create` \
+             and `keyflow user create`)"
+        );
+        return Ok(None);
+    }
     let tenant = store
         .create_tenant(&TenantName::parse(EXAMPLE_TENANT)?)
         .await?;
@@ -66,7 +73,7 @@ pub async fn seed_if_empty(
                 email: email.clone(),
                 first_name: Some("Example".into()),
                 last_name: Some("Administrator".into()),
-                password_hash: Some(password::hash(&password).await?),
+                password_hash: Some(password_hash),
             },
             tenant.id,
             Role::Administrator,

@@ -5,25 +5,39 @@
 //! - On PostgreSQL, a task listens for the announcements each write sends from its own
 //!   transaction ([`crate::store::ChangeFeed`]) and applies each as it arrives, before this
 //!   instance serves anything that the change made stale.
-//! - Whenever it is not listening (SQLite, which has no announcements; or PostgreSQL while the
-//!   listening connection is down), a second task polls the change counter every
-//!   `--revocation-poll` (1 s by default) and drops every cache when it moved: the bound on
-//!   staleness. A lost connection is made again at the same pace, and on reconnecting the
-//!   counter is read at once, so nothing announced meanwhile is missed.
+//! - A second task reads the change counter every `--revocation-poll` (1 s by default). When it
+//!   moved past what was applied, and nothing is listening (SQLite; PostgreSQL while the
+//!   listening connection is down), every cache is dropped: the bound on staleness. When the
+//!   listener should have heard it but has not after a short grace, the listening connection is
+//!   taken to be silently dead (a network that drops packets without a reset): every cache is
+//!   dropped and the listener made to connect again.
+//! - A lost listener connects again after one poll interval, and reads the counter once it
+//!   listens, so nothing announced meanwhile is missed.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
+use std::time::Duration;
+
+use tokio::sync::Notify;
 
 use crate::metrics::Metrics;
 use crate::state::AppState;
 use crate::store::{Change, Heard};
 
-/// What the listener and the poller share: the last counter value applied, and whether
-/// announcements are being heard right now.
+/// How long an announcement may take to arrive after its write is visible in the counter
+/// before the listener is taken to be dead. PostgreSQL delivers at commit, so a live listener
+/// hears it within milliseconds.
+const GRACE: Duration = Duration::from_millis(250);
+
+/// What the listener and the poller share.
 #[derive(Debug)]
 pub struct Watch {
+    /// The highest counter value whose change has been applied.
     seen: AtomicI64,
+    /// Whether announcements are being heard right now.
     listening: AtomicBool,
+    /// Rung by the poller when the listener has gone silent: connect again.
+    reconnect: Notify,
 }
 
 impl Watch {
@@ -32,6 +46,7 @@ impl Watch {
         Arc::new(Self {
             seen: AtomicI64::new(counter),
             listening: AtomicBool::new(false),
+            reconnect: Notify::new(),
         })
     }
 }
@@ -41,55 +56,72 @@ fn apply(state: &AppState, change: Change) {
     if change.revokes_credentials() {
         state.verifier.revoke_all();
     }
-    if let Change::Flows { tenant } = change {
-        state.flow_lists.forget(tenant);
+    match change {
+        Change::Flows { tenant } => state.flow_lists.forget(tenant),
+        Change::Names => state.flow_lists.forget_all(),
+        _ => {}
     }
 }
 
-/// Drops every cache: for a change this instance could not hear.
-fn forget_everything(state: &AppState) {
-    state.verifier.revoke_all();
-    state.flow_lists.forget_all();
+/// Drops every cache for changes up to `counter` that were not heard.
+fn catch_up_to(state: &AppState, watch: &Watch, counter: i64) {
+    if watch.seen.fetch_max(counter, Ordering::SeqCst) < counter {
+        state.verifier.revoke_all();
+        state.flow_lists.forget_all();
+        Metrics::bump(&state.metrics.changes_caught_up);
+    }
 }
 
-/// Compares the change counter with what was applied; drops every cache when it moved.
+/// Reads the counter and catches up to it.
 async fn catch_up(state: &AppState, watch: &Watch) {
     match state.store.change_counter().await {
-        Ok(counter) => {
-            if watch.seen.fetch_max(counter, Ordering::SeqCst) < counter {
-                forget_everything(state);
-            }
-        }
+        Ok(counter) => catch_up_to(state, watch, counter),
         Err(error) => tracing::warn!(error = %error, "cannot read the change counter"),
     }
 }
 
-/// Polls the change counter while nothing is heard, and forgets idle throttle entries, until
-/// aborted.
+/// Reads the change counter every poll interval and catches up when nothing heard the change
+/// (see the module's documentation); forgets idle throttle entries. Runs until aborted.
 pub async fn poll(state: AppState, watch: Arc<Watch>) {
     let mut ticker = tokio::time::interval(state.config.revocation_poll);
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         ticker.tick().await;
-        if !watch.listening.load(Ordering::SeqCst) {
-            catch_up(&state, &watch).await;
-        }
         state.throttle.forget_idle();
+        let counter = match state.store.change_counter().await {
+            Ok(counter) => counter,
+            Err(error) => {
+                tracing::warn!(error = %error, "cannot read the change counter");
+                continue;
+            }
+        };
+        if counter <= watch.seen.load(Ordering::SeqCst) {
+            continue;
+        }
+        if watch.listening.load(Ordering::SeqCst) {
+            tokio::time::sleep(GRACE.min(state.config.revocation_poll)).await;
+            if counter <= watch.seen.load(Ordering::SeqCst) {
+                continue; // heard meanwhile
+            }
+            tracing::warn!("the listening connection stopped delivering changes; connecting again");
+            Metrics::bump(&state.metrics.change_listener_lost);
+            watch.listening.store(false, Ordering::SeqCst);
+            watch.reconnect.notify_one();
+        }
+        catch_up_to(&state, &watch, counter);
     }
 }
 
-/// Listens for announcements, reconnecting every poll interval while the database cannot be
-/// reached, until aborted. Returns at once on a backend with nothing to hear.
+/// Listens for announcements, connecting again one poll interval after the connection is lost
+/// (or has gone silent), until aborted. Returns at once on a backend with nothing to hear.
 pub async fn listen(state: AppState, watch: Arc<Watch>) {
-    let mut ticker = tokio::time::interval(state.config.revocation_poll);
-    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
-        ticker.tick().await;
         let mut listener = match state.store.listen().await {
             Ok(Some(listener)) => listener,
             Ok(None) => return,
             Err(error) => {
                 tracing::warn!(error = %error, "cannot listen for changes; polling meanwhile");
+                tokio::time::sleep(state.config.revocation_poll).await;
                 continue;
             }
         };
@@ -97,15 +129,21 @@ pub async fn listen(state: AppState, watch: Arc<Watch>) {
         watch.listening.store(true, Ordering::SeqCst);
         catch_up(&state, &watch).await;
         loop {
-            match listener.next().await {
+            let heard = tokio::select! {
+                heard = listener.next() => heard,
+                () = watch.reconnect.notified() => break,
+            };
+            match heard {
                 Ok(Heard::Change(announcement)) => {
                     apply(&state, announcement.change);
                     watch.seen.fetch_max(announcement.counter, Ordering::SeqCst);
                     Metrics::bump(&state.metrics.changes_heard);
                 }
-                Ok(Heard::Unknown) => forget_everything(&state),
+                Ok(Heard::Unknown) => {
+                    state.verifier.revoke_all();
+                    state.flow_lists.forget_all();
+                }
                 Err(error) => {
-                    // The poller takes over at once and this loop reconnects on its next tick.
                     watch.listening.store(false, Ordering::SeqCst);
                     Metrics::bump(&state.metrics.change_listener_lost);
                     tracing::warn!(error = %error, "stopped hearing changes; polling until listening again");
@@ -114,5 +152,7 @@ pub async fn listen(state: AppState, watch: Arc<Watch>) {
                 }
             }
         }
+        drop(listener);
+        tokio::time::sleep(state.config.revocation_poll).await;
     }
 }

@@ -1,17 +1,18 @@
-//! The command line: `serve`, and the administration commands `tenant` and `user`. Every flag
-//! can also come from a `KEYFLOW_…` environment variable.
+//! The command line: `serve`, the administration commands `tenant` and `user`, and `copy`.
+//! Every flag but `copy`'s can also come from a `KEYFLOW_…` environment variable.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
-use secrecy::SecretString;
+use secrecy::{ExposeSecret, SecretString};
 use tracing_subscriber::EnvFilter;
 
 use crate::admin;
 use crate::app::Server;
 use crate::config::{RevealPolicy, ServeConfig};
+use crate::copy;
 use crate::domain::Role;
 use crate::store::StoreConfig;
 
@@ -49,6 +50,35 @@ pub enum Command {
     /// Manage users and their tenant memberships.
     #[command(subcommand)]
     User(UserCommand),
+    /// Copy all data from one store into another, empty one: a data directory (SQLite) to
+    /// PostgreSQL, or back.
+    #[command(long_about = COPY_ABOUT)]
+    Copy(CopyArgs),
+}
+
+const COPY_ABOUT: &str = "Copy all data from one store into another, empty one: a data \
+directory (SQLite) to PostgreSQL, PostgreSQL to a data directory, or between two of a kind.
+
+Every row is read in one consistent read of SOURCE and written into TARGET in one transaction: \
+TARGET gets all of it or nothing. A TARGET that holds anything (a tenant, a user, a key…) is \
+refused, as is TARGET being SOURCE or a directory of other files. Stop the servers on SOURCE first: what they write after the \
+copy is not in it. Prints the rows copied per table; a database URL is never printed.
+
+Secrets: the keys, tokens and invitation links copied work only with SOURCE's pepper and \
+master key, whose fingerprints are copied too. Run every server on TARGET with the same ones: \
+the same --data-dir (its secrets/ folder holds them) or the same KEYFLOW_PEPPER and \
+KEYFLOW_MASTER_KEY. A server given others refuses to start. When SOURCE and TARGET are both \
+data directories, the secrets/ files are copied too (mode 0600) if TARGET has none.";
+
+#[derive(Debug, Args)]
+pub struct CopyArgs {
+    /// Where the data is now: a data directory, or postgres://user:password@host:port/database.
+    #[arg(long, value_name = "SOURCE")]
+    pub from: SecretString,
+    /// Where to copy it: a new data directory, or an empty PostgreSQL database
+    /// (postgres://… or postgresql://…).
+    #[arg(long, value_name = "TARGET")]
+    pub to: SecretString,
 }
 
 #[derive(Debug, Args)]
@@ -274,6 +304,13 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             email,
             tenant,
         }) => admin::remove_user(&data.store(), &email, &tenant).await,
+        Command::Copy(CopyArgs { from, to }) => {
+            let from = copy::location(from.expose_secret(), "--from")?;
+            let to = copy::location(to.expose_secret(), "--to")?;
+            let copied = copy::copy(&from, &to).await?;
+            print!("{}", copied.summary());
+            Ok(())
+        }
     }
 }
 

@@ -4,7 +4,7 @@
 //! The crate in layers, each importing only those below it (docs/ARCHITECTURE.md has the
 //! table, and where each kind of change goes):
 //! - [`cli`] parses the command line; `admin` carries out the administration commands through
-//!   the same rules as the API.
+//!   the same rules as the API; [`copy`] moves all data between two stores (`keyflow copy`).
 //! - [`app`] is the composition root: it wires the edge, the areas and the store into the
 //!   running server. [`state`] is what the areas share; [`config`] holds the settings;
 //!   [`bootstrap`] seeds an empty database; [`secrets`] loads or creates the pepper and master
@@ -38,6 +38,7 @@ pub mod cli;
 pub(crate) mod coarse_clock;
 pub mod config;
 pub(crate) mod control;
+pub mod copy;
 pub mod data_dir;
 pub mod domain;
 pub(crate) mod flow_cache;

@@ -22,6 +22,7 @@ pub struct Metrics {
     pub deadlines_missed: AtomicU64,
     pub changes_heard: AtomicU64,
     pub change_listener_lost: AtomicU64,
+    pub changes_caught_up: AtomicU64,
 }
 
 impl Metrics {
@@ -91,6 +92,11 @@ impl Metrics {
                 "keyflow_change_listener_lost_total",
                 "times the connection listening for changes was lost (then the counter is polled)",
                 &self.change_listener_lost,
+            ),
+            (
+                "keyflow_changes_caught_up_total",
+                "times the change counter moved with nothing heard, and every cache was dropped",
+                &self.changes_caught_up,
             ),
         ];
         let mut out = String::new();

@@ -21,12 +21,14 @@ pub enum Change {
     Flows { tenant: TenantId },
     /// A tenant's own settings changed.
     Tenant { tenant: TenantId },
+    /// A user's names changed: they show as a builder in any tenant's flow lists.
+    Names,
 }
 
 impl Change {
     /// Whether cached key grants may be affected (as opposed to flow lists only).
     pub fn revokes_credentials(self) -> bool {
-        !matches!(self, Change::Flows { .. })
+        !matches!(self, Change::Flows { .. } | Change::Names)
     }
 
     /// The tenant whose cached data changed, if the change is confined to one.
@@ -36,7 +38,7 @@ impl Change {
             | Change::Members { tenant }
             | Change::Flows { tenant }
             | Change::Tenant { tenant } => Some(tenant),
-            Change::Credentials => None,
+            Change::Credentials | Change::Names => None,
         }
     }
 
@@ -47,6 +49,7 @@ impl Change {
             Change::Credentials => "credentials",
             Change::Flows { .. } => "flows",
             Change::Tenant { .. } => "tenant",
+            Change::Names => "names",
         }
     }
 }
@@ -84,6 +87,7 @@ impl Announcement {
             ("keys", Some(tenant)) => Change::Keys { tenant },
             ("members", Some(tenant)) => Change::Members { tenant },
             ("credentials", None) => Change::Credentials,
+            ("names", None) => Change::Names,
             ("flows", Some(tenant)) => Change::Flows { tenant },
             ("tenant", Some(tenant)) => Change::Tenant { tenant },
             _ => return None,
@@ -132,6 +136,7 @@ mod tests {
             Change::Keys { tenant },
             Change::Members { tenant },
             Change::Credentials,
+            Change::Names,
             Change::Flows { tenant },
             Change::Tenant { tenant },
         ] {

@@ -7,6 +7,7 @@ mod changes;
 pub(crate) mod postgres;
 mod records;
 pub(crate) mod sqlite;
+pub mod transfer;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -16,6 +17,7 @@ use secrecy::SecretString;
 
 pub use changes::*;
 pub use records::*;
+pub use transfer::{Dump, Transfer};
 
 use crate::domain::Digest;
 use crate::domain::flow::FlowDraft;
@@ -338,6 +340,7 @@ pub trait Store:
     + SnapshotStore
     + MetaStore
     + ChangeFeed
+    + Transfer
     + Send
     + Sync
     + 'static
@@ -354,6 +357,7 @@ impl<T> Store for T where
         + SnapshotStore
         + MetaStore
         + ChangeFeed
+        + Transfer
         + Send
         + Sync
         + 'static

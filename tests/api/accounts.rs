@@ -6,9 +6,17 @@ use reqwest::{Method, StatusCode};
 use serde_json::json;
 
 use crate::admin::{PASSWORD, USERS, call};
-use crate::helpers::{TestApp, assert_error, assert_json, assert_unauthorized, flow_names};
+use crate::helpers::{
+    TestApp, assert_error, assert_json, assert_unauthorized, both_backends, flow_names,
+};
 
-#[tokio::test]
+both_backends! {
+    a_new_account_accepts_its_invitation_and_sets_its_password_with_the_link,
+    an_existing_account_accepts_with_its_own_password_and_keeps_it,
+    a_pending_invitation_is_listed_changed_and_withdrawn,
+    a_token_for_another_tenant_of_the_same_user,
+}
+
 async fn a_new_account_accepts_its_invitation_and_sets_its_password_with_the_link() {
     let app = TestApp::spawn().await;
     let token = app.admin_token().await;
@@ -59,7 +67,6 @@ async fn a_new_account_accepts_its_invitation_and_sets_its_password_with_the_lin
     assert_error(again, StatusCode::CONFLICT).await;
 }
 
-#[tokio::test]
 async fn an_existing_account_accepts_with_its_own_password_and_keeps_it() {
     let app = TestApp::spawn().await;
     let dan = app
@@ -121,7 +128,6 @@ async fn an_existing_account_accepts_with_its_own_password_and_keeps_it() {
     assert!(listed.get("invitationPending").is_none());
 }
 
-#[tokio::test]
 async fn a_pending_invitation_is_listed_changed_and_withdrawn() {
     let app = TestApp::spawn().await;
     let token = app.admin_token().await;
@@ -163,7 +169,6 @@ async fn a_pending_invitation_is_listed_changed_and_withdrawn() {
     assert_unauthorized(app.try_login("ivy@example.com", PASSWORD).await).await;
 }
 
-#[tokio::test]
 async fn a_token_for_another_tenant_of_the_same_user() {
     let app = TestApp::spawn().await;
     let other = app.second_tenant("Other").await;

@@ -4,7 +4,16 @@
 use reqwest::{Method, Response, StatusCode};
 use serde_json::{Value, json};
 
-use crate::helpers::{TestApp, assert_error, assert_json, assert_unauthorized};
+use crate::helpers::{TestApp, assert_error, assert_json, assert_unauthorized, both_backends};
+
+both_backends! {
+    administrators_read_and_rename_their_tenant,
+    a_standard_user_may_not_administer,
+    users_are_listed_in_pages,
+    roles_change_but_a_tenant_keeps_an_administrator,
+    two_administrators_removing_each_other_leave_one,
+    removing_a_user_stops_their_key_and_token_on_the_next_request,
+}
 
 pub(crate) const USERS: &str = "/api/admin/1/users";
 const TENANT: &str = "/api/admin/1/tenant";
@@ -35,7 +44,6 @@ async fn admin_id(app: &TestApp, token: &str) -> String {
     app.me(token).await["id"].as_str().unwrap().to_string()
 }
 
-#[tokio::test]
 async fn administrators_read_and_rename_their_tenant() {
     let app = TestApp::spawn().await;
     let token = app.admin_token().await;
@@ -70,7 +78,6 @@ async fn administrators_read_and_rename_their_tenant() {
     }
 }
 
-#[tokio::test]
 async fn a_standard_user_may_not_administer() {
     let app = TestApp::spawn().await;
     let (_, token) = standard_user(&app, "sam@example.com").await;
@@ -104,7 +111,6 @@ async fn a_standard_user_may_not_administer() {
     assert_json(flows, StatusCode::OK).await;
 }
 
-#[tokio::test]
 async fn users_are_listed_in_pages() {
     let app = TestApp::spawn().await;
     let token = app.admin_token().await;
@@ -152,7 +158,6 @@ async fn users_are_listed_in_pages() {
     }
 }
 
-#[tokio::test]
 async fn roles_change_but_a_tenant_keeps_an_administrator() {
     let app = TestApp::spawn().await;
     let token = app.admin_token().await;
@@ -206,7 +211,6 @@ async fn roles_change_but_a_tenant_keeps_an_administrator() {
     assert_eq!(loaded["role"]["roleId"], 2);
 }
 
-#[tokio::test]
 async fn two_administrators_removing_each_other_leave_one() {
     let app = TestApp::spawn().await;
     let token = app.admin_token().await;
@@ -260,7 +264,6 @@ async fn two_administrators_removing_each_other_leave_one() {
     );
 }
 
-#[tokio::test]
 async fn removing_a_user_stops_their_key_and_token_on_the_next_request() {
     let app = TestApp::spawn().await;
     let token = app.admin_token().await;

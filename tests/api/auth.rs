@@ -2,7 +2,29 @@
 
 use reqwest::{Method, StatusCode};
 
-use crate::helpers::{TestApp, assert_error, assert_json, assert_unauthorized, show};
+use crate::helpers::{
+    TestApp, assert_error, assert_json, assert_unauthorized, both_backends, show,
+};
+
+both_backends! {
+    key_with_its_own_tenant_is_accepted,
+    key_without_manywhotenant_is_accepted_for_its_tenant,
+    no_credentials_is_unauthorized,
+    header_names_are_case_insensitive,
+    key_sent_with_another_tenants_id_is_unauthorized,
+    a_one_character_typo_anywhere_is_rejected_without_touching_storage,
+    a_well_formed_key_never_issued_here_is_looked_up_and_refused,
+    deleted_key_fails_on_the_very_next_request,
+    a_token_works_raw_and_as_bearer,
+    a_bad_token_is_unauthorized,
+    a_token_with_a_tenant_of_the_user_picks_that_tenant,
+    a_token_with_a_tenant_the_user_is_not_in_is_unauthorized,
+    wrong_password_or_unknown_email_is_unauthorized,
+    failed_sign_ins_are_throttled_even_for_the_right_password,
+    failed_key_checks_are_throttled_too,
+    the_failure_budget_is_the_client_address_own,
+    a_repeated_key_check_is_served_from_the_cache,
+}
 
 const LOOKUPS: &str = "keyflow_key_store_lookups_total";
 const CHECKSUM_REJECTIONS: &str = "keyflow_key_checksum_rejections_total";
@@ -18,7 +40,6 @@ fn change_one_char(key: &str, i: usize) -> String {
     String::from_utf8(bytes).unwrap()
 }
 
-#[tokio::test]
 async fn key_with_its_own_tenant_is_accepted() {
     let app = TestApp::spawn().await;
     let key = app.new_key("k").await;
@@ -26,7 +47,6 @@ async fn key_with_its_own_tenant_is_accepted() {
     assert_json(response, StatusCode::OK).await;
 }
 
-#[tokio::test]
 async fn key_without_manywhotenant_is_accepted_for_its_tenant() {
     let app = TestApp::spawn().await;
     let key = app.new_key("k").await;
@@ -37,14 +57,12 @@ async fn key_without_manywhotenant_is_accepted_for_its_tenant() {
     );
 }
 
-#[tokio::test]
 async fn no_credentials_is_unauthorized() {
     let app = TestApp::spawn().await;
     assert_unauthorized(app.list_flows(None, None).await).await;
     assert_unauthorized(app.list_flows(None, Some(&app.tenant_id)).await).await;
 }
 
-#[tokio::test]
 async fn header_names_are_case_insensitive() {
     let app = TestApp::spawn().await;
     let key = app.new_key("k").await;
@@ -57,7 +75,6 @@ async fn header_names_are_case_insensitive() {
     assert!(answer.contains("Hello World"));
 }
 
-#[tokio::test]
 async fn key_sent_with_another_tenants_id_is_unauthorized() {
     let app = TestApp::spawn().await;
     let other = app.second_tenant("Other").await;
@@ -65,7 +82,6 @@ async fn key_sent_with_another_tenants_id_is_unauthorized() {
     assert_unauthorized(app.list_flows(Some(&key), Some(&other)).await).await;
 }
 
-#[tokio::test]
 async fn a_one_character_typo_anywhere_is_rejected_without_touching_storage() {
     let app = TestApp::spawn().await;
     let key = app.new_key("k").await;
@@ -99,7 +115,6 @@ async fn a_one_character_typo_anywhere_is_rejected_without_touching_storage() {
     );
 }
 
-#[tokio::test]
 async fn a_well_formed_key_never_issued_here_is_looked_up_and_refused() {
     let app = TestApp::spawn().await;
     let elsewhere = TestApp::spawn().await;
@@ -114,7 +129,6 @@ async fn a_well_formed_key_never_issued_here_is_looked_up_and_refused() {
     );
 }
 
-#[tokio::test]
 async fn deleted_key_fails_on_the_very_next_request() {
     let app = TestApp::spawn().await;
     let token = app.admin_token().await;
@@ -208,7 +222,6 @@ async fn without_the_control_socket_a_removal_still_stops_the_key_within_the_pol
     }
 }
 
-#[tokio::test]
 async fn a_token_works_raw_and_as_bearer() {
     let app = TestApp::spawn().await;
     let token = app.admin_token().await;
@@ -225,7 +238,6 @@ async fn a_token_works_raw_and_as_bearer() {
     }
 }
 
-#[tokio::test]
 async fn a_bad_token_is_unauthorized() {
     let app = TestApp::spawn().await;
     let token = app.admin_token().await;
@@ -245,7 +257,6 @@ async fn a_bad_token_is_unauthorized() {
     }
 }
 
-#[tokio::test]
 async fn a_token_with_a_tenant_of_the_user_picks_that_tenant() {
     let app = TestApp::spawn().await;
     let other = app.second_tenant("Other").await;
@@ -264,7 +275,6 @@ async fn a_token_with_a_tenant_of_the_user_picks_that_tenant() {
     );
 }
 
-#[tokio::test]
 async fn a_token_with_a_tenant_the_user_is_not_in_is_unauthorized() {
     let app = TestApp::spawn().await;
     let stranger = app.create_tenant("Stranger").await;
@@ -278,7 +288,6 @@ async fn a_token_with_a_tenant_the_user_is_not_in_is_unauthorized() {
     assert_unauthorized(response).await;
 }
 
-#[tokio::test]
 async fn wrong_password_or_unknown_email_is_unauthorized() {
     let app = TestApp::spawn().await;
     assert_unauthorized(app.try_login(&app.admin_email, "wrong password!").await).await;
@@ -289,7 +298,6 @@ async fn wrong_password_or_unknown_email_is_unauthorized() {
     .await;
 }
 
-#[tokio::test]
 async fn failed_sign_ins_are_throttled_even_for_the_right_password() {
     let app = TestApp::spawn_with(|cfg| cfg.auth_failure_burst = 3).await;
     for attempt in 1..=3 {
@@ -316,7 +324,6 @@ async fn failed_sign_ins_are_throttled_even_for_the_right_password() {
     assert!(app.metric("keyflow_throttled_total").await >= 2);
 }
 
-#[tokio::test]
 async fn failed_key_checks_are_throttled_too() {
     let app = TestApp::spawn_with(|cfg| cfg.auth_failure_burst = 3).await;
     let bad = format!("kf_{}", "a".repeat(32));
@@ -329,7 +336,6 @@ async fn failed_key_checks_are_throttled_too() {
     assert!(app.metric("keyflow_auth_failures_total").await >= 3);
 }
 
-#[tokio::test]
 async fn the_failure_budget_is_the_client_address_own() {
     let app = TestApp::spawn_with(|cfg| cfg.auth_failure_burst = 2).await;
     let bad = format!("kf_{}", "a".repeat(32));
@@ -355,7 +361,6 @@ async fn the_failure_budget_is_the_client_address_own() {
     assert_unauthorized(answer).await;
 }
 
-#[tokio::test]
 async fn a_repeated_key_check_is_served_from_the_cache() {
     let app = TestApp::spawn().await;
     let key = app.new_key("hot").await;

@@ -9,8 +9,12 @@ use std::path::PathBuf;
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
-use crate::helpers::TestApp;
+use crate::helpers::{TestApp, both_backends};
 use crate::schema_check::Validator;
+
+both_backends! {
+    keyflow_answers_in_boomis_shapes,
+}
 
 /// A copy kept in the repository (tests/fixtures/README.md says where it comes from), so a
 /// fresh clone runs this test with nothing beside it.
@@ -116,7 +120,6 @@ impl Run<'_> {
     }
 }
 
-#[tokio::test]
 async fn keyflow_answers_in_boomis_shapes() {
     let boomi = boomi();
     let extensions = readme_extensions();

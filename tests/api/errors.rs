@@ -4,11 +4,24 @@ use reqwest::header::HeaderValue;
 use reqwest::{Method, RequestBuilder, StatusCode};
 use serde_json::json;
 
-use crate::helpers::{SEED_TENANT_ID, TestApp, assert_error, assert_json};
+use crate::helpers::{SEED_TENANT_ID, TestApp, assert_error, assert_json, both_backends};
+
+both_backends! {
+    a_body_over_one_mebibyte_is_too_large,
+    a_body_just_under_one_mebibyte_is_accepted,
+    an_unknown_route_is_a_json_not_found,
+    json_nested_ten_thousand_deep_is_a_bad_request,
+    a_manywhotenant_that_is_not_utf8_or_not_a_uuid_is_a_bad_request,
+    an_api_key_header_that_is_not_utf8_is_refused_cleanly,
+    every_error_body_is_a_json_string,
+    every_response_carries_a_request_id,
+    health_answers_ok,
+    a_path_segment_that_is_not_utf8_is_a_json_bad_request,
+    a_second_server_on_the_same_data_directory_is_refused,
+}
 
 const FLOW: &str = "/api/draw/1/flow";
 
-#[tokio::test]
 async fn a_body_over_one_mebibyte_is_too_large() {
     let app = TestApp::spawn().await;
     let token = app.admin_token().await;
@@ -22,7 +35,6 @@ async fn a_body_over_one_mebibyte_is_too_large() {
     assert_error(response.unwrap(), StatusCode::PAYLOAD_TOO_LARGE).await;
 }
 
-#[tokio::test]
 async fn a_body_just_under_one_mebibyte_is_accepted() {
     let app = TestApp::spawn().await;
     let token = app.admin_token().await;
@@ -37,7 +49,6 @@ async fn a_body_just_under_one_mebibyte_is_accepted() {
     assert_json(response.unwrap(), StatusCode::OK).await;
 }
 
-#[tokio::test]
 async fn an_unknown_route_is_a_json_not_found() {
     let app = TestApp::spawn().await;
     for path in [
@@ -60,7 +71,6 @@ async fn post_raw_flow(app: &TestApp, token: &str, body: String) -> reqwest::Res
         .unwrap()
 }
 
-#[tokio::test]
 async fn json_nested_ten_thousand_deep_is_a_bad_request() {
     let app = TestApp::spawn().await;
     let token = app.admin_token().await;
@@ -75,7 +85,6 @@ async fn json_nested_ten_thousand_deep_is_a_bad_request() {
     assert_eq!(health.status(), StatusCode::OK, "the server survived");
 }
 
-#[tokio::test]
 async fn a_manywhotenant_that_is_not_utf8_or_not_a_uuid_is_a_bad_request() {
     let app = TestApp::spawn().await;
     let key = app.new_key("k").await;
@@ -96,7 +105,6 @@ async fn a_manywhotenant_that_is_not_utf8_or_not_a_uuid_is_a_bad_request() {
     }
 }
 
-#[tokio::test]
 async fn an_api_key_header_that_is_not_utf8_is_refused_cleanly() {
     let app = TestApp::spawn().await;
     let garbage = HeaderValue::from_bytes(b"kf_\xff\xfe").unwrap();
@@ -112,7 +120,6 @@ async fn an_api_key_header_that_is_not_utf8_is_refused_cleanly() {
     assert_error(response, status).await;
 }
 
-#[tokio::test]
 async fn every_error_body_is_a_json_string() {
     let app = TestApp::spawn().await;
     let token = app.admin_token().await;
@@ -164,7 +171,6 @@ async fn every_error_body_is_a_json_string() {
     }
 }
 
-#[tokio::test]
 async fn every_response_carries_a_request_id() {
     let app = TestApp::spawn().await;
     let mut ids = Vec::new();
@@ -183,14 +189,12 @@ async fn every_response_carries_a_request_id() {
     assert_eq!(ids.len(), 4, "request ids repeat");
 }
 
-#[tokio::test]
 async fn health_answers_ok() {
     let app = TestApp::spawn().await;
     let response = app.client.get(app.url("/health")).send().await.unwrap();
     assert_eq!(assert_json(response, StatusCode::OK).await, json!("ok"));
 }
 
-#[tokio::test]
 async fn a_path_segment_that_is_not_utf8_is_a_json_bad_request() {
     let app = TestApp::spawn().await;
     let key = app.new_key("k").await;
@@ -202,10 +206,10 @@ async fn a_path_segment_that_is_not_utf8_is_a_json_bad_request() {
     assert_error(response, StatusCode::BAD_REQUEST).await;
 }
 
-#[tokio::test]
 async fn a_second_server_on_the_same_data_directory_is_refused() {
     let app = TestApp::spawn().await;
     let mut config = keyflow::config::ServeConfig::new(app.data_dir().to_path_buf());
+    config.database_url = app.database_url().cloned();
     config.admin_password = Some(secrecy::SecretString::from("irrelevant password"));
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let refused = match keyflow::app::Server::start(config, listener).await {

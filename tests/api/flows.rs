@@ -5,7 +5,31 @@ use std::collections::BTreeSet;
 use reqwest::{Method, Response, StatusCode};
 use serde_json::{Value, json};
 
-use crate::helpers::{TestApp, assert_error, assert_json, enc, flow_names, is_rfc3339_utc};
+use crate::helpers::{
+    TestApp, assert_error, assert_json, both_backends, enc, flow_names, is_rfc3339_utc,
+};
+
+both_backends! {
+    a_created_flow_carries_every_field,
+    an_update_keeps_the_id_and_creation_date_and_makes_a_new_version,
+    updating_an_unknown_flow_is_not_found,
+    a_flow_is_fetched_by_id,
+    an_unknown_or_malformed_flow_id_is_refused,
+    a_deleted_flow_is_gone,
+    the_list_is_ordered_by_name,
+    eq_matches_the_whole_name_ignoring_case,
+    substringof_matches_part_of_the_name_ignoring_case,
+    a_doubled_quote_stands_for_a_quote,
+    a_filter_keyflow_cannot_read_is_a_bad_request,
+    a_missing_empty_or_overlong_name_is_unprocessable,
+    a_nul_in_the_settings_is_unprocessable,
+    a_fetched_flow_can_be_posted_back_as_is,
+    flows_belong_to_their_tenant,
+    a_token_reaches_the_same_flows_as_a_key,
+    the_cached_list_follows_every_write,
+    page_and_page_size_select_a_slice_of_the_ordered_list,
+    the_list_answered_from_the_caches_is_the_routed_answer,
+}
 
 const FLOW: &str = "/api/draw/1/flow";
 
@@ -79,7 +103,6 @@ fn flow_id(flow: &Value) -> String {
         .to_string()
 }
 
-#[tokio::test]
 async fn a_created_flow_carries_every_field() {
     let (app, key) = app_with_key().await;
     let me = app.me(&app.admin_token().await).await;
@@ -111,7 +134,6 @@ async fn a_created_flow_carries_every_field() {
     }
 }
 
-#[tokio::test]
 async fn an_update_keeps_the_id_and_creation_date_and_makes_a_new_version() {
     let (app, key) = app_with_key().await;
     let first = create_flow(&app, &key, "Draft").await;
@@ -127,14 +149,12 @@ async fn an_update_keeps_the_id_and_creation_date_and_makes_a_new_version() {
     assert_eq!(fetched["id"], second["id"]);
 }
 
-#[tokio::test]
 async fn updating_an_unknown_flow_is_not_found() {
     let (app, key) = app_with_key().await;
     let body = json!({ "id": { "id": uuid::Uuid::new_v4().to_string() }, "developerName": "X" });
     assert_error(post_flow(&app, &key, &body).await, StatusCode::NOT_FOUND).await;
 }
 
-#[tokio::test]
 async fn a_flow_is_fetched_by_id() {
     let (app, key) = app_with_key().await;
     let created = create_flow(&app, &key, "Fetch me").await;
@@ -152,7 +172,6 @@ async fn a_flow_is_fetched_by_id() {
     assert_eq!(without_token(&fetched), without_token(&created));
 }
 
-#[tokio::test]
 async fn an_unknown_or_malformed_flow_id_is_refused() {
     let (app, key) = app_with_key().await;
     let unknown = uuid::Uuid::new_v4().to_string();
@@ -170,7 +189,6 @@ async fn an_unknown_or_malformed_flow_id_is_refused() {
     assert_error(delete("not-a-uuid").await.unwrap(), StatusCode::BAD_REQUEST).await;
 }
 
-#[tokio::test]
 async fn a_deleted_flow_is_gone() {
     let (app, key) = app_with_key().await;
     let id = flow_id(&create_flow(&app, &key, "Doomed").await);
@@ -185,7 +203,6 @@ async fn a_deleted_flow_is_gone() {
     assert!(!names.contains(&"Doomed".to_string()));
 }
 
-#[tokio::test]
 async fn the_list_is_ordered_by_name() {
     let (app, key) = app_with_key().await;
     for name in ["Zebra", "Apple", "Mango"] {
@@ -196,7 +213,6 @@ async fn the_list_is_ordered_by_name() {
     assert_eq!(names, ["Apple", "Hello World", "Mango", "Zebra"]);
 }
 
-#[tokio::test]
 async fn eq_matches_the_whole_name_ignoring_case() {
     let (app, key) = app_with_key().await;
     create_flow(&app, &key, "Hello World Again").await;
@@ -209,7 +225,6 @@ async fn eq_matches_the_whole_name_ignoring_case() {
     );
 }
 
-#[tokio::test]
 async fn substringof_matches_part_of_the_name_ignoring_case() {
     let (app, key) = app_with_key().await;
     create_flow(&app, &key, "Hello World Again").await;
@@ -218,7 +233,6 @@ async fn substringof_matches_part_of_the_name_ignoring_case() {
     assert_eq!(names, ["Hello World", "Hello World Again"]);
 }
 
-#[tokio::test]
 async fn a_doubled_quote_stands_for_a_quote() {
     let (app, key) = app_with_key().await;
     create_flow(&app, &key, "Bob's Flow").await;
@@ -228,7 +242,6 @@ async fn a_doubled_quote_stands_for_a_quote() {
     assert_eq!(part, ["Bob's Flow"]);
 }
 
-#[tokio::test]
 async fn a_filter_keyflow_cannot_read_is_a_bad_request() {
     let (app, key) = app_with_key().await;
     for garbage in ["garbage", "developerName eq 'open", "tags eq 'x'", "1 eq 1"] {
@@ -236,7 +249,6 @@ async fn a_filter_keyflow_cannot_read_is_a_bad_request() {
     }
 }
 
-#[tokio::test]
 async fn a_missing_empty_or_overlong_name_is_unprocessable() {
     let (app, key) = app_with_key().await;
     let bodies = [
@@ -257,7 +269,6 @@ async fn a_missing_empty_or_overlong_name_is_unprocessable() {
 
 /// The settings are kept as sent, but for U+0000, which PostgreSQL keeps in no JSON: refused
 /// on every backend alike, rather than stored on one and a server error on the other.
-#[tokio::test]
 async fn a_nul_in_the_settings_is_unprocessable() {
     let (app, key) = app_with_key().await;
     let bodies = [
@@ -278,7 +289,6 @@ async fn a_nul_in_the_settings_is_unprocessable() {
     assert_eq!(saved["authorization"]["groups"][0]["name"], "a\\u0000");
 }
 
-#[tokio::test]
 async fn a_fetched_flow_can_be_posted_back_as_is() {
     let (app, key) = app_with_key().await;
     let created = create_flow(&app, &key, "Round trip").await;
@@ -294,7 +304,6 @@ async fn a_fetched_flow_can_be_posted_back_as_is() {
     assert!(saved.get("somethingKeyflowDoesNotKnow").is_none());
 }
 
-#[tokio::test]
 async fn flows_belong_to_their_tenant() {
     let (app, example_key) = app_with_key().await;
     let other = app.second_tenant("Other").await;
@@ -337,7 +346,6 @@ async fn flows_belong_to_their_tenant() {
     assert_eq!(still["developerName"], "Example's own");
 }
 
-#[tokio::test]
 async fn a_token_reaches_the_same_flows_as_a_key() {
     let (app, key) = app_with_key().await;
     let created = create_flow(&app, &key, "Shared").await;
@@ -359,7 +367,6 @@ async fn listed(app: &TestApp, key: &str) -> Vec<String> {
     flow_names(&assert_json(app.list_flows(Some(key), None).await, StatusCode::OK).await)
 }
 
-#[tokio::test]
 async fn the_cached_list_follows_every_write() {
     let (app, key) = app_with_key().await;
     let before = listed(&app, &key).await;
@@ -375,7 +382,6 @@ async fn the_cached_list_follows_every_write() {
     assert_eq!(listed(&app, &key).await, before);
 }
 
-#[tokio::test]
 async fn page_and_page_size_select_a_slice_of_the_ordered_list() {
     let (app, key) = app_with_key().await;
     for name in ["p1", "p2", "p3", "p4", "p5"] {
@@ -400,7 +406,6 @@ async fn page_and_page_size_select_a_slice_of_the_ordered_list() {
 
 /// `GET /api/draw/1/flow` answered from the caches before routing gives exactly what the
 /// router gives; anything the caches cannot decide is left to the router.
-#[tokio::test]
 async fn the_list_answered_from_the_caches_is_the_routed_answer() {
     use keyflow::api::flows::answer_from_cache;
     let app = TestApp::spawn().await;

@@ -1,7 +1,40 @@
 //! The harness every test drives: a real keyflow server on 127.0.0.1:0 with a fresh data
 //! directory, a client, and small helpers for the calls most tests make.
+//!
+//! # Both backends
+//!
+//! A test that does not depend on SQLite runs once on each backend. Its module writes it as a
+//! plain `async fn` (no `#[tokio::test]`) and names it in [`both_backends!`]:
+//!
+//! ```ignore
+//! use crate::helpers::both_backends;
+//!
+//! both_backends! {
+//!     a_deleted_key_is_refused,
+//!     // Another runtime, or more attributes: the `#[tokio::test…]` attribute comes first.
+//!     #[tokio::test(flavor = "multi_thread")] #[ignore] a_heavy_one,
+//! }
+//!
+//! async fn a_deleted_key_is_refused() { let app = TestApp::spawn().await; … }
+//! ```
+//!
+//! Each name becomes a module of two tests, `keys::a_deleted_key_is_refused::sqlite` and
+//! `…::postgres`, which run the same body inside a task-local [`Backend`]. Everything here that
+//! makes a store reads it: [`TestApp::spawn_with`] gives each server a fresh data directory and,
+//! on PostgreSQL, a fresh schema of its own ([`fresh_database`], also for tests that start a
+//! server themselves); [`TestApp::cli`] points the command line at the same database;
+//! [`TestApp::row_counts`] counts either backend's tables. The PostgreSQL variant needs
+//! `KEYFLOW_TEST_POSTGRES_URL` ([`crate::postgres`]): without it, it prints one skip line and
+//! passes (under `CI=true` it fails). A test function left out of the list is never called:
+//! dead code, which clippy refuses, so no test drops out silently.
+//!
+//! A test outside the list (reading the SQLite file, using the control socket, killing the
+//! process…) runs once, on SQLite, as before: the backend is SQLite wherever none was set.
+//! The backend follows the test's task, not its thread: a server spawned from inside
+//! `tokio::spawn` would not see it (no test does that).
 
 use std::collections::BTreeMap;
+use std::future::Future;
 use std::path::Path;
 use std::process::{Output, Stdio};
 
@@ -9,6 +42,7 @@ use keyflow::app::Server;
 use keyflow::config::ServeConfig;
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 use reqwest::{RequestBuilder, Response, StatusCode};
+use secrecy::{ExposeSecret, SecretString};
 use serde_json::{Value, json};
 use time::format_description::well_known::Rfc3339;
 use time::{OffsetDateTime, UtcOffset};
@@ -19,6 +53,93 @@ pub const TENANT_HEADER: &str = "manywhotenant";
 pub const ADMIN_PASSWORD: &str = "correct horse battery";
 /// The tenant id printed in Boomi's worked example: it holds a `g`, so it is not a UUID.
 pub const SEED_TENANT_ID: &str = "b70ef1d6-edc9-4481-94b9-d81g126e32d1";
+
+/// Where the store of the servers a test starts is kept.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    /// The data directory's `keyflow.db`.
+    Sqlite,
+    /// A fresh schema per server in the database of `KEYFLOW_TEST_POSTGRES_URL`.
+    Postgres,
+}
+
+/// The backend of the test running in this task, and the test's name (for the skip line).
+#[derive(Debug, Clone, Copy)]
+struct Running {
+    backend: Backend,
+    test: &'static str,
+}
+
+tokio::task_local! {
+    static RUNNING: Running;
+}
+
+impl Backend {
+    /// Runs one variant of a test (what [`both_backends!`] expands to). On PostgreSQL without
+    /// `KEYFLOW_TEST_POSTGRES_URL`, returns at once, after the skip line.
+    pub async fn run(self, test: &'static str, body: impl Future<Output = ()>) {
+        if self == Backend::Postgres && !crate::postgres::configured(test) {
+            return;
+        }
+        RUNNING
+            .scope(
+                Running {
+                    backend: self,
+                    test,
+                },
+                body,
+            )
+            .await;
+    }
+}
+
+/// The database URL for one new server of the running test: a fresh PostgreSQL schema, or
+/// None on SQLite (the server then keeps its data in its data directory).
+pub async fn fresh_database() -> Option<SecretString> {
+    let running = RUNNING.try_with(|running| *running).ok()?;
+    match running.backend {
+        Backend::Sqlite => None,
+        Backend::Postgres => {
+            let url = crate::postgres::fresh_database(running.test).await;
+            Some(url.expect("KEYFLOW_TEST_POSTGRES_URL was set when the test began"))
+        }
+    }
+}
+
+/// Makes each named `async fn` of the calling module a test on each backend: see the top of
+/// this file. An entry is a name, optionally after the test's attributes, the `#[tokio::test…]`
+/// one first (`#[tokio::test]` when none is given).
+macro_rules! both_backends {
+    (@variants [$($test:tt)*] [$($attrs:tt)*] $name:ident) => {
+        mod $name {
+            #[$($test)*]
+            $($attrs)*
+            async fn sqlite() {
+                $crate::helpers::Backend::Sqlite
+                    .run(module_path!(), super::$name())
+                    .await;
+            }
+
+            #[$($test)*]
+            $($attrs)*
+            async fn postgres() {
+                $crate::helpers::Backend::Postgres
+                    .run(module_path!(), super::$name())
+                    .await;
+            }
+        }
+    };
+    () => {};
+    (#[tokio::test $($args:tt)*] $(#[$attr:meta])* $name:ident $(, $($rest:tt)*)?) => {
+        $crate::helpers::both_backends!(@variants [tokio::test $($args)*] [$(#[$attr])*] $name);
+        $($crate::helpers::both_backends!($($rest)*);)?
+    };
+    ($(#[$attr:meta])* $name:ident $(, $($rest:tt)*)?) => {
+        $crate::helpers::both_backends!(@variants [tokio::test] [$(#[$attr])*] $name);
+        $($crate::helpers::both_backends!($($rest)*);)?
+    };
+}
+pub(crate) use both_backends;
 
 /// A running server and what a test needs to talk to it.
 pub struct TestApp {
@@ -33,6 +154,8 @@ pub struct TestApp {
     /// The running server's state, for the tests that call the library beside it.
     pub state: keyflow::state::AppState,
     data_dir: tempfile::TempDir,
+    /// The server's PostgreSQL schema; None when it keeps its data in the data directory.
+    database_url: Option<SecretString>,
 }
 
 impl TestApp {
@@ -41,17 +164,28 @@ impl TestApp {
         Self::spawn_with(|_| {}).await
     }
 
-    /// A server whose settings `configure` may change before it starts.
+    /// A server whose settings `configure` may change before it starts, on the running
+    /// test's backend.
     pub async fn spawn_with(configure: impl FnOnce(&mut ServeConfig)) -> TestApp {
         let data_dir = tempfile::tempdir().expect("create a data directory");
         let mut config = ServeConfig::new(data_dir.path().to_path_buf());
-        config.admin_password = Some(secrecy::SecretString::from(ADMIN_PASSWORD));
+        config.database_url = fresh_database().await;
+        config.admin_password = Some(SecretString::from(ADMIN_PASSWORD));
         config.auth_failure_burst = 1000;
         configure(&mut config);
+        let database_url = config.database_url.clone();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let server = Server::start(config, listener)
             .await
             .expect("server starts");
+        if database_url.is_some() {
+            // A PostgreSQL variant that quietly ran on SQLite would prove nothing.
+            let sqlite = data_dir.path().join("keyflow.db");
+            assert!(
+                !sqlite.exists(),
+                "a server given a database made {sqlite:?}"
+            );
+        }
         let address = format!("http://{}", server.local_addr());
         let boot = server.bootstrap().cloned().expect("first start bootstraps");
         let state = server.state().clone();
@@ -65,11 +199,26 @@ impl TestApp {
             admin_password: ADMIN_PASSWORD.to_string(),
             state,
             data_dir,
+            database_url,
         }
     }
 
     pub fn data_dir(&self) -> &Path {
         self.data_dir.path()
+    }
+
+    /// Where this server keeps its data.
+    pub fn backend(&self) -> Backend {
+        match self.database_url {
+            Some(_) => Backend::Postgres,
+            None => Backend::Sqlite,
+        }
+    }
+
+    /// The URL of this server's PostgreSQL schema (None on SQLite), for a second server or a
+    /// command on the same data.
+    pub fn database_url(&self) -> Option<&SecretString> {
+        self.database_url.as_ref()
     }
 
     pub fn url(&self, path: &str) -> String {
@@ -234,7 +383,6 @@ impl TestApp {
         assert_eq!(status, StatusCode::OK, "accepting failed: {text}");
     }
 
-    /// Runs the keyflow binary with `args` then `--data-dir <this server's dir>`.
     /// `keyflow user add`: the bootstrap administrator becomes an administrator of `tenant`.
     pub async fn add_admin_to(&self, tenant: &str) -> Output {
         let email = self.admin_email.as_str();
@@ -251,10 +399,15 @@ impl TestApp {
         self.cli(&args, None).await
     }
 
+    /// Runs the keyflow binary with `args` then `--data-dir <this server's dir>`, and on
+    /// PostgreSQL the server's database (in the environment, so no message quotes it).
     pub async fn cli(&self, args: &[&str], stdin: Option<&str>) -> Output {
         let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_keyflow"));
         command.args(args).arg("--data-dir").arg(self.data_dir());
         clean_env(&mut command);
+        if let Some(url) = &self.database_url {
+            command.env("KEYFLOW_DATABASE_URL", url.expose_secret());
+        }
         command
             .stdin(if stdin.is_some() {
                 Stdio::piped()
@@ -365,9 +518,14 @@ impl TestApp {
         (status, body)
     }
 
-    /// A read-only connection to the server's database, beside the server.
+    /// A read-only connection to the server's SQLite database, beside the server.
     pub async fn database(&self) -> sqlx::SqliteConnection {
         use sqlx::Connection;
+        assert_eq!(
+            self.backend(),
+            Backend::Sqlite,
+            "the data directory's database is read on SQLite only"
+        );
         let options = sqlx::sqlite::SqliteConnectOptions::new()
             .filename(self.data_dir().join("keyflow.db"))
             .read_only(true);
@@ -376,9 +534,36 @@ impl TestApp {
             .unwrap()
     }
 
+    /// A connection to the server's PostgreSQL schema, beside the server.
+    pub async fn postgres(&self) -> sqlx::PgConnection {
+        let url = self
+            .database_url
+            .as_ref()
+            .expect("the server's database is PostgreSQL");
+        crate::postgres::connect(url).await
+    }
+
     /// The number of rows in every table of the server's database, read beside the server.
     pub async fn row_counts(&self) -> BTreeMap<String, i64> {
         use sqlx::Connection;
+        if self.backend() == Backend::Postgres {
+            let mut db = self.postgres().await;
+            let tables: Vec<(String,)> = sqlx::query_as(
+                "SELECT table_name::text FROM information_schema.tables \
+                 WHERE table_schema = current_schema() AND table_type = 'BASE TABLE'",
+            )
+            .fetch_all(&mut db)
+            .await
+            .unwrap();
+            let mut counts = BTreeMap::new();
+            for (table,) in tables {
+                let sql = format!("SELECT COUNT(*) FROM \"{table}\"");
+                let (count,): (i64,) = sqlx::query_as(&sql).fetch_one(&mut db).await.unwrap();
+                counts.insert(table, count);
+            }
+            db.close().await.unwrap();
+            return counts;
+        }
         let mut db = self.database().await;
         let tables: Vec<(String,)> =
             sqlx::query_as("SELECT name FROM sqlite_master WHERE type = 'table'")
@@ -396,28 +581,13 @@ impl TestApp {
     }
 }
 
-const KEYFLOW_VARS: [&str; 15] = [
-    "KEYFLOW_LISTEN",
-    "KEYFLOW_DATA_DIR",
-    "KEYFLOW_KEY_REVEAL",
-    "KEYFLOW_PEPPER",
-    "KEYFLOW_MASTER_KEY",
-    "KEYFLOW_ADMIN_EMAIL",
-    "KEYFLOW_ADMIN_PASSWORD",
-    "KEYFLOW_LOG",
-    "KEYFLOW_DATABASE",
-    "KEYFLOW_SECURE_COOKIES",
-    "KEYFLOW_MAX_IN_FLIGHT",
-    "KEYFLOW_FLOW_CACHE_MIB",
-    "KEYFLOW_HEADER_TIMEOUT_SECONDS",
-    "KEYFLOW_BODY_TIMEOUT_SECONDS",
-    "KEYFLOW_MAX_CONNECTIONS_PER_ADDRESS",
-];
-
-/// Removes every `KEYFLOW_*` setting from a command, so only what a test sets applies.
+/// Removes every `KEYFLOW_*` setting from a command, so only what a test sets applies: a
+/// `KEYFLOW_DATABASE_URL` in the test's own environment must not move a command's data.
 pub fn clean_env(command: &mut tokio::process::Command) {
-    for var in KEYFLOW_VARS {
-        command.env_remove(var);
+    for (name, _) in std::env::vars_os() {
+        if name.to_string_lossy().starts_with("KEYFLOW_") {
+            command.env_remove(name);
+        }
     }
 }
 

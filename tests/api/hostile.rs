@@ -7,7 +7,27 @@ use reqwest::header::HeaderValue;
 use reqwest::{Method, RequestBuilder, StatusCode};
 use serde_json::{Value, json};
 
-use crate::helpers::{TestApp, assert_error, assert_json, enc, flow_names};
+use crate::helpers::{Backend, TestApp, assert_error, assert_json, both_backends, enc, flow_names};
+
+both_backends! {
+    bad_requests_are_refused_with_a_message_and_write_nothing,
+    hostile_looking_text_that_is_valid_is_stored_exactly,
+    a_link_kept_from_tenant_a_grants_nothing_in_tenant_b_that_adds_the_email_later,
+    a_link_used_after_the_account_joined_tenant_b_needs_its_password,
+    the_link_of_a_withdrawn_invitation_grants_nothing,
+    adding_an_email_answers_the_same_whether_or_not_it_has_an_account_elsewhere,
+    the_command_line_does_not_add_an_account_whose_password_a_link_would_set,
+    removal_ends_tokens_and_sessions_for_good_even_when_the_user_is_added_back,
+    removal_from_the_command_line_is_for_good_too,
+    a_token_minted_from_a_token_ends_when_the_asking_token_does,
+    an_administrator_renames_only_users_who_belong_to_no_other_tenant,
+    a_path_flag_is_exactly_true_or_false,
+    a_role_whose_name_and_id_disagree_is_refused,
+    api_answers_are_never_cached,
+    every_stored_text_is_checked,
+    valid_texts_are_stored_as_sent,
+    an_empty_name_clears_it_and_a_users_own_names_are_checked,
+}
 
 const FLOW: &str = "/api/draw/1/flow";
 const KEYS: &str = "/api/admin/1/users/me/keys";
@@ -67,7 +87,6 @@ fn raw(head: &[&[u8]], body: &[u8]) -> Vec<u8> {
     request
 }
 
-#[tokio::test]
 async fn bad_requests_are_refused_with_a_message_and_write_nothing() {
     let app = TestApp::spawn().await;
     let token = app.admin_token().await;
@@ -204,7 +223,6 @@ async fn bad_requests_are_refused_with_a_message_and_write_nothing() {
     }
 }
 
-#[tokio::test]
 async fn hostile_looking_text_that_is_valid_is_stored_exactly() {
     let app = TestApp::spawn().await;
     let token = app.admin_token().await;
@@ -290,7 +308,6 @@ async fn tenant_ids(app: &TestApp, token: &str) -> Vec<String> {
         .collect()
 }
 
-#[tokio::test]
 async fn a_link_kept_from_tenant_a_grants_nothing_in_tenant_b_that_adds_the_email_later() {
     let app = TestApp::spawn().await;
     let admin_a = app.admin_token().await;
@@ -328,7 +345,6 @@ async fn a_link_kept_from_tenant_a_grants_nothing_in_tenant_b_that_adds_the_emai
     crate::helpers::assert_unauthorized(app.try_accept(&from_b, "another password!").await).await;
 }
 
-#[tokio::test]
 async fn a_link_used_after_the_account_joined_tenant_b_needs_its_password() {
     // Two failures allowed, and none given back while the test runs (hashing is slow here).
     let app = TestApp::spawn_with(|config| {
@@ -368,7 +384,6 @@ async fn a_link_used_after_the_account_joined_tenant_b_needs_its_password() {
     assert_eq!(tenants, [b]);
 }
 
-#[tokio::test]
 async fn the_link_of_a_withdrawn_invitation_grants_nothing() {
     let app = TestApp::spawn().await;
     let admin_a = app.admin_token().await;
@@ -391,7 +406,6 @@ async fn the_link_of_a_withdrawn_invitation_grants_nothing() {
     crate::helpers::assert_unauthorized(login).await;
 }
 
-#[tokio::test]
 async fn adding_an_email_answers_the_same_whether_or_not_it_has_an_account_elsewhere() {
     let app = TestApp::spawn().await;
     let admin_a = app.admin_token().await;
@@ -478,7 +492,6 @@ async fn adding_an_email_answers_the_same_whether_or_not_it_has_an_account_elsew
     assert_eq!(app.me(&old_token).await["firstName"], "Real");
 }
 
-#[tokio::test]
 async fn the_command_line_does_not_add_an_account_whose_password_a_link_would_set() {
     let app = TestApp::spawn().await;
     let admin_a = app.admin_token().await;
@@ -510,7 +523,6 @@ async fn sam_in_two_tenants(app: &TestApp) -> (String, String) {
 
 const SAM: &str = "sam's long password";
 
-#[tokio::test]
 async fn removal_ends_tokens_and_sessions_for_good_even_when_the_user_is_added_back() {
     let app = TestApp::spawn().await;
     let admin = app.admin_token().await;
@@ -602,7 +614,6 @@ async fn removal_ends_tokens_and_sessions_for_good_even_when_the_user_is_added_b
     );
 }
 
-#[tokio::test]
 async fn removal_from_the_command_line_is_for_good_too() {
     let app = TestApp::spawn().await;
     app.create_user("sam@example.com", SAM, &app.tenant_id)
@@ -634,9 +645,27 @@ async fn removal_from_the_command_line_is_for_good_too() {
 
 // ---- Issue 9 point 4: a token cannot renew itself ----
 
-/// Runs `sql` on the server's database beside it (the test stands in for time passing).
+/// Runs `sql` on the server's database beside it (the test stands in for time passing), then
+/// reads every token's sign-in and end as RFC 3339 text in keyflow's format.
 async fn write_beside(app: &TestApp, sql: &str) -> Vec<(String, String)> {
     use sqlx::Connection;
+    if app.backend() == Backend::Postgres {
+        let mut db = app.postgres().await;
+        if !sql.is_empty() {
+            sqlx::raw_sql(sql).execute(&mut db).await.unwrap();
+        }
+        let text = |column| {
+            format!("to_char({column} AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"')")
+        };
+        let select = format!(
+            "SELECT {}, {} FROM tokens ORDER BY created_at",
+            text("signed_in_at"),
+            text("expires_at")
+        );
+        let rows = sqlx::query_as(&select).fetch_all(&mut db).await.unwrap();
+        db.close().await.unwrap();
+        return rows;
+    }
     let options = sqlx::sqlite::SqliteConnectOptions::new()
         .filename(app.data_dir().join("keyflow.db"))
         .busy_timeout(std::time::Duration::from_secs(10));
@@ -664,7 +693,6 @@ async fn mint(app: &TestApp, token: &str, tenant: &str) -> String {
     minted.as_str().unwrap().to_string()
 }
 
-#[tokio::test]
 async fn a_token_minted_from_a_token_ends_when_the_asking_token_does() {
     let app = TestApp::spawn().await;
     let other = app.second_tenant("Other").await;
@@ -707,7 +735,6 @@ async fn a_token_minted_from_a_token_ends_when_the_asking_token_does() {
 
 // ---- Issue 9 point 8: names only for users of no other tenant ----
 
-#[tokio::test]
 async fn an_administrator_renames_only_users_who_belong_to_no_other_tenant() {
     let app = TestApp::spawn().await;
     let admin = app.admin_token().await;
@@ -787,7 +814,6 @@ async fn an_administrator_renames_only_users_who_belong_to_no_other_tenant() {
 /// A path flag is `true` or `false` as `docs/API.md` spells it: `TRUE` is a 400 and activates
 /// nothing, where a case-insensitive reading would let a proxy rule on the exact path and
 /// keyflow disagree about what was asked.
-#[tokio::test]
 async fn a_path_flag_is_exactly_true_or_false() {
     let app = TestApp::spawn().await;
     let key = app.new_key("flags").await;
@@ -855,7 +881,6 @@ async fn a_path_flag_is_exactly_true_or_false() {
 
 /// A role named by both `developerName` and `roleId` must be named alike: one that says
 /// `ADMINISTRATOR` and `2` is a 422, on adding a user and on updating one, and changes nothing.
-#[tokio::test]
 async fn a_role_whose_name_and_id_disagree_is_refused() {
     const USERS: &str = "/api/admin/1/users";
     let app = TestApp::spawn().await;
@@ -921,7 +946,6 @@ async fn a_role_whose_name_and_id_disagree_is_refused() {
 /// Every API answer says `Cache-Control: no-store`, the ones holding a secret (a token, a key's
 /// value, a set-password link) first among them, and the refusals too: no browser or proxy
 /// cache keeps any of them.
-#[tokio::test]
 async fn api_answers_are_never_cached() {
     use keyflow::api::flows::answer_from_cache;
     let app = TestApp::spawn().await;
@@ -1073,7 +1097,6 @@ async fn stored_texts(app: &TestApp, token: &str, flow: &str) -> StoredTexts {
 /// name and summary, users' emails and first and last names, key names — holding a NUL, a
 /// right-to-left override or 100,000 characters is refused with a message naming the field,
 /// through the API, the web page and the command line, and nothing is written.
-#[tokio::test]
 async fn every_stored_text_is_checked() {
     const USERS: &str = "/api/admin/1/users";
     let app = TestApp::spawn().await;
@@ -1312,7 +1335,6 @@ async fn every_stored_text_is_checked() {
 
 /// What the rules allow is stored as sent: prose keeps its line breaks and tabs (and any
 /// script), a person's name is trimmed, and the longest texts allowed fit.
-#[tokio::test]
 async fn valid_texts_are_stored_as_sent() {
     let app = TestApp::spawn().await;
     let token = app.admin_token().await;
@@ -1372,7 +1394,6 @@ async fn valid_texts_are_stored_as_sent() {
 
 /// An update tells a name left out (kept) from an empty one (cleared), and the user's own
 /// `PUT /api/admin/1/users/me` checks names like every other text.
-#[tokio::test]
 async fn an_empty_name_clears_it_and_a_users_own_names_are_checked() {
     let app = TestApp::spawn().await;
     let admin = app.admin_token().await;
@@ -1429,7 +1450,12 @@ mod guessing_one_account {
     use serde_json::json;
 
     use crate::browser::Browser;
-    use crate::helpers::{TestApp, assert_error, assert_json, assert_unauthorized};
+    use crate::helpers::{TestApp, assert_error, assert_json, assert_unauthorized, both_backends};
+
+    both_backends! {
+        guesses_from_many_addresses_delay_the_account_for_a_bounded_while,
+        an_email_without_an_account_is_delayed_alike,
+    }
 
     const VICTIM: &str = "victim@example.com";
     const VICTIM_PASSWORD: &str = "the victim's own password";
@@ -1478,7 +1504,6 @@ mod guessing_one_account {
             .expect("Retry-After is in seconds")
     }
 
-    #[tokio::test]
     async fn guesses_from_many_addresses_delay_the_account_for_a_bounded_while() {
         let app = TestApp::spawn_with(|config| {
             config.account_failure_burst = 3;
@@ -1541,7 +1566,6 @@ mod guessing_one_account {
         assert_json(elsewhere, StatusCode::OK).await;
     }
 
-    #[tokio::test]
     async fn an_email_without_an_account_is_delayed_alike() {
         let app = TestApp::spawn_with(|config| {
             config.account_failure_burst = 3;
@@ -1561,11 +1585,14 @@ mod equal_key_refusals {
     use keyflow::auth::api_key::ApiKey;
     use reqwest::{Method, StatusCode};
 
-    use crate::helpers::{TestApp, assert_json, assert_unauthorized};
+    use crate::helpers::{TestApp, assert_json, assert_unauthorized, both_backends};
+
+    both_backends! {
+        unknown_deleted_removed_and_other_tenant_keys_get_one_answer_by_one_path,
+    }
 
     const LOOKUPS: &str = "keyflow_key_store_lookups_total";
 
-    #[tokio::test]
     async fn unknown_deleted_removed_and_other_tenant_keys_get_one_answer_by_one_path() {
         let app = TestApp::spawn().await;
         let admin = app.admin_token().await;
@@ -1664,7 +1691,14 @@ mod slow_clients {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     use tokio::net::TcpStream;
 
-    use crate::helpers::{TestApp, assert_json};
+    use crate::helpers::{TestApp, assert_json, both_backends};
+
+    both_backends! {
+        slow_bodies_and_heads_hold_no_slot_and_are_closed_by_their_deadlines,
+        a_body_in_pieces_within_its_deadline_is_served,
+        a_stop_lets_the_request_in_flight_finish,
+        connections_past_the_bound_per_address_are_closed_at_once,
+    }
 
     /// The head and body deadlines of these tests' servers.
     const DEADLINE: Duration = Duration::from_secs(3);
@@ -1723,7 +1757,6 @@ mod slow_clients {
         }
     }
 
-    #[tokio::test]
     async fn slow_bodies_and_heads_hold_no_slot_and_are_closed_by_their_deadlines() {
         let app = TestApp::spawn_with(|config| {
             config.max_in_flight = 4;
@@ -1863,7 +1896,6 @@ mod slow_clients {
     }
 
     /// A body that arrives in pieces, within its deadline, is read whole.
-    #[tokio::test]
     async fn a_body_in_pieces_within_its_deadline_is_served() {
         let app = TestApp::spawn_with(|config| config.body_timeout = DEADLINE).await;
         let body = serde_json::json!({"username": app.admin_email, "password": app.admin_password})
@@ -1890,10 +1922,10 @@ mod slow_clients {
 
     /// A stop takes no new connection but lets a request in flight finish, here one still
     /// sending its body, before the server returns.
-    #[tokio::test]
     async fn a_stop_lets_the_request_in_flight_finish() {
         let data_dir = tempfile::tempdir().unwrap();
         let mut config = keyflow::config::ServeConfig::new(data_dir.path().to_path_buf());
+        config.database_url = crate::helpers::fresh_database().await;
         config.admin_password = Some(crate::helpers::ADMIN_PASSWORD.into());
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let server = keyflow::app::Server::start(config, listener).await.unwrap();
@@ -1961,7 +1993,6 @@ mod slow_clients {
         }
     }
 
-    #[tokio::test]
     async fn connections_past_the_bound_per_address_are_closed_at_once() {
         let app = TestApp::spawn_with(|config| config.max_connections_per_address = 3).await;
         let host = host(&app);

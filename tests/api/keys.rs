@@ -5,8 +5,27 @@ use reqwest::{Method, Response, StatusCode};
 use serde_json::{Value, json};
 
 use crate::helpers::{
-    TestApp, assert_error, assert_json, assert_unauthorized, enc, is_key_format, is_rfc3339_utc,
+    TestApp, assert_error, assert_json, assert_unauthorized, both_backends, enc, is_key_format,
+    is_rfc3339_utc,
 };
+
+both_backends! {
+    a_new_key_is_well_formed_and_dated,
+    a_duplicate_name_in_the_same_tenant_conflicts,
+    the_same_name_in_another_tenant_is_fine,
+    a_key_for_a_tenant_the_user_is_not_in_is_forbidden,
+    names_must_be_one_to_a_hundred_printable_characters,
+    a_tenant_id_that_is_not_a_uuid_or_a_wrong_type_is_unprocessable,
+    malformed_json_is_a_bad_request,
+    key_management_refuses_api_keys,
+    the_list_carries_every_tenant_oldest_first,
+    on_demand_lists_a_preview_and_reveals_the_value,
+    the_list_policy_shows_values_in_the_list,
+    the_never_policy_shows_the_value_once,
+    delete_by_name_removes_the_key,
+    an_unknown_name_is_not_found,
+    a_name_in_two_tenants_needs_manywhotenant_to_choose,
+}
 
 const KEYS: &str = "/api/admin/1/users/me/keys";
 
@@ -46,7 +65,6 @@ async fn post_raw_key_body(app: &TestApp, token: &str, body: &str) -> Response {
         .unwrap()
 }
 
-#[tokio::test]
 async fn a_new_key_is_well_formed_and_dated() {
     let app = TestApp::spawn().await;
     let token = app.admin_token().await;
@@ -62,7 +80,6 @@ async fn a_new_key_is_well_formed_and_dated() {
     assert_eq!(created["tenantId"], app.tenant_id.as_str());
 }
 
-#[tokio::test]
 async fn a_duplicate_name_in_the_same_tenant_conflicts() {
     let app = TestApp::spawn().await;
     let token = app.admin_token().await;
@@ -71,7 +88,6 @@ async fn a_duplicate_name_in_the_same_tenant_conflicts() {
     assert_error(again, StatusCode::CONFLICT).await;
 }
 
-#[tokio::test]
 async fn the_same_name_in_another_tenant_is_fine() {
     let app = TestApp::spawn().await;
     let other = app.second_tenant("Other").await;
@@ -82,7 +98,6 @@ async fn the_same_name_in_another_tenant_is_fine() {
     assert_json(flows, StatusCode::OK).await;
 }
 
-#[tokio::test]
 async fn a_key_for_a_tenant_the_user_is_not_in_is_forbidden() {
     let app = TestApp::spawn().await;
     let stranger = app.create_tenant("Stranger").await;
@@ -94,7 +109,6 @@ async fn a_key_for_a_tenant_the_user_is_not_in_is_forbidden() {
     .await;
 }
 
-#[tokio::test]
 async fn names_must_be_one_to_a_hundred_printable_characters() {
     let app = TestApp::spawn().await;
     let token = app.admin_token().await;
@@ -115,7 +129,6 @@ async fn names_must_be_one_to_a_hundred_printable_characters() {
     );
 }
 
-#[tokio::test]
 async fn a_tenant_id_that_is_not_a_uuid_or_a_wrong_type_is_unprocessable() {
     let app = TestApp::spawn().await;
     let token = app.admin_token().await;
@@ -128,7 +141,6 @@ async fn a_tenant_id_that_is_not_a_uuid_or_a_wrong_type_is_unprocessable() {
     assert_error(wrong_type, StatusCode::UNPROCESSABLE_ENTITY).await;
 }
 
-#[tokio::test]
 async fn malformed_json_is_a_bad_request() {
     let app = TestApp::spawn().await;
     let token = app.admin_token().await;
@@ -136,7 +148,6 @@ async fn malformed_json_is_a_bad_request() {
     assert_error(response, StatusCode::BAD_REQUEST).await;
 }
 
-#[tokio::test]
 async fn key_management_refuses_api_keys() {
     let app = TestApp::spawn().await;
     let key = app.new_key("leaked").await;
@@ -157,7 +168,6 @@ async fn key_management_refuses_api_keys() {
     assert_eq!(list.len(), 1, "{list:?}");
 }
 
-#[tokio::test]
 async fn the_list_carries_every_tenant_oldest_first() {
     let app = TestApp::spawn().await;
     let other = app.second_tenant("Other").await;
@@ -183,7 +193,6 @@ async fn the_list_carries_every_tenant_oldest_first() {
     );
 }
 
-#[tokio::test]
 async fn on_demand_lists_a_preview_and_reveals_the_value() {
     let app = TestApp::spawn().await;
     let token = app.admin_token().await;
@@ -199,7 +208,6 @@ async fn on_demand_lists_a_preview_and_reveals_the_value() {
     .await;
 }
 
-#[tokio::test]
 async fn the_list_policy_shows_values_in_the_list() {
     let app = TestApp::spawn_with(|cfg| cfg.key_reveal = RevealPolicy::List).await;
     let token = app.admin_token().await;
@@ -207,7 +215,6 @@ async fn the_list_policy_shows_values_in_the_list() {
     assert_eq!(listed_value(&app, &token, "visible").await, key.as_str());
 }
 
-#[tokio::test]
 async fn the_never_policy_shows_the_value_once() {
     let app = TestApp::spawn_with(|cfg| cfg.key_reveal = RevealPolicy::Never).await;
     let token = app.admin_token().await;
@@ -222,7 +229,6 @@ async fn the_never_policy_shows_the_value_once() {
     assert_json(app.list_flows(Some(&key), None).await, StatusCode::OK).await;
 }
 
-#[tokio::test]
 async fn delete_by_name_removes_the_key() {
     let app = TestApp::spawn().await;
     let token = app.admin_token().await;
@@ -247,7 +253,6 @@ async fn delete_by_name_removes_the_key() {
     .await;
 }
 
-#[tokio::test]
 async fn an_unknown_name_is_not_found() {
     let app = TestApp::spawn().await;
     let token = app.admin_token().await;
@@ -258,7 +263,6 @@ async fn an_unknown_name_is_not_found() {
     .await;
 }
 
-#[tokio::test]
 async fn a_name_in_two_tenants_needs_manywhotenant_to_choose() {
     let app = TestApp::spawn().await;
     let other = app.second_tenant("Other").await;

@@ -5,6 +5,7 @@ mod auth;
 mod browser;
 mod cli;
 mod conformance;
+mod copy;
 mod errors;
 mod flows;
 mod helpers;

@@ -11,7 +11,12 @@ use reqwest::StatusCode;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
-use crate::helpers::{TestApp, assert_error, assert_json, flow_names};
+use crate::helpers::{TestApp, assert_error, assert_json, both_backends, flow_names};
+
+both_backends! {
+    requests_beyond_the_limit_are_shed_and_the_server_recovers,
+    under_the_limit_nothing_is_shed,
+}
 
 const HELD_BODY: &[u8] = br#"{"developerName":"Held"}"#;
 
@@ -42,7 +47,6 @@ async fn release(mut stream: TcpStream) -> String {
     answer.lines().next().unwrap_or_default().to_string()
 }
 
-#[tokio::test]
 async fn requests_beyond_the_limit_are_shed_and_the_server_recovers() {
     let app = TestApp::spawn_with(|config| config.max_in_flight = 2).await;
     let token = app.admin_token().await;
@@ -86,7 +90,6 @@ async fn requests_beyond_the_limit_are_shed_and_the_server_recovers() {
     assert_eq!(app.metric("keyflow_shed_total").await, shed + 1);
 }
 
-#[tokio::test]
 async fn under_the_limit_nothing_is_shed() {
     let app = TestApp::spawn_with(|config| config.max_in_flight = 2).await;
     let token = app.admin_token().await;

@@ -44,6 +44,11 @@ fn base_url(test: &str) -> Option<String> {
     }
 }
 
+/// Whether the PostgreSQL tests run: false (after the skip line) without the variable.
+pub fn configured(test: &str) -> bool {
+    base_url(test).is_some()
+}
+
 /// `url` with its database replaced by `database` and `query` appended.
 fn with_database(url: &str, database: &str, query: &str) -> String {
     let (without_query, existing) = match url.split_once('?') {

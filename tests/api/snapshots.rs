@@ -4,7 +4,14 @@
 use reqwest::{Method, Response, StatusCode};
 use serde_json::{Value, json};
 
-use crate::helpers::{TestApp, assert_error, assert_json, enc};
+use crate::helpers::{TestApp, assert_error, assert_json, both_backends, enc};
+
+both_backends! {
+    a_new_flow_starts_at_its_start_map_element,
+    a_snapshot_freezes_the_version_and_activation_runs_it,
+    revert_brings_a_snapshot_back_as_a_new_version,
+    unknown_ids_are_404_and_malformed_segments_400,
+}
 
 const FLOW: &str = "/api/draw/1/flow";
 
@@ -49,7 +56,6 @@ async fn activate(app: &TestApp, key: &str, flow: &str, version: &str, default: 
     assert_json(post(app, key, &path, None).await, StatusCode::OK).await
 }
 
-#[tokio::test]
 async fn a_new_flow_starts_at_its_start_map_element() {
     let (app, key, flow) = app_with_flow("Onboarding").await;
     let start = flow["startMapElementId"]
@@ -74,7 +80,6 @@ async fn a_new_flow_starts_at_its_start_map_element() {
     assert_eq!(updated["startMapElementId"], start);
 }
 
-#[tokio::test]
 async fn a_snapshot_freezes_the_version_and_activation_runs_it() {
     let (app, key, flow) = app_with_flow("Expenses").await;
     let (id, version) = ids(&flow);
@@ -161,7 +166,6 @@ async fn a_snapshot_freezes_the_version_and_activation_runs_it() {
     .await;
 }
 
-#[tokio::test]
 async fn revert_brings_a_snapshot_back_as_a_new_version() {
     let (app, key, flow) = app_with_flow("Leave").await;
     let (id, version) = ids(&flow);
@@ -183,7 +187,6 @@ async fn revert_brings_a_snapshot_back_as_a_new_version() {
     assert!(new_version != version && new_version != ids(&edited).1);
 }
 
-#[tokio::test]
 async fn unknown_ids_are_404_and_malformed_segments_400() {
     let (app, key, flow) = app_with_flow("Known").await;
     let (id, _) = ids(&flow);

@@ -3,7 +3,19 @@
 use reqwest::{Method, StatusCode};
 
 use crate::browser::Browser;
-use crate::helpers::TestApp;
+use crate::helpers::{Backend, TestApp, both_backends};
+
+both_backends! {
+    a_signed_out_visit_goes_to_the_login_and_back,
+    next_never_leads_off_the_site,
+    the_session_cookie_is_http_only_lax_and_only_a_digest_is_stored,
+    the_cookie_is_secure_with_the_flag_or_behind_tls,
+    a_wrong_password_shows_the_form_again_with_the_email,
+    repeated_failures_from_one_address_are_throttled,
+    a_post_without_its_csrf_token_is_forbidden,
+    signing_out_ends_the_session,
+    pages_forbid_framing_and_inline_script,
+}
 
 async fn sign_in(
     browser: &mut Browser,
@@ -25,7 +37,6 @@ async fn sign_in(
         .await
 }
 
-#[tokio::test]
 async fn a_signed_out_visit_goes_to_the_login_and_back() {
     let app = TestApp::spawn().await;
     let mut browser = Browser::new(&app);
@@ -48,7 +59,6 @@ async fn a_signed_out_visit_goes_to_the_login_and_back() {
     assert!(settings.html.contains(&app.admin_email));
 }
 
-#[tokio::test]
 async fn next_never_leads_off_the_site() {
     let app = TestApp::spawn().await;
     for next in [
@@ -62,7 +72,6 @@ async fn next_never_leads_off_the_site() {
     }
 }
 
-#[tokio::test]
 async fn the_session_cookie_is_http_only_lax_and_only_a_digest_is_stored() {
     let app = TestApp::spawn().await;
     let mut browser = Browser::new(&app);
@@ -75,14 +84,41 @@ async fn the_session_cookie_is_http_only_lax_and_only_a_digest_is_stored() {
     }
     assert!(!cookie.contains("Secure"), "{cookie}");
     let token = browser.cookie("keyflow_session").unwrap().to_string();
-    let database = std::fs::read(app.data_dir().join("keyflow.db")).unwrap();
-    let wal = std::fs::read(app.data_dir().join("keyflow.db-wal")).unwrap_or_default();
-    for file in [&database, &wal] {
-        assert!(!file.windows(token.len()).any(|w| w == token.as_bytes()));
+    let hex: String = token.bytes().map(|b| format!("{b:02x}")).collect();
+    for stored in stored_bytes(&app).await {
+        assert!(!stored.windows(token.len()).any(|w| w == token.as_bytes()));
+        assert!(!stored.windows(hex.len()).any(|w| w == hex.as_bytes()));
     }
 }
 
-#[tokio::test]
+/// Everything the server's database holds: SQLite's files, or on PostgreSQL every row of
+/// every table as text (a `bytea` in hex).
+async fn stored_bytes(app: &TestApp) -> Vec<Vec<u8>> {
+    use sqlx::Connection;
+    if app.backend() == Backend::Sqlite {
+        let database = std::fs::read(app.data_dir().join("keyflow.db")).unwrap();
+        let wal = std::fs::read(app.data_dir().join("keyflow.db-wal")).unwrap_or_default();
+        return vec![database, wal];
+    }
+    let mut db = app.postgres().await;
+    let tables: Vec<(String,)> = sqlx::query_as(
+        "SELECT table_name::text FROM information_schema.tables \
+         WHERE table_schema = current_schema() AND table_type = 'BASE TABLE'",
+    )
+    .fetch_all(&mut db)
+    .await
+    .unwrap();
+    let mut stored = Vec::new();
+    for (table,) in tables {
+        let sql = format!("SELECT row_to_json(t)::text FROM \"{table}\" t");
+        let rows: Vec<(String,)> = sqlx::query_as(&sql).fetch_all(&mut db).await.unwrap();
+        stored.extend(rows.into_iter().map(|(row,)| row.into_bytes()));
+    }
+    db.close().await.unwrap();
+    assert!(!stored.is_empty(), "no rows in the server's schema");
+    stored
+}
+
 async fn the_cookie_is_secure_with_the_flag_or_behind_tls() {
     let app = TestApp::spawn_with(|config| config.secure_cookies = true).await;
     let mut browser = Browser::new(&app);
@@ -112,7 +148,6 @@ fn is_secure(cookie: &str) -> bool {
         .any(|attribute| attribute.trim() == "Secure")
 }
 
-#[tokio::test]
 async fn a_wrong_password_shows_the_form_again_with_the_email() {
     let app = TestApp::spawn().await;
     let mut browser = Browser::new(&app);
@@ -132,7 +167,6 @@ async fn a_wrong_password_shows_the_form_again_with_the_email() {
     assert_eq!(browser.get("/settings").await.status, StatusCode::SEE_OTHER);
 }
 
-#[tokio::test]
 async fn repeated_failures_from_one_address_are_throttled() {
     let app = TestApp::spawn_with(|config| config.auth_failure_burst = 2).await;
     let mut browser = Browser::new(&app);
@@ -153,7 +187,6 @@ async fn repeated_failures_from_one_address_are_throttled() {
     assert_eq!(right.status, StatusCode::TOO_MANY_REQUESTS);
 }
 
-#[tokio::test]
 async fn a_post_without_its_csrf_token_is_forbidden() {
     let app = TestApp::spawn().await;
     let mut browser = Browser::signed_in(&app).await;
@@ -189,7 +222,6 @@ async fn a_post_without_its_csrf_token_is_forbidden() {
     assert_eq!(login.status, StatusCode::FORBIDDEN);
 }
 
-#[tokio::test]
 async fn signing_out_ends_the_session() {
     let app = TestApp::spawn().await;
     let mut browser = Browser::signed_in(&app).await;
@@ -212,7 +244,6 @@ async fn signing_out_ends_the_session() {
     assert_eq!(replayed.status(), StatusCode::SEE_OTHER);
 }
 
-#[tokio::test]
 async fn pages_forbid_framing_and_inline_script() {
     let app = TestApp::spawn().await;
     let mut browser = Browser::signed_in(&app).await;

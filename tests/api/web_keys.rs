@@ -6,7 +6,16 @@ use reqwest::{Method, StatusCode};
 use serde_json::Value;
 
 use crate::browser::{Browser, Page};
-use crate::helpers::{TestApp, assert_json, assert_unauthorized, flow_names};
+use crate::helpers::{TestApp, assert_json, assert_unauthorized, both_backends, flow_names};
+
+both_backends! {
+    the_form_generates_a_key_that_works_and_shows_it_once,
+    form_errors_sit_beside_the_field_and_keep_what_was_typed,
+    deleting_with_the_form_stops_the_key_at_once,
+    show_is_a_post_with_the_csrf_header_and_follows_the_policy,
+    a_password_change_needs_the_current_password_and_ends_other_sign_ins,
+    the_flows_page_shows_what_the_api_lists,
+}
 
 /// Posts the Generate a new API key form.
 async fn generate(browser: &mut Browser, name: &str, tenant: &str) -> Page {
@@ -54,7 +63,6 @@ async fn reveal(
     request.send().await.unwrap()
 }
 
-#[tokio::test]
 async fn the_form_generates_a_key_that_works_and_shows_it_once() {
     let app = TestApp::spawn().await;
     let mut browser = Browser::signed_in(&app).await;
@@ -76,7 +84,6 @@ async fn the_form_generates_a_key_that_works_and_shows_it_once() {
     );
 }
 
-#[tokio::test]
 async fn form_errors_sit_beside_the_field_and_keep_what_was_typed() {
     let app = TestApp::spawn().await;
     let mut browser = Browser::signed_in(&app).await;
@@ -116,7 +123,6 @@ async fn form_errors_sit_beside_the_field_and_keep_what_was_typed() {
     assert!(forbidden.html.contains(r#"id="key-tenant-error""#));
 }
 
-#[tokio::test]
 async fn deleting_with_the_form_stops_the_key_at_once() {
     let app = TestApp::spawn().await;
     let mut browser = Browser::signed_in(&app).await;
@@ -148,7 +154,6 @@ async fn deleting_with_the_form_stops_the_key_at_once() {
     assert_unauthorized(app.list_flows(Some(&key), Some(&app.tenant_id)).await).await;
 }
 
-#[tokio::test]
 async fn show_is_a_post_with_the_csrf_header_and_follows_the_policy() {
     let app = TestApp::spawn().await;
     let mut browser = Browser::signed_in(&app).await;
@@ -184,7 +189,6 @@ async fn show_is_a_post_with_the_csrf_header_and_follows_the_policy() {
     assert_eq!(refused.status(), StatusCode::FORBIDDEN);
 }
 
-#[tokio::test]
 async fn a_password_change_needs_the_current_password_and_ends_other_sign_ins() {
     let app = TestApp::spawn().await;
     let mut browser = Browser::signed_in(&app).await;
@@ -252,7 +256,6 @@ async fn a_password_change_needs_the_current_password_and_ends_other_sign_ins() 
     assert_unauthorized(me).await;
 }
 
-#[tokio::test]
 async fn the_flows_page_shows_what_the_api_lists() {
     let app = TestApp::spawn().await;
     let mut browser = Browser::signed_in(&app).await;

@@ -3,10 +3,14 @@
 use reqwest::{Method, StatusCode};
 
 use crate::helpers::{
-    SEED_TENANT_ID, TestApp, assert_error, assert_json, assert_unauthorized, flow_names,
+    SEED_TENANT_ID, TestApp, assert_error, assert_json, assert_unauthorized, both_backends,
+    flow_names,
 };
 
-#[tokio::test]
+both_backends! {
+    the_worked_example_runs_from_sign_in_to_the_tenants_flows,
+}
+
 async fn the_worked_example_runs_from_sign_in_to_the_tenants_flows() {
     let app = TestApp::spawn().await;
 

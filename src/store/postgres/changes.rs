@@ -45,6 +45,9 @@ impl ChangeFeed for PgStore {
         let mut listener = PgListener::connect_with(&self.pool)
             .await
             .map_err(internal)?;
+        // Report a lost connection rather than quietly making another: the caller catches up
+        // on what was announced meanwhile before it listens again.
+        listener.eager_reconnect(false);
         listener.listen(&self.channel).await.map_err(internal)?;
         Ok(Some(Box::new(Listening(listener))))
     }

@@ -17,14 +17,21 @@ use std::time::Duration;
 
 use anyhow::Context;
 use secrecy::{ExposeSecret, SecretString};
-use sqlx::PgPool;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use sqlx::{Connection, PgConnection, PgPool};
 
 use super::StoreError;
+
+// `keyflow copy`'s reads and writes; declared apart from the area modules at the top.
+pub(crate) mod transfer;
 
 /// Connections each instance keeps at most: several instances share PostgreSQL's
 /// `max_connections` (100 by default).
 const MAX_CONNECTIONS: u32 = 16;
+
+/// How long a connection may take to be made (or a pooled one to be free) before the request
+/// waiting for it fails.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// The PostgreSQL store. Cloning shares the pool.
 #[derive(Clone)]
@@ -41,9 +48,17 @@ impl PgStore {
     pub async fn open(url: &SecretString) -> anyhow::Result<Self> {
         let options = connect_options(url)?;
         let place = describe(&options);
+        // One connection first, alone: it fails at once with the server's own reason (refused,
+        // unknown database, authentication), where the pool would retry until its timeout.
+        let first = tokio::time::timeout(CONNECT_TIMEOUT, PgConnection::connect_with(&options))
+            .await
+            .map_err(|_| anyhow::anyhow!("no answer within {CONNECT_TIMEOUT:?}"))
+            .and_then(|connected| connected.map_err(|error| scrubbed(error, url)))
+            .with_context(|| format!("cannot connect to PostgreSQL at {place}"))?;
+        let _ = first.close().await;
         let pool = PgPoolOptions::new()
             .max_connections(MAX_CONNECTIONS)
-            .acquire_timeout(Duration::from_secs(10))
+            .acquire_timeout(CONNECT_TIMEOUT)
             .connect_with(options)
             .await
             .map_err(|error| scrubbed(error, url))
@@ -72,9 +87,12 @@ impl PgStore {
 /// The URL as connection options; the parser's own message may quote the URL, so it is not
 /// passed on.
 fn connect_options(url: &SecretString) -> anyhow::Result<PgConnectOptions> {
-    PgConnectOptions::from_str(url.expose_secret()).map_err(|_| {
+    let options = PgConnectOptions::from_str(url.expose_secret()).map_err(|_| {
         anyhow::anyhow!("the database URL is not a valid postgres://user@host:port/database URL")
-    })
+    })?;
+    // The server's notices ("relation … already exists, skipping" from the migrator's
+    // IF NOT EXISTS at every start) are not keyflow's to log; warnings and errors still come.
+    Ok(options.options([("client_min_messages", "warning")]))
 }
 
 /// Where the store is, for messages: user, host, port and database, never the password.

@@ -379,14 +379,22 @@ impl UserStore for PgStore {
         first: Option<&str>,
         last: Option<&str>,
     ) -> StoreResult<()> {
-        sqlx::query("UPDATE users SET first_name = $1, last_name = $2 WHERE id = $3")
-            .bind(first)
-            .bind(last)
-            .bind(user.0)
-            .execute(&self.pool)
-            .await
-            .map_err(internal)?;
-        Ok(())
+        let mut tx = self.pool.begin().await.map_err(internal)?;
+        let changed = sqlx::query(
+            "UPDATE users SET first_name = $1, last_name = $2 WHERE id = $3 \
+             AND (first_name IS DISTINCT FROM $1 OR last_name IS DISTINCT FROM $2)",
+        )
+        .bind(first)
+        .bind(last)
+        .bind(user.0)
+        .execute(&mut *tx)
+        .await
+        .map_err(internal)?;
+        // The names are shown as the builders of flows, in the lists other instances cache.
+        if changed.rows_affected() > 0 {
+            self.announce(&mut tx, Change::Names).await?;
+        }
+        tx.commit().await.map_err(internal)
     }
 
     async fn member_count(&self, tenant: TenantId) -> StoreResult<u64> {

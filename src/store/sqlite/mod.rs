@@ -8,6 +8,7 @@ mod meta;
 mod sessions;
 mod snapshots;
 mod tenants;
+mod transfer;
 mod users;
 
 use std::os::unix::fs::OpenOptionsExt;
