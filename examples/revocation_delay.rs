@@ -75,10 +75,11 @@ fn quantile(sorted: &[f64], q: f64) -> f64 {
     sorted[rank - 1]
 }
 
-const B_METRICS: [&str; 3] = [
+const B_METRICS: [&str; 4] = [
     "keyflow_key_cache_hits_total",
     "keyflow_changes_heard_total",
     "keyflow_change_listener_lost_total",
+    "keyflow_changes_caught_up_total",
 ];
 
 #[tokio::main(flavor = "current_thread")]
@@ -204,10 +205,11 @@ async fn main() -> anyhow::Result<()> {
         refusal_ms[n - 1],
     );
     println!(
-        "B's metrics over the run: {} key cache hits, {} changes heard, {} listener losses",
+        "B's metrics over the run: {} key cache hits, {} changes heard, {} listener losses, {} catch-ups from the change counter",
         after[0] - before[0],
         after[1] - before[1],
         after[2] - before[2],
+        after[3] - before[3],
     );
     ensure!(
         after[0] - before[0] >= n as u64,
