@@ -1,5 +1,5 @@
 -- keyflow's schema on PostgreSQL: the same tables as SQLite's migrations 0001-0004 leave, in
--- native types (uuid, timestamptz, bytea, jsonb, boolean). Rows move between the two backends
+-- native types (uuid, timestamptz, bytea, boolean). Rows move between the two backends
 -- with `keyflow copy`.
 
 CREATE TABLE tenants (
@@ -89,7 +89,8 @@ CREATE TABLE flows (
     name_folded            text NOT NULL,  -- Unicode lower case (Rust's), for the filters
     developer_summary      text,
     start_map_element_id   text,
-    settings               jsonb NOT NULL, -- FlowSettings
+    settings               text NOT NULL,  -- FlowSettings as JSON text: jsonb holds no U+0000,
+                                           -- which a flow's documents may carry
     date_created           timestamptz NOT NULL,
     date_modified          timestamptz NOT NULL,
     who_created            uuid NOT NULL,
@@ -108,7 +109,7 @@ CREATE TABLE flow_snapshots (
     name_folded            text NOT NULL,
     developer_summary      text,
     start_map_element_id   text,
-    settings               jsonb NOT NULL,
+    settings               text NOT NULL,  -- as in flows
     date_created           timestamptz NOT NULL,
     date_modified          timestamptz NOT NULL,
     who_created            uuid NOT NULL,

@@ -310,20 +310,18 @@ impl FlowRequest {
         for text in self.tags.iter().flatten() {
             tag("Each of the tags", text)?;
         }
-        let settings = FlowSettings {
-            allow_jumping: self.allow_jumping.unwrap_or(false),
-            enable_historical_navigation: self.enable_historical_navigation.unwrap_or(false),
-            state_expiration_length: self.state_expiration_length.unwrap_or(0),
-            idle_state_expiration_length: self.idle_state_expiration_length.unwrap_or(0),
-            authorization: self.authorization,
-            identity_provider: self.identity_provider,
-            tags: self.tags,
-        };
-        settings.check_storable()?;
         Ok(FlowDraft {
             developer_name,
             developer_summary: self.developer_summary,
-            settings,
+            settings: FlowSettings {
+                allow_jumping: self.allow_jumping.unwrap_or(false),
+                enable_historical_navigation: self.enable_historical_navigation.unwrap_or(false),
+                state_expiration_length: self.state_expiration_length.unwrap_or(0),
+                idle_state_expiration_length: self.idle_state_expiration_length.unwrap_or(0),
+                authorization: self.authorization,
+                identity_provider: self.identity_provider,
+                tags: self.tags,
+            },
         })
     }
 }

@@ -23,7 +23,7 @@ const WHO_JOINS: &str = "LEFT JOIN users c ON c.id = f.who_created \
 /// The columns of a version, common to `flows` and `flow_snapshots`. The settings are read as
 /// text and parsed with serde, as they are written.
 const VERSION_COLUMNS: &str = "f.version_id, f.editing_token, f.developer_name, \
-     f.developer_summary, f.start_map_element_id, f.settings::text AS settings, \
+     f.developer_summary, f.start_map_element_id, f.settings, \
      f.date_created, f.date_modified, \
      f.who_created, c.first_name AS c_first, c.last_name AS c_last, c.email AS c_email, \
      f.who_modified, m.first_name AS m_first, m.last_name AS m_last, m.email AS m_email, \
@@ -180,7 +180,7 @@ impl FlowStore for PgStore {
             "INSERT INTO flows (id, tenant_id, version_id, editing_token, developer_name, \
              name_folded, developer_summary, start_map_element_id, settings, date_created, \
              date_modified, who_created, who_modified, who_owner) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9::jsonb, $10, $10, $11, $11, $11)",
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $10, $11, $11, $11)",
         )
         .bind(id.0)
         .bind(tenant.0)
@@ -225,7 +225,7 @@ impl FlowStore for PgStore {
         let mut tx = self.pool.begin().await.map_err(internal)?;
         let result = sqlx::query(
             "UPDATE flows SET version_id = $1, editing_token = $2, developer_name = $3, \
-             name_folded = $4, developer_summary = $5, settings = $6::jsonb, \
+             name_folded = $4, developer_summary = $5, settings = $6, \
              date_modified = $7, who_modified = $8 WHERE tenant_id = $9 AND id = $10",
         )
         .bind(new_id())

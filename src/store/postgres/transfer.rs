@@ -1,5 +1,5 @@
 //! The whole store read and written at once, in PostgreSQL (`keyflow copy`): native `uuid`,
-//! `timestamptz`, `bytea`, `jsonb` and `boolean` columns. Also where a database URL is told
+//! `timestamptz`, `bytea` and `boolean` columns. Also where a database URL is told
 //! apart from another and described for the copy's messages, without its password.
 
 use std::str::FromStr;
@@ -68,13 +68,12 @@ async fn all(conn: &mut PgConnection, sql: &str) -> StoreResult<Vec<PgRow>> {
     sqlx::query(sql).fetch_all(conn).await.map_err(internal)
 }
 
-/// The columns of a version, common to `flows` and `flow_snapshots`; `settings` is read as
-/// text (the JSON as written) and written back as text cast to `jsonb`.
+/// The columns of a version, common to `flows` and `flow_snapshots`; `settings` is JSON text.
 const VERSION_COLUMNS: &str = "tenant_id, version_id, editing_token, developer_name, \
      name_folded, developer_summary, start_map_element_id, settings, date_created, \
      date_modified, who_created, who_modified, who_owner";
 const VERSION_SELECT: &str = "tenant_id, version_id, editing_token, developer_name, \
-     name_folded, developer_summary, start_map_element_id, settings::text AS settings, \
+     name_folded, developer_summary, start_map_element_id, settings, \
      date_created, date_modified, who_created, who_modified, who_owner";
 
 fn version(row: &PgRow) -> StoreResult<FlowRow> {
@@ -330,7 +329,6 @@ fn push_version(b: &mut Separated<'_, '_>, v: &FlowRow) {
         .push_bind(v.developer_summary.clone())
         .push_bind(v.start_map_element_id.clone())
         .push_bind(v.settings.to_string());
-    b.push_unseparated("::jsonb");
     push_time(b, v.date_created);
     push_time(b, v.date_modified);
     b.push_bind(v.who_created.0)
