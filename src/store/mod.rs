@@ -6,6 +6,7 @@
 mod changes;
 pub(crate) mod postgres;
 mod records;
+mod sql_errors;
 pub(crate) mod sqlite;
 pub mod transfer;
 

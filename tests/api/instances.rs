@@ -137,6 +137,24 @@ async fn two_instances(test: &str) -> Option<(TestApp, Instance, SecretString)> 
     Some((a, b, url))
 }
 
+/// A new key of the administrator's, verified on B (so B caches it).
+async fn key_known_to(a: &TestApp, b: &Instance, admin: &str, name: &str) -> String {
+    let key = a.new_key_for(admin, name, &a.tenant_id).await;
+    let verified = b.flows_with_key(&key, &a.tenant_id).await;
+    assert_eq!(verified.status(), StatusCode::OK);
+    key
+}
+
+/// Deletes the administrator's key `name` through A.
+async fn delete_through(a: &TestApp, admin: &str, name: &str) {
+    let path = format!("/api/admin/1/users/me/keys/{name}");
+    let deleted = a
+        .with_token(reqwest::Method::DELETE, &path, admin)
+        .send()
+        .await;
+    assert_eq!(deleted.unwrap().status(), StatusCode::OK);
+}
+
 /// A member of `Example` with a key, as B has verified it (so B caches it).
 async fn member_with_key(a: &TestApp, b: &Instance, email: &str) -> (String, String, Value) {
     let admin = a.admin_token().await;
@@ -181,16 +199,7 @@ async fn a_change_through_one_instance_reaches_the_other_within_a_second() {
             > hits,
         "B answers the key from its cache"
     );
-    let deleted = a
-        .with_token(
-            reqwest::Method::DELETE,
-            "/api/admin/1/users/me/keys/deploy",
-            &admin,
-        )
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(deleted.status(), StatusCode::OK);
+    delete_through(&a, &admin, "deploy").await;
     let since = Instant::now();
     within("a deleted key", since, BOUND, || async {
         b.flows_with_key(&key, &a.tenant_id).await.status() == StatusCode::UNAUTHORIZED
@@ -327,21 +336,8 @@ async fn revocation_arrives_when_the_listening_connection_is_killed() {
     // A revocation now reaches B by the counter: B connects again only one poll interval
     // after the loss, so nothing can be heard until then.
     let caught_up = b.caught_up();
-    let key = a.new_key_for(&admin, "after-kill", &a.tenant_id).await;
-    assert_eq!(
-        b.flows_with_key(&key, &a.tenant_id).await.status(),
-        StatusCode::OK
-    );
-    let deleted = a
-        .with_token(
-            reqwest::Method::DELETE,
-            "/api/admin/1/users/me/keys/after-kill",
-            &admin,
-        )
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(deleted.status(), StatusCode::OK);
+    let key = key_known_to(&a, &b, &admin, "after-kill").await;
+    delete_through(&a, &admin, "after-kill").await;
     within(
         "a key deleted while B could not listen",
         Instant::now(),
@@ -370,12 +366,7 @@ async fn revocation_arrives_when_the_listening_connection_is_killed() {
                 round.fetch_add(1, std::sync::atomic::Ordering::SeqCst)
             );
             a.new_key_for(&admin, &name, &a.tenant_id).await;
-            let path = format!("/api/admin/1/users/me/keys/{name}");
-            let deleted = a
-                .with_token(reqwest::Method::DELETE, &path, &admin)
-                .send()
-                .await;
-            assert_eq!(deleted.unwrap().status(), StatusCode::OK);
+            delete_through(&a, &admin, &name).await;
             tokio::time::sleep(Duration::from_millis(50)).await;
             b.heard() > heard
         },
@@ -601,21 +592,8 @@ async fn revocation_arrives_when_the_listening_connection_goes_silent() {
 
     // Listening works through the relay: a deletion is heard.
     let heard = b.heard();
-    let key = a.new_key_for(&admin, "heard", &a.tenant_id).await;
-    assert_eq!(
-        b.flows_with_key(&key, &a.tenant_id).await.status(),
-        StatusCode::OK
-    );
-    let deleted = a
-        .with_token(
-            reqwest::Method::DELETE,
-            "/api/admin/1/users/me/keys/heard",
-            &admin,
-        )
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(deleted.status(), StatusCode::OK);
+    key_known_to(&a, &b, &admin, "heard").await;
+    delete_through(&a, &admin, "heard").await;
     within(
         "a deletion heard through the relay",
         Instant::now(),
@@ -630,21 +608,8 @@ async fn revocation_arrives_when_the_listening_connection_goes_silent() {
         .frozen
         .store(true, std::sync::atomic::Ordering::SeqCst);
     let lost = b.lost();
-    let key = a.new_key_for(&admin, "silent", &a.tenant_id).await;
-    assert_eq!(
-        b.flows_with_key(&key, &a.tenant_id).await.status(),
-        StatusCode::OK
-    );
-    let deleted = a
-        .with_token(
-            reqwest::Method::DELETE,
-            "/api/admin/1/users/me/keys/silent",
-            &admin,
-        )
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(deleted.status(), StatusCode::OK);
+    let key = key_known_to(&a, &b, &admin, "silent").await;
+    delete_through(&a, &admin, "silent").await;
     within(
         "a deletion while B's listener is silent",
         Instant::now(),

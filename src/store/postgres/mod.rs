@@ -20,7 +20,7 @@ use secrecy::{ExposeSecret, SecretString};
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::{Connection, PgConnection, PgPool};
 
-use super::StoreError;
+use super::sql_errors::{conflict_or_internal, internal};
 
 // `keyflow copy`'s reads and writes; declared apart from the area modules at the top.
 pub(crate) mod transfer;
@@ -131,21 +131,6 @@ fn password_of(url: &str) -> Option<String> {
             .decode_utf8_lossy()
             .into_owned(),
     )
-}
-
-/// Any sqlx failure that is not a rule the caller asked about.
-fn internal(error: sqlx::Error) -> StoreError {
-    StoreError::Internal(anyhow::Error::new(error).context("database"))
-}
-
-/// Maps a unique violation to `Conflict(message)`, anything else to `Internal`.
-fn conflict_or_internal(error: sqlx::Error, message: &str) -> StoreError {
-    match &error {
-        sqlx::Error::Database(db) if db.is_unique_violation() => {
-            StoreError::Conflict(message.to_string())
-        }
-        _ => internal(error),
-    }
 }
 
 #[cfg(test)]

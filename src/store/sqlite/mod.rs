@@ -21,6 +21,7 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, S
 use sqlx::{ConnectOptions, Connection, SqlitePool};
 use uuid::Uuid;
 
+use super::sql_errors::{conflict_or_internal, internal};
 use super::{StoreError, StoreResult};
 use crate::domain::Timestamp;
 
@@ -94,21 +95,6 @@ impl SqliteStore {
         if let Ok(last) = self.options.connect().await {
             let _ = last.close().await;
         }
-    }
-}
-
-/// Any sqlx failure that is not a rule the caller asked about.
-fn internal(error: sqlx::Error) -> StoreError {
-    StoreError::Internal(anyhow::Error::new(error).context("database"))
-}
-
-/// Maps a unique violation to `Conflict(message)`, anything else to `Internal`.
-fn conflict_or_internal(error: sqlx::Error, message: &str) -> StoreError {
-    match &error {
-        sqlx::Error::Database(db) if db.is_unique_violation() => {
-            StoreError::Conflict(message.to_string())
-        }
-        _ => internal(error),
     }
 }
 
