@@ -63,11 +63,16 @@ fn apply(state: &AppState, change: Change) {
     }
 }
 
+/// Drops every cache: for changes this instance could not hear or read.
+fn forget_everything(state: &AppState) {
+    state.verifier.revoke_all();
+    state.flow_lists.forget_all();
+}
+
 /// Drops every cache for changes up to `counter` that were not heard.
 fn catch_up_to(state: &AppState, watch: &Watch, counter: i64) {
     if watch.seen.fetch_max(counter, Ordering::SeqCst) < counter {
-        state.verifier.revoke_all();
-        state.flow_lists.forget_all();
+        forget_everything(state);
         Metrics::bump(&state.metrics.changes_caught_up);
     }
 }
@@ -139,10 +144,7 @@ pub async fn listen(state: AppState, watch: Arc<Watch>) {
                     watch.seen.fetch_max(announcement.counter, Ordering::SeqCst);
                     Metrics::bump(&state.metrics.changes_heard);
                 }
-                Ok(Heard::Unknown) => {
-                    state.verifier.revoke_all();
-                    state.flow_lists.forget_all();
-                }
+                Ok(Heard::Unknown) => forget_everything(&state),
                 Err(error) => {
                     watch.listening.store(false, Ordering::SeqCst);
                     Metrics::bump(&state.metrics.change_listener_lost);

@@ -4,6 +4,7 @@
 //! must guarantee is checked by the contract suite, `tests/api/store_contract.rs`.
 
 mod changes;
+mod columns;
 pub(crate) mod postgres;
 mod records;
 mod sql_errors;

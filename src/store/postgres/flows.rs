@@ -8,8 +8,9 @@ use sqlx::{PgConnection, Row};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
+use super::super::columns::{settings_from_json, settings_json};
 use super::{PgStore, internal};
-use crate::domain::flow::{FlowDraft, FlowSettings};
+use crate::domain::flow::FlowDraft;
 use crate::domain::{FlowFilter, FlowId, TenantId, Timestamp, UserId, VersionId, new_id};
 use crate::store::{
     Change, FlowRecord, FlowStore, MapElementRecord, SnapshotState, StoreError, StoreResult, Who,
@@ -72,8 +73,7 @@ fn who(row: &PgRow, id: &str, prefix: &str) -> StoreResult<Who> {
 
 pub(super) fn version_from_row(row: &PgRow) -> StoreResult<FlowRecord> {
     let settings: String = column(row, "settings")?;
-    let settings: FlowSettings = serde_json::from_str(&settings)
-        .map_err(|e| StoreError::Internal(anyhow::Error::new(e).context("flow settings")))?;
+    let settings = settings_from_json(&settings)?;
     Ok(FlowRecord {
         id: FlowId(column(row, "id")?),
         version_id: VersionId(column(row, "version_id")?),
@@ -117,11 +117,6 @@ pub(super) fn filter_condition(filter: Option<&FlowFilter>, n: usize) -> (String
             Some(value.as_str()),
         ),
     }
-}
-
-fn settings_json(draft: &FlowDraft) -> StoreResult<String> {
-    serde_json::to_string(&draft.settings)
-        .map_err(|e| StoreError::Internal(anyhow::Error::new(e).context("flow settings")))
 }
 
 /// The flow being edited, read on `conn` (inside a write's transaction, to return what it
@@ -190,7 +185,7 @@ impl FlowStore for PgStore {
         .bind(draft.developer_name.folded())
         .bind(&draft.developer_summary)
         .bind(start.to_string())
-        .bind(settings_json(draft)?)
+        .bind(settings_json(&draft.settings)?)
         .bind(now)
         .bind(author.0)
         .execute(&mut *tx)
@@ -233,7 +228,7 @@ impl FlowStore for PgStore {
         .bind(draft.developer_name.as_str())
         .bind(draft.developer_name.folded())
         .bind(&draft.developer_summary)
-        .bind(settings_json(draft)?)
+        .bind(settings_json(&draft.settings)?)
         .bind(Timestamp::now().as_offset())
         .bind(author.0)
         .bind(tenant.0)

@@ -11,6 +11,7 @@ use sqlx::{PgConnection, Postgres, QueryBuilder, Row};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
+use super::super::columns::{NO_PASSWORD, password_hash};
 use super::{PgStore, connect_options, describe, internal};
 use crate::domain::{FlowId, KeyId, TenantId, Timestamp, UserId, VersionId};
 use crate::store::transfer::{
@@ -19,9 +20,6 @@ use crate::store::transfer::{
     settings,
 };
 use crate::store::{StoreError, StoreResult, Tenant, User};
-
-/// The column holds '' for an account with no usable password yet.
-const NO_PASSWORD: &str = "";
 
 type Separated<'qb, 'args> = sqlx::query_builder::Separated<'qb, 'args, Postgres, &'static str>;
 
@@ -123,8 +121,7 @@ async fn read_all(conn: &mut PgConnection) -> StoreResult<Dump> {
             email: get(&row, "email")?,
             first_name: get(&row, "first_name")?,
             last_name: get(&row, "last_name")?,
-            password_hash: Some(get::<String>(&row, "password_hash")?)
-                .filter(|hash| hash != NO_PASSWORD),
+            password_hash: password_hash(get(&row, "password_hash")?),
             created_at: get_time(&row, "created_at")?,
         });
     }

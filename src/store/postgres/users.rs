@@ -6,6 +6,7 @@ use sqlx::PgConnection;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
+use super::super::columns::{NO_PASSWORD, last_administrator, password_hash, role};
 use super::tenants::{TenantRow, tenant_from_row};
 use super::{PgStore, conflict_or_internal, internal};
 use crate::domain::Digest;
@@ -26,30 +27,16 @@ type UserRow = (
 
 const USER_COLUMNS: &str = "id, email, first_name, last_name, password_hash, created_at";
 
-/// The column holds '' for an account with no usable password yet.
-const NO_PASSWORD: &str = "";
-
 fn user_from_row(row: UserRow) -> User {
-    let (id, email, first_name, last_name, password_hash, created_at) = row;
+    let (id, email, first_name, last_name, hash, created_at) = row;
     User {
         id: UserId(id),
         email,
         first_name,
         last_name,
-        password_hash: Some(password_hash).filter(|hash| hash != NO_PASSWORD),
+        password_hash: password_hash(hash),
         created_at: Timestamp::from_offset(created_at),
     }
-}
-
-fn last_administrator() -> StoreError {
-    StoreError::Conflict(
-        "a tenant must keep at least one administrator: this user is its last".into(),
-    )
-}
-
-fn role(text: &str) -> StoreResult<Role> {
-    text.parse()
-        .map_err(|_| StoreError::Internal(anyhow::anyhow!("unknown role in the database")))
 }
 
 /// Takes the tenant's row lock for the rest of the transaction: every change that could drop
@@ -218,7 +205,7 @@ impl UserStore for PgStore {
         Ok(row.map(|(user, tenant, hash)| InvitationGrant {
             user_id: UserId(user),
             tenant_id: TenantId(tenant),
-            password_hash: Some(hash).filter(|hash| hash != NO_PASSWORD),
+            password_hash: password_hash(hash),
         }))
     }
 

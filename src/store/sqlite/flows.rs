@@ -5,8 +5,9 @@ use async_trait::async_trait;
 use sqlx::Row;
 use sqlx::sqlite::SqliteRow;
 
+use super::super::columns::{settings_from_json, settings_json};
 use super::{SqliteStore, internal, timestamp, uuid};
-use crate::domain::flow::{FlowDraft, FlowSettings};
+use crate::domain::flow::FlowDraft;
 use crate::domain::{FlowFilter, FlowId, TenantId, Timestamp, UserId, VersionId, new_id};
 use crate::store::{
     FlowRecord, FlowStore, MapElementRecord, SnapshotState, StoreError, StoreResult, Who,
@@ -58,8 +59,7 @@ fn who(row: &SqliteRow, id: &str, prefix: &str) -> StoreResult<Who> {
 
 pub(super) fn version_from_row(row: &SqliteRow) -> StoreResult<FlowRecord> {
     let settings: String = column(row, "settings")?;
-    let settings: FlowSettings = serde_json::from_str(&settings)
-        .map_err(|e| StoreError::Internal(anyhow::Error::new(e).context("flow settings")))?;
+    let settings = settings_from_json(&settings)?;
     Ok(FlowRecord {
         id: FlowId(uuid(&column::<String>(row, "id")?)?),
         version_id: VersionId(uuid(&column::<String>(row, "version_id")?)?),
@@ -97,11 +97,6 @@ pub(super) fn filter_condition(filter: Option<&FlowFilter>) -> (&'static str, Op
         Some(FlowFilter::NameEquals(value)) => (" AND f.name_folded = ?", Some(value)),
         Some(FlowFilter::NameContains(value)) => (" AND instr(f.name_folded, ?) > 0", Some(value)),
     }
-}
-
-fn settings_json(draft: &FlowDraft) -> StoreResult<String> {
-    serde_json::to_string(&draft.settings)
-        .map_err(|e| StoreError::Internal(anyhow::Error::new(e).context("flow settings")))
 }
 
 #[async_trait]
@@ -159,7 +154,7 @@ impl FlowStore for SqliteStore {
         .bind(draft.developer_name.folded())
         .bind(&draft.developer_summary)
         .bind(start.to_string())
-        .bind(settings_json(draft)?)
+        .bind(settings_json(&draft.settings)?)
         .bind(&now)
         .bind(&now)
         .bind(author.to_string())
@@ -202,7 +197,7 @@ impl FlowStore for SqliteStore {
         .bind(draft.developer_name.as_str())
         .bind(draft.developer_name.folded())
         .bind(&draft.developer_summary)
-        .bind(settings_json(draft)?)
+        .bind(settings_json(&draft.settings)?)
         .bind(Timestamp::now().to_rfc3339())
         .bind(author.to_string())
         .bind(tenant.to_string())

@@ -5,6 +5,7 @@ use async_trait::async_trait;
 use sqlx::sqlite::SqliteRow;
 use sqlx::{QueryBuilder, Row, Sqlite, SqliteConnection};
 
+use super::super::columns::{NO_PASSWORD, password_hash};
 use super::{SqliteStore, internal, optional_timestamp, timestamp, uuid};
 use crate::domain::{FlowId, KeyId, TenantId, UserId, VersionId};
 use crate::store::transfer::{
@@ -13,9 +14,6 @@ use crate::store::transfer::{
     not_empty, role, settings,
 };
 use crate::store::{StoreError, StoreResult, Tenant, User};
-
-/// The column holds '' for an account with no usable password yet.
-const NO_PASSWORD: &str = "";
 
 fn get<T>(row: &SqliteRow, name: &str) -> StoreResult<T>
 where
@@ -96,8 +94,7 @@ async fn read_all(conn: &mut SqliteConnection) -> StoreResult<Dump> {
             email: get(&row, "email")?,
             first_name: get(&row, "first_name")?,
             last_name: get(&row, "last_name")?,
-            password_hash: Some(get::<String>(&row, "password_hash")?)
-                .filter(|hash| hash != NO_PASSWORD),
+            password_hash: password_hash(get(&row, "password_hash")?),
             created_at: get_time(&row, "created_at")?,
         });
     }

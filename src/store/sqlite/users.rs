@@ -2,6 +2,7 @@
 
 use async_trait::async_trait;
 
+use super::super::columns::{NO_PASSWORD, last_administrator, password_hash, role};
 use super::{
     SqliteStore, bump_revocation_epoch, conflict_or_internal, internal, tenants::tenant_from_row,
     timestamp, uuid,
@@ -24,17 +25,14 @@ type UserRow = (
 
 const USER_COLUMNS: &str = "id, email, first_name, last_name, password_hash, created_at";
 
-/// The column holds '' for an account with no usable password yet.
-const NO_PASSWORD: &str = "";
-
 fn user_from_row(row: UserRow) -> StoreResult<User> {
-    let (id, email, first_name, last_name, password_hash, created_at) = row;
+    let (id, email, first_name, last_name, hash, created_at) = row;
     Ok(User {
         id: UserId(uuid(&id)?),
         email,
         first_name,
         last_name,
-        password_hash: Some(password_hash).filter(|hash| hash != NO_PASSWORD),
+        password_hash: password_hash(hash),
         created_at: timestamp(&created_at)?,
     })
 }
@@ -45,17 +43,6 @@ fn user_from_row(row: UserRow) -> StoreResult<User> {
 const KEEPS_AN_ADMINISTRATOR: &str = "(role <> 'ADMINISTRATOR' OR (SELECT COUNT(*) \
      FROM memberships a WHERE a.tenant_id = memberships.tenant_id \
      AND a.role = 'ADMINISTRATOR') > 1)";
-
-fn last_administrator() -> StoreError {
-    StoreError::Conflict(
-        "a tenant must keep at least one administrator: this user is its last".into(),
-    )
-}
-
-fn role(text: &str) -> StoreResult<Role> {
-    text.parse()
-        .map_err(|_| StoreError::Internal(anyhow::anyhow!("unknown role in the database")))
-}
 
 #[async_trait]
 impl UserStore for SqliteStore {
@@ -166,7 +153,7 @@ impl UserStore for SqliteStore {
             Ok(InvitationGrant {
                 user_id: UserId(uuid(&user)?),
                 tenant_id: TenantId(uuid(&tenant)?),
-                password_hash: Some(hash).filter(|hash| hash != NO_PASSWORD),
+                password_hash: password_hash(hash),
             })
         })
         .transpose()
