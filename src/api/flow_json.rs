@@ -5,9 +5,11 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
+use crate::api::element_json::{render_element, render_flow_element};
+use crate::domain::element::{ElementKind, FlowElementKind};
 use crate::domain::flow::{FlowDraft, FlowIdentityProvider, FlowSettings, GroupAuthorization};
 use crate::domain::{FlowId, FlowName, Invalid, Timestamp, UserId, VersionId, prose, tag};
-use crate::store::{FlowRecord, MapElementRecord, Who};
+use crate::store::{ElementRecord, FlowElementRecord, FlowRecord, Who};
 
 /// `FlowIdAPI`.
 #[derive(Debug, Serialize, ToSchema)]
@@ -143,50 +145,19 @@ impl From<FlowRecord> for ActiveFlow {
     }
 }
 
-/// `MapElementResponseAPI`, as far as keyflow keeps map elements.
-#[derive(Debug, Serialize, ToSchema)]
-#[serde(rename_all = "camelCase")]
-#[schema(as = MapElementResponseAPI)]
-pub struct MapElement {
-    pub id: Option<String>,
-    pub element_type: Option<String>,
-    pub developer_name: Option<String>,
-    pub developer_summary: Option<String>,
-    pub group_element_id: Option<String>,
-    pub x: i32,
-    pub y: i32,
-    #[schema(value_type = Option<Vec<Object>>)]
-    pub outcomes: Option<Vec<serde_json::Value>>,
-    pub date_created: Timestamp,
-    pub date_modified: Timestamp,
-}
-
-impl From<MapElementRecord> for MapElement {
-    fn from(element: MapElementRecord) -> Self {
-        Self {
-            id: Some(element.id.to_string()),
-            element_type: Some(element.element_type),
-            developer_name: Some(element.developer_name),
-            developer_summary: None,
-            group_element_id: None,
-            x: element.x,
-            y: element.y,
-            outcomes: None,
-            date_created: element.date_created,
-            date_modified: element.date_created,
-        }
-    }
-}
-
-/// `FlowImageResponseAPI`: one snapshot with its elements. keyflow keeps only map elements
-/// (the START element); the other element lists are empty.
+/// `FlowImageResponseAPI`: a flow's version with its elements, each as its
+/// `…ElementResponseAPI` document: the flow's own (map, group, navigation) and the tenant
+/// elements it uses. keyflow also carries identity providers and custom page components,
+/// which Boomi's image has no array for, under `identityProviderElements` and
+/// `customPageComponentElements`.
 #[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 #[schema(as = FlowImageResponseAPI)]
 pub struct FlowImage {
     #[serde(flatten)]
     pub flow: FlowResponse,
-    pub map_elements: Vec<MapElement>,
+    #[schema(value_type = Vec<Object>)]
+    pub map_elements: Vec<serde_json::Value>,
     #[schema(value_type = Vec<Object>)]
     pub navigation_elements: Vec<serde_json::Value>,
     #[schema(value_type = Vec<Object>)]
@@ -203,21 +174,46 @@ pub struct FlowImage {
     pub type_elements: Vec<serde_json::Value>,
     #[schema(value_type = Vec<Object>)]
     pub tag_elements: Vec<serde_json::Value>,
+    #[schema(value_type = Vec<Object>)]
+    pub identity_provider_elements: Vec<serde_json::Value>,
+    #[schema(value_type = Vec<Object>)]
+    pub custom_page_component_elements: Vec<serde_json::Value>,
 }
 
 impl FlowImage {
-    pub fn new(flow: FlowRecord, map_elements: Vec<MapElementRecord>) -> Self {
+    /// The image of a version with its flow elements and the tenant elements it uses.
+    pub fn new(
+        flow: FlowRecord,
+        flow_elements: &[FlowElementRecord],
+        elements: &[ElementRecord],
+    ) -> Self {
+        let flow_kind = |kind: FlowElementKind| -> Vec<serde_json::Value> {
+            flow_elements
+                .iter()
+                .filter(|element| element.kind == kind)
+                .map(render_flow_element)
+                .collect()
+        };
+        let kind = |kind: ElementKind| -> Vec<serde_json::Value> {
+            elements
+                .iter()
+                .filter(|element| element.kind == kind)
+                .map(render_element)
+                .collect()
+        };
         Self {
             flow: flow.into(),
-            map_elements: map_elements.into_iter().map(MapElement::from).collect(),
-            navigation_elements: Vec::new(),
-            group_elements: Vec::new(),
-            page_elements: Vec::new(),
-            value_elements: Vec::new(),
-            macro_elements: Vec::new(),
-            service_elements: Vec::new(),
-            type_elements: Vec::new(),
-            tag_elements: Vec::new(),
+            map_elements: flow_kind(FlowElementKind::Map),
+            navigation_elements: flow_kind(FlowElementKind::Navigation),
+            group_elements: flow_kind(FlowElementKind::Group),
+            page_elements: kind(ElementKind::Page),
+            value_elements: kind(ElementKind::Value),
+            macro_elements: kind(ElementKind::Macro),
+            service_elements: kind(ElementKind::Service),
+            type_elements: kind(ElementKind::Type),
+            tag_elements: kind(ElementKind::Tag),
+            identity_provider_elements: kind(ElementKind::IdentityProvider),
+            custom_page_component_elements: kind(ElementKind::CustomPageComponent),
         }
     }
 }

@@ -4,6 +4,7 @@
 pub(crate) mod admin_users;
 pub(crate) mod authentication;
 pub(crate) mod doc;
+pub mod element_json;
 pub mod flow_json;
 pub mod flows;
 pub(crate) mod health;

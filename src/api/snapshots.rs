@@ -59,7 +59,7 @@ async fn snapshot(
     let comment = comment.filter(|text| !text.trim().is_empty());
     let snapshot = state
         .store
-        .snapshot_flow(principal.tenant_id, flow, comment.as_deref())
+        .snapshot_flow(principal.tenant_id, flow, comment.as_deref(), None)
         .await?;
     Ok(Json(snapshot.into()))
 }
@@ -145,8 +145,8 @@ async fn load_snapshot(
     );
     let tenant = principal.tenant_id;
     let snapshot = state.store.snapshot(tenant, flow, version).await?;
-    let elements = state.store.map_elements(tenant, flow).await?;
-    Ok(Json(FlowImage::new(snapshot, elements)))
+    let elements = state.store.flow_elements(tenant, flow).await?;
+    Ok(Json(FlowImage::new(snapshot, &elements, &[])))
 }
 
 /// Activates or deactivates a snapshot and makes it the default or not. Only an activated

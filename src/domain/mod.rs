@@ -3,6 +3,7 @@
 //! function that takes one of these never re-checks it.
 
 mod digest;
+pub mod element;
 mod email;
 mod filter;
 pub mod flow;

@@ -104,6 +104,7 @@ impl From<RuleError> for ApiError {
             RuleError::NotAllowed(message) => ApiError::Forbidden(message),
             RuleError::Missing(message) => ApiError::NotFound(message),
             RuleError::Conflict(message) => ApiError::Conflict(message),
+            RuleError::Invalid(message) => ApiError::Unprocessable(message),
             RuleError::WrongCredentials(message) => ApiError::Unauthorized(message),
             RuleError::Throttled(throttled) => throttled.into(),
             RuleError::AccountDelayed(delayed) => delayed.into(),

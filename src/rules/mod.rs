@@ -6,6 +6,7 @@
 //! (`http::error`). Nothing here knows HTTP.
 
 pub mod access;
+pub mod flow_graph;
 pub mod keys;
 pub mod members;
 pub mod sign_in;
@@ -31,6 +32,10 @@ pub enum RuleError {
     /// It would break a rule of the data: a name taken, a tenant's last administrator.
     #[error("{0}")]
     Conflict(String),
+    /// What was sent cannot be stored as it is (an outcome pointing at no map element, a
+    /// package lacking an element it refers to); the message names what is wrong.
+    #[error("{0}")]
+    Invalid(String),
     /// A password or a password link is wrong (it spends the address's failure budget).
     #[error("{0}")]
     WrongCredentials(String),

@@ -1,9 +1,11 @@
 //! What both backends store the same way: the empty password hash, a role's text, a flow's
-//! settings as JSON text, and the refusal both give for a tenant's last administrator.
+//! settings and elements' documents as JSON text, and the refusals both give (a tenant's last
+//! administrator, a taken element name, an element in use, a stale editing token).
 
-use super::{StoreError, StoreResult};
-use crate::domain::Role;
+use super::{JsonObject, NewElement, StoreError, StoreResult};
+use crate::domain::element::{ElementKind, FlowElementKind};
 use crate::domain::flow::FlowSettings;
+use crate::domain::{FlowId, Role};
 
 /// `users.password_hash` holds '' for an account with no usable password yet.
 pub(super) const NO_PASSWORD: &str = "";
@@ -36,4 +38,70 @@ pub(super) fn settings_json(settings: &FlowSettings) -> StoreResult<String> {
 pub(super) fn settings_from_json(text: &str) -> StoreResult<FlowSettings> {
     serde_json::from_str(text)
         .map_err(|e| StoreError::Internal(anyhow::Error::new(e).context("flow settings")))
+}
+
+/// An element's document as the JSON text both backends keep.
+pub(super) fn document_json(document: &JsonObject) -> StoreResult<String> {
+    serde_json::to_string(document)
+        .map_err(|e| StoreError::Internal(anyhow::Error::new(e).context("element document")))
+}
+
+/// An element's document read back from its JSON text.
+pub(super) fn document_from_json(text: &str) -> StoreResult<JsonObject> {
+    serde_json::from_str(text)
+        .map_err(|e| StoreError::Internal(anyhow::Error::new(e).context("element document")))
+}
+
+/// An element kind read back from its column; an unknown one means a corrupt row.
+pub(super) fn element_kind(text: &str) -> StoreResult<ElementKind> {
+    ElementKind::parse(text)
+        .map_err(|_| StoreError::Internal(anyhow::anyhow!("unknown element kind in the database")))
+}
+
+/// A flow element kind read back from its column.
+pub(super) fn flow_element_kind(text: &str) -> StoreResult<FlowElementKind> {
+    FlowElementKind::parse(text).map_err(|_| {
+        StoreError::Internal(anyhow::anyhow!("unknown flow element kind in the database"))
+    })
+}
+
+/// The refusal of an element whose name another element of its kind has.
+pub(super) fn name_taken(element: &NewElement) -> StoreError {
+    StoreError::Conflict(format!(
+        "this tenant already has a {} named '{}' (names are unique per type, ignoring case)",
+        element.kind.noun(),
+        element.name.as_str()
+    ))
+}
+
+/// The refusal to delete an element that flows use, naming them.
+pub(super) fn element_in_use(kind: ElementKind, flows: &[(String, String)]) -> StoreError {
+    let named: Vec<String> = flows
+        .iter()
+        .map(|(id, name)| format!("'{name}' ({id})"))
+        .collect();
+    StoreError::Conflict(format!(
+        "this {} is used by the flow{} {}: remove it from them first",
+        kind.noun(),
+        if flows.len() == 1 { "" } else { "s" },
+        named.join(", ")
+    ))
+}
+
+/// The refusal of a write based on an editing token the flow has moved on from.
+pub(super) fn stale_token(flow: FlowId) -> StoreError {
+    StoreError::Conflict(format!(
+        "the flow {flow} has changed since this editing token was issued: load the flow again \
+         for its current editingToken"
+    ))
+}
+
+/// The START map element every new flow begins with.
+pub(super) fn start_document() -> JsonObject {
+    let mut document = JsonObject::new();
+    document.insert("elementType".into(), "START".into());
+    document.insert("developerName".into(), "Start".into());
+    document.insert("x".into(), 100.into());
+    document.insert("y".into(), 100.into());
+    document
 }

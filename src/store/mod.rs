@@ -21,7 +21,10 @@ pub use changes::*;
 pub use records::*;
 pub use transfer::{Dump, Transfer};
 
+use uuid::Uuid;
+
 use crate::domain::Digest;
+use crate::domain::element::ElementKind;
 use crate::domain::flow::FlowDraft;
 use crate::domain::{
     Email, FlowFilter, FlowId, KeyId, Page, Role, TenantId, TenantName, Timestamp, UserId,
@@ -250,12 +253,89 @@ pub trait FlowStore {
         author: UserId,
     ) -> StoreResult<Option<FlowRecord>>;
     async fn delete_flow(&self, tenant: TenantId, id: FlowId) -> StoreResult<bool>;
-    /// The flow's map elements (its START element).
-    async fn map_elements(
+    /// The flow's graph elements (map, group, navigation), oldest first; Missing when the
+    /// tenant has no such flow.
+    async fn flow_elements(
         &self,
         tenant: TenantId,
         id: FlowId,
-    ) -> StoreResult<Vec<MapElementRecord>>;
+    ) -> StoreResult<Vec<FlowElementRecord>>;
+    /// The tenant elements the flow uses; Missing when the tenant has no such flow.
+    async fn flow_uses(&self, tenant: TenantId, id: FlowId) -> StoreResult<Vec<FlowUse>>;
+    /// The flows of the tenant that use the element, ordered by name.
+    async fn flows_using(&self, tenant: TenantId, element: Uuid) -> StoreResult<Vec<FlowRecord>>;
+    /// Writes one flow as [`FlowGraphWrite`] says, in one transaction, and returns it.
+    /// Missing when `Update` names no flow of the tenant; Conflict for a stale editing token,
+    /// a taken id, or a use of an element the tenant does not have. Announces
+    /// [`Change::Flows`].
+    async fn write_flow(&self, tenant: TenantId, write: FlowGraphWrite) -> StoreResult<FlowRecord> {
+        let mut flows = self
+            .apply_batch(
+                tenant,
+                ElementBatch {
+                    flows: vec![write],
+                    ..ElementBatch::default()
+                },
+            )
+            .await?;
+        flows
+            .pop()
+            .ok_or_else(|| StoreError::Internal(anyhow::anyhow!("a written flow vanished")))
+    }
+    /// Writes the batch's elements, then its flows, in one transaction: all or nothing, each
+    /// refused as [`ElementStore::save_element`] and [`FlowStore::write_flow`] refuse. Returns
+    /// the flows written, in order.
+    async fn apply_batch(
+        &self,
+        tenant: TenantId,
+        batch: ElementBatch,
+    ) -> StoreResult<Vec<FlowRecord>>;
+}
+
+/// The tenant's elements (values, types, pages, services, macros, identity providers, tags,
+/// custom page components), each stored as its document.
+#[async_trait]
+pub trait ElementStore {
+    /// The tenant's elements of one kind (every kind with `None`), ordered by name.
+    async fn elements(
+        &self,
+        tenant: TenantId,
+        kind: Option<ElementKind>,
+    ) -> StoreResult<Vec<ElementRecord>>;
+    /// The tenant's element with this id, of any kind.
+    async fn element(&self, tenant: TenantId, id: Uuid) -> StoreResult<Option<ElementRecord>>;
+    /// The tenant's elements among these ids (unknown ids are left out).
+    async fn elements_by_ids(
+        &self,
+        tenant: TenantId,
+        ids: &[Uuid],
+    ) -> StoreResult<Vec<ElementRecord>>;
+    /// Inserts the element, or replaces the tenant's element with its id. Conflict, naming
+    /// the clash, when another element of the kind has the name (ignoring case; enforced by
+    /// the database, so it holds under races) or when the id is an element of another kind.
+    async fn save_element(
+        &self,
+        tenant: TenantId,
+        element: NewElement,
+    ) -> StoreResult<ElementRecord>;
+    /// Deletes the element. False when the tenant has no such element of that kind; Conflict
+    /// naming the flows when a flow uses it (enforced by the database).
+    async fn delete_element(
+        &self,
+        tenant: TenantId,
+        kind: ElementKind,
+        id: Uuid,
+    ) -> StoreResult<bool>;
+}
+
+/// A snapshot's frozen image: the flow's elements and the tenant elements it used, as JSON
+/// written by the layers above; the store keeps it as text and never reads into it.
+#[derive(Debug, Clone)]
+pub struct FrozenImage {
+    /// The flow's editing token the image was read at: the snapshot is refused (Conflict)
+    /// when the flow has changed since.
+    pub editing_token: Uuid,
+    pub json: String,
 }
 
 /// Snapshots and activation. Every call names the flow by tenant and id; an unknown flow or
@@ -269,7 +349,16 @@ pub trait SnapshotStore {
         tenant: TenantId,
         id: FlowId,
         comment: Option<&str>,
+        image: Option<FrozenImage>,
     ) -> StoreResult<FlowRecord>;
+    /// The frozen image of a snapshot; `None` for a snapshot taken before keyflow kept images
+    /// (it holds the START element only). Missing as [`SnapshotStore::snapshot`].
+    async fn snapshot_image(
+        &self,
+        tenant: TenantId,
+        id: FlowId,
+        version: VersionId,
+    ) -> StoreResult<Option<String>>;
     /// The flow's snapshots, newest first.
     async fn snapshots(&self, tenant: TenantId, id: FlowId) -> StoreResult<Vec<FlowRecord>>;
     async fn snapshot(
@@ -339,6 +428,7 @@ pub trait Store:
     + TokenStore
     + SessionStore
     + FlowStore
+    + ElementStore
     + SnapshotStore
     + MetaStore
     + ChangeFeed
@@ -356,6 +446,7 @@ impl<T> Store for T where
         + TokenStore
         + SessionStore
         + FlowStore
+        + ElementStore
         + SnapshotStore
         + MetaStore
         + ChangeFeed

@@ -1,9 +1,16 @@
 //! The rows the store reads and writes, in domain types.
 
+use uuid::Uuid;
+
 use crate::domain::Digest;
+use crate::domain::element::{ElementKind, ElementName, FlowElementKind};
+use crate::domain::flow::FlowDraft;
 use crate::domain::{
     Email, FlowId, KeyId, KeyName, Role, TenantId, Timestamp, UserId, VersionId, flow::FlowSettings,
 };
+
+/// A JSON object as Boomi's tools send it, kept field for field.
+pub type JsonObject = serde_json::Map<String, serde_json::Value>;
 
 #[derive(Debug, Clone)]
 pub struct Tenant {
@@ -201,15 +208,100 @@ pub struct SnapshotState {
     pub activated_by: Option<String>,
 }
 
-/// A map element of a flow; keyflow keeps only the START element.
+/// A tenant element as stored: the document its request carried (every field as sent, less
+/// those keyflow owns: `id`, the dates and the builders), with what keyflow keeps beside it.
 #[derive(Debug, Clone)]
-pub struct MapElementRecord {
-    pub id: uuid::Uuid,
-    pub element_type: String,
+pub struct ElementRecord {
+    pub id: Uuid,
+    pub kind: ElementKind,
     pub developer_name: String,
-    pub x: i32,
-    pub y: i32,
+    pub document: JsonObject,
     pub date_created: Timestamp,
+    pub date_modified: Timestamp,
+    pub who_created: Who,
+    pub who_modified: Who,
+}
+
+/// A tenant element to write: inserted, or replacing the one with its id.
+#[derive(Debug, Clone)]
+pub struct NewElement {
+    pub id: Uuid,
+    pub kind: ElementKind,
+    pub name: ElementName,
+    pub document: JsonObject,
+    pub author: UserId,
+}
+
+/// An element of a flow's graph (map, group or navigation), stored as its document.
+#[derive(Debug, Clone)]
+pub struct FlowElementRecord {
+    pub id: Uuid,
+    pub kind: FlowElementKind,
+    pub developer_name: String,
+    pub document: JsonObject,
+    pub date_created: Timestamp,
+    pub date_modified: Timestamp,
+    pub who_created: Who,
+    pub who_modified: Who,
+}
+
+/// A flow element to write as part of a whole graph.
+#[derive(Debug, Clone)]
+pub struct NewFlowElement {
+    pub id: Uuid,
+    pub kind: FlowElementKind,
+    /// May be empty: Boomi's map elements do not require one.
+    pub developer_name: String,
+    pub document: JsonObject,
+}
+
+/// A tenant element a flow uses: referenced from one of its elements, or imported into it
+/// explicitly (`POST /api/draw/1/element/flow/{flow}/{type}/{id}`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub struct FlowUse {
+    pub element: Uuid,
+    pub imported: bool,
+}
+
+/// How [`FlowGraphWrite`] treats the flow's row.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum GraphMode {
+    /// A new flow with this id; Conflict when the id is taken.
+    Create,
+    /// An existing flow of the tenant (Missing otherwise). With `expected_token`, Conflict
+    /// unless the flow's editing token is still that one: the write was based on what the
+    /// flow was then.
+    Update { expected_token: Option<Uuid> },
+    /// The tenant's flow with this id is created or overwritten (a package import). Conflict
+    /// when another tenant holds the id.
+    Replace,
+}
+
+/// One write of a flow: its header and, when given, its whole graph (every flow element, and
+/// the tenant elements it uses), in one transaction. The flow gets a new version id and a new
+/// editing token.
+#[derive(Debug, Clone)]
+pub struct FlowGraphWrite {
+    pub id: FlowId,
+    pub mode: GraphMode,
+    /// The new header; required to create. `None` keeps the flow's.
+    pub header: Option<FlowDraft>,
+    /// The START map element's id, when it changes (`None` keeps it).
+    pub start_map_element_id: Option<String>,
+    /// The flow's elements, replacing all of them; `None` keeps them.
+    pub elements: Option<Vec<NewFlowElement>>,
+    /// The tenant elements it uses, replacing the list; `None` keeps it.
+    pub uses: Option<Vec<FlowUse>>,
+    pub author: UserId,
+}
+
+/// Tenant elements and flows written together, all or nothing (a package import, a revert).
+#[derive(Debug, Clone, Default)]
+pub struct ElementBatch {
+    pub elements: Vec<NewElement>,
+    /// Whether an element that already exists (by id) is replaced; if not, it is kept as it is.
+    pub overwrite_existing: bool,
+    pub flows: Vec<FlowGraphWrite>,
 }
 
 /// Something worth an audit trail: reveals, key creation and deletion, membership changes.

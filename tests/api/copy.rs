@@ -677,10 +677,10 @@ async fn every_backend_imports_every_row_and_exports_it_unchanged() {
             running[0].snapshot.as_ref().unwrap().comment.as_deref(),
             Some("frozen")
         );
-        let elements = store.map_elements(one, flow).await.unwrap();
+        let elements = store.flow_elements(one, flow).await.unwrap();
         assert_eq!(
-            (elements[0].id, elements[0].y),
-            (dump.map_elements[0].id, -7)
+            (elements[0].id, elements[0].document["y"].as_i64()),
+            (dump.map_elements[0].id, Some(-7))
         );
         let pepper = store.meta("fingerprint:pepper").await.unwrap();
         assert_eq!(pepper.as_deref(), Some("bb"));

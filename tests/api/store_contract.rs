@@ -750,9 +750,9 @@ async fn flows_are_created_listed_filtered_updated_and_deleted_within_their_tena
         assert_eq!((beta.who_created.id, beta.who_owner.id), (ada, ada));
         assert_eq!(beta.who_created.email.as_deref(), Some("ada@example.com"));
         assert!(beta.snapshot.is_none());
-        let elements = store.map_elements(acme.id, beta.id).await.unwrap();
+        let elements = store.flow_elements(acme.id, beta.id).await.unwrap();
         assert_eq!(elements.len(), 1);
-        assert_eq!(elements[0].element_type, "START");
+        assert_eq!(elements[0].document["elementType"], "START");
         assert_eq!(
             Some(elements[0].id.to_string()),
             beta.start_map_element_id.clone()
@@ -783,13 +783,7 @@ async fn flows_are_created_listed_filtered_updated_and_deleted_within_their_tena
         // Another tenant sees none of it.
         assert!(store.list_flows(other.id, None).await.unwrap().is_empty());
         assert!(store.flow(other.id, beta.id).await.unwrap().is_none());
-        assert!(
-            store
-                .map_elements(other.id, beta.id)
-                .await
-                .unwrap()
-                .is_empty()
-        );
+        assert_missing(store.flow_elements(other.id, beta.id).await);
         assert!(
             store
                 .update_flow(other.id, beta.id, &draft("X"), ada)
@@ -823,13 +817,7 @@ async fn flows_are_created_listed_filtered_updated_and_deleted_within_their_tena
         assert!(store.delete_flow(acme.id, beta.id).await.unwrap());
         assert!(!store.delete_flow(acme.id, beta.id).await.unwrap());
         assert!(store.flow(acme.id, beta.id).await.unwrap().is_none());
-        assert!(
-            store
-                .map_elements(acme.id, beta.id)
-                .await
-                .unwrap()
-                .is_empty()
-        );
+        assert_missing(store.flow_elements(acme.id, beta.id).await);
         assert_eq!(
             names(&store.list_flows(acme.id, None).await.unwrap()),
             ["alpha"]
@@ -852,7 +840,7 @@ async fn snapshots_freeze_a_version_and_activation_picks_the_running_one() {
             (flow.id, FlowId::generate(), VersionId::generate());
 
         let first = store
-            .snapshot_flow(acme.id, id, Some("first"))
+            .snapshot_flow(acme.id, id, Some("first"), None)
             .await
             .unwrap();
         assert_eq!(
@@ -864,13 +852,13 @@ async fn snapshots_freeze_a_version_and_activation_picks_the_running_one() {
         assert!(!state.is_active && !state.is_default);
         let editing = store.flow(acme.id, id).await.unwrap().unwrap();
         assert_ne!(editing.version_id, first.version_id, "the flow moves on");
-        assert_missing(store.snapshot_flow(acme.id, unknown_flow, None).await);
+        assert_missing(store.snapshot_flow(acme.id, unknown_flow, None, None).await);
 
         store
             .update_flow(acme.id, id, &draft("Orders v2"), ada)
             .await
             .unwrap();
-        let second = store.snapshot_flow(acme.id, id, None).await.unwrap();
+        let second = store.snapshot_flow(acme.id, id, None, None).await.unwrap();
         let listed = store.snapshots(acme.id, id).await.unwrap();
         let versions: Vec<VersionId> = listed.iter().map(|s| s.version_id).collect();
         assert_eq!(
@@ -1170,7 +1158,10 @@ async fn writes_that_others_may_have_cached_are_announced_in_commit_order() {
             .update_flow(acme.id, flow.id, &draft("Orders v2"), ada)
             .await
             .unwrap();
-        let snapshot = store.snapshot_flow(acme.id, flow.id, None).await.unwrap();
+        let snapshot = store
+            .snapshot_flow(acme.id, flow.id, None, None)
+            .await
+            .unwrap();
         let on = Activation {
             is_default: true,
             is_active: true,

@@ -75,6 +75,7 @@ impl SnapshotStore for PgStore {
         tenant: TenantId,
         id: FlowId,
         comment: Option<&str>,
+        _image: Option<crate::store::FrozenImage>,
     ) -> StoreResult<FlowRecord> {
         let mut tx = self.pool.begin().await.map_err(internal)?;
         let Some(version) = lock_flow(&mut tx, tenant, id).await? else {
@@ -111,6 +112,15 @@ impl SnapshotStore for PgStore {
         self.announce(&mut tx, Change::Flows { tenant }).await?;
         tx.commit().await.map_err(internal)?;
         Ok(snapshot)
+    }
+
+    async fn snapshot_image(
+        &self,
+        _tenant: TenantId,
+        _id: FlowId,
+        _version: VersionId,
+    ) -> StoreResult<Option<String>> {
+        Ok(None)
     }
 
     async fn snapshots(&self, tenant: TenantId, id: FlowId) -> StoreResult<Vec<FlowRecord>> {

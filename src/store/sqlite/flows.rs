@@ -1,16 +1,21 @@
 //! Flows in SQLite: the version of each being edited, with its builders joined in, and its
-//! START map element. The row decoder is shared with the snapshots.
+//! writes, which go through the graph writer (`graph.rs`). The row decoder is shared with the
+//! snapshots.
 
 use async_trait::async_trait;
 use sqlx::Row;
 use sqlx::sqlite::SqliteRow;
 
-use super::super::columns::{settings_from_json, settings_json};
+use super::super::columns::settings_from_json;
+use uuid::Uuid;
+
+use super::elements::who;
 use super::{SqliteStore, internal, timestamp, uuid};
 use crate::domain::flow::FlowDraft;
-use crate::domain::{FlowFilter, FlowId, TenantId, Timestamp, UserId, VersionId, new_id};
+use crate::domain::{FlowFilter, FlowId, TenantId, UserId, VersionId};
 use crate::store::{
-    FlowRecord, FlowStore, MapElementRecord, SnapshotState, StoreError, StoreResult, Who,
+    ElementBatch, FlowElementRecord, FlowGraphWrite, FlowRecord, FlowStore, FlowUse, GraphMode,
+    SnapshotState, StoreError, StoreResult,
 };
 
 /// The builders of a version, each a LEFT JOIN so a flow outlives its author.
@@ -46,15 +51,6 @@ where
     T: for<'r> sqlx::Decode<'r, sqlx::Sqlite> + sqlx::Type<sqlx::Sqlite>,
 {
     row.try_get(name).map_err(internal)
-}
-
-fn who(row: &SqliteRow, id: &str, prefix: &str) -> StoreResult<Who> {
-    Ok(Who {
-        id: UserId(uuid(&column::<String>(row, id)?)?),
-        first_name: column(row, &format!("{prefix}_first"))?,
-        last_name: column(row, &format!("{prefix}_last"))?,
-        email: column(row, &format!("{prefix}_email"))?,
-    })
 }
 
 pub(super) fn version_from_row(row: &SqliteRow) -> StoreResult<FlowRecord> {
@@ -136,48 +132,19 @@ impl FlowStore for SqliteStore {
         draft: &FlowDraft,
         author: UserId,
     ) -> StoreResult<FlowRecord> {
-        let id = FlowId::generate();
-        let start = new_id();
-        let now = Timestamp::now().to_rfc3339();
-        let mut tx = self.pool.begin().await.map_err(internal)?;
-        sqlx::query(
-            "INSERT INTO flows (id, tenant_id, version_id, editing_token, developer_name, \
-             name_folded, developer_summary, start_map_element_id, settings, date_created, \
-             date_modified, who_created, who_modified, who_owner) \
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        self.write_flow(
+            tenant,
+            FlowGraphWrite {
+                id: FlowId::generate(),
+                mode: GraphMode::Create,
+                header: Some(draft.clone()),
+                start_map_element_id: None,
+                elements: None,
+                uses: None,
+                author,
+            },
         )
-        .bind(id.to_string())
-        .bind(tenant.to_string())
-        .bind(new_id().to_string())
-        .bind(new_id().to_string())
-        .bind(draft.developer_name.as_str())
-        .bind(draft.developer_name.folded())
-        .bind(&draft.developer_summary)
-        .bind(start.to_string())
-        .bind(settings_json(&draft.settings)?)
-        .bind(&now)
-        .bind(&now)
-        .bind(author.to_string())
-        .bind(author.to_string())
-        .bind(author.to_string())
-        .execute(&mut *tx)
         .await
-        .map_err(internal)?;
-        // Every flow starts at its START map element.
-        sqlx::query(
-            "INSERT INTO map_elements (id, flow_id, element_type, developer_name, x, y, \
-             date_created) VALUES (?, ?, 'START', 'Start', 100, 100, ?)",
-        )
-        .bind(start.to_string())
-        .bind(id.to_string())
-        .bind(&now)
-        .execute(&mut *tx)
-        .await
-        .map_err(internal)?;
-        tx.commit().await.map_err(internal)?;
-        self.flow(tenant, id)
-            .await?
-            .ok_or_else(|| StoreError::Internal(anyhow::anyhow!("a created flow vanished")))
     }
 
     async fn update_flow(
@@ -187,28 +154,21 @@ impl FlowStore for SqliteStore {
         draft: &FlowDraft,
         author: UserId,
     ) -> StoreResult<Option<FlowRecord>> {
-        let result = sqlx::query(
-            "UPDATE flows SET version_id = ?, editing_token = ?, developer_name = ?, \
-             name_folded = ?, developer_summary = ?, settings = ?, \
-             date_modified = ?, who_modified = ? WHERE tenant_id = ? AND id = ?",
-        )
-        .bind(new_id().to_string())
-        .bind(new_id().to_string())
-        .bind(draft.developer_name.as_str())
-        .bind(draft.developer_name.folded())
-        .bind(&draft.developer_summary)
-        .bind(settings_json(&draft.settings)?)
-        .bind(Timestamp::now().to_rfc3339())
-        .bind(author.to_string())
-        .bind(tenant.to_string())
-        .bind(id.to_string())
-        .execute(&self.pool)
-        .await
-        .map_err(internal)?;
-        if result.rows_affected() == 0 {
-            return Ok(None);
+        let write = FlowGraphWrite {
+            id,
+            mode: GraphMode::Update {
+                expected_token: None,
+            },
+            header: Some(draft.clone()),
+            start_map_element_id: None,
+            elements: None,
+            uses: None,
+            author,
+        };
+        match self.write_flow(tenant, write).await {
+            Err(StoreError::Missing(_)) => Ok(None),
+            other => other.map(Some),
         }
-        self.flow(tenant, id).await
     }
 
     async fn delete_flow(&self, tenant: TenantId, id: FlowId) -> StoreResult<bool> {
@@ -221,32 +181,27 @@ impl FlowStore for SqliteStore {
         Ok(result.rows_affected() > 0)
     }
 
-    async fn map_elements(
+    async fn flow_elements(
         &self,
         tenant: TenantId,
         id: FlowId,
-    ) -> StoreResult<Vec<MapElementRecord>> {
-        let rows: Vec<(String, String, String, i64, i64, String)> = sqlx::query_as(
-            "SELECT m.id, m.element_type, m.developer_name, m.x, m.y, m.date_created \
-             FROM map_elements m JOIN flows f ON f.id = m.flow_id \
-             WHERE f.tenant_id = ? AND f.id = ? ORDER BY m.date_created, m.id",
-        )
-        .bind(tenant.to_string())
-        .bind(id.to_string())
-        .fetch_all(&self.pool)
-        .await
-        .map_err(internal)?;
-        rows.into_iter()
-            .map(|(id, element_type, developer_name, x, y, date_created)| {
-                Ok(MapElementRecord {
-                    id: uuid(&id)?,
-                    element_type,
-                    developer_name,
-                    x: i32::try_from(x).unwrap_or_default(),
-                    y: i32::try_from(y).unwrap_or_default(),
-                    date_created: timestamp(&date_created)?,
-                })
-            })
-            .collect()
+    ) -> StoreResult<Vec<FlowElementRecord>> {
+        self.graph_elements(tenant, id).await
+    }
+
+    async fn flow_uses(&self, tenant: TenantId, id: FlowId) -> StoreResult<Vec<FlowUse>> {
+        self.uses_of(tenant, id).await
+    }
+
+    async fn flows_using(&self, tenant: TenantId, element: Uuid) -> StoreResult<Vec<FlowRecord>> {
+        self.flows_using_element(tenant, element).await
+    }
+
+    async fn apply_batch(
+        &self,
+        tenant: TenantId,
+        batch: ElementBatch,
+    ) -> StoreResult<Vec<FlowRecord>> {
+        self.write_batch(tenant, batch).await
     }
 }

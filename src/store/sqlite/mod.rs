@@ -2,7 +2,9 @@
 //! on and `synchronous=FULL`, so a write that was answered survives `kill -9` (and power loss).
 
 mod changes;
+mod elements;
 mod flows;
+mod graph;
 mod keys;
 mod meta;
 mod sessions;

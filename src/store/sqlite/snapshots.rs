@@ -3,10 +3,13 @@
 
 use async_trait::async_trait;
 
+use super::super::columns::stale_token;
 use super::flows::{filter_condition, select_snapshots, version_from_row};
 use super::{SqliteStore, internal};
 use crate::domain::{FlowFilter, FlowId, TenantId, Timestamp, UserId, VersionId, new_id};
-use crate::store::{Activation, FlowRecord, FlowStore, SnapshotStore, StoreError, StoreResult};
+use crate::store::{
+    Activation, FlowRecord, FlowStore, FrozenImage, SnapshotStore, StoreError, StoreResult,
+};
 
 /// The running snapshot of each flow: active, and no other active snapshot of the same flow
 /// ranks higher (default first, then the latest activation, then the latest version).
@@ -49,27 +52,40 @@ impl SnapshotStore for SqliteStore {
         tenant: TenantId,
         id: FlowId,
         comment: Option<&str>,
+        image: Option<FrozenImage>,
     ) -> StoreResult<FlowRecord> {
-        let mut tx = self.pool.begin().await.map_err(internal)?;
+        let mut tx = self
+            .pool
+            .begin_with("BEGIN IMMEDIATE")
+            .await
+            .map_err(internal)?;
+        let token = image.as_ref().map(|image| image.editing_token.to_string());
         let copied = sqlx::query(
             "INSERT INTO flow_snapshots (flow_id, version_id, tenant_id, editing_token, \
              developer_name, name_folded, developer_summary, start_map_element_id, settings, \
              date_created, date_modified, who_created, who_modified, who_owner, comment, \
-             snapped_at) \
+             snapped_at, image) \
              SELECT id, version_id, tenant_id, editing_token, developer_name, name_folded, \
              developer_summary, start_map_element_id, settings, date_created, date_modified, \
-             who_created, who_modified, who_owner, ?, ? FROM flows WHERE tenant_id = ? AND id = ?",
+             who_created, who_modified, who_owner, ?, ?, ? FROM flows \
+             WHERE tenant_id = ? AND id = ? AND (? IS NULL OR editing_token = ?)",
         )
         .bind(comment)
         .bind(Timestamp::now().to_rfc3339())
+        .bind(image.as_ref().map(|image| image.json.as_str()))
         .bind(tenant.to_string())
         .bind(id.to_string())
+        .bind(&token)
+        .bind(&token)
         .execute(&mut *tx)
         .await
         .map_err(internal)?;
         if copied.rows_affected() == 0 {
             drop(tx);
-            return Err(self.missing(tenant, id, None).await);
+            return match (self.flow(tenant, id).await?, image) {
+                (Some(_), Some(_)) => Err(stale_token(id)),
+                _ => Err(self.missing(tenant, id, None).await),
+            };
         }
         // The frozen version keeps its id; the flow being edited moves on to a new one.
         let (version,): (String,) =
@@ -89,6 +105,28 @@ impl SnapshotStore for SqliteStore {
         tx.commit().await.map_err(internal)?;
         let version = VersionId::parse(&version).map_err(|e| internal_text(&e.0))?;
         self.snapshot(tenant, id, version).await
+    }
+
+    async fn snapshot_image(
+        &self,
+        tenant: TenantId,
+        id: FlowId,
+        version: VersionId,
+    ) -> StoreResult<Option<String>> {
+        let row: Option<(Option<String>,)> = sqlx::query_as(
+            "SELECT image FROM flow_snapshots WHERE tenant_id = ? AND flow_id = ? \
+             AND version_id = ?",
+        )
+        .bind(tenant.to_string())
+        .bind(id.to_string())
+        .bind(version.to_string())
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(internal)?;
+        match row {
+            Some((image,)) => Ok(image),
+            None => Err(self.missing(tenant, id, Some(version)).await),
+        }
     }
 
     async fn snapshots(&self, tenant: TenantId, id: FlowId) -> StoreResult<Vec<FlowRecord>> {
