@@ -4,7 +4,7 @@
 
 mod digest;
 mod email;
-mod filter;
+pub mod filter;
 pub mod flow;
 mod ids;
 mod names;
@@ -15,7 +15,7 @@ mod timestamp;
 
 pub use digest::Digest;
 pub use email::Email;
-pub use filter::FlowFilter;
+pub use filter::{Filter, Filterable, FlowFilter};
 pub(crate) use ids::shorten;
 pub use ids::{FlowId, KeyId, TenantId, UserId, VersionId, new_id};
 pub use names::{
