@@ -1,6 +1,7 @@
 //! Sign-in: `POST /api/draw/1/authentication` trades an email and password for a token;
 //! `GET /api/draw/1/authentication/{tenantId}` trades a token for one in another tenant, which
-//! inherits the first one's sign-in: its reach and its end. Only a password starts a lifetime.
+//! inherits the first one's sign-in: its reach and its end (only a password starts a
+//! lifetime); or an API key for a token bound to it, which can do no more than the key.
 
 use axum::Json;
 use axum::extract::State;
@@ -14,7 +15,7 @@ use crate::api::doc::{
     AuthErrors, BadRequest, BodyErrors, Forbidden, Internal, SignInThrottled, Unauthorized,
 };
 use crate::domain::TenantId;
-use crate::http::Interactive;
+use crate::http::Principal;
 use crate::http::error::ApiError;
 use crate::http::extract::ClientAddress;
 use crate::http::json::{JsonBody, Segment};
@@ -67,16 +68,17 @@ async fn sign_in(
     Ok(Json(token.expose_secret().to_string()))
 }
 
-/// A token for another of the signed-in user's tenants. Only a token may ask: a token can
-/// manage keys, so an API key must never be able to mint one. The new token is the asking
-/// token's sign-in carried over: it ends when that one does, and reaches only the tenants that
-/// one reaches, so a token can never renew or widen itself.
+/// A token for one of the user's tenants. With a token of a password sign-in: a token for
+/// another of the user's tenants, carrying that sign-in over (it ends when the asking one
+/// does, and reaches only the tenants it reaches, so a token can never renew or widen itself).
+/// With an API key (or a token one obtained): a token bound to that key, for the key's own
+/// tenant only, ending no later than the key, deleted with it, and refused whatever the key is
+/// refused (key management among it), so a key never gains a right through its token.
 #[utoipa::path(
     get,
     path = "/api/draw/1/authentication/{tenantId}",
     tag = "Authentication",
-    params(("tenantId" = uuid::Uuid, Path, description = "One of the user's tenants")),
-    security(("token" = [])),
+    params(("tenantId" = uuid::Uuid, Path, description = "One of the user's tenants; with an API key, the key's tenant")),
     responses(
         (status = 200, description = "A token for that tenant, a JSON string", body = String,
             content_type = "application/json"),
@@ -85,13 +87,30 @@ async fn sign_in(
 )]
 async fn token_for_tenant(
     State(state): State<AppState>,
-    Interactive(principal): Interactive,
+    principal: Principal,
     Segment(tenant): Segment,
 ) -> Result<Json<String>, ApiError> {
     let tenant = TenantId::parse(&tenant).map_err(|error| ApiError::BadRequest(error.0))?;
-    let signed_in = principal
-        .sign_in
-        .ok_or_else(|| ApiError::Internal(anyhow::anyhow!("a token without its sign-in")))?;
-    let token = rules::token_for(&state.sign_in(), principal.user_id, tenant, signed_in).await?;
+    let sign_in = state.sign_in();
+    let token = match (principal.key(), principal.sign_in) {
+        (Some(key), _) => {
+            rules::token_for_key(
+                &sign_in,
+                principal.user_id,
+                key,
+                principal.tenant_id,
+                tenant,
+            )
+            .await?
+        }
+        (None, Some(signed_in)) => {
+            rules::token_for(&sign_in, principal.user_id, tenant, signed_in).await?
+        }
+        (None, None) => {
+            return Err(ApiError::Internal(anyhow::anyhow!(
+                "a token without its sign-in"
+            )));
+        }
+    };
     Ok(Json(token.expose_secret().to_string()))
 }

@@ -35,12 +35,17 @@ pub(crate) fn router() -> OpenApiRouter<AppState> {
 #[derive(Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub(crate) struct ListQuery {
-    /// `developerName eq 'Name'` or `substringof(developerName,'part')`, case-insensitive;
-    /// `''` stands for a quote inside the value. The pattern spells out what the parser
-    /// accepts: ASCII white space between the parts, and no control, invisible or
-    /// direction-changing characters in the value (`FlowFilter::parse`).
+    /// OData, as Boomi's tools send it: `developerName`, `developerSummary` or `id` with `eq`
+    /// or `ne` and a quoted value (`developerName eq 'Name'`), `substringof(field,'part')`,
+    /// `startswith(field,'start')`, joined with `and` (binding tighter) and `or`, grouped with
+    /// parentheses (at most 16 deep); keywords in any case, values compared ignoring case, `''`
+    /// for a quote inside a value; at most 2000 characters. Anything else is a 400 naming these
+    /// forms. (No pattern can spell out nested parentheses, so the pattern only excludes the
+    /// characters the parser refuses: controls other than white space, invisible and
+    /// direction-changing ones.)
     #[param(
-        pattern = r"^[ \t\n\x0b\x0c\r]*(?:[dD][eE][vV][eE][lL][oO][pP][eE][rR][nN][aA][mM][eE][ \t\n\x0b\x0c\r]+[eE][qQ][ \t\n\x0b\x0c\r]+'(?:[^'\x00-\x08\x0e-\x1f\x7f-\x9f\u200b\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff\ufdd0-\ufdef\ufffe\uffff]|'')*'|[sS][uU][bB][sS][tT][rR][iI][nN][gG][oO][fF][ \t\n\x0b\x0c\r]*\([ \t\n\x0b\x0c\r]*[dD][eE][vV][eE][lL][oO][pP][eE][rR][nN][aA][mM][eE][ \t\n\x0b\x0c\r]*,[ \t\n\x0b\x0c\r]*'(?:[^'\x00-\x08\x0e-\x1f\x7f-\x9f\u200b\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff\ufdd0-\ufdef\ufffe\uffff]|'')*'[ \t\n\x0b\x0c\r]*\))?[ \t\n\x0b\x0c\r]*$"
+        max_length = 2000,
+        pattern = r"^[^\x00-\x08\x0e-\x1f\x7f-\x84\x86-\x9f\u200b\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff\ufdd0-\ufdef\ufffe\uffff]*$"
     )]
     pub filter: Option<String>,
 }

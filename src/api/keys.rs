@@ -81,7 +81,7 @@ struct NewKeyRequest {
 )]
 async fn list(
     State(state): State<AppState>,
-    Interactive(principal): Interactive,
+    Interactive(principal, _): Interactive,
 ) -> Result<Json<Vec<UserTenantApiKey>>, ApiError> {
     let keys =
         key_management::list(&state.keys(), principal.user_id, principal.signed_in_at()).await?;
@@ -102,7 +102,7 @@ async fn list(
 )]
 async fn create(
     State(state): State<AppState>,
-    Interactive(principal): Interactive,
+    Interactive(principal, _): Interactive,
     JsonBody(request): JsonBody<NewKeyRequest>,
 ) -> Result<Json<UserTenantApiKey>, ApiError> {
     let name = KeyName::parse(request.name.as_deref().unwrap_or("")).map_err(ApiError::invalid)?;
@@ -136,7 +136,7 @@ async fn create(
 )]
 async fn reveal(
     State(state): State<AppState>,
-    Interactive(principal): Interactive,
+    Interactive(principal, _): Interactive,
     Segment(name): Segment,
 ) -> Result<Json<UserTenantApiKey>, ApiError> {
     let tenant = header_tenant(&principal);
@@ -165,7 +165,7 @@ async fn reveal(
 )]
 async fn remove(
     State(state): State<AppState>,
-    Interactive(principal): Interactive,
+    Interactive(principal, _): Interactive,
     Segment(name): Segment,
 ) -> Result<(), ApiError> {
     key_management::delete(

@@ -12,7 +12,8 @@ use utoipa_axum::routes;
 use crate::api::doc::{AuthErrors, BodyErrors, NotFound};
 use crate::api::flow_json::{ActiveFlow, FlowImage, FlowResponse};
 use crate::api::flows::ListQuery;
-use crate::domain::{FlowFilter, FlowId, PROSE_MAX_CHARS, VersionId, prose};
+use crate::domain::filter::{Field, Filter};
+use crate::domain::{FlowId, PROSE_MAX_CHARS, VersionId, prose};
 use crate::http::Principal;
 use crate::http::error::ApiError;
 use crate::http::json::{OptionalJsonBody, Segment, TextQuery, path, path_bool};
@@ -110,14 +111,10 @@ async fn list_snapshots(
     Ok(Json(
         snapshots
             .into_iter()
-            .filter(|s| passes(filter.as_ref(), &s.developer_name))
+            .filter(|s| filter.as_ref().is_none_or(|filter| filter.matches(s)))
             .map(FlowResponse::from)
             .collect(),
     ))
-}
-
-fn passes(filter: Option<&FlowFilter>, name: &str) -> bool {
-    filter.is_none_or(|filter| filter.matches(&name.to_lowercase()))
 }
 
 /// One snapshot with its elements.
@@ -306,7 +303,7 @@ async fn active_by_name(
     principal: Principal,
     Segment(name): Segment,
 ) -> Result<Json<ActiveFlow>, ApiError> {
-    let filter = FlowFilter::NameEquals(name.to_lowercase());
+    let filter = Filter::equals(Field::DeveloperName, &name);
     let found = state
         .store
         .active_flows(principal.tenant_id, None, Some(&filter))

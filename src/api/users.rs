@@ -11,10 +11,10 @@ use utoipa_axum::routes;
 use crate::api::doc::{AuthErrors, BodyErrors, Forbidden};
 use crate::api::user_json::name;
 use crate::domain::{Timestamp, UserId};
-use crate::http::Interactive;
 use crate::http::Principal;
 use crate::http::error::ApiError;
 use crate::http::json::JsonBody;
+use crate::http::{ChangeAccount, Interactive};
 use crate::rules::access;
 use crate::state::AppState;
 use crate::store::Membership;
@@ -133,7 +133,7 @@ struct NamesIn {
 )]
 async fn update_me(
     State(state): State<AppState>,
-    Interactive(principal): Interactive,
+    Interactive(principal, _): Interactive<ChangeAccount>,
     JsonBody(request): JsonBody<NamesIn>,
 ) -> Result<Json<UserMe>, ApiError> {
     let user = state

@@ -1,174 +1,191 @@
-//! The `filter` query parameter of the flow list: the two OData forms Boomi documents.
+//! The `filter` query parameter of the lists: the OData forms Boomi's tools send, parsed once
+//! at the edge into a [`Filter`] that any list applies to its items ([`Filterable`]).
+//!
+//! The grammar (keywords and field names in any case, values compared ignoring case):
+//!
+//! ```text
+//! filter     := or
+//! or         := and ( "or" and )*
+//! and        := primary ( "and" primary )*
+//! primary    := "(" or ")"
+//!             | field ( "eq" | "ne" ) value
+//!             | "substringof" "(" field "," value ")"      (or value first, as OData v2 has it)
+//!             | "startswith" "(" field "," value ")"
+//! field      := "developerName" | "developerSummary" | "id"
+//! value      := "'" ( any character but a quote | "''" )* "'"
+//! ```
 
-use super::{Invalid, ids::shorten, names::disguises};
+mod parse;
 
-/// A parsed flow filter. Values are folded to lower case: matching is case-insensitive.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum FlowFilter {
-    /// `developerName eq '…'`: the whole name, ignoring case.
-    NameEquals(String),
-    /// `substringof(developerName, '…')`: part of the name, ignoring case.
-    NameContains(String),
+use std::borrow::Cow;
+
+use super::Invalid;
+
+/// The most characters a filter may have: far more than a person writes, and a bound on the
+/// work one filter costs per item.
+pub const FILTER_MAX_CHARS: usize = 2000;
+
+/// The deepest nesting of parentheses a filter may have: the parser recurses once per level.
+pub const FILTER_MAX_DEPTH: usize = 16;
+
+/// The one description of what a filter may say, in every refusal (and the OpenAPI text).
+pub const FILTER_FORMS: &str = "use developerName, developerSummary or id with eq or ne and \
+    a quoted value (developerName eq 'Name'), substringof(field,'part') or \
+    startswith(field,'start'), joined with and / or and grouped with parentheses; '' stands \
+    for a quote inside a value";
+
+/// A field a filter can test.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Field {
+    DeveloperName,
+    DeveloperSummary,
+    Id,
 }
 
-impl FlowFilter {
+/// What a list's items show a filter: each field as text (`None` for an absent one, which
+/// tests as empty text).
+pub trait Filterable {
+    fn field(&self, field: Field) -> Option<Cow<'_, str>>;
+}
+
+/// The three fields as plain values, for a list whose items are not `Filterable` themselves.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct FilterFields {
+    pub developer_name: String,
+    pub developer_summary: Option<String>,
+    pub id: String,
+}
+
+impl Filterable for FilterFields {
+    fn field(&self, field: Field) -> Option<Cow<'_, str>> {
+        match field {
+            Field::DeveloperName => Some(Cow::Borrowed(&self.developer_name)),
+            Field::DeveloperSummary => self.developer_summary.as_deref().map(Cow::Borrowed),
+            Field::Id => Some(Cow::Borrowed(&self.id)),
+        }
+    }
+}
+
+/// How a field is compared with a value.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Test {
+    Equals,
+    NotEquals,
+    Contains,
+    StartsWith,
+}
+
+/// A parsed filter. Values are folded to lower case: matching is case-insensitive.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Filter {
+    /// One field compared with a value (folded).
+    Compare {
+        field: Field,
+        test: Test,
+        value: String,
+    },
+    /// Every part passes (at least two).
+    All(Vec<Filter>),
+    /// Some part passes (at least two).
+    Any(Vec<Filter>),
+}
+
+/// The name the flow lists have always used.
+pub type FlowFilter = Filter;
+
+impl Filter {
     /// `None` for an absent or blank filter; an error naming the accepted forms otherwise.
     pub fn parse(text: &str) -> Result<Option<Self>, Invalid> {
-        let text = text.trim();
-        if text.is_empty() {
-            return Ok(None);
-        }
-        // No flow name holds these, so a filter that does is a mistake or a probe.
-        if text.chars().any(refused) {
-            return Err(Invalid::new(
-                "the filter must not contain control, invisible or direction-changing characters",
-            ));
-        }
-        parse_eq(text)
-            .or_else(|| parse_substringof(text))
-            .map(Some)
-            .ok_or_else(|| {
-                Invalid::new(format!(
-                    "cannot read the filter '{}': use developerName eq 'name' or \
-                     substringof(developerName,'part')",
-                    shorten(text)
-                ))
-            })
+        parse::parse(text)
     }
 
-    /// Whether a folded name passes this filter (the store may use it, or its own index).
-    pub fn matches(&self, folded_name: &str) -> bool {
+    /// `field eq 'value'`, built without parsing (e.g. a flow looked up by its name).
+    pub fn equals(field: Field, value: &str) -> Self {
+        Filter::Compare {
+            field,
+            test: Test::Equals,
+            value: value.to_lowercase(),
+        }
+    }
+
+    /// Whether the item passes this filter.
+    pub fn matches(&self, item: &impl Filterable) -> bool {
+        self.passes(&|field| {
+            item.field(field)
+                .map(|text| text.to_lowercase())
+                .unwrap_or_default()
+        })
+    }
+
+    /// The evaluation, given the folded text of each field (folded again per comparison: a
+    /// filter has few comparisons, and most items fail at the first).
+    fn passes(&self, folded: &dyn Fn(Field) -> String) -> bool {
         match self {
-            FlowFilter::NameEquals(value) => folded_name == value,
-            FlowFilter::NameContains(value) => folded_name.contains(value.as_str()),
-        }
-    }
-}
-
-/// Characters a filter may not hold: controls other than white space (which may separate the
-/// parts), and the disguising characters of the Basic Multilingual Plane — the set the
-/// OpenAPI pattern of `filter` excludes. (A noncharacter beyond it simply matches no name.)
-fn refused(c: char) -> bool {
-    (c.is_control() && !c.is_whitespace()) || (u32::from(c) <= 0xFFFF && disguises(c))
-}
-
-/// `developerName eq 'value'`, keywords in any case.
-fn parse_eq(text: &str) -> Option<FlowFilter> {
-    let rest = strip_prefix_ignore_case(text, "developerName")?;
-    if !rest.starts_with(char::is_whitespace) {
-        return None;
-    }
-    let rest = strip_prefix_ignore_case(rest.trim_start(), "eq")?;
-    if !rest.starts_with(char::is_whitespace) {
-        return None;
-    }
-    let (value, rest) = quoted(rest.trim_start())?;
-    rest.trim()
-        .is_empty()
-        .then(|| FlowFilter::NameEquals(value.to_lowercase()))
-}
-
-/// `substringof(developerName, 'value')`, keywords in any case.
-fn parse_substringof(text: &str) -> Option<FlowFilter> {
-    let rest = strip_prefix_ignore_case(text, "substringof")?.trim_start();
-    let rest = rest.strip_prefix('(')?.trim_start();
-    let rest = strip_prefix_ignore_case(rest, "developerName")?.trim_start();
-    let rest = rest.strip_prefix(',')?.trim_start();
-    let (value, rest) = quoted(rest)?;
-    let rest = rest.trim_start().strip_prefix(')')?;
-    rest.trim()
-        .is_empty()
-        .then(|| FlowFilter::NameContains(value.to_lowercase()))
-}
-
-/// A single-quoted OData string, `''` standing for one quote; returns it and what follows.
-fn quoted(text: &str) -> Option<(String, &str)> {
-    let mut chars = text.strip_prefix('\'')?.char_indices().peekable();
-    let body = &text[1..];
-    let mut value = String::new();
-    while let Some((index, c)) = chars.next() {
-        if c == '\'' {
-            if let Some((_, '\'')) = chars.peek() {
-                chars.next();
-                value.push('\'');
-            } else {
-                return Some((value, &body[index + 1..]));
+            Filter::Compare { field, test, value } => {
+                let text = folded(*field);
+                match test {
+                    Test::Equals => text == *value,
+                    Test::NotEquals => text != *value,
+                    Test::Contains => text.contains(value.as_str()),
+                    Test::StartsWith => text.starts_with(value.as_str()),
+                }
             }
-        } else {
-            value.push(c);
+            Filter::All(parts) => parts.iter().all(|part| part.passes(folded)),
+            Filter::Any(parts) => parts.iter().any(|part| part.passes(folded)),
         }
     }
-    None
-}
-
-fn strip_prefix_ignore_case<'a>(text: &'a str, prefix: &str) -> Option<&'a str> {
-    let head = text.get(..prefix.len())?;
-    head.eq_ignore_ascii_case(prefix)
-        .then(|| &text[prefix.len()..])
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    #[test]
-    fn both_documented_forms_parse() {
-        assert_eq!(
-            FlowFilter::parse("developerName eq 'Hello World'").unwrap(),
-            Some(FlowFilter::NameEquals("hello world".into()))
-        );
-        assert_eq!(
-            FlowFilter::parse("substringof(developerName, 'World')").unwrap(),
-            Some(FlowFilter::NameContains("world".into()))
-        );
-        assert_eq!(
-            FlowFilter::parse("SUBSTRINGOF( developername ,'x' ) ").unwrap(),
-            Some(FlowFilter::NameContains("x".into()))
-        );
-    }
-
-    #[test]
-    fn doubled_quotes_stand_for_one() {
-        assert_eq!(
-            FlowFilter::parse("developerName eq 'it''s'").unwrap(),
-            Some(FlowFilter::NameEquals("it's".into()))
-        );
-    }
-
-    #[test]
-    fn blank_is_no_filter_and_garbage_is_refused() {
-        assert_eq!(FlowFilter::parse("  ").unwrap(), None);
-        for bad in [
-            "developerName eq 'open",
-            "developerName eq 'a' or 1=1",
-            "developerNameeq 'a'",
-            "name eq 'a'",
-            "substringof(developerName,'a'",
-            "developerName ne 'a'",
-            "é",
-            "developerName eq 'a\u{0}b'",
-            "substringof(developerName,'\u{202E}')",
-        ] {
-            assert!(FlowFilter::parse(bad).is_err(), "{bad}");
+    fn item(name: &str, summary: Option<&str>, id: &str) -> FilterFields {
+        FilterFields {
+            developer_name: name.into(),
+            developer_summary: summary.map(Into::into),
+            id: id.into(),
         }
     }
 
-    #[test]
-    fn matching_ignores_case() {
-        let filter = FlowFilter::parse("substringof(developerName,'WOR')")
-            .unwrap()
-            .unwrap();
-        assert!(filter.matches("hello world"));
-        assert!(!filter.matches("hello"));
+    fn filter(text: &str) -> Filter {
+        Filter::parse(text).unwrap().expect("a filter")
     }
 
     #[test]
-    fn white_space_may_separate_the_parts_but_other_controls_are_refused() {
-        assert_eq!(
-            FlowFilter::parse("\t\rdeveloperName\x0beq\x0c'a'\n").unwrap(),
-            Some(FlowFilter::NameEquals("a".into()))
+    fn each_test_ignores_case() {
+        let hello = item("Hello World", Some("Greets THE world"), "AB-12");
+        assert!(filter("developerName eq 'hello world'").matches(&hello));
+        assert!(!filter("developerName eq 'hello'").matches(&hello));
+        assert!(filter("developerName ne 'hello'").matches(&hello));
+        assert!(!filter("developerName ne 'HELLO WORLD'").matches(&hello));
+        assert!(filter("substringof(developerSummary,'the W')").matches(&hello));
+        assert!(filter("startswith(developerName,'HEL')").matches(&hello));
+        assert!(!filter("startswith(developerName,'world')").matches(&hello));
+        assert!(filter("id eq 'ab-12'").matches(&hello));
+    }
+
+    #[test]
+    fn an_absent_field_tests_as_empty_text() {
+        let bare = item("x", None, "1");
+        assert!(filter("developerSummary eq ''").matches(&bare));
+        assert!(filter("developerSummary ne 'a'").matches(&bare));
+        assert!(!filter("substringof(developerSummary,'a')").matches(&bare));
+    }
+
+    #[test]
+    fn and_binds_tighter_than_or() {
+        // a or (b and c): true for "a" alone.
+        let a = item("a", None, "1");
+        assert!(filter("developerName eq 'a' or developerName eq 'b' and id eq '2'").matches(&a));
+        // (a or b) and c: false for "a" with id 1.
+        assert!(
+            !filter("(developerName eq 'a' or developerName eq 'b') and id eq '2'").matches(&a)
         );
-        assert!(FlowFilter::parse("developerName eq 'a\u{3}'").is_err());
-        assert!(FlowFilter::parse("developerName eq 'a\u{202e}'").is_err());
+    }
+
+    #[test]
+    fn equals_folds_its_value() {
+        assert!(Filter::equals(Field::DeveloperName, "HeLLo").matches(&item("hello", None, "")));
     }
 }

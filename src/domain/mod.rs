@@ -5,7 +5,7 @@
 mod digest;
 pub mod element;
 mod email;
-mod filter;
+pub mod filter;
 pub mod flow;
 mod ids;
 mod names;
@@ -16,7 +16,7 @@ mod timestamp;
 
 pub use digest::Digest;
 pub use email::Email;
-pub use filter::FlowFilter;
+pub use filter::{Filter, Filterable, FlowFilter};
 pub(crate) use ids::shorten;
 pub use ids::{FlowId, KeyId, TenantId, UserId, VersionId, new_id};
 pub use names::{

@@ -1,7 +1,9 @@
 //! Turns the credential headers into a `Principal`: who is asking, for which tenant, and how
 //! they proved it. Handlers ask for a `Principal`, for an `Interactive` one where an API key
-//! must not be enough, or for an `Administrator` of the request's tenant.
+//! (or a token obtained with one) must not be enough, or for an `Administrator` of the
+//! request's tenant.
 
+use std::marker::PhantomData;
 use std::net::IpAddr;
 
 use axum::extract::FromRequestParts;
@@ -16,7 +18,7 @@ use crate::domain::{KeyId, Role, TenantId, Timestamp, UserId};
 use crate::http::error::ApiError;
 use crate::http::scope::client_address;
 use crate::rules::access::{self, SignIn};
-use crate::store::{KeyGrant, Store};
+use crate::store::{KeyGrant, Store, TokenGrant};
 
 pub const API_KEY_HEADER: &str = "x-boomi-flow-api-key";
 pub const TENANT_HEADER: &str = "manywhotenant";
@@ -44,7 +46,10 @@ pub(crate) trait Authenticator: Send + Sync {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Via {
     ApiKey(KeyId),
+    /// A token of a password sign-in.
     Token,
+    /// A token an API key obtained: bound to that key, it may do only what the key may.
+    KeyToken(KeyId),
 }
 
 /// An authenticated caller acting in one tenant.
@@ -55,12 +60,21 @@ pub(crate) struct Principal {
     pub via: Via,
     /// Whether `manywhotenant` named the tenant (rather than the key or token deciding).
     pub tenant_from_header: bool,
-    /// The password sign-in behind a token; `None` for an API key, which is bound to its
-    /// membership instead.
+    /// The password sign-in behind a token; `None` for an API key (and a token bound to one),
+    /// which is bound to its membership instead.
     pub sign_in: Option<SignIn>,
 }
 
 impl Principal {
+    /// The API key whose rights the caller has: the key itself, or the key a token is bound
+    /// to. `None` for a password sign-in's token.
+    pub fn key(&self) -> Option<KeyId> {
+        match self.via {
+            Via::ApiKey(key) | Via::KeyToken(key) => Some(key),
+            Via::Token => None,
+        }
+    }
+
     /// When the password sign-in behind the credential happened (`None` for an API key): the
     /// memberships that began later are out of its reach ([`access`]).
     pub fn signed_in_at(&self) -> Option<Timestamp> {
@@ -80,10 +94,42 @@ impl<S: Send + Sync> FromRequestParts<S> for ClientAddress {
     }
 }
 
-/// A principal that signed in with a password (a token), not with an API key: required for
-/// key management, so a leaked key can never mint, list or reveal keys.
+/// A principal that signed in with a password (a token), not with an API key nor a token one
+/// obtained: required for key management, so a leaked key can never mint, list or reveal keys.
+/// `W` names what is refused, in the refusal.
 #[derive(Debug, Clone, Copy)]
-pub(crate) struct Interactive(pub(crate) Principal);
+pub(crate) struct Interactive<W = ManageKeys>(pub(crate) Principal, pub(crate) PhantomData<W>);
+
+/// Something an API key may not do, as its refusal names it: the key and the tokens it
+/// obtains are refused alike.
+pub(crate) trait KeyMayNot {
+    /// Completes "an API key cannot …".
+    const WHAT: &'static str;
+}
+
+/// Creating, listing, revealing or deleting API keys.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct ManageKeys;
+
+impl KeyMayNot for ManageKeys {
+    const WHAT: &'static str = "manage API keys";
+}
+
+/// Changing the account's own details.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct ChangeAccount;
+
+impl KeyMayNot for ChangeAccount {
+    const WHAT: &'static str = "change your account";
+}
+
+/// The 403 for something an API key may not do, for the key and a token bound to it alike.
+pub(crate) fn key_may_not(what: &str) -> ApiError {
+    ApiError::Forbidden(format!(
+        "an API key cannot {what}: sign in with a password and use its token (a token \
+         obtained with an API key cannot either)"
+    ))
+}
 
 /// What a request presents to prove who it is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -196,16 +242,14 @@ impl<S: Authenticator> FromRequestParts<S> for Principal {
     }
 }
 
-impl<S: Authenticator> FromRequestParts<S> for Interactive {
+impl<S: Authenticator, W: KeyMayNot> FromRequestParts<S> for Interactive<W> {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
         let principal = Principal::from_request_parts(parts, state).await?;
-        match principal.via {
-            Via::ApiKey(_) => Err(ApiError::Forbidden(
-                "API keys cannot manage API keys: sign in with a password and use the token".into(),
-            )),
-            Via::Token => Ok(Interactive(principal)),
+        match principal.key() {
+            Some(_) => Err(key_may_not(W::WHAT)),
+            None => Ok(Interactive(principal, PhantomData)),
         }
     }
 }
@@ -234,7 +278,7 @@ impl<S: Authenticator> FromRequestParts<S> for Administrator {
                 "only an administrator of this tenant may do this".into(),
             )),
             // A key outlived its owner's membership only for the length of this request.
-            None if matches!(principal.via, Via::ApiKey(_)) => Err(key_refused()),
+            None if principal.key().is_some() => Err(key_refused()),
             None => Err(ApiError::Unauthorized(format!(
                 "you are not a member of the tenant {}",
                 principal.tenant_id
@@ -324,6 +368,9 @@ async fn by_token(
     if grant.expires_at <= Timestamp::now() {
         return Err(invalid());
     }
+    if let Some(key) = grant.key_id {
+        return for_key_token(&grant, key, tenant);
+    }
     let tenant_id = tenant.unwrap_or(grant.tenant_id);
     // A membership that began after the sign-in (the user was added back after a removal, or
     // accepted an invitation since) is out of the token's reach: that needs a new sign-in.
@@ -346,6 +393,29 @@ async fn by_token(
             at: grant.signed_in_at,
             until: grant.expires_at,
         }),
+    })
+}
+
+/// The principal of a token an API key obtained: the key's tenant only (its owner's
+/// membership is the key's, deleted with it and with the token), and no sign-in of its own.
+fn for_key_token(
+    grant: &TokenGrant,
+    key: KeyId,
+    tenant: Option<TenantId>,
+) -> Result<Principal, ApiError> {
+    if tenant.is_some_and(|tenant| tenant != grant.tenant_id) {
+        return Err(ApiError::Forbidden(format!(
+            "this token was obtained with an API key, and reaches only the key's tenant {}: \
+             not the tenant in manywhotenant",
+            grant.tenant_id
+        )));
+    }
+    Ok(Principal {
+        user_id: grant.user_id,
+        tenant_id: grant.tenant_id,
+        via: Via::KeyToken(key),
+        tenant_from_header: tenant.is_some(),
+        sign_in: None,
     })
 }
 

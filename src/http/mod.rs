@@ -19,4 +19,4 @@ pub(crate) mod request_service;
 pub(crate) mod scope;
 pub(crate) mod strict_json;
 
-pub(crate) use extract::{Administrator, Interactive, Principal};
+pub(crate) use extract::{Administrator, ChangeAccount, Interactive, Principal};

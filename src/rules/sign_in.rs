@@ -1,8 +1,8 @@
 //! Checking an email and password, for the API's sign-in and the web's: one place for the
 //! lookup, the dummy-hash answer for unknown emails, and the failure throttles (per address,
 //! then per account). Also what else a password decides: the tokens a sign-in issues (and the
-//! tokens minted from them, which inherit their sign-in), and a signed-in user's password
-//! change.
+//! tokens minted from them, which inherit their sign-in), a signed-in user's password
+//! change, and the tokens an API key obtains, bound to it.
 
 use std::net::IpAddr;
 use std::time::Duration;
@@ -14,7 +14,7 @@ use crate::auth::api_key::Hasher;
 use crate::auth::password;
 use crate::auth::throttle::FailureThrottle;
 use crate::auth::token;
-use crate::domain::{Digest, Email, Password, TenantId, Timestamp, UserId};
+use crate::domain::{Digest, Email, KeyId, Password, TenantId, Timestamp, UserId};
 use crate::rules::RuleError;
 use crate::rules::access::{self, SignIn as SignedIn};
 use crate::store::{NewToken, Store, User};
@@ -115,7 +115,7 @@ pub async fn first_token(sign_in: &SignIn<'_>, user: UserId) -> Result<SecretStr
         at: now,
         until: now.plus(sign_in.token_ttl),
     };
-    issue(sign_in, user, first.tenant.id, signed_in).await
+    issue(sign_in, user, first.tenant.id, signed_in, None).await
 }
 
 /// A token for another of the user's tenants, minted from a token of the password sign-in
@@ -136,7 +136,53 @@ pub async fn token_for(
              sign-in: sign in again"
         )));
     }
-    issue(sign_in, user, tenant, signed_in).await
+    issue(sign_in, user, tenant, signed_in, None).await
+}
+
+/// A token bound to the API key `key` (of `user`, for `key_tenant`), for tools that hold only
+/// a key: for the key's own tenant only, living `--token-ttl-minutes` but never past the key's
+/// expiry, deleted with the key, and refused whatever the key is refused (the edge sees the
+/// key behind it).
+pub async fn token_for_key(
+    sign_in: &SignIn<'_>,
+    user: UserId,
+    key: KeyId,
+    key_tenant: TenantId,
+    tenant: TenantId,
+) -> Result<SecretString, RuleError> {
+    if tenant != key_tenant {
+        return Err(RuleError::NotAllowed(format!(
+            "an API key obtains a token for its own tenant only ({key_tenant}), not for the \
+             tenant {tenant}: use a key of that tenant, or sign in with a password"
+        )));
+    }
+    let now = Timestamp::now();
+    let live = sign_in
+        .store
+        .keys_of_user(user)
+        .await?
+        .into_iter()
+        .find(|record| record.id == key)
+        .filter(|record| record.expires_at.is_none_or(|at| at > now));
+    let Some(record) = live else {
+        return Err(gone());
+    };
+    let until = record.expires_at.map_or(now.plus(sign_in.token_ttl), |at| {
+        at.min(now.plus(sign_in.token_ttl))
+    });
+    let signed_in = SignedIn { at: now, until };
+    // A key deleted meanwhile refuses the token it would have had.
+    issue(sign_in, user, tenant, signed_in, Some(key))
+        .await
+        .map_err(|error| match error {
+            RuleError::Missing(_) => gone(),
+            other => other,
+        })
+}
+
+/// The answer to a key deleted or expired while it asked: as any refused key.
+fn gone() -> RuleError {
+    RuleError::WrongCredentials("the API key is not valid".into())
 }
 
 /// Stores a new token's digest and returns the token. It lives `--token-ttl-minutes`, and
@@ -146,6 +192,7 @@ async fn issue(
     user: UserId,
     tenant: TenantId,
     signed_in: SignedIn,
+    key: Option<KeyId>,
 ) -> Result<SecretString, RuleError> {
     let value = token::generate();
     let now = Timestamp::now();
@@ -158,6 +205,7 @@ async fn issue(
             signed_in_at: signed_in.at,
             created_at: now,
             expires_at: now.plus(sign_in.token_ttl).min(signed_in.until),
+            key_id: key,
         })
         .await?;
     Ok(value)

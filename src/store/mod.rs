@@ -5,6 +5,7 @@
 
 mod changes;
 mod columns;
+mod filtering;
 pub(crate) mod postgres;
 mod records;
 mod sql_errors;
@@ -206,7 +207,12 @@ pub trait KeyStore {
 
 #[async_trait]
 pub trait TokenStore {
+    /// Stores a token (and sweeps expired ones). A token bound to a key that is gone (or
+    /// goes at the same moment) is Missing, or deleted with the key.
     async fn insert_token(&self, token: NewToken) -> StoreResult<()>;
+    /// The grant behind a digest. A key-bound token is `None` once its key is gone (deleting a
+    /// key, or its owner's membership, deletes its tokens), and its `expires_at` is the key's
+    /// when that comes first.
     async fn token_by_digest(&self, digest: &Digest) -> StoreResult<Option<TokenGrant>>;
 }
 

@@ -142,6 +142,9 @@ pub struct NewToken {
     pub signed_in_at: Timestamp,
     pub created_at: Timestamp,
     pub expires_at: Timestamp,
+    /// The API key that obtained the token, if one did: the token dies with the key, and may
+    /// do no more than it.
+    pub key_id: Option<KeyId>,
 }
 
 /// What a token grants: its user and the tenant it was issued for.
@@ -150,7 +153,10 @@ pub struct TokenGrant {
     pub user_id: UserId,
     pub tenant_id: TenantId,
     pub signed_in_at: Timestamp,
+    /// The token's own expiry, or its key's when that comes first.
     pub expires_at: Timestamp,
+    /// The API key the token is bound to (`None`: a password sign-in's token).
+    pub key_id: Option<KeyId>,
 }
 
 /// A web session to store: only the digest of the cookie's value.

@@ -167,6 +167,8 @@ pub struct TokenRow {
     pub created_at: Timestamp,
     pub expires_at: Timestamp,
     pub signed_in_at: Timestamp,
+    /// The API key the token is bound to, if any.
+    pub key_id: Option<KeyId>,
 }
 
 #[derive(Debug, Clone)]

@@ -466,6 +466,7 @@ fn handmade_dump() -> (Dump, [Digest; 5]) {
     let (admin, invitee) = (UserId::generate(), UserId::generate());
     let flow = FlowId::generate();
     let start = uuid::Uuid::new_v4();
+    let sealed_key = KeyId::generate();
     let version = |id: VersionId| FlowRow {
         id: flow,
         tenant_id: one,
@@ -547,7 +548,7 @@ fn handmade_dump() -> (Dump, [Digest; 5]) {
         }],
         api_keys: vec![
             ApiKeyRow {
-                id: KeyId::generate(),
+                id: sealed_key,
                 user_id: admin,
                 tenant_id: one,
                 name: "sealed".into(),
@@ -576,6 +577,8 @@ fn handmade_dump() -> (Dump, [Digest; 5]) {
             created_at: at(9),
             expires_at: at(86_400),
             signed_in_at: at(3),
+            // Bound to the sealed key: the column travels, and the key before it.
+            key_id: Some(sealed_key),
         }],
         web_sessions: vec![WebSessionRow {
             digest: session,
@@ -653,7 +656,10 @@ async fn every_backend_imports_every_row_and_exports_it_unchanged() {
         let keys = store.keys_of_user(admin).await.unwrap();
         assert_eq!(keys[0].sealed, dump.api_keys[0].sealed);
         let grant = store.token_by_digest(&token).await.unwrap().unwrap();
-        assert_eq!(grant.signed_in_at, dump.tokens[0].signed_in_at);
+        assert_eq!(
+            (grant.signed_in_at, grant.key_id),
+            (dump.tokens[0].signed_in_at, dump.tokens[0].key_id)
+        );
         assert!(store.session_by_digest(&session).await.unwrap().is_some());
         let invited = store.invitation_by_link(&link, Timestamp::now()).await;
         let invited = invited.unwrap().unwrap();

@@ -21,6 +21,12 @@ both_backends! {
     substringof_matches_part_of_the_name_ignoring_case,
     a_doubled_quote_stands_for_a_quote,
     a_filter_keyflow_cannot_read_is_a_bad_request,
+    ne_excludes_the_whole_name_ignoring_case,
+    startswith_matches_the_start_of_the_name,
+    the_summary_and_the_id_can_be_filtered,
+    and_binds_tighter_than_or_and_parentheses_group,
+    a_filter_too_long_or_too_deep_is_a_bad_request,
+    the_active_flows_take_the_same_filter,
     a_missing_empty_or_overlong_name_is_unprocessable,
     a_nul_in_the_settings_is_kept,
     a_fetched_flow_can_be_posted_back_as_is,
@@ -244,9 +250,128 @@ async fn a_doubled_quote_stands_for_a_quote() {
 
 async fn a_filter_keyflow_cannot_read_is_a_bad_request() {
     let (app, key) = app_with_key().await;
-    for garbage in ["garbage", "developerName eq 'open", "tags eq 'x'", "1 eq 1"] {
-        assert_error(filtered(&app, &key, garbage).await, StatusCode::BAD_REQUEST).await;
+    for garbage in [
+        "garbage",
+        "developerName eq 'open",
+        "tags eq 'x'",
+        "1 eq 1",
+        "developerName gt 'a'",
+        "developerName eq 'a' or",
+        "(developerName eq 'a'",
+        "not developerName eq 'a'",
+    ] {
+        let message =
+            assert_error(filtered(&app, &key, garbage).await, StatusCode::BAD_REQUEST).await;
+        // The refusal says what keyflow does read.
+        for form in [
+            "developerSummary",
+            "substringof(",
+            "startswith(",
+            "and / or",
+        ] {
+            assert!(message.contains(form), "{garbage}: {message}");
+        }
     }
+}
+
+async fn ne_excludes_the_whole_name_ignoring_case() {
+    let (app, key) = app_with_key().await;
+    create_flow(&app, &key, "Other").await;
+    let names = names_matching(&app, &key, "developerName NE 'HELLO WORLD'").await;
+    assert_eq!(names, ["Other"]);
+}
+
+async fn startswith_matches_the_start_of_the_name() {
+    let (app, key) = app_with_key().await;
+    create_flow(&app, &key, "World Hello").await;
+    create_flow(&app, &key, "hello again").await;
+    let names = names_matching(&app, &key, "startswith(developerName,'HELLO')").await;
+    assert_eq!(names, ["hello again", "Hello World"]);
+}
+
+async fn the_summary_and_the_id_can_be_filtered() {
+    let (app, key) = app_with_key().await;
+    let body = json!({ "developerName": "Summed", "developerSummary": "Counts The Orders" });
+    let summed = assert_json(post_flow(&app, &key, &body).await, StatusCode::OK).await;
+    let by_summary = names_matching(&app, &key, "substringof(developerSummary,'the orders')").await;
+    assert_eq!(by_summary, ["Summed"]);
+    let id = flow_id(&summed).to_uppercase();
+    let by_id = names_matching(&app, &key, &format!("id eq '{id}'")).await;
+    assert_eq!(by_id, ["Summed"]);
+    // OData v2's order: the value first.
+    let v2 = names_matching(&app, &key, "substringof('ORDERS', developerSummary)").await;
+    assert_eq!(v2, ["Summed"]);
+}
+
+async fn and_binds_tighter_than_or_and_parentheses_group() {
+    let (app, key) = app_with_key().await;
+    for name in ["Alpha One", "Alpha Two", "Beta One"] {
+        create_flow(&app, &key, name).await;
+    }
+    // Alpha One, or (Beta… and …Two): Beta One is not Two.
+    let loose = "developerName eq 'alpha one' OR startswith(developerName,'beta') \
+                 AND substringof(developerName,'two')";
+    assert_eq!(names_matching(&app, &key, loose).await, ["Alpha One"]);
+    // (Alpha… or Beta…) and …One.
+    let grouped = "(startswith(developerName,'alpha') or startswith(developerName,'beta')) \
+                   and substringof(developerName,'one')";
+    assert_eq!(
+        names_matching(&app, &key, grouped).await,
+        ["Alpha One", "Beta One"]
+    );
+    let both = "startswith(developerName,'alpha') and developerName ne 'alpha one'";
+    assert_eq!(names_matching(&app, &key, both).await, ["Alpha Two"]);
+}
+
+async fn a_filter_too_long_or_too_deep_is_a_bad_request() {
+    let (app, key) = app_with_key().await;
+    let deep = format!("{}developerName eq 'a'{}", "(".repeat(40), ")".repeat(40));
+    let message = assert_error(filtered(&app, &key, &deep).await, StatusCode::BAD_REQUEST).await;
+    assert!(message.contains("deeper"), "{message}");
+    let long = format!("developerName eq '{}'", "a".repeat(2000));
+    let message = assert_error(filtered(&app, &key, &long).await, StatusCode::BAD_REQUEST).await;
+    assert!(message.contains("longer"), "{message}");
+}
+
+async fn the_active_flows_take_the_same_filter() {
+    let (app, key) = app_with_key().await;
+    for name in ["Alpha", "Beta"] {
+        let flow = create_flow(&app, &key, name).await;
+        let id = flow_id(&flow);
+        let snap = app
+            .with_key(Method::POST, &format!("{FLOW}/snap/{id}"), &key)
+            .json(&json!("first"))
+            .send()
+            .await
+            .unwrap();
+        let snap = assert_json(snap, StatusCode::OK).await;
+        let version = snap["id"]["versionId"].as_str().unwrap().to_string();
+        let activate = app
+            .with_key(
+                Method::POST,
+                &format!("{FLOW}/activation/{id}/{version}/true/true"),
+                &key,
+            )
+            .send()
+            .await
+            .unwrap();
+        assert_json(activate, StatusCode::OK).await;
+    }
+    let active = |filter: &str| {
+        let path = format!("{FLOW}/active?filter={}", enc(filter));
+        let request = app.with_key(Method::GET, &path, &key);
+        async move { assert_json(request.send().await.unwrap(), StatusCode::OK).await }
+    };
+    let either = active("developerName eq 'alpha' or startswith(developerName,'BE')").await;
+    assert_eq!(flow_names(&either), ["Alpha", "Beta"]);
+    let not_alpha = active("developerName ne 'ALPHA'").await;
+    assert_eq!(flow_names(&not_alpha), ["Beta"]);
+    let refused = app
+        .with_key(Method::GET, &format!("{FLOW}/active?filter=x"), &key)
+        .send()
+        .await
+        .unwrap();
+    assert_error(refused, StatusCode::BAD_REQUEST).await;
 }
 
 async fn a_missing_empty_or_overlong_name_is_unprocessable() {

@@ -11,6 +11,7 @@ mod flows;
 mod helpers;
 mod hostile;
 mod instances;
+mod key_tokens;
 mod keys;
 mod lifecycle;
 mod metrics;

@@ -678,6 +678,7 @@ async fn tokens_and_sessions_are_found_by_their_digest_and_a_password_change_end
             signed_in_at: now,
             created_at: now,
             expires_at: day,
+            key_id: None,
         };
         store.insert_token(token.clone()).await.unwrap();
         let grant = store
@@ -686,8 +687,13 @@ async fn tokens_and_sessions_are_found_by_their_digest_and_a_password_change_end
             .unwrap()
             .expect("a grant");
         assert_eq!(
-            (grant.user_id, grant.tenant_id, grant.expires_at),
-            (ada, acme.id, day)
+            (
+                grant.user_id,
+                grant.tenant_id,
+                grant.expires_at,
+                grant.key_id
+            ),
+            (ada, acme.id, day, None)
         );
         assert!(store.token_by_digest(&digest()).await.unwrap().is_none());
 
@@ -725,6 +731,90 @@ async fn tokens_and_sessions_are_found_by_their_digest_and_a_password_change_end
                 .is_none()
         );
         assert_missing(store.change_password(UserId::generate(), "$x", &kept).await);
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_key_bound_token_ends_with_its_key_and_never_outlives_it() {
+    each(|store| async move {
+        let store = store.as_ref();
+        let acme = tenant(store, "Acme").await;
+        let ada = member(store, acme.id, "ada@example.com", Role::Administrator).await;
+        let bob = member(store, acme.id, "bob@example.com", Role::Standard).await;
+        let now = Timestamp::now();
+        let hour = now.plus(Duration::from_secs(3_600));
+        let day = now.plus(Duration::from_secs(86_400));
+        let bound = |user, key: KeyId| NewToken {
+            digest: digest(),
+            user_id: user,
+            tenant_id: acme.id,
+            signed_in_at: now,
+            created_at: now,
+            expires_at: day,
+            key_id: Some(key),
+        };
+
+        // A key that expires within the hour: its token's grant ends then, not in a day.
+        let mut short = new_key(ada, acme.id, "short");
+        short.expires_at = Some(hour);
+        let short_id = short.id;
+        store.insert_key(short).await.unwrap();
+        let token = bound(ada, short_id);
+        store.insert_token(token.clone()).await.unwrap();
+        let grant = store
+            .token_by_digest(&token.digest)
+            .await
+            .unwrap()
+            .expect("a grant");
+        assert_eq!((grant.key_id, grant.expires_at), (Some(short_id), hour));
+
+        // A key without an expiry leaves the token's own.
+        let lasting = new_key(ada, acme.id, "lasting");
+        let lasting_id = lasting.id;
+        store.insert_key(lasting).await.unwrap();
+        let other = bound(ada, lasting_id);
+        store.insert_token(other.clone()).await.unwrap();
+        let grant = store
+            .token_by_digest(&other.digest)
+            .await
+            .unwrap()
+            .expect("a grant");
+        assert_eq!((grant.key_id, grant.expires_at), (Some(lasting_id), day));
+
+        // Deleting the key deletes its tokens, and only them.
+        assert!(store.delete_key(ada, short_id).await.unwrap());
+        assert!(
+            store
+                .token_by_digest(&token.digest)
+                .await
+                .unwrap()
+                .is_none()
+        );
+        assert!(
+            store
+                .token_by_digest(&other.digest)
+                .await
+                .unwrap()
+                .is_some()
+        );
+        // A token for a key already gone is refused, not stored.
+        assert_missing(store.insert_token(bound(ada, short_id)).await);
+
+        // Removing the owner from the tenant deletes the key and so its tokens.
+        let bobs = new_key(bob, acme.id, "bobs");
+        let bobs_id = bobs.id;
+        store.insert_key(bobs).await.unwrap();
+        let bobs_token = bound(bob, bobs_id);
+        store.insert_token(bobs_token.clone()).await.unwrap();
+        assert!(store.remove_membership(bob, acme.id).await.unwrap());
+        assert!(
+            store
+                .token_by_digest(&bobs_token.digest)
+                .await
+                .unwrap()
+                .is_none()
+        );
     })
     .await;
 }

@@ -9,6 +9,7 @@ use time::OffsetDateTime;
 use uuid::Uuid;
 
 use super::super::columns::{settings_from_json, settings_json};
+use super::super::filtering::passing;
 use super::{PgStore, internal};
 use crate::domain::flow::FlowDraft;
 use crate::domain::{FlowFilter, FlowId, TenantId, Timestamp, UserId, VersionId, new_id};
@@ -104,22 +105,6 @@ fn snapshot_state(row: &PgRow) -> StoreResult<Option<SnapshotState>> {
     }))
 }
 
-/// The SQL condition a filter adds (on `f.name_folded`, its value bound as `$n`) and the value.
-/// `strpos` compares the pre-folded name exactly, as SQLite's `instr`, with no LIKE wildcards
-/// or escapes to get wrong; equality is byte equality in either.
-pub(super) fn filter_condition(filter: Option<&FlowFilter>, n: usize) -> (String, Option<&str>) {
-    match filter {
-        None => (String::new(), None),
-        Some(FlowFilter::NameEquals(value)) => {
-            (format!(" AND f.name_folded = ${n}"), Some(value.as_str()))
-        }
-        Some(FlowFilter::NameContains(value)) => (
-            format!(" AND strpos(f.name_folded, ${n}) > 0"),
-            Some(value.as_str()),
-        ),
-    }
-}
-
 /// The flow being edited, read on `conn` (inside a write's transaction, to return what it
 /// wrote).
 pub(super) async fn current_flow(
@@ -144,17 +129,20 @@ impl FlowStore for PgStore {
         tenant: TenantId,
         filter: Option<&FlowFilter>,
     ) -> StoreResult<Vec<FlowRecord>> {
-        let (condition, value) = filter_condition(filter, 2);
         let sql = format!(
-            "{} WHERE f.tenant_id = $1{condition} ORDER BY {BY_NAME}, f.id",
+            "{} WHERE f.tenant_id = $1 ORDER BY {BY_NAME}, f.id",
             select_current()
         );
-        let mut query = sqlx::query(&sql).bind(tenant.0);
-        if let Some(value) = value {
-            query = query.bind(value);
-        }
-        let rows = query.fetch_all(&self.pool).await.map_err(internal)?;
-        rows.iter().map(version_from_row).collect()
+        let rows = sqlx::query(&sql)
+            .bind(tenant.0)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(internal)?;
+        let flows = rows
+            .iter()
+            .map(version_from_row)
+            .collect::<StoreResult<_>>()?;
+        Ok(passing(flows, filter))
     }
 
     async fn flow(&self, tenant: TenantId, id: FlowId) -> StoreResult<Option<FlowRecord>> {

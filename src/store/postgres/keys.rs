@@ -124,7 +124,7 @@ impl TokenStore for PgStore {
             .map_err(internal)?;
         sqlx::query(
             "INSERT INTO tokens (digest, user_id, tenant_id, signed_in_at, created_at, \
-             expires_at) VALUES ($1, $2, $3, $4, $5, $6)",
+             expires_at, key_id) VALUES ($1, $2, $3, $4, $5, $6, $7)",
         )
         .bind(&token.digest[..])
         .bind(token.user_id.0)
@@ -132,28 +132,61 @@ impl TokenStore for PgStore {
         .bind(token.signed_in_at.as_offset())
         .bind(token.created_at.as_offset())
         .bind(token.expires_at.as_offset())
+        .bind(token.key_id.map(|key| key.0))
         .execute(&mut *tx)
         .await
-        .map_err(internal)?;
+        .map_err(key_gone)?;
         tx.commit().await.map_err(internal)
     }
 
     async fn token_by_digest(&self, digest: &Digest) -> StoreResult<Option<TokenGrant>> {
-        let row: Option<(Uuid, Uuid, OffsetDateTime, OffsetDateTime)> = sqlx::query_as(
-            "SELECT user_id, tenant_id, signed_in_at, expires_at FROM tokens WHERE digest = $1",
+        type Row = (
+            Uuid,
+            Uuid,
+            OffsetDateTime,
+            OffsetDateTime,
+            Option<Uuid>,
+            Option<Uuid>,
+            Option<OffsetDateTime>,
+        );
+        // The key is read with the token: a key-bound token lives only while its key does.
+        let row: Option<Row> = sqlx::query_as(
+            "SELECT t.user_id, t.tenant_id, t.signed_in_at, t.expires_at, t.key_id, k.id, \
+             k.expires_at FROM tokens t LEFT JOIN api_keys k ON k.id = t.key_id \
+             WHERE t.digest = $1",
         )
         .bind(&digest[..])
         .fetch_optional(&self.pool)
         .await
         .map_err(internal)?;
-        Ok(row.map(
-            |(user_id, tenant_id, signed_in_at, expires_at)| TokenGrant {
-                user_id: UserId(user_id),
-                tenant_id: TenantId(tenant_id),
-                signed_in_at: Timestamp::from_offset(signed_in_at),
-                expires_at: Timestamp::from_offset(expires_at),
-            },
-        ))
+        let Some((user_id, tenant_id, signed_in_at, expires_at, key_id, live_key, key_expiry)) =
+            row
+        else {
+            return Ok(None);
+        };
+        if key_id.is_some() && live_key.is_none() {
+            return Ok(None);
+        }
+        let expires_at = Timestamp::from_offset(expires_at);
+        Ok(Some(TokenGrant {
+            user_id: UserId(user_id),
+            tenant_id: TenantId(tenant_id),
+            signed_in_at: Timestamp::from_offset(signed_in_at),
+            expires_at: key_expiry
+                .map(Timestamp::from_offset)
+                .map_or(expires_at, |key| key.min(expires_at)),
+            key_id: key_id.map(KeyId),
+        }))
+    }
+}
+
+/// A token's key deleted before the token was stored: the token would grant nothing.
+fn key_gone(error: sqlx::Error) -> StoreError {
+    match &error {
+        sqlx::Error::Database(db) if db.is_foreign_key_violation() => {
+            StoreError::Missing("the API key is gone".into())
+        }
+        _ => internal(error),
     }
 }
 

@@ -7,7 +7,8 @@ use async_trait::async_trait;
 use sqlx::PgConnection;
 use uuid::Uuid;
 
-use super::flows::{BY_NAME, current_flow, filter_condition, select_snapshots, version_from_row};
+use super::super::filtering::passing;
+use super::flows::{BY_NAME, current_flow, select_snapshots, version_from_row};
 use super::{PgStore, internal};
 use crate::domain::{FlowFilter, FlowId, TenantId, Timestamp, UserId, VersionId, new_id};
 use crate::store::{Activation, Change, FlowRecord, SnapshotStore, StoreError, StoreResult};
@@ -281,23 +282,20 @@ impl SnapshotStore for PgStore {
             "{} WHERE f.tenant_id = $1 AND {RUNNING}",
             select_snapshots()
         );
-        let mut next = 2;
         if flow.is_some() {
             sql.push_str(" AND f.flow_id = $2");
-            next = 3;
         }
-        let (condition, value) = filter_condition(filter, next);
-        sql.push_str(&condition);
         sql.push_str(&format!(" ORDER BY {BY_NAME}, f.flow_id"));
         let mut query = sqlx::query(&sql).bind(tenant.0);
         if let Some(flow) = flow {
             query = query.bind(flow.0);
         }
-        if let Some(value) = value {
-            query = query.bind(value);
-        }
         let rows = query.fetch_all(&self.pool).await.map_err(internal)?;
-        rows.iter().map(version_from_row).collect()
+        let flows = rows
+            .iter()
+            .map(version_from_row)
+            .collect::<StoreResult<_>>()?;
+        Ok(passing(flows, filter))
     }
 }
 

@@ -179,8 +179,8 @@ async fn read_all(conn: &mut PgConnection) -> StoreResult<Dump> {
     }
     for row in all(
         conn,
-        "SELECT digest, user_id, tenant_id, created_at, expires_at, signed_in_at FROM tokens \
-         ORDER BY created_at, digest",
+        "SELECT digest, user_id, tenant_id, created_at, expires_at, signed_in_at, key_id \
+         FROM tokens ORDER BY created_at, digest",
     )
     .await?
     {
@@ -191,6 +191,7 @@ async fn read_all(conn: &mut PgConnection) -> StoreResult<Dump> {
             created_at: get_time(&row, "created_at")?,
             expires_at: get_time(&row, "expires_at")?,
             signed_in_at: get_time(&row, "signed_in_at")?,
+            key_id: get::<Option<uuid::Uuid>>(&row, "key_id")?.map(KeyId),
         });
     }
     for row in all(
@@ -420,7 +421,7 @@ async fn write_all(conn: &mut PgConnection, dump: &Dump) -> StoreResult<()> {
     insert(
         conn,
         "tokens",
-        "digest, user_id, tenant_id, created_at, expires_at, signed_in_at",
+        "digest, user_id, tenant_id, created_at, expires_at, signed_in_at, key_id",
         &dump.tokens,
         |mut b, t| {
             b.push_bind(t.digest.as_bytes().to_vec())
@@ -429,6 +430,7 @@ async fn write_all(conn: &mut PgConnection, dump: &Dump) -> StoreResult<()> {
             push_time(&mut b, t.created_at);
             push_time(&mut b, t.expires_at);
             push_time(&mut b, t.signed_in_at);
+            b.push_bind(t.key_id.map(|key| key.0));
         },
     )
     .await?;

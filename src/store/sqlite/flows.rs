@@ -7,6 +7,7 @@ use sqlx::Row;
 use sqlx::sqlite::SqliteRow;
 
 use super::super::columns::settings_from_json;
+use super::super::filtering::passing;
 use uuid::Uuid;
 
 use super::elements::who;
@@ -85,16 +86,6 @@ fn snapshot_state(row: &SqliteRow) -> StoreResult<Option<SnapshotState>> {
     }))
 }
 
-/// The SQL condition a filter adds (on `f.name_folded`) and the value it binds.
-pub(super) fn filter_condition(filter: Option<&FlowFilter>) -> (&'static str, Option<&String>) {
-    // instr() compares the pre-folded name without LIKE's wildcards to escape.
-    match filter {
-        None => ("", None),
-        Some(FlowFilter::NameEquals(value)) => (" AND f.name_folded = ?", Some(value)),
-        Some(FlowFilter::NameContains(value)) => (" AND instr(f.name_folded, ?) > 0", Some(value)),
-    }
-}
-
 #[async_trait]
 impl FlowStore for SqliteStore {
     async fn list_flows(
@@ -102,17 +93,20 @@ impl FlowStore for SqliteStore {
         tenant: TenantId,
         filter: Option<&FlowFilter>,
     ) -> StoreResult<Vec<FlowRecord>> {
-        let (condition, value) = filter_condition(filter);
         let sql = format!(
-            "{} WHERE f.tenant_id = ?{condition} ORDER BY f.name_folded, f.id",
+            "{} WHERE f.tenant_id = ? ORDER BY f.name_folded, f.id",
             select_current()
         );
-        let mut query = sqlx::query(&sql).bind(tenant.to_string());
-        if let Some(value) = value {
-            query = query.bind(value);
-        }
-        let rows = query.fetch_all(&self.pool).await.map_err(internal)?;
-        rows.iter().map(version_from_row).collect()
+        let rows = sqlx::query(&sql)
+            .bind(tenant.to_string())
+            .fetch_all(&self.pool)
+            .await
+            .map_err(internal)?;
+        let flows = rows
+            .iter()
+            .map(version_from_row)
+            .collect::<StoreResult<_>>()?;
+        Ok(passing(flows, filter))
     }
 
     async fn flow(&self, tenant: TenantId, id: FlowId) -> StoreResult<Option<FlowRecord>> {

@@ -123,7 +123,7 @@ impl TokenStore for SqliteStore {
             .map_err(internal)?;
         sqlx::query(
             "INSERT INTO tokens (digest, user_id, tenant_id, signed_in_at, created_at, \
-             expires_at) VALUES (?, ?, ?, ?, ?, ?)",
+             expires_at, key_id) VALUES (?, ?, ?, ?, ?, ?, ?)",
         )
         .bind(&token.digest[..])
         .bind(token.user_id.to_string())
@@ -131,31 +131,61 @@ impl TokenStore for SqliteStore {
         .bind(token.signed_in_at.to_rfc3339())
         .bind(token.created_at.to_rfc3339())
         .bind(token.expires_at.to_rfc3339())
+        .bind(token.key_id.map(|key| key.to_string()))
         .execute(&mut *tx)
         .await
-        .map_err(internal)?;
+        .map_err(key_gone)?;
         tx.commit().await.map_err(internal)?;
         Ok(())
     }
 
     async fn token_by_digest(&self, digest: &Digest) -> StoreResult<Option<TokenGrant>> {
-        let row: Option<(String, String, String, String)> = sqlx::query_as(
-            "SELECT user_id, tenant_id, COALESCE(signed_in_at, created_at), expires_at \
-             FROM tokens WHERE digest = ?",
+        type Row = (
+            String,
+            String,
+            String,
+            String,
+            Option<String>,
+            Option<String>,
+            Option<String>,
+        );
+        // The key is read with the token: a key-bound token lives only while its key does.
+        let row: Option<Row> = sqlx::query_as(
+            "SELECT t.user_id, t.tenant_id, COALESCE(t.signed_in_at, t.created_at), \
+             t.expires_at, t.key_id, k.id, k.expires_at \
+             FROM tokens t LEFT JOIN api_keys k ON k.id = t.key_id WHERE t.digest = ?",
         )
         .bind(&digest[..])
         .fetch_optional(&self.pool)
         .await
         .map_err(internal)?;
-        row.map(|(user_id, tenant_id, signed_in_at, expires_at)| {
-            Ok(TokenGrant {
-                user_id: UserId(uuid(&user_id)?),
-                tenant_id: TenantId(uuid(&tenant_id)?),
-                signed_in_at: timestamp(&signed_in_at)?,
-                expires_at: timestamp(&expires_at)?,
-            })
-        })
-        .transpose()
+        let Some((user_id, tenant_id, signed_in_at, expires_at, key_id, live_key, key_expiry)) =
+            row
+        else {
+            return Ok(None);
+        };
+        if key_id.is_some() && live_key.is_none() {
+            return Ok(None);
+        }
+        let expires_at = timestamp(&expires_at)?;
+        Ok(Some(TokenGrant {
+            user_id: UserId(uuid(&user_id)?),
+            tenant_id: TenantId(uuid(&tenant_id)?),
+            signed_in_at: timestamp(&signed_in_at)?,
+            expires_at: optional_timestamp(key_expiry)?
+                .map_or(expires_at, |key| key.min(expires_at)),
+            key_id: key_id.map(|id| uuid(&id).map(KeyId)).transpose()?,
+        }))
+    }
+}
+
+/// A token's key deleted before the token was stored: the token would grant nothing.
+fn key_gone(error: sqlx::Error) -> StoreError {
+    match &error {
+        sqlx::Error::Database(db) if db.is_foreign_key_violation() => {
+            StoreError::Missing("the API key is gone".into())
+        }
+        _ => internal(error),
     }
 }
 

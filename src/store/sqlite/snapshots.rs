@@ -4,7 +4,8 @@
 use async_trait::async_trait;
 
 use super::super::columns::stale_token;
-use super::flows::{filter_condition, select_snapshots, version_from_row};
+use super::super::filtering::passing;
+use super::flows::{select_snapshots, version_from_row};
 use super::{SqliteStore, internal};
 use crate::domain::{FlowFilter, FlowId, TenantId, Timestamp, UserId, VersionId, new_id};
 use crate::store::{
@@ -277,18 +278,17 @@ impl SnapshotStore for SqliteStore {
         if flow.is_some() {
             sql.push_str(" AND f.flow_id = ?");
         }
-        let (condition, value) = filter_condition(filter);
-        sql.push_str(condition);
         sql.push_str(" ORDER BY f.name_folded, f.flow_id");
         let mut query = sqlx::query(&sql).bind(tenant.to_string());
         if let Some(flow) = flow {
             query = query.bind(flow.to_string());
         }
-        if let Some(value) = value {
-            query = query.bind(value);
-        }
         let rows = query.fetch_all(&self.pool).await.map_err(internal)?;
-        rows.iter().map(version_from_row).collect()
+        let flows = rows
+            .iter()
+            .map(version_from_row)
+            .collect::<StoreResult<_>>()?;
+        Ok(passing(flows, filter))
     }
 }
 

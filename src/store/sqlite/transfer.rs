@@ -152,8 +152,8 @@ async fn read_all(conn: &mut SqliteConnection) -> StoreResult<Dump> {
     }
     for row in all(
         conn,
-        "SELECT digest, user_id, tenant_id, created_at, expires_at, signed_in_at FROM tokens \
-         ORDER BY created_at, digest",
+        "SELECT digest, user_id, tenant_id, created_at, expires_at, signed_in_at, key_id \
+         FROM tokens ORDER BY created_at, digest",
     )
     .await?
     {
@@ -167,6 +167,7 @@ async fn read_all(conn: &mut SqliteConnection) -> StoreResult<Dump> {
             // The column was added by migration 0004, which filled it; a row without one
             // means what it meant then: the token's own creation.
             signed_in_at: optional_timestamp(get(&row, "signed_in_at")?)?.unwrap_or(created_at),
+            key_id: get_optional_uuid(&row, "key_id")?.map(KeyId),
         });
     }
     for row in all(
@@ -391,7 +392,7 @@ async fn write_all(conn: &mut SqliteConnection, dump: &Dump) -> StoreResult<()> 
     insert(
         conn,
         "tokens",
-        "digest, user_id, tenant_id, created_at, expires_at, signed_in_at",
+        "digest, user_id, tenant_id, created_at, expires_at, signed_in_at, key_id",
         &dump.tokens,
         |mut b, t| {
             b.push_bind(t.digest.as_bytes().to_vec())
@@ -399,7 +400,8 @@ async fn write_all(conn: &mut SqliteConnection, dump: &Dump) -> StoreResult<()> 
                 .push_bind(t.tenant_id.to_string())
                 .push_bind(t.created_at.to_rfc3339())
                 .push_bind(t.expires_at.to_rfc3339())
-                .push_bind(t.signed_in_at.to_rfc3339());
+                .push_bind(t.signed_in_at.to_rfc3339())
+                .push_bind(t.key_id.map(|key| key.to_string()));
         },
     )
     .await?;
