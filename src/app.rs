@@ -29,15 +29,17 @@ pub(crate) fn build_service(state: AppState) -> RequestService<Router, WholeList
     // The pages' forms are read by axum's extractors, which take their limit from this layer;
     // the API reads its bodies with the limit itself (`http::json`).
     let pages = crate::web::router().layer(DefaultBodyLimit::max(state.config.body_limit_bytes));
+    // CORS on the API's routes only (with its unknown paths): the pages keep their strict
+    // policy, and the layer answers a preflight before any credential is asked for.
+    let cors = crate::api::cors::layer(state.config.cors_origins.as_deref());
+    // The API's 405 is set before the layer, so it is layered too: a preflight (`OPTIONS`) on
+    // a route without that method reaches the layer rather than an unlayered 405.
     let routes = crate::api::router()
+        .method_not_allowed_fallback(not_allowed)
+        .layer(cors)
         .merge(pages)
         .fallback(|| async { message_response(StatusCode::NOT_FOUND, "there is no such endpoint") })
-        .method_not_allowed_fallback(|| async {
-            message_response(
-                StatusCode::METHOD_NOT_ALLOWED,
-                "that method is not allowed here",
-            )
-        })
+        .method_not_allowed_fallback(not_allowed)
         .with_state(state.clone());
     // The middleware wraps the router once rather than each of its routes, where a layer costs
     // every request one more clone and boxed future. The flows area answers its list early.
@@ -45,6 +47,13 @@ pub(crate) fn build_service(state: AppState) -> RequestService<Router, WholeList
     let bodies = state.bodies.clone();
     let metrics = state.metrics.clone();
     RequestServiceLayer::new(WholeList(state), in_flight, bodies, metrics).layer(routes)
+}
+
+async fn not_allowed() -> axum::response::Response {
+    message_response(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "that method is not allowed here",
+    )
 }
 
 /// A server that has opened its data directory and bound its port, ready to [`Server::run`].

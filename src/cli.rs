@@ -195,6 +195,11 @@ pub struct ServeArgs {
         default_value_t = 256
     )]
     pub max_connections_per_address: u32,
+    /// The browser origins allowed to call `/api/` from their pages (CORS), comma-separated,
+    /// each `scheme://host[:port]`, e.g. `https://flow.example.com`. Default: any origin.
+    /// Cookies are never allowed across origins; the API authenticates with headers.
+    #[arg(long, env = "KEYFLOW_CORS_ORIGINS", value_delimiter = ',', value_parser = cors_origin)]
+    pub cors_origins: Option<Vec<String>>,
     /// MiB of serialized flow lists kept in memory (0 keeps none).
     #[arg(long, env = "KEYFLOW_FLOW_CACHE_MIB", default_value_t = 64)]
     pub flow_cache_mib: u64,
@@ -338,7 +343,29 @@ impl ServeArgs {
         config.header_timeout = Duration::from_secs(self.header_timeout_seconds);
         config.body_timeout = Duration::from_secs(self.body_timeout_seconds);
         config.max_connections_per_address = self.max_connections_per_address as usize;
+        config.cors_origins = self.cors_origins;
         config
+    }
+}
+
+/// An origin as a browser sends it in `Origin`: a scheme, a host and maybe a port, no path.
+fn cors_origin(text: &str) -> Result<String, String> {
+    let text = text.trim();
+    let rest = text
+        .strip_prefix("https://")
+        .or_else(|| text.strip_prefix("http://"));
+    let well_formed = rest.is_some_and(|host| {
+        !host.is_empty()
+            && host
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | ':' | '[' | ']'))
+    });
+    if well_formed {
+        Ok(text.to_string())
+    } else {
+        Err(format!(
+            "'{text}' is not an origin: write scheme://host[:port], e.g. https://flow.example.com"
+        ))
     }
 }
 
@@ -387,6 +414,25 @@ mod tests {
         match cli.command {
             Command::Serve(args) => Ok(args.into_config()),
             _ => unreachable!("a serve command"),
+        }
+    }
+
+    #[test]
+    fn the_cors_origins_are_a_comma_separated_list_of_origins_and_any_by_default() {
+        assert_eq!(serve_config(&[]).unwrap().cors_origins, None);
+        let config =
+            serve_config(&["--cors-origins", "https://a.example,http://b.example:8443"]).unwrap();
+        assert_eq!(
+            config.cors_origins.unwrap(),
+            ["https://a.example", "http://b.example:8443"]
+        );
+        for wrong in [
+            "a.example",
+            "https://a.example/path",
+            "ftp://a.example",
+            "https://",
+        ] {
+            assert!(serve_config(&["--cors-origins", wrong]).is_err(), "{wrong}");
         }
     }
 

@@ -76,6 +76,10 @@ pub struct ServeConfig {
     /// Connections one client address may hold open at once (an IPv6 client: its /64); more
     /// are closed as soon as they are accepted. 0: no bound.
     pub max_connections_per_address: usize,
+    /// The browser origins (`https://host[:port]`) allowed to call `/api/` from a page
+    /// (CORS); `None`: any origin. Never with credentials (cookies): the API authenticates
+    /// with headers.
+    pub cors_origins: Option<Vec<String>>,
 }
 
 impl ServeConfig {
@@ -110,6 +114,7 @@ impl ServeConfig {
             header_timeout: Duration::from_secs(10),
             body_timeout: Duration::from_secs(30),
             max_connections_per_address: 256,
+            cors_origins: None,
         }
     }
 }

@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 
 use axum::Json;
-use axum::extract::{Query, State};
+use axum::extract::State;
 use secrecy::ExposeSecret;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
@@ -21,7 +21,7 @@ use crate::domain::{Email, Page, Password, Role, UserId};
 use crate::http::Administrator;
 use crate::http::error::ApiError;
 use crate::http::extract::ClientAddress;
-use crate::http::json::{JsonBody, Segment, path};
+use crate::http::json::{JsonBody, Segment, TextQuery, path};
 use crate::rules::Actor;
 use crate::rules::members::{self as user_admin, Details};
 use crate::state::AppState;
@@ -77,10 +77,8 @@ struct UserPage {
 async fn list(
     State(state): State<AppState>,
     Administrator(principal): Administrator,
-    query: Result<Query<PageQuery>, axum::extract::rejection::QueryRejection>,
+    TextQuery(query): TextQuery<PageQuery>,
 ) -> Result<Json<UserPage>, ApiError> {
-    let Query(query) =
-        query.map_err(|_| ApiError::BadRequest("page and pageSize must be integers".into()))?;
     let page = Page::parse(query.page.as_deref(), query.page_size.as_deref())
         .map_err(|error| ApiError::BadRequest(error.0))?
         .unwrap_or(Page::first(USERS_PER_PAGE));

@@ -57,8 +57,10 @@ pub struct FlowResponse {
     pub enable_historical_navigation: bool,
     pub state_expiration_length: i32,
     pub idle_state_expiration_length: i32,
-    pub authorization: Option<GroupAuthorization>,
-    pub identity_provider: Option<FlowIdentityProvider>,
+    /// Always an object (Boomi's shape has no null here): an unset one has its fields null.
+    pub authorization: GroupAuthorization,
+    /// Always an object, as `authorization`.
+    pub identity_provider: FlowIdentityProvider,
     pub tags: Option<Vec<String>>,
     pub date_created: Timestamp,
     pub date_modified: Timestamp,
@@ -88,8 +90,8 @@ impl From<FlowRecord> for FlowResponse {
             enable_historical_navigation: settings.enable_historical_navigation,
             state_expiration_length: settings.state_expiration_length,
             idle_state_expiration_length: settings.idle_state_expiration_length,
-            authorization: settings.authorization,
-            identity_provider: settings.identity_provider,
+            authorization: settings.authorization.unwrap_or_default(),
+            identity_provider: settings.identity_provider.unwrap_or_default(),
             tags: settings.tags,
             date_created: flow.date_created,
             date_modified: flow.date_modified,

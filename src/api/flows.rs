@@ -123,13 +123,21 @@ pub(crate) fn is_whole_list(request: &Request) -> bool {
         && request.uri().query().is_none()
 }
 
+/// Whether the early answer may take the request: the whole list, from a client that is not a
+/// browser page of another origin (no `Origin`). A page's request goes through the router,
+/// whose CORS layer (`api::cors`) adds what the browser needs; `list` still answers it from
+/// the cached list, so the early answer keeps one way of doing CORS and its hot path none.
+fn early(request: &Request) -> bool {
+    is_whole_list(request) && !request.headers().contains_key(header::ORIGIN)
+}
+
 /// The answer to the most frequent call, `GET /api/draw/1/flow` without a query, when
 /// everything it needs is cached — the key's grant and the tenant's list — decided without
 /// storage or waiting. The request middleware asks this before routing: for this call axum's
 /// router, extractors and boxed futures cost more than the answer itself. `None` for anything
 /// else (a query, a refusal, a miss), which `list` answers through the router, the same way.
 pub fn answer_from_cache(state: &AppState, request: &Request, client: IpAddr) -> Option<Response> {
-    if !is_whole_list(request) {
+    if !early(request) {
         return None;
     }
     let principal = Principal::from_cache(request.headers(), client, state)?;
@@ -145,7 +153,7 @@ pub(crate) struct WholeList(pub(crate) AppState);
 
 impl EarlyAnswer for WholeList {
     fn may_answer(&self, request: &Request) -> bool {
-        is_whole_list(request)
+        early(request)
     }
 
     fn answer(&self, request: &Request, peer: IpAddr) -> Option<Response> {

@@ -63,8 +63,8 @@ struct NewKeyRequest {
         pattern = r"^[\t-\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*(?:[^\u0000-\u001f\u007f-\u009f\u200b\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff\ufdd0-\ufdef\ufffe\uffff/\\\t-\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000.](?:[^\u0000-\u001f\u007f-\u009f\u200b\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff\ufdd0-\ufdef\ufffe\uffff/\\]*[^\u0000-\u001f\u007f-\u009f\u200b\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff\ufdd0-\ufdef\ufffe\uffff/\\\t-\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000])?|\.[^\u0000-\u001f\u007f-\u009f\u200b\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff\ufdd0-\ufdef\ufffe\uffff/\\]+[^\u0000-\u001f\u007f-\u009f\u200b\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff\ufdd0-\ufdef\ufffe\uffff/\\\t-\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]|\.[^\u0000-\u001f\u007f-\u009f\u200b\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff\ufdd0-\ufdef\ufffe\uffff/\\\t-\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000.])[\t-\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*$"
     )]
     name: Option<String>,
-    /// One of the user's tenants.
-    #[schema(required, value_type = String, format = Uuid)]
+    /// One of the user's tenants; when absent, the tenant in `manywhotenant` (else 422).
+    #[schema(value_type = String, format = Uuid)]
     tenant_id: Option<String>,
 }
 
@@ -106,11 +106,16 @@ async fn create(
     JsonBody(request): JsonBody<NewKeyRequest>,
 ) -> Result<Json<UserTenantApiKey>, ApiError> {
     let name = KeyName::parse(request.name.as_deref().unwrap_or("")).map_err(ApiError::invalid)?;
-    let tenant = request
-        .tenant_id
-        .as_deref()
-        .ok_or_else(|| ApiError::Unprocessable("tenantId is required".into()))
-        .and_then(|text| TenantId::parse(text).map_err(ApiError::invalid))?;
+    // Without `tenantId` the key is for the tenant `manywhotenant` named, as clients that
+    // send the header on every call expect; with neither, there is no tenant to choose.
+    let tenant = match request.tenant_id.as_deref() {
+        Some(text) => TenantId::parse(text).map_err(ApiError::invalid)?,
+        None => header_tenant(&principal).ok_or_else(|| {
+            ApiError::Unprocessable(
+                "tenantId is required (or name the tenant in the manywhotenant header)".into(),
+            )
+        })?,
+    };
     let view = key_management::create(
         &state.keys(),
         principal.user_id,

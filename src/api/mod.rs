@@ -3,6 +3,7 @@
 
 pub(crate) mod admin_users;
 pub(crate) mod authentication;
+pub(crate) mod cors;
 pub(crate) mod doc;
 pub mod element_json;
 pub mod flow_json;
@@ -11,14 +12,20 @@ pub(crate) mod health;
 pub(crate) mod keys;
 pub(crate) mod snapshots;
 pub(crate) mod tenant;
+pub(crate) mod tenant_settings;
 pub(crate) mod user_json;
 pub(crate) mod users;
 
 use axum::Router;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::any;
 use utoipa::OpenApi;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
+use crate::http::error::{ApiError, message_response};
+use crate::http::extract::{NO_CREDENTIAL, Presented, credentials};
 use crate::state::AppState;
 
 /// Every API route with its description.
@@ -35,7 +42,25 @@ pub(crate) fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(doc::serve))
 }
 
-/// Every API route.
+/// Every API route, and an answer for the paths under `/api/` that are none.
 pub(crate) fn router() -> Router<AppState> {
-    routes().split_for_parts().0
+    routes()
+        .split_for_parts()
+        .0
+        .route("/api/{*rest}", any(unknown))
+}
+
+/// A path under `/api/` that keyflow does not serve. Boomi's API needs a credential on every
+/// path but sign-in (its description declares the `Authorization` scheme for the whole API),
+/// so without one the answer is the same 401 as on a known path: a client that forgot its
+/// key learns that, rather than that the path is wrong, and no one learns which paths exist
+/// without a credential. With one (whether or not it is valid: nothing is looked up for a
+/// path that does not exist) it is a 404.
+async fn unknown(headers: HeaderMap) -> Response {
+    match credentials(&headers) {
+        Ok(read) if read.presented == Presented::Nothing => {
+            ApiError::Unauthorized(NO_CREDENTIAL.into()).into_response()
+        }
+        _ => message_response(StatusCode::NOT_FOUND, "there is no such endpoint"),
+    }
 }

@@ -2,17 +2,18 @@
 //! administrators.
 
 use axum::Json;
-use axum::extract::{Query, State};
+use axum::extract::State;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::api::doc::{AuthErrors, BodyErrors, Forbidden, NotFound};
+use crate::api::tenant_settings;
 use crate::domain::{TenantDeveloperName, TenantId, Timestamp, prose};
 use crate::http::Administrator;
 use crate::http::error::ApiError;
-use crate::http::json::JsonBody;
+use crate::http::json::{JsonBody, TextQuery};
 use crate::state::AppState;
 use crate::store::Tenant;
 
@@ -20,25 +21,27 @@ pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new().routes(routes!(load, update))
 }
 
-/// `TenantResponseAPI`. keyflow has no subtenants, organizations or tenant settings: those
-/// fields are null (`subTenants` is an empty list when asked for).
+/// `TenantResponseAPI`. Its settings are objects (`tenant_settings`): `tenantSettings` as
+/// the administrators set it, the others fixed. keyflow has no subtenants, organizations,
+/// parent tenants or feature flags: those fields are null (`subTenants` is an empty list when
+/// asked for).
 #[derive(Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 #[schema(as = TenantResponseAPI)]
 pub struct TenantResponse {
     pub developer_name: Option<String>,
     pub developer_summary: Option<String>,
-    #[schema(value_type = Option<Object>)]
-    pub security_settings: Option<serde_json::Value>,
+    #[schema(value_type = Object)]
+    pub security_settings: serde_json::Value,
     pub subdomain: Option<String>,
-    #[schema(value_type = Option<Object>)]
-    pub state_settings: Option<serde_json::Value>,
-    #[schema(value_type = Option<Object>)]
-    pub observability_settings: Option<serde_json::Value>,
-    #[schema(value_type = Option<Object>)]
-    pub tenant_settings: Option<serde_json::Value>,
-    #[schema(value_type = Option<Object>)]
-    pub external_storage_settings: Option<serde_json::Value>,
+    #[schema(value_type = Object)]
+    pub state_settings: serde_json::Value,
+    #[schema(value_type = Object)]
+    pub observability_settings: serde_json::Value,
+    #[schema(value_type = Object)]
+    pub tenant_settings: serde_json::Value,
+    #[schema(value_type = Object)]
+    pub external_storage_settings: serde_json::Value,
     #[schema(value_type = Option<Vec<Object>>)]
     pub feature_flags: Option<Vec<serde_json::Value>>,
     pub id: Option<TenantId>,
@@ -57,12 +60,12 @@ impl TenantResponse {
         Self {
             developer_name: Some(tenant.name),
             developer_summary: tenant.summary,
-            security_settings: None,
+            security_settings: tenant_settings::security(),
             subdomain: None,
-            state_settings: None,
-            observability_settings: None,
-            tenant_settings: None,
-            external_storage_settings: None,
+            state_settings: tenant_settings::state(),
+            observability_settings: tenant_settings::observability(),
+            tenant_settings: tenant_settings::answered(tenant.settings.as_deref()),
+            external_storage_settings: tenant_settings::external_storage(),
             feature_flags: None,
             id: Some(tenant.id),
             expires_at: None,
@@ -99,6 +102,11 @@ struct TenantRequest {
         pattern = r"^[^\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f-\u009f\u200b\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff\ufdd0-\ufdef\ufffe\uffff]*$"
     )]
     developer_summary: Option<String>,
+    /// `TenantSettingsAPI`, kept as sent (unknown fields too) and answered over its defaults;
+    /// it replaces what was set before. The known fields must have their types: booleans,
+    /// `releaseCycle` 0 or 1, `integrationAccounts` an array.
+    #[schema(value_type = Option<Object>)]
+    tenant_settings: Option<serde_json::Value>,
 }
 
 /// The request's tenant.
@@ -115,16 +123,14 @@ struct TenantRequest {
 async fn load(
     State(state): State<AppState>,
     Administrator(principal): Administrator,
-    query: Result<Query<LoadQuery>, axum::extract::rejection::QueryRejection>,
+    TextQuery(query): TextQuery<LoadQuery>,
 ) -> Result<Json<TenantResponse>, ApiError> {
-    let Query(query) =
-        query.map_err(|_| ApiError::BadRequest("the query string cannot be read".into()))?;
     let tenant = existing(&state, principal.tenant_id).await?;
     let with_subtenants = query.include_sub_tenants.unwrap_or(false);
     Ok(Json(TenantResponse::new(tenant, with_subtenants)))
 }
 
-/// Renames the request's tenant and sets its summary.
+/// Renames the request's tenant and sets its summary and its `tenantSettings`.
 #[utoipa::path(
     post,
     path = "/api/admin/1/tenant",
@@ -155,9 +161,18 @@ async fn update(
         Some(summary) => Some(summary).filter(|s| !s.trim().is_empty()),
         None => current.summary,
     };
+    let settings = match request.tenant_settings {
+        Some(serde_json::Value::Null) | None => current.settings,
+        Some(sent) => Some(tenant_settings::accepted(sent)?),
+    };
     let tenant = state
         .store
-        .update_tenant(principal.tenant_id, &name, summary.as_deref())
+        .update_tenant(
+            principal.tenant_id,
+            &name,
+            summary.as_deref(),
+            settings.as_deref(),
+        )
         .await?
         .ok_or_else(|| gone(principal.tenant_id))?;
     Ok(Json(TenantResponse::new(tenant, false)))

@@ -50,15 +50,18 @@ pub struct UserTenant {
     pub expires_at: Option<Timestamp>,
     pub is_expired: bool,
     pub last_logged_in_at: Option<Timestamp>,
-    #[schema(value_type = Option<Object>)]
-    pub settings: Option<serde_json::Value>,
+    /// `UserTenantSettingsAPI`: always an object.
+    #[schema(value_type = Object)]
+    pub settings: serde_json::Value,
+    /// keyflow has no organizations: null.
     #[schema(value_type = Option<Object>)]
     pub organization: Option<serde_json::Value>,
     pub role_id: i32,
     pub role: Option<String>,
     pub is_sso: bool,
-    #[schema(value_type = Option<Object>)]
-    pub tenant_settings: Option<serde_json::Value>,
+    /// The tenant's `TenantSettingsAPI`, as `GET /api/admin/1/tenant` answers it.
+    #[schema(value_type = Object)]
+    pub tenant_settings: serde_json::Value,
 }
 
 impl From<Membership> for UserTenant {
@@ -71,12 +74,14 @@ impl From<Membership> for UserTenant {
             expires_at: None,
             is_expired: false,
             last_logged_in_at: None,
-            settings: None,
+            settings: crate::api::tenant_settings::member(),
             organization: None,
             role_id: membership.role.role_id(),
             role: Some(membership.role.wire_name().to_string()),
             is_sso: false,
-            tenant_settings: None,
+            tenant_settings: crate::api::tenant_settings::answered(
+                membership.tenant.settings.as_deref(),
+            ),
         }
     }
 }

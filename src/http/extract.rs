@@ -28,6 +28,11 @@ pub const TENANT_HEADER: &str = "manywhotenant";
 /// answer does not tell a live key from a dead one.
 pub const KEY_REFUSED: &str = "the API key is not valid, or not for the tenant in manywhotenant";
 
+/// The answer to a request with no credential at all, where one is needed (also an unknown
+/// path under `/api/`: every path of the API but sign-in needs one).
+pub const NO_CREDENTIAL: &str = "authentication required: send an API key in \
+     x-boomi-flow-api-key (with your tenant id in manywhotenant) or a token in Authorization";
+
 fn key_refused() -> ApiError {
     ApiError::Unauthorized(KEY_REFUSED.into())
 }
@@ -201,8 +206,10 @@ pub fn credentials(headers: &HeaderMap) -> Result<Credentials<'_>, ApiError> {
         _ => None,
     };
     let presented = match (key, authorization) {
-        (Seen::Once(value), _) => Presented::ApiKey(as_text(value)),
-        (_, Seen::Once(value)) => Presented::Token(token::from_authorization(as_text(value))),
+        (Seen::Once(value), _) => Presented::ApiKey(unquoted(as_text(value))),
+        (_, Seen::Once(value)) => {
+            Presented::Token(unquoted(token::from_authorization(as_text(value))))
+        }
         _ => Presented::Nothing,
     };
     Ok(Credentials { tenant, presented })
@@ -214,6 +221,15 @@ enum Seen<'a> {
     Absent,
     Once(&'a HeaderValue),
     Repeated,
+}
+
+/// The credential without one pair of surrounding double quotes: tools keep the sign-in's
+/// answer, a JSON string, as it came (`"kft_…"`) and send it back so. A quote is never part
+/// of a key or a token, so taking the pair off cannot turn one credential into another.
+fn unquoted(text: &str) -> &str {
+    text.strip_prefix('"')
+        .and_then(|inner| inner.strip_suffix('"'))
+        .unwrap_or(text)
 }
 
 fn as_text(value: &HeaderValue) -> &str {
@@ -231,11 +247,7 @@ impl<S: Authenticator> FromRequestParts<S> for Principal {
             Presented::ApiKey(key) => by_api_key(key, tenant, state).await,
             Presented::Token(token) => by_token(token, tenant, state).await,
             Presented::Nothing => {
-                return Err(ApiError::Unauthorized(
-                    "authentication required: send an API key in x-boomi-flow-api-key (with \
-                     your tenant id in manywhotenant) or a token in Authorization"
-                        .into(),
-                ));
+                return Err(ApiError::Unauthorized(NO_CREDENTIAL.into()));
             }
         };
         outcome.map_err(|error| error.counted(state.throttle(), address))
@@ -463,6 +475,30 @@ mod tests {
         assert_eq!(
             credentials(&token).unwrap().presented,
             Presented::Token("t")
+        );
+    }
+
+    #[test]
+    fn one_pair_of_surrounding_quotes_is_taken_off_a_key_or_a_token() {
+        for (value, token) in [
+            ("\"t\"", "t"),
+            ("Bearer \"t\"", "t"),
+            ("\"\"t\"\"", "\"t\""),
+            ("\"t", "\"t"),
+            ("\"", "\""),
+        ] {
+            let sent = HeaderValue::from_str(value).unwrap();
+            let mut map = HeaderMap::new();
+            map.insert(header::AUTHORIZATION, sent);
+            assert_eq!(
+                credentials(&map).unwrap().presented,
+                Presented::Token(token)
+            );
+        }
+        let key = headers(&[(API_KEY_HEADER, "\"kf_x\"")]);
+        assert_eq!(
+            credentials(&key).unwrap().presented,
+            Presented::ApiKey("kf_x")
         );
     }
 }

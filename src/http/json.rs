@@ -122,8 +122,9 @@ pub(crate) fn path_bool(name: &str, text: &str) -> Result<bool, ApiError> {
     }
 }
 
-/// The query string parsed as `T`. Percent-escapes that decode to bytes that are not UTF-8
-/// are refused rather than silently replaced, so a value is always exactly what was sent.
+/// The query string parsed as `T`, its names matched to `T`'s fields ignoring case
+/// ([`crate::http::query`]). Percent-escapes that decode to bytes that are not UTF-8 are
+/// refused rather than silently replaced, so a value is always exactly what was sent.
 pub(crate) struct TextQuery<T>(pub(crate) T);
 
 impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for TextQuery<T> {
@@ -139,7 +140,8 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for TextQuery<T> {
         {
             return Err(unreadable());
         }
-        serde_urlencoded::from_str(query)
+        let query = crate::http::query::canonical::<T>(query)?;
+        serde_urlencoded::from_str(&query)
             .map(TextQuery)
             .map_err(|_| unreadable())
     }

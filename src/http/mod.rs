@@ -2,7 +2,7 @@
 //! address in `connection_limit`), what every request goes through first (`request_service`,
 //! its id in `request_id`, its body read within its deadline by `request_body`, the bounds in
 //! `limits`, the task-local `scope` it sets), the extractors that turn a request into a
-//! principal ([`extract`]) or a body ([`json`], `strict_json`), and the
+//! principal ([`extract`]) or a body ([`json`], `strict_json`) or a query (`query`), and the
 //! one error type whose mapping to status codes is in [`error`]. It imports no area and not
 //! the server's state: the extractors ask for small traits the state implements, and the
 //! request service is given its early answer.
@@ -13,6 +13,7 @@ pub mod error;
 pub mod extract;
 pub mod json;
 pub(crate) mod limits;
+pub(crate) mod query;
 pub mod request_body;
 pub(crate) mod request_id;
 pub(crate) mod request_service;

@@ -97,12 +97,14 @@ pub type StoreResult<T> = Result<T, StoreError>;
 pub trait TenantStore {
     async fn create_tenant(&self, name: &TenantName) -> StoreResult<Tenant>;
     async fn tenant(&self, id: TenantId) -> StoreResult<Option<Tenant>>;
-    /// Sets the tenant's name and summary; None when there is no such tenant.
+    /// Sets the tenant's name, summary and settings (JSON text, stored as given); None when
+    /// there is no such tenant.
     async fn update_tenant(
         &self,
         id: TenantId,
         name: &str,
         summary: Option<&str>,
+        settings: Option<&str>,
     ) -> StoreResult<Option<Tenant>>;
 }
 

@@ -18,6 +18,9 @@ pub struct Tenant {
     pub name: String,
     pub summary: Option<String>,
     pub created_at: Timestamp,
+    /// The tenant's settings (`TenantSettingsAPI`) as the JSON text they were last set with;
+    /// `None` until they are.
+    pub settings: Option<String>,
 }
 
 /// A user to create; the password is already hashed. `None`: no usable password yet (an

@@ -495,12 +495,14 @@ fn handmade_dump() -> (Dump, [Digest; 5]) {
                 name: "One".into(),
                 summary: Some("the first".into()),
                 created_at: at(0),
+                settings: Some(r#"{"themes":true,"kept":"as sent"}"#.into()),
             },
             Tenant {
                 id: two,
                 name: "Two".into(),
                 summary: None,
                 created_at: at(1),
+                settings: None,
             },
         ],
         users: vec![
@@ -671,6 +673,8 @@ async fn every_backend_imports_every_row_and_exports_it_unchanged() {
         let user = store.user_by_email(&email).await.unwrap().unwrap();
         assert_eq!(user.password_hash, dump.users[0].password_hash);
         assert_eq!(store.memberships(admin).await.unwrap().len(), 2);
+        let tenant = store.tenant(one).await.unwrap().unwrap();
+        assert_eq!(tenant.settings, dump.tenants[0].settings);
         let current = store.flow(one, flow).await.unwrap().unwrap();
         assert!(current.settings.allow_jumping);
         assert_eq!(

@@ -4,6 +4,7 @@ mod at_rest;
 mod auth;
 mod browser;
 mod cli;
+mod clients;
 mod conformance;
 mod copy;
 mod errors;

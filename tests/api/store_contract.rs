@@ -156,16 +156,32 @@ async fn tenants_are_created_read_and_updated() {
         assert!(store.tenant(TenantId::generate()).await.unwrap().is_none());
 
         let updated = store
-            .update_tenant(acme.id, "acme-2", Some("Acme's flows"))
+            .update_tenant(acme.id, "acme-2", Some("Acme's flows"), None)
             .await
             .unwrap()
             .expect("updated");
         assert_eq!(updated.name, "acme-2");
         assert_eq!(updated.summary.as_deref(), Some("Acme's flows"));
-        let cleared = store.update_tenant(acme.id, "acme-2", None).await.unwrap();
-        assert_eq!(cleared.expect("updated").summary, None);
+        assert_eq!(updated.settings, None, "no settings until they are set");
+        // Settings are JSON text, kept exactly (U+0000 and the keys' order too), and read back
+        // by every read of the tenant, its members' memberships included.
+        let settings = r#"{"themes":true,"zeta":"\u0000","alpha":[1]}"#;
+        let set = store
+            .update_tenant(acme.id, "acme-2", Some("Acme's flows"), Some(settings))
+            .await
+            .unwrap()
+            .expect("updated");
+        assert_eq!(set.settings.as_deref(), Some(settings));
+        let read = store.tenant(acme.id).await.unwrap().expect("the tenant");
+        assert_eq!(read.settings.as_deref(), Some(settings));
+        let cleared = store
+            .update_tenant(acme.id, "acme-2", None, None)
+            .await
+            .unwrap();
+        let cleared = cleared.expect("updated");
+        assert_eq!((cleared.summary, cleared.settings), (None, None));
         let nobody = store
-            .update_tenant(TenantId::generate(), "x-y-z", None)
+            .update_tenant(TenantId::generate(), "x-y-z", None, None)
             .await;
         assert!(nobody.unwrap().is_none());
     })
@@ -1268,7 +1284,7 @@ async fn writes_that_others_may_have_cached_are_announced_in_commit_order() {
             .unwrap();
         assert!(store.delete_flow(acme.id, flow.id).await.unwrap());
         store
-            .update_tenant(acme.id, "acme-2", None)
+            .update_tenant(acme.id, "acme-2", None, None)
             .await
             .unwrap()
             .unwrap();

@@ -8,14 +8,15 @@ use super::{PgStore, internal};
 use crate::domain::{TenantId, TenantName, Timestamp};
 use crate::store::{Change, StoreResult, Tenant, TenantStore};
 
-pub(super) type TenantRow = (Uuid, String, Option<String>, OffsetDateTime);
+pub(super) type TenantRow = (Uuid, String, Option<String>, OffsetDateTime, Option<String>);
 
-pub(super) fn tenant_from_row((id, name, summary, created_at): TenantRow) -> Tenant {
+pub(super) fn tenant_from_row((id, name, summary, created_at, settings): TenantRow) -> Tenant {
     Tenant {
         id: TenantId(id),
         name,
         summary,
         created_at: Timestamp::from_offset(created_at),
+        settings,
     }
 }
 
@@ -27,6 +28,7 @@ impl TenantStore for PgStore {
             name: name.as_str().to_string(),
             summary: None,
             created_at: Timestamp::now(),
+            settings: None,
         };
         sqlx::query("INSERT INTO tenants (id, name, summary, created_at) VALUES ($1, $2, $3, $4)")
             .bind(tenant.id.0)
@@ -40,12 +42,13 @@ impl TenantStore for PgStore {
     }
 
     async fn tenant(&self, id: TenantId) -> StoreResult<Option<Tenant>> {
-        let row: Option<TenantRow> =
-            sqlx::query_as("SELECT id, name, summary, created_at FROM tenants WHERE id = $1")
-                .bind(id.0)
-                .fetch_optional(&self.pool)
-                .await
-                .map_err(internal)?;
+        let row: Option<TenantRow> = sqlx::query_as(
+            "SELECT id, name, summary, created_at, settings FROM tenants WHERE id = $1",
+        )
+        .bind(id.0)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(internal)?;
         Ok(row.map(tenant_from_row))
     }
 
@@ -54,14 +57,16 @@ impl TenantStore for PgStore {
         id: TenantId,
         name: &str,
         summary: Option<&str>,
+        settings: Option<&str>,
     ) -> StoreResult<Option<Tenant>> {
         let mut tx = self.pool.begin().await.map_err(internal)?;
         let row: Option<TenantRow> = sqlx::query_as(
-            "UPDATE tenants SET name = $1, summary = $2 WHERE id = $3 \
-             RETURNING id, name, summary, created_at",
+            "UPDATE tenants SET name = $1, summary = $2, settings = $3 WHERE id = $4 \
+             RETURNING id, name, summary, created_at, settings",
         )
         .bind(name)
         .bind(summary)
+        .bind(settings)
         .bind(id.0)
         .fetch_optional(&mut *tx)
         .await

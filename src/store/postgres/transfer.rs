@@ -98,7 +98,7 @@ async fn read_all(conn: &mut PgConnection) -> StoreResult<Dump> {
     let mut dump = Dump::default();
     for row in all(
         conn,
-        "SELECT id, name, summary, created_at FROM tenants ORDER BY created_at, id",
+        "SELECT id, name, summary, created_at, settings FROM tenants ORDER BY created_at, id",
     )
     .await?
     {
@@ -107,6 +107,7 @@ async fn read_all(conn: &mut PgConnection) -> StoreResult<Dump> {
             name: get(&row, "name")?,
             summary: get(&row, "summary")?,
             created_at: get_time(&row, "created_at")?,
+            settings: get(&row, "settings")?,
         });
     }
     for row in all(
@@ -339,13 +340,14 @@ async fn write_all(conn: &mut PgConnection, dump: &Dump) -> StoreResult<()> {
     insert(
         conn,
         "tenants",
-        "id, name, summary, created_at",
+        "id, name, summary, created_at, settings",
         &dump.tenants,
         |mut b, t| {
             b.push_bind(t.id.0)
                 .push_bind(t.name.clone())
                 .push_bind(t.summary.clone());
             push_time(&mut b, t.created_at);
+            b.push_bind(t.settings.clone());
         },
     )
     .await?;

@@ -474,11 +474,12 @@ impl UserStore for PgStore {
             String,
             Option<String>,
             OffsetDateTime,
+            Option<String>,
             String,
             OffsetDateTime,
         );
         let rows: Vec<Row> = sqlx::query_as(
-            "SELECT t.id, t.name, t.summary, t.created_at, m.role, m.created_at \
+            "SELECT t.id, t.name, t.summary, t.created_at, t.settings, m.role, m.created_at \
              FROM memberships m JOIN tenants t ON t.id = m.tenant_id \
              WHERE m.user_id = $1 ORDER BY m.created_at, t.id",
         )
@@ -487,14 +488,16 @@ impl UserStore for PgStore {
         .await
         .map_err(internal)?;
         rows.into_iter()
-            .map(|(id, name, summary, created_at, role_name, since)| {
-                let tenant: TenantRow = (id, name, summary, created_at);
-                Ok(Membership {
-                    tenant: tenant_from_row(tenant),
-                    role: role(&role_name)?,
-                    since: Timestamp::from_offset(since),
-                })
-            })
+            .map(
+                |(id, name, summary, created_at, settings, role_name, since)| {
+                    let tenant: TenantRow = (id, name, summary, created_at, settings);
+                    Ok(Membership {
+                        tenant: tenant_from_row(tenant),
+                        role: role(&role_name)?,
+                        since: Timestamp::from_offset(since),
+                    })
+                },
+            )
             .collect()
     }
 

@@ -6,14 +6,17 @@ use super::{SqliteStore, internal, timestamp, uuid};
 use crate::domain::{TenantId, TenantName, Timestamp};
 use crate::store::{StoreResult, Tenant, TenantStore};
 
-type TenantRow = (String, String, Option<String>, String);
+pub(super) type TenantRow = (String, String, Option<String>, String, Option<String>);
 
-pub(super) fn tenant_from_row((id, name, summary, created_at): TenantRow) -> StoreResult<Tenant> {
+pub(super) fn tenant_from_row(
+    (id, name, summary, created_at, settings): TenantRow,
+) -> StoreResult<Tenant> {
     Ok(Tenant {
         id: TenantId(uuid(&id)?),
         name,
         summary,
         created_at: timestamp(&created_at)?,
+        settings,
     })
 }
 
@@ -25,6 +28,7 @@ impl TenantStore for SqliteStore {
             name: name.as_str().to_string(),
             summary: None,
             created_at: Timestamp::now(),
+            settings: None,
         };
         sqlx::query("INSERT INTO tenants (id, name, summary, created_at) VALUES (?, ?, ?, ?)")
             .bind(tenant.id.to_string())
@@ -39,7 +43,7 @@ impl TenantStore for SqliteStore {
 
     async fn tenant(&self, id: TenantId) -> StoreResult<Option<Tenant>> {
         sqlx::query_as::<_, TenantRow>(
-            "SELECT id, name, summary, created_at FROM tenants WHERE id = ?",
+            "SELECT id, name, summary, created_at, settings FROM tenants WHERE id = ?",
         )
         .bind(id.to_string())
         .fetch_optional(&self.pool)
@@ -54,14 +58,17 @@ impl TenantStore for SqliteStore {
         id: TenantId,
         name: &str,
         summary: Option<&str>,
+        settings: Option<&str>,
     ) -> StoreResult<Option<Tenant>> {
-        let changed = sqlx::query("UPDATE tenants SET name = ?, summary = ? WHERE id = ?")
-            .bind(name)
-            .bind(summary)
-            .bind(id.to_string())
-            .execute(&self.pool)
-            .await
-            .map_err(internal)?;
+        let changed =
+            sqlx::query("UPDATE tenants SET name = ?, summary = ?, settings = ? WHERE id = ?")
+                .bind(name)
+                .bind(summary)
+                .bind(settings)
+                .bind(id.to_string())
+                .execute(&self.pool)
+                .await
+                .map_err(internal)?;
         if changed.rows_affected() == 0 {
             return Ok(None);
         }

@@ -71,7 +71,7 @@ async fn read_all(conn: &mut SqliteConnection) -> StoreResult<Dump> {
     let mut dump = Dump::default();
     for row in all(
         conn,
-        "SELECT id, name, summary, created_at FROM tenants ORDER BY created_at, id",
+        "SELECT id, name, summary, created_at, settings FROM tenants ORDER BY created_at, id",
     )
     .await?
     {
@@ -80,6 +80,7 @@ async fn read_all(conn: &mut SqliteConnection) -> StoreResult<Dump> {
             name: get(&row, "name")?,
             summary: get(&row, "summary")?,
             created_at: get_time(&row, "created_at")?,
+            settings: get(&row, "settings")?,
         });
     }
     for row in all(
@@ -310,13 +311,14 @@ async fn write_all(conn: &mut SqliteConnection, dump: &Dump) -> StoreResult<()> 
     insert(
         conn,
         "tenants",
-        "id, name, summary, created_at",
+        "id, name, summary, created_at, settings",
         &dump.tenants,
         |mut b, t| {
             b.push_bind(t.id.to_string())
                 .push_bind(t.name.clone())
                 .push_bind(t.summary.clone())
-                .push_bind(t.created_at.to_rfc3339());
+                .push_bind(t.created_at.to_rfc3339())
+                .push_bind(t.settings.clone());
         },
     )
     .await?;

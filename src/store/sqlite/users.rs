@@ -421,9 +421,17 @@ impl UserStore for SqliteStore {
     }
 
     async fn memberships(&self, user: UserId) -> StoreResult<Vec<Membership>> {
-        type Row = (String, String, Option<String>, String, String, String);
+        type Row = (
+            String,
+            String,
+            Option<String>,
+            String,
+            Option<String>,
+            String,
+            String,
+        );
         let rows: Vec<Row> = sqlx::query_as(
-            "SELECT t.id, t.name, t.summary, t.created_at, m.role, m.created_at \
+            "SELECT t.id, t.name, t.summary, t.created_at, t.settings, m.role, m.created_at \
              FROM memberships m JOIN tenants t ON t.id = m.tenant_id \
              WHERE m.user_id = ? ORDER BY m.created_at, t.id",
         )
@@ -432,13 +440,15 @@ impl UserStore for SqliteStore {
         .await
         .map_err(internal)?;
         rows.into_iter()
-            .map(|(id, name, summary, created_at, role_name, since)| {
-                Ok(Membership {
-                    tenant: tenant_from_row((id, name, summary, created_at))?,
-                    role: role(&role_name)?,
-                    since: timestamp(&since)?,
-                })
-            })
+            .map(
+                |(id, name, summary, created_at, settings, role_name, since)| {
+                    Ok(Membership {
+                        tenant: tenant_from_row((id, name, summary, created_at, settings))?,
+                        role: role(&role_name)?,
+                        since: timestamp(&since)?,
+                    })
+                },
+            )
             .collect()
     }
 

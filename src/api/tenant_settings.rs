@@ -1,0 +1,153 @@
+//! The settings objects of Boomi's tenant shapes (`TenantResponseAPI`, `UserTenantAPI`):
+//! always objects, never null. keyflow keeps a tenant's `tenantSettings`
+//! (`TenantSettingsAPI`) as the administrator set them, unknown fields included, and answers
+//! them over their defaults, so every field of the description is there; the other settings
+//! (security, state, observability, external storage, a member's own) are keyflow's fixed
+//! answer, what an unconfigured Boomi tenant has.
+
+use serde_json::{Map, Value, json};
+
+use crate::http::error::ApiError;
+
+/// The fields of `TenantSettingsAPI` that are booleans.
+const FLAGS: [&str; 5] = [
+    "disableServiceInvokerLogging",
+    "formatValues",
+    "useRegionalRedirectUris",
+    "environments",
+    "themes",
+];
+
+/// `TenantSettingsAPI` as it is when nothing is set.
+fn tenant_defaults() -> Map<String, Value> {
+    let mut defaults: Map<String, Value> = FLAGS
+        .iter()
+        .map(|flag| (flag.to_string(), Value::Bool(false)))
+        .collect();
+    defaults.insert("releaseCycle".into(), json!(0));
+    defaults.insert("integrationAccounts".into(), Value::Null);
+    defaults
+}
+
+/// The tenant's `tenantSettings`: what was stored over the defaults. Stored text that does
+/// not parse (it cannot: only [`accepted`] writes it) answers the defaults.
+pub(crate) fn answered(stored: Option<&str>) -> Value {
+    let mut settings = tenant_defaults();
+    if let Some(Ok(Value::Object(kept))) = stored.map(serde_json::from_str::<Value>) {
+        settings.extend(kept);
+    }
+    Value::Object(settings)
+}
+
+/// The `tenantSettings` of a request, checked, as the JSON text to store: an object whose
+/// known fields have the description's types (a null one is left out, so its default
+/// answers); unknown fields are kept as sent. Anything else is a 422.
+pub(crate) fn accepted(sent: Value) -> Result<String, ApiError> {
+    let wrong = |field: &str, wanted: &str| {
+        ApiError::Unprocessable(format!(
+            "invalid field: tenantSettings.{field} must be {wanted}"
+        ))
+    };
+    let Value::Object(mut settings) = sent else {
+        return Err(ApiError::Unprocessable(
+            "invalid field: tenantSettings must be an object".into(),
+        ));
+    };
+    settings.retain(|name, value| !(value.is_null() && name != "integrationAccounts"));
+    for flag in FLAGS {
+        if settings.get(flag).is_some_and(|value| !value.is_boolean()) {
+            return Err(wrong(flag, "true or false"));
+        }
+    }
+    if let Some(cycle) = settings.get("releaseCycle")
+        && !matches!(cycle.as_u64(), Some(0 | 1))
+    {
+        return Err(wrong("releaseCycle", "0 or 1"));
+    }
+    if let Some(accounts) = settings.get("integrationAccounts")
+        && !(accounts.is_null() || accounts.is_array())
+    {
+        return Err(wrong("integrationAccounts", "an array or null"));
+    }
+    serde_json::to_string(&settings).map_err(|error| ApiError::Internal(error.into()))
+}
+
+/// `SecuritySettingsAPI` of a tenant keyflow restricts nothing for.
+pub(crate) fn security() -> Value {
+    json!({
+        "isAdminRestrictedByIPRange": false,
+        "isPackagingRestrictedByIPRange": false,
+        "isDrawRestrictedByIPRange": false,
+        "isRunRestrictedByIPRange": false,
+        "authorizedAdminIPRanges": null,
+        "authorizedPackagingIPRanges": null,
+        "authorizedDrawIPRanges": null,
+        "authorizedRunIPRanges": null,
+        "isSamlEnabled": false,
+        "samlSettings": null,
+    })
+}
+
+/// `StateSettingsAPI`: no state reporting.
+pub(crate) fn state() -> Value {
+    json!({
+        "endpoint": null,
+        "authentication": null,
+        "username": null,
+        "password": null,
+        "tokenEndpoint": null,
+    })
+}
+
+/// `ObservabilitySettingsAPI`: no export.
+pub(crate) fn observability() -> Value {
+    json!({
+        "otlpEndpoint": null,
+        "otlpProtocol": null,
+        "otlpHeaders": null,
+        "otlpSensitiveDataLogging": null,
+    })
+}
+
+/// `ExternalStorageSettingsAPI`: none.
+pub(crate) fn external_storage() -> Value {
+    json!({ "enableReplication": false, "enableStates": false, "globalStoreId": null })
+}
+
+/// `UserTenantSettingsAPI` of a member: keyflow sends no notifications and has no SSO.
+pub(crate) fn member() -> Value {
+    json!({ "notifications": null, "enabledSSO": false, "apiKeys": null })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn what_is_kept_answers_over_the_defaults_with_unknown_fields() {
+        let kept = accepted(
+            json!({"themes": true, "releaseCycle": 1, "formatValues": null,
+            "future": {"x": 1}}),
+        )
+        .unwrap();
+        let answer = answered(Some(&kept));
+        assert_eq!(answer["themes"], true);
+        assert_eq!(answer["releaseCycle"], 1);
+        assert_eq!(answer["formatValues"], false);
+        assert_eq!(answer["future"], json!({"x": 1}));
+        assert_eq!(answered(None), Value::Object(tenant_defaults()));
+    }
+
+    #[test]
+    fn a_known_field_of_the_wrong_type_or_a_non_object_is_unprocessable() {
+        for wrong in [
+            json!([]),
+            json!("x"),
+            json!({"themes": "yes"}),
+            json!({"releaseCycle": 7}),
+            json!({"integrationAccounts": {}}),
+        ] {
+            assert!(matches!(accepted(wrong), Err(ApiError::Unprocessable(_))));
+        }
+    }
+}
