@@ -5,6 +5,8 @@ pub(crate) mod admin_users;
 pub(crate) mod authentication;
 pub(crate) mod doc;
 pub mod element_json;
+pub mod element_wire;
+pub(crate) mod elements;
 pub mod flow_json;
 pub mod flows;
 pub(crate) mod health;
@@ -30,6 +32,7 @@ pub(crate) fn routes() -> OpenApiRouter<AppState> {
         .merge(admin_users::router())
         .merge(tenant::router())
         .merge(flows::router())
+        .merge(elements::router())
         .merge(snapshots::router())
         .merge(health::router())
         .routes(routes!(doc::serve))

@@ -6,6 +6,7 @@ mod browser;
 mod cli;
 mod conformance;
 mod copy;
+mod elements;
 mod errors;
 mod flows;
 mod helpers;
