@@ -32,6 +32,8 @@ pub const TOKEN: &str = "token";
         (name = "Admin Users", description = "The current user, its API keys, and a tenant's users"),
         (name = "Admin Tenant", description = "The request's tenant"),
         (name = "Draw Flow", description = "Flows of the request's tenant"),
+        (name = "Draw Element", description = "Elements of the request's tenant: values, types, \
+            pages, services, macros, identity providers, tags, custom page components"),
         (name = "Draw Flow Snapshot", description = "Flow snapshots and their activation"),
         (name = "Service", description = "Liveness, metrics and this description"),
     )

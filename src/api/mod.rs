@@ -6,6 +6,8 @@ pub(crate) mod authentication;
 pub(crate) mod cors;
 pub(crate) mod doc;
 pub mod element_json;
+pub mod element_wire;
+pub(crate) mod elements;
 pub mod flow_json;
 pub mod flows;
 pub(crate) mod health;
@@ -37,6 +39,7 @@ pub(crate) fn routes() -> OpenApiRouter<AppState> {
         .merge(admin_users::router())
         .merge(tenant::router())
         .merge(flows::router())
+        .merge(elements::router())
         .merge(snapshots::router())
         .merge(health::router())
         .routes(routes!(doc::serve))

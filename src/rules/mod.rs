@@ -6,6 +6,7 @@
 //! (`http::error`). Nothing here knows HTTP.
 
 pub mod access;
+pub mod elements;
 pub mod flow_graph;
 pub mod keys;
 pub mod members;

@@ -4,7 +4,7 @@
 
 use std::borrow::Cow;
 
-use super::FlowRecord;
+use super::{ElementRecord, FlowElementRecord, FlowRecord};
 use crate::domain::filter::{Field, Filter, Filterable};
 
 impl Filterable for FlowRecord {
@@ -12,6 +12,34 @@ impl Filterable for FlowRecord {
         match field {
             Field::DeveloperName => Some(Cow::Borrowed(&self.developer_name)),
             Field::DeveloperSummary => self.developer_summary.as_deref().map(Cow::Borrowed),
+            Field::Id => Some(Cow::Owned(self.id.to_string())),
+        }
+    }
+}
+
+/// An element's summary is its document's `developerSummary`, when a string.
+fn summary(document: &super::JsonObject) -> Option<Cow<'_, str>> {
+    document
+        .get("developerSummary")
+        .and_then(|value| value.as_str())
+        .map(Cow::Borrowed)
+}
+
+impl Filterable for ElementRecord {
+    fn field(&self, field: Field) -> Option<Cow<'_, str>> {
+        match field {
+            Field::DeveloperName => Some(Cow::Borrowed(&self.developer_name)),
+            Field::DeveloperSummary => summary(&self.document),
+            Field::Id => Some(Cow::Owned(self.id.to_string())),
+        }
+    }
+}
+
+impl Filterable for FlowElementRecord {
+    fn field(&self, field: Field) -> Option<Cow<'_, str>> {
+        match field {
+            Field::DeveloperName => Some(Cow::Borrowed(&self.developer_name)),
+            Field::DeveloperSummary => summary(&self.document),
             Field::Id => Some(Cow::Owned(self.id.to_string())),
         }
     }

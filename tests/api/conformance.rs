@@ -262,6 +262,39 @@ async fn keyflow_answers_in_boomis_shapes() {
     )
     .await;
 
+    // Every kind of tenant element: save, list, read, delete; and the paged lists.
+    for kind in [
+        "value",
+        "type",
+        "page",
+        "service",
+        "macro",
+        "identityprovider",
+        "tag",
+        "customPageComponent",
+    ] {
+        let list = format!("/api/draw/1/element/{kind}");
+        let one = format!("{list}/{{id}}");
+        let saved = run
+            .call(
+                Method::POST,
+                &list,
+                &list,
+                Some(json!({ "developerName": format!("Conformance {kind}") })),
+            )
+            .await;
+        let element = saved["id"].as_str().unwrap().to_string();
+        run.call(Method::GET, &list, &list, None).await;
+        run.call(Method::GET, &one, &format!("{list}/{element}"), None)
+            .await;
+        if ["value", "type", "page", "service"].contains(&kind) {
+            let paged = format!("/api/draw/2/element/{kind}");
+            run.call(Method::GET, &paged, &paged, None).await;
+        }
+        run.call(Method::DELETE, &one, &format!("{list}/{element}"), None)
+            .await;
+    }
+
     let tenant_path = "/api/admin/1/tenant";
     run.call(Method::GET, tenant_path, tenant_path, None).await;
     run.call(

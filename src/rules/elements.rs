@@ -1,0 +1,206 @@
+//! What saving and listing a tenant element means beyond storing it: which element a save
+//! writes (the request's id, one keyflow mints, or the element of the same name when
+//! `updateByName` asks), and how a paged list (`draw/2`) is filtered, ordered and cut.
+
+use uuid::Uuid;
+
+use crate::domain::element::{ElementKind, ElementName};
+use crate::domain::{FlowFilter, Invalid, TenantId, UserId, new_id};
+use crate::rules::RuleError;
+use crate::store::{ElementRecord, JsonObject, NewElement, Store};
+
+/// A save of one element, as the edge read it.
+#[derive(Debug, Clone)]
+pub struct ElementSave {
+    pub kind: ElementKind,
+    /// The request's id; `None` when it sent none (keyflow mints one).
+    pub id: Option<Uuid>,
+    pub name: ElementName,
+    /// `updateByName: true`: the tenant's element of the kind with this name (ignoring case)
+    /// is the one written, whatever `id` says.
+    pub update_by_name: bool,
+    pub document: JsonObject,
+}
+
+/// Saves the element: an update of the element the id (or, with `updateByName`, the name)
+/// names, else a new element — with the request's id when it gave one (as Boomi does when a
+/// tool imports elements), else a new one. Conflict when another element of the kind has the
+/// name, or when the id is an element of another kind.
+pub async fn save(
+    store: &dyn Store,
+    tenant: TenantId,
+    author: UserId,
+    save: ElementSave,
+) -> Result<ElementRecord, RuleError> {
+    let mut id = save.id;
+    if save.update_by_name {
+        let folded = save.name.folded();
+        let same_name = store
+            .elements(tenant, Some(save.kind))
+            .await?
+            .into_iter()
+            .find(|element| element.developer_name.to_lowercase() == folded);
+        if let Some(element) = same_name {
+            id = Some(element.id);
+        }
+    }
+    let element = NewElement {
+        id: id.unwrap_or_else(new_id),
+        kind: save.kind,
+        name: save.name,
+        document: save.document,
+        author,
+    };
+    Ok(store.save_element(tenant, element).await?)
+}
+
+/// The filter of element lists: the OData filter of the flow lists.
+pub type ElementFilter = FlowFilter;
+
+/// Whether the element passes the list's filter.
+pub fn passes(filter: &ElementFilter, element: &ElementRecord) -> bool {
+    filter.matches(element)
+}
+
+/// What a list keeps beyond the filter: `contentType` (of values and tags), ignoring case.
+pub fn has_content_type(element: &ElementRecord, content_type: &str) -> bool {
+    element
+        .document
+        .get("contentType")
+        .and_then(|value| value.as_str())
+        .is_some_and(|value| value.eq_ignore_ascii_case(content_type))
+}
+
+/// How a paged list is ordered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OrderBy {
+    DeveloperName,
+    DateModified,
+    DateCreated,
+}
+
+/// A paged list's order and page, parsed from its query (`orderBy`, `orderDirection`,
+/// `page`, `limit`/`pageSize`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Paging {
+    pub order_by: OrderBy,
+    pub descending: bool,
+    /// From 1.
+    pub page: u32,
+    /// Items per page; 0 is the whole list.
+    pub limit: u32,
+}
+
+impl Paging {
+    /// The default page size.
+    pub const DEFAULT_LIMIT: u32 = 20;
+
+    /// Each parameter optional: by default the first 20 by `dateModified`, newest first.
+    pub fn parse(
+        order_by: Option<&str>,
+        direction: Option<&str>,
+        page: Option<&str>,
+        limit: Option<&str>,
+    ) -> Result<Self, Invalid> {
+        let order_by = match order_by.map(str::trim) {
+            None | Some("") => OrderBy::DateModified,
+            Some(text) if text.eq_ignore_ascii_case("developerName") => OrderBy::DeveloperName,
+            Some(text) if text.eq_ignore_ascii_case("dateModified") => OrderBy::DateModified,
+            Some(text) if text.eq_ignore_ascii_case("dateCreated") => OrderBy::DateCreated,
+            Some(text) => {
+                return Err(Invalid::new(format!(
+                    "orderBy must be developerName, dateModified or dateCreated, not '{}'",
+                    crate::domain::shorten(text)
+                )));
+            }
+        };
+        let descending = match direction.map(str::trim) {
+            None | Some("") => true,
+            Some(text) if text.eq_ignore_ascii_case("DESC") => true,
+            Some(text) if text.eq_ignore_ascii_case("ASC") => false,
+            Some(text) => {
+                return Err(Invalid::new(format!(
+                    "orderDirection must be ASC or DESC, not '{}'",
+                    crate::domain::shorten(text)
+                )));
+            }
+        };
+        let page = number("page", page, 1, 1)?;
+        let limit = number("limit", limit, 0, Self::DEFAULT_LIMIT)?;
+        Ok(Self {
+            order_by,
+            descending,
+            page,
+            limit,
+        })
+    }
+
+    /// Orders the elements and returns this page of them and how many there were.
+    pub fn apply(self, mut elements: Vec<ElementRecord>) -> (Vec<ElementRecord>, usize) {
+        let total = elements.len();
+        elements.sort_by(|a, b| {
+            let by = match self.order_by {
+                OrderBy::DeveloperName => a
+                    .developer_name
+                    .to_lowercase()
+                    .cmp(&b.developer_name.to_lowercase()),
+                OrderBy::DateModified => a.date_modified.cmp(&b.date_modified),
+                OrderBy::DateCreated => a.date_created.cmp(&b.date_created),
+            };
+            // The id breaks ties, so paging through a list never skips or repeats one.
+            let by = by.then_with(|| a.id.cmp(&b.id));
+            if self.descending { by.reverse() } else { by }
+        });
+        if self.limit == 0 {
+            return (elements, total);
+        }
+        let skip = (self.page as usize - 1).saturating_mul(self.limit as usize);
+        let page = elements
+            .into_iter()
+            .skip(skip)
+            .take(self.limit as usize)
+            .collect();
+        (page, total)
+    }
+}
+
+fn number(name: &str, text: Option<&str>, min: u32, default: u32) -> Result<u32, Invalid> {
+    let Some(text) = text.map(str::trim).filter(|text| !text.is_empty()) else {
+        return Ok(default);
+    };
+    text.parse::<u32>()
+        .ok()
+        .filter(|n| *n >= min)
+        .ok_or_else(|| {
+            Invalid::new(format!(
+                "{name} must be a whole number from {min} to {}, not '{}'",
+                u32::MAX,
+                crate::domain::shorten(text)
+            ))
+        })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn paging_defaults_and_refusals() {
+        let paging = Paging::parse(None, None, None, None).unwrap();
+        assert_eq!(
+            paging,
+            Paging {
+                order_by: OrderBy::DateModified,
+                descending: true,
+                page: 1,
+                limit: 20
+            }
+        );
+        let paging = Paging::parse(Some("DEVELOPERNAME"), Some("asc"), Some("2"), Some("0"));
+        assert_eq!(paging.unwrap().limit, 0);
+        assert!(Paging::parse(Some("name"), None, None, None).is_err());
+        assert!(Paging::parse(None, Some("UP"), None, None).is_err());
+        assert!(Paging::parse(None, None, Some("0"), None).is_err());
+        assert!(Paging::parse(None, None, None, Some("-1")).is_err());
+    }
+}
