@@ -9,6 +9,8 @@ pub mod flow_json;
 pub mod flows;
 pub(crate) mod health;
 pub(crate) mod keys;
+pub(crate) mod package_json;
+pub(crate) mod packages;
 pub(crate) mod snapshots;
 pub(crate) mod tenant;
 pub(crate) mod user_json;
@@ -31,6 +33,7 @@ pub(crate) fn routes() -> OpenApiRouter<AppState> {
         .merge(tenant::router())
         .merge(flows::router())
         .merge(snapshots::router())
+        .merge(packages::router())
         .merge(health::router())
         .routes(routes!(doc::serve))
 }
