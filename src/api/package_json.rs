@@ -95,7 +95,7 @@ impl PackageConflictResponse {
 /// What a package or revert handler answers when it fails: an `ApiError`, or the 409 object.
 pub enum PackageError {
     Api(ApiError),
-    Conflicting(PackageConflictResponse),
+    Conflicting(Box<PackageConflictResponse>),
 }
 
 impl From<ApiError> for PackageError {
@@ -121,7 +121,7 @@ impl From<Refusal> for PackageError {
         match refusal {
             Refusal::Rule(error) => error.into(),
             Refusal::Conflicting(existing) => {
-                PackageError::Conflicting(PackageConflictResponse::of(existing))
+                PackageError::Conflicting(Box::new(PackageConflictResponse::of(existing)))
             }
         }
     }
@@ -131,7 +131,7 @@ impl IntoResponse for PackageError {
     fn into_response(self) -> Response {
         match self {
             PackageError::Api(error) => error.into_response(),
-            PackageError::Conflicting(body) => (StatusCode::CONFLICT, Json(body)).into_response(),
+            PackageError::Conflicting(body) => (StatusCode::CONFLICT, Json(*body)).into_response(),
         }
     }
 }
