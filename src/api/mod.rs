@@ -12,6 +12,8 @@ pub mod flow_json;
 pub mod flows;
 pub(crate) mod health;
 pub(crate) mod keys;
+pub(crate) mod package_json;
+pub(crate) mod packages;
 pub(crate) mod snapshots;
 pub(crate) mod tenant;
 pub(crate) mod tenant_settings;
@@ -41,6 +43,7 @@ pub(crate) fn routes() -> OpenApiRouter<AppState> {
         .merge(flows::router())
         .merge(elements::router())
         .merge(snapshots::router())
+        .merge(packages::router())
         .merge(health::router())
         .routes(routes!(doc::serve))
 }

@@ -1,22 +1,32 @@
 //! Flow snapshots and activation: `…/flow/snap/{flow}[/{version}]`,
 //! `…/flow/activation/{flow}/{version}/{isDefault}/{isActivated}`, `…/flow/deactivate/{flow}`,
-//! `…/flow/revert/{flow}/{version}`, and the activated flows under `…/flow/active`.
+//! `…/flow/revert/{flow}/{version}` (and `/api/draw/2/…/revert`), the paged list
+//! `/api/draw/2/flow/snap/{flow}`, the differences `…/snap/{flow}/diff/{before}/{after}`, and
+//! the activated flows under `…/flow/active`.
+
+use std::collections::BTreeMap;
 
 use axum::Json;
 use axum::extract::State;
+use serde::{Deserialize, Serialize};
 use utoipa::openapi::RefOr;
 use utoipa::openapi::schema::{ObjectBuilder, Schema, SchemaType, Type};
+use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use crate::api::doc::{AuthErrors, BodyErrors, NotFound};
+use crate::api::doc::{AuthErrors, BodyErrors, Conflict, NotFound};
 use crate::api::flow_json::{ActiveFlow, FlowImage, FlowResponse};
-use crate::api::flows::ListQuery;
-use crate::domain::filter::{Field, Filter};
-use crate::domain::{FlowId, PROSE_MAX_CHARS, VersionId, prose};
+use crate::api::flows::{ListQuery, PageQuery};
+use crate::api::package_json::{PackageConflictResponse, PackageError};
+use crate::domain::filter::{Field, Filter, FilterFields, Filterable};
+use crate::domain::{FlowFilter, FlowId, PROSE_MAX_CHARS, Page, VersionId, prose};
 use crate::http::Principal;
 use crate::http::error::ApiError;
 use crate::http::json::{OptionalJsonBody, Segment, TextQuery, path, path_bool};
+use crate::rules::image_diff;
+use crate::rules::packages::export_flow;
+use crate::rules::snapshots::{self, Revert};
 use crate::state::AppState;
 use crate::store::Activation;
 
@@ -27,6 +37,9 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(activate))
         .routes(routes!(deactivate))
         .routes(routes!(revert))
+        .routes(routes!(revert_v2))
+        .routes(routes!(list_snapshots_v2))
+        .routes(routes!(diff))
         .routes(routes!(active))
         .routes(routes!(active_by_id))
         .routes(routes!(active_by_name))
@@ -58,10 +71,8 @@ async fn snapshot(
         prose("The snapshot's comment", comment).map_err(ApiError::invalid)?;
     }
     let comment = comment.filter(|text| !text.trim().is_empty());
-    let snapshot = state
-        .store
-        .snapshot_flow(principal.tenant_id, flow, comment.as_deref(), None)
-        .await?;
+    let snapshot =
+        snapshots::take(&*state.store, principal.tenant_id, flow, comment.as_deref()).await?;
     Ok(Json(snapshot.into()))
 }
 
@@ -117,7 +128,13 @@ async fn list_snapshots(
     ))
 }
 
-/// One snapshot with its elements.
+fn passes(filter: Option<&FlowFilter>, item: &impl Filterable) -> bool {
+    filter.is_none_or(|filter| filter.matches(item))
+}
+
+/// One snapshot with its elements: the flow's elements and every tenant element it used, as
+/// they were when the snapshot was taken (a snapshot from before keyflow kept images holds its
+/// START element only).
 #[utoipa::path(
     get,
     path = "/api/draw/1/flow/snap/{flow}/{version}",
@@ -140,10 +157,13 @@ async fn load_snapshot(
         path(&flow, FlowId::parse)?,
         path(&version, VersionId::parse)?,
     );
-    let tenant = principal.tenant_id;
-    let snapshot = state.store.snapshot(tenant, flow, version).await?;
-    let elements = state.store.flow_elements(tenant, flow).await?;
-    Ok(Json(FlowImage::new(snapshot, &elements, &[])))
+    let (snapshot, image) =
+        snapshots::read(&*state.store, principal.tenant_id, flow, version).await?;
+    Ok(Json(FlowImage::new(
+        snapshot,
+        &image.flow_elements,
+        &image.elements,
+    )))
 }
 
 /// Activates or deactivates a snapshot and makes it the default or not. Only an activated
@@ -208,7 +228,8 @@ async fn deactivate(
     Ok(state.store.deactivate(principal.tenant_id, flow).await?)
 }
 
-/// Makes a snapshot's content the flow being edited again (with a new `versionId`).
+/// Makes a snapshot's content the flow being edited again (with a new `versionId`): its
+/// header, elements and uses, and its tenant elements (overwriting the tenant's), in one write.
 #[utoipa::path(
     post,
     path = "/api/draw/1/flow/revert/{flow}/{version}",
@@ -219,22 +240,26 @@ async fn deactivate(
     ),
     responses(
         (status = 200, description = "Reverted"),
-        NotFound, AuthErrors,
+        NotFound, Conflict, AuthErrors,
     )
 )]
 async fn revert(
     State(state): State<AppState>,
     principal: Principal,
     Segment((flow, version)): Segment<(String, String)>,
-) -> Result<(), ApiError> {
+) -> Result<(), PackageError> {
     let (flow, version) = (
         path(&flow, FlowId::parse)?,
         path(&version, VersionId::parse)?,
     );
-    state
-        .store
-        .revert(principal.tenant_id, flow, version, principal.user_id)
-        .await?;
+    let revert = Revert {
+        flow,
+        version,
+        author: principal.user_id,
+        overwrite_existing: true,
+        automatic_snapshot_comment: None,
+    };
+    snapshots::revert(&*state.store, principal.tenant_id, revert).await?;
     Ok(())
 }
 
@@ -325,4 +350,218 @@ fn first_active(
         .next()
         .map(|flow| Json(flow.into()))
         .ok_or_else(|| ApiError::NotFound(missing()))
+}
+
+/// The query of `POST /api/draw/2/flow/revert/…`.
+#[derive(Deserialize, IntoParams)]
+#[serde(rename_all = "camelCase")]
+#[into_params(parameter_in = Query)]
+struct RevertQuery {
+    /// Replace the tenant's elements that differ from the snapshot's (default true); with
+    /// `false`, such elements refuse the revert with a 409 `PackageConflictResponse`.
+    #[param(value_type = Option<bool>)]
+    overwrite_existing: Option<String>,
+    /// When not blank, the current version is snapshotted first with this comment.
+    automatic_snapshot_comment: Option<String>,
+}
+
+/// Makes a snapshot the flow's current version, as `/api/draw/1/flow/revert/…`, and answers
+/// the flow.
+#[utoipa::path(
+    post,
+    path = "/api/draw/2/flow/revert/{flow}/{version}",
+    tag = "Draw Flow Snapshot",
+    params(
+        ("flow" = uuid::Uuid, Path, description = "The flow"),
+        ("version" = uuid::Uuid, Path, description = "The snapshot's versionId"),
+        RevertQuery,
+    ),
+    responses(
+        (status = 200, description = "The flow, reverted", body = FlowResponse),
+        (status = 409, description = "Elements of the tenant differ from the snapshot's", body = PackageConflictResponse),
+        NotFound, AuthErrors,
+    )
+)]
+async fn revert_v2(
+    State(state): State<AppState>,
+    principal: Principal,
+    Segment((flow, version)): Segment<(String, String)>,
+    TextQuery(query): TextQuery<RevertQuery>,
+) -> Result<Json<FlowResponse>, PackageError> {
+    let (flow, version) = (
+        path(&flow, FlowId::parse)?,
+        path(&version, VersionId::parse)?,
+    );
+    let overwrite_existing = match query.overwrite_existing.as_deref() {
+        None => true,
+        Some(text) => path_bool("overwriteExisting", text)?,
+    };
+    if let Some(comment) = &query.automatic_snapshot_comment {
+        prose("automaticSnapshotComment", comment).map_err(ApiError::invalid)?;
+    }
+    let revert = Revert {
+        flow,
+        version,
+        author: principal.user_id,
+        overwrite_existing,
+        automatic_snapshot_comment: query.automatic_snapshot_comment.as_deref(),
+    };
+    let flow = snapshots::revert(&*state.store, principal.tenant_id, revert).await?;
+    Ok(Json(flow.into()))
+}
+
+/// `FlowResponseAPIItemCollectionResponse`: one page of snapshots.
+#[derive(Serialize, ToSchema)]
+#[schema(as = FlowResponseAPIItemCollectionResponse)]
+struct SnapshotPage {
+    /// `page`, `pageSize` and `total` (the number of snapshots passing the filter).
+    #[schema(value_type = Object)]
+    _meta: BTreeMap<&'static str, u64>,
+    /// `self`, and `next` and `previous` where there are such pages.
+    _links: BTreeMap<&'static str, String>,
+    items: Vec<FlowResponse>,
+}
+
+/// The flow's snapshots, newest first, a page at a time (100 a page by default).
+#[utoipa::path(
+    get,
+    path = "/api/draw/2/flow/snap/{flow}",
+    tag = "Draw Flow Snapshot",
+    params(("flow" = uuid::Uuid, Path, description = "The flow"), ListQuery, PageQuery),
+    responses(
+        (status = 200, description = "One page of snapshots", body = SnapshotPage),
+        NotFound, AuthErrors,
+    )
+)]
+async fn list_snapshots_v2(
+    State(state): State<AppState>,
+    principal: Principal,
+    Segment(flow): Segment,
+    TextQuery(query): TextQuery<ListQuery>,
+    TextQuery(paging): TextQuery<PageQuery>,
+) -> Result<Json<SnapshotPage>, ApiError> {
+    let flow = path(&flow, FlowId::parse)?;
+    let filter = query.filter()?;
+    let page = Page::parse(paging.page.as_deref(), paging.page_size.as_deref())
+        .map_err(|error| ApiError::BadRequest(error.0))?
+        .unwrap_or(Page::first(100));
+    let snapshots: Vec<_> = state
+        .store
+        .snapshots(principal.tenant_id, flow)
+        .await?
+        .into_iter()
+        .filter(|s| passes(filter.as_ref(), s))
+        .collect();
+    let total = snapshots.len() as u64;
+    let (number, size) = (page.number(), page.size());
+    let link = |number: u32| format!("/api/draw/2/flow/snap/{flow}?page={number}&pageSize={size}");
+    let mut links = BTreeMap::from([("self", link(number))]);
+    if ((page.offset() + size) as u64) < total {
+        links.insert("next", link(number + 1));
+    }
+    if number > 1 {
+        links.insert("previous", link(number - 1));
+    }
+    let items = snapshots
+        .into_iter()
+        .skip(page.offset())
+        .take(size)
+        .map(FlowResponse::from)
+        .collect();
+    Ok(Json(SnapshotPage {
+        _meta: BTreeMap::from([
+            ("page", u64::from(number)),
+            ("pageSize", size as u64),
+            ("total", total),
+        ]),
+        _links: links,
+        items,
+    }))
+}
+
+/// `ElementDiff`: `before` and `after` are the values as JSON text.
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+struct ElementDiff {
+    operation_type: &'static str,
+    path: Vec<String>,
+    before: Option<String>,
+    after: Option<String>,
+}
+
+/// `ElementChange`.
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+struct ElementChange {
+    id: uuid::Uuid,
+    developer_name: String,
+    element_type: String,
+    last_modified_user_id: crate::domain::UserId,
+    last_modified_date: crate::domain::Timestamp,
+    diffs: Vec<ElementDiff>,
+}
+
+/// The elements added, removed and changed from one version of the flow to another. Each
+/// version is a snapshot's `versionId` or the flow's current one (so `versionAfter` may be
+/// what is being edited now).
+#[utoipa::path(
+    get,
+    path = "/api/draw/1/flow/snap/{flow}/diff/{versionBefore}/{versionAfter}",
+    tag = "Draw Flow Snapshot",
+    params(
+        ("flow" = uuid::Uuid, Path, description = "The flow"),
+        ("versionBefore" = uuid::Uuid, Path, description = "A versionId"),
+        ("versionAfter" = uuid::Uuid, Path, description = "A later versionId"),
+        ListQuery,
+    ),
+    responses(
+        (status = 200, description = "The changed elements", body = Vec<ElementChange>),
+        NotFound, AuthErrors,
+    )
+)]
+async fn diff(
+    State(state): State<AppState>,
+    principal: Principal,
+    Segment((flow, before, after)): Segment<(String, String, String)>,
+    TextQuery(query): TextQuery<ListQuery>,
+) -> Result<Json<Vec<ElementChange>>, ApiError> {
+    let flow = path(&flow, FlowId::parse)?;
+    let before = path(&before, VersionId::parse)?;
+    let after = path(&after, VersionId::parse)?;
+    let filter = query.filter()?;
+    let store = &*state.store;
+    let tenant = principal.tenant_id;
+    let (_, before) = export_flow(store, tenant, flow, Some(before)).await?;
+    let (_, after) = export_flow(store, tenant, flow, Some(after)).await?;
+    let text = |value: Option<serde_json::Value>| value.map(|value| value.to_string());
+    Ok(Json(
+        image_diff::diff(&before, &after)
+            .into_iter()
+            .filter(|change| {
+                let fields = FilterFields {
+                    developer_name: change.developer_name.clone(),
+                    developer_summary: None,
+                    id: change.id.to_string(),
+                };
+                passes(filter.as_ref(), &fields)
+            })
+            .map(|change| ElementChange {
+                id: change.id,
+                developer_name: change.developer_name,
+                element_type: change.element_type,
+                last_modified_user_id: change.last_modified_by.id,
+                last_modified_date: change.last_modified,
+                diffs: change
+                    .diffs
+                    .into_iter()
+                    .map(|d| ElementDiff {
+                        operation_type: d.operation,
+                        path: d.path,
+                        before: text(d.before),
+                        after: text(d.after),
+                    })
+                    .collect(),
+            })
+            .collect(),
+    ))
 }

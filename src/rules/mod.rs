@@ -8,9 +8,13 @@
 pub mod access;
 pub mod elements;
 pub mod flow_graph;
+pub mod image_diff;
+pub mod images;
 pub mod keys;
 pub mod members;
+pub mod packages;
 pub mod sign_in;
+pub mod snapshots;
 
 use async_trait::async_trait;
 

@@ -97,7 +97,7 @@ pub(super) fn stale_token(flow: FlowId) -> StoreError {
 }
 
 /// The START map element every new flow begins with.
-pub(super) fn start_document() -> JsonObject {
+pub fn start_document() -> JsonObject {
     let mut document = JsonObject::new();
     document.insert("elementType".into(), "START".into());
     document.insert("developerName".into(), "Start".into());

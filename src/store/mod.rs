@@ -19,6 +19,7 @@ use async_trait::async_trait;
 use secrecy::SecretString;
 
 pub use changes::*;
+pub use columns::start_document;
 pub use records::*;
 pub use transfer::{Dump, Transfer};
 

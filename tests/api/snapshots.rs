@@ -11,6 +11,10 @@ both_backends! {
     a_snapshot_freezes_the_version_and_activation_runs_it,
     revert_brings_a_snapshot_back_as_a_new_version,
     unknown_ids_are_404_and_malformed_segments_400,
+    a_snapshot_freezes_every_element_it_uses,
+    revert_v2_brings_back_the_elements_or_answers_the_conflicts,
+    the_diff_names_added_and_changed_elements,
+    the_v2_snapshot_list_is_paged,
 }
 
 const FLOW: &str = "/api/draw/1/flow";
@@ -239,4 +243,216 @@ async fn unknown_ids_are_404_and_malformed_segments_400() {
             .unwrap();
         assert_error(response, StatusCode::BAD_REQUEST).await;
     }
+}
+
+/// A server, a key, and a flow seeded with `maps` map elements and 10 tenant elements.
+async fn app_with_graph(maps: usize) -> (TestApp, String, crate::graph_seed::Seeded) {
+    let app = TestApp::spawn().await;
+    let key = app.new_key("snapshots").await;
+    let seeded = crate::graph_seed::seed(&app, &key, &app.tenant_id, "Graph", maps).await;
+    (app, key, seeded)
+}
+
+async fn current(app: &TestApp, key: &str, flow: &str) -> Value {
+    assert_json(
+        get(app, key, &format!("{FLOW}/{flow}")).await,
+        StatusCode::OK,
+    )
+    .await
+}
+
+async fn image(app: &TestApp, key: &str, flow: &str, version: &str) -> Value {
+    let path = format!("{FLOW}/snap/{flow}/{version}");
+    assert_json(get(app, key, &path).await, StatusCode::OK).await
+}
+
+async fn a_snapshot_freezes_every_element_it_uses() {
+    use crate::graph_seed::{change_element, edit_graph, graph_of};
+    let (app, key, seeded) = app_with_graph(6).await;
+    let before = current(&app, &key, &seeded.flow).await;
+    let snapshot = snap(&app, &key, &seeded.flow, "frozen").await;
+    let version = snapshot["id"]["versionId"].as_str().unwrap().to_string();
+    assert!(
+        snapshot["dateCreated"].as_str().unwrap() >= before["dateModified"].as_str().unwrap(),
+        "a snapshot's dateCreated is when it was taken: {snapshot}"
+    );
+    let frozen = image(&app, &key, &seeded.flow, &version).await;
+    assert_eq!(frozen["mapElements"].as_array().unwrap().len(), 6);
+    assert_eq!(frozen["valueElements"].as_array().unwrap().len(), 5);
+    assert_eq!(
+        frozen["typeElements"][0]["id"],
+        seeded.type_id.to_string(),
+        "reached through the values"
+    );
+    assert_eq!(frozen["pageElements"][0]["id"], seeded.page.to_string());
+    activate(&app, &key, &seeded.flow, &version, true).await;
+
+    // Edits after the snapshot change neither its image nor what is active.
+    change_element(
+        &app,
+        &app.tenant_id,
+        seeded.values[0],
+        "contentType",
+        json!("ContentNumber"),
+    )
+    .await;
+    edit_graph(&app, &app.tenant_id, &seeded.flow, "x", json!(999)).await;
+    let later = image(&app, &key, &seeded.flow, &version).await;
+    assert_eq!(graph_of(&later), graph_of(&frozen));
+    let active = assert_json(
+        get(&app, &key, &format!("{FLOW}/active/{}", seeded.flow)).await,
+        StatusCode::OK,
+    )
+    .await;
+    assert_eq!(active["id"]["versionId"], version.as_str());
+    // The flow being edited did change.
+    let second = snap(&app, &key, &seeded.flow, "after").await;
+    let edited = image(
+        &app,
+        &key,
+        &seeded.flow,
+        second["id"]["versionId"].as_str().unwrap(),
+    )
+    .await;
+    assert_eq!(edited["mapElements"].as_array().unwrap().len(), 7);
+}
+
+async fn revert_v2_brings_back_the_elements_or_answers_the_conflicts() {
+    use crate::graph_seed::{change_element, edit_graph, graph_of};
+    let (app, key, seeded) = app_with_graph(4).await;
+    let snapshot = snap(&app, &key, &seeded.flow, "good").await;
+    let version = snapshot["id"]["versionId"].as_str().unwrap().to_string();
+    let frozen = image(&app, &key, &seeded.flow, &version).await;
+    edit_graph(&app, &app.tenant_id, &seeded.flow, "x", json!(1)).await;
+    change_element(
+        &app,
+        &app.tenant_id,
+        seeded.values[1],
+        "contentType",
+        json!("ContentNumber"),
+    )
+    .await;
+
+    let path = format!("/api/draw/2/flow/revert/{}/{version}", seeded.flow);
+    let refused = post(&app, &key, &format!("{path}?overwriteExisting=false"), None).await;
+    assert_eq!(refused.status(), StatusCode::CONFLICT);
+    let body: Value = refused.json().await.unwrap();
+    assert_eq!(
+        body["existingElements"]["valueElements"][0]["id"],
+        seeded.values[1].to_string()
+    );
+    assert_eq!(
+        body["existingElements"]["valueElements"]
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
+
+    let path = format!("{path}?automaticSnapshotComment=before%20revert");
+    let reverted = assert_json(post(&app, &key, &path, None).await, StatusCode::OK).await;
+    assert_eq!(reverted["id"]["id"], seeded.flow.as_str());
+    assert_eq!(reverted["developerSummary"], snapshot["developerSummary"]);
+    let now = snap(&app, &key, &seeded.flow, "check").await;
+    let now = image(
+        &app,
+        &key,
+        &seeded.flow,
+        now["id"]["versionId"].as_str().unwrap(),
+    )
+    .await;
+    assert_eq!(
+        graph_of(&now),
+        graph_of(&frozen),
+        "elements and tenant elements as snapshotted"
+    );
+    let listed = assert_json(
+        get(&app, &key, &format!("{FLOW}/snap/{}", seeded.flow)).await,
+        StatusCode::OK,
+    )
+    .await;
+    assert!(
+        listed
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|s| s["comment"] == "before revert")
+    );
+
+    // The first API's revert does the same.
+    edit_graph(&app, &app.tenant_id, &seeded.flow, "x", json!(2)).await;
+    let v1 = post(
+        &app,
+        &key,
+        &format!("{FLOW}/revert/{}/{version}", seeded.flow),
+        None,
+    )
+    .await;
+    assert_eq!(v1.status(), StatusCode::OK);
+    let again = snap(&app, &key, &seeded.flow, "again").await;
+    let again = image(
+        &app,
+        &key,
+        &seeded.flow,
+        again["id"]["versionId"].as_str().unwrap(),
+    )
+    .await;
+    assert_eq!(
+        graph_of(&again)["mapElements"],
+        graph_of(&frozen)["mapElements"]
+    );
+}
+
+async fn the_diff_names_added_and_changed_elements() {
+    use crate::graph_seed::edit_graph;
+    let (app, key, seeded) = app_with_graph(3).await;
+    let first = snap(&app, &key, &seeded.flow, "one").await;
+    let first = first["id"]["versionId"].as_str().unwrap().to_string();
+    edit_graph(&app, &app.tenant_id, &seeded.flow, "x", json!(555)).await;
+    let second = snap(&app, &key, &seeded.flow, "two").await;
+    let second = second["id"]["versionId"].as_str().unwrap().to_string();
+
+    let path = format!("{FLOW}/snap/{}/diff/{first}/{second}", seeded.flow);
+    let changes = assert_json(get(&app, &key, &path).await, StatusCode::OK).await;
+    let changes = changes.as_array().unwrap();
+    assert_eq!(changes.len(), 2, "{changes:?}");
+    let added = changes
+        .iter()
+        .find(|c| c["developerName"] == "Added")
+        .unwrap();
+    assert_eq!(added["diffs"][0]["operationType"], "add");
+    let changed = changes
+        .iter()
+        .find(|c| c["id"] == seeded.maps[0].to_string())
+        .unwrap();
+    assert_eq!(changed["elementType"], "START");
+    assert_eq!(
+        changed["diffs"],
+        json!([{"operationType": "replace", "path": ["x"], "before": "0", "after": "555"}])
+    );
+    // The current version may be the later one; nothing changed since the second snapshot.
+    let current = current(&app, &key, &seeded.flow).await;
+    let now = current["id"]["versionId"].as_str().unwrap();
+    let path = format!("{FLOW}/snap/{}/diff/{second}/{now}", seeded.flow);
+    assert_eq!(
+        assert_json(get(&app, &key, &path).await, StatusCode::OK).await,
+        json!([])
+    );
+}
+
+async fn the_v2_snapshot_list_is_paged() {
+    let (app, key, flow) = app_with_flow("Paged").await;
+    let (id, _) = ids(&flow);
+    for comment in ["a", "b", "c"] {
+        snap(&app, &key, &id, comment).await;
+    }
+    let path = format!("/api/draw/2/flow/snap/{id}?page=1&pageSize=2");
+    let page = assert_json(get(&app, &key, &path).await, StatusCode::OK).await;
+    assert_eq!(page["_meta"]["total"], 3);
+    assert_eq!(page["items"].as_array().unwrap().len(), 2);
+    assert_eq!(page["items"][0]["comment"], "c", "newest first");
+    assert!(page["_links"]["next"].is_string());
+    let path = format!("/api/draw/2/flow/snap/{id}?page=2&pageSize=2");
+    let page = assert_json(get(&app, &key, &path).await, StatusCode::OK).await;
+    assert_eq!(page["items"][0]["comment"], "a");
 }

@@ -45,10 +45,12 @@ pub(super) fn select_current() -> String {
     )
 }
 
-/// Snapshots, in the shape [`version_from_row`] reads.
+/// Snapshots, in the shape [`version_from_row`] reads; `date_created` is `snapped_at`.
 pub(super) fn select_snapshots() -> String {
+    // A snapshot's dateCreated is when it was taken, not when its flow was created.
+    let columns = VERSION_COLUMNS.replace("f.date_created", "f.snapped_at AS date_created");
     format!(
-        "SELECT f.flow_id AS id, {VERSION_COLUMNS}, f.comment, f.is_active, f.is_default, \
+        "SELECT f.flow_id AS id, {columns}, f.comment, f.is_active, f.is_default, \
          f.activated_by_email, true AS is_snapshot FROM flow_snapshots f {WHO_JOINS}"
     )
 }
