@@ -97,10 +97,10 @@ impl SnapshotStore for PgStore {
             "INSERT INTO flow_snapshots (flow_id, version_id, tenant_id, editing_token, \
              developer_name, name_folded, developer_summary, start_map_element_id, settings, \
              date_created, date_modified, who_created, who_modified, who_owner, comment, \
-             snapped_at) \
+             snapped_at, image) \
              SELECT id, version_id, tenant_id, editing_token, developer_name, name_folded, \
              developer_summary, start_map_element_id, settings, date_created, date_modified, \
-             who_created, who_modified, who_owner, $1, $2 FROM flows \
+             who_created, who_modified, who_owner, $1, $2, $5 FROM flows \
              WHERE tenant_id = $3 AND id = $4",
         )
         .bind(comment)
