@@ -61,7 +61,7 @@ impl StoreConfig {
 }
 
 /// The tables a dump holds, in the order they are written (each after those it refers to).
-pub const TABLES: [&str; 12] = [
+pub const TABLES: [&str; 14] = [
     "tenants",
     "users",
     "memberships",
@@ -71,7 +71,9 @@ pub const TABLES: [&str; 12] = [
     "web_sessions",
     "flows",
     "flow_snapshots",
-    "map_elements",
+    "elements",
+    "flow_elements",
+    "flow_uses",
     "audit_events",
     "meta",
 ];
@@ -94,7 +96,10 @@ pub struct Dump {
     pub web_sessions: Vec<WebSessionRow>,
     pub flows: Vec<FlowRow>,
     pub flow_snapshots: Vec<SnapshotRow>,
-    pub map_elements: Vec<MapElementRow>,
+    pub elements: Vec<ElementRow>,
+    pub flow_elements: Vec<FlowElementRow>,
+    /// After `elements` and `flows`, which it refers to.
+    pub flow_uses: Vec<FlowUseRow>,
     pub audit_events: Vec<AuditRow>,
     /// The database's settings: the secrets' fingerprints (`fingerprint:pepper`,
     /// `fingerprint:master.key`). A backend's change counter is left out.
@@ -114,7 +119,9 @@ impl Dump {
             self.web_sessions.len(),
             self.flows.len(),
             self.flow_snapshots.len(),
-            self.map_elements.len(),
+            self.elements.len(),
+            self.flow_elements.len(),
+            self.flow_uses.len(),
             self.audit_events.len(),
             self.meta.len(),
         ];
@@ -211,17 +218,47 @@ pub struct SnapshotRow {
     pub is_default: bool,
     pub activated_at: Option<Timestamp>,
     pub activated_by_email: Option<String>,
+    /// The frozen image's JSON text, as stored (`None` for a snapshot taken before images).
+    pub image: Option<String>,
 }
 
+/// A tenant element. The kind and folded name as stored (not checked or folded again); the
+/// document as the JSON it is stored as.
 #[derive(Debug, Clone)]
-pub struct MapElementRow {
+pub struct ElementRow {
+    pub tenant_id: TenantId,
     pub id: Uuid,
-    pub flow_id: FlowId,
-    pub element_type: String,
+    pub kind: String,
     pub developer_name: String,
-    pub x: i32,
-    pub y: i32,
+    pub name_folded: String,
+    pub document: serde_json::Value,
     pub date_created: Timestamp,
+    pub date_modified: Timestamp,
+    pub who_created: UserId,
+    pub who_modified: UserId,
+}
+
+/// A map, group or navigation element of the flow being edited.
+#[derive(Debug, Clone)]
+pub struct FlowElementRow {
+    pub flow_id: FlowId,
+    pub id: Uuid,
+    pub kind: String,
+    pub developer_name: String,
+    pub document: serde_json::Value,
+    pub date_created: Timestamp,
+    pub date_modified: Timestamp,
+    pub who_created: UserId,
+    pub who_modified: UserId,
+}
+
+/// A tenant element a flow uses.
+#[derive(Debug, Clone)]
+pub struct FlowUseRow {
+    pub flow_id: FlowId,
+    pub tenant_id: TenantId,
+    pub element_id: Uuid,
+    pub imported: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -241,7 +278,7 @@ pub struct MetaRow {
 }
 
 /// Rows written per statement: well under both backends' bound on bound values (SQLite
-/// 32766, PostgreSQL 65535) at the widest table's 20 columns, and few round trips.
+/// 32766, PostgreSQL 65535) at the widest table's 21 columns, and few round trips.
 pub(crate) const BATCH: usize = 1000;
 
 /// A stored digest read back; anything but 32 bytes means a corrupt row.
@@ -256,6 +293,12 @@ pub(crate) fn digest(bytes: Vec<u8>) -> StoreResult<Digest> {
 pub(crate) fn role(text: &str) -> StoreResult<Role> {
     text.parse()
         .map_err(|_| StoreError::Internal(anyhow::anyhow!("unknown role in the database")))
+}
+
+/// A stored element document read back as JSON.
+pub(crate) fn document(text: &str) -> StoreResult<serde_json::Value> {
+    serde_json::from_str(text)
+        .map_err(|e| StoreError::Internal(anyhow::Error::new(e).context("element document")))
 }
 
 /// Stored flow settings read back as JSON.

@@ -247,6 +247,73 @@ async fn keyflow_answers_in_boomis_shapes() {
         None,
     )
     .await;
+    let later = run
+        .call(
+            Method::POST,
+            "/api/draw/1/flow/snap/{flow}",
+            &format!("{flows}/snap/{id}"),
+            None,
+        )
+        .await;
+    let later = later["id"]["versionId"].as_str().unwrap().to_string();
+    run.call(
+        Method::GET,
+        "/api/draw/2/flow/snap/{flow}",
+        &format!("/api/draw/2/flow/snap/{id}"),
+        None,
+    )
+    .await;
+    run.call(
+        Method::GET,
+        "/api/draw/1/flow/snap/{flow}/diff/{versionBefore}/{versionAfter}",
+        &format!("{flows}/snap/{id}/diff/{version}/{later}"),
+        None,
+    )
+    .await;
+    run.call(
+        Method::POST,
+        "/api/draw/2/flow/revert/{flow}/{version}",
+        &format!("/api/draw/2/flow/revert/{id}/{version}"),
+        None,
+    )
+    .await;
+    run.call(
+        Method::GET,
+        "/api/package/1/flow/{id}",
+        &format!("/api/package/1/flow/{id}"),
+        None,
+    )
+    .await;
+    let package = run
+        .call(
+            Method::GET,
+            "/api/package/1/flow/{id}/{version}",
+            &format!("/api/package/1/flow/{id}/{version}"),
+            None,
+        )
+        .await;
+    run.call(
+        Method::POST,
+        "/api/package/1/flow",
+        "/api/package/1/flow",
+        Some(package),
+    )
+    .await;
+    let backup = run
+        .call(
+            Method::GET,
+            "/api/package/1/tenant",
+            "/api/package/1/tenant",
+            None,
+        )
+        .await;
+    run.call(
+        Method::POST,
+        "/api/package/1/tenant",
+        "/api/package/1/tenant",
+        Some(backup),
+    )
+    .await;
     run.call(
         Method::POST,
         "/api/draw/1/flow/deactivate/{flow}",

@@ -10,13 +10,17 @@ use std::time::Duration;
 use keyflow::app::Server;
 use keyflow::config::ServeConfig;
 use keyflow::copy::{self, SecretFiles};
+use keyflow::domain::element::{ElementKind, ElementName};
 use keyflow::domain::flow::FlowSettings;
 use keyflow::domain::{Digest, FlowId, KeyId, Role, TenantId, Timestamp, UserId, VersionId};
 use keyflow::store::transfer::{
-    ApiKeyRow, AuditRow, FlowRow, InvitationRow, MapElementRow, MembershipRow, MetaRow,
-    SnapshotRow, TokenRow, WebSessionRow,
+    ApiKeyRow, AuditRow, ElementRow, FlowElementRow, FlowRow, FlowUseRow, InvitationRow,
+    MembershipRow, MetaRow, SnapshotRow, TokenRow, WebSessionRow,
 };
-use keyflow::store::{self, Dump, StoreConfig, StoreError, Tenant, User};
+use keyflow::store::{
+    self, Dump, FlowGraphWrite, FlowUse, GraphMode, NewElement, StoreConfig, StoreError, Tenant,
+    User,
+};
 use reqwest::{Method, StatusCode};
 use secrecy::{ExposeSecret, SecretString};
 use serde_json::{Value, json};
@@ -64,6 +68,7 @@ async fn fill(app: &TestApp) -> Fixture {
         .await;
     let flow = assert_json(created.unwrap(), StatusCode::OK).await;
     let id = flow["id"]["id"].as_str().unwrap().to_string();
+    use_an_element(app, &id).await;
     let snap = app
         .with_key(Method::POST, &format!("{FLOW}/snap/{id}"), &key)
         .json(&json!("before the move"))
@@ -87,6 +92,45 @@ async fn fill(app: &TestApp) -> Fixture {
         snapshot_version: version,
         ivy_link: link_token(&invited),
     }
+}
+
+/// Gives the flow a tenant element to use (through the store: the copy must carry the
+/// elements, the flow's graph and its uses).
+async fn use_an_element(app: &TestApp, flow: &str) {
+    let store = &app.state.store;
+    let tenant = TenantId::parse(&app.tenant_id).unwrap();
+    let email = keyflow::domain::Email::parse(&app.admin_email).unwrap();
+    let admin = store.user_by_email(&email).await.unwrap().unwrap().id;
+    let mut document = serde_json::Map::new();
+    document.insert("elementType".into(), json!("VARIABLE"));
+    let element = store
+        .save_element(
+            tenant,
+            NewElement {
+                id: uuid::Uuid::new_v4(),
+                kind: ElementKind::Value,
+                name: ElementName::parse("Moved value").unwrap(),
+                document,
+                author: admin,
+            },
+        )
+        .await
+        .unwrap();
+    let write = FlowGraphWrite {
+        id: FlowId::parse(flow).unwrap(),
+        mode: GraphMode::Update {
+            expected_token: None,
+        },
+        header: None,
+        start_map_element_id: None,
+        elements: None,
+        uses: Some(vec![FlowUse {
+            element: element.id,
+            imported: true,
+        }]),
+        author: admin,
+    };
+    store.write_flow(tenant, write).await.unwrap();
 }
 
 /// A server of the tests' own on `config`, stopped cleanly by [`Served::stop`].
@@ -467,6 +511,7 @@ fn handmade_dump() -> (Dump, [Digest; 5]) {
     let flow = FlowId::generate();
     let start = uuid::Uuid::new_v4();
     let sealed_key = KeyId::generate();
+    let value = uuid::Uuid::new_v4();
     let version = |id: VersionId| FlowRow {
         id: flow,
         tenant_id: one,
@@ -597,15 +642,38 @@ fn handmade_dump() -> (Dump, [Digest; 5]) {
             is_default: true,
             activated_at: Some(at(14)),
             activated_by_email: Some("admin@example.com".into()),
+            image: Some(r#"{"mapElements":[],"valueElements":[]}"#.into()),
         }],
-        map_elements: vec![MapElementRow {
-            id: start,
-            flow_id: flow,
-            element_type: "START".into(),
-            developer_name: "Start".into(),
-            x: 100,
-            y: -7,
+        elements: vec![ElementRow {
+            tenant_id: one,
+            id: value,
+            kind: "value".into(),
+            developer_name: "Total".into(),
+            name_folded: "total".into(),
+            document: json!({"elementType": "VARIABLE", "contentType": "ContentNumber",
+                             "note": "nul \u{0}, ünï", "defaultContentValue": null}),
             date_created: at(11),
+            date_modified: at(12),
+            who_created: admin,
+            who_modified: invitee,
+        }],
+        flow_elements: vec![FlowElementRow {
+            flow_id: flow,
+            id: start,
+            kind: "map".into(),
+            developer_name: "Start".into(),
+            document: json!({"elementType": "START", "developerName": "Start",
+                             "x": 100, "y": -7, "valueElementId": value.to_string()}),
+            date_created: at(11),
+            date_modified: at(12),
+            who_created: admin,
+            who_modified: admin,
+        }],
+        flow_uses: vec![FlowUseRow {
+            flow_id: flow,
+            tenant_id: one,
+            element_id: value,
+            imported: true,
         }],
         audit_events: vec![
             AuditRow {
@@ -690,8 +758,20 @@ async fn every_backend_imports_every_row_and_exports_it_unchanged() {
         let elements = store.flow_elements(one, flow).await.unwrap();
         assert_eq!(
             (elements[0].id, elements[0].document["y"].as_i64()),
-            (dump.map_elements[0].id, Some(-7))
+            (dump.flow_elements[0].id, Some(-7))
         );
+        let value = store
+            .element(one, dump.elements[0].id)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(value.document["note"], "nul \u{0}, ünï");
+        assert_eq!(value.who_modified.id, dump.users[1].id);
+        let uses = store.flow_uses(one, flow).await.unwrap();
+        assert_eq!((uses[0].element, uses[0].imported), (value.id, true));
+        let frozen = dump.flow_snapshots[0].version.version_id;
+        let image = store.snapshot_image(one, flow, frozen).await.unwrap();
+        assert_eq!(image, dump.flow_snapshots[0].image);
         let pepper = store.meta("fingerprint:pepper").await.unwrap();
         assert_eq!(pepper.as_deref(), Some("bb"));
 

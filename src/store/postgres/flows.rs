@@ -1,6 +1,6 @@
 //! Flows in PostgreSQL: the version of each being edited, with its builders joined in, and its
-//! START map element. Every write is announced; the row decoder and the filter are shared
-//! with the snapshots.
+//! writes, which go through the graph writer (`graph.rs`). Every write is announced; the row
+//! decoder and the filter are shared with the snapshots.
 
 use async_trait::async_trait;
 use sqlx::postgres::PgRow;
@@ -8,14 +8,14 @@ use sqlx::{PgConnection, Row};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
-use super::super::columns::{settings_from_json, settings_json};
+use super::super::columns::settings_from_json;
 use super::super::filtering::passing;
 use super::{PgStore, internal};
 use crate::domain::flow::FlowDraft;
-use crate::domain::{FlowFilter, FlowId, TenantId, Timestamp, UserId, VersionId, new_id};
+use crate::domain::{FlowFilter, FlowId, TenantId, Timestamp, UserId, VersionId};
 use crate::store::{
-    Change, ElementBatch, FlowElementRecord, FlowRecord, FlowStore, FlowUse, SnapshotState,
-    StoreError, StoreResult, Who,
+    Change, ElementBatch, FlowElementRecord, FlowGraphWrite, FlowRecord, FlowStore, FlowUse,
+    GraphMode, SnapshotState, StoreError, StoreResult, Who,
 };
 
 /// The builders of a version, each a LEFT JOIN so a flow outlives its author.
@@ -158,52 +158,20 @@ impl FlowStore for PgStore {
         draft: &FlowDraft,
         author: UserId,
     ) -> StoreResult<FlowRecord> {
-        let id = FlowId::generate();
-        let start = new_id();
-        let now = Timestamp::now().as_offset();
-        let mut tx = self.pool.begin().await.map_err(internal)?;
-        sqlx::query(
-            "INSERT INTO flows (id, tenant_id, version_id, editing_token, developer_name, \
-             name_folded, developer_summary, start_map_element_id, settings, date_created, \
-             date_modified, who_created, who_modified, who_owner) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $10, $11, $11, $11)",
+        // The same path as every flow write: the START element comes with it.
+        self.write_flow(
+            tenant,
+            FlowGraphWrite {
+                id: FlowId::generate(),
+                mode: GraphMode::Create,
+                header: Some(draft.clone()),
+                start_map_element_id: None,
+                elements: None,
+                uses: None,
+                author,
+            },
         )
-        .bind(id.0)
-        .bind(tenant.0)
-        .bind(new_id())
-        .bind(new_id())
-        .bind(draft.developer_name.as_str())
-        .bind(draft.developer_name.folded())
-        .bind(&draft.developer_summary)
-        .bind(start.to_string())
-        .bind(settings_json(&draft.settings)?)
-        .bind(now)
-        .bind(author.0)
-        .execute(&mut *tx)
         .await
-        .map_err(internal)?;
-        // Every flow starts at its START map element.
-        sqlx::query(
-            "INSERT INTO flow_elements (flow_id, id, kind, developer_name, document, \
-             date_created, date_modified, who_created, who_modified) \
-             VALUES ($1, $2, 'map', 'Start', $3, $4, $4, $5, $5)",
-        )
-        .bind(id.0)
-        .bind(start)
-        .bind(super::super::columns::document_json(
-            &super::super::columns::start_document(),
-        )?)
-        .bind(now)
-        .bind(author.0)
-        .execute(&mut *tx)
-        .await
-        .map_err(internal)?;
-        let flow = current_flow(&mut tx, tenant, id)
-            .await?
-            .ok_or_else(|| StoreError::Internal(anyhow::anyhow!("a created flow vanished")))?;
-        self.announce(&mut tx, Change::Flows { tenant }).await?;
-        tx.commit().await.map_err(internal)?;
-        Ok(flow)
     }
 
     async fn update_flow(
@@ -213,32 +181,21 @@ impl FlowStore for PgStore {
         draft: &FlowDraft,
         author: UserId,
     ) -> StoreResult<Option<FlowRecord>> {
-        let mut tx = self.pool.begin().await.map_err(internal)?;
-        let result = sqlx::query(
-            "UPDATE flows SET version_id = $1, editing_token = $2, developer_name = $3, \
-             name_folded = $4, developer_summary = $5, settings = $6, \
-             date_modified = $7, who_modified = $8 WHERE tenant_id = $9 AND id = $10",
-        )
-        .bind(new_id())
-        .bind(new_id())
-        .bind(draft.developer_name.as_str())
-        .bind(draft.developer_name.folded())
-        .bind(&draft.developer_summary)
-        .bind(settings_json(&draft.settings)?)
-        .bind(Timestamp::now().as_offset())
-        .bind(author.0)
-        .bind(tenant.0)
-        .bind(id.0)
-        .execute(&mut *tx)
-        .await
-        .map_err(internal)?;
-        if result.rows_affected() == 0 {
-            return Ok(None);
+        let write = FlowGraphWrite {
+            id,
+            mode: GraphMode::Update {
+                expected_token: None,
+            },
+            header: Some(draft.clone()),
+            start_map_element_id: None,
+            elements: None,
+            uses: None,
+            author,
+        };
+        match self.write_flow(tenant, write).await {
+            Err(StoreError::Missing(_)) => Ok(None),
+            other => other.map(Some),
         }
-        let flow = current_flow(&mut tx, tenant, id).await?;
-        self.announce(&mut tx, Change::Flows { tenant }).await?;
-        tx.commit().await.map_err(internal)?;
-        Ok(flow)
     }
 
     async fn delete_flow(&self, tenant: TenantId, id: FlowId) -> StoreResult<bool> {
@@ -259,70 +216,25 @@ impl FlowStore for PgStore {
 
     async fn flow_elements(
         &self,
-        _tenant: TenantId,
-        _id: FlowId,
+        tenant: TenantId,
+        id: FlowId,
     ) -> StoreResult<Vec<FlowElementRecord>> {
-        Err(pending())
+        self.graph_elements(tenant, id).await
     }
 
-    async fn flow_uses(&self, _tenant: TenantId, _id: FlowId) -> StoreResult<Vec<FlowUse>> {
-        Err(pending())
+    async fn flow_uses(&self, tenant: TenantId, id: FlowId) -> StoreResult<Vec<FlowUse>> {
+        self.uses_of(tenant, id).await
     }
 
-    async fn flows_using(&self, _tenant: TenantId, _element: Uuid) -> StoreResult<Vec<FlowRecord>> {
-        Err(pending())
+    async fn flows_using(&self, tenant: TenantId, element: Uuid) -> StoreResult<Vec<FlowRecord>> {
+        self.flows_using_element(tenant, element).await
     }
 
     async fn apply_batch(
         &self,
-        _tenant: TenantId,
-        _batch: ElementBatch,
+        tenant: TenantId,
+        batch: ElementBatch,
     ) -> StoreResult<Vec<FlowRecord>> {
-        Err(pending())
-    }
-}
-
-/// PENDING: the PostgreSQL graph writer is being written (issue 12); until then these fail.
-fn pending() -> StoreError {
-    StoreError::Internal(anyhow::anyhow!("not implemented on PostgreSQL yet"))
-}
-
-#[async_trait]
-impl crate::store::ElementStore for PgStore {
-    async fn elements(
-        &self,
-        _tenant: TenantId,
-        _kind: Option<crate::domain::element::ElementKind>,
-    ) -> StoreResult<Vec<crate::store::ElementRecord>> {
-        Err(pending())
-    }
-    async fn element(
-        &self,
-        _tenant: TenantId,
-        _id: Uuid,
-    ) -> StoreResult<Option<crate::store::ElementRecord>> {
-        Err(pending())
-    }
-    async fn elements_by_ids(
-        &self,
-        _tenant: TenantId,
-        _ids: &[Uuid],
-    ) -> StoreResult<Vec<crate::store::ElementRecord>> {
-        Err(pending())
-    }
-    async fn save_element(
-        &self,
-        _tenant: TenantId,
-        _element: crate::store::NewElement,
-    ) -> StoreResult<crate::store::ElementRecord> {
-        Err(pending())
-    }
-    async fn delete_element(
-        &self,
-        _tenant: TenantId,
-        _kind: crate::domain::element::ElementKind,
-        _id: Uuid,
-    ) -> StoreResult<bool> {
-        Err(pending())
+        self.write_batch(tenant, batch).await
     }
 }

@@ -3,7 +3,9 @@
 //! instance may have cached announced from its own transaction ([`changes`]).
 
 mod changes;
+mod elements;
 mod flows;
+mod graph;
 mod keys;
 mod meta;
 mod sessions;

@@ -7,11 +7,14 @@ use async_trait::async_trait;
 use sqlx::PgConnection;
 use uuid::Uuid;
 
+use super::super::columns::stale_token;
 use super::super::filtering::passing;
 use super::flows::{BY_NAME, current_flow, select_snapshots, version_from_row};
 use super::{PgStore, internal};
 use crate::domain::{FlowFilter, FlowId, TenantId, Timestamp, UserId, VersionId, new_id};
-use crate::store::{Activation, Change, FlowRecord, SnapshotStore, StoreError, StoreResult};
+use crate::store::{
+    Activation, Change, FlowRecord, FrozenImage, SnapshotStore, StoreError, StoreResult,
+};
 
 /// The running snapshot of each flow: active, and no other active snapshot of the same flow
 /// ranks higher (default first, then the latest activation, then the latest version).
@@ -29,23 +32,24 @@ fn no_snapshot(id: FlowId, version: VersionId) -> StoreError {
     StoreError::Missing(format!("the flow {id} has no snapshot {version}"))
 }
 
-/// Locks the flow's row for the rest of the transaction and returns its current version; None
-/// when the tenant has no such flow. `NO KEY UPDATE` is the lock `UPDATE flows` takes itself,
-/// and leaves the key-share locks of foreign-key checks free.
+/// Locks the flow's row for the rest of the transaction and returns its current version and
+/// editing token; None when the tenant has no such flow. `NO KEY UPDATE` is the lock
+/// `UPDATE flows` takes itself, and leaves the key-share locks of foreign-key checks free.
 async fn lock_flow(
     tx: &mut PgConnection,
     tenant: TenantId,
     id: FlowId,
-) -> StoreResult<Option<VersionId>> {
-    let row: Option<(Uuid,)> = sqlx::query_as(
-        "SELECT version_id FROM flows WHERE tenant_id = $1 AND id = $2 FOR NO KEY UPDATE",
+) -> StoreResult<Option<(VersionId, Uuid)>> {
+    let row: Option<(Uuid, Uuid)> = sqlx::query_as(
+        "SELECT version_id, editing_token FROM flows WHERE tenant_id = $1 AND id = $2 \
+         FOR NO KEY UPDATE",
     )
     .bind(tenant.0)
     .bind(id.0)
     .fetch_optional(tx)
     .await
     .map_err(internal)?;
-    Ok(row.map(|(version,)| VersionId(version)))
+    Ok(row.map(|(version, token)| (VersionId(version), token)))
 }
 
 /// One snapshot, read on `conn`.
@@ -76,26 +80,35 @@ impl SnapshotStore for PgStore {
         tenant: TenantId,
         id: FlowId,
         comment: Option<&str>,
-        _image: Option<crate::store::FrozenImage>,
+        image: Option<FrozenImage>,
     ) -> StoreResult<FlowRecord> {
         let mut tx = self.pool.begin().await.map_err(internal)?;
-        let Some(version) = lock_flow(&mut tx, tenant, id).await? else {
+        let Some((version, token)) = lock_flow(&mut tx, tenant, id).await? else {
             return Err(no_flow(id));
         };
+        // The image was read at a token: a flow written since would freeze what it no longer
+        // is. The row lock keeps the token from moving until this commits.
+        if image
+            .as_ref()
+            .is_some_and(|image| image.editing_token != token)
+        {
+            return Err(stale_token(id));
+        }
         sqlx::query(
             "INSERT INTO flow_snapshots (flow_id, version_id, tenant_id, editing_token, \
              developer_name, name_folded, developer_summary, start_map_element_id, settings, \
              date_created, date_modified, who_created, who_modified, who_owner, comment, \
-             snapped_at) \
+             snapped_at, image) \
              SELECT id, version_id, tenant_id, editing_token, developer_name, name_folded, \
              developer_summary, start_map_element_id, settings, date_created, date_modified, \
-             who_created, who_modified, who_owner, $1, $2 FROM flows \
+             who_created, who_modified, who_owner, $1, $2, $5 FROM flows \
              WHERE tenant_id = $3 AND id = $4",
         )
         .bind(comment)
         .bind(Timestamp::now().as_offset())
         .bind(tenant.0)
         .bind(id.0)
+        .bind(image.as_ref().map(|image| image.json.as_str()))
         .execute(&mut *tx)
         .await
         .map_err(internal)?;
@@ -117,11 +130,25 @@ impl SnapshotStore for PgStore {
 
     async fn snapshot_image(
         &self,
-        _tenant: TenantId,
-        _id: FlowId,
-        _version: VersionId,
+        tenant: TenantId,
+        id: FlowId,
+        version: VersionId,
     ) -> StoreResult<Option<String>> {
-        Ok(None)
+        let row: Option<(Option<String>,)> = sqlx::query_as(
+            "SELECT image FROM flow_snapshots WHERE tenant_id = $1 AND flow_id = $2 \
+             AND version_id = $3",
+        )
+        .bind(tenant.0)
+        .bind(id.0)
+        .bind(version.0)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(internal)?;
+        match row {
+            Some((image,)) => Ok(image),
+            None if self.flow_exists(tenant, id).await? => Err(no_snapshot(id, version)),
+            None => Err(no_flow(id)),
+        }
     }
 
     async fn snapshots(&self, tenant: TenantId, id: FlowId) -> StoreResult<Vec<FlowRecord>> {

@@ -15,9 +15,9 @@ use super::super::columns::{NO_PASSWORD, password_hash};
 use super::{PgStore, connect_options, describe, internal};
 use crate::domain::{FlowId, KeyId, TenantId, Timestamp, UserId, VersionId};
 use crate::store::transfer::{
-    ApiKeyRow, AuditRow, BATCH, Dump, FlowRow, InvitationRow, MapElementRow, MembershipRow,
-    MetaRow, SnapshotRow, TABLES, TokenRow, Transfer, WebSessionRow, digest, not_empty, role,
-    settings,
+    ApiKeyRow, AuditRow, BATCH, Dump, ElementRow, FlowElementRow, FlowRow, FlowUseRow,
+    InvitationRow, MembershipRow, MetaRow, SnapshotRow, TABLES, TokenRow, Transfer, WebSessionRow,
+    digest, document, not_empty, role, settings,
 };
 use crate::store::{StoreError, StoreResult, Tenant, User};
 
@@ -215,8 +215,8 @@ async fn read_all(conn: &mut PgConnection) -> StoreResult<Dump> {
     }
     let sql = format!(
         "SELECT flow_id AS id, {VERSION_SELECT}, comment, snapped_at, is_active, is_default, \
-         activated_at, activated_by_email FROM flow_snapshots ORDER BY snapped_at, flow_id, \
-         version_id"
+         activated_at, activated_by_email, image FROM flow_snapshots \
+         ORDER BY snapped_at, flow_id, version_id"
     );
     for row in all(conn, &sql).await? {
         dump.flow_snapshots.push(SnapshotRow {
@@ -227,23 +227,62 @@ async fn read_all(conn: &mut PgConnection) -> StoreResult<Dump> {
             is_default: get(&row, "is_default")?,
             activated_at: get_optional_time(&row, "activated_at")?,
             activated_by_email: get(&row, "activated_by_email")?,
+            image: get(&row, "image")?,
+        });
+    }
+    // uuid order is byte order: the same as SQLite's order of their lower-case text.
+    for row in all(
+        conn,
+        "SELECT tenant_id, id, kind, developer_name, name_folded, document, date_created, \
+         date_modified, who_created, who_modified FROM elements \
+         ORDER BY date_created, tenant_id, id",
+    )
+    .await?
+    {
+        dump.elements.push(ElementRow {
+            tenant_id: TenantId(get(&row, "tenant_id")?),
+            id: get(&row, "id")?,
+            kind: get(&row, "kind")?,
+            developer_name: get(&row, "developer_name")?,
+            name_folded: get(&row, "name_folded")?,
+            document: document(&get::<String>(&row, "document")?)?,
+            date_created: get_time(&row, "date_created")?,
+            date_modified: get_time(&row, "date_modified")?,
+            who_created: UserId(get(&row, "who_created")?),
+            who_modified: UserId(get(&row, "who_modified")?),
         });
     }
     for row in all(
         conn,
-        "SELECT id, flow_id, element_type, developer_name, x, y, date_created \
-         FROM map_elements ORDER BY date_created, id",
+        "SELECT flow_id, id, kind, developer_name, document, date_created, date_modified, \
+         who_created, who_modified FROM flow_elements ORDER BY date_created, flow_id, id",
     )
     .await?
     {
-        dump.map_elements.push(MapElementRow {
-            id: get(&row, "id")?,
+        dump.flow_elements.push(FlowElementRow {
             flow_id: FlowId(get(&row, "flow_id")?),
-            element_type: get(&row, "element_type")?,
+            id: get(&row, "id")?,
+            kind: get(&row, "kind")?,
             developer_name: get(&row, "developer_name")?,
-            x: get(&row, "x")?,
-            y: get(&row, "y")?,
+            document: document(&get::<String>(&row, "document")?)?,
             date_created: get_time(&row, "date_created")?,
+            date_modified: get_time(&row, "date_modified")?,
+            who_created: UserId(get(&row, "who_created")?),
+            who_modified: UserId(get(&row, "who_modified")?),
+        });
+    }
+    for row in all(
+        conn,
+        "SELECT flow_id, tenant_id, element_id, imported FROM flow_uses \
+         ORDER BY flow_id, element_id",
+    )
+    .await?
+    {
+        dump.flow_uses.push(FlowUseRow {
+            flow_id: FlowId(get(&row, "flow_id")?),
+            tenant_id: TenantId(get(&row, "tenant_id")?),
+            element_id: get(&row, "element_id")?,
+            imported: get(&row, "imported")?,
         });
     }
     for row in all(
@@ -462,7 +501,7 @@ async fn write_all(conn: &mut PgConnection, dump: &Dump) -> StoreResult<()> {
         "flow_snapshots",
         &format!(
             "flow_id, {VERSION_COLUMNS}, comment, snapped_at, is_active, is_default, \
-             activated_at, activated_by_email"
+             activated_at, activated_by_email, image"
         ),
         &dump.flow_snapshots,
         |mut b, s| {
@@ -471,23 +510,58 @@ async fn write_all(conn: &mut PgConnection, dump: &Dump) -> StoreResult<()> {
             push_time(&mut b, s.snapped_at);
             b.push_bind(s.is_active).push_bind(s.is_default);
             push_optional_time(&mut b, s.activated_at);
-            b.push_bind(s.activated_by_email.clone());
+            b.push_bind(s.activated_by_email.clone())
+                .push_bind(s.image.clone());
         },
     )
     .await?;
     insert(
         conn,
-        "map_elements",
-        "id, flow_id, element_type, developer_name, x, y, date_created",
-        &dump.map_elements,
-        |mut b, m| {
-            b.push_bind(m.id)
-                .push_bind(m.flow_id.0)
-                .push_bind(m.element_type.clone())
-                .push_bind(m.developer_name.clone())
-                .push_bind(m.x)
-                .push_bind(m.y);
-            push_time(&mut b, m.date_created);
+        "elements",
+        "tenant_id, id, kind, developer_name, name_folded, document, date_created, \
+         date_modified, who_created, who_modified",
+        &dump.elements,
+        |mut b, e| {
+            b.push_bind(e.tenant_id.0)
+                .push_bind(e.id)
+                .push_bind(e.kind.clone())
+                .push_bind(e.developer_name.clone())
+                .push_bind(e.name_folded.clone())
+                .push_bind(e.document.to_string());
+            push_time(&mut b, e.date_created);
+            push_time(&mut b, e.date_modified);
+            b.push_bind(e.who_created.0).push_bind(e.who_modified.0);
+        },
+    )
+    .await?;
+    insert(
+        conn,
+        "flow_elements",
+        "flow_id, id, kind, developer_name, document, date_created, date_modified, \
+         who_created, who_modified",
+        &dump.flow_elements,
+        |mut b, e| {
+            b.push_bind(e.flow_id.0)
+                .push_bind(e.id)
+                .push_bind(e.kind.clone())
+                .push_bind(e.developer_name.clone())
+                .push_bind(e.document.to_string());
+            push_time(&mut b, e.date_created);
+            push_time(&mut b, e.date_modified);
+            b.push_bind(e.who_created.0).push_bind(e.who_modified.0);
+        },
+    )
+    .await?;
+    insert(
+        conn,
+        "flow_uses",
+        "flow_id, tenant_id, element_id, imported",
+        &dump.flow_uses,
+        |mut b, u| {
+            b.push_bind(u.flow_id.0)
+                .push_bind(u.tenant_id.0)
+                .push_bind(u.element_id)
+                .push_bind(u.imported);
         },
     )
     .await?;

@@ -226,10 +226,13 @@ impl ElementStore for SqliteStore {
             .map_err(internal)?;
         let users: Vec<(String, String)> = sqlx::query_as(
             "SELECT f.id, f.developer_name FROM flow_uses u JOIN flows f ON f.id = u.flow_id \
-             WHERE u.tenant_id = ? AND u.element_id = ? ORDER BY f.name_folded, f.id",
+             JOIN elements e ON e.tenant_id = u.tenant_id AND e.id = u.element_id \
+             WHERE u.tenant_id = ? AND u.element_id = ? AND e.kind = ? \
+             ORDER BY f.name_folded, f.id",
         )
         .bind(tenant.to_string())
         .bind(id.to_string())
+        .bind(kind.path())
         .fetch_all(&mut *tx)
         .await
         .map_err(internal)?;

@@ -9,9 +9,9 @@ use super::super::columns::{NO_PASSWORD, password_hash};
 use super::{SqliteStore, internal, optional_timestamp, timestamp, uuid};
 use crate::domain::{FlowId, KeyId, TenantId, UserId, VersionId};
 use crate::store::transfer::{
-    ApiKeyRow, AuditRow, BATCH, Dump, FlowRow, InvitationRow, MapElementRow, MembershipRow,
-    MetaRow, SQLITE_COUNTER_KEY, SnapshotRow, TABLES, TokenRow, Transfer, WebSessionRow, digest,
-    not_empty, role, settings,
+    ApiKeyRow, AuditRow, BATCH, Dump, ElementRow, FlowElementRow, FlowRow, FlowUseRow,
+    InvitationRow, MembershipRow, MetaRow, SQLITE_COUNTER_KEY, SnapshotRow, TABLES, TokenRow,
+    Transfer, WebSessionRow, digest, document, not_empty, role, settings,
 };
 use crate::store::{StoreError, StoreResult, Tenant, User};
 
@@ -191,8 +191,8 @@ async fn read_all(conn: &mut SqliteConnection) -> StoreResult<Dump> {
     }
     let sql = format!(
         "SELECT flow_id AS id, {VERSION_COLUMNS}, comment, snapped_at, is_active, is_default, \
-         activated_at, activated_by_email FROM flow_snapshots ORDER BY snapped_at, flow_id, \
-         version_id"
+         activated_at, activated_by_email, image FROM flow_snapshots \
+         ORDER BY snapped_at, flow_id, version_id"
     );
     for row in all(conn, &sql).await? {
         dump.flow_snapshots.push(SnapshotRow {
@@ -203,23 +203,61 @@ async fn read_all(conn: &mut SqliteConnection) -> StoreResult<Dump> {
             is_default: get::<i64>(&row, "is_default")? != 0,
             activated_at: optional_timestamp(get(&row, "activated_at")?)?,
             activated_by_email: get(&row, "activated_by_email")?,
+            image: get(&row, "image")?,
         });
     }
     for row in all(
         conn,
-        "SELECT id, flow_id, element_type, developer_name, x, y, date_created \
-         FROM map_elements ORDER BY date_created, id",
+        "SELECT tenant_id, id, kind, developer_name, name_folded, document, date_created, \
+         date_modified, who_created, who_modified FROM elements \
+         ORDER BY date_created, tenant_id, id",
     )
     .await?
     {
-        dump.map_elements.push(MapElementRow {
+        dump.elements.push(ElementRow {
+            tenant_id: TenantId(get_uuid(&row, "tenant_id")?),
             id: get_uuid(&row, "id")?,
-            flow_id: FlowId(get_uuid(&row, "flow_id")?),
-            element_type: get(&row, "element_type")?,
+            kind: get(&row, "kind")?,
             developer_name: get(&row, "developer_name")?,
-            x: get(&row, "x")?,
-            y: get(&row, "y")?,
+            name_folded: get(&row, "name_folded")?,
+            document: document(&get::<String>(&row, "document")?)?,
             date_created: get_time(&row, "date_created")?,
+            date_modified: get_time(&row, "date_modified")?,
+            who_created: UserId(get_uuid(&row, "who_created")?),
+            who_modified: UserId(get_uuid(&row, "who_modified")?),
+        });
+    }
+    for row in all(
+        conn,
+        "SELECT flow_id, id, kind, developer_name, document, date_created, date_modified, \
+         who_created, who_modified FROM flow_elements ORDER BY date_created, flow_id, id",
+    )
+    .await?
+    {
+        dump.flow_elements.push(FlowElementRow {
+            flow_id: FlowId(get_uuid(&row, "flow_id")?),
+            id: get_uuid(&row, "id")?,
+            kind: get(&row, "kind")?,
+            developer_name: get(&row, "developer_name")?,
+            document: document(&get::<String>(&row, "document")?)?,
+            date_created: get_time(&row, "date_created")?,
+            date_modified: get_time(&row, "date_modified")?,
+            who_created: UserId(get_uuid(&row, "who_created")?),
+            who_modified: UserId(get_uuid(&row, "who_modified")?),
+        });
+    }
+    for row in all(
+        conn,
+        "SELECT flow_id, tenant_id, element_id, imported FROM flow_uses \
+         ORDER BY flow_id, element_id",
+    )
+    .await?
+    {
+        dump.flow_uses.push(FlowUseRow {
+            flow_id: FlowId(get_uuid(&row, "flow_id")?),
+            tenant_id: TenantId(get_uuid(&row, "tenant_id")?),
+            element_id: get_uuid(&row, "element_id")?,
+            imported: get::<i64>(&row, "imported")? != 0,
         });
     }
     for row in all(
@@ -433,7 +471,7 @@ async fn write_all(conn: &mut SqliteConnection, dump: &Dump) -> StoreResult<()> 
         "flow_snapshots",
         &format!(
             "flow_id, {VERSION_COLUMNS}, comment, snapped_at, is_active, is_default, \
-             activated_at, activated_by_email"
+             activated_at, activated_by_email, image"
         ),
         &dump.flow_snapshots,
         |mut b, s| {
@@ -443,23 +481,60 @@ async fn write_all(conn: &mut SqliteConnection, dump: &Dump) -> StoreResult<()> 
                 .push_bind(i64::from(s.is_active))
                 .push_bind(i64::from(s.is_default))
                 .push_bind(s.activated_at.map(|t| t.to_rfc3339()))
-                .push_bind(s.activated_by_email.clone());
+                .push_bind(s.activated_by_email.clone())
+                .push_bind(s.image.clone());
         },
     )
     .await?;
     insert(
         conn,
-        "map_elements",
-        "id, flow_id, element_type, developer_name, x, y, date_created",
-        &dump.map_elements,
-        |mut b, m| {
-            b.push_bind(m.id.to_string())
-                .push_bind(m.flow_id.to_string())
-                .push_bind(m.element_type.clone())
-                .push_bind(m.developer_name.clone())
-                .push_bind(m.x)
-                .push_bind(m.y)
-                .push_bind(m.date_created.to_rfc3339());
+        "elements",
+        "tenant_id, id, kind, developer_name, name_folded, document, date_created, \
+         date_modified, who_created, who_modified",
+        &dump.elements,
+        |mut b, e| {
+            b.push_bind(e.tenant_id.to_string())
+                .push_bind(e.id.to_string())
+                .push_bind(e.kind.clone())
+                .push_bind(e.developer_name.clone())
+                .push_bind(e.name_folded.clone())
+                .push_bind(e.document.to_string())
+                .push_bind(e.date_created.to_rfc3339())
+                .push_bind(e.date_modified.to_rfc3339())
+                .push_bind(e.who_created.to_string())
+                .push_bind(e.who_modified.to_string());
+        },
+    )
+    .await?;
+    insert(
+        conn,
+        "flow_elements",
+        "flow_id, id, kind, developer_name, document, date_created, date_modified, \
+         who_created, who_modified",
+        &dump.flow_elements,
+        |mut b, e| {
+            b.push_bind(e.flow_id.to_string())
+                .push_bind(e.id.to_string())
+                .push_bind(e.kind.clone())
+                .push_bind(e.developer_name.clone())
+                .push_bind(e.document.to_string())
+                .push_bind(e.date_created.to_rfc3339())
+                .push_bind(e.date_modified.to_rfc3339())
+                .push_bind(e.who_created.to_string())
+                .push_bind(e.who_modified.to_string());
+        },
+    )
+    .await?;
+    insert(
+        conn,
+        "flow_uses",
+        "flow_id, tenant_id, element_id, imported",
+        &dump.flow_uses,
+        |mut b, u| {
+            b.push_bind(u.flow_id.to_string())
+                .push_bind(u.tenant_id.to_string())
+                .push_bind(u.element_id.to_string())
+                .push_bind(i64::from(u.imported));
         },
     )
     .await?;
