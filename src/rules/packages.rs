@@ -120,8 +120,15 @@ pub async fn import(
     }
     let mut writes = Vec::with_capacity(flows.len());
     for flow in &flows {
+        // Flow ids are global on this server: a flow another tenant holds comes in under an
+        // id derived from the target tenant's and its own, the same on every import.
+        let id = if store.flow_held_elsewhere(tenant, flow.id).await? {
+            FlowId(remapped_id(tenant, flow.id.0))
+        } else {
+            flow.id
+        };
         writes.push(FlowGraphWrite {
-            id: flow.id,
+            id,
             mode: GraphMode::Replace,
             header: Some(flow.header.clone()),
             start_map_element_id: flow.start_map_element_id.clone(),
@@ -135,20 +142,7 @@ pub async fn import(
         overwrite_existing,
         flows: writes,
     };
-    match store.apply_batch(tenant, batch.clone()).await {
-        Err(StoreError::Conflict(message)) if message.contains("another tenant") => {
-            // Flow ids are global on this server: a flow another tenant holds comes in under
-            // an id derived from the target tenant's and its own, the same on every import.
-            let mut batch = batch;
-            for write in &mut batch.flows {
-                if store.flow(tenant, write.id).await?.is_none() {
-                    write.id = FlowId(remapped_id(tenant, write.id.0));
-                }
-            }
-            Ok(store.apply_batch(tenant, batch).await?)
-        }
-        result => Ok(result?),
-    }
+    Ok(store.apply_batch(tenant, batch).await?)
 }
 
 /// The id a flow held by another tenant gets when imported: UUID v5 (SHA-1) with the target

@@ -271,6 +271,9 @@ pub trait FlowStore {
     ) -> StoreResult<Vec<FlowElementRecord>>;
     /// The tenant elements the flow uses; Missing when the tenant has no such flow.
     async fn flow_uses(&self, tenant: TenantId, id: FlowId) -> StoreResult<Vec<FlowUse>>;
+    /// Whether another tenant holds a flow with this id (flow ids are unique on one server, so
+    /// an import keeps a package's flow id only when no other tenant has it).
+    async fn flow_held_elsewhere(&self, tenant: TenantId, id: FlowId) -> StoreResult<bool>;
     /// The flows of the tenant that use the element, ordered by name.
     async fn flows_using(&self, tenant: TenantId, element: Uuid) -> StoreResult<Vec<FlowRecord>>;
     /// Writes one flow as [`FlowGraphWrite`] says, in one transaction, and returns it.

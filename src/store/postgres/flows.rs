@@ -226,6 +226,16 @@ impl FlowStore for PgStore {
         self.uses_of(tenant, id).await
     }
 
+    async fn flow_held_elsewhere(&self, tenant: TenantId, id: FlowId) -> StoreResult<bool> {
+        let found: Option<(i32,)> = sqlx::query_as("SELECT 1 FROM flows WHERE id = $1 AND tenant_id <> $2")
+            .bind(id.0)
+            .bind(tenant.0)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(internal)?;
+        Ok(found.is_some())
+    }
+
     async fn flows_using(&self, tenant: TenantId, element: Uuid) -> StoreResult<Vec<FlowRecord>> {
         self.flows_using_element(tenant, element).await
     }
