@@ -33,6 +33,8 @@ pub const TOKEN: &str = "token";
         (name = "Admin Tenant", description = "The request's tenant"),
         (name = "Draw Flow", description = "Flows of the request's tenant"),
         (name = "Draw Flow Snapshot", description = "Flow snapshots and their activation"),
+        (name = "Draw Flow Element", description = "A flow's map, group and navigation elements, and the tenant elements imported into it"),
+        (name = "Draw Flow Graph", description = "A flow's graph: its header with its map and group elements, and its canvas"),
         (name = "Service", description = "Liveness, metrics and this description"),
     )
 )]

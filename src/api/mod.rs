@@ -5,8 +5,12 @@ pub(crate) mod admin_users;
 pub(crate) mod authentication;
 pub(crate) mod doc;
 pub mod element_json;
+pub(crate) mod flow_element_json;
+pub(crate) mod flow_elements;
 pub mod flow_json;
 pub mod flows;
+pub(crate) mod graph;
+pub(crate) mod graph_json;
 pub(crate) mod health;
 pub(crate) mod keys;
 pub(crate) mod snapshots;
@@ -31,6 +35,8 @@ pub(crate) fn routes() -> OpenApiRouter<AppState> {
         .merge(tenant::router())
         .merge(flows::router())
         .merge(snapshots::router())
+        .merge(flow_elements::router())
+        .merge(graph::router())
         .merge(health::router())
         .routes(routes!(doc::serve))
 }

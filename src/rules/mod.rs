@@ -7,6 +7,7 @@
 
 pub mod access;
 pub mod flow_graph;
+pub mod graph_edit;
 pub mod keys;
 pub mod members;
 pub mod sign_in;

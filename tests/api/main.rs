@@ -8,6 +8,7 @@ mod conformance;
 mod copy;
 mod errors;
 mod flows;
+mod graph;
 mod helpers;
 mod hostile;
 mod instances;
