@@ -100,7 +100,7 @@ async fn a_new_flow_lists_its_start_element() {
     assert_error(response, StatusCode::BAD_REQUEST).await;
     let path = elements_path(
         &flow_id(&flow),
-        &flow["editingToken"].as_str().unwrap(),
+        flow["editingToken"].as_str().unwrap(),
         "step",
     );
     let response = app.with_key(Method::GET, &path, &key).send().await.unwrap();
