@@ -35,6 +35,8 @@ pub const TOKEN: &str = "token";
         (name = "Draw Element", description = "Elements of the request's tenant: values, types, \
             pages, services, macros, identity providers, tags, custom page components"),
         (name = "Draw Flow Snapshot", description = "Flow snapshots and their activation"),
+        (name = "Draw Flow Element", description = "A flow's map, group and navigation elements, and the tenant elements imported into it"),
+        (name = "Draw Flow Graph", description = "A flow's graph: its header with its map and group elements, and its canvas"),
         (name = "Service", description = "Liveness, metrics and this description"),
     )
 )]

@@ -277,9 +277,82 @@ pub struct FlowRequest {
         pattern = r"^[^\u0000-\u001f\u007f-\u009f\u200b\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff\ufdd0-\ufdef\ufffe\uffff]*$"
     )]
     pub tags: Option<Vec<String>>,
+    /// The flow's map elements (`MapElementRequestAPI`), written with the flow in one
+    /// transaction; null or absent keeps them (a new flow gets its START element). The START
+    /// element, when none is sent, is kept (or made).
+    #[schema(value_type = Option<Vec<Object>>)]
+    pub map_elements: Option<serde_json::Value>,
+    /// The flow's group elements (`GroupElementRequestAPI`); null or absent keeps them.
+    #[schema(value_type = Option<Vec<Object>>)]
+    pub group_elements: Option<serde_json::Value>,
+    /// The flow's navigation elements (`NavigationElementRequestAPI`); null or absent keeps
+    /// them.
+    #[schema(value_type = Option<Vec<Object>>)]
+    pub navigation_elements: Option<serde_json::Value>,
+    /// Tenant elements are not saved with a flow: a non-empty array is a 422 naming where
+    /// they go (`POST /api/draw/1/element/{type}`).
+    #[schema(value_type = Option<Vec<Object>>)]
+    pub page_elements: Option<serde_json::Value>,
+    /// Tenant elements are not saved with a flow: a non-empty array is a 422 naming where
+    /// they go (`POST /api/draw/1/element/{type}`).
+    #[schema(value_type = Option<Vec<Object>>)]
+    pub value_elements: Option<serde_json::Value>,
+    /// Tenant elements are not saved with a flow: a non-empty array is a 422 naming where
+    /// they go (`POST /api/draw/1/element/{type}`).
+    #[schema(value_type = Option<Vec<Object>>)]
+    pub type_elements: Option<serde_json::Value>,
+    /// Tenant elements are not saved with a flow: a non-empty array is a 422 naming where
+    /// they go (`POST /api/draw/1/element/{type}`).
+    #[schema(value_type = Option<Vec<Object>>)]
+    pub service_elements: Option<serde_json::Value>,
+    /// Tenant elements are not saved with a flow: a non-empty array is a 422 naming where
+    /// they go (`POST /api/draw/1/element/{type}`).
+    #[schema(value_type = Option<Vec<Object>>)]
+    pub macro_elements: Option<serde_json::Value>,
+    /// Tenant elements are not saved with a flow: a non-empty array is a 422 naming where
+    /// they go (`POST /api/draw/1/element/{type}`).
+    #[schema(value_type = Option<Vec<Object>>)]
+    pub tag_elements: Option<serde_json::Value>,
+    /// Tenant elements are not saved with a flow: a non-empty array is a 422 naming where
+    /// they go (`POST /api/draw/1/element/{type}`).
+    #[schema(value_type = Option<Vec<Object>>)]
+    pub identity_provider_elements: Option<serde_json::Value>,
+    /// Tenant elements are not saved with a flow: a non-empty array is a 422 naming where
+    /// they go (`POST /api/draw/1/element/{type}`).
+    #[schema(value_type = Option<Vec<Object>>)]
+    pub custom_page_component_elements: Option<serde_json::Value>,
 }
 
 impl FlowRequest {
+    /// Invalid when the request carries tenant elements (`pageElements`, `valueElements`, …):
+    /// they are saved on their own, never dropped silently.
+    pub fn refuse_tenant_elements(&self) -> Result<(), Invalid> {
+        for kind in ElementKind::ALL {
+            let field = kind.image_field();
+            let value = match kind {
+                ElementKind::Page => &self.page_elements,
+                ElementKind::Value => &self.value_elements,
+                ElementKind::Type => &self.type_elements,
+                ElementKind::Service => &self.service_elements,
+                ElementKind::Macro => &self.macro_elements,
+                ElementKind::Tag => &self.tag_elements,
+                ElementKind::IdentityProvider => &self.identity_provider_elements,
+                ElementKind::CustomPageComponent => &self.custom_page_component_elements,
+            };
+            let sent = value.as_ref().is_some_and(|value| {
+                !value.is_null() && value.as_array().is_none_or(|items| !items.is_empty())
+            });
+            if sent {
+                return Err(Invalid::new(format!(
+                    "{field} cannot be saved with a flow: save each with POST /api/draw/1/element/{} \
+                     and refer to it from the flow's elements",
+                    kind.path()
+                )));
+            }
+        }
+        Ok(())
+    }
+
     /// The flow to update, when `id.id` is given (blank counts as absent).
     pub fn target(&self) -> Result<Option<FlowId>, Invalid> {
         match self

@@ -14,13 +14,18 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::api::doc::{AuthErrors, BodyErrors, NotFound};
+use crate::api::flow_element_json::elements_in;
 use crate::api::flow_json::{FlowRequest, FlowResponse};
+use crate::domain::element::FlowElementKind;
+use crate::domain::flow::FlowDraft;
 use crate::domain::{FlowFilter, FlowId, Page, TenantId};
 use crate::http::Principal;
 use crate::http::error::ApiError;
 use crate::http::json::{JsonBody, Segment, TextQuery, path};
 use crate::http::request_service::EarlyAnswer;
+use crate::rules::graph_edit::{self, Changes, Editor, Requested};
 use crate::state::AppState;
+use crate::store::FlowRecord;
 
 /// The path of [`list`] (spelled out again in its `utoipa::path`, which needs the literal).
 const LIST_PATH: &str = "/api/draw/1/flow";
@@ -200,11 +205,34 @@ fn serialized(flows: Vec<FlowResponse>) -> Result<Bytes, ApiError> {
 async fn save(
     State(state): State<AppState>,
     principal: Principal,
-    JsonBody(request): JsonBody<FlowRequest>,
+    JsonBody(mut request): JsonBody<FlowRequest>,
 ) -> Result<Json<FlowResponse>, ApiError> {
     let target = request.target().map_err(ApiError::invalid)?;
+    request
+        .refuse_tenant_elements()
+        .map_err(ApiError::invalid)?;
+    let arrays = [
+        (FlowElementKind::Map, request.map_elements.take()),
+        (FlowElementKind::Group, request.group_elements.take()),
+        (
+            FlowElementKind::Navigation,
+            request.navigation_elements.take(),
+        ),
+    ];
+    let mut requested = Vec::new();
+    for (kind, value) in arrays {
+        if let Some(elements) = elements_in(kind.image_field(), value)? {
+            let elements = elements.into_iter().map(|e| (e.id, e.document)).collect();
+            requested.push((kind, elements));
+        }
+    }
     let draft = request.into_draft().map_err(ApiError::invalid)?;
     let (tenant, author) = (principal.tenant_id, principal.user_id);
+    if !requested.is_empty() {
+        return save_with_elements(&state, &principal, target, draft, requested)
+            .await
+            .map(|flow| Json(flow.into()));
+    }
     let flow = match target {
         None => state.store.create_flow(tenant, &draft, author).await?,
         Some(id) => state
@@ -263,6 +291,41 @@ async fn remove(
     } else {
         Err(not_found(id))
     }
+}
+
+/// A flow posted with element arrays: each array given replaces that type's elements, written
+/// with the header in one transaction and checked as every graph write is.
+async fn save_with_elements(
+    state: &AppState,
+    principal: &Principal,
+    target: Option<FlowId>,
+    draft: FlowDraft,
+    requested: Vec<(FlowElementKind, Vec<Requested>)>,
+) -> Result<FlowRecord, ApiError> {
+    let store = state.store.as_ref();
+    let (tenant, author) = (principal.tenant_id, principal.user_id);
+    let Some(id) = target else {
+        let mut elements = Vec::new();
+        for (kind, requested) in requested {
+            elements.extend(graph_edit::new_elements(kind, requested)?);
+        }
+        return Ok(graph_edit::create_with_elements(store, tenant, author, draft, elements).await?);
+    };
+    let graph = graph_edit::load(store, tenant, id).await?;
+    let mut elements = graph.current();
+    for (kind, requested) in requested {
+        elements = graph_edit::replace_kind(&graph, kind, requested, false, elements)?;
+    }
+    let editor = Editor {
+        tenant,
+        flow: id,
+        author,
+    };
+    let changes = Changes {
+        header: Some(draft),
+        start: None,
+    };
+    Ok(graph_edit::commit(store, editor, &graph, elements, changes).await?)
 }
 
 fn not_found(id: FlowId) -> ApiError {

@@ -8,8 +8,12 @@ pub(crate) mod doc;
 pub mod element_json;
 pub mod element_wire;
 pub(crate) mod elements;
+pub(crate) mod flow_element_json;
+pub(crate) mod flow_elements;
 pub mod flow_json;
 pub mod flows;
+pub(crate) mod graph;
+pub(crate) mod graph_json;
 pub(crate) mod health;
 pub(crate) mod keys;
 pub(crate) mod package_json;
@@ -44,6 +48,8 @@ pub(crate) fn routes() -> OpenApiRouter<AppState> {
         .merge(elements::router())
         .merge(snapshots::router())
         .merge(packages::router())
+        .merge(flow_elements::router())
+        .merge(graph::router())
         .merge(health::router())
         .routes(routes!(doc::serve))
 }

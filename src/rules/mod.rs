@@ -8,6 +8,7 @@
 pub mod access;
 pub mod elements;
 pub mod flow_graph;
+pub mod graph_edit;
 pub mod image_diff;
 pub mod images;
 pub mod keys;

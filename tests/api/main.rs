@@ -10,6 +10,7 @@ mod copy;
 mod elements;
 mod errors;
 mod flows;
+mod graph;
 mod graph_seed;
 mod helpers;
 mod hostile;

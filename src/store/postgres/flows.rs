@@ -227,12 +227,13 @@ impl FlowStore for PgStore {
     }
 
     async fn flow_held_elsewhere(&self, tenant: TenantId, id: FlowId) -> StoreResult<bool> {
-        let found: Option<(i32,)> = sqlx::query_as("SELECT 1 FROM flows WHERE id = $1 AND tenant_id <> $2")
-            .bind(id.0)
-            .bind(tenant.0)
-            .fetch_optional(&self.pool)
-            .await
-            .map_err(internal)?;
+        let found: Option<(i32,)> =
+            sqlx::query_as("SELECT 1 FROM flows WHERE id = $1 AND tenant_id <> $2")
+                .bind(id.0)
+                .bind(tenant.0)
+                .fetch_optional(&self.pool)
+                .await
+                .map_err(internal)?;
         Ok(found.is_some())
     }
 

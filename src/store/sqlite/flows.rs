@@ -190,12 +190,13 @@ impl FlowStore for SqliteStore {
     }
 
     async fn flow_held_elsewhere(&self, tenant: TenantId, id: FlowId) -> StoreResult<bool> {
-        let found: Option<(i64,)> = sqlx::query_as("SELECT 1 FROM flows WHERE id = ? AND tenant_id <> ?")
-            .bind(id.to_string())
-            .bind(tenant.to_string())
-            .fetch_optional(&self.pool)
-            .await
-            .map_err(internal)?;
+        let found: Option<(i64,)> =
+            sqlx::query_as("SELECT 1 FROM flows WHERE id = ? AND tenant_id <> ?")
+                .bind(id.to_string())
+                .bind(tenant.to_string())
+                .fetch_optional(&self.pool)
+                .await
+                .map_err(internal)?;
         Ok(found.is_some())
     }
 

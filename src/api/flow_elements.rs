@@ -1,0 +1,326 @@
+//! A flow's own elements, `/api/draw/1/flow/{flow}/{editingToken}/element/{map|group|navigation}`,
+//! and the tenant elements imported into a flow, `/api/draw/1/element/flow/{flow}/{type}`.
+//!
+//! The flow's path segment is named `{id}` (the element's `{elementId}`) because the router
+//! needs one name per position and `/api/draw/1/flow/{id}` came first. The `editingToken` must
+//! be a UUID (else 400). Writes need the flow's current one (else 409: load the flow again)
+//! and give the flow a new one; reads answer whatever the token, as Boomi's reads do, since
+//! the token guards against lost updates and a read loses nothing.
+
+use std::collections::BTreeSet;
+
+use axum::Json;
+use axum::extract::State;
+use serde_json::Value;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+use uuid::Uuid;
+
+use crate::api::doc::{AuthErrors, BodyErrors, Conflict, NotFound};
+use crate::api::element_json::{render_element, render_flow_element};
+use crate::api::flow_element_json::{
+    ElementAPI, MapElementRequestAPI, MapElementResponseAPI, element_in,
+};
+use crate::api::flows::ListQuery;
+use crate::domain::element::{ElementKind, FlowElementKind};
+use crate::domain::{FlowFilter, FlowId, Invalid};
+use crate::http::Principal;
+use crate::http::error::ApiError;
+use crate::http::json::{JsonBody, Segment, TextQuery, path};
+use crate::rules::graph_edit::{self, Changes, Editor, Target};
+use crate::state::AppState;
+
+pub(crate) fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list, save))
+        .routes(routes!(load, remove))
+        .routes(routes!(used))
+        .routes(routes!(import, unimport))
+}
+
+fn token(text: &str) -> Result<Uuid, Invalid> {
+    Uuid::try_parse(text.trim())
+        .map_err(|_| Invalid::new("the editingToken must be a UUID (the flow's editingToken)"))
+}
+
+/// Whether an element passes the list's filter.
+fn passes(filter: Option<&FlowFilter>, element: &crate::store::FlowElementRecord) -> bool {
+    filter.is_none_or(|filter| filter.matches(element))
+}
+
+fn editor(principal: &Principal, flow: FlowId) -> Editor {
+    Editor {
+        tenant: principal.tenant_id,
+        flow,
+        author: principal.user_id,
+    }
+}
+
+/// The flow's elements of one type (`map`, `group` or `navigation`), oldest first, passing
+/// the filter. The editingToken is not checked: reads answer whatever it is.
+#[utoipa::path(
+    get,
+    path = "/api/draw/1/flow/{id}/{editingToken}/element/{elementType}",
+    tag = "Draw Flow Element",
+    params(
+        ("id" = uuid::Uuid, Path, description = "The flow"),
+        ("editingToken" = uuid::Uuid, Path, description = "The flow's editing token"),
+        ("elementType" = String, Path, description = "map, group or navigation"),
+        ListQuery,
+    ),
+    responses(
+        (status = 200, description = "The elements (MapElementResponseAPI, GroupElementResponseAPI or NavigationElementResponseAPI)", body = Vec<MapElementResponseAPI>),
+        NotFound, AuthErrors,
+    )
+)]
+async fn list(
+    State(state): State<AppState>,
+    principal: Principal,
+    Segment((flow, editing_token, kind)): Segment<(String, String, String)>,
+    TextQuery(query): TextQuery<ListQuery>,
+) -> Result<Json<Vec<Value>>, ApiError> {
+    let flow = path(&flow, FlowId::parse)?;
+    path(&editing_token, token)?;
+    let kind = path(&kind, FlowElementKind::parse)?;
+    let filter = query.filter()?;
+    let graph = graph_edit::load(state.store.as_ref(), principal.tenant_id, flow).await?;
+    Ok(Json(
+        graph
+            .of_kind(kind)
+            .filter(|element| passes(filter.as_ref(), element))
+            .map(render_flow_element)
+            .collect(),
+    ))
+}
+
+/// Creates an element, or updates one: the one with the body's `id` (created with that id when
+/// the flow has none), else with `updateByName` the one of the type named `developerName`
+/// (ignoring case). The body is kept as the element's document. Refused (422, naming them)
+/// when an outcome points at no map element of the flow or a `groupElementId` at no group
+/// element, or when the START map element would change its `elementType`; 409 for a stale
+/// editingToken (load the flow again) or an id of another type's element. The flow gets a new
+/// editingToken.
+#[utoipa::path(
+    post,
+    path = "/api/draw/1/flow/{id}/{editingToken}/element/{elementType}",
+    tag = "Draw Flow Element",
+    params(
+        ("id" = uuid::Uuid, Path, description = "The flow"),
+        ("editingToken" = uuid::Uuid, Path, description = "The flow's current editing token"),
+        ("elementType" = String, Path, description = "map, group or navigation"),
+    ),
+    request_body(content = MapElementRequestAPI, description = "A MapElementRequestAPI, GroupElementRequestAPI or NavigationElementRequestAPI"),
+    responses(
+        (status = 200, description = "The saved element", body = MapElementResponseAPI),
+        NotFound, Conflict, BodyErrors, AuthErrors,
+    )
+)]
+async fn save(
+    State(state): State<AppState>,
+    principal: Principal,
+    Segment((flow, editing_token, kind)): Segment<(String, String, String)>,
+    JsonBody(body): JsonBody<Value>,
+) -> Result<Json<Value>, ApiError> {
+    let flow = path(&flow, FlowId::parse)?;
+    let editing_token = path(&editing_token, token)?;
+    let kind = path(&kind, FlowElementKind::parse)?;
+    let element = element_in("", body)?;
+    let store = state.store.as_ref();
+    let graph = graph_edit::load(store, principal.tenant_id, flow).await?;
+    graph_edit::check_token(&graph, Some(editing_token))?;
+    let target = match (element.id, element.update_by_name) {
+        (Some(id), _) => Target::Id(id),
+        (None, true) => Target::ByName,
+        (None, false) => Target::New,
+    };
+    let (elements, id) =
+        graph_edit::upsert(&graph, graph.current(), kind, target, element.document)?;
+    let editor = editor(&principal, flow);
+    graph_edit::commit(store, editor, &graph, elements, Changes::default()).await?;
+    saved(&state, editor, kind, id).await.map(Json)
+}
+
+/// The element as stored after a write.
+async fn saved(
+    state: &AppState,
+    editor: Editor,
+    kind: FlowElementKind,
+    id: Uuid,
+) -> Result<Value, ApiError> {
+    let elements = state
+        .store
+        .flow_elements(editor.tenant, editor.flow)
+        .await?;
+    elements
+        .iter()
+        .find(|element| element.kind == kind && element.id == id)
+        .map(render_flow_element)
+        .ok_or_else(|| ApiError::Internal(anyhow::anyhow!("a saved flow element vanished")))
+}
+
+/// One element of the flow. The editingToken is not checked: reads answer whatever it is.
+#[utoipa::path(
+    get,
+    path = "/api/draw/1/flow/{id}/{editingToken}/element/{elementType}/{elementId}",
+    tag = "Draw Flow Element",
+    params(
+        ("id" = uuid::Uuid, Path, description = "The flow"),
+        ("editingToken" = uuid::Uuid, Path, description = "The flow's editing token"),
+        ("elementType" = String, Path, description = "map, group or navigation"),
+        ("elementId" = uuid::Uuid, Path, description = "The element"),
+    ),
+    responses(
+        (status = 200, description = "The element", body = MapElementResponseAPI),
+        NotFound, AuthErrors,
+    )
+)]
+async fn load(
+    State(state): State<AppState>,
+    principal: Principal,
+    Segment((flow, editing_token, kind, id)): Segment<(String, String, String, String)>,
+) -> Result<Json<Value>, ApiError> {
+    let flow = path(&flow, FlowId::parse)?;
+    path(&editing_token, token)?;
+    let kind = path(&kind, FlowElementKind::parse)?;
+    let id = path(&id, element_id)?;
+    let graph = graph_edit::load(state.store.as_ref(), principal.tenant_id, flow).await?;
+    graph
+        .find(kind, id)
+        .map(|element| Json(render_flow_element(element)))
+        .ok_or_else(|| ApiError::NotFound(format!("the flow {flow} has no {} {id}", kind.noun())))
+}
+
+fn element_id(text: &str) -> Result<Uuid, Invalid> {
+    Uuid::try_parse(text.trim()).map_err(|_| Invalid::new("the element id must be a UUID"))
+}
+
+/// Deletes an element of the flow. 409 for the START map element (every flow begins with it)
+/// or a stale editingToken; 422, naming them, when outcomes of other map elements point at it
+/// (or, for a group, elements are in it): change those first. The flow gets a new
+/// editingToken.
+#[utoipa::path(
+    delete,
+    path = "/api/draw/1/flow/{id}/{editingToken}/element/{elementType}/{elementId}",
+    tag = "Draw Flow Element",
+    params(
+        ("id" = uuid::Uuid, Path, description = "The flow"),
+        ("editingToken" = uuid::Uuid, Path, description = "The flow's current editing token"),
+        ("elementType" = String, Path, description = "map, group or navigation"),
+        ("elementId" = uuid::Uuid, Path, description = "The element"),
+    ),
+    responses(
+        (status = 200, description = "Deleted"),
+        (status = 422, description = "Other elements still point at it: they are named"),
+        NotFound, Conflict, AuthErrors,
+    )
+)]
+async fn remove(
+    State(state): State<AppState>,
+    principal: Principal,
+    Segment((flow, editing_token, kind, id)): Segment<(String, String, String, String)>,
+) -> Result<(), ApiError> {
+    let flow = path(&flow, FlowId::parse)?;
+    let editing_token = path(&editing_token, token)?;
+    let kind = path(&kind, FlowElementKind::parse)?;
+    let id = path(&id, element_id)?;
+    let store = state.store.as_ref();
+    let graph = graph_edit::load(store, principal.tenant_id, flow).await?;
+    graph_edit::check_token(&graph, Some(editing_token))?;
+    let elements = graph_edit::without(&graph, kind, &BTreeSet::from([id]), graph.current())?;
+    let editor = editor(&principal, flow);
+    graph_edit::commit(store, editor, &graph, elements, Changes::default()).await?;
+    Ok(())
+}
+
+/// The tenant elements of one type the flow uses: those its elements mention and those
+/// imported into it, ordered by name.
+#[utoipa::path(
+    get,
+    path = "/api/draw/1/element/flow/{flow}/{elementType}",
+    tag = "Draw Flow Element",
+    params(
+        ("flow" = uuid::Uuid, Path, description = "The flow"),
+        ("elementType" = String, Path, description = "value, type, page, service, macro, identityprovider, tag or customPageComponent"),
+    ),
+    responses(
+        (status = 200, description = "The elements", body = Vec<ElementAPI>),
+        NotFound, AuthErrors,
+    )
+)]
+async fn used(
+    State(state): State<AppState>,
+    principal: Principal,
+    Segment((flow, kind)): Segment<(String, String)>,
+) -> Result<Json<Vec<Value>>, ApiError> {
+    let flow = path(&flow, FlowId::parse)?;
+    let kind = path(&kind, ElementKind::parse)?;
+    let tenant = principal.tenant_id;
+    let ids: Vec<Uuid> = state
+        .store
+        .flow_uses(tenant, flow)
+        .await?
+        .into_iter()
+        .map(|used| used.element)
+        .collect();
+    let mut elements = state.store.elements_by_ids(tenant, &ids).await?;
+    elements.retain(|element| element.kind == kind);
+    elements.sort_by_key(|element| (element.developer_name.to_lowercase(), element.id));
+    Ok(Json(elements.iter().map(render_element).collect()))
+}
+
+/// Imports a tenant element into the flow: the flow uses it (its snapshots and packages carry
+/// it) even when none of its elements mentions it. 404 when the tenant has no such element of
+/// that type. The flow gets a new editingToken.
+#[utoipa::path(
+    post,
+    path = "/api/draw/1/element/flow/{flow}/{elementType}/{id}",
+    tag = "Draw Flow Element",
+    params(
+        ("flow" = uuid::Uuid, Path, description = "The flow"),
+        ("elementType" = String, Path, description = "The element's type (value, page, …)"),
+        ("id" = uuid::Uuid, Path, description = "The tenant element"),
+    ),
+    responses(
+        (status = 200, description = "Imported"),
+        NotFound, AuthErrors,
+    )
+)]
+async fn import(
+    State(state): State<AppState>,
+    principal: Principal,
+    Segment((flow, kind, id)): Segment<(String, String, String)>,
+) -> Result<(), ApiError> {
+    let flow = path(&flow, FlowId::parse)?;
+    let kind = path(&kind, ElementKind::parse)?;
+    let id = path(&id, element_id)?;
+    graph_edit::import(state.store.as_ref(), editor(&principal, flow), kind, id).await?;
+    Ok(())
+}
+
+/// Removes an import. An element the flow's elements still mention stays used (and listed):
+/// only the import is removed. 404 when it was not imported.
+#[utoipa::path(
+    delete,
+    path = "/api/draw/1/element/flow/{flow}/{elementType}/{id}",
+    tag = "Draw Flow Element",
+    params(
+        ("flow" = uuid::Uuid, Path, description = "The flow"),
+        ("elementType" = String, Path, description = "The element's type (value, page, …)"),
+        ("id" = uuid::Uuid, Path, description = "The tenant element"),
+    ),
+    responses(
+        (status = 200, description = "No longer imported"),
+        NotFound, AuthErrors,
+    )
+)]
+async fn unimport(
+    State(state): State<AppState>,
+    principal: Principal,
+    Segment((flow, kind, id)): Segment<(String, String, String)>,
+) -> Result<(), ApiError> {
+    let flow = path(&flow, FlowId::parse)?;
+    let kind = path(&kind, ElementKind::parse)?;
+    let id = path(&id, element_id)?;
+    graph_edit::remove_import(state.store.as_ref(), editor(&principal, flow), kind, id).await?;
+    Ok(())
+}

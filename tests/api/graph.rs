@@ -1,0 +1,690 @@
+//! A flow's graph: its map, group and navigation elements
+//! (`/api/draw/1/flow/{flow}/{editingToken}/element/…`), the graph endpoints
+//! (`/api/draw/1|2/graph/flow…`), flows posted with elements, and imported tenant elements.
+
+use reqwest::{Method, Response, StatusCode};
+use serde_json::{Value, json};
+
+use crate::helpers::{TestApp, assert_error, assert_json, both_backends};
+
+both_backends! {
+    a_new_flow_lists_its_start_element,
+    map_elements_joined_by_outcomes_and_a_new_token_each_write,
+    an_outcome_to_a_missing_element_is_refused_naming_it,
+    the_start_element_cannot_be_deleted_nor_changed,
+    group_elements_hold_map_elements,
+    a_navigation_element_round_trips_and_update_by_name_finds_it,
+    the_graph_round_trips_with_its_layout,
+    the_draw_2_graph_moves_and_deletes_elements,
+    a_flow_posted_with_map_elements_keeps_them,
+    a_tenant_element_is_imported_and_removed,
+    another_tenants_flow_is_not_found,
+}
+
+async fn setup() -> (TestApp, String, Value) {
+    let app = TestApp::spawn().await;
+    let key = app.new_key("graph").await;
+    let response = app
+        .with_key(Method::POST, "/api/draw/1/flow", &key)
+        .json(&json!({"developerName": "Graph"}))
+        .send()
+        .await
+        .unwrap();
+    let flow = assert_json(response, StatusCode::OK).await;
+    (app, key, flow)
+}
+
+fn flow_id(flow: &Value) -> String {
+    flow["id"]["id"].as_str().unwrap().to_string()
+}
+
+async fn current_token(app: &TestApp, key: &str, flow: &str) -> String {
+    let response = app
+        .with_key(Method::GET, &format!("/api/draw/1/flow/{flow}"), key)
+        .send()
+        .await
+        .unwrap();
+    let flow = assert_json(response, StatusCode::OK).await;
+    flow["editingToken"].as_str().unwrap().to_string()
+}
+
+fn elements_path(flow: &str, token: &str, kind: &str) -> String {
+    format!("/api/draw/1/flow/{flow}/{token}/element/{kind}")
+}
+
+async fn post_element(app: &TestApp, key: &str, flow: &str, kind: &str, body: Value) -> Response {
+    let token = current_token(app, key, flow).await;
+    app.with_key(Method::POST, &elements_path(flow, &token, kind), key)
+        .json(&body)
+        .send()
+        .await
+        .unwrap()
+}
+
+async fn list(app: &TestApp, key: &str, flow: &str, kind: &str) -> Vec<Value> {
+    let token = current_token(app, key, flow).await;
+    let response = app
+        .with_key(Method::GET, &elements_path(flow, &token, kind), key)
+        .send()
+        .await
+        .unwrap();
+    let body = assert_json(response, StatusCode::OK).await;
+    body.as_array().unwrap().clone()
+}
+
+async fn delete_element(app: &TestApp, key: &str, flow: &str, kind: &str, id: &str) -> Response {
+    let token = current_token(app, key, flow).await;
+    app.with_key(
+        Method::DELETE,
+        &format!("{}/{id}", elements_path(flow, &token, kind)),
+        key,
+    )
+    .send()
+    .await
+    .unwrap()
+}
+
+fn start_of(flow: &Value) -> String {
+    flow["startMapElementId"].as_str().unwrap().to_string()
+}
+
+async fn a_new_flow_lists_its_start_element() {
+    let (app, key, flow) = setup().await;
+    let maps = list(&app, &key, &flow_id(&flow), "map").await;
+    assert_eq!(maps.len(), 1);
+    assert_eq!(maps[0]["elementType"], "START");
+    assert_eq!(maps[0]["id"].as_str().unwrap(), start_of(&flow));
+    // A token that is not a UUID is a malformed path.
+    let path = elements_path(&flow_id(&flow), "not-a-token", "map");
+    let response = app.with_key(Method::GET, &path, &key).send().await.unwrap();
+    assert_error(response, StatusCode::BAD_REQUEST).await;
+    let path = elements_path(
+        &flow_id(&flow),
+        flow["editingToken"].as_str().unwrap(),
+        "step",
+    );
+    let response = app.with_key(Method::GET, &path, &key).send().await.unwrap();
+    assert_error(response, StatusCode::BAD_REQUEST).await;
+}
+
+async fn map_elements_joined_by_outcomes_and_a_new_token_each_write() {
+    let (app, key, flow) = setup().await;
+    let id = flow_id(&flow);
+    let first_token = flow["editingToken"].as_str().unwrap().to_string();
+    let mut ids = Vec::new();
+    for name in ["Three", "Two", "One"] {
+        let outcomes = match ids.last() {
+            Some(next) => json!([{"developerName": "next", "nextMapElementId": next}]),
+            None => json!([]),
+        };
+        let body = json!({"elementType": "STEP", "developerName": name, "x": 10, "y": 20,
+                          "outcomes": outcomes, "custom": {"kept": [1, 2]}});
+        let saved = assert_json(
+            post_element(&app, &key, &id, "map", body).await,
+            StatusCode::OK,
+        )
+        .await;
+        assert_eq!(saved["developerName"], name);
+        assert_eq!(saved["custom"], json!({"kept": [1, 2]}));
+        ids.push(saved["id"].as_str().unwrap().to_string());
+    }
+    let maps = list(&app, &key, &id, "map").await;
+    assert_eq!(maps.len(), 4);
+    let one = maps.iter().find(|m| m["developerName"] == "One").unwrap();
+    assert_eq!(one["outcomes"][0]["nextMapElementId"], ids[1]);
+    // Every write gave a new token; the first one is stale now.
+    let now = current_token(&app, &key, &id).await;
+    assert_ne!(now, first_token);
+    let response = app
+        .with_key(Method::POST, &elements_path(&id, &first_token, "map"), &key)
+        .json(&json!({"elementType": "STEP", "developerName": "Late"}))
+        .send()
+        .await
+        .unwrap();
+    let message = assert_error(response, StatusCode::CONFLICT).await;
+    assert!(message.contains("editingToken"), "{message}");
+    // Reads answer whatever the token.
+    let response = app
+        .with_key(Method::GET, &elements_path(&id, &first_token, "map"), &key)
+        .send()
+        .await
+        .unwrap();
+    assert_json(response, StatusCode::OK).await;
+    // The filter reads names.
+    let path = format!(
+        "{}?filter={}",
+        elements_path(&id, &now, "map"),
+        "substringof(developerName,'tw')"
+    );
+    let response = app.with_key(Method::GET, &path, &key).send().await.unwrap();
+    let found = assert_json(response, StatusCode::OK).await;
+    assert_eq!(found.as_array().unwrap().len(), 1);
+    assert_eq!(found[0]["developerName"], "Two");
+    // Get by id, and an update by id keeps the id.
+    let path = format!("{}/{}", elements_path(&id, &now, "map"), ids[0]);
+    let response = app.with_key(Method::GET, &path, &key).send().await.unwrap();
+    assert_eq!(
+        assert_json(response, StatusCode::OK).await["developerName"],
+        "Three"
+    );
+    let body = json!({"id": ids[0], "elementType": "STEP", "developerName": "Third"});
+    let saved = assert_json(
+        post_element(&app, &key, &id, "map", body).await,
+        StatusCode::OK,
+    )
+    .await;
+    assert_eq!(saved["id"], ids[0]);
+    assert_eq!(list(&app, &key, &id, "map").await.len(), 4);
+}
+
+async fn an_outcome_to_a_missing_element_is_refused_naming_it() {
+    let (app, key, flow) = setup().await;
+    let id = flow_id(&flow);
+    let missing = uuid::Uuid::new_v4().to_string();
+    let body = json!({"elementType": "STEP", "developerName": "Lost",
+                      "outcomes": [{"developerName": "nowhere", "nextMapElementId": missing}]});
+    let message = assert_error(
+        post_element(&app, &key, &id, "map", body).await,
+        StatusCode::UNPROCESSABLE_ENTITY,
+    )
+    .await;
+    assert!(
+        message.contains(&missing) && message.contains("nowhere"),
+        "{message}"
+    );
+    let body = json!({"developerName": "Bad", "x": "left"});
+    assert_error(
+        post_element(&app, &key, &id, "map", body).await,
+        StatusCode::UNPROCESSABLE_ENTITY,
+    )
+    .await;
+    // Deleting an element another's outcome points at is refused, naming the outcome.
+    let target = assert_json(
+        post_element(
+            &app,
+            &key,
+            &id,
+            "map",
+            json!({"elementType": "STEP", "developerName": "End"}),
+        )
+        .await,
+        StatusCode::OK,
+    )
+    .await;
+    let target_id = target["id"].as_str().unwrap().to_string();
+    let body = json!({"elementType": "STEP", "developerName": "Before",
+                      "outcomes": [{"developerName": "finish", "nextMapElementId": target_id}]});
+    assert_json(
+        post_element(&app, &key, &id, "map", body).await,
+        StatusCode::OK,
+    )
+    .await;
+    let message = assert_error(
+        delete_element(&app, &key, &id, "map", &target_id).await,
+        StatusCode::UNPROCESSABLE_ENTITY,
+    )
+    .await;
+    assert!(
+        message.contains("finish") && message.contains(&target_id),
+        "{message}"
+    );
+    assert_eq!(list(&app, &key, &id, "map").await.len(), 3);
+}
+
+async fn the_start_element_cannot_be_deleted_nor_changed() {
+    let (app, key, flow) = setup().await;
+    let id = flow_id(&flow);
+    let start = start_of(&flow);
+    let message = assert_error(
+        delete_element(&app, &key, &id, "map", &start).await,
+        StatusCode::CONFLICT,
+    )
+    .await;
+    assert!(message.contains("START"), "{message}");
+    let body = json!({"id": start, "elementType": "STEP", "developerName": "Not a start"});
+    assert_error(
+        post_element(&app, &key, &id, "map", body).await,
+        StatusCode::UNPROCESSABLE_ENTITY,
+    )
+    .await;
+    // Moving it is fine, and it stays the START element.
+    let body = json!({"id": start, "developerName": "Begin", "x": 300, "y": 40});
+    let saved = assert_json(
+        post_element(&app, &key, &id, "map", body).await,
+        StatusCode::OK,
+    )
+    .await;
+    assert_eq!(saved["elementType"], "START");
+    let response = app
+        .with_key(Method::GET, &format!("/api/draw/1/flow/{id}"), &key)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        start_of(&assert_json(response, StatusCode::OK).await),
+        start
+    );
+    let unknown = uuid::Uuid::new_v4().to_string();
+    assert_error(
+        delete_element(&app, &key, &id, "map", &unknown).await,
+        StatusCode::NOT_FOUND,
+    )
+    .await;
+}
+
+async fn group_elements_hold_map_elements() {
+    let (app, key, flow) = setup().await;
+    let id = flow_id(&flow);
+    let body = json!({"elementType": "GROUP", "developerName": "Swimlane", "x": 0, "y": 0, "width": 400, "height": 200});
+    let group = assert_json(
+        post_element(&app, &key, &id, "group", body).await,
+        StatusCode::OK,
+    )
+    .await;
+    let group_id = group["id"].as_str().unwrap().to_string();
+    let body =
+        json!({"elementType": "STEP", "developerName": "Inside", "groupElementId": group_id});
+    assert_json(
+        post_element(&app, &key, &id, "map", body).await,
+        StatusCode::OK,
+    )
+    .await;
+    let message = assert_error(
+        delete_element(&app, &key, &id, "group", &group_id).await,
+        StatusCode::UNPROCESSABLE_ENTITY,
+    )
+    .await;
+    assert!(message.contains("Inside"), "{message}");
+    let missing = uuid::Uuid::new_v4().to_string();
+    let body = json!({"elementType": "STEP", "developerName": "Orphan", "groupElementId": missing});
+    let message = assert_error(
+        post_element(&app, &key, &id, "map", body).await,
+        StatusCode::UNPROCESSABLE_ENTITY,
+    )
+    .await;
+    assert!(message.contains(&missing), "{message}");
+    assert_eq!(list(&app, &key, &id, "group").await[0]["width"], 400);
+}
+
+async fn a_navigation_element_round_trips_and_update_by_name_finds_it() {
+    let (app, key, flow) = setup().await;
+    let id = flow_id(&flow);
+    let body = json!({"elementType": "NAVIGATION", "developerName": "Menu", "label": "Main",
+                      "navigationItems": [{"label": "Home", "order": 1}], "persistState": true});
+    let saved = assert_json(
+        post_element(&app, &key, &id, "navigation", body.clone()).await,
+        StatusCode::OK,
+    )
+    .await;
+    for field in [
+        "elementType",
+        "developerName",
+        "label",
+        "navigationItems",
+        "persistState",
+    ] {
+        assert_eq!(saved[field], body[field], "{field}");
+    }
+    let body = json!({"updateByName": true, "elementType": "NAVIGATION", "developerName": "MENU", "label": "Renamed"});
+    let updated = assert_json(
+        post_element(&app, &key, &id, "navigation", body).await,
+        StatusCode::OK,
+    )
+    .await;
+    assert_eq!(updated["id"], saved["id"]);
+    assert!(updated.get("updateByName").is_none());
+    let navigation = list(&app, &key, &id, "navigation").await;
+    assert_eq!(navigation.len(), 1);
+    assert_eq!(navigation[0]["label"], "Renamed");
+    let nav_id = saved["id"].as_str().unwrap().to_string();
+    let response = delete_element(&app, &key, &id, "navigation", &nav_id).await;
+    assert_eq!(response.status(), StatusCode::OK);
+    assert!(list(&app, &key, &id, "navigation").await.is_empty());
+}
+
+async fn the_graph_round_trips_with_its_layout() {
+    let (app, key, flow) = setup().await;
+    let id = flow_id(&flow);
+    let step = assert_json(
+        post_element(
+            &app,
+            &key,
+            &id,
+            "map",
+            json!({"elementType": "STEP", "developerName": "Step", "userContent": "<p>hi</p>"}),
+        )
+        .await,
+        StatusCode::OK,
+    )
+    .await;
+    let group = assert_json(
+        post_element(
+            &app,
+            &key,
+            &id,
+            "group",
+            json!({"elementType": "GROUP", "developerName": "G", "width": 10, "height": 10}),
+        )
+        .await,
+        StatusCode::OK,
+    )
+    .await;
+    let response = app
+        .with_key(Method::GET, &format!("/api/draw/1/graph/flow/{id}"), &key)
+        .send()
+        .await
+        .unwrap();
+    let mut graph = assert_json(response, StatusCode::OK).await;
+    assert_eq!(graph["mapElements"].as_array().unwrap().len(), 2);
+    assert_eq!(graph["tenantId"], app.tenant_id);
+    assert_eq!(
+        graph["editingToken"].as_str().unwrap(),
+        current_token(&app, &key, &id).await
+    );
+    // Move the step, resize the group; a change of another field is not taken.
+    for element in graph["mapElements"].as_array_mut().unwrap() {
+        if element["id"] == step["id"] {
+            element["x"] = json!(500);
+            element["y"] = json!(600);
+            element["userContent"] = json!("changed");
+        }
+    }
+    graph["groupElements"][0]["width"] = json!(800);
+    graph["groupElements"][0]["height"] = json!(300);
+    let stale = graph["editingToken"].clone();
+    let response = app
+        .with_key(Method::POST, "/api/draw/1/graph/flow", &key)
+        .json(&graph)
+        .send()
+        .await
+        .unwrap();
+    let written = assert_json(response, StatusCode::OK).await;
+    let moved = written["mapElements"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["id"] == step["id"])
+        .unwrap()
+        .clone();
+    assert_eq!(
+        (moved["x"].clone(), moved["y"].clone()),
+        (json!(500), json!(600))
+    );
+    assert_eq!(moved["userContent"], "<p>hi</p>");
+    assert_eq!(written["groupElements"][0]["id"], group["id"]);
+    assert_eq!(
+        (
+            written["groupElements"][0]["width"].clone(),
+            written["groupElements"][0]["height"].clone()
+        ),
+        (json!(800), json!(300))
+    );
+    assert_ne!(written["editingToken"], stale);
+    // The old token is stale now.
+    let response = app
+        .with_key(Method::POST, "/api/draw/1/graph/flow", &key)
+        .json(&graph)
+        .send()
+        .await
+        .unwrap();
+    assert_error(response, StatusCode::CONFLICT).await;
+    // load returns whole elements by id.
+    let response = app
+        .with_key(
+            Method::POST,
+            &format!("/api/draw/1/graph/flow/{id}/elements/load"),
+            &key,
+        )
+        .json(&json!({"mapElementIds": [step["id"]]}))
+        .send()
+        .await
+        .unwrap();
+    let loaded = assert_json(response, StatusCode::OK).await;
+    assert_eq!(loaded["mapElements"][0]["userContent"], "<p>hi</p>");
+}
+
+async fn the_draw_2_graph_moves_and_deletes_elements() {
+    let (app, key, flow) = setup().await;
+    let id = flow_id(&flow);
+    let end = assert_json(
+        post_element(
+            &app,
+            &key,
+            &id,
+            "map",
+            json!({"elementType": "STEP", "developerName": "End"}),
+        )
+        .await,
+        StatusCode::OK,
+    )
+    .await;
+    let end_id = end["id"].as_str().unwrap().to_string();
+    let outcome = uuid::Uuid::new_v4().to_string();
+    let body = json!({"elementType": "STEP", "developerName": "Middle", "outcomes": [{"id": outcome, "developerName": "go", "label": "Go on", "nextMapElementId": end_id}]});
+    let middle = assert_json(
+        post_element(&app, &key, &id, "map", body).await,
+        StatusCode::OK,
+    )
+    .await;
+    let response = app
+        .with_key(Method::GET, &format!("/api/draw/2/graph/flow/{id}"), &key)
+        .send()
+        .await
+        .unwrap();
+    let mut graph = assert_json(response, StatusCode::OK).await;
+    assert_eq!(graph["id"], id);
+    assert_eq!(graph["mapElements"].as_array().unwrap().len(), 3);
+    let entry = graph["mapElements"]
+        .as_array_mut()
+        .unwrap()
+        .iter_mut()
+        .find(|m| m["id"] == middle["id"])
+        .unwrap();
+    assert_eq!(entry["outcomes"][0]["nextMapElementId"], end_id);
+    entry["x"] = json!(42);
+    entry["outcomes"][0]["developerName"] = json!("onwards");
+    let response = app
+        .with_key(Method::PUT, "/api/draw/2/graph/flow", &key)
+        .json(&graph)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    let maps = list(&app, &key, &id, "map").await;
+    let stored = maps.iter().find(|m| m["id"] == middle["id"]).unwrap();
+    assert_eq!(stored["x"], 42);
+    assert_eq!(stored["outcomes"][0]["developerName"], "onwards");
+    assert_eq!(
+        stored["outcomes"][0]["label"], "Go on",
+        "the outcome's other fields stay"
+    );
+    // Deleting the target alone is refused; both at once is fine; START never.
+    let delete = |body: Value| {
+        app.with_key(
+            Method::DELETE,
+            &format!("/api/draw/2/graph/flow/{id}/elements/delete"),
+            &key,
+        )
+        .json(&body)
+        .send()
+    };
+    assert_error(
+        delete(json!({"mapElementIds": [end_id]})).await.unwrap(),
+        StatusCode::UNPROCESSABLE_ENTITY,
+    )
+    .await;
+    assert_error(
+        delete(json!({"mapElementIds": [start_of(&flow)]}))
+            .await
+            .unwrap(),
+        StatusCode::CONFLICT,
+    )
+    .await;
+    let response = delete(json!({"mapElementIds": [end_id, middle["id"]]}))
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::NO_CONTENT);
+    assert_eq!(list(&app, &key, &id, "map").await.len(), 1);
+}
+
+async fn a_flow_posted_with_map_elements_keeps_them() {
+    let app = TestApp::spawn().await;
+    let key = app.new_key("graph").await;
+    let step = uuid::Uuid::new_v4().to_string();
+    let body = json!({"developerName": "Whole", "mapElements": [
+        {"elementType": "STEP", "developerName": "Step", "id": step},
+    ], "navigationElements": [{"developerName": "Nav", "label": "N"}]});
+    let response = app
+        .with_key(Method::POST, "/api/draw/1/flow", &key)
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    let flow = assert_json(response, StatusCode::OK).await;
+    let id = flow_id(&flow);
+    let maps = list(&app, &key, &id, "map").await;
+    assert_eq!(maps.len(), 2, "the step, and a START made for it");
+    assert!(maps.iter().any(|m| m["id"] == step));
+    assert!(
+        maps.iter()
+            .any(|m| m["elementType"] == "START" && m["id"] == flow["startMapElementId"])
+    );
+    assert_eq!(list(&app, &key, &id, "navigation").await.len(), 1);
+    // Tenant elements are not dropped silently.
+    let body = json!({"developerName": "With values", "valueElements": [{"developerName": "v"}]});
+    let response = app
+        .with_key(Method::POST, "/api/draw/1/flow", &key)
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    let message = assert_error(response, StatusCode::UNPROCESSABLE_ENTITY).await;
+    assert!(message.contains("/api/draw/1/element/value"), "{message}");
+    // An update with mapElements replaces them, keeping START.
+    let body = json!({"id": {"id": id}, "developerName": "Whole", "mapElements": []});
+    let response = app
+        .with_key(Method::POST, "/api/draw/1/flow", &key)
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    assert_json(response, StatusCode::OK).await;
+    let maps = list(&app, &key, &id, "map").await;
+    assert_eq!(maps.len(), 1);
+    assert_eq!(maps[0]["elementType"], "START");
+}
+
+async fn a_tenant_element_is_imported_and_removed() {
+    let (app, key, flow) = setup().await;
+    let id = flow_id(&flow);
+    let tenant = keyflow::domain::TenantId::parse(&app.tenant_id).unwrap();
+    let token = app.admin_token().await;
+    let me = app.me(&token).await;
+    let author = keyflow::domain::UserId::parse(me["id"].as_str().unwrap()).unwrap();
+    let value = uuid::Uuid::new_v4();
+    let mut document = serde_json::Map::new();
+    document.insert("developerName".into(), json!("Customer"));
+    document.insert("contentType".into(), json!("ContentString"));
+    app.state
+        .store
+        .save_element(
+            tenant,
+            keyflow::store::NewElement {
+                id: value,
+                kind: keyflow::domain::element::ElementKind::Value,
+                name: keyflow::domain::element::ElementName::parse("Customer").unwrap(),
+                document,
+                author,
+            },
+        )
+        .await
+        .unwrap();
+    let used = format!("/api/draw/1/element/flow/{id}/value");
+    let listed = |app: &TestApp| app.with_key(Method::GET, &used, &key).send();
+    assert_eq!(
+        assert_json(listed(&app).await.unwrap(), StatusCode::OK).await,
+        json!([])
+    );
+    let import = format!("{used}/{value}");
+    let response = app
+        .with_key(Method::POST, &import, &key)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    let found = assert_json(listed(&app).await.unwrap(), StatusCode::OK).await;
+    assert_eq!(found[0]["id"], value.to_string());
+    assert_eq!(found[0]["developerName"], "Customer");
+    let unknown = format!("{used}/{}", uuid::Uuid::new_v4());
+    assert_error(
+        app.with_key(Method::POST, &unknown, &key)
+            .send()
+            .await
+            .unwrap(),
+        StatusCode::NOT_FOUND,
+    )
+    .await;
+    // Mentioned by a map element, it stays used after the import is removed.
+    let body = json!({"elementType": "STEP", "developerName": "Uses", "dataActions": [{"valueElementToApplyId": {"id": value.to_string()}}]});
+    assert_json(
+        post_element(&app, &key, &id, "map", body).await,
+        StatusCode::OK,
+    )
+    .await;
+    let response = app
+        .with_key(Method::DELETE, &import, &key)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(
+        assert_json(listed(&app).await.unwrap(), StatusCode::OK)
+            .await
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
+    assert_error(
+        app.with_key(Method::DELETE, &import, &key)
+            .send()
+            .await
+            .unwrap(),
+        StatusCode::NOT_FOUND,
+    )
+    .await;
+}
+
+async fn another_tenants_flow_is_not_found() {
+    let (app, key, flow) = setup().await;
+    let id = flow_id(&flow);
+    let other = app.second_tenant("Elsewhere").await;
+    let token = app.admin_token().await;
+    let other_key = app.new_key_for(&token, "other", &other).await;
+    let editing = flow["editingToken"].as_str().unwrap();
+    for path in [
+        elements_path(&id, editing, "map"),
+        format!("/api/draw/1/graph/flow/{id}"),
+        format!("/api/draw/2/graph/flow/{id}"),
+        format!("/api/draw/1/element/flow/{id}/value"),
+    ] {
+        let response = app
+            .with_key(Method::GET, &path, &other_key)
+            .send()
+            .await
+            .unwrap();
+        assert_error(response, StatusCode::NOT_FOUND).await;
+    }
+    let response = app
+        .with_key(
+            Method::POST,
+            &elements_path(&id, editing, "map"),
+            &other_key,
+        )
+        .json(&json!({"developerName": "Intruder"}))
+        .send()
+        .await
+        .unwrap();
+    assert_error(response, StatusCode::NOT_FOUND).await;
+    assert_eq!(list(&app, &key, &id, "map").await.len(), 1);
+}
