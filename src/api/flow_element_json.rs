@@ -209,6 +209,10 @@ macro_rules! document_schema {
 document_schema! {
     MapElementRequestAPI => "A map element as Boomi's MapElementRequestAPI: kept as sent. `id` (a UUID; absent or null creates), `groupElementId`, `pageElementId` and each outcome's `id` and `nextMapElementId` are UUIDs or null; `x`, `y` 32-bit integers; an outcome must point at a map element of the flow.",
     MapElementResponseAPI => "A map element as Boomi's MapElementResponseAPI: the stored document with keyflow's id, dates and builders.",
+    GroupElementRequestAPI => "A group element as Boomi's GroupElementRequestAPI: kept as sent. `id` (a UUID; absent or null creates) and `groupElementId` are UUIDs or null; `x`, `y`, `width`, `height` 32-bit integers.",
+    GroupElementResponseAPI => "A group element as Boomi's GroupElementResponseAPI: the stored document with keyflow's id, dates and builders.",
+    NavigationElementRequestAPI => "A navigation element as Boomi's NavigationElementRequestAPI: kept as sent. `id` (a UUID; absent or null creates) and `groupElementId` are UUIDs or null; `x`, `y`, `width`, `height` 32-bit integers.",
+    NavigationElementResponseAPI => "A navigation element as Boomi's NavigationElementResponseAPI: the stored document with keyflow's id, dates and builders.",
     ElementAPI => "A tenant element (value, type, page, …) as Boomi's …ElementResponseAPI.",
 }
 

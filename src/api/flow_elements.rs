@@ -1,5 +1,8 @@
 //! A flow's own elements, `/api/draw/1/flow/{flow}/{editingToken}/element/{map|group|navigation}`,
 //! and the tenant elements imported into a flow, `/api/draw/1/element/flow/{flow}/{type}`.
+//! One set of handlers serves every type; each type's paths are also declared literally (a
+//! small module per type, made by `kind_routes!`) so the OpenAPI description has Boomi's
+//! paths and names Boomi's body of each.
 //!
 //! The flow's path segment is named `{id}` (the element's `{elementId}`) because the router
 //! needs one name per position and `/api/draw/1/flow/{id}` came first. The `editingToken` must
@@ -19,7 +22,8 @@ use uuid::Uuid;
 use crate::api::doc::{AuthErrors, BodyErrors, Conflict, NotFound};
 use crate::api::element_json::{render_element, render_flow_element};
 use crate::api::flow_element_json::{
-    ElementAPI, MapElementRequestAPI, MapElementResponseAPI, element_in,
+    ElementAPI, GroupElementRequestAPI, GroupElementResponseAPI, MapElementRequestAPI,
+    MapElementResponseAPI, NavigationElementRequestAPI, NavigationElementResponseAPI, element_in,
 };
 use crate::api::flows::ListQuery;
 use crate::domain::element::{ElementKind, FlowElementKind};
@@ -32,10 +36,24 @@ use crate::state::AppState;
 
 pub(crate) fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
-        .routes(routes!(list, save))
-        .routes(routes!(load, remove))
+        .routes(routes!(map::list, map::save))
+        .routes(routes!(map::load, map::remove))
+        .routes(routes!(group::list, group::save))
+        .routes(routes!(group::load, group::remove))
+        .routes(routes!(navigation::list, navigation::save))
+        .routes(routes!(navigation::load, navigation::remove))
         .routes(routes!(used))
         .routes(routes!(import, unimport))
+        // Any other spelling of a type (`MAP`), or an unknown one (a 400 naming those there
+        // are). Undocumented: the literal paths above describe them.
+        .route(
+            "/api/draw/1/flow/{id}/{editingToken}/element/{elementType}",
+            axum::routing::get(any_list).post(any_save),
+        )
+        .route(
+            "/api/draw/1/flow/{id}/{editingToken}/element/{elementType}/{elementId}",
+            axum::routing::get(any_load).delete(any_remove),
+        )
 }
 
 fn token(text: &str) -> Result<Uuid, Invalid> {
@@ -58,26 +76,11 @@ fn editor(principal: &Principal, flow: FlowId) -> Editor {
 
 /// The flow's elements of one type (`map`, `group` or `navigation`), oldest first, passing
 /// the filter. The editingToken is not checked: reads answer whatever it is.
-#[utoipa::path(
-    get,
-    path = "/api/draw/1/flow/{id}/{editingToken}/element/{elementType}",
-    tag = "Draw Flow Element",
-    params(
-        ("id" = uuid::Uuid, Path, description = "The flow"),
-        ("editingToken" = uuid::Uuid, Path, description = "The flow's editing token"),
-        ("elementType" = String, Path, description = "map, group or navigation"),
-        ListQuery,
-    ),
-    responses(
-        (status = 200, description = "The elements (MapElementResponseAPI, GroupElementResponseAPI or NavigationElementResponseAPI)", body = Vec<MapElementResponseAPI>),
-        NotFound, AuthErrors,
-    )
-)]
 async fn list(
-    State(state): State<AppState>,
+    state: AppState,
     principal: Principal,
-    Segment((flow, editing_token, kind)): Segment<(String, String, String)>,
-    TextQuery(query): TextQuery<ListQuery>,
+    (flow, editing_token, kind): (String, String, String),
+    query: ListQuery,
 ) -> Result<Json<Vec<Value>>, ApiError> {
     let flow = path(&flow, FlowId::parse)?;
     path(&editing_token, token)?;
@@ -95,31 +98,13 @@ async fn list(
 
 /// Creates an element, or updates one: the one with the body's `id` (created with that id when
 /// the flow has none), else with `updateByName` the one of the type named `developerName`
-/// (ignoring case). The body is kept as the element's document. Refused (422, naming them)
-/// when an outcome points at no map element of the flow or a `groupElementId` at no group
-/// element, or when the START map element would change its `elementType`; 409 for a stale
-/// editingToken (load the flow again) or an id of another type's element. The flow gets a new
+/// (ignoring case). The body is kept as the element's document. The flow gets a new
 /// editingToken.
-#[utoipa::path(
-    post,
-    path = "/api/draw/1/flow/{id}/{editingToken}/element/{elementType}",
-    tag = "Draw Flow Element",
-    params(
-        ("id" = uuid::Uuid, Path, description = "The flow"),
-        ("editingToken" = uuid::Uuid, Path, description = "The flow's current editing token"),
-        ("elementType" = String, Path, description = "map, group or navigation"),
-    ),
-    request_body(content = MapElementRequestAPI, description = "A MapElementRequestAPI, GroupElementRequestAPI or NavigationElementRequestAPI"),
-    responses(
-        (status = 200, description = "The saved element", body = MapElementResponseAPI),
-        NotFound, Conflict, BodyErrors, AuthErrors,
-    )
-)]
 async fn save(
-    State(state): State<AppState>,
+    state: AppState,
     principal: Principal,
-    Segment((flow, editing_token, kind)): Segment<(String, String, String)>,
-    JsonBody(body): JsonBody<Value>,
+    (flow, editing_token, kind): (String, String, String),
+    body: Value,
 ) -> Result<Json<Value>, ApiError> {
     let flow = path(&flow, FlowId::parse)?;
     let editing_token = path(&editing_token, token)?;
@@ -159,25 +144,10 @@ async fn saved(
 }
 
 /// One element of the flow. The editingToken is not checked: reads answer whatever it is.
-#[utoipa::path(
-    get,
-    path = "/api/draw/1/flow/{id}/{editingToken}/element/{elementType}/{elementId}",
-    tag = "Draw Flow Element",
-    params(
-        ("id" = uuid::Uuid, Path, description = "The flow"),
-        ("editingToken" = uuid::Uuid, Path, description = "The flow's editing token"),
-        ("elementType" = String, Path, description = "map, group or navigation"),
-        ("elementId" = uuid::Uuid, Path, description = "The element"),
-    ),
-    responses(
-        (status = 200, description = "The element", body = MapElementResponseAPI),
-        NotFound, AuthErrors,
-    )
-)]
 async fn load(
-    State(state): State<AppState>,
+    state: AppState,
     principal: Principal,
-    Segment((flow, editing_token, kind, id)): Segment<(String, String, String, String)>,
+    (flow, editing_token, kind, id): (String, String, String, String),
 ) -> Result<Json<Value>, ApiError> {
     let flow = path(&flow, FlowId::parse)?;
     path(&editing_token, token)?;
@@ -194,30 +164,11 @@ fn element_id(text: &str) -> Result<Uuid, Invalid> {
     Uuid::try_parse(text.trim()).map_err(|_| Invalid::new("the element id must be a UUID"))
 }
 
-/// Deletes an element of the flow. 409 for the START map element (every flow begins with it)
-/// or a stale editingToken; 422, naming them, when outcomes of other map elements point at it
-/// (or, for a group, elements are in it): change those first. The flow gets a new
-/// editingToken.
-#[utoipa::path(
-    delete,
-    path = "/api/draw/1/flow/{id}/{editingToken}/element/{elementType}/{elementId}",
-    tag = "Draw Flow Element",
-    params(
-        ("id" = uuid::Uuid, Path, description = "The flow"),
-        ("editingToken" = uuid::Uuid, Path, description = "The flow's current editing token"),
-        ("elementType" = String, Path, description = "map, group or navigation"),
-        ("elementId" = uuid::Uuid, Path, description = "The element"),
-    ),
-    responses(
-        (status = 200, description = "Deleted"),
-        (status = 422, description = "Other elements still point at it: they are named"),
-        NotFound, Conflict, AuthErrors,
-    )
-)]
+/// Deletes an element of the flow. The flow gets a new editingToken.
 async fn remove(
-    State(state): State<AppState>,
+    state: AppState,
     principal: Principal,
-    Segment((flow, editing_token, kind, id)): Segment<(String, String, String, String)>,
+    (flow, editing_token, kind, id): (String, String, String, String),
 ) -> Result<(), ApiError> {
     let flow = path(&flow, FlowId::parse)?;
     let editing_token = path(&editing_token, token)?;
@@ -231,6 +182,183 @@ async fn remove(
     graph_edit::commit(store, editor, &graph, elements, Changes::default()).await?;
     Ok(())
 }
+
+async fn any_list(
+    State(state): State<AppState>,
+    principal: Principal,
+    Segment(segments): Segment<(String, String, String)>,
+    TextQuery(query): TextQuery<ListQuery>,
+) -> Result<Json<Vec<Value>>, ApiError> {
+    list(state, principal, segments, query).await
+}
+
+async fn any_save(
+    State(state): State<AppState>,
+    principal: Principal,
+    Segment(segments): Segment<(String, String, String)>,
+    JsonBody(body): JsonBody<Value>,
+) -> Result<Json<Value>, ApiError> {
+    save(state, principal, segments, body).await
+}
+
+async fn any_load(
+    State(state): State<AppState>,
+    principal: Principal,
+    Segment(segments): Segment<(String, String, String, String)>,
+) -> Result<Json<Value>, ApiError> {
+    load(state, principal, segments).await
+}
+
+async fn any_remove(
+    State(state): State<AppState>,
+    principal: Principal,
+    Segment(segments): Segment<(String, String, String, String)>,
+) -> Result<(), ApiError> {
+    remove(state, principal, segments).await
+}
+
+/// The documented routes of one flow element type, at Boomi's literal paths: a module of
+/// handlers that call the shared ones with the type, so the description names Boomi's body
+/// of each.
+macro_rules! kind_routes {
+    ($module:ident, $kind:literal, $path:literal, $one:literal, $request:ty, $response:ty) => {
+        mod $module {
+            use super::*;
+
+            /// The flow's elements of this type, oldest first, passing the filter. The
+            /// editingToken is not checked: reads answer whatever it is.
+            #[utoipa::path(
+                get,
+                path = $path,
+                tag = "Draw Flow Element",
+                params(
+                    ("id" = uuid::Uuid, Path, description = "The flow"),
+                    ("editingToken" = uuid::Uuid, Path, description = "The flow's editing token"),
+                    ListQuery,
+                ),
+                responses(
+                    (status = 200, description = "The elements", body = Vec<$response>),
+                    NotFound, AuthErrors,
+                )
+            )]
+            pub(super) async fn list(
+                State(state): State<AppState>,
+                principal: Principal,
+                Segment((flow, editing_token)): Segment<(String, String)>,
+                TextQuery(query): TextQuery<ListQuery>,
+            ) -> Result<Json<Vec<Value>>, ApiError> {
+                super::list(state, principal, (flow, editing_token, $kind.into()), query).await
+            }
+
+            /// Creates an element, or updates one: the one with the body's `id` (created
+            /// with that id when the flow has none), else with `updateByName` the one of the
+            /// type named `developerName` (ignoring case). The body is kept as the element's
+            /// document. Refused (422, naming them) when an outcome points at no map element
+            /// of the flow or a `groupElementId` at no group element, or when the START map
+            /// element would change its `elementType`; 409 for a stale editingToken (load the
+            /// flow again) or an id of another type's element. The flow gets a new
+            /// editingToken.
+            #[utoipa::path(
+                post,
+                path = $path,
+                tag = "Draw Flow Element",
+                params(
+                    ("id" = uuid::Uuid, Path, description = "The flow"),
+                    ("editingToken" = uuid::Uuid, Path, description = "The flow's current editing token"),
+                ),
+                request_body = $request,
+                responses(
+                    (status = 200, description = "The saved element", body = $response),
+                    NotFound, Conflict, BodyErrors, AuthErrors,
+                )
+            )]
+            pub(super) async fn save(
+                State(state): State<AppState>,
+                principal: Principal,
+                Segment((flow, editing_token)): Segment<(String, String)>,
+                JsonBody(body): JsonBody<Value>,
+            ) -> Result<Json<Value>, ApiError> {
+                super::save(state, principal, (flow, editing_token, $kind.into()), body).await
+            }
+
+            /// One element of the flow. The editingToken is not checked: reads answer
+            /// whatever it is.
+            #[utoipa::path(
+                get,
+                path = $one,
+                tag = "Draw Flow Element",
+                params(
+                    ("id" = uuid::Uuid, Path, description = "The flow"),
+                    ("editingToken" = uuid::Uuid, Path, description = "The flow's editing token"),
+                    ("elementId" = uuid::Uuid, Path, description = "The element"),
+                ),
+                responses(
+                    (status = 200, description = "The element", body = $response),
+                    NotFound, AuthErrors,
+                )
+            )]
+            pub(super) async fn load(
+                State(state): State<AppState>,
+                principal: Principal,
+                Segment((flow, editing_token, id)): Segment<(String, String, String)>,
+            ) -> Result<Json<Value>, ApiError> {
+                super::load(state, principal, (flow, editing_token, $kind.into(), id)).await
+            }
+
+            /// Deletes an element of the flow. 409 for the START map element (every flow
+            /// begins with it) or a stale editingToken; 422, naming them, when outcomes of
+            /// other map elements point at it (or, for a group, elements are in it): change
+            /// those first. The flow gets a new editingToken.
+            #[utoipa::path(
+                delete,
+                path = $one,
+                tag = "Draw Flow Element",
+                params(
+                    ("id" = uuid::Uuid, Path, description = "The flow"),
+                    ("editingToken" = uuid::Uuid, Path, description = "The flow's current editing token"),
+                    ("elementId" = uuid::Uuid, Path, description = "The element"),
+                ),
+                responses(
+                    (status = 200, description = "Deleted"),
+                    (status = 422, description = "Other elements still point at it: they are named"),
+                    NotFound, Conflict, AuthErrors,
+                )
+            )]
+            pub(super) async fn remove(
+                State(state): State<AppState>,
+                principal: Principal,
+                Segment((flow, editing_token, id)): Segment<(String, String, String)>,
+            ) -> Result<(), ApiError> {
+                super::remove(state, principal, (flow, editing_token, $kind.into(), id)).await
+            }
+        }
+    };
+}
+
+kind_routes!(
+    map,
+    "map",
+    "/api/draw/1/flow/{id}/{editingToken}/element/map",
+    "/api/draw/1/flow/{id}/{editingToken}/element/map/{elementId}",
+    MapElementRequestAPI,
+    MapElementResponseAPI
+);
+kind_routes!(
+    group,
+    "group",
+    "/api/draw/1/flow/{id}/{editingToken}/element/group",
+    "/api/draw/1/flow/{id}/{editingToken}/element/group/{elementId}",
+    GroupElementRequestAPI,
+    GroupElementResponseAPI
+);
+kind_routes!(
+    navigation,
+    "navigation",
+    "/api/draw/1/flow/{id}/{editingToken}/element/navigation",
+    "/api/draw/1/flow/{id}/{editingToken}/element/navigation/{elementId}",
+    NavigationElementRequestAPI,
+    NavigationElementResponseAPI
+);
 
 /// The tenant elements of one type the flow uses: those its elements mention and those
 /// imported into it, ordered by name.

@@ -96,7 +96,10 @@ pub struct GraphOutcome {
 pub struct GraphMapElement {
     pub id: Uuid,
     pub element_type: Option<String>,
+    // Boomi's integers are not nullable: an element without a position has none.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub x: Option<i32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub y: Option<i32>,
     pub developer_name: Option<String>,
     #[serde(default, deserialize_with = "present")]
@@ -112,9 +115,14 @@ pub struct GraphMapElement {
 pub struct GraphGroupElement {
     pub id: Uuid,
     pub element_type: Option<String>,
+    // Boomi's integers are not nullable: one the element lacks is left out.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub x: Option<i32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub y: Option<i32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub width: Option<i32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub height: Option<i32>,
     pub developer_name: Option<String>,
     #[serde(default, deserialize_with = "present")]

@@ -94,6 +94,8 @@ async fn a_new_flow_lists_its_start_element() {
     assert_eq!(maps.len(), 1);
     assert_eq!(maps[0]["elementType"], "START");
     assert_eq!(maps[0]["id"].as_str().unwrap(), start_of(&flow));
+    // Another spelling of the type is served as Boomi's literal path is.
+    assert_eq!(list(&app, &key, &flow_id(&flow), "MAP").await, maps);
     // A token that is not a UUID is a malformed path.
     let path = elements_path(&flow_id(&flow), "not-a-token", "map");
     let response = app.with_key(Method::GET, &path, &key).send().await.unwrap();
