@@ -182,6 +182,7 @@ pub fn read_request(kind: ElementKind, body: Value) -> Result<ElementSave, Inval
         _ => return Err(Invalid::new("developerName is required")),
     };
     let update_by_name = fields.get("updateByName") == Some(&Value::Bool(true));
+    crate::domain::element::check_depth("the element", &fields)?;
     let mut document: JsonObject = document_of(fields);
     fill_element_type(&mut document, kind);
     debug_assert!(OWNED_FIELDS.iter().all(|f| !document.contains_key(*f)));

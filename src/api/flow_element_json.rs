@@ -161,6 +161,8 @@ pub fn element_in(at: &str, value: Value) -> Result<ElementIn, ApiError> {
         None => None,
     };
     let update_by_name = fields.get("updateByName") == Some(&Value::Bool(true));
+    crate::domain::element::check_depth(&format!("{at}the element"), &fields)
+        .map_err(|e| ApiError::Unprocessable(e.0))?;
     let mut document = document_of(fields);
     document.remove("updateByName");
     Ok(ElementIn {

@@ -313,6 +313,7 @@ pub fn elements_of(
                 .unwrap_or("");
             let name = ElementName::parse(name)
                 .map_err(|e| invalid(format!("{place}.developerName: {}", e.0)))?;
+            crate::domain::element::check_depth(&place, &fields).map_err(|e| invalid(e.0))?;
             elements.push(NewElement {
                 id,
                 kind,
@@ -360,6 +361,7 @@ pub fn flow_package_of(
                 .and_then(Value::as_str)
                 .unwrap_or("")
                 .to_string();
+            crate::domain::element::check_depth(&place, &fields).map_err(|e| invalid(e.0))?;
             flow_elements.push(NewFlowElement {
                 id,
                 kind,

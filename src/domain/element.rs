@@ -200,6 +200,32 @@ impl ElementName {
     }
 }
 
+/// The deepest an element's document may nest (the element itself is one level). Requests are
+/// read with JSON's usual limit of 128 levels; snapshot images and packages wrap each document
+/// a few levels deeper, so a document that used the whole limit could be stored but not read
+/// back inside them.
+pub const ELEMENT_MAX_DEPTH: usize = 100;
+
+/// Refuses a document nested deeper than [`ELEMENT_MAX_DEPTH`], naming the limit.
+pub fn check_depth(what: &str, fields: &serde_json::Map<String, Value>) -> Result<(), Invalid> {
+    // An explicit stack, as in `ids_under`: the depth is measured without recursion.
+    let mut pending: Vec<(&Value, usize)> = fields.values().map(|value| (value, 2)).collect();
+    while let Some((value, depth)) = pending.pop() {
+        let children: Vec<&Value> = match value {
+            Value::Array(items) => items.iter().collect(),
+            Value::Object(fields) => fields.values().collect(),
+            _ => continue,
+        };
+        if depth > ELEMENT_MAX_DEPTH {
+            return Err(Invalid::new(format!(
+                "{what} nests deeper than {ELEMENT_MAX_DEPTH} levels of objects and arrays"
+            )));
+        }
+        pending.extend(children.into_iter().map(|child| (child, depth + 1)));
+    }
+    Ok(())
+}
+
 /// Every id another element could be known by that a document mentions: each string anywhere
 /// in it (however deeply nested, under any field) that is a hyphenated UUID. Boomi's shapes
 /// refer to elements under dozens of field names (`pageElementId`, `valueElementToReferenceId.id`,
@@ -283,6 +309,24 @@ mod tests {
         });
         let found = referenced_ids(&document);
         assert_eq!(found, BTreeSet::from([page, value, next]));
+    }
+
+    #[test]
+    fn documents_nest_at_most_the_limit() {
+        let nested = |levels: usize| {
+            // `levels` counts the element itself: wrap an empty object levels - 2 times.
+            let mut value = Value::Object(serde_json::Map::new());
+            for _ in 0..levels.saturating_sub(2) {
+                value = Value::Array(vec![value]);
+            }
+            let mut fields = serde_json::Map::new();
+            fields.insert("deep".into(), value);
+            fields
+        };
+        assert!(check_depth("the element", &nested(ELEMENT_MAX_DEPTH)).is_ok());
+        let error = check_depth("the element", &nested(ELEMENT_MAX_DEPTH + 1)).unwrap_err();
+        assert!(error.0.contains("100 levels"), "{error}");
+        assert!(check_depth("the element", &serde_json::Map::new()).is_ok());
     }
 
     #[test]

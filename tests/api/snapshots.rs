@@ -15,6 +15,7 @@ both_backends! {
     revert_v2_brings_back_the_elements_or_answers_the_conflicts,
     the_diff_names_added_and_changed_elements,
     the_v2_snapshot_list_is_paged,
+    a_deeply_nested_element_is_refused_or_survives_a_snapshot,
 }
 
 const FLOW: &str = "/api/draw/1/flow";
@@ -455,4 +456,53 @@ async fn the_v2_snapshot_list_is_paged() {
     let path = format!("/api/draw/2/flow/snap/{id}?page=2&pageSize=2");
     let page = assert_json(get(&app, &key, &path).await, StatusCode::OK).await;
     assert_eq!(page["items"][0]["comment"], "a");
+}
+
+/// An element's document may nest 100 levels (the element itself is one): one that deep is
+/// still readable in a snapshot's image, which wraps it a few levels deeper; one deeper is
+/// refused when written (422), instead of making the snapshot unreadable later.
+async fn a_deeply_nested_element_is_refused_or_survives_a_snapshot() {
+    let (app, key, flow) = app_with_flow("Deep").await;
+    let (id, _) = ids(&flow);
+    // `arrays` arrays around a number: the element is one level more.
+    let nested = |arrays: usize| {
+        let mut deep = json!(1);
+        for _ in 0..arrays {
+            deep = serde_json::Value::Array(vec![deep]);
+        }
+        deep
+    };
+    let save = |deep: serde_json::Value| {
+        let (app, key, id) = (&app, &key, &id);
+        async move {
+            let current = current(app, key, id).await;
+            let start = current["startMapElementId"].as_str().unwrap().to_string();
+            let token = current["editingToken"].as_str().unwrap().to_string();
+            let body = json!({"id": start, "developerName": "Start", "elementType": "START",
+                              "deep": deep});
+            post(
+                app,
+                key,
+                &format!("{FLOW}/{id}/{token}/element/map"),
+                Some(body),
+            )
+            .await
+        }
+    };
+    // 101 levels with the element: refused, naming the limit.
+    let refused = save(nested(100)).await;
+    assert_eq!(refused.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(refused.text().await.unwrap().contains("100 levels"));
+    // 100 levels with the element: kept, and the snapshot's image reads back.
+    let saved = save(nested(99)).await;
+    assert_eq!(
+        saved.status(),
+        StatusCode::OK,
+        "{}",
+        saved.text().await.unwrap()
+    );
+    let snapshot = snap(&app, &key, &id, "deep").await;
+    let version = snapshot["id"]["versionId"].as_str().unwrap().to_string();
+    let frozen = image(&app, &key, &id, &version).await;
+    assert_eq!(frozen["mapElements"][0]["deep"], nested(99));
 }
