@@ -120,6 +120,7 @@ pub async fn import(
     }
     let mut writes = Vec::with_capacity(flows.len());
     for flow in &flows {
+        let start = start_of(flow)?;
         // Flow ids are global on this server: a flow another tenant holds comes in under an
         // id derived from the target tenant's and its own, the same on every import.
         let id = if store.flow_held_elsewhere(tenant, flow.id).await? {
@@ -131,7 +132,7 @@ pub async fn import(
             id,
             mode: GraphMode::Replace,
             header: Some(flow.header.clone()),
-            start_map_element_id: flow.start_map_element_id.clone(),
+            start_map_element_id: Some(start.to_string()),
             elements: Some(flow.flow_elements.clone()),
             uses: Some(uses_of(store, tenant, flow, &carried).await?),
             author,
@@ -143,6 +144,37 @@ pub async fn import(
         flows: writes,
     };
     Ok(store.apply_batch(tenant, batch).await?)
+}
+
+/// The START map element of a packaged flow, checked as every graph write checks its graph:
+/// the one `startMapElementId` names (or, without it, the flow's one START element), alone,
+/// with every outcome and group reference inside the flow. Invalid (422) otherwise, naming the
+/// flow and what is wrong.
+fn start_of(flow: &FlowPackage) -> Result<Uuid, Refusal> {
+    let named = flow
+        .start_map_element_id
+        .as_deref()
+        .and_then(|id| Uuid::try_parse(id).ok());
+    let found = flow.flow_elements.iter().find(|element| {
+        element.kind == crate::domain::element::FlowElementKind::Map
+            && element.document.get("elementType").and_then(|t| t.as_str()) == Some("START")
+    });
+    let start = named.or(found.map(|element| element.id)).ok_or_else(|| {
+        RuleError::Invalid(format!(
+            "the flow '{}' of the package has no START map element: every flow begins with one",
+            flow.header.developer_name.as_str()
+        ))
+    })?;
+    crate::rules::graph_edit::check(&flow.flow_elements, Some(start)).map_err(
+        |error| match error {
+            RuleError::Invalid(problems) => RuleError::Invalid(format!(
+                "the flow '{}' of the package: {problems}",
+                flow.header.developer_name.as_str()
+            )),
+            other => other,
+        },
+    )?;
+    Ok(start)
 }
 
 /// The id a flow held by another tenant gets when imported: UUID v5 (SHA-1) with the target

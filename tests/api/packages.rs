@@ -15,6 +15,7 @@ both_backends! {
     differing_elements_refuse_an_import_without_overwrite,
     null_passwords_blanks_them,
     a_tenant_package_restores_into_an_empty_tenant,
+    a_package_whose_graph_is_broken_is_refused_whole,
 }
 
 const PACKAGE: &str = "/api/package/1";
@@ -361,5 +362,50 @@ async fn a_tenant_package_restores_into_an_empty_tenant() {
             ids
         };
         assert_eq!(ids(&copy), ids(&package), "{field}");
+    }
+}
+
+/// A package's flow is checked as every graph write is: without its START element, or with an
+/// outcome pointing at no map element, it is refused (422, naming the flow and the fault) and
+/// nothing is written.
+async fn a_package_whose_graph_is_broken_is_refused_whole() {
+    let app = TestApp::spawn().await;
+    let key = app.new_key("packages").await;
+    let seeded = seed(&app, &key, &app.tenant_id, "Broken", 3).await;
+    let (_, package) = export(&app, &key, &format!("{PACKAGE}/flow/{}", seeded.flow)).await;
+    let counts = app.row_counts().await;
+    let path = format!("{PACKAGE}/flow");
+
+    let mut no_start = package.clone();
+    let start = no_start["flow"]["startMapElementId"].clone();
+    let maps = no_start["flow"]["mapElements"].as_array().unwrap().clone();
+    no_start["flow"]["mapElements"] = json!(
+        maps.iter()
+            .filter(|e| e["id"] != start)
+            .cloned()
+            .collect::<Vec<_>>()
+    );
+    let message = assert_error(
+        post(&app, &key, &path, &no_start).await,
+        StatusCode::UNPROCESSABLE_ENTITY,
+    )
+    .await;
+    assert!(message.contains("START"), "{message}");
+    assert!(message.contains("'Broken"), "{message}");
+
+    let mut dangling = package.clone();
+    let nowhere = uuid::Uuid::new_v4().to_string();
+    dangling["flow"]["mapElements"][0]["outcomes"] =
+        json!([{"developerName": "Lost", "nextMapElementId": nowhere}]);
+    let message = assert_error(
+        post(&app, &key, &path, &dangling).await,
+        StatusCode::UNPROCESSABLE_ENTITY,
+    )
+    .await;
+    assert!(message.contains(&nowhere), "{message}");
+
+    let after = app.row_counts().await;
+    for table in ["flows", "flow_elements", "elements", "flow_uses"] {
+        assert_eq!(after.get(table), counts.get(table), "{table} is unchanged");
     }
 }
