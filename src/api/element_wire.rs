@@ -5,11 +5,13 @@
 
 use serde_json::Value;
 use utoipa::ToSchema;
+use utoipa::openapi::RefOr;
+use utoipa::openapi::schema::{AdditionalProperties, ObjectBuilder, Schema, SchemaType, Type};
 use uuid::Uuid;
 
 use crate::api::element_json::{OWNED_FIELDS, document_of, fill_element_type};
 use crate::domain::Invalid;
-use crate::domain::element::{ElementKind, ElementName};
+use crate::domain::element::{ELEMENT_NAME_MAX_CHARS, ElementKind, ElementName};
 use crate::rules::elements::ElementSave;
 use crate::store::JsonObject;
 
@@ -213,6 +215,61 @@ fn element_id(value: Option<&Value>) -> Result<Option<Uuid>, Invalid> {
     }
 }
 
+/// The pattern of a `developerName` (as `FlowRequestAPI`'s): the white space keyflow trims,
+/// then a name with no control, invisible or direction-changing characters, not blank.
+const NAME_PATTERN: &str = r"^[\t-\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*[^\u0000-\u001f\u007f-\u009f\u200b\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff\ufdd0-\ufdef\ufffe\uffff]*[^\u0000-\u001f\u007f-\u009f\u200b\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff\ufdd0-\ufdef\ufffe\uffff\t-\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000][^\u0000-\u001f\u007f-\u009f\u200b\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff\ufdd0-\ufdef\ufffe\uffff]*[\t-\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*$";
+
+/// The pattern of an element `id`: a UUID, or blank (keyflow mints one), white space around.
+const ID_PATTERN: &str =
+    r"^\s*([0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12})?\s*$";
+
+/// A schema that is the type or null.
+fn nullable(schema: ObjectBuilder, field: FieldType) -> ObjectBuilder {
+    let typed = match field {
+        FieldType::String => Type::String,
+        FieldType::Boolean => Type::Boolean,
+        FieldType::Array => Type::Array,
+        FieldType::Object => Type::Object,
+    };
+    schema.schema_type(SchemaType::from_iter([typed, Type::Null]))
+}
+
+/// What [`read_request`] accepts, as a schema: an object with a `developerName` (required),
+/// an optional `id`, the kind's typed fields of their type or null, anything else kept.
+pub fn request_schema(kind: ElementKind, description: &str) -> RefOr<Schema> {
+    let mut object = ObjectBuilder::new()
+        .schema_type(SchemaType::Type(Type::Object))
+        .description(Some(description))
+        .additional_properties(Some(AdditionalProperties::FreeForm(true)))
+        .required("developerName")
+        .property(
+            "id",
+            ObjectBuilder::new()
+                .schema_type(SchemaType::from_iter([Type::String, Type::Null]))
+                .description(Some(
+                    "The element to update; absent, null or blank creates one.",
+                ))
+                .pattern(Some(ID_PATTERN)),
+        );
+    for (name, field) in typed_fields(kind) {
+        let property = if name == "developerName" {
+            ObjectBuilder::new()
+                .schema_type(SchemaType::Type(Type::String))
+                .description(Some(
+                    "1 to 255 characters, not blank, no control characters and no invisible \
+                     or direction-changing ones (white space around is trimmed).",
+                ))
+                .min_length(Some(1))
+                .max_length(Some(ELEMENT_NAME_MAX_CHARS))
+                .pattern(Some(NAME_PATTERN))
+        } else {
+            nullable(ObjectBuilder::new(), field)
+        };
+        object = object.property(name, property);
+    }
+    object.into()
+}
+
 /// Declares an OpenAPI schema named as Boomi's description names it, for a body keyflow
 /// handles as a JSON object (the fields are Boomi's; keyflow checks the typed ones).
 macro_rules! object_schema {
@@ -227,35 +284,53 @@ macro_rules! object_schema {
     };
 }
 
+/// Declares the OpenAPI schema of a kind's request body (see [`request_schema`]), named as
+/// Boomi's description names it.
+macro_rules! request_schema {
+    ($($type:ident as $name:literal for $kind:ident: $description:literal;)*) => {
+        $(
+            #[doc = $description]
+            pub struct $type;
+
+            impl utoipa::PartialSchema for $type {
+                fn schema() -> RefOr<Schema> {
+                    request_schema(ElementKind::$kind, $description)
+                }
+            }
+
+            impl ToSchema for $type {
+                fn name() -> std::borrow::Cow<'static, str> {
+                    std::borrow::Cow::Borrowed($name)
+                }
+            }
+        )*
+    };
+}
+
+request_schema! {
+    ValueRequest as "ValueElementRequestAPI" for Value: "A value element to save (Boomi's `ValueElementRequestAPI`).";
+    TypeRequest as "TypeElementRequestAPI" for Type: "A type element to save.";
+    PageRequest as "PageElementRequestAPI" for Page: "A page element to save.";
+    ServiceRequest as "ServiceElementRequestAPI" for Service: "A service element to save.";
+    MacroRequest as "MacroElementRequestAPI" for Macro: "A macro element to save.";
+    TagRequest as "TagElementRequestAPI" for Tag: "A tag element to save.";
+    IdentityProvider as "IdentityProviderAPI" for IdentityProvider: "An identity provider, to save or as saved.";
+    CustomPageComponent as "CustomPageComponentAPI" for CustomPageComponent: "A custom page component, to save or as saved.";
+}
+
 object_schema! {
-    /// A value element to save (Boomi's `ValueElementRequestAPI`).
-    ValueRequest as ValueElementRequestAPI;
     /// A value element (Boomi's `ValueElementResponseAPI`).
     ValueResponse as ValueElementResponseAPI;
-    /// A type element to save.
-    TypeRequest as TypeElementRequestAPI;
     /// A type element.
     TypeResponse as TypeElementResponseAPI;
-    /// A page element to save.
-    PageRequest as PageElementRequestAPI;
     /// A page element.
     PageResponse as PageElementResponseAPI;
-    /// A service element to save.
-    ServiceRequest as ServiceElementRequestAPI;
     /// A service element.
     ServiceResponse as ServiceElementResponseAPI;
-    /// A macro element to save.
-    MacroRequest as MacroElementRequestAPI;
     /// A macro element.
     MacroResponse as MacroElementResponseAPI;
-    /// A tag element to save.
-    TagRequest as TagElementRequestAPI;
     /// A tag element.
     TagResponse as TagElementResponseAPI;
-    /// An identity provider, to save or as saved.
-    IdentityProvider as IdentityProviderAPI;
-    /// A custom page component, to save or as saved.
-    CustomPageComponent as CustomPageComponentAPI;
     /// A page of value elements: `_meta` (`page`, `pageSize`, `total`), `_links`, `items`.
     ValueCollection as ValueElementResponseAPIItemCollectionResponse;
     /// A page of type elements.

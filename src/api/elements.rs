@@ -90,7 +90,7 @@ pub(crate) struct CollectionQuery {
     /// Items per page (default 20); 0 is the whole list.
     #[param(value_type = Option<i64>, minimum = 0, maximum = 4294967295_i64)]
     pub limit: Option<String>,
-    /// The same as `limit`, as some of Boomi's paged lists call it; give one of the two.
+    /// The same as `limit`, as some of Boomi's paged lists call it; `limit` wins when both are given.
     #[param(value_type = Option<i64>, minimum = 0, maximum = 4294967295_i64)]
     pub page_size: Option<String>,
     /// `developerName`, `dateModified` (default) or `dateCreated`.
@@ -167,19 +167,12 @@ async fn collection(
     kind: ElementKind,
     query: CollectionQuery,
 ) -> Result<Json<Value>, ApiError> {
-    let limit = match (query.limit.as_deref(), query.page_size.as_deref()) {
-        (Some(limit), Some(size)) if limit.trim() != size.trim() => {
-            return Err(ApiError::BadRequest(
-                "limit and pageSize are the same setting: give one of them".into(),
-            ));
-        }
-        (limit, size) => limit.or(size),
-    };
     let paging = Paging::parse(
         query.order_by.as_deref(),
         query.order_direction.as_deref(),
         query.page.as_deref(),
-        limit,
+        query.limit.as_deref(),
+        query.page_size.as_deref(),
     )
     .map_err(|error| ApiError::BadRequest(error.0))?;
     let elements = filtered(

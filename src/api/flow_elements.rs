@@ -368,7 +368,7 @@ kind_routes!(
     tag = "Draw Flow Element",
     params(
         ("flow" = uuid::Uuid, Path, description = "The flow"),
-        ("elementType" = String, Path, description = "value, type, page, service, macro, identityprovider, tag or customPageComponent"),
+        ("elementType" = ElementTypePath, Path, description = "value, type, page, service, macro, identityprovider, tag or customPageComponent"),
     ),
     responses(
         (status = 200, description = "The elements", body = Vec<ElementAPI>),
@@ -405,7 +405,7 @@ async fn used(
     tag = "Draw Flow Element",
     params(
         ("flow" = uuid::Uuid, Path, description = "The flow"),
-        ("elementType" = String, Path, description = "The element's type (value, page, …)"),
+        ("elementType" = ElementTypePath, Path, description = "The element's type (value, page, …)"),
         ("id" = uuid::Uuid, Path, description = "The tenant element"),
     ),
     responses(
@@ -433,7 +433,7 @@ async fn import(
     tag = "Draw Flow Element",
     params(
         ("flow" = uuid::Uuid, Path, description = "The flow"),
-        ("elementType" = String, Path, description = "The element's type (value, page, …)"),
+        ("elementType" = ElementTypePath, Path, description = "The element's type (value, page, …)"),
         ("id" = uuid::Uuid, Path, description = "The tenant element"),
     ),
     responses(
@@ -451,4 +451,26 @@ async fn unimport(
     let id = path(&id, element_id)?;
     graph_edit::remove_import(state.store.as_ref(), editor(&principal, flow), kind, id).await?;
     Ok(())
+}
+
+/// The tenant element types as a path names them (any case is read; these are documented).
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)] // describes the path parameter only: the handlers parse the text
+enum ElementTypePath {
+    #[schema(rename = "value")]
+    Value,
+    #[schema(rename = "type")]
+    Type,
+    #[schema(rename = "page")]
+    Page,
+    #[schema(rename = "service")]
+    Service,
+    #[schema(rename = "macro")]
+    Macro,
+    #[schema(rename = "identityprovider")]
+    IdentityProvider,
+    #[schema(rename = "tag")]
+    Tag,
+    #[schema(rename = "customPageComponent")]
+    CustomPageComponent,
 }

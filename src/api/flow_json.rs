@@ -291,35 +291,35 @@ pub struct FlowRequest {
     pub navigation_elements: Option<serde_json::Value>,
     /// Tenant elements are not saved with a flow: a non-empty array is a 422 naming where
     /// they go (`POST /api/draw/1/element/{type}`).
-    #[schema(value_type = Option<Vec<Object>>)]
+    #[schema(value_type = Option<Vec<Object>>, max_items = 0)]
     pub page_elements: Option<serde_json::Value>,
     /// Tenant elements are not saved with a flow: a non-empty array is a 422 naming where
     /// they go (`POST /api/draw/1/element/{type}`).
-    #[schema(value_type = Option<Vec<Object>>)]
+    #[schema(value_type = Option<Vec<Object>>, max_items = 0)]
     pub value_elements: Option<serde_json::Value>,
     /// Tenant elements are not saved with a flow: a non-empty array is a 422 naming where
     /// they go (`POST /api/draw/1/element/{type}`).
-    #[schema(value_type = Option<Vec<Object>>)]
+    #[schema(value_type = Option<Vec<Object>>, max_items = 0)]
     pub type_elements: Option<serde_json::Value>,
     /// Tenant elements are not saved with a flow: a non-empty array is a 422 naming where
     /// they go (`POST /api/draw/1/element/{type}`).
-    #[schema(value_type = Option<Vec<Object>>)]
+    #[schema(value_type = Option<Vec<Object>>, max_items = 0)]
     pub service_elements: Option<serde_json::Value>,
     /// Tenant elements are not saved with a flow: a non-empty array is a 422 naming where
     /// they go (`POST /api/draw/1/element/{type}`).
-    #[schema(value_type = Option<Vec<Object>>)]
+    #[schema(value_type = Option<Vec<Object>>, max_items = 0)]
     pub macro_elements: Option<serde_json::Value>,
     /// Tenant elements are not saved with a flow: a non-empty array is a 422 naming where
     /// they go (`POST /api/draw/1/element/{type}`).
-    #[schema(value_type = Option<Vec<Object>>)]
+    #[schema(value_type = Option<Vec<Object>>, max_items = 0)]
     pub tag_elements: Option<serde_json::Value>,
     /// Tenant elements are not saved with a flow: a non-empty array is a 422 naming where
     /// they go (`POST /api/draw/1/element/{type}`).
-    #[schema(value_type = Option<Vec<Object>>)]
+    #[schema(value_type = Option<Vec<Object>>, max_items = 0)]
     pub identity_provider_elements: Option<serde_json::Value>,
     /// Tenant elements are not saved with a flow: a non-empty array is a 422 naming where
     /// they go (`POST /api/draw/1/element/{type}`).
-    #[schema(value_type = Option<Vec<Object>>)]
+    #[schema(value_type = Option<Vec<Object>>, max_items = 0)]
     pub custom_page_component_elements: Option<serde_json::Value>,
 }
 

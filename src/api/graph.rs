@@ -65,6 +65,23 @@ impl utoipa::PartialSchema for FlowGraphRequestAPI {
                  and mapElements and groupElements (arrays of elements, or null to keep them).",
             ))
             .additional_properties(Some(AdditionalProperties::FreeForm(true)))
+            // `id.id` is required: a graph is saved into a flow that exists.
+            .required("id")
+            .property(
+                "id",
+                ObjectBuilder::new()
+                    .schema_type(SchemaType::Type(Type::Object))
+                    .additional_properties(Some(AdditionalProperties::FreeForm(true)))
+                    .required("id")
+                    .property(
+                        "id",
+                        ObjectBuilder::new()
+                            .schema_type(SchemaType::Type(Type::String))
+                            .format(Some(utoipa::openapi::schema::SchemaFormat::KnownFormat(
+                                utoipa::openapi::schema::KnownFormat::Uuid,
+                            ))),
+                    ),
+            )
             .into()
     }
 }

@@ -69,11 +69,22 @@ impl FlowGraphResponse {
     }
 }
 
-/// Reads a field that may be absent (outer `None`) or null (`Some(None)`).
-fn present<'de, D: Deserializer<'de>, T: Deserialize<'de>>(
+/// Reads an id that tools may send blank for "none": absent, null or blank is `None`.
+fn blank_id<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<Uuid>, D::Error> {
+    let text = Option::<String>::deserialize(deserializer)?;
+    match text.as_deref().map(str::trim) {
+        None | Some("") => Ok(None),
+        Some(text) => Uuid::try_parse(text)
+            .map(Some)
+            .map_err(|_| serde::de::Error::custom(format!("'{text}' is not a UUID"))),
+    }
+}
+
+/// A `groupElementId` that may be absent (outer `None`), or null or blank (`Some(None)`).
+fn present_id<'de, D: Deserializer<'de>>(
     deserializer: D,
-) -> Result<Option<Option<T>>, D::Error> {
-    Option::<T>::deserialize(deserializer).map(Some)
+) -> Result<Option<Option<Uuid>>, D::Error> {
+    blank_id(deserializer).map(Some)
 }
 
 /// `FlowGraphOutcomeResponseAPI`.
@@ -81,8 +92,10 @@ fn present<'de, D: Deserializer<'de>, T: Deserialize<'de>>(
 #[serde(rename_all = "camelCase")]
 #[schema(as = FlowGraphOutcomeResponseAPI)]
 pub struct GraphOutcome {
+    #[serde(default, deserialize_with = "blank_id")]
     pub id: Option<Uuid>,
     pub developer_name: Option<String>,
+    #[serde(default, deserialize_with = "blank_id")]
     pub next_map_element_id: Option<Uuid>,
     #[schema(value_type = Option<Vec<Object>>)]
     pub control_points: Option<Vec<Value>>,
@@ -102,7 +115,7 @@ pub struct GraphMapElement {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub y: Option<i32>,
     pub developer_name: Option<String>,
-    #[serde(default, deserialize_with = "present")]
+    #[serde(default, deserialize_with = "present_id")]
     #[schema(value_type = Option<Uuid>)]
     pub group_element_id: Option<Option<Uuid>>,
     pub outcomes: Option<Vec<GraphOutcome>>,
@@ -125,7 +138,7 @@ pub struct GraphGroupElement {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub height: Option<i32>,
     pub developer_name: Option<String>,
-    #[serde(default, deserialize_with = "present")]
+    #[serde(default, deserialize_with = "present_id")]
     #[schema(value_type = Option<Uuid>)]
     pub group_element_id: Option<Option<Uuid>>,
 }

@@ -19,6 +19,10 @@ use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 use serde_json::{Value, json};
 use utoipa::ToSchema;
+use utoipa::openapi::RefOr;
+use utoipa::openapi::schema::{
+    AdditionalProperties, ObjectBuilder, OneOfBuilder, Schema, SchemaType, Type,
+};
 use uuid::Uuid;
 
 use crate::api::element_json::document_of;
@@ -245,6 +249,42 @@ pub fn blank_passwords(value: &mut Value) {
         }
     }
 }
+
+/// The body of a package import as the description gives it: the package (an object with
+/// `packageVersion` 1; the rest is checked by the import, 422 naming the field), or a JSON
+/// string holding it as text, as Boomi's tools send it (400 when the text is not JSON).
+/// Written out by hand: utoipa derives no `oneOf` of an object and a string.
+pub struct PackageBody;
+
+impl utoipa::PartialSchema for PackageBody {
+    fn schema() -> RefOr<Schema> {
+        let object = ObjectBuilder::new()
+            .schema_type(SchemaType::Type(Type::Object))
+            .description(Some("The package"))
+            .required("packageVersion")
+            .property(
+                "packageVersion",
+                ObjectBuilder::new()
+                    .schema_type(SchemaType::Type(Type::Integer))
+                    .enum_values(Some([PACKAGE_VERSION])),
+            )
+            .additional_properties(Some(AdditionalProperties::FreeForm(true)));
+        let text = ObjectBuilder::new()
+            .schema_type(SchemaType::Type(Type::String))
+            .description(Some("The package as JSON text"))
+            .min_length(Some(2))
+            .pattern(Some(r"^\s*\{[\s\S]*\}\s*$"));
+        OneOfBuilder::new()
+            .item(object)
+            .item(text)
+            .description(Some(
+                "The package: an object, or a JSON string holding it as text",
+            ))
+            .into()
+    }
+}
+
+impl ToSchema for PackageBody {}
 
 /// The package object a body holds: the JSON string Boomi's tools send (its content parsed),
 /// or the object itself. Not JSON: 400; anything else: 422.

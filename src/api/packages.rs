@@ -14,7 +14,7 @@ use utoipa_axum::routes;
 use crate::api::doc::{AuthErrors, BodyErrors, Forbidden, NotFound};
 use crate::api::flow_json::FlowResponse;
 use crate::api::package_json::{
-    PackageConflictResponse, PackageError, elements_of, flow_package, flow_package_of,
+    PackageBody, PackageConflictResponse, PackageError, elements_of, flow_package, flow_package_of,
     package_object, tenant_package,
 };
 use crate::domain::{FlowId, VersionId};
@@ -57,7 +57,8 @@ fn flag(name: &str, text: Option<&str>, default: bool) -> Result<bool, ApiError>
     tag = "Package",
     params(("id" = uuid::Uuid, Path, description = "The flow"), ExportQuery),
     responses(
-        (status = 200, description = "The package, as a JSON string", body = String),
+        (status = 200, description = "The package, as a JSON string", body = String,
+            content_type = "application/json"),
         NotFound, AuthErrors,
     )
 )]
@@ -84,7 +85,8 @@ async fn export_latest(
         ExportQuery,
     ),
     responses(
-        (status = 200, description = "The package, as a JSON string", body = String),
+        (status = 200, description = "The package, as a JSON string", body = String,
+            content_type = "application/json"),
         NotFound, AuthErrors,
     )
 )]
@@ -142,7 +144,7 @@ struct ImportQuery {
     path = "/api/package/1/flow",
     tag = "Package",
     params(ImportQuery),
-    request_body(content = String, description = "The package (a JSON string or object)",
+    request_body(content = inline(PackageBody), description = "The package (a JSON string or object)",
         content_type = "application/json"),
     responses(
         (status = 200, description = "The imported flow (the snapshot with isSnapshot)", body = FlowResponse),
@@ -213,7 +215,8 @@ async fn import_flow(
     tag = "Package",
     params(ExportQuery),
     responses(
-        (status = 200, description = "The package, as a JSON string", body = String),
+        (status = 200, description = "The package, as a JSON string", body = String,
+            content_type = "application/json"),
         Forbidden, AuthErrors,
     )
 )]
@@ -235,7 +238,7 @@ async fn export_tenant(
     post,
     path = "/api/package/1/tenant",
     tag = "Package",
-    request_body(content = String, description = "The package (a JSON string or object)",
+    request_body(content = inline(PackageBody), description = "The package (a JSON string or object)",
         content_type = "application/json"),
     responses(
         (status = 200, description = "Imported"),

@@ -15,7 +15,7 @@ use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use crate::api::doc::{AuthErrors, BodyErrors, Conflict, NotFound};
+use crate::api::doc::{AuthErrors, BodyErrors, Conflict, ErrorMessage, NotFound};
 use crate::api::flow_json::{ActiveFlow, FlowImage, FlowResponse};
 use crate::api::flows::{ListQuery, PageQuery};
 use crate::api::package_json::{PackageConflictResponse, PackageError};
@@ -361,7 +361,13 @@ struct RevertQuery {
     /// `false`, such elements refuse the revert with a 409 `PackageConflictResponse`.
     #[param(value_type = Option<bool>)]
     overwrite_existing: Option<String>,
-    /// When not blank, the current version is snapshotted first with this comment.
+    /// When not blank, the current version is snapshotted first with this comment: at most
+    /// 2000 characters, kept as written (line breaks and tabs are welcome, other control
+    /// characters and invisible or direction-changing ones are not: 422).
+    #[param(
+        max_length = 2000,
+        pattern = r"^[^\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f-\u009f\u200b\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff\ufdd0-\ufdef\ufffe\uffff]*$"
+    )]
     automatic_snapshot_comment: Option<String>,
 }
 
@@ -379,6 +385,7 @@ struct RevertQuery {
     responses(
         (status = 200, description = "The flow, reverted", body = FlowResponse),
         (status = 409, description = "Elements of the tenant differ from the snapshot's", body = PackageConflictResponse),
+        (status = 422, description = "An automaticSnapshotComment that is too long or holds control or invisible characters", body = ErrorMessage),
         NotFound, AuthErrors,
     )
 )]

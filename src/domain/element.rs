@@ -177,7 +177,8 @@ impl ElementName {
         if trimmed.is_empty() {
             return Err(Invalid::new("developerName must not be blank"));
         }
-        if trimmed.chars().count() > ELEMENT_NAME_MAX_CHARS {
+        // Counted as sent, white space included: the limit the description gives (maxLength).
+        if text.chars().count() > ELEMENT_NAME_MAX_CHARS {
             return Err(Invalid::new(format!(
                 "developerName must be at most {ELEMENT_NAME_MAX_CHARS} characters"
             )));

@@ -96,11 +96,15 @@ impl Paging {
     pub const DEFAULT_LIMIT: u32 = 20;
 
     /// Each parameter optional: by default the first 20 by `dateModified`, newest first.
+    /// `limit` and `pageSize` are one setting under the two names Boomi's lists use: each given
+    /// one must be valid, and when both are given `limit` wins (the description allows both,
+    /// so refusing the pair would refuse a request it calls valid).
     pub fn parse(
         order_by: Option<&str>,
         direction: Option<&str>,
         page: Option<&str>,
         limit: Option<&str>,
+        page_size: Option<&str>,
     ) -> Result<Self, Invalid> {
         let order_by = match order_by.map(str::trim) {
             None | Some("") => OrderBy::DateModified,
@@ -126,7 +130,11 @@ impl Paging {
             }
         };
         let page = number("page", page, 1, 1)?;
-        let limit = number("limit", limit, 0, Self::DEFAULT_LIMIT)?;
+        let size = number("pageSize", page_size, 0, Self::DEFAULT_LIMIT)?;
+        let limit = match limit.map(str::trim).filter(|text| !text.is_empty()) {
+            Some(_) => number("limit", limit, 0, Self::DEFAULT_LIMIT)?,
+            None => size,
+        };
         Ok(Self {
             order_by,
             descending,
@@ -186,7 +194,7 @@ mod tests {
 
     #[test]
     fn paging_defaults_and_refusals() {
-        let paging = Paging::parse(None, None, None, None).unwrap();
+        let paging = Paging::parse(None, None, None, None, None).unwrap();
         assert_eq!(
             paging,
             Paging {
@@ -196,11 +204,22 @@ mod tests {
                 limit: 20
             }
         );
-        let paging = Paging::parse(Some("DEVELOPERNAME"), Some("asc"), Some("2"), Some("0"));
+        let paging = Paging::parse(
+            Some("DEVELOPERNAME"),
+            Some("asc"),
+            Some("2"),
+            Some("0"),
+            None,
+        );
         assert_eq!(paging.unwrap().limit, 0);
-        assert!(Paging::parse(Some("name"), None, None, None).is_err());
-        assert!(Paging::parse(None, Some("UP"), None, None).is_err());
-        assert!(Paging::parse(None, None, Some("0"), None).is_err());
-        assert!(Paging::parse(None, None, None, Some("-1")).is_err());
+        assert!(Paging::parse(Some("name"), None, None, None, None).is_err());
+        assert!(Paging::parse(None, Some("UP"), None, None, None).is_err());
+        assert!(Paging::parse(None, None, Some("0"), None, None).is_err());
+        assert!(Paging::parse(None, None, None, Some("-1"), None).is_err());
+        assert!(Paging::parse(None, None, None, Some("2"), Some("x")).is_err());
+        let both = Paging::parse(None, None, None, Some("2"), Some("3")).unwrap();
+        assert_eq!(both.limit, 2, "limit wins over pageSize");
+        let size = Paging::parse(None, None, None, None, Some("3")).unwrap();
+        assert_eq!(size.limit, 3);
     }
 }

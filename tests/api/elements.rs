@@ -426,6 +426,11 @@ async fn the_paged_lists_page_order_and_filter() {
     let query = "?orderBy=developerName&orderDirection=DESC&pageSize=2&page=3";
     let page = assert_json(get(&app, &key, &paged(query)).await, StatusCode::OK).await;
     assert_eq!(names(&page["items"]), ["a"]);
+    // Both names given: `limit` wins.
+    let query = "?orderBy=developerName&orderDirection=ASC&limit=2&pageSize=3";
+    let page = assert_json(get(&app, &key, &paged(query)).await, StatusCode::OK).await;
+    assert_eq!(names(&page["items"]), ["a", "b"]);
+    assert_eq!(page["_meta"]["pageSize"], 2);
     let query = "?orderBy=dateCreated&orderDirection=ASC&limit=0";
     let page = assert_json(get(&app, &key, &paged(query)).await, StatusCode::OK).await;
     assert_eq!(names(&page["items"]), ["b", "D", "a", "c", "e"]);
@@ -505,7 +510,7 @@ async fn bad_paging_is_a_bad_request() {
         ("page=x", "page"),
         ("limit=-1", "limit"),
         ("limit=1.5", "limit"),
-        ("limit=2&pageSize=3", "pageSize"),
+        ("limit=2&pageSize=x", "pageSize"),
         ("orderBy=name", "orderBy"),
         ("orderDirection=up", "orderDirection"),
         ("filter=name%20is%20x", "filter"),
