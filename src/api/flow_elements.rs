@@ -368,7 +368,7 @@ kind_routes!(
     tag = "Draw Flow Element",
     params(
         ("flow" = uuid::Uuid, Path, description = "The flow"),
-        ("elementType" = ElementTypePath, Path, description = "value, type, page, service, macro, identityprovider, tag or customPageComponent"),
+        ("elementType" = inline(ElementTypePath), Path, description = "value, type, page, service, macro, identityprovider, tag or customPageComponent"),
     ),
     responses(
         (status = 200, description = "The elements", body = Vec<ElementAPI>),
@@ -405,7 +405,7 @@ async fn used(
     tag = "Draw Flow Element",
     params(
         ("flow" = uuid::Uuid, Path, description = "The flow"),
-        ("elementType" = ElementTypePath, Path, description = "The element's type (value, page, …)"),
+        ("elementType" = inline(ElementTypePath), Path, description = "The element's type (value, page, …)"),
         ("id" = uuid::Uuid, Path, description = "The tenant element"),
     ),
     responses(
@@ -433,7 +433,7 @@ async fn import(
     tag = "Draw Flow Element",
     params(
         ("flow" = uuid::Uuid, Path, description = "The flow"),
-        ("elementType" = ElementTypePath, Path, description = "The element's type (value, page, …)"),
+        ("elementType" = inline(ElementTypePath), Path, description = "The element's type (value, page, …)"),
         ("id" = uuid::Uuid, Path, description = "The tenant element"),
     ),
     responses(
