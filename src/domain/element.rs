@@ -293,6 +293,8 @@ mod tests {
         assert!(ElementName::parse("a\u{202e}b").is_err());
         assert!(ElementName::parse(&"x".repeat(256)).is_err());
         assert!(ElementName::parse(&"x".repeat(255)).is_ok());
+        // Counted as sent, as the description's maxLength counts: white space included.
+        assert!(ElementName::parse(&format!(" {}", "x".repeat(255))).is_err());
     }
 
     #[test]

@@ -17,31 +17,33 @@ impl Filterable for FlowRecord {
     }
 }
 
-/// An element's summary is its document's `developerSummary`, when a string.
-fn summary(document: &super::JsonObject) -> Option<Cow<'_, str>> {
-    document
-        .get("developerSummary")
-        .and_then(|value| value.as_str())
-        .map(Cow::Borrowed)
+/// A field of an element kept as a document: its name and id beside it, its summary the
+/// document's `developerSummary` when a string.
+fn element_field<'a>(
+    field: Field,
+    name: &'a str,
+    document: &'a super::JsonObject,
+    id: uuid::Uuid,
+) -> Option<Cow<'a, str>> {
+    match field {
+        Field::DeveloperName => Some(Cow::Borrowed(name)),
+        Field::DeveloperSummary => document
+            .get("developerSummary")
+            .and_then(|value| value.as_str())
+            .map(Cow::Borrowed),
+        Field::Id => Some(Cow::Owned(id.to_string())),
+    }
 }
 
 impl Filterable for ElementRecord {
     fn field(&self, field: Field) -> Option<Cow<'_, str>> {
-        match field {
-            Field::DeveloperName => Some(Cow::Borrowed(&self.developer_name)),
-            Field::DeveloperSummary => summary(&self.document),
-            Field::Id => Some(Cow::Owned(self.id.to_string())),
-        }
+        element_field(field, &self.developer_name, &self.document, self.id)
     }
 }
 
 impl Filterable for FlowElementRecord {
     fn field(&self, field: Field) -> Option<Cow<'_, str>> {
-        match field {
-            Field::DeveloperName => Some(Cow::Borrowed(&self.developer_name)),
-            Field::DeveloperSummary => summary(&self.document),
-            Field::Id => Some(Cow::Owned(self.id.to_string())),
-        }
+        element_field(field, &self.developer_name, &self.document, self.id)
     }
 }
 

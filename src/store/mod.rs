@@ -392,14 +392,6 @@ pub trait SnapshotStore {
     ) -> StoreResult<FlowRecord>;
     /// Deactivates every snapshot of the flow.
     async fn deactivate(&self, tenant: TenantId, id: FlowId) -> StoreResult<()>;
-    /// Makes a snapshot's content the flow's current version (a new version id).
-    async fn revert(
-        &self,
-        tenant: TenantId,
-        id: FlowId,
-        version: VersionId,
-        author: UserId,
-    ) -> StoreResult<FlowRecord>;
     /// The running version of each flow that has one, ordered by name: its default snapshot,
     /// else its most recently activated one. `flow` narrows it to one flow.
     async fn active_flows(

@@ -485,6 +485,8 @@ async fn the_draw_2_graph_moves_and_deletes_elements() {
     assert_eq!(entry["outcomes"][0]["nextMapElementId"], end_id);
     entry["x"] = json!(42);
     entry["outcomes"][0]["developerName"] = json!("onwards");
+    // Tools send a blank id for "no group": read as none, not refused.
+    entry["groupElementId"] = json!("");
     let response = app
         .with_key(Method::PUT, "/api/draw/2/graph/flow", &key)
         .json(&graph)
@@ -496,6 +498,7 @@ async fn the_draw_2_graph_moves_and_deletes_elements() {
     let stored = maps.iter().find(|m| m["id"] == middle["id"]).unwrap();
     assert_eq!(stored["x"], 42);
     assert_eq!(stored["outcomes"][0]["developerName"], "onwards");
+    assert!(stored["groupElementId"].is_null(), "{stored}");
     assert_eq!(
         stored["outcomes"][0]["label"], "Go on",
         "the outcome's other fields stay"

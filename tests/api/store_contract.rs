@@ -1041,18 +1041,6 @@ async fn snapshots_freeze_a_version_and_activation_picks_the_running_one() {
                 .await,
         );
 
-        let reverted = store
-            .revert(acme.id, id, first.version_id, ada)
-            .await
-            .unwrap();
-        assert_eq!(
-            (reverted.id, reverted.developer_name.as_str()),
-            (id, "Orders")
-        );
-        assert_ne!(reverted.version_id, first.version_id);
-        assert_ne!(reverted.version_id, editing.version_id);
-        assert_missing(store.revert(acme.id, id, unknown_version, ada).await);
-
         store.deactivate(acme.id, id).await.unwrap();
         assert!(running(None, None).await.is_empty());
         for snapshot in store.snapshots(acme.id, id).await.unwrap() {
@@ -1281,10 +1269,6 @@ async fn writes_that_others_may_have_cached_are_announced_in_commit_order() {
             .unwrap();
         store.deactivate(acme.id, flow.id).await.unwrap();
         store.deactivate(acme.id, flow.id).await.unwrap(); // nothing was active
-        store
-            .revert(acme.id, flow.id, snapshot.version_id, ada)
-            .await
-            .unwrap();
         assert!(store.delete_flow(acme.id, flow.id).await.unwrap());
         store
             .update_tenant(acme.id, "acme-2", None, None)
@@ -1301,7 +1285,6 @@ async fn writes_that_others_may_have_cached_are_announced_in_commit_order() {
         let tenant = acme.id;
         let flows = Change::Flows { tenant };
         let expected = [
-            flows,
             flows,
             flows,
             flows,

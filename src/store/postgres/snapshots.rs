@@ -9,9 +9,9 @@ use uuid::Uuid;
 
 use super::super::columns::stale_token;
 use super::super::filtering::passing;
-use super::flows::{BY_NAME, current_flow, select_snapshots, version_from_row};
+use super::flows::{BY_NAME, select_snapshots, version_from_row};
 use super::{PgStore, internal};
-use crate::domain::{FlowFilter, FlowId, TenantId, Timestamp, UserId, VersionId, new_id};
+use crate::domain::{FlowFilter, FlowId, TenantId, Timestamp, VersionId, new_id};
 use crate::store::{
     Activation, Change, FlowRecord, FrozenImage, SnapshotStore, StoreError, StoreResult,
 };
@@ -255,48 +255,6 @@ impl SnapshotStore for PgStore {
             self.announce(&mut tx, Change::Flows { tenant }).await?;
         }
         tx.commit().await.map_err(internal)
-    }
-
-    async fn revert(
-        &self,
-        tenant: TenantId,
-        id: FlowId,
-        version: VersionId,
-        author: UserId,
-    ) -> StoreResult<FlowRecord> {
-        let mut tx = self.pool.begin().await.map_err(internal)?;
-        if lock_flow(&mut tx, tenant, id).await?.is_none() {
-            return Err(no_flow(id));
-        }
-        let reverted = sqlx::query(
-            "UPDATE flows SET version_id = $1, editing_token = $2, \
-             developer_name = s.developer_name, name_folded = s.name_folded, \
-             developer_summary = s.developer_summary, \
-             start_map_element_id = s.start_map_element_id, settings = s.settings, \
-             date_modified = $3, who_modified = $4 \
-             FROM flow_snapshots s \
-             WHERE s.flow_id = flows.id AND s.version_id = $5 AND flows.tenant_id = $6 \
-             AND flows.id = $7",
-        )
-        .bind(new_id())
-        .bind(new_id())
-        .bind(Timestamp::now().as_offset())
-        .bind(author.0)
-        .bind(version.0)
-        .bind(tenant.0)
-        .bind(id.0)
-        .execute(&mut *tx)
-        .await
-        .map_err(internal)?;
-        if reverted.rows_affected() == 0 {
-            return Err(no_snapshot(id, version));
-        }
-        let flow = current_flow(&mut tx, tenant, id)
-            .await?
-            .ok_or_else(|| no_flow(id))?;
-        self.announce(&mut tx, Change::Flows { tenant }).await?;
-        tx.commit().await.map_err(internal)?;
-        Ok(flow)
     }
 
     async fn active_flows(

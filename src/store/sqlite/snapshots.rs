@@ -7,7 +7,7 @@ use super::super::columns::stale_token;
 use super::super::filtering::passing;
 use super::flows::{select_snapshots, version_from_row};
 use super::{SqliteStore, internal};
-use crate::domain::{FlowFilter, FlowId, TenantId, Timestamp, UserId, VersionId, new_id};
+use crate::domain::{FlowFilter, FlowId, TenantId, Timestamp, VersionId, new_id};
 use crate::store::{
     Activation, FlowRecord, FlowStore, FrozenImage, SnapshotStore, StoreError, StoreResult,
 };
@@ -228,42 +228,6 @@ impl SnapshotStore for SqliteStore {
         .map_err(internal)?;
         match self.flow(tenant, id).await? {
             Some(_) => Ok(()),
-            None => Err(self.missing(tenant, id, None).await),
-        }
-    }
-
-    async fn revert(
-        &self,
-        tenant: TenantId,
-        id: FlowId,
-        version: VersionId,
-        author: UserId,
-    ) -> StoreResult<FlowRecord> {
-        let reverted = sqlx::query(
-            "UPDATE flows SET version_id = ?, editing_token = ?, \
-             developer_name = s.developer_name, name_folded = s.name_folded, \
-             developer_summary = s.developer_summary, \
-             start_map_element_id = s.start_map_element_id, settings = s.settings, \
-             date_modified = ?, who_modified = ? \
-             FROM flow_snapshots s \
-             WHERE s.flow_id = flows.id AND s.version_id = ? AND flows.tenant_id = ? \
-             AND flows.id = ?",
-        )
-        .bind(new_id().to_string())
-        .bind(new_id().to_string())
-        .bind(Timestamp::now().to_rfc3339())
-        .bind(author.to_string())
-        .bind(version.to_string())
-        .bind(tenant.to_string())
-        .bind(id.to_string())
-        .execute(&self.pool)
-        .await
-        .map_err(internal)?;
-        if reverted.rows_affected() == 0 {
-            return Err(self.missing(tenant, id, Some(version)).await);
-        }
-        match self.flow(tenant, id).await? {
-            Some(flow) => Ok(flow),
             None => Err(self.missing(tenant, id, None).await),
         }
     }
