@@ -62,6 +62,13 @@ const OBJECTS: [&str; 9] = [
     "identityProvider",
 ];
 
+/// A 32-bit integer read as the rest of the API reads one (an integral float is one).
+#[derive(serde::Deserialize)]
+struct Wrapped {
+    #[serde(deserialize_with = "crate::http::json::integral")]
+    n: Option<i32>,
+}
+
 fn wrong(at: &str, field: &str, what: &str) -> ApiError {
     ApiError::Unprocessable(format!("{at}{field} must be {what}"))
 }
@@ -87,7 +94,9 @@ pub fn check_fields(at: &str, fields: &JsonObject) -> Result<(), ApiError> {
             id_field(at, field, value)?;
             true
         } else if INTEGERS.contains(&field) {
-            value.as_i64().is_some_and(|n| i32::try_from(n).is_ok())
+            // `2.0` is an integer to JSON Schema, as `crate::http::json::integral` reads it.
+            serde_json::from_value::<Wrapped>(serde_json::json!({ "n": value }))
+                .is_ok_and(|wrapped| wrapped.n.is_some())
         } else if FLAGS.contains(&field) {
             value.is_null() || value.is_boolean()
         } else if ARRAYS.contains(&field) {
@@ -208,12 +217,94 @@ macro_rules! document_schema {
     )*};
 }
 
-document_schema! {
+/// The pattern of an id field: a UUID (white space around is trimmed).
+const UUID_PATTERN: &str =
+    r"^\s*[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}\s*$";
+
+/// The type, or null.
+fn or_null(typed: Type) -> ObjectBuilder {
+    ObjectBuilder::new().schema_type(SchemaType::from_iter([typed, Type::Null]))
+}
+
+fn uuid_or_null() -> ObjectBuilder {
+    or_null(Type::String).pattern(Some(UUID_PATTERN))
+}
+
+/// What [`check_fields`] accepts, as a schema: each known field of its type (or null), the ids
+/// UUIDs, the positions and sizes 32-bit integers, each outcome's ids UUIDs; anything else kept.
+fn request_schema(description: &str) -> RefOr<Schema> {
+    let mut object = ObjectBuilder::new()
+        .schema_type(SchemaType::Type(Type::Object))
+        .description(Some(description))
+        .additional_properties(Some(AdditionalProperties::FreeForm(true)));
+    for field in TEXT {
+        object = object.property(field, or_null(Type::String));
+    }
+    for field in IDS {
+        object = object.property(field, uuid_or_null());
+    }
+    for field in INTEGERS {
+        object = object.property(
+            field,
+            ObjectBuilder::new()
+                .schema_type(SchemaType::Type(Type::Integer))
+                .minimum(Some(i32::MIN))
+                .maximum(Some(i32::MAX)),
+        );
+    }
+    for field in FLAGS {
+        object = object.property(field, or_null(Type::Boolean));
+    }
+    for field in OBJECTS {
+        object = object.property(field, or_null(Type::Object));
+    }
+    let outcome = || {
+        ObjectBuilder::new()
+            .schema_type(SchemaType::Type(Type::Object))
+            .additional_properties(Some(AdditionalProperties::FreeForm(true)))
+            .property("id", uuid_or_null())
+            .property("nextMapElementId", uuid_or_null())
+            .property("developerName", or_null(Type::String))
+            .property("label", or_null(Type::String))
+    };
+    for field in ARRAYS {
+        let array = utoipa::openapi::schema::ArrayBuilder::new()
+            .schema_type(SchemaType::from_iter([Type::Array, Type::Null]));
+        let array = if field == "outcomes" {
+            array.items(outcome())
+        } else {
+            array
+        };
+        object = object.property(field, array);
+    }
+    object.into()
+}
+
+/// Declares a request shape by Boomi's name, described by [`request_schema`].
+macro_rules! request_schema {
+    ($($name:ident => $description:literal),* $(,)?) => {$(
+        #[doc = $description]
+        pub struct $name;
+
+        impl utoipa::PartialSchema for $name {
+            fn schema() -> RefOr<Schema> {
+                request_schema($description)
+            }
+        }
+
+        impl utoipa::ToSchema for $name {}
+    )*};
+}
+
+request_schema! {
     MapElementRequestAPI => "A map element as Boomi's MapElementRequestAPI: kept as sent. `id` (a UUID; absent or null creates), `groupElementId`, `pageElementId` and each outcome's `id` and `nextMapElementId` are UUIDs or null; `x`, `y` 32-bit integers; an outcome must point at a map element of the flow.",
-    MapElementResponseAPI => "A map element as Boomi's MapElementResponseAPI: the stored document with keyflow's id, dates and builders.",
     GroupElementRequestAPI => "A group element as Boomi's GroupElementRequestAPI: kept as sent. `id` (a UUID; absent or null creates) and `groupElementId` are UUIDs or null; `x`, `y`, `width`, `height` 32-bit integers.",
-    GroupElementResponseAPI => "A group element as Boomi's GroupElementResponseAPI: the stored document with keyflow's id, dates and builders.",
     NavigationElementRequestAPI => "A navigation element as Boomi's NavigationElementRequestAPI: kept as sent. `id` (a UUID; absent or null creates) and `groupElementId` are UUIDs or null; `x`, `y`, `width`, `height` 32-bit integers.",
+}
+
+document_schema! {
+    MapElementResponseAPI => "A map element as Boomi's MapElementResponseAPI: the stored document with keyflow's id, dates and builders.",
+    GroupElementResponseAPI => "A group element as Boomi's GroupElementResponseAPI: the stored document with keyflow's id, dates and builders.",
     NavigationElementResponseAPI => "A navigation element as Boomi's NavigationElementResponseAPI: the stored document with keyflow's id, dates and builders.",
     ElementAPI => "A tenant element (value, type, page, …) as Boomi's …ElementResponseAPI.",
 }
@@ -229,6 +320,8 @@ mod tests {
                           "anything": {"kept": true}});
         let element = element_in("", good).unwrap();
         assert!(element.id.is_none());
+        // An integral float is an integer to JSON Schema.
+        assert!(element_in("", json!({"x": 2.0, "width": -3})).is_ok());
         assert!(element.document.contains_key("anything"));
         for bad in [
             json!([]),

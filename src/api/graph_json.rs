@@ -110,9 +110,17 @@ pub struct GraphMapElement {
     pub id: Uuid,
     pub element_type: Option<String>,
     // Boomi's integers are not nullable: an element without a position has none.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "crate::http::json::integral"
+    )]
     pub x: Option<i32>,
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "crate::http::json::integral"
+    )]
     pub y: Option<i32>,
     pub developer_name: Option<String>,
     #[serde(default, deserialize_with = "present_id")]
@@ -129,13 +137,29 @@ pub struct GraphGroupElement {
     pub id: Uuid,
     pub element_type: Option<String>,
     // Boomi's integers are not nullable: one the element lacks is left out.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "crate::http::json::integral"
+    )]
     pub x: Option<i32>,
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "crate::http::json::integral"
+    )]
     pub y: Option<i32>,
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "crate::http::json::integral"
+    )]
     pub width: Option<i32>,
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "crate::http::json::integral"
+    )]
     pub height: Option<i32>,
     pub developer_name: Option<String>,
     #[serde(default, deserialize_with = "present_id")]

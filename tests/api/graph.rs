@@ -483,7 +483,8 @@ async fn the_draw_2_graph_moves_and_deletes_elements() {
         .find(|m| m["id"] == middle["id"])
         .unwrap();
     assert_eq!(entry["outcomes"][0]["nextMapElementId"], end_id);
-    entry["x"] = json!(42);
+    // An integral float is an integer to JSON Schema: read as one.
+    entry["x"] = json!(42.0);
     entry["outcomes"][0]["developerName"] = json!("onwards");
     // Tools send a blank id for "no group": read as none, not refused.
     entry["groupElementId"] = json!("");
