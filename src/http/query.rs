@@ -4,6 +4,7 @@
 //! (400) rather than one of the two being chosen silently.
 
 use std::borrow::Cow;
+use std::collections::HashMap;
 
 use serde::de::{self, Deserialize, Deserializer, Visitor};
 
@@ -16,11 +17,13 @@ pub(crate) fn canonical<'de, T: Deserialize<'de>>(query: &str) -> Result<String,
     let fields = field_names::<T>();
     let pairs: Vec<(Cow<'_, str>, Cow<'_, str>)> =
         form_urlencoded::parse(query.as_bytes()).collect();
-    for (index, (name, _)) in pairs.iter().enumerate() {
-        let differs_in_case = pairs[..index]
-            .iter()
-            .any(|(earlier, _)| earlier != name && earlier.eq_ignore_ascii_case(name));
-        if differs_in_case {
+    // Each name's first spelling, by its lower case: one pass, however many pairs are sent.
+    let mut spellings: HashMap<String, &str> = HashMap::with_capacity(pairs.len());
+    for (name, _) in &pairs {
+        let first = *spellings
+            .entry(name.to_ascii_lowercase())
+            .or_insert(name.as_ref());
+        if first != name.as_ref() {
             return Err(ApiError::BadRequest(format!(
                 "the query parameter '{}' is sent more than once, in different cases",
                 crate::domain::shorten(name)

@@ -3,7 +3,7 @@
 //! or a package carries those and, transitively, every element they mention in turn (a page's
 //! values, a value's type, a type's service).
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 use uuid::Uuid;
 
@@ -26,31 +26,24 @@ pub async fn uses_for(
     imported: &BTreeSet<Uuid>,
 ) -> StoreResult<Vec<FlowUse>> {
     let ids: Vec<Uuid> = mentioned.iter().copied().collect();
-    let mut uses: Vec<FlowUse> = store
+    let mut uses: BTreeMap<Uuid, bool> = store
         .elements_by_ids(tenant, &ids)
         .await?
         .into_iter()
-        .map(|element| FlowUse {
-            element: element.id,
-            imported: imported.contains(&element.id),
-        })
+        .map(|element| (element.id, imported.contains(&element.id)))
         .collect();
     for id in imported {
-        if !uses.iter().any(|used| used.element == *id) {
-            uses.push(FlowUse {
-                element: *id,
-                imported: true,
-            });
-        }
+        uses.insert(*id, true);
     }
-    uses.sort();
-    Ok(uses)
+    // In the order of their ids, as `FlowUse` sorts.
+    Ok(uses
+        .into_iter()
+        .map(|(element, imported)| FlowUse { element, imported })
+        .collect())
 }
 
 /// The tenant elements reachable from `start`: those elements, and every element their
 /// documents mention, transitively. Ordered by kind, then name.
-// Used by snapshot images and packages, which other branches of issue 12 write.
-#[allow(dead_code)]
 pub async fn reachable(
     store: &dyn Store,
     tenant: TenantId,

@@ -316,17 +316,20 @@ pub async fn conflicting(
     tenant: TenantId,
     elements: &[NewElement],
 ) -> Result<(), Refusal> {
-    let ids: Vec<Uuid> = elements.iter().map(|element| element.id).collect();
+    let by_id: BTreeMap<Uuid, &NewElement> = elements
+        .iter()
+        .map(|element| (element.id, element))
+        .collect();
+    let ids: Vec<Uuid> = by_id.keys().copied().collect();
     let existing = store.elements_by_ids(tenant, &ids).await?;
     let differing: Vec<ElementRecord> = existing
         .into_iter()
         .filter(|held| {
-            elements.iter().any(|element| {
-                element.id == held.id
-                    && (element.kind != held.kind
-                        || element.name.as_str() != held.developer_name
-                        || comparable(&element.document, element.kind, element.name.as_str())
-                            != comparable(&held.document, held.kind, &held.developer_name))
+            by_id.get(&held.id).is_some_and(|element| {
+                element.kind != held.kind
+                    || element.name.as_str() != held.developer_name
+                    || comparable(&element.document, element.kind, element.name.as_str())
+                        != comparable(&held.document, held.kind, &held.developer_name)
             })
         })
         .collect();

@@ -305,9 +305,10 @@ pub trait FlowStore {
 }
 
 /// The tenant's elements (values, types, pages, services, macros, identity providers, tags,
-/// custom page components), each stored as its document.
+/// custom page components), each stored as its document. Writes go through
+/// [`FlowStore::apply_batch`], the one transaction that writes elements.
 #[async_trait]
-pub trait ElementStore {
+pub trait ElementStore: FlowStore {
     /// The tenant's elements of one kind (every kind with `None`), ordered by name.
     async fn elements(
         &self,
@@ -329,7 +330,21 @@ pub trait ElementStore {
         &self,
         tenant: TenantId,
         element: NewElement,
-    ) -> StoreResult<ElementRecord>;
+    ) -> StoreResult<ElementRecord> {
+        let id = element.id;
+        self.apply_batch(
+            tenant,
+            ElementBatch {
+                elements: vec![element],
+                overwrite_existing: true,
+                flows: Vec::new(),
+            },
+        )
+        .await?;
+        self.element(tenant, id)
+            .await?
+            .ok_or_else(|| StoreError::Internal(anyhow::anyhow!("a saved element vanished")))
+    }
     /// Deletes the element. False when the tenant has no such element of that kind; Conflict
     /// naming the flows when a flow uses it (enforced by the database).
     async fn delete_element(

@@ -17,9 +17,7 @@ use super::super::columns::{
 use super::{PgStore, internal};
 use crate::domain::element::ElementKind;
 use crate::domain::{TenantId, Timestamp, UserId};
-use crate::store::{
-    ElementBatch, ElementRecord, ElementStore, FlowStore, NewElement, StoreError, StoreResult, Who,
-};
+use crate::store::{ElementRecord, ElementStore, NewElement, StoreError, StoreResult, Who};
 
 /// An element's columns with its builders joined in (LEFT: an element outlives its author).
 const SELECT_ELEMENTS: &str = "SELECT e.id, e.kind, e.developer_name, e.document, \
@@ -237,26 +235,6 @@ impl ElementStore for PgStore {
             q.bind(tenant.0).bind(ids)
         })
         .await
-    }
-
-    async fn save_element(
-        &self,
-        tenant: TenantId,
-        element: NewElement,
-    ) -> StoreResult<ElementRecord> {
-        let id = element.id;
-        self.apply_batch(
-            tenant,
-            ElementBatch {
-                elements: vec![element],
-                overwrite_existing: true,
-                flows: Vec::new(),
-            },
-        )
-        .await?;
-        self.element(tenant, id)
-            .await?
-            .ok_or_else(|| StoreError::Internal(anyhow::anyhow!("a saved element vanished")))
     }
 
     async fn delete_element(
