@@ -80,10 +80,14 @@ pub(super) fn element_in_use(kind: ElementKind, flows: &[(String, String)]) -> S
         .iter()
         .map(|(id, name)| format!("'{name}' ({id})"))
         .collect();
+    let (flows_word, them) = if flows.len() == 1 {
+        ("flow", "it")
+    } else {
+        ("flows", "them")
+    };
     StoreError::Conflict(format!(
-        "this {} is used by the flow{} {}: remove it from them first",
+        "this {} is used by the {flows_word} {}: remove it from {them} first",
         kind.noun(),
-        if flows.len() == 1 { "" } else { "s" },
         named.join(", ")
     ))
 }
