@@ -1,42 +1,41 @@
 //! Query parameter names matched case-insensitively (`?Filter=`, `?PAGESIZE=`), as Boomi's
 //! own server and the clients written against it treat them, for every query a handler reads
-//! with [`crate::http::json::TextQuery`]. A name sent twice in different cases is refused
-//! (400) rather than one of the two being chosen silently.
+//! with [`crate::http::json::TextQuery`]. A parameter the handler reads, sent twice in
+//! different cases, is refused (400) rather than one of the two being chosen silently.
 
 use std::borrow::Cow;
-use std::collections::HashMap;
 
 use serde::de::{self, Deserialize, Deserializer, Visitor};
 
 use crate::http::error::ApiError;
 
 /// The query with each name that matches a field of `T` but for case spelled as the field is;
-/// other names are left as they are (serde ignores them, as before). 400 when two names are
-/// the same but for case.
+/// other names are left as they are (serde ignores them, as before). 400 when one field is
+/// named in two spellings. One pass over the pairs, each compared with `T`'s few fields.
 pub(crate) fn canonical<'de, T: Deserialize<'de>>(query: &str) -> Result<String, ApiError> {
     let fields = field_names::<T>();
-    let pairs: Vec<(Cow<'_, str>, Cow<'_, str>)> =
-        form_urlencoded::parse(query.as_bytes()).collect();
-    // Each name's first spelling, by its lower case: one pass, however many pairs are sent.
-    let mut spellings: HashMap<String, &str> = HashMap::with_capacity(pairs.len());
-    for (name, _) in &pairs {
-        let first = *spellings
-            .entry(name.to_ascii_lowercase())
-            .or_insert(name.as_ref());
-        if first != name.as_ref() {
-            return Err(ApiError::BadRequest(format!(
-                "the query parameter '{}' is sent more than once, in different cases",
-                crate::domain::shorten(name)
-            )));
-        }
-    }
+    // The spelling each field was first sent in.
+    let mut spellings: Vec<Option<Cow<'_, str>>> = vec![None; fields.len()];
     let mut out = form_urlencoded::Serializer::new(String::new());
-    for (name, value) in &pairs {
-        let name = fields
+    for (name, value) in form_urlencoded::parse(query.as_bytes()) {
+        let Some(index) = fields
             .iter()
-            .find(|field| field.eq_ignore_ascii_case(name))
-            .map_or(name.as_ref(), |field| field);
-        out.append_pair(name, value);
+            .position(|field| field.eq_ignore_ascii_case(&name))
+        else {
+            out.append_pair(&name, &value);
+            continue;
+        };
+        match &spellings[index] {
+            Some(first) if *first != name => {
+                return Err(ApiError::BadRequest(format!(
+                    "the query parameter '{}' is sent more than once, in different cases",
+                    crate::domain::shorten(&name)
+                )));
+            }
+            Some(_) => {}
+            None => spellings[index] = Some(name),
+        }
+        out.append_pair(fields[index], &value);
     }
     Ok(out.finish())
 }
@@ -124,5 +123,10 @@ mod tests {
         ));
         // The same spelling twice is left to serde, which refuses a duplicate field.
         assert!(canonical::<Paging>("page=1&page=2").is_ok());
+        // A name no field has is ignored whatever its spellings.
+        assert_eq!(
+            canonical::<Paging>("other=1&OTHER=2").unwrap(),
+            "other=1&OTHER=2"
+        );
     }
 }
