@@ -4,6 +4,7 @@
 //! must guarantee is checked by the contract suite, `tests/api/store_contract.rs`.
 
 mod changes;
+mod codec;
 mod columns;
 mod filtering;
 pub(crate) mod postgres;

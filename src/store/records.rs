@@ -115,7 +115,7 @@ pub struct NewKey {
 }
 
 /// What a valid key grants: who, in which tenant, until when.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
 pub struct KeyGrant {
     pub key_id: KeyId,
     pub user_id: UserId,
@@ -124,7 +124,7 @@ pub struct KeyGrant {
 }
 
 /// A key as its owner's list shows it.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, sqlx::FromRow)]
 pub struct KeyRecord {
     pub id: KeyId,
     pub tenant_id: TenantId,

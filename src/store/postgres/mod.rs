@@ -6,7 +6,6 @@ mod changes;
 mod elements;
 mod flows;
 mod graph;
-mod keys;
 mod meta;
 mod sessions;
 mod snapshots;
@@ -23,6 +22,28 @@ use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::{Connection, PgConnection, PgPool};
 
 use super::sql_errors::{conflict_or_internal, internal};
+
+/// The names the shared statements (`store/sql/`) take from their backend.
+type Store = PgStore;
+type Conn = PgConnection;
+
+/// The locking clause a read inside a write takes: `update` for a row the write replaces,
+/// `no_key_update` for a parent row whose children it changes (it does not block the
+/// key-share locks of foreign-key checks), `share` for a row it only relies on.
+macro_rules! row_lock {
+    (update) => {
+        " FOR UPDATE"
+    };
+    (no_key_update) => {
+        " FOR NO KEY UPDATE"
+    };
+    (share) => {
+        " FOR SHARE"
+    };
+}
+
+#[path = "../sql/mod.rs"]
+mod sql;
 
 // `keyflow copy`'s reads and writes; declared apart from the area modules at the top.
 pub(crate) mod transfer;
@@ -78,6 +99,11 @@ impl PgStore {
             pool,
             channel: format!("keyflow_changes:{schema}").into(),
         })
+    }
+
+    /// A transaction for a write; what it decides on, it locks (`row_lock!`).
+    async fn begin_write(&self) -> super::StoreResult<sqlx::Transaction<'static, sqlx::Postgres>> {
+        Ok(self.pool.begin().await?)
     }
 
     /// Closes every connection.

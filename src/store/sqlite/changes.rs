@@ -4,8 +4,25 @@
 
 use async_trait::async_trait;
 
-use super::{SqliteStore, internal};
-use crate::store::{ChangeFeed, ChangeListener, StoreError, StoreResult};
+use super::{SqliteStore, bump_revocation_epoch, internal};
+use crate::store::{Change, ChangeFeed, ChangeListener, StoreError, StoreResult};
+
+impl SqliteStore {
+    /// A change that may revoke a credential raises the counter, inside the caller's
+    /// transaction; the server polls it to hear the command line's changes should the
+    /// control socket miss one. No other instance shares a SQLite database, so nothing is
+    /// sent.
+    pub(super) async fn announce(
+        &self,
+        tx: &mut sqlx::SqliteConnection,
+        change: Change,
+    ) -> StoreResult<()> {
+        if change.revokes_credentials() {
+            bump_revocation_epoch(tx).await?;
+        }
+        Ok(())
+    }
+}
 
 #[async_trait]
 impl ChangeFeed for SqliteStore {

@@ -5,7 +5,6 @@ mod changes;
 mod elements;
 mod flows;
 mod graph;
-mod keys;
 mod meta;
 mod sessions;
 mod snapshots;
@@ -26,6 +25,21 @@ use uuid::Uuid;
 use super::sql_errors::{conflict_or_internal, internal};
 use super::{StoreError, StoreResult};
 use crate::domain::Timestamp;
+
+/// The names the shared statements (`store/sql/`) take from their backend.
+type Store = SqliteStore;
+type Conn = sqlx::SqliteConnection;
+
+/// SQLite has no row locks: a write transaction holds the database's write lock from its
+/// first statement (`begin_write`), so what it reads stays as read until it commits.
+macro_rules! row_lock {
+    ($($kind:tt)*) => {
+        ""
+    };
+}
+
+#[path = "../sql/mod.rs"]
+mod sql;
 
 /// How much of the database file reads may map (SQLite's `mmap_size`).
 const MMAP_BYTES: u64 = 1 << 30;
@@ -76,6 +90,13 @@ impl SqliteStore {
             .await
             .context("cannot bring the database schema up to date")?;
         Ok(Self { pool, options })
+    }
+
+    /// A transaction that takes the write lock at once (`BEGIN IMMEDIATE`), so that no other
+    /// writer changes what it reads before it writes: SQLite's form of the row locks
+    /// PostgreSQL's writes take.
+    async fn begin_write(&self) -> StoreResult<sqlx::Transaction<'static, sqlx::Sqlite>> {
+        Ok(self.pool.begin_with("BEGIN IMMEDIATE").await?)
     }
 
     /// Flushes the WAL into the main file and closes every connection, leaving no `-wal` file.

@@ -1,0 +1,19 @@
+//! The store's statements, written once for both backends. This folder is compiled twice:
+//! `sqlite/mod.rs` and `postgres/mod.rs` each include it (`#[path = "../sql/mod.rs"]`), with
+//! their own meaning of the few names it takes from its parent:
+//!
+//! - `Store`, the backend's store (its `pool` field), on which these files implement the
+//!   store traits;
+//! - `Conn`, the backend's connection, for helpers that run inside a caller's transaction;
+//! - `Store::begin_write`, a transaction that holds what its decisions need (SQLite: the
+//!   write lock from its first statement; PostgreSQL: the row locks it takes);
+//! - `Store::announce`, which tells other instances of a change inside the write's
+//!   transaction;
+//! - `row_lock!`, the locking clause a read inside a write takes (empty on SQLite).
+//!
+//! Statements use `$1`, `$2`, … placeholders, which both drivers bind by number, and bind and
+//! read domain values through `store::codec`. Each body is type-checked once per backend.
+
+use super::{Conn, Store};
+
+mod keys;
