@@ -127,16 +127,18 @@ macro_rules! text_column {
             }
         }
 
+        // Bound as `&'q str`, not `&'static str`: SQLite's `Encode<'q>` is for `&'q str` only,
+        // and a `'static` bound would make every query that binds one `'static`.
         impl<'q, DB: Database> Encode<'q, DB> for $type
         where
-            &'static str: Encode<'q, DB>,
+            &'q str: Encode<'q, DB>,
         {
             fn encode_by_ref(
                 &self,
                 buf: &mut <DB as Database>::ArgumentBuffer<'q>,
             ) -> Result<IsNull, BoxDynError> {
-                let text: &'static str = ($to_text)(*self);
-                <&'static str as Encode<'q, DB>>::encode(text, buf)
+                let text: &'q str = ($to_text)(*self);
+                <&'q str as Encode<'q, DB>>::encode(text, buf)
             }
         }
 

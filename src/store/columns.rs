@@ -3,7 +3,7 @@
 //! administrator, a taken element name, an element in use, a stale editing token).
 
 use super::{JsonObject, NewElement, StoreError, StoreResult};
-use crate::domain::element::{ElementKind, FlowElementKind};
+use crate::domain::element::ElementKind;
 use crate::domain::flow::FlowSettings;
 use crate::domain::{FlowId, Role};
 
@@ -50,19 +50,6 @@ pub(super) fn document_json(document: &JsonObject) -> StoreResult<String> {
 pub(super) fn document_from_json(text: &str) -> StoreResult<JsonObject> {
     serde_json::from_str(text)
         .map_err(|e| StoreError::Internal(anyhow::Error::new(e).context("element document")))
-}
-
-/// An element kind read back from its column; an unknown one means a corrupt row.
-pub(super) fn element_kind(text: &str) -> StoreResult<ElementKind> {
-    ElementKind::parse(text)
-        .map_err(|_| StoreError::Internal(anyhow::anyhow!("unknown element kind in the database")))
-}
-
-/// A flow element kind read back from its column.
-pub(super) fn flow_element_kind(text: &str) -> StoreResult<FlowElementKind> {
-    FlowElementKind::parse(text).map_err(|_| {
-        StoreError::Internal(anyhow::anyhow!("unknown flow element kind in the database"))
-    })
 }
 
 /// The refusal of an element whose name another element of its kind has.

@@ -3,12 +3,8 @@
 //! instance may have cached announced from its own transaction ([`changes`]).
 
 mod changes;
-mod elements;
-mod flows;
-mod graph;
 mod meta;
 mod sessions;
-mod snapshots;
 mod tenants;
 mod users;
 
@@ -42,6 +38,26 @@ macro_rules! row_lock {
     };
 }
 
+/// Text in code point order (as SQLite's binary collation), whatever the database's locale.
+macro_rules! code_point_order {
+    () => {
+        " COLLATE \"C\""
+    };
+}
+
+/// The ids of a JSON array bound as text.
+macro_rules! uuids_in_json {
+    ($param:literal) => {
+        concat!(
+            "SELECT value::uuid FROM json_array_elements_text(",
+            $param,
+            "::json)"
+        )
+    };
+}
+
+// Compiled once per backend, by design (`sql/mod.rs`).
+#[allow(clippy::duplicate_mod)]
 #[path = "../sql/mod.rs"]
 mod sql;
 

@@ -9,11 +9,20 @@
 //!   write lock from its first statement; PostgreSQL: the row locks it takes);
 //! - `Store::announce`, which tells other instances of a change inside the write's
 //!   transaction;
-//! - `row_lock!`, the locking clause a read inside a write takes (empty on SQLite).
+//! - `row_lock!`, the locking clause a read inside a write takes (empty on SQLite);
+//! - `code_point_order!`, the collation that orders text by code point (SQLite's default);
+//! - `uuids_in_json!`, the ids of a JSON array of UUIDs bound as text, as a subquery.
 //!
 //! Statements use `$1`, `$2`, … placeholders, which both drivers bind by number, and bind and
 //! read domain values through `store::codec`. Each body is type-checked once per backend.
 
 use super::{Conn, Store};
 
+// Declared first: their statement macros are in scope in the files declared after them.
+#[macro_use]
+mod flows;
+#[macro_use]
+mod elements;
+mod graph;
 mod keys;
+mod snapshots;

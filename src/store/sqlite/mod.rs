@@ -2,12 +2,8 @@
 //! on and `synchronous=FULL`, so a write that was answered survives `kill -9` (and power loss).
 
 mod changes;
-mod elements;
-mod flows;
-mod graph;
 mod meta;
 mod sessions;
-mod snapshots;
 mod tenants;
 mod transfer;
 mod users;
@@ -38,6 +34,23 @@ macro_rules! row_lock {
     };
 }
 
+/// Text compares by code point already (the BINARY collation).
+macro_rules! code_point_order {
+    () => {
+        ""
+    };
+}
+
+/// The ids of a JSON array bound as text, one bind whatever their number (SQLite limits
+/// parameters).
+macro_rules! uuids_in_json {
+    ($param:literal) => {
+        concat!("SELECT value FROM json_each(", $param, ")")
+    };
+}
+
+// Compiled once per backend, by design (`sql/mod.rs`).
+#[allow(clippy::duplicate_mod)]
 #[path = "../sql/mod.rs"]
 mod sql;
 
