@@ -23,6 +23,14 @@ use crate::domain::{Digest, FlowId, KeyId, Role, TenantId, Timestamp, UserId, Ve
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct DbUuid(pub Uuid);
 
+/// Lets a row struct keep a plain `Uuid` field read through the column codec
+/// (`#[sqlx(try_from = "DbUuid")]`).
+impl From<DbUuid> for Uuid {
+    fn from(id: DbUuid) -> Self {
+        id.0
+    }
+}
+
 /// Implements both backends' codecs for a type stored as text in SQLite and as `$native` in
 /// PostgreSQL, given how it becomes text, how text becomes it, and how the native value
 /// converts each way.
@@ -127,16 +135,18 @@ macro_rules! text_column {
             }
         }
 
+        // Bound as `&'q str`, not `&'static str`: SQLite's text encoding borrows for the
+        // arguments' lifetime, so a `'static` bound would only allow `'static` arguments.
         impl<'q, DB: Database> Encode<'q, DB> for $type
         where
-            &'static str: Encode<'q, DB>,
+            &'q str: Encode<'q, DB>,
         {
             fn encode_by_ref(
                 &self,
                 buf: &mut <DB as Database>::ArgumentBuffer<'q>,
             ) -> Result<IsNull, BoxDynError> {
-                let text: &'static str = ($to_text)(*self);
-                <&'static str as Encode<'q, DB>>::encode(text, buf)
+                let text: &'q str = ($to_text)(*self);
+                <&'q str as Encode<'q, DB>>::encode(text, buf)
             }
         }
 
