@@ -23,6 +23,14 @@ use crate::domain::{Digest, FlowId, KeyId, Role, TenantId, Timestamp, UserId, Ve
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct DbUuid(pub Uuid);
 
+/// Lets a row struct keep a plain `Uuid` field read through the column codec
+/// (`#[sqlx(try_from = "DbUuid")]`).
+impl From<DbUuid> for Uuid {
+    fn from(id: DbUuid) -> Self {
+        id.0
+    }
+}
+
 /// Implements both backends' codecs for a type stored as text in SQLite and as `$native` in
 /// PostgreSQL, given how it becomes text, how text becomes it, and how the native value
 /// converts each way.

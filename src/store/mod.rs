@@ -6,6 +6,7 @@
 mod changes;
 mod codec;
 mod columns;
+mod config;
 mod filtering;
 pub(crate) mod postgres;
 mod records;
@@ -13,14 +14,13 @@ mod sql_errors;
 pub(crate) mod sqlite;
 pub mod transfer;
 
-use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use secrecy::SecretString;
 
 pub use changes::*;
 pub use columns::start_document;
+pub use config::StoreConfig;
 pub use records::*;
 pub use transfer::{Dump, Transfer};
 
@@ -33,40 +33,6 @@ use crate::domain::{
     Email, FlowFilter, FlowId, KeyId, Page, Role, TenantId, TenantName, Timestamp, UserId,
     VersionId,
 };
-
-/// Which backend holds the data, and where.
-#[derive(Debug, Clone)]
-pub enum StoreConfig {
-    /// The embedded SQLite database, `keyflow.db` in the data directory.
-    Sqlite { data_dir: PathBuf },
-    /// A PostgreSQL database (`postgres://…`), which several instances may share. The URL may
-    /// hold a password, so it is kept as a secret: it never prints, in a log or an error.
-    Postgres { url: SecretString },
-}
-
-impl StoreConfig {
-    /// The store a data directory holds.
-    pub fn in_data_dir(data_dir: &Path) -> Self {
-        StoreConfig::Sqlite {
-            data_dir: data_dir.to_path_buf(),
-        }
-    }
-
-    /// PostgreSQL at `url` when one is given, else the data directory's SQLite database.
-    pub fn choose(database_url: Option<&SecretString>, data_dir: &Path) -> Self {
-        match database_url {
-            Some(url) => StoreConfig::Postgres { url: url.clone() },
-            None => Self::in_data_dir(data_dir),
-        }
-    }
-
-    /// Whether other processes may write to the same data: the command line on a data
-    /// directory (SQLite) reaches the server through its control socket; on PostgreSQL every
-    /// writer announces its changes through the database itself.
-    pub fn is_shared(&self) -> bool {
-        matches!(self, StoreConfig::Postgres { .. })
-    }
-}
 
 /// Opens the configured backend (creating its database if needed) and brings its schema up
 /// to date. Close it with [`MetaStore::close`] when done.

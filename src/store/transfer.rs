@@ -9,7 +9,8 @@
 use async_trait::async_trait;
 use uuid::Uuid;
 
-use super::{StoreConfig, StoreError, StoreResult, Tenant, User, postgres};
+use super::codec::DbUuid;
+use super::{StoreError, StoreResult, Tenant, User};
 use crate::domain::{Digest, FlowId, KeyId, Role, TenantId, Timestamp, UserId, VersionId};
 
 /// Reads or fills a whole store.
@@ -24,40 +25,6 @@ pub trait Transfer {
     /// Conflict, changing nothing, when the store is not empty (any tenant, user, flow, key,
     /// event or setting): a copy never merges into existing data.
     async fn import(&self, dump: Dump) -> StoreResult<()>;
-}
-
-impl StoreConfig {
-    /// Where the data is, for messages: the data directory, or PostgreSQL's user, host, port
-    /// and database. Never the URL itself, which may hold a password.
-    pub fn describe(&self) -> String {
-        match self {
-            StoreConfig::Sqlite { data_dir } => {
-                format!("the data directory {}", data_dir.display())
-            }
-            StoreConfig::Postgres { url } => match postgres::transfer::place(url) {
-                Ok(place) => format!("PostgreSQL {place}"),
-                Err(_) => "PostgreSQL (an invalid URL)".to_string(),
-            },
-        }
-    }
-
-    /// Whether both name the same data: one data directory (however spelled), or one
-    /// PostgreSQL database and schema.
-    pub fn same_place(&self, other: &StoreConfig) -> bool {
-        match (self, other) {
-            (StoreConfig::Sqlite { data_dir: a }, StoreConfig::Sqlite { data_dir: b }) => {
-                match (a.canonicalize(), b.canonicalize()) {
-                    (Ok(a), Ok(b)) => a == b,
-                    // One does not exist yet, so they differ, unless spelled the same.
-                    _ => a == b,
-                }
-            }
-            (StoreConfig::Postgres { url: a }, StoreConfig::Postgres { url: b }) => {
-                postgres::transfer::same_database(a, b)
-            }
-            _ => false,
-        }
-    }
 }
 
 /// The tables a dump holds, in the order they are written (each after those it refers to).
@@ -77,9 +44,6 @@ pub const TABLES: [&str; 14] = [
     "audit_events",
     "meta",
 ];
-
-/// SQLite keeps its change counter as this `meta` row: the backend's own, never copied.
-pub(crate) const SQLITE_COUNTER_KEY: &str = "revocation_epoch";
 
 /// Every row of a store. Users keep their password hashes, keys their digests and sealed
 /// values, tokens, sessions and invitations their digests: all of it works only under the
@@ -129,7 +93,7 @@ impl Dump {
     }
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, sqlx::FromRow)]
 pub struct MembershipRow {
     pub user_id: UserId,
     pub tenant_id: TenantId,
@@ -139,7 +103,7 @@ pub struct MembershipRow {
 }
 
 /// A pending invitation, with its link's digest.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, sqlx::FromRow)]
 pub struct InvitationRow {
     pub id: UserId,
     pub user_id: UserId,
@@ -152,7 +116,7 @@ pub struct InvitationRow {
     pub created_at: Timestamp,
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, sqlx::FromRow)]
 pub struct ApiKeyRow {
     pub id: KeyId,
     pub user_id: UserId,
@@ -166,7 +130,7 @@ pub struct ApiKeyRow {
     pub expires_at: Option<Timestamp>,
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, sqlx::FromRow)]
 pub struct TokenRow {
     pub digest: Digest,
     pub user_id: UserId,
@@ -178,7 +142,7 @@ pub struct TokenRow {
     pub key_id: Option<KeyId>,
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, sqlx::FromRow)]
 pub struct WebSessionRow {
     pub digest: Digest,
     pub user_id: UserId,
@@ -188,11 +152,12 @@ pub struct WebSessionRow {
 
 /// One version of a flow as stored: the one being edited (`flows`), or the version a
 /// snapshot froze.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, sqlx::FromRow)]
 pub struct FlowRow {
     pub id: FlowId,
     pub tenant_id: TenantId,
     pub version_id: VersionId,
+    #[sqlx(try_from = "DbUuid")]
     pub editing_token: Uuid,
     pub developer_name: String,
     /// The folded name the filters compare, as stored (not folded again).
@@ -200,6 +165,7 @@ pub struct FlowRow {
     pub developer_summary: Option<String>,
     pub start_map_element_id: Option<String>,
     /// The `FlowSettings` JSON as stored, not parsed into the type, so nothing is lost.
+    #[sqlx(try_from = "JsonText")]
     pub settings: serde_json::Value,
     pub date_created: Timestamp,
     pub date_modified: Timestamp,
@@ -209,8 +175,9 @@ pub struct FlowRow {
 }
 
 /// A snapshot: its frozen version (whose `id` is the flow's) and its activation state.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, sqlx::FromRow)]
 pub struct SnapshotRow {
+    #[sqlx(flatten)]
     pub version: FlowRow,
     pub comment: Option<String>,
     pub snapped_at: Timestamp,
@@ -224,13 +191,15 @@ pub struct SnapshotRow {
 
 /// A tenant element. The kind and folded name as stored (not checked or folded again); the
 /// document as the JSON it is stored as.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, sqlx::FromRow)]
 pub struct ElementRow {
     pub tenant_id: TenantId,
+    #[sqlx(try_from = "DbUuid")]
     pub id: Uuid,
     pub kind: String,
     pub developer_name: String,
     pub name_folded: String,
+    #[sqlx(try_from = "JsonText")]
     pub document: serde_json::Value,
     pub date_created: Timestamp,
     pub date_modified: Timestamp,
@@ -239,12 +208,14 @@ pub struct ElementRow {
 }
 
 /// A map, group or navigation element of the flow being edited.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, sqlx::FromRow)]
 pub struct FlowElementRow {
     pub flow_id: FlowId,
+    #[sqlx(try_from = "DbUuid")]
     pub id: Uuid,
     pub kind: String,
     pub developer_name: String,
+    #[sqlx(try_from = "JsonText")]
     pub document: serde_json::Value,
     pub date_created: Timestamp,
     pub date_modified: Timestamp,
@@ -253,16 +224,18 @@ pub struct FlowElementRow {
 }
 
 /// A tenant element a flow uses.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, sqlx::FromRow)]
 pub struct FlowUseRow {
     pub flow_id: FlowId,
     pub tenant_id: TenantId,
+    #[sqlx(try_from = "DbUuid")]
     pub element_id: Uuid,
     pub imported: bool,
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, sqlx::FromRow)]
 pub struct AuditRow {
+    #[sqlx(try_from = "DbUuid")]
     pub id: Uuid,
     pub at: Timestamp,
     pub actor_id: Option<UserId>,
@@ -271,7 +244,7 @@ pub struct AuditRow {
     pub subject: Option<String>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
 pub struct MetaRow {
     pub key: String,
     pub value: String,
@@ -281,30 +254,18 @@ pub struct MetaRow {
 /// 32766, PostgreSQL 65535) at the widest table's 21 columns, and few round trips.
 pub(crate) const BATCH: usize = 1000;
 
-/// A stored digest read back; anything but 32 bytes means a corrupt row.
-pub(crate) fn digest(bytes: Vec<u8>) -> StoreResult<Digest> {
-    let bytes: [u8; 32] = bytes
-        .try_into()
-        .map_err(|_| StoreError::Internal(anyhow::anyhow!("malformed digest in the database")))?;
-    Ok(Digest::from_bytes(bytes))
-}
+/// A JSON column (flow settings, element documents), text on both backends: read back as the
+/// value it holds, so a corrupt one is an error naming its column.
+#[derive(sqlx::Type)]
+#[sqlx(transparent)]
+pub(crate) struct JsonText(String);
 
-/// A stored role read back.
-pub(crate) fn role(text: &str) -> StoreResult<Role> {
-    text.parse()
-        .map_err(|_| StoreError::Internal(anyhow::anyhow!("unknown role in the database")))
-}
+impl TryFrom<JsonText> for serde_json::Value {
+    type Error = serde_json::Error;
 
-/// A stored element document read back as JSON.
-pub(crate) fn document(text: &str) -> StoreResult<serde_json::Value> {
-    serde_json::from_str(text)
-        .map_err(|e| StoreError::Internal(anyhow::Error::new(e).context("element document")))
-}
-
-/// Stored flow settings read back as JSON.
-pub(crate) fn settings(text: &str) -> StoreResult<serde_json::Value> {
-    serde_json::from_str(text)
-        .map_err(|e| StoreError::Internal(anyhow::Error::new(e).context("flow settings")))
+    fn try_from(text: JsonText) -> Result<Self, Self::Error> {
+        serde_json::from_str(&text.0)
+    }
 }
 
 /// The refusal of a store that already holds data, naming the tables that do.

@@ -18,10 +18,12 @@ use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::{Connection, PgConnection, PgPool};
 
 use super::sql_errors::{conflict_or_internal, internal};
+use super::transfer::TABLES;
 
 /// The names the shared statements (`store/sql/`) take from their backend.
 type Store = PgStore;
 type Conn = PgConnection;
+type Db = sqlx::Postgres;
 
 /// The locking clause a read inside a write takes: `update` for a row the write replaces,
 /// `no_key_update` for a parent row whose children it changes (it does not block the
@@ -61,8 +63,9 @@ macro_rules! uuids_in_json {
 #[path = "../sql/mod.rs"]
 mod sql;
 
-// `keyflow copy`'s reads and writes; declared apart from the area modules at the top.
-pub(crate) mod transfer;
+/// The `meta` rows that are this backend's own, never copied: none (its change counter is a
+/// table of its own, `change_counter`).
+const OWN_META_KEYS: &[&str] = &[];
 
 /// Connections each instance keeps at most: several instances share PostgreSQL's
 /// `max_connections` (100 by default).
@@ -122,6 +125,29 @@ impl PgStore {
         Ok(self.pool.begin().await?)
     }
 
+    /// `keyflow copy`'s read of every table: one snapshot for every table, and no write can
+    /// slip in by mistake.
+    async fn begin_export(&self) -> super::StoreResult<sqlx::Transaction<'static, sqlx::Postgres>> {
+        Ok(self
+            .pool
+            .begin_with("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+            .await?)
+    }
+
+    /// `keyflow copy`'s write of every table.
+    async fn begin_import(&self) -> super::StoreResult<sqlx::Transaction<'static, sqlx::Postgres>> {
+        let mut tx = self.begin_write().await?;
+        // SHARE ROW EXCLUSIVE conflicts with every write and with itself: no instance can add
+        // a row between the emptiness check and the copy, and two copies run one at a time.
+        sqlx::query(&format!(
+            "LOCK TABLE {} IN SHARE ROW EXCLUSIVE MODE",
+            TABLES.join(", ")
+        ))
+        .execute(&mut *tx)
+        .await?;
+        Ok(tx)
+    }
+
     /// Closes every connection.
     pub async fn close(&self) {
         self.pool.close().await;
@@ -130,7 +156,7 @@ impl PgStore {
 
 /// The URL as connection options; the parser's own message may quote the URL, so it is not
 /// passed on.
-fn connect_options(url: &SecretString) -> anyhow::Result<PgConnectOptions> {
+pub(super) fn connect_options(url: &SecretString) -> anyhow::Result<PgConnectOptions> {
     let options = PgConnectOptions::from_str(url.expose_secret()).map_err(|_| {
         anyhow::anyhow!("the database URL is not a valid postgres://user@host:port/database URL")
     })?;
@@ -140,7 +166,7 @@ fn connect_options(url: &SecretString) -> anyhow::Result<PgConnectOptions> {
 }
 
 /// Where the store is, for messages: user, host, port and database, never the password.
-fn describe(options: &PgConnectOptions) -> String {
+pub(super) fn describe(options: &PgConnectOptions) -> String {
     format!(
         "{}@{}:{}/{}",
         options.get_username(),

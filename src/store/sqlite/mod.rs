@@ -5,7 +5,6 @@ mod changes;
 mod meta;
 mod sessions;
 mod tenants;
-mod transfer;
 mod users;
 
 use std::os::unix::fs::OpenOptionsExt;
@@ -25,6 +24,7 @@ use crate::domain::Timestamp;
 /// The names the shared statements (`store/sql/`) take from their backend.
 type Store = SqliteStore;
 type Conn = sqlx::SqliteConnection;
+type Db = sqlx::Sqlite;
 
 /// SQLite has no row locks: a write transaction holds the database's write lock from its
 /// first statement (`begin_write`), so what it reads stays as read until it commits.
@@ -53,6 +53,10 @@ macro_rules! uuids_in_json {
 #[allow(clippy::duplicate_mod)]
 #[path = "../sql/mod.rs"]
 mod sql;
+
+/// The `meta` rows that are this backend's own, never copied: the change counter
+/// (`revocation_epoch`).
+const OWN_META_KEYS: &[&str] = &["revocation_epoch"];
 
 /// How much of the database file reads may map (SQLite's `mmap_size`).
 const MMAP_BYTES: u64 = 1 << 30;
@@ -112,6 +116,20 @@ impl SqliteStore {
         Ok(self.pool.begin_with("BEGIN IMMEDIATE").await?)
     }
 
+    /// `keyflow copy`'s read of every table. In WAL mode a transaction's first read fixes the
+    /// snapshot every later read sees, so a server writing meanwhile cannot make the tables
+    /// disagree.
+    async fn begin_export(&self) -> StoreResult<sqlx::Transaction<'static, sqlx::Sqlite>> {
+        Ok(self.pool.begin().await?)
+    }
+
+    /// `keyflow copy`'s write of every table. IMMEDIATE (`begin_write`): the write lock is held
+    /// from the start, so no other writer can add a row between the emptiness check and the
+    /// copy.
+    async fn begin_import(&self) -> StoreResult<sqlx::Transaction<'static, sqlx::Sqlite>> {
+        self.begin_write().await
+    }
+
     /// Flushes the WAL into the main file and closes every connection, leaving no `-wal` file.
     pub async fn close(&self) {
         let _ = sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)")
@@ -143,10 +161,6 @@ fn uuid(text: &str) -> StoreResult<Uuid> {
 fn timestamp(text: &str) -> StoreResult<Timestamp> {
     Timestamp::parse(text)
         .map_err(|_| StoreError::Internal(anyhow::anyhow!("malformed timestamp in the database")))
-}
-
-fn optional_timestamp(text: Option<String>) -> StoreResult<Option<Timestamp>> {
-    text.as_deref().map(timestamp).transpose()
 }
 
 /// Raises the revocation epoch inside the caller's transaction.
