@@ -5,7 +5,7 @@
 //! - On PostgreSQL, a task listens for the announcements each write sends from its own
 //!   transaction ([`crate::store::ChangeFeed`]) and applies each as it arrives, before this
 //!   instance serves anything that the change made stale.
-//! - A second task reads the change counter every `--revocation-poll` (1 s by default). When it
+//! - A second task reads the change counter every `--revocation-poll-ms` (1 s by default). When it
 //!   moved past what was applied, and nothing is listening (SQLite; PostgreSQL while the
 //!   listening connection is down), every cache is dropped: the bound on staleness. When the
 //!   listener should have heard it but has not after a short grace, the listening connection is

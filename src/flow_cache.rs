@@ -9,6 +9,10 @@
 //! from [`crate::change_watch`]). A generation counter keeps a list read while a write was
 //! committing from being cached after the write forgot it. The cache is bounded in bytes, and a
 //! list is served for a minute at most should a write ever go unannounced.
+//!
+//! Beside the layers, it imports only `coarse_clock` and `domain`: it knows no HTTP. A load's
+//! error is the caller's own type ([`FlowListCache::get_or_load`] is generic over it), passed
+//! back untouched.
 
 use std::future::Future;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -18,7 +22,6 @@ use axum::body::Bytes;
 
 use crate::coarse_clock::{CoarseClock, Stamped};
 use crate::domain::TenantId;
-use crate::http::error::ApiError;
 
 /// How long a list is served from the cache at most, in ticks.
 const LIST_TTL: u32 = CoarseClock::ticks_in(Duration::from_secs(60));
@@ -73,11 +76,13 @@ impl FlowListCache {
         }
     }
 
-    /// The tenant's list from the cache, or from `load` (then cached).
-    pub async fn get_or_load<F, Fut>(&self, tenant: TenantId, load: F) -> Result<Bytes, ApiError>
+    /// The tenant's list from the cache, or from `load` (then cached). A failed load is not
+    /// cached and its error is returned as it is: the error type is the caller's, so that the
+    /// cache stays below the edge that defines `ApiError`.
+    pub async fn get_or_load<F, Fut, E>(&self, tenant: TenantId, load: F) -> Result<Bytes, E>
     where
         F: FnOnce() -> Fut,
-        Fut: Future<Output = Result<Bytes, ApiError>>,
+        Fut: Future<Output = Result<Bytes, E>>,
     {
         let Some(lists) = &self.lists else {
             return load().await;
@@ -127,6 +132,9 @@ impl FlowListCache {
 mod tests {
     use super::*;
 
+    /// The loads below never fail; the cache takes any error type.
+    type Never = std::convert::Infallible;
+
     #[tokio::test]
     async fn a_list_is_loaded_once_until_forgotten() {
         let cache = FlowListCache::new(1 << 20);
@@ -134,7 +142,7 @@ mod tests {
         let loads = AtomicU64::new(0);
         let load = || async {
             loads.fetch_add(1, Ordering::SeqCst);
-            Ok(Bytes::from_static(b"[]"))
+            Ok::<_, Never>(Bytes::from_static(b"[]"))
         };
         cache.get_or_load(tenant, load).await.unwrap();
         cache.get_or_load(tenant, load).await.unwrap();
@@ -145,19 +153,32 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn a_failed_load_is_passed_back_and_not_kept() {
+        let cache = FlowListCache::new(1 << 20);
+        let tenant = TenantId::generate();
+        let failed = cache
+            .get_or_load(tenant, || async { Err::<Bytes, _>("the store is down") })
+            .await;
+        assert_eq!(failed, Err("the store is down"));
+        assert!(cache.cached(tenant).is_none());
+    }
+
+    #[tokio::test]
     async fn a_list_read_across_a_write_is_not_kept() {
         let cache = FlowListCache::new(1 << 20);
         let tenant = TenantId::generate();
         let stale = cache
             .get_or_load(tenant, || async {
                 cache.forget_all(); // a write commits while the list is being read
-                Ok(Bytes::from_static(b"[\"old\"]"))
+                Ok::<_, Never>(Bytes::from_static(b"[\"old\"]"))
             })
             .await
             .unwrap();
         assert_eq!(&stale[..], b"[\"old\"]");
         let fresh = cache
-            .get_or_load(tenant, || async { Ok(Bytes::from_static(b"[\"new\"]")) })
+            .get_or_load(tenant, || async {
+                Ok::<_, Never>(Bytes::from_static(b"[\"new\"]"))
+            })
             .await
             .unwrap();
         assert_eq!(&fresh[..], b"[\"new\"]");
@@ -170,7 +191,7 @@ mod tests {
         let loads = AtomicU64::new(0);
         let load = || async {
             loads.fetch_add(1, Ordering::SeqCst);
-            Ok(Bytes::from_static(b"[]"))
+            Ok::<_, Never>(Bytes::from_static(b"[]"))
         };
         cache.get_or_load(tenant, load).await.unwrap();
         for _ in 1..LIST_TTL {
@@ -191,7 +212,8 @@ mod tests {
     async fn a_list_of_a_shard_is_kept_and_a_larger_one_is_not() {
         let cache = FlowListCache::new(4 << 20);
         let (small, large) = (TenantId::generate(), TenantId::generate());
-        let list = |bytes: usize| move || async move { Ok(Bytes::from(vec![b' '; bytes])) };
+        let list =
+            |bytes: usize| move || async move { Ok::<_, Never>(Bytes::from(vec![b' '; bytes])) };
         cache.get_or_load(small, list(900 << 10)).await.unwrap();
         cache.get_or_load(large, list(2 << 20)).await.unwrap();
         assert!(cache.cached(small).is_some());
@@ -207,7 +229,7 @@ mod tests {
             cache
                 .get_or_load(tenant, || async {
                     loads.fetch_add(1, Ordering::SeqCst);
-                    Ok(Bytes::new())
+                    Ok::<_, Never>(Bytes::new())
                 })
                 .await
                 .unwrap();

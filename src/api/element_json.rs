@@ -1,12 +1,40 @@
 //! Elements on the wire: every element is the JSON object its tool sent, so these functions
 //! only split what keyflow owns (`id`, the dates, the builders) from the document it keeps,
 //! and put them back when answering. Shared by the element, graph, snapshot and package areas.
+//!
+//! [`BuilderWho`], how a builder is written, lives here rather than in `flow_json`: flows and
+//! elements both write it, and `flow_json` renders elements, so it imports this module and
+//! not the other way round.
 
+use serde::Serialize;
 use serde_json::Value;
+use utoipa::ToSchema;
 
-use crate::api::flow_json::BuilderWho;
+use crate::domain::UserId;
 use crate::domain::element::ElementKind;
 use crate::store::{ElementRecord, FlowElementRecord, JsonObject, Who};
+
+/// `BuilderWhoAPI`.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+#[schema(as = BuilderWhoAPI)]
+pub struct BuilderWho {
+    pub id: UserId,
+    pub first_name: Option<String>,
+    pub last_name: Option<String>,
+    pub email: Option<String>,
+}
+
+impl From<Who> for BuilderWho {
+    fn from(who: Who) -> Self {
+        Self {
+            id: who.id,
+            first_name: who.first_name,
+            last_name: who.last_name,
+            email: who.email,
+        }
+    }
+}
 
 /// The fields keyflow sets on every element it answers with, whatever the request said.
 pub const OWNED_FIELDS: [&str; 6] = [

@@ -5,11 +5,11 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-use crate::api::element_json::{render_element, render_flow_element};
+use crate::api::element_json::{BuilderWho, render_element, render_flow_element};
 use crate::domain::element::{ElementKind, FlowElementKind};
 use crate::domain::flow::{FlowDraft, FlowIdentityProvider, FlowSettings, GroupAuthorization};
-use crate::domain::{FlowId, FlowName, Invalid, Timestamp, UserId, VersionId, prose, tag};
-use crate::store::{ElementRecord, FlowElementRecord, FlowRecord, Who};
+use crate::domain::{FlowId, FlowName, Invalid, Timestamp, VersionId, prose, tag};
+use crate::store::{ElementRecord, FlowElementRecord, FlowRecord};
 
 /// `FlowIdAPI`.
 #[derive(Debug, Serialize, ToSchema)]
@@ -18,28 +18,6 @@ use crate::store::{ElementRecord, FlowElementRecord, FlowRecord, Who};
 pub struct FlowIdOut {
     pub id: FlowId,
     pub version_id: VersionId,
-}
-
-/// `BuilderWhoAPI`.
-#[derive(Debug, Serialize, ToSchema)]
-#[serde(rename_all = "camelCase")]
-#[schema(as = BuilderWhoAPI)]
-pub struct BuilderWho {
-    pub id: UserId,
-    pub first_name: Option<String>,
-    pub last_name: Option<String>,
-    pub email: Option<String>,
-}
-
-impl From<Who> for BuilderWho {
-    fn from(who: Who) -> Self {
-        Self {
-            id: who.id,
-            first_name: who.first_name,
-            last_name: who.last_name,
-            email: who.email,
-        }
-    }
 }
 
 /// `FlowResponseAPI`. `isActive`, `isDefault`, `comment` and `alertEmail` are a snapshot's;

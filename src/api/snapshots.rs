@@ -25,6 +25,7 @@ use crate::http::Principal;
 use crate::http::error::ApiError;
 use crate::http::json::{OptionalJsonBody, Segment, TextQuery, path, path_bool};
 use crate::rules::image_diff;
+use crate::rules::images;
 use crate::rules::packages::export_flow;
 use crate::rules::snapshots::{self, Revert};
 use crate::state::AppState;
@@ -158,7 +159,7 @@ async fn load_snapshot(
         path(&version, VersionId::parse)?,
     );
     let (snapshot, image) =
-        snapshots::read(&*state.store, principal.tenant_id, flow, version).await?;
+        images::read_snapshot(&*state.store, principal.tenant_id, flow, version).await?;
     Ok(Json(FlowImage::new(
         snapshot,
         &image.flow_elements,

@@ -4,18 +4,23 @@
 //!
 //! The stored format is keyflow's own, versioned by `imageVersion` (1), with every record as
 //! it was read: `{"imageVersion":1,"flowElements":[…],"elements":[…],"uses":[…]}`.
+//!
+//! The helpers `snapshots` and `packages` share live here, below both: reading an image (the
+//! current one, a snapshot's) and turning its records back into writes. Neither of the two
+//! then imports the other for them.
 
 use std::collections::BTreeSet;
 
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use crate::domain::element::{ElementKind, FlowElementKind};
-use crate::domain::{FlowId, TenantId, Timestamp, UserId};
+use crate::domain::element::{ElementKind, ElementName, FlowElementKind};
+use crate::domain::{FlowId, TenantId, Timestamp, UserId, VersionId};
 use crate::rules::RuleError;
 use crate::rules::flow_graph::{mentioned, reachable};
 use crate::store::{
-    ElementRecord, FlowElementRecord, FlowRecord, FlowUse, JsonObject, Store, Who, start_document,
+    ElementRecord, FlowElementRecord, FlowRecord, FlowUse, JsonObject, NewElement, NewFlowElement,
+    Store, Who, start_document,
 };
 
 /// The image format this build writes and reads.
@@ -78,6 +83,54 @@ pub fn start_only(snapshot: &FlowRecord) -> Image {
         flow_elements,
         ..Image::default()
     }
+}
+
+/// A snapshot's header and image; a snapshot from before images holds its START element only.
+pub async fn read_snapshot(
+    store: &dyn Store,
+    tenant: TenantId,
+    flow: FlowId,
+    version: VersionId,
+) -> Result<(FlowRecord, Image), RuleError> {
+    let snapshot = store.snapshot(tenant, flow, version).await?;
+    let image = match store.snapshot_image(tenant, flow, version).await? {
+        Some(json) => from_json(&json)?,
+        None => start_only(&snapshot),
+    };
+    Ok((snapshot, image))
+}
+
+/// Tenant elements as read, to write again by `author`.
+pub fn new_elements(
+    elements: &[ElementRecord],
+    author: UserId,
+) -> Result<Vec<NewElement>, RuleError> {
+    elements
+        .iter()
+        .map(|element| {
+            Ok(NewElement {
+                id: element.id,
+                kind: element.kind,
+                name: ElementName::parse(&element.developer_name)
+                    .map_err(|e| RuleError::Invalid(e.0))?,
+                document: element.document.clone(),
+                author,
+            })
+        })
+        .collect()
+}
+
+/// Flow elements as read, to write again.
+pub fn new_flow_elements(elements: &[FlowElementRecord]) -> Vec<NewFlowElement> {
+    elements
+        .iter()
+        .map(|element| NewFlowElement {
+            id: element.id,
+            kind: element.kind,
+            developer_name: element.developer_name.clone(),
+            document: element.document.clone(),
+        })
+        .collect()
 }
 
 /// The image as stored.

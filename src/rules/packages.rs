@@ -8,15 +8,14 @@ use serde_json::Value;
 use sha1::{Digest as _, Sha1};
 use uuid::Uuid;
 
-use crate::domain::element::{ElementKind, ElementName};
+use crate::domain::element::ElementKind;
 use crate::domain::flow::FlowDraft;
 use crate::domain::{FlowId, TenantId, UserId, VersionId};
 use crate::rules::RuleError;
 use crate::rules::images::{self, Image};
-use crate::rules::snapshots;
 use crate::store::{
-    ElementBatch, ElementRecord, FlowElementRecord, FlowGraphWrite, FlowRecord, FlowUse, GraphMode,
-    NewElement, NewFlowElement, Store, StoreError,
+    ElementBatch, ElementRecord, FlowGraphWrite, FlowRecord, FlowUse, GraphMode, NewElement,
+    NewFlowElement, Store, StoreError,
 };
 
 /// Why a package (or a revert) was not written.
@@ -71,7 +70,7 @@ pub async fn export_flow(
             .map(|snapshot| snapshot.version_id),
     };
     match version {
-        Some(version) => snapshots::read(store, tenant, flow, version).await,
+        Some(version) => images::read_snapshot(store, tenant, flow, version).await,
         None => images::read_current(store, tenant, flow).await,
     }
 }
@@ -357,39 +356,6 @@ fn comparable(
         );
     }
     document
-}
-
-/// Tenant elements as read, to write again by `author`.
-pub fn new_elements(
-    elements: &[ElementRecord],
-    author: UserId,
-) -> Result<Vec<NewElement>, RuleError> {
-    elements
-        .iter()
-        .map(|element| {
-            Ok(NewElement {
-                id: element.id,
-                kind: element.kind,
-                name: ElementName::parse(&element.developer_name)
-                    .map_err(|e| RuleError::Invalid(e.0))?,
-                document: element.document.clone(),
-                author,
-            })
-        })
-        .collect()
-}
-
-/// Flow elements as read, to write again.
-pub fn new_flow_elements(elements: &[FlowElementRecord]) -> Vec<NewFlowElement> {
-    elements
-        .iter()
-        .map(|element| NewFlowElement {
-            id: element.id,
-            kind: element.kind,
-            developer_name: element.developer_name.clone(),
-            document: element.document.clone(),
-        })
-        .collect()
 }
 
 #[cfg(test)]

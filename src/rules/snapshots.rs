@@ -1,12 +1,16 @@
 //! Snapshots of whole flows: taking one freezes the flow and every element it reaches
-//! ([`images`](super::images)); reading one serves that image, never the current elements;
-//! reverting writes the image back as the flow's current version in one batch.
+//! ([`images`]); reading one ([`images::read_snapshot`]) serves that image, never the current
+//! elements; reverting writes the image back as the flow's current version in one batch.
+//!
+//! A revert refuses differing tenant elements as a package import does, so this module
+//! imports that check from `packages` (which, for its part, reads snapshots through
+//! `images` and imports nothing from here).
 
 use crate::domain::flow::FlowDraft;
 use crate::domain::{FlowId, FlowName, TenantId, UserId, VersionId};
 use crate::rules::RuleError;
-use crate::rules::images::{self, Image};
-use crate::rules::packages::{Refusal, conflicting, new_elements, new_flow_elements};
+use crate::rules::images;
+use crate::rules::packages::{Refusal, conflicting};
 use crate::store::{
     ElementBatch, FlowGraphWrite, FlowRecord, FrozenImage, GraphMode, Store, StoreError,
 };
@@ -41,21 +45,6 @@ pub async fn take(
     }
 }
 
-/// A snapshot's header and image; a snapshot from before images holds its START element only.
-pub async fn read(
-    store: &dyn Store,
-    tenant: TenantId,
-    flow: FlowId,
-    version: VersionId,
-) -> Result<(FlowRecord, Image), RuleError> {
-    let snapshot = store.snapshot(tenant, flow, version).await?;
-    let image = match store.snapshot_image(tenant, flow, version).await? {
-        Some(json) => images::from_json(&json)?,
-        None => images::start_only(&snapshot),
-    };
-    Ok((snapshot, image))
-}
-
 /// What a revert asks for.
 pub struct Revert<'a> {
     pub flow: FlowId,
@@ -76,13 +65,14 @@ pub async fn revert(
     tenant: TenantId,
     revert: Revert<'_>,
 ) -> Result<FlowRecord, Refusal> {
-    let (snapshot, image) = read(store, tenant, revert.flow, revert.version).await?;
+    let (snapshot, image) =
+        images::read_snapshot(store, tenant, revert.flow, revert.version).await?;
     let has_image = store
         .snapshot_image(tenant, revert.flow, revert.version)
         .await
         .map_err(RuleError::from)?
         .is_some();
-    let elements = new_elements(&image.elements, revert.author)?;
+    let elements = images::new_elements(&image.elements, revert.author)?;
     if !revert.overwrite_existing {
         conflicting(store, tenant, &elements).await?;
     }
@@ -100,7 +90,7 @@ pub async fn revert(
         },
         header: Some(header),
         start_map_element_id: snapshot.start_map_element_id.clone(),
-        elements: has_image.then(|| new_flow_elements(&image.flow_elements)),
+        elements: has_image.then(|| images::new_flow_elements(&image.flow_elements)),
         uses: has_image.then(|| image.uses.clone()),
         author: revert.author,
     };

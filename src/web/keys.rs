@@ -15,7 +15,7 @@ use crate::domain::{KeyName, TenantId};
 use crate::http::error::ApiError;
 use crate::rules::keys as key_management;
 use crate::state::AppState;
-use crate::web::csrf::CsrfForm;
+use crate::web::form::CsrfForm;
 use crate::web::page::{Chrome, WebError, render, sentence};
 use crate::web::session::SignedIn;
 use crate::web::settings::{CreatedKey, KeyForm, Outcome, render_settings};

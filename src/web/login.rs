@@ -18,7 +18,8 @@ use crate::http::error::ApiError;
 use crate::http::extract::ClientAddress;
 use crate::rules::sign_in as rules;
 use crate::state::AppState;
-use crate::web::csrf::{self, CsrfForm};
+use crate::web::csrf;
+use crate::web::form::CsrfForm;
 use crate::web::page::{Chrome, WebError, render};
 use crate::web::session;
 

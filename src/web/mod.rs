@@ -5,6 +5,7 @@
 mod assets;
 mod csrf;
 mod flows;
+mod form;
 mod keys;
 mod login;
 mod page;

@@ -17,7 +17,7 @@ use crate::http::extract::ClientAddress;
 use crate::rules::RuleError;
 use crate::rules::sign_in as rules;
 use crate::state::AppState;
-use crate::web::csrf::CsrfForm;
+use crate::web::form::CsrfForm;
 use crate::web::page::{WebError, sentence};
 use crate::web::settings::{Outcome, PasswordForm, render_settings};
 
