@@ -1,6 +1,7 @@
 //! What real clients trip on: CORS for pages of other origins, objects where Boomi's shapes
 //! have objects, a key made for the `manywhotenant` tenant, query names in any case, tokens
-//! kept with their JSON quotes, and unknown API paths without a credential.
+//! kept with their JSON quotes (or one of them), `manywhotenant: null`, and unknown API paths
+//! without a credential.
 
 use reqwest::{Method, Response, StatusCode};
 use serde_json::json;
@@ -19,6 +20,8 @@ both_backends! {
     a_key_without_tenant_id_is_for_the_manywhotenant_tenant,
     query_names_match_in_any_case_and_twice_in_two_cases_is_refused,
     a_token_or_key_in_quotes_is_accepted,
+    a_token_or_key_with_a_stray_quote_is_accepted,
+    a_null_or_empty_manywhotenant_is_no_tenant_header,
     an_unknown_api_path_needs_a_credential_and_is_404_with_one,
 }
 
@@ -437,6 +440,93 @@ async fn a_token_or_key_in_quotes_is_accepted() {
         .await
         .unwrap();
     assert_unauthorized(wrong).await;
+}
+
+/// A client that strips only one of the sign-in answer's JSON quotes sends the token with a
+/// quote at one end: it is read as the token. Issue 20, point 2.
+async fn a_token_or_key_with_a_stray_quote_is_accepted() {
+    let app = TestApp::spawn().await;
+    let login = app.try_login(&app.admin_email, &app.admin_password).await;
+    let kept = login.text().await.unwrap();
+    let leading = kept.strip_suffix('"').unwrap().to_string();
+    let trailing = kept.strip_prefix('"').unwrap().to_string();
+    for sent in [
+        leading.clone(),
+        trailing.clone(),
+        format!("Bearer {leading}"),
+        format!("Bearer {trailing}"),
+    ] {
+        let me = app
+            .client
+            .get(app.url("/api/admin/1/users/me"))
+            .header("authorization", &sent)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(
+            assert_json(me, StatusCode::OK).await["email"],
+            app.admin_email.as_str(),
+            "{sent}"
+        );
+    }
+    let key = app.new_key("stray").await;
+    for sent in [format!("\"{key}"), format!("{key}\"")] {
+        let listed = app.list_flows(Some(&sent), None).await;
+        assert_eq!(listed.status(), StatusCode::OK, "{sent}");
+    }
+    // Every other malformed form keeps today's 401: a quote inside, a lone quote, two at an
+    // end that leave one behind, another scheme.
+    let refused_token = |sent: String| {
+        app.client
+            .get(app.url("/api/admin/1/users/me"))
+            .header("authorization", sent)
+            .send()
+    };
+    let token_refusal =
+        assert_unauthorized(refused_token("\"not-a-token".into()).await.unwrap()).await;
+    let inner = &kept[1..kept.len() - 1];
+    for sent in [
+        format!("{}\"{}", &inner[..8], &inner[8..]),
+        "\"".to_string(),
+        format!("\"\"{inner}"),
+        format!("{inner}\"\""),
+        format!("Basic {inner}"),
+    ] {
+        let answer = refused_token(sent.clone()).await.unwrap();
+        assert_eq!(assert_unauthorized(answer).await, token_refusal, "{sent}");
+    }
+    let key_refusal = assert_unauthorized(app.list_flows(Some("kf_nope"), None).await).await;
+    for sent in [format!("\"\"{key}"), format!("{key}\"\""), "\"".to_string()] {
+        let answer = app.list_flows(Some(&sent), None).await;
+        assert_eq!(assert_unauthorized(answer).await, key_refusal, "{sent}");
+    }
+}
+
+/// A script that formats an unset tenant into the header sends `ManyWhoTenant: null` (or an
+/// empty value): read as no tenant header, so the key or token decides the tenant. Issue 20,
+/// point 2.
+async fn a_null_or_empty_manywhotenant_is_no_tenant_header() {
+    let app = TestApp::spawn().await;
+    let key = app.new_key("null tenant").await;
+    let token = app.admin_token().await;
+    for tenant in ["null", "NULL", ""] {
+        let with_key = app.list_flows(Some(&key), Some(tenant)).await;
+        assert_eq!(with_key.status(), StatusCode::OK, "{tenant:?}");
+        let with_token = app
+            .with_token(Method::GET, "/api/admin/1/tenant", &token)
+            .header("ManyWhoTenant", tenant)
+            .send()
+            .await
+            .unwrap();
+        let answer = assert_json(with_token, StatusCode::OK).await;
+        assert_eq!(answer["id"], app.tenant_id.as_str(), "{tenant:?}");
+    }
+    // Anything else still has to be a tenant id.
+    for tenant in ["undefined", "none", "\"null\""] {
+        let answer = app.list_flows(Some(&key), Some(tenant)).await;
+        let message = assert_error(answer, StatusCode::BAD_REQUEST).await;
+        assert!(message.contains("manywhotenant"), "{message}");
+    }
 }
 
 async fn an_unknown_api_path_needs_a_credential_and_is_404_with_one() {
