@@ -3,6 +3,7 @@
 
 pub(crate) mod admin_users;
 pub(crate) mod authentication;
+pub(crate) mod canvas_refs;
 pub(crate) mod cors;
 pub(crate) mod doc;
 pub mod element_json;

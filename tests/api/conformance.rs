@@ -173,6 +173,14 @@ async fn flow_graph(run: &mut Run<'_>) {
             "navigation",
             json!({ "developerName": "Navigation", "navigationItems": [] }),
         ),
+        // What the draw/2 canvas derives `subflow`, `page` and `wait` from.
+        (
+            "map",
+            json!({ "elementType": "SUBFLOW", "developerName": "Refers", "x": 50, "y": 60,
+                    "subflow": { "flowId": { "id": id, "versionId": null } },
+                    "pageElementId": "01a21697-b52f-707e-a16f-b0c879dee009",
+                    "wait": { "days": 1, "absoluteDate": "2030-01-02T03:04:05Z" } }),
+        ),
     ] {
         let list = format!("/api/draw/1/flow/{{flow}}/{{editingToken}}/element/{kind}");
         let one = format!("{list}/{{id}}");
@@ -230,6 +238,15 @@ async fn flow_graph(run: &mut Run<'_>) {
             None,
         )
         .await;
+    let refers = canvas["mapElements"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|element| element["developerName"] == "Refers")
+        .unwrap();
+    for field in ["subflow", "page", "wait"] {
+        assert!(refers[field].is_object(), "{field} of {refers}");
+    }
     run.call(
         Method::PUT,
         "/api/draw/2/graph/flow",
