@@ -1,7 +1,7 @@
 //! What real clients trip on: CORS for pages of other origins, objects where Boomi's shapes
 //! have objects, a key made for the `manywhotenant` tenant, query names in any case, tokens
-//! kept with their JSON quotes (or one of them), `manywhotenant: null`, and unknown API paths
-//! without a credential.
+//! kept with their JSON quotes (or one of them), `manywhotenant: null`, unknown API paths
+//! without a credential, trailing slashes, and installing a service (refused: no connectors).
 
 use reqwest::{Method, Response, StatusCode};
 use serde_json::json;
@@ -23,6 +23,8 @@ both_backends! {
     a_token_or_key_with_a_stray_quote_is_accepted,
     a_null_or_empty_manywhotenant_is_no_tenant_header,
     an_unknown_api_path_needs_a_credential_and_is_404_with_one,
+    a_trailing_slash_is_served_as_the_path_without_it,
+    installing_a_service_is_refused_as_not_implemented,
 }
 
 const ORIGIN: &str = "https://builder.example";
@@ -566,4 +568,138 @@ async fn an_unknown_api_path_needs_a_credential_and_is_404_with_one() {
         .await
         .unwrap();
     assert_eq!(page.status(), StatusCode::NOT_FOUND);
+}
+
+/// Tools join a base ending in `/` with an empty last part: every method on an API path with a
+/// trailing slash is served as the path without it, its query kept. Issue 20, point 5.
+async fn a_trailing_slash_is_served_as_the_path_without_it() {
+    let app = TestApp::spawn().await;
+    let key = app.new_key("slash").await;
+    let send = |method: Method, path: &str| app.with_key(method, path, &key);
+
+    let created = send(Method::POST, "/api/draw/1/flow/")
+        .json(&json!({ "developerName": "Slashed" }))
+        .send()
+        .await
+        .unwrap();
+    let flow = assert_json(created, StatusCode::OK).await;
+    let id = flow["id"]["id"].as_str().unwrap().to_string();
+    send(Method::POST, FLOW)
+        .json(&json!({ "developerName": "Other" }))
+        .send()
+        .await
+        .unwrap();
+
+    // The query string stays: the filter applies. Twice, so the second is the cached list's.
+    let filter = enc("developerName eq 'Slashed'");
+    for _ in 0..2 {
+        let listed = send(Method::GET, &format!("{FLOW}/?filter={filter}"))
+            .send()
+            .await
+            .unwrap();
+        let names = flow_names(&assert_json(listed, StatusCode::OK).await);
+        assert_eq!(names, ["Slashed"]);
+        let whole = send(Method::GET, &format!("{FLOW}/")).send().await.unwrap();
+        assert_eq!(
+            flow_names(&assert_json(whole, StatusCode::OK).await).len(),
+            3
+        );
+    }
+    let values = send(Method::GET, "/api/draw/1/element/value/")
+        .send()
+        .await
+        .unwrap();
+    let without = send(Method::GET, "/api/draw/1/element/value")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        assert_json(values, StatusCode::OK).await,
+        assert_json(without, StatusCode::OK).await
+    );
+    let one = send(Method::GET, &format!("{FLOW}/{id}/"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        assert_json(one, StatusCode::OK).await["developerName"],
+        "Slashed"
+    );
+    let deleted = send(Method::DELETE, &format!("{FLOW}/{id}//"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(deleted.status(), StatusCode::OK);
+    let gone = send(Method::GET, &format!("{FLOW}/{id}"))
+        .send()
+        .await
+        .unwrap();
+    assert_error(gone, StatusCode::NOT_FOUND).await;
+
+    // Nothing else changes: no credential is the same 401, an unknown path the same 404,
+    // a method a path does not have the same 405.
+    let bare = app.client.get(app.url(FLOW)).send().await.unwrap();
+    let slashed = app
+        .client
+        .get(app.url(&format!("{FLOW}/")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        assert_unauthorized(slashed).await,
+        assert_unauthorized(bare).await
+    );
+    let unknown = send(Method::GET, "/api/draw/1/nothing/")
+        .send()
+        .await
+        .unwrap();
+    assert_error(unknown, StatusCode::NOT_FOUND).await;
+    let not_allowed = send(Method::PUT, &format!("{FLOW}/")).send().await.unwrap();
+    assert_error(not_allowed, StatusCode::METHOD_NOT_ALLOWED).await;
+}
+
+/// Boomi's "Install Service Element" calls the connector at `uri`; keyflow calls none, and
+/// says so with 501 (not a 405 from the neighbouring `…/service/{id}`). Issue 20, point 5.
+async fn installing_a_service_is_refused_as_not_implemented() {
+    let app = TestApp::spawn().await;
+    const INSTALL: &str = "/api/draw/1/element/service/install";
+    // As the builder sends it: the connector's URL and its credentials.
+    let body = json!({
+        "uri": "https://connector.example/api/rest/1",
+        "httpAuthenticationUsername": "builder",
+        "httpAuthenticationPassword": "connector-secret",
+        "configurationValues": []
+    });
+    let bare = app
+        .client
+        .post(app.url(INSTALL))
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    assert_unauthorized(bare).await;
+    let key = app.new_key("install").await;
+    let token = app.admin_token().await;
+    for request in [
+        app.with_key(Method::POST, INSTALL, &key).json(&body),
+        app.with_token(Method::POST, INSTALL, &token).json(&body),
+        app.with_key(Method::POST, &format!("{INSTALL}/"), &key)
+            .json(&body),
+        app.with_key(Method::POST, INSTALL, &key),
+    ] {
+        let answer = request.send().await.unwrap();
+        let message = assert_error(answer, StatusCode::NOT_IMPLEMENTED).await;
+        assert!(
+            message.contains("keyflow does not call connectors"),
+            "{message}"
+        );
+        assert!(!message.contains("connector-secret"), "{message}");
+    }
+    // Nothing was saved as a service.
+    let services = app
+        .with_key(Method::GET, "/api/draw/1/element/service", &key)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(assert_json(services, StatusCode::OK).await, json!([]));
 }

@@ -81,6 +81,8 @@ struct Run<'a> {
     boomi: &'a Value,
     validator: Validator<'a>,
     covered: BTreeSet<(String, String)>,
+    /// The operations keyflow refuses by design, with the status it documents instead of 200.
+    refused: Vec<((String, String), u16)>,
     errors: Vec<String>,
 }
 
@@ -124,6 +126,23 @@ impl Run<'_> {
         let at = format!("{method} {template}");
         self.validator.check(&value, schema, &at, &mut self.errors);
         value
+    }
+
+    /// Calls an operation Boomi describes that keyflow refuses by design (docs/API.md says
+    /// why): the answer must be that refusal, an error message, and keyflow's description
+    /// must document it in place of a success (checked at the end).
+    async fn refuse(&mut self, method: Method, path: &str, body: Value, status: StatusCode) {
+        let response = self
+            .app
+            .with_token(method.clone(), path, &self.token)
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        crate::helpers::assert_error(response, status).await;
+        let key = (method.to_string(), shape(path));
+        self.covered.insert(key.clone());
+        self.refused.push((key, status.as_u16()));
     }
 }
 
@@ -326,6 +345,7 @@ async fn keyflow_answers_in_boomis_shapes() {
         boomi: &boomi,
         validator,
         covered: BTreeSet::new(),
+        refused: Vec::new(),
         errors: Vec::new(),
     };
     let tenant = app.tenant_id.clone();
@@ -552,6 +572,15 @@ async fn keyflow_answers_in_boomis_shapes() {
             .await;
     }
 
+    // keyflow calls no connector, so it cannot install a service from one.
+    run.refuse(
+        Method::POST,
+        "/api/draw/1/element/service/install",
+        json!({ "uri": "https://connector.example/api/rest/1" }),
+        StatusCode::NOT_IMPLEMENTED,
+    )
+    .await;
+
     flow_graph(&mut run).await;
 
     let tenant_path = "/api/admin/1/tenant";
@@ -628,4 +657,20 @@ async fn keyflow_answers_in_boomis_shapes() {
         run.covered, shared,
         "call every operation Boomi also describes"
     );
+    // An operation keyflow refuses by design documents that refusal and no success.
+    for ((method, path), status) in &run.refused {
+        let (_, _, operation) = operations(&ours)
+            .into_iter()
+            .find(|(m, p, _)| (m, p) == (method, path))
+            .unwrap();
+        let responses = operation["responses"].as_object().unwrap();
+        assert!(
+            responses.contains_key(&status.to_string()),
+            "{method} {path} does not document its {status}"
+        );
+        assert!(
+            !responses.keys().any(|code| code.starts_with('2')),
+            "{method} {path} documents a success it never gives"
+        );
+    }
 }
