@@ -25,16 +25,22 @@ fuzz_target!(|data: &[u8]| {
     }
     match credentials(&headers) {
         Ok(read) => {
-            // With no credential at all, nothing else is read: the answer is a 401 anyway.
+            // With no credential at all, nothing else is read: the answer is a 401 anyway. An
+            // empty or `null` tenant header is read as none.
             let presents = read.presented != Presented::Nothing;
-            assert_eq!(
-                read.tenant.is_some(),
-                presents && headers.contains_key(TENANT_HEADER)
-            );
+            let names_tenant = headers.get(TENANT_HEADER).is_some_and(|value| {
+                let value = value.as_bytes().trim_ascii();
+                !value.is_empty() && !value.eq_ignore_ascii_case(b"null")
+            });
+            assert_eq!(read.tenant.is_some(), presents && names_tenant);
             match read.presented {
                 Presented::ApiKey(key) => {
                     assert!(headers.contains_key(API_KEY_HEADER));
                     let _ = ApiKey::parse(key);
+                }
+                Presented::KeyToken(token) => {
+                    assert!(headers.contains_key(API_KEY_HEADER));
+                    assert!(token.starts_with("kft_"));
                 }
                 Presented::Token(token) => {
                     assert!(!headers.contains_key(API_KEY_HEADER));

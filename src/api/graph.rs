@@ -1,6 +1,7 @@
 //! The flow graph: `GET /api/draw/1/graph/flow/{flow}` and `POST /api/draw/1/graph/flow`
 //! (header with whole map and group elements), `…/graph/flow/{flow}/elements/load|save`, and
-//! the canvas of `/api/draw/2/graph/flow` (positions, names, outcomes; deleting elements).
+//! the canvas of `/api/draw/2/graph/flow` (positions, names, outcomes, subflows, pages and
+//! waits; deleting elements).
 //! Every write checks the whole resulting graph as the element endpoints do
 //! (`rules::graph_edit`) and gives the flow a new editingToken.
 
@@ -15,6 +16,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 use uuid::Uuid;
 
+use crate::api::canvas_refs::Names;
 use crate::api::doc::{AuthErrors, BodyErrors, Conflict, NotFound};
 use crate::api::element_json::render_flow_element;
 use crate::api::flow_element_json::{ElementIn, elements_in};
@@ -296,8 +298,9 @@ async fn save_elements(
     Ok(StatusCode::NO_CONTENT)
 }
 
-/// The flow's canvas: each map element's position, name, group and outcomes, each group
-/// element's position, size, name and group.
+/// The flow's canvas: each map element's position, name, group and outcomes, and what it
+/// refers to (`subflow`: the flow it calls; `page`; `wait`), each group element's position,
+/// size, name and group.
 #[utoipa::path(
     get,
     path = "/api/draw/2/graph/flow/{flow}",
@@ -314,8 +317,10 @@ async fn load2(
     Segment(flow): Segment,
 ) -> Result<Json<FlowGraph2>, ApiError> {
     let flow = path(&flow, FlowId::parse)?;
-    let graph = graph_edit::load(state.store.as_ref(), principal.tenant_id, flow).await?;
-    Ok(Json(FlowGraph2::new(&graph)))
+    let store = state.store.as_ref();
+    let graph = graph_edit::load(store, principal.tenant_id, flow).await?;
+    let names = Names::of(store, principal.tenant_id, &graph).await?;
+    Ok(Json(FlowGraph2::new(&graph, &names)))
 }
 
 fn map_layout(element: GraphMapElement) -> Layout {

@@ -1,12 +1,13 @@
 //! The flow graph on the wire: `FlowGraphResponseAPI` (the header with whole map and group
-//! elements), `FlowGraphResponse2API` (the canvas: positions, names, outcomes) and
-//! `FlowGraphElementIDRequestAPI`.
+//! elements), `FlowGraphResponse2API` (the canvas: positions, names, outcomes, and what each
+//! map element refers to) and `FlowGraphElementIDRequestAPI`.
 
 use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::Value;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
+use crate::api::canvas_refs::Names;
 use crate::api::element_json::render_flow_element;
 use crate::api::flow_json::{FlowIdOut, FlowResponse};
 use crate::domain::element::FlowElementKind;
@@ -87,6 +88,14 @@ fn present_id<'de, D: Deserializer<'de>>(
     blank_id(deserializer).map(Some)
 }
 
+/// A field of the answer that a request may carry back (a tool posts the canvas it read) and
+/// that is not written: read as anything and dropped. (Not `skip_deserializing`, which would
+/// leave the field out of the description too.)
+fn ignored<'de, D: Deserializer<'de>, T>(deserializer: D) -> Result<Option<T>, D::Error> {
+    serde::de::IgnoredAny::deserialize(deserializer)?;
+    Ok(None)
+}
+
 /// `FlowGraphOutcomeResponseAPI`.
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
@@ -101,8 +110,45 @@ pub struct GraphOutcome {
     pub control_points: Option<Vec<Value>>,
 }
 
-/// `FlowGraphMapElementResponseAPI` (keyflow leaves `subflow`, `page` and `wait` out: the
-/// whole element has them).
+/// `FlowGraphMapElementResponseSubflowAPI`: the flow a SUBFLOW map element calls.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+#[schema(as = FlowGraphMapElementResponseSubflowAPI)]
+pub struct GraphSubflow {
+    /// The flow called (`subflow.flowId.id`); null when the element names none.
+    pub id: Option<Uuid>,
+    /// That flow's name (or, set as a value, the value's).
+    pub developer_name: Option<String>,
+    /// Whether the flow is chosen at run time by a value (`subflow.value`).
+    pub is_set_as_value: bool,
+}
+
+/// `FlowGraphMapElementResponseSubElementAPI`: the page a map element shows.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+#[schema(as = FlowGraphMapElementResponseSubElementAPI)]
+pub struct GraphSubElement {
+    pub id: Uuid,
+    pub developer_name: Option<String>,
+}
+
+/// `FlowGraphWaitResponseAPI`: how long a WAIT map element waits.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+#[schema(as = FlowGraphWaitResponseAPI)]
+pub struct GraphWait {
+    pub days: i32,
+    pub hours: i32,
+    pub minutes: i32,
+    pub seconds: i32,
+    pub relative: Option<String>,
+    pub absolute_date: Option<Timestamp>,
+    pub value_developer_name: Option<String>,
+}
+
+/// `FlowGraphMapElementResponseAPI`. `subflow`, `page` and `wait` are derived from the whole
+/// element for the answer (null where it has none) and ignored in a `PUT`: they change
+/// through the element itself.
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 #[schema(as = FlowGraphMapElementResponseAPI)]
@@ -127,6 +173,12 @@ pub struct GraphMapElement {
     #[schema(value_type = Option<Uuid>)]
     pub group_element_id: Option<Option<Uuid>>,
     pub outcomes: Option<Vec<GraphOutcome>>,
+    #[serde(default, deserialize_with = "ignored")]
+    pub subflow: Option<GraphSubflow>,
+    #[serde(default, deserialize_with = "ignored")]
+    pub page: Option<GraphSubElement>,
+    #[serde(default, deserialize_with = "ignored")]
+    pub wait: Option<GraphWait>,
 }
 
 /// `FlowGraphGroupElementResponseAPI`.
@@ -198,7 +250,8 @@ fn id(value: Option<&Value>) -> Option<Uuid> {
 }
 
 impl FlowGraph2 {
-    pub fn new(graph: &Graph) -> Self {
+    /// The canvas of the graph, with what its map elements refer to named by `names`.
+    pub fn new(graph: &Graph, names: &Names) -> Self {
         let map_elements = graph
             .of_kind(FlowElementKind::Map)
             .map(|element| {
@@ -229,6 +282,9 @@ impl FlowGraph2 {
                     developer_name: Some(element.developer_name.clone()),
                     group_element_id: Some(id(document.get("groupElementId"))),
                     outcomes,
+                    subflow: names.subflow(document),
+                    page: names.page(document),
+                    wait: names.wait(document),
                 }
             })
             .collect();

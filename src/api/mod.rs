@@ -3,6 +3,8 @@
 
 pub(crate) mod admin_users;
 pub(crate) mod authentication;
+pub(crate) mod canvas_refs;
+pub(crate) mod connectors;
 pub(crate) mod cors;
 pub(crate) mod doc;
 pub mod element_json;
@@ -46,6 +48,7 @@ pub(crate) fn routes() -> OpenApiRouter<AppState> {
         .merge(tenant::router())
         .merge(flows::router())
         .merge(elements::router())
+        .merge(connectors::router())
         .merge(snapshots::router())
         .merge(packages::router())
         .merge(flow_elements::router())

@@ -6,9 +6,12 @@ use rand::RngCore;
 use rand::rngs::OsRng;
 use secrecy::SecretString;
 
-/// A fresh token: `kft_` and 32 random bytes in URL-safe base64.
+/// What every sign-in token starts with (and no API key: theirs is `kf_`).
+pub const PREFIX: &str = "kft_";
+
+/// A fresh token: [`PREFIX`] and 32 random bytes in URL-safe base64.
 pub fn generate() -> SecretString {
-    random_secret("kft_")
+    random_secret(PREFIX)
 }
 
 /// `prefix` and 32 random bytes from the OS generator in URL-safe base64: a sign-in secret

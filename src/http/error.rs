@@ -30,6 +30,10 @@ pub enum ApiError {
     PayloadTooLarge { limit_bytes: usize },
     #[error("{0}")]
     Unprocessable(String),
+    /// Something Boomi's API does that keyflow does not (calling a connector): 501, not a
+    /// fault of the request nor of the server.
+    #[error("{0}")]
+    NotImplemented(String),
     #[error("too many failed attempts from this address; try again in {retry_after_secs} s")]
     TooManyRequests { retry_after_secs: u64 },
     /// An account in its delay after failed sign-ins (`auth::account_throttle`). The same
@@ -50,6 +54,7 @@ impl ApiError {
             ApiError::Conflict(_) => StatusCode::CONFLICT,
             ApiError::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::Unprocessable(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            ApiError::NotImplemented(_) => StatusCode::NOT_IMPLEMENTED,
             ApiError::TooManyRequests { .. } | ApiError::AccountDelayed { .. } => {
                 StatusCode::TOO_MANY_REQUESTS
             }

@@ -143,6 +143,10 @@ pub enum Presented<'a> {
     ApiKey(&'a str),
     /// The token in `Authorization`, with any `Bearer ` taken off.
     Token(&'a str),
+    /// A token (`kft_…`) sent in `x-boomi-flow-api-key`: tools that hold one credential keep
+    /// the token their key obtained in the key's place. Accepted only when the token is bound
+    /// to an API key, so this header never carries more than a key's rights.
+    KeyToken(&'a str),
     Nothing,
 }
 
@@ -202,11 +206,18 @@ pub fn credentials(headers: &HeaderMap) -> Result<Credentials<'_>, ApiError> {
         }
     }
     let tenant = match tenant {
-        Seen::Once(value) => Some(requested_tenant(value)?),
+        Seen::Once(value) if !names_no_tenant(value) => Some(requested_tenant(value)?),
         _ => None,
     };
     let presented = match (key, authorization) {
-        (Seen::Once(value), _) => Presented::ApiKey(unquoted(as_text(value))),
+        (Seen::Once(value), _) => {
+            let sent = unquoted(as_text(value).trim());
+            if sent.starts_with(token::PREFIX) {
+                Presented::KeyToken(sent)
+            } else {
+                Presented::ApiKey(sent)
+            }
+        }
         (_, Seen::Once(value)) => {
             Presented::Token(unquoted(token::from_authorization(as_text(value))))
         }
@@ -223,13 +234,21 @@ enum Seen<'a> {
     Repeated,
 }
 
-/// The credential without one pair of surrounding double quotes: tools keep the sign-in's
-/// answer, a JSON string, as it came (`"kft_…"`) and send it back so. A quote is never part
-/// of a key or a token, so taking the pair off cannot turn one credential into another.
+/// The credential without a double quote at either end: tools keep the sign-in's answer, a
+/// JSON string, as it came (`"kft_…"`) and send it back so, and some strip only one of the
+/// quotes. A quote is never part of a key or a token, so taking one off each end cannot turn
+/// one credential into another.
 fn unquoted(text: &str) -> &str {
-    text.strip_prefix('"')
-        .and_then(|inner| inner.strip_suffix('"'))
-        .unwrap_or(text)
+    let text = text.strip_prefix('"').unwrap_or(text);
+    text.strip_suffix('"').unwrap_or(text)
+}
+
+/// Whether `manywhotenant` says "no tenant": empty, or `null` (what a script that formats an
+/// unset variable into the header sends). Read as if the header were absent, so the key or
+/// token decides the tenant.
+fn names_no_tenant(value: &HeaderValue) -> bool {
+    let text = value.as_bytes().trim_ascii();
+    text.is_empty() || text.eq_ignore_ascii_case(b"null")
 }
 
 fn as_text(value: &HeaderValue) -> &str {
@@ -246,6 +265,7 @@ impl<S: Authenticator> FromRequestParts<S> for Principal {
         let outcome = match presented {
             Presented::ApiKey(key) => by_api_key(key, tenant, state).await,
             Presented::Token(token) => by_token(token, tenant, state).await,
+            Presented::KeyToken(token) => by_key_header_token(token, tenant, state).await,
             Presented::Nothing => {
                 return Err(ApiError::Unauthorized(NO_CREDENTIAL.into()));
             }
@@ -362,24 +382,43 @@ impl Principal {
     }
 }
 
+/// The live grant of a presented token, or `None` (unknown, expired, or empty).
+async fn token_grant(
+    presented: &str,
+    state: &impl Authenticator,
+) -> Result<Option<TokenGrant>, ApiError> {
+    if presented.is_empty() {
+        return Ok(None);
+    }
+    let digest = state.hasher().digest(presented);
+    let grant = state.store().token_by_digest(&digest).await?;
+    Ok(grant.filter(|grant| grant.expires_at > Timestamp::now()))
+}
+
+/// A token sent in `x-boomi-flow-api-key`: the principal of a token bound to an API key, as in
+/// `Authorization`. Any other (unknown, expired, or a password sign-in's, whose rights are
+/// more than a key's) gets the one refusal of that header, as a key that is not valid does.
+async fn by_key_header_token(
+    presented: &str,
+    tenant: Option<TenantId>,
+    state: &impl Authenticator,
+) -> Result<Principal, ApiError> {
+    match token_grant(presented, state).await? {
+        Some(grant) => match grant.key_id {
+            Some(key) => for_key_token(&grant, key, tenant),
+            None => Err(key_refused()),
+        },
+        None => Err(key_refused()),
+    }
+}
+
 async fn by_token(
     presented: &str,
     tenant: Option<TenantId>,
     state: &impl Authenticator,
 ) -> Result<Principal, ApiError> {
     let invalid = || ApiError::Unauthorized("the token is not valid or has expired".into());
-    if presented.is_empty() {
-        return Err(invalid());
-    }
-    let digest = state.hasher().digest(presented);
-    let grant = state
-        .store()
-        .token_by_digest(&digest)
-        .await?
-        .ok_or_else(invalid)?;
-    if grant.expires_at <= Timestamp::now() {
-        return Err(invalid());
-    }
+    let grant = token_grant(presented, state).await?.ok_or_else(invalid)?;
     if let Some(key) = grant.key_id {
         return for_key_token(&grant, key, tenant);
     }
@@ -479,26 +518,77 @@ mod tests {
     }
 
     #[test]
-    fn one_pair_of_surrounding_quotes_is_taken_off_a_key_or_a_token() {
+    fn a_quote_at_either_end_is_taken_off_a_key_or_a_token() {
         for (value, token) in [
             ("\"t\"", "t"),
             ("Bearer \"t\"", "t"),
             ("\"\"t\"\"", "\"t\""),
-            ("\"t", "\"t"),
-            ("\"", "\""),
+            // A client that strips only one of the JSON quotes.
+            ("\"t", "t"),
+            ("t\"", "t"),
+            ("Bearer t\"", "t"),
+            ("\"", ""),
+            ("t\"x", "t\"x"),
         ] {
             let sent = HeaderValue::from_str(value).unwrap();
             let mut map = HeaderMap::new();
             map.insert(header::AUTHORIZATION, sent);
             assert_eq!(
                 credentials(&map).unwrap().presented,
-                Presented::Token(token)
+                Presented::Token(token),
+                "{value}"
             );
         }
-        let key = headers(&[(API_KEY_HEADER, "\"kf_x\"")]);
+        for value in ["\"kf_x\"", "\"kf_x", "kf_x\""] {
+            let key = HeaderMap::from_iter([(API_KEY.clone(), HeaderValue::from_static(value))]);
+            assert_eq!(
+                credentials(&key).unwrap().presented,
+                Presented::ApiKey("kf_x")
+            );
+        }
+    }
+
+    #[test]
+    fn a_token_in_the_key_header_presents_as_a_key_token() {
+        for value in ["kft_abc", "\"kft_abc\"", "kft_abc\""] {
+            let sent = HeaderMap::from_iter([(API_KEY.clone(), HeaderValue::from_static(value))]);
+            assert_eq!(
+                credentials(&sent).unwrap().presented,
+                Presented::KeyToken("kft_abc")
+            );
+        }
+        // It wins over Authorization as a key does.
+        let both = headers(&[(API_KEY_HEADER, "kft_abc"), ("authorization", "kft_other")]);
         assert_eq!(
-            credentials(&key).unwrap().presented,
-            Presented::ApiKey("kf_x")
+            credentials(&both).unwrap().presented,
+            Presented::KeyToken("kft_abc")
         );
+    }
+
+    #[test]
+    fn a_null_or_empty_tenant_header_is_no_tenant_header() {
+        for value in ["null", "NULL", "Null", "", " null "] {
+            let sent = headers(&[(API_KEY_HEADER, "kf_x")]);
+            let mut sent = sent;
+            sent.insert(TENANT.clone(), HeaderValue::from_static(value));
+            let read = credentials(&sent).unwrap();
+            assert_eq!(read.tenant, None, "{value:?}");
+            assert_eq!(read.presented, Presented::ApiKey("kf_x"));
+        }
+        // Twice is still twice, and anything else still has to be a UUID.
+        let twice = headers(&[
+            (API_KEY_HEADER, "kf_x"),
+            (TENANT_HEADER, "null"),
+            (TENANT_HEADER, "null"),
+        ]);
+        assert!(matches!(credentials(&twice), Err(ApiError::BadRequest(_))));
+        for value in ["nul", "none", "undefined", "\"null\""] {
+            let mut sent = headers(&[(API_KEY_HEADER, "kf_x")]);
+            sent.insert(TENANT.clone(), HeaderValue::from_static(value));
+            assert!(
+                matches!(credentials(&sent), Err(ApiError::BadRequest(_))),
+                "{value}"
+            );
+        }
     }
 }

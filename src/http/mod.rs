@@ -1,6 +1,6 @@
 //! The HTTP edge: the connections (`connections`, with a head deadline and a bound per
 //! address in `connection_limit`), what every request goes through first (`request_service`,
-//! its id in `request_id`, its body read within its deadline by `request_body`, the bounds in
+//! its id in `request_id`, an API path's trailing slash taken off by `trailing_slash`, its body read within its deadline by `request_body`, the bounds in
 //! `limits`, the task-local `scope` it sets), the extractors that turn a request into a
 //! principal ([`extract`]) or a body ([`json`], `strict_json`) or a query (`query`), and the
 //! one error type whose mapping to status codes is in [`error`]. It imports no area and not
@@ -19,5 +19,6 @@ pub(crate) mod request_id;
 pub(crate) mod request_service;
 pub(crate) mod scope;
 pub(crate) mod strict_json;
+pub(crate) mod trailing_slash;
 
 pub(crate) use extract::{Administrator, ChangeAccount, Interactive, Principal};

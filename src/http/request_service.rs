@@ -1,7 +1,8 @@
 //! What every request goes through first, as one tower service around the router: it is named
 //! (`x-request-id`: the client's own when it sent a short one, else a new one) and counted;
 //! beyond `--max-in-flight` requests at once it is shed with a 503 there and then; a request
-//! with an oversized head is refused; its body, if it has one, is read whole before it takes a
+//! with an oversized head is refused; an API path's trailing slash is taken off
+//! ([`crate::http::trailing_slash`]); its body, if it has one, is read whole before it takes a
 //! slot (`request_body`: within its deadline); its secrets are marked sensitive; its id and the client's
 //! address are made known to the code serving it ([`crate::http::scope`]),
 //! and it is traced (a span and a line per request at debug level; a 5xx logged at error).
@@ -37,6 +38,7 @@ use crate::http::limits::{self, InFlight};
 use crate::http::request_body::{self, BodyReader};
 use crate::http::request_id;
 use crate::http::scope::{SCOPE, Scope};
+use crate::http::trailing_slash;
 use crate::metrics::Metrics;
 
 /// The header that names a request. (The header names here are statics, not constants: a
@@ -174,6 +176,8 @@ where
         if let Some(refusal) = limits::refuse_oversized_head(request.uri(), header_bytes) {
             return Box::pin(async move { Ok(finish(id, refusal)) });
         }
+        // Before anything reads the path: the early answer, the trace, the router.
+        trailing_slash::strip(&mut request);
         let may_write = !request.method().is_safe();
         let span = tracing::enabled!(tracing::Level::DEBUG).then(|| {
             let id = id.to_str().unwrap_or_default();
@@ -290,9 +294,10 @@ fn panicked() -> Response {
     )
 }
 
-/// Logs a 5xx with its request id and names the answer with the id.
+/// Logs a 5xx with its request id and names the answer with the id. A 501 is not logged: it
+/// is keyflow's answer to what it does not do (calling a connector), not a fault.
 fn finish(id: HeaderValue, response: Response) -> Response {
-    if response.status().is_server_error() {
+    if response.status().is_server_error() && response.status() != StatusCode::NOT_IMPLEMENTED {
         let status = response.status().as_u16();
         let request_id = id.to_str().unwrap_or_default();
         tracing::error!(request_id, status, "request failed");

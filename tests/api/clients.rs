@@ -1,6 +1,7 @@
 //! What real clients trip on: CORS for pages of other origins, objects where Boomi's shapes
 //! have objects, a key made for the `manywhotenant` tenant, query names in any case, tokens
-//! kept with their JSON quotes, and unknown API paths without a credential.
+//! kept with their JSON quotes (or one of them), `manywhotenant: null`, unknown API paths
+//! without a credential, trailing slashes, and installing a service (refused: no connectors).
 
 use reqwest::{Method, Response, StatusCode};
 use serde_json::json;
@@ -19,7 +20,11 @@ both_backends! {
     a_key_without_tenant_id_is_for_the_manywhotenant_tenant,
     query_names_match_in_any_case_and_twice_in_two_cases_is_refused,
     a_token_or_key_in_quotes_is_accepted,
+    a_token_or_key_with_a_stray_quote_is_accepted,
+    a_null_or_empty_manywhotenant_is_no_tenant_header,
     an_unknown_api_path_needs_a_credential_and_is_404_with_one,
+    a_trailing_slash_is_served_as_the_path_without_it,
+    installing_a_service_is_refused_as_not_implemented,
 }
 
 const ORIGIN: &str = "https://builder.example";
@@ -439,6 +444,93 @@ async fn a_token_or_key_in_quotes_is_accepted() {
     assert_unauthorized(wrong).await;
 }
 
+/// A client that strips only one of the sign-in answer's JSON quotes sends the token with a
+/// quote at one end: it is read as the token. Issue 20, point 2.
+async fn a_token_or_key_with_a_stray_quote_is_accepted() {
+    let app = TestApp::spawn().await;
+    let login = app.try_login(&app.admin_email, &app.admin_password).await;
+    let kept = login.text().await.unwrap();
+    let leading = kept.strip_suffix('"').unwrap().to_string();
+    let trailing = kept.strip_prefix('"').unwrap().to_string();
+    for sent in [
+        leading.clone(),
+        trailing.clone(),
+        format!("Bearer {leading}"),
+        format!("Bearer {trailing}"),
+    ] {
+        let me = app
+            .client
+            .get(app.url("/api/admin/1/users/me"))
+            .header("authorization", &sent)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(
+            assert_json(me, StatusCode::OK).await["email"],
+            app.admin_email.as_str(),
+            "{sent}"
+        );
+    }
+    let key = app.new_key("stray").await;
+    for sent in [format!("\"{key}"), format!("{key}\"")] {
+        let listed = app.list_flows(Some(&sent), None).await;
+        assert_eq!(listed.status(), StatusCode::OK, "{sent}");
+    }
+    // Every other malformed form keeps today's 401: a quote inside, a lone quote, two at an
+    // end that leave one behind, another scheme.
+    let refused_token = |sent: String| {
+        app.client
+            .get(app.url("/api/admin/1/users/me"))
+            .header("authorization", sent)
+            .send()
+    };
+    let token_refusal =
+        assert_unauthorized(refused_token("\"not-a-token".into()).await.unwrap()).await;
+    let inner = &kept[1..kept.len() - 1];
+    for sent in [
+        format!("{}\"{}", &inner[..8], &inner[8..]),
+        "\"".to_string(),
+        format!("\"\"{inner}"),
+        format!("{inner}\"\""),
+        format!("Basic {inner}"),
+    ] {
+        let answer = refused_token(sent.clone()).await.unwrap();
+        assert_eq!(assert_unauthorized(answer).await, token_refusal, "{sent}");
+    }
+    let key_refusal = assert_unauthorized(app.list_flows(Some("kf_nope"), None).await).await;
+    for sent in [format!("\"\"{key}"), format!("{key}\"\""), "\"".to_string()] {
+        let answer = app.list_flows(Some(&sent), None).await;
+        assert_eq!(assert_unauthorized(answer).await, key_refusal, "{sent}");
+    }
+}
+
+/// A script that formats an unset tenant into the header sends `ManyWhoTenant: null` (or an
+/// empty value): read as no tenant header, so the key or token decides the tenant. Issue 20,
+/// point 2.
+async fn a_null_or_empty_manywhotenant_is_no_tenant_header() {
+    let app = TestApp::spawn().await;
+    let key = app.new_key("null tenant").await;
+    let token = app.admin_token().await;
+    for tenant in ["null", "NULL", ""] {
+        let with_key = app.list_flows(Some(&key), Some(tenant)).await;
+        assert_eq!(with_key.status(), StatusCode::OK, "{tenant:?}");
+        let with_token = app
+            .with_token(Method::GET, "/api/admin/1/tenant", &token)
+            .header("ManyWhoTenant", tenant)
+            .send()
+            .await
+            .unwrap();
+        let answer = assert_json(with_token, StatusCode::OK).await;
+        assert_eq!(answer["id"], app.tenant_id.as_str(), "{tenant:?}");
+    }
+    // Anything else still has to be a tenant id.
+    for tenant in ["undefined", "none", "\"null\""] {
+        let answer = app.list_flows(Some(&key), Some(tenant)).await;
+        let message = assert_error(answer, StatusCode::BAD_REQUEST).await;
+        assert!(message.contains("manywhotenant"), "{message}");
+    }
+}
+
 async fn an_unknown_api_path_needs_a_credential_and_is_404_with_one() {
     let app = TestApp::spawn().await;
     let missing = app.client.get(app.url(FLOW)).send().await.unwrap();
@@ -476,4 +568,138 @@ async fn an_unknown_api_path_needs_a_credential_and_is_404_with_one() {
         .await
         .unwrap();
     assert_eq!(page.status(), StatusCode::NOT_FOUND);
+}
+
+/// Tools join a base ending in `/` with an empty last part: every method on an API path with a
+/// trailing slash is served as the path without it, its query kept. Issue 20, point 5.
+async fn a_trailing_slash_is_served_as_the_path_without_it() {
+    let app = TestApp::spawn().await;
+    let key = app.new_key("slash").await;
+    let send = |method: Method, path: &str| app.with_key(method, path, &key);
+
+    let created = send(Method::POST, "/api/draw/1/flow/")
+        .json(&json!({ "developerName": "Slashed" }))
+        .send()
+        .await
+        .unwrap();
+    let flow = assert_json(created, StatusCode::OK).await;
+    let id = flow["id"]["id"].as_str().unwrap().to_string();
+    send(Method::POST, FLOW)
+        .json(&json!({ "developerName": "Other" }))
+        .send()
+        .await
+        .unwrap();
+
+    // The query string stays: the filter applies. Twice, so the second is the cached list's.
+    let filter = enc("developerName eq 'Slashed'");
+    for _ in 0..2 {
+        let listed = send(Method::GET, &format!("{FLOW}/?filter={filter}"))
+            .send()
+            .await
+            .unwrap();
+        let names = flow_names(&assert_json(listed, StatusCode::OK).await);
+        assert_eq!(names, ["Slashed"]);
+        let whole = send(Method::GET, &format!("{FLOW}/")).send().await.unwrap();
+        assert_eq!(
+            flow_names(&assert_json(whole, StatusCode::OK).await).len(),
+            3
+        );
+    }
+    let values = send(Method::GET, "/api/draw/1/element/value/")
+        .send()
+        .await
+        .unwrap();
+    let without = send(Method::GET, "/api/draw/1/element/value")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        assert_json(values, StatusCode::OK).await,
+        assert_json(without, StatusCode::OK).await
+    );
+    let one = send(Method::GET, &format!("{FLOW}/{id}/"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        assert_json(one, StatusCode::OK).await["developerName"],
+        "Slashed"
+    );
+    let deleted = send(Method::DELETE, &format!("{FLOW}/{id}//"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(deleted.status(), StatusCode::OK);
+    let gone = send(Method::GET, &format!("{FLOW}/{id}"))
+        .send()
+        .await
+        .unwrap();
+    assert_error(gone, StatusCode::NOT_FOUND).await;
+
+    // Nothing else changes: no credential is the same 401, an unknown path the same 404,
+    // a method a path does not have the same 405.
+    let bare = app.client.get(app.url(FLOW)).send().await.unwrap();
+    let slashed = app
+        .client
+        .get(app.url(&format!("{FLOW}/")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        assert_unauthorized(slashed).await,
+        assert_unauthorized(bare).await
+    );
+    let unknown = send(Method::GET, "/api/draw/1/nothing/")
+        .send()
+        .await
+        .unwrap();
+    assert_error(unknown, StatusCode::NOT_FOUND).await;
+    let not_allowed = send(Method::PUT, &format!("{FLOW}/")).send().await.unwrap();
+    assert_error(not_allowed, StatusCode::METHOD_NOT_ALLOWED).await;
+}
+
+/// Boomi's "Install Service Element" calls the connector at `uri`; keyflow calls none, and
+/// says so with 501 (not a 405 from the neighbouring `…/service/{id}`). Issue 20, point 5.
+async fn installing_a_service_is_refused_as_not_implemented() {
+    let app = TestApp::spawn().await;
+    const INSTALL: &str = "/api/draw/1/element/service/install";
+    // As the builder sends it: the connector's URL and its credentials.
+    let body = json!({
+        "uri": "https://connector.example/api/rest/1",
+        "httpAuthenticationUsername": "builder",
+        "httpAuthenticationPassword": "connector-secret",
+        "configurationValues": []
+    });
+    let bare = app
+        .client
+        .post(app.url(INSTALL))
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    assert_unauthorized(bare).await;
+    let key = app.new_key("install").await;
+    let token = app.admin_token().await;
+    for request in [
+        app.with_key(Method::POST, INSTALL, &key).json(&body),
+        app.with_token(Method::POST, INSTALL, &token).json(&body),
+        app.with_key(Method::POST, &format!("{INSTALL}/"), &key)
+            .json(&body),
+        app.with_key(Method::POST, INSTALL, &key),
+    ] {
+        let answer = request.send().await.unwrap();
+        let message = assert_error(answer, StatusCode::NOT_IMPLEMENTED).await;
+        assert!(
+            message.contains("keyflow does not call connectors"),
+            "{message}"
+        );
+        assert!(!message.contains("connector-secret"), "{message}");
+    }
+    // Nothing was saved as a service.
+    let services = app
+        .with_key(Method::GET, "/api/draw/1/element/service", &key)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(assert_json(services, StatusCode::OK).await, json!([]));
 }

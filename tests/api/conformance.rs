@@ -81,6 +81,8 @@ struct Run<'a> {
     boomi: &'a Value,
     validator: Validator<'a>,
     covered: BTreeSet<(String, String)>,
+    /// The operations keyflow refuses by design, with the status it documents instead of 200.
+    refused: Vec<((String, String), u16)>,
     errors: Vec<String>,
 }
 
@@ -124,6 +126,23 @@ impl Run<'_> {
         let at = format!("{method} {template}");
         self.validator.check(&value, schema, &at, &mut self.errors);
         value
+    }
+
+    /// Calls an operation Boomi describes that keyflow refuses by design (docs/API.md says
+    /// why): the answer must be that refusal, an error message, and keyflow's description
+    /// must document it in place of a success (checked at the end).
+    async fn refuse(&mut self, method: Method, path: &str, body: Value, status: StatusCode) {
+        let response = self
+            .app
+            .with_token(method.clone(), path, &self.token)
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        crate::helpers::assert_error(response, status).await;
+        let key = (method.to_string(), shape(path));
+        self.covered.insert(key.clone());
+        self.refused.push((key, status.as_u16()));
     }
 }
 
@@ -172,6 +191,14 @@ async fn flow_graph(run: &mut Run<'_>) {
         (
             "navigation",
             json!({ "developerName": "Navigation", "navigationItems": [] }),
+        ),
+        // What the draw/2 canvas derives `subflow`, `page` and `wait` from.
+        (
+            "map",
+            json!({ "elementType": "SUBFLOW", "developerName": "Refers", "x": 50, "y": 60,
+                    "subflow": { "flowId": { "id": id, "versionId": null } },
+                    "pageElementId": "01a21697-b52f-707e-a16f-b0c879dee009",
+                    "wait": { "days": 1, "absoluteDate": "2030-01-02T03:04:05Z" } }),
         ),
     ] {
         let list = format!("/api/draw/1/flow/{{flow}}/{{editingToken}}/element/{kind}");
@@ -230,6 +257,15 @@ async fn flow_graph(run: &mut Run<'_>) {
             None,
         )
         .await;
+    let refers = canvas["mapElements"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|element| element["developerName"] == "Refers")
+        .unwrap();
+    for field in ["subflow", "page", "wait"] {
+        assert!(refers[field].is_object(), "{field} of {refers}");
+    }
     run.call(
         Method::PUT,
         "/api/draw/2/graph/flow",
@@ -309,6 +345,7 @@ async fn keyflow_answers_in_boomis_shapes() {
         boomi: &boomi,
         validator,
         covered: BTreeSet::new(),
+        refused: Vec::new(),
         errors: Vec::new(),
     };
     let tenant = app.tenant_id.clone();
@@ -535,6 +572,15 @@ async fn keyflow_answers_in_boomis_shapes() {
             .await;
     }
 
+    // keyflow calls no connector, so it cannot install a service from one.
+    run.refuse(
+        Method::POST,
+        "/api/draw/1/element/service/install",
+        json!({ "uri": "https://connector.example/api/rest/1" }),
+        StatusCode::NOT_IMPLEMENTED,
+    )
+    .await;
+
     flow_graph(&mut run).await;
 
     let tenant_path = "/api/admin/1/tenant";
@@ -611,4 +657,20 @@ async fn keyflow_answers_in_boomis_shapes() {
         run.covered, shared,
         "call every operation Boomi also describes"
     );
+    // An operation keyflow refuses by design documents that refusal and no success.
+    for ((method, path), status) in &run.refused {
+        let (_, _, operation) = operations(&ours)
+            .into_iter()
+            .find(|(m, p, _)| (m, p) == (method, path))
+            .unwrap();
+        let responses = operation["responses"].as_object().unwrap();
+        assert!(
+            responses.contains_key(&status.to_string()),
+            "{method} {path} does not document its {status}"
+        );
+        assert!(
+            !responses.keys().any(|code| code.starts_with('2')),
+            "{method} {path} documents a success it never gives"
+        );
+    }
 }

@@ -16,6 +16,7 @@ both_backends! {
     a_navigation_element_round_trips_and_update_by_name_finds_it,
     the_graph_round_trips_with_its_layout,
     the_draw_2_graph_moves_and_deletes_elements,
+    the_draw_2_graph_names_subflows_pages_and_waits,
     a_flow_posted_with_map_elements_keeps_them,
     a_tenant_element_is_imported_and_removed,
     another_tenants_flow_is_not_found,
@@ -531,6 +532,181 @@ async fn the_draw_2_graph_moves_and_deletes_elements() {
         .unwrap();
     assert_eq!(response.status(), StatusCode::NO_CONTENT);
     assert_eq!(list(&app, &key, &id, "map").await.len(), 1);
+}
+
+/// A tenant element made with the key, returning its id.
+async fn new_element(app: &TestApp, key: &str, kind: &str, body: Value) -> String {
+    let response = app
+        .with_key(Method::POST, &format!("/api/draw/1/element/{kind}"), key)
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    let element = assert_json(response, StatusCode::OK).await;
+    element["id"].as_str().unwrap().to_string()
+}
+
+/// Boomi's canvas carries each map element's `subflow`, `page` and `wait`: a CI pipeline
+/// reads `GET /api/draw/2/graph/flow/{id}` and walks `subflow` to find the flows a flow calls,
+/// then snapshots and activates each before the parent. Issue 20, point 3.
+async fn the_draw_2_graph_names_subflows_pages_and_waits() {
+    let (app, key, parent) = setup().await;
+    let parent_id = flow_id(&parent);
+    let child = app
+        .with_key(Method::POST, "/api/draw/1/flow", &key)
+        .json(&json!({"developerName": "Child"}))
+        .send()
+        .await
+        .unwrap();
+    let child_id = flow_id(&assert_json(child, StatusCode::OK).await);
+    let page = new_element(&app, &key, "page", json!({"developerName": "Form"})).await;
+    let deadline = new_element(
+        &app,
+        &key,
+        "value",
+        json!({"developerName": "Deadline", "contentType": "ContentDateTime"}),
+    )
+    .await;
+    let which = new_element(
+        &app,
+        &key,
+        "value",
+        json!({"developerName": "Which flow", "contentType": "ContentString"}),
+    )
+    .await;
+    // As the builder saves them: the subflow's flow with the name it had then.
+    for body in [
+        json!({"elementType": "subflow", "developerName": "Call child", "subflow": {
+            "flowId": {"id": child_id, "versionId": null}, "flowDeveloperName": "Child",
+            "arguments": []}}),
+        json!({"elementType": "subflow", "developerName": "Call chosen", "subflow": {
+            "flowId": null, "value": {"id": which}}}),
+        json!({"elementType": "input", "developerName": "Ask", "pageElementId": page}),
+        json!({"elementType": "wait", "developerName": "Pause", "wait": {
+            "days": 1, "hours": 2, "relative": "in a day", "absoluteDate": "2030-01-02T03:04:05Z",
+            "value": {"id": deadline}}}),
+    ] {
+        let saved = post_element(&app, &key, &parent_id, "map", body).await;
+        assert_json(saved, StatusCode::OK).await;
+    }
+    // The child is renamed since: the canvas names it as it is now.
+    let renamed = app
+        .with_key(Method::POST, "/api/draw/1/flow", &key)
+        .json(&json!({"id": {"id": child_id}, "developerName": "Child renamed"}))
+        .send()
+        .await
+        .unwrap();
+    assert_json(renamed, StatusCode::OK).await;
+
+    let canvas_path = format!("/api/draw/2/graph/flow/{parent_id}");
+    let response = app
+        .with_key(Method::GET, &canvas_path, &key)
+        .send()
+        .await
+        .unwrap();
+    let canvas = assert_json(response, StatusCode::OK).await;
+    let by_name = |name: &str| -> Value {
+        canvas["mapElements"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|m| m["developerName"] == name)
+            .unwrap_or_else(|| panic!("no {name} in {canvas}"))
+            .clone()
+    };
+    let call = by_name("Call child");
+    assert_eq!(
+        call["subflow"],
+        json!({"id": child_id, "developerName": "Child renamed", "isSetAsValue": false})
+    );
+    assert!(call["page"].is_null() && call["wait"].is_null(), "{call}");
+    assert_eq!(
+        by_name("Call chosen")["subflow"],
+        json!({"id": null, "developerName": "Which flow", "isSetAsValue": true})
+    );
+    assert_eq!(
+        by_name("Ask")["page"],
+        json!({"id": page, "developerName": "Form"})
+    );
+    assert_eq!(
+        by_name("Pause")["wait"],
+        json!({"days": 1, "hours": 2, "minutes": 0, "seconds": 0, "relative": "in a day",
+               "absoluteDate": "2030-01-02T03:04:05.000000Z", "valueDeveloperName": "Deadline"})
+    );
+    let start = canvas["mapElements"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["elementType"] == "START")
+        .unwrap();
+    for field in ["subflow", "page", "wait"] {
+        assert!(start[field].is_null(), "{start}");
+    }
+
+    // The pipeline: every subflow with a flow of its own is published, then the parent.
+    let subflows: Vec<String> = canvas["mapElements"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|m| m["subflow"]["isSetAsValue"] == false)
+        .filter_map(|m| m["subflow"]["id"].as_str().map(str::to_string))
+        .collect();
+    assert_eq!(subflows, std::slice::from_ref(&child_id));
+    for flow in subflows.iter().chain([&parent_id]) {
+        let snapshot = app
+            .with_key(Method::POST, &format!("/api/draw/1/flow/snap/{flow}"), &key)
+            .json(&json!("published by CI"))
+            .send()
+            .await
+            .unwrap();
+        let snapshot = assert_json(snapshot, StatusCode::OK).await;
+        let version = snapshot["id"]["versionId"].as_str().unwrap();
+        let activated = app
+            .with_key(
+                Method::POST,
+                &format!("/api/draw/1/flow/activation/{flow}/{version}/true/true"),
+                &key,
+            )
+            .send()
+            .await
+            .unwrap();
+        assert_json(activated, StatusCode::OK).await;
+    }
+    let running = app
+        .with_key(
+            Method::GET,
+            &format!("/api/draw/1/flow/active/{child_id}"),
+            &key,
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        assert_json(running, StatusCode::OK).await["developerName"],
+        "Child renamed"
+    );
+
+    // The canvas posted back as read is accepted, and the fields it derived change nothing.
+    let put = app
+        .with_key(Method::PUT, "/api/draw/2/graph/flow", &key)
+        .json(&canvas)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(put.status(), StatusCode::OK);
+    let maps = list(&app, &key, &parent_id, "map").await;
+    let stored = maps
+        .iter()
+        .find(|m| m["developerName"] == "Call child")
+        .unwrap();
+    assert_eq!(stored["subflow"]["flowDeveloperName"], "Child");
+    assert!(stored["page"].is_null(), "{stored}");
+    let again = app
+        .with_key(Method::GET, &canvas_path, &key)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(assert_json(again, StatusCode::OK).await, canvas);
 }
 
 async fn a_flow_posted_with_map_elements_keeps_them() {

@@ -18,6 +18,7 @@ both_backends! {
     the_token_dies_when_the_owner_leaves_the_tenant,
     the_token_never_outlives_its_key,
     the_token_may_not_do_what_the_key_may_not,
+    the_token_in_the_key_header_has_exactly_its_own_rights,
 }
 
 const KEYS: &str = "/api/admin/1/users/me/keys";
@@ -244,4 +245,94 @@ async fn the_token_may_not_do_what_the_key_may_not() {
     let list = app.key_list(&app.admin_token().await).await;
     assert_eq!(list.len(), 1, "{list:?}");
     assert_json(flows_with(&app, &token).await, StatusCode::OK).await;
+}
+
+/// A tool that holds one credential keeps the token its key obtained in the key's place,
+/// `x-boomi-flow-api-key`: it is that token there, with the same rights as in
+/// `Authorization`, and no more. Issue 20, point 2.
+async fn the_token_in_the_key_header_has_exactly_its_own_rights() {
+    let app = TestApp::spawn().await;
+    let other = app.second_tenant("Other").await;
+    let owner = app.admin_token().await;
+    let key = app.new_key_for(&owner, "tool", &app.tenant_id).await;
+    let token = key_token(&app, &key).await;
+    let in_key_header = |method: Method, path: &str| app.with_key(method, path, &token);
+
+    // Its tenant's flows, with or without that tenant named; with its JSON quotes too.
+    let created = in_key_header(Method::POST, FLOW)
+        .json(&json!({ "developerName": "Made through the key header" }))
+        .send()
+        .await
+        .unwrap();
+    assert_json(created, StatusCode::OK).await;
+    let listed = in_key_header(Method::GET, FLOW)
+        .header(TENANT_HEADER, &app.tenant_id)
+        .send()
+        .await
+        .unwrap();
+    let names = crate::helpers::flow_names(&assert_json(listed, StatusCode::OK).await);
+    assert!(names.contains(&"Made through the key header".to_string()));
+    let quoted = app
+        .with_key(Method::GET, FLOW, &format!("\"{token}\""))
+        .send()
+        .await
+        .unwrap();
+    assert_json(quoted, StatusCode::OK).await;
+
+    // Not another tenant of the owner's: the same 403 as in Authorization.
+    let elsewhere = in_key_header(Method::GET, FLOW)
+        .header(TENANT_HEADER, &other)
+        .send()
+        .await
+        .unwrap();
+    let message = assert_error(elsewhere, StatusCode::FORBIDDEN).await;
+    assert!(
+        message.contains("reaches only the key's tenant"),
+        "{message}"
+    );
+    let widened = in_key_header(Method::GET, &for_tenant(&other))
+        .send()
+        .await
+        .unwrap();
+    assert_error(widened, StatusCode::FORBIDDEN).await;
+
+    // Never key management nor the account.
+    let create = json!({ "name": "minted", "tenantId": app.tenant_id });
+    for attempt in [
+        in_key_header(Method::GET, KEYS),
+        in_key_header(Method::POST, KEYS).json(&create),
+        in_key_header(Method::POST, &format!("{KEYS}/tool/reveal")),
+        in_key_header(Method::DELETE, &format!("{KEYS}/tool")),
+    ] {
+        let message = assert_error(attempt.send().await.unwrap(), StatusCode::FORBIDDEN).await;
+        assert!(
+            message.contains("an API key cannot manage API keys"),
+            "{message}"
+        );
+    }
+    let renamed = in_key_header(Method::PUT, "/api/admin/1/users/me")
+        .json(&json!({ "firstName": "Renamed" }))
+        .send()
+        .await
+        .unwrap();
+    assert_error(renamed, StatusCode::FORBIDDEN).await;
+    assert_eq!(app.key_list(&owner).await.len(), 1);
+
+    // A password sign-in's token has more rights than a key: refused in the key's header,
+    // as is a made-up one, with the one answer to a key that is not valid.
+    let refusal = assert_unauthorized(app.list_flows(Some(&key[..5]), None).await).await;
+    for not_a_key_token in [owner.clone(), "kft_made-up".to_string()] {
+        let answer = app.list_flows(Some(&not_a_key_token), None).await;
+        assert_eq!(assert_unauthorized(answer).await, refusal);
+    }
+
+    // It dies with its key, in this header too.
+    let deleted = app
+        .with_token(Method::DELETE, &format!("{KEYS}/tool"), &owner)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(deleted.status(), StatusCode::OK);
+    let dead = in_key_header(Method::GET, FLOW).send().await.unwrap();
+    assert_eq!(assert_unauthorized(dead).await, refusal);
 }
