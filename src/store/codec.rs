@@ -127,16 +127,18 @@ macro_rules! text_column {
             }
         }
 
+        // Bound as an owned `String`: SQLite's `&'q str` would tie the query to `'static`,
+        // and so every other value bound with it.
         impl<'q, DB: Database> Encode<'q, DB> for $type
         where
-            &'static str: Encode<'q, DB>,
+            String: Encode<'q, DB>,
         {
             fn encode_by_ref(
                 &self,
                 buf: &mut <DB as Database>::ArgumentBuffer<'q>,
             ) -> Result<IsNull, BoxDynError> {
                 let text: &'static str = ($to_text)(*self);
-                <&'static str as Encode<'q, DB>>::encode(text, buf)
+                <String as Encode<'q, DB>>::encode(text.to_string(), buf)
             }
         }
 

@@ -6,11 +6,7 @@ mod changes;
 mod elements;
 mod flows;
 mod graph;
-mod meta;
-mod sessions;
 mod snapshots;
-mod tenants;
-mod users;
 
 use std::str::FromStr;
 use std::sync::Arc;
@@ -21,7 +17,7 @@ use secrecy::{ExposeSecret, SecretString};
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::{Connection, PgConnection, PgPool};
 
-use super::sql_errors::{conflict_or_internal, internal};
+use super::sql_errors::internal;
 
 /// The names the shared statements (`store/sql/`) take from their backend.
 type Store = PgStore;
@@ -42,6 +38,8 @@ macro_rules! row_lock {
     };
 }
 
+// Compiled once per backend on purpose (see `sql/mod.rs`).
+#[allow(clippy::duplicate_mod)]
 #[path = "../sql/mod.rs"]
 mod sql;
 

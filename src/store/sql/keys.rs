@@ -98,7 +98,7 @@ impl TokenStore for Store {
             "INSERT INTO tokens (digest, user_id, tenant_id, signed_in_at, created_at, \
              expires_at, key_id) VALUES ($1, $2, $3, $4, $5, $6, $7)",
         )
-        .bind(&token.digest)
+        .bind(token.digest)
         .bind(token.user_id)
         .bind(token.tenant_id)
         .bind(token.signed_in_at)
@@ -151,7 +151,7 @@ async fn insert(conn: &mut Conn, key: NewKey) -> StoreResult<()> {
     .bind(key.user_id)
     .bind(key.tenant_id)
     .bind(key.name.as_str())
-    .bind(&key.digest)
+    .bind(key.digest)
     .bind(&key.preview)
     .bind(key.sealed.as_deref())
     .bind(key.created_at)

@@ -17,3 +17,7 @@
 use super::{Conn, Store};
 
 mod keys;
+mod meta;
+mod sessions;
+mod tenants;
+mod users;

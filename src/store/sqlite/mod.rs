@@ -5,12 +5,8 @@ mod changes;
 mod elements;
 mod flows;
 mod graph;
-mod meta;
-mod sessions;
 mod snapshots;
-mod tenants;
 mod transfer;
-mod users;
 
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;
@@ -22,7 +18,7 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, S
 use sqlx::{ConnectOptions, Connection, SqlitePool};
 use uuid::Uuid;
 
-use super::sql_errors::{conflict_or_internal, internal};
+use super::sql_errors::internal;
 use super::{StoreError, StoreResult};
 use crate::domain::Timestamp;
 
@@ -38,6 +34,8 @@ macro_rules! row_lock {
     };
 }
 
+// Compiled once per backend on purpose (see `sql/mod.rs`).
+#[allow(clippy::duplicate_mod)]
 #[path = "../sql/mod.rs"]
 mod sql;
 
