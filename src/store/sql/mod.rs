@@ -16,6 +16,7 @@
 
 use super::{Conn, Store};
 
+mod invitations;
 mod keys;
 mod meta;
 mod sessions;
