@@ -1,11 +1,11 @@
-//! What both backends store the same way: the empty password hash, a role's text, a flow's
+//! What both backends store the same way: the empty password hash, a flow's
 //! settings and elements' documents as JSON text, and the refusals both give (a tenant's last
 //! administrator, a taken element name, an element in use, a stale editing token).
 
 use super::{JsonObject, NewElement, StoreError, StoreResult};
+use crate::domain::FlowId;
 use crate::domain::element::ElementKind;
 use crate::domain::flow::FlowSettings;
-use crate::domain::{FlowId, Role};
 
 /// `users.password_hash` holds '' for an account with no usable password yet.
 pub(super) const NO_PASSWORD: &str = "";
@@ -13,12 +13,6 @@ pub(super) const NO_PASSWORD: &str = "";
 /// The password hash a `users.password_hash` column stands for.
 pub(super) fn password_hash(column: String) -> Option<String> {
     Some(column).filter(|hash| hash != NO_PASSWORD)
-}
-
-/// A role read back from its column; an unknown one means a corrupt row.
-pub(super) fn role(text: &str) -> StoreResult<Role> {
-    text.parse()
-        .map_err(|_| StoreError::Internal(anyhow::anyhow!("unknown role in the database")))
 }
 
 /// The refusal of a change that would leave a tenant without an administrator.

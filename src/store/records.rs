@@ -12,7 +12,7 @@ use crate::domain::{
 /// A JSON object as Boomi's tools send it, kept field for field.
 pub type JsonObject = serde_json::Map<String, serde_json::Value>;
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, sqlx::FromRow)]
 pub struct Tenant {
     pub id: TenantId,
     pub name: String,
@@ -34,7 +34,7 @@ pub struct NewUser {
     pub password_hash: Option<String>,
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, sqlx::FromRow)]
 pub struct User {
     pub id: UserId,
     pub email: String,
@@ -50,7 +50,7 @@ pub struct User {
 /// While an invitation is pending, everything shown comes from the invitation (its id, the
 /// names the inviting administrator gave, when it was made), never from the account: the
 /// account's id, names or age would tell whether the email had an account elsewhere.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, sqlx::FromRow)]
 pub struct Member {
     /// The account. For a pending invitation this is for keyflow's own use only.
     pub account: UserId,
@@ -84,7 +84,7 @@ pub struct NewInvitation {
 
 /// What an unexpired invitation link leads to: the account, the tenant, and the account's
 /// password hash (`None`: no password yet, so using the link sets one).
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, sqlx::FromRow)]
 pub struct InvitationGrant {
     pub user_id: UserId,
     pub tenant_id: TenantId,
@@ -92,8 +92,9 @@ pub struct InvitationGrant {
 }
 
 /// One of a user's tenants, with the user's role there.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, sqlx::FromRow)]
 pub struct Membership {
+    #[sqlx(flatten)]
     pub tenant: Tenant,
     pub role: Role,
     /// When the membership began (was accepted): a sign-in from before does not cover it.
@@ -172,7 +173,7 @@ pub struct NewSession {
 }
 
 /// Whose session a cookie holds, since when, until when.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, sqlx::FromRow)]
 pub struct SessionGrant {
     pub user_id: UserId,
     /// The sign-in that opened it.

@@ -35,8 +35,3 @@ pub(super) fn is_unique_violation(error: &sqlx::Error) -> bool {
 pub(super) fn is_foreign_key_violation(error: &sqlx::Error) -> bool {
     matches!(error, sqlx::Error::Database(db) if db.is_foreign_key_violation())
 }
-
-/// Any sqlx failure that is not a rule the caller asked about.
-pub(super) fn internal(error: sqlx::Error) -> StoreError {
-    error.into()
-}

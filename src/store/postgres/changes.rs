@@ -8,7 +8,7 @@ use async_trait::async_trait;
 use sqlx::PgConnection;
 use sqlx::postgres::PgListener;
 
-use super::{PgStore, internal};
+use super::PgStore;
 use crate::store::{
     Announcement, Change, ChangeFeed, ChangeListener, Heard, StoreError, StoreResult,
 };
@@ -19,14 +19,12 @@ impl PgStore {
         let (counter,): (i64,) =
             sqlx::query_as("UPDATE change_counter SET value = value + 1 RETURNING value")
                 .fetch_one(&mut *tx)
-                .await
-                .map_err(internal)?;
+                .await?;
         sqlx::query("SELECT pg_notify($1, $2)")
             .bind(&*self.channel)
             .bind(Announcement { counter, change }.to_payload())
             .execute(&mut *tx)
-            .await
-            .map_err(internal)?;
+            .await?;
         Ok(())
     }
 }
@@ -36,19 +34,16 @@ impl ChangeFeed for PgStore {
     async fn change_counter(&self) -> StoreResult<i64> {
         let (value,): (i64,) = sqlx::query_as("SELECT value FROM change_counter")
             .fetch_one(&self.pool)
-            .await
-            .map_err(internal)?;
+            .await?;
         Ok(value)
     }
 
     async fn listen(&self) -> StoreResult<Option<Box<dyn ChangeListener>>> {
-        let mut listener = PgListener::connect_with(&self.pool)
-            .await
-            .map_err(internal)?;
+        let mut listener = PgListener::connect_with(&self.pool).await?;
         // Report a lost connection rather than quietly making another: the caller catches up
         // on what was announced meanwhile before it listens again.
         listener.eager_reconnect(false);
-        listener.listen(&self.channel).await.map_err(internal)?;
+        listener.listen(&self.channel).await?;
         Ok(Some(Box::new(Listening(listener))))
     }
 }
@@ -61,7 +56,7 @@ struct Listening(PgListener);
 #[async_trait]
 impl ChangeListener for Listening {
     async fn next(&mut self) -> StoreResult<Heard> {
-        match self.0.try_recv().await.map_err(internal)? {
+        match self.0.try_recv().await? {
             Some(notification) => Ok(match Announcement::from_payload(notification.payload()) {
                 Some(announcement) => Heard::Change(announcement),
                 None => Heard::Unknown,

@@ -3,10 +3,6 @@
 //! instance may have cached announced from its own transaction ([`changes`]).
 
 mod changes;
-mod meta;
-mod sessions;
-mod tenants;
-mod users;
 
 use std::str::FromStr;
 use std::sync::Arc;
@@ -17,7 +13,6 @@ use secrecy::{ExposeSecret, SecretString};
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::{Connection, PgConnection, PgPool};
 
-use super::sql_errors::{conflict_or_internal, internal};
 use super::transfer::TABLES;
 
 /// The names the shared statements (`store/sql/`) take from their backend.

@@ -27,6 +27,11 @@ mod flows;
 #[macro_use]
 mod elements;
 mod graph;
+mod invitations;
 mod keys;
+mod meta;
+mod sessions;
 mod snapshots;
+mod tenants;
 mod transfer;
+mod users;

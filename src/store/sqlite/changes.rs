@@ -4,7 +4,7 @@
 
 use async_trait::async_trait;
 
-use super::{SqliteStore, bump_revocation_epoch, internal};
+use super::{SqliteStore, bump_revocation_epoch};
 use crate::store::{Change, ChangeFeed, ChangeListener, StoreError, StoreResult};
 
 impl SqliteStore {
@@ -30,8 +30,7 @@ impl ChangeFeed for SqliteStore {
         let (value,): (String,) =
             sqlx::query_as("SELECT value FROM meta WHERE key = 'revocation_epoch'")
                 .fetch_one(&self.pool)
-                .await
-                .map_err(internal)?;
+                .await?;
         value
             .parse()
             .map_err(|_| StoreError::Internal(anyhow::anyhow!("malformed change counter")))

@@ -2,24 +2,16 @@
 //! on and `synchronous=FULL`, so a write that was answered survives `kill -9` (and power loss).
 
 mod changes;
-mod meta;
-mod sessions;
-mod tenants;
-mod users;
 
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;
-use std::str::FromStr;
 use std::time::Duration;
 
 use anyhow::Context;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{ConnectOptions, Connection, SqlitePool};
-use uuid::Uuid;
 
-use super::sql_errors::{conflict_or_internal, internal};
-use super::{StoreError, StoreResult};
-use crate::domain::Timestamp;
+use super::StoreResult;
 
 /// The names the shared statements (`store/sql/`) take from their backend.
 type Store = SqliteStore;
@@ -152,17 +144,6 @@ impl SqliteStore {
     }
 }
 
-/// Reads an id column back; a malformed one means a corrupt row, an internal error.
-fn uuid(text: &str) -> StoreResult<Uuid> {
-    Uuid::from_str(text)
-        .map_err(|_| StoreError::Internal(anyhow::anyhow!("malformed id in the database")))
-}
-
-fn timestamp(text: &str) -> StoreResult<Timestamp> {
-    Timestamp::parse(text)
-        .map_err(|_| StoreError::Internal(anyhow::anyhow!("malformed timestamp in the database")))
-}
-
 /// Raises the revocation epoch inside the caller's transaction.
 async fn bump_revocation_epoch(tx: &mut sqlx::SqliteConnection) -> StoreResult<()> {
     sqlx::query(
@@ -170,7 +151,6 @@ async fn bump_revocation_epoch(tx: &mut sqlx::SqliteConnection) -> StoreResult<(
          WHERE key = 'revocation_epoch'",
     )
     .execute(tx)
-    .await
-    .map_err(internal)?;
+    .await?;
     Ok(())
 }

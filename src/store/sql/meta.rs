@@ -1,26 +1,27 @@
-//! Settings of the database itself, the audit trail and the health probe, in PostgreSQL.
+//! Settings of the database itself, the audit trail and the health probe.
 
 use async_trait::async_trait;
 
-use super::{PgStore, internal};
+use super::Store;
 use crate::domain::{Timestamp, new_id};
+use crate::store::codec::DbUuid;
 use crate::store::{AuditEvent, MetaStore, StoreResult};
 
 #[async_trait]
-impl MetaStore for PgStore {
+impl MetaStore for Store {
     async fn meta(&self, key: &str) -> StoreResult<Option<String>> {
         let row: Option<(String,)> = sqlx::query_as("SELECT value FROM meta WHERE key = $1")
             .bind(key)
             .fetch_optional(&self.pool)
-            .await
-            .map_err(internal)?;
+            .await?;
         Ok(row.map(|(value,)| value))
     }
 
     async fn claim_meta(&self, key: &str, value: &str) -> StoreResult<String> {
-        // A racing claim's uncommitted row makes this INSERT wait for it; once it commits,
-        // nothing is inserted, and the SELECT (a statement of its own, so under READ
-        // COMMITTED it sees that commit) reads the value that won.
+        // A racing claim holds its row (PostgreSQL: its uncommitted row makes this INSERT wait;
+        // SQLite: its write lock); once it commits, nothing is inserted, and the SELECT (a
+        // statement of its own, so under READ COMMITTED it sees that commit) reads the value
+        // that won.
         let inserted: Option<(String,)> = sqlx::query_as(
             "INSERT INTO meta (key, value) VALUES ($1, $2) ON CONFLICT (key) DO NOTHING \
              RETURNING value",
@@ -28,16 +29,14 @@ impl MetaStore for PgStore {
         .bind(key)
         .bind(value)
         .fetch_optional(&self.pool)
-        .await
-        .map_err(internal)?;
+        .await?;
         if let Some((value,)) = inserted {
             return Ok(value);
         }
         let (holding,): (String,) = sqlx::query_as("SELECT value FROM meta WHERE key = $1")
             .bind(key)
             .fetch_one(&self.pool)
-            .await
-            .map_err(internal)?;
+            .await?;
         Ok(holding)
     }
 
@@ -46,27 +45,23 @@ impl MetaStore for PgStore {
             "INSERT INTO audit_events (id, at, actor_id, tenant_id, action, subject) \
              VALUES ($1, $2, $3, $4, $5, $6)",
         )
-        .bind(new_id())
-        .bind(Timestamp::now().as_offset())
-        .bind(event.actor.map(|id| id.0))
-        .bind(event.tenant.map(|id| id.0))
+        .bind(DbUuid(new_id()))
+        .bind(Timestamp::now())
+        .bind(event.actor)
+        .bind(event.tenant)
         .bind(event.action)
         .bind(event.subject)
         .execute(&self.pool)
-        .await
-        .map_err(internal)?;
+        .await?;
         Ok(())
     }
 
     async fn ping(&self) -> StoreResult<()> {
-        sqlx::query("SELECT 1")
-            .execute(&self.pool)
-            .await
-            .map_err(internal)?;
+        sqlx::query("SELECT 1").execute(&self.pool).await?;
         Ok(())
     }
 
     async fn close(&self) {
-        PgStore::close(self).await;
+        Store::close(self).await;
     }
 }

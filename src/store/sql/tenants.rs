@@ -1,0 +1,71 @@
+//! Tenants; a change of a tenant's own settings is announced.
+
+use async_trait::async_trait;
+
+use super::Store;
+use crate::domain::{TenantId, TenantName, Timestamp};
+use crate::store::{Change, StoreResult, Tenant, TenantStore};
+
+/// A tenant's columns, named as [`Tenant`]'s fields.
+const TENANT_COLUMNS: &str = "id, name, summary, created_at, settings";
+
+#[async_trait]
+impl TenantStore for Store {
+    async fn create_tenant(&self, name: &TenantName) -> StoreResult<Tenant> {
+        let tenant = Tenant {
+            id: TenantId::generate(),
+            name: name.as_str().to_string(),
+            summary: None,
+            created_at: Timestamp::now(),
+            settings: None,
+        };
+        sqlx::query("INSERT INTO tenants (id, name, summary, created_at) VALUES ($1, $2, $3, $4)")
+            .bind(tenant.id)
+            .bind(&tenant.name)
+            .bind(&tenant.summary)
+            .bind(tenant.created_at)
+            .execute(&self.pool)
+            .await?;
+        Ok(tenant)
+    }
+
+    async fn tenant(&self, id: TenantId) -> StoreResult<Option<Tenant>> {
+        Ok(sqlx::query_as(&format!(
+            "SELECT {TENANT_COLUMNS} FROM tenants WHERE id = $1"
+        ))
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await?)
+    }
+
+    async fn update_tenant(
+        &self,
+        id: TenantId,
+        name: &str,
+        summary: Option<&str>,
+        settings: Option<&str>,
+    ) -> StoreResult<Option<Tenant>> {
+        let mut tx = self.pool.begin().await?;
+        // Only a real change is written, and so announced.
+        let updated: Option<Tenant> = sqlx::query_as(&format!(
+            "UPDATE tenants SET name = $1, summary = $2, settings = $3 WHERE id = $4 \
+             AND (name IS DISTINCT FROM $1 OR summary IS DISTINCT FROM $2 \
+             OR settings IS DISTINCT FROM $3) RETURNING {TENANT_COLUMNS}"
+        ))
+        .bind(name)
+        .bind(summary)
+        .bind(settings)
+        .bind(id)
+        .fetch_optional(&mut *tx)
+        .await?;
+        let Some(tenant) = updated else {
+            // Unchanged, or no such tenant.
+            drop(tx);
+            return self.tenant(id).await;
+        };
+        self.announce(&mut tx, Change::Tenant { tenant: id })
+            .await?;
+        tx.commit().await?;
+        Ok(Some(tenant))
+    }
+}
