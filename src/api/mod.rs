@@ -17,6 +17,7 @@ pub(crate) mod graph_json;
 pub(crate) mod health;
 pub(crate) mod keys;
 pub(crate) mod package_json;
+pub(crate) mod package_shares;
 pub(crate) mod packages;
 pub(crate) mod snapshots;
 pub(crate) mod tenant;
@@ -48,6 +49,7 @@ pub(crate) fn routes() -> OpenApiRouter<AppState> {
         .merge(elements::router())
         .merge(snapshots::router())
         .merge(packages::router())
+        .merge(package_shares::router())
         .merge(flow_elements::router())
         .merge(graph::router())
         .merge(health::router())

@@ -28,5 +28,6 @@ mod flows;
 mod elements;
 mod graph;
 mod keys;
+mod shares;
 mod snapshots;
 mod transfer;
