@@ -28,10 +28,10 @@ use crate::state::AppState;
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
-        .routes(routes!(share_latest, revoke))
-        .routes(routes!(share_version))
-        .routes(routes!(revoke_all))
-        .routes(routes!(import_shared))
+        .routes(routes!(share_flow, revoke_share))
+        .routes(routes!(share_flow_version))
+        .routes(routes!(revoke_flow_shares))
+        .routes(routes!(import_shared_flow))
 }
 
 /// A sharing token for the package of the flow's latest snapshot (its current version when
@@ -47,7 +47,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         NotFound, AuthErrors,
     )
 )]
-async fn share_latest(
+async fn share_flow(
     State(state): State<AppState>,
     principal: Principal,
     Segment(id): Segment,
@@ -73,7 +73,7 @@ async fn share_latest(
         NotFound, AuthErrors,
     )
 )]
-async fn share_version(
+async fn share_flow_version(
     State(state): State<AppState>,
     principal: Principal,
     Segment((id, version)): Segment<(String, String)>,
@@ -129,7 +129,7 @@ fn token_of(request: &SharedPackageRequest) -> Result<&str, ApiError> {
         NotFound, BodyErrors, AuthErrors,
     )
 )]
-async fn import_shared(
+async fn import_shared_flow(
     State(state): State<AppState>,
     principal: Principal,
     TextQuery(query): TextQuery<ImportQuery>,
@@ -160,7 +160,7 @@ async fn import_shared(
         NotFound, BodyErrors, AuthErrors,
     )
 )]
-async fn revoke(
+async fn revoke_share(
     State(state): State<AppState>,
     principal: Principal,
     Segment(id): Segment,
@@ -192,7 +192,7 @@ async fn revoke(
         NotFound, AuthErrors,
     )
 )]
-async fn revoke_all(
+async fn revoke_flow_shares(
     State(state): State<AppState>,
     principal: Principal,
     Segment(id): Segment,
