@@ -98,7 +98,8 @@ impl PackageConflictResponse {
 }
 
 /// `SharedPackageRequestAPI`: the sharing token of an import by token, or of a revocation.
-#[derive(Debug, Deserialize, ToSchema)]
+// No `Debug` (nor on the answer): nothing may print the token.
+#[derive(Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 #[schema(as = SharedPackageRequestAPI)]
 pub struct SharedPackageRequest {

@@ -8,6 +8,7 @@
 
 use axum::Json;
 use axum::extract::State;
+use secrecy::ExposeSecret;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
@@ -100,7 +101,7 @@ async fn share(
     let now = Timestamp::now();
     let token = shares::issue(&state.shares(), principal.user_id, tenant, frozen, now).await?;
     Ok(Json(SharedPackageResponse {
-        token: secrecy::ExposeSecret::expose_secret(&token).to_string(),
+        token: token.expose_secret().to_string(),
     }))
 }
 
