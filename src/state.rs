@@ -19,6 +19,7 @@ use crate::http::scope::current_request_id;
 use crate::metrics::Metrics;
 use crate::rules::keys::Keys;
 use crate::rules::members::Members;
+use crate::rules::shares::Shares;
 use crate::rules::sign_in::SignIn;
 use crate::secrets::Secrets;
 use crate::store::Store;
@@ -116,6 +117,13 @@ impl AppState {
         Members {
             store: self.store.as_ref(),
             revoker: &self.verifier,
+        }
+    }
+
+    pub(crate) fn shares(&self) -> Shares<'_> {
+        Shares {
+            store: self.store.as_ref(),
+            hasher: &self.hasher,
         }
     }
 

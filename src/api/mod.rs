@@ -19,6 +19,7 @@ pub(crate) mod graph_json;
 pub(crate) mod health;
 pub(crate) mod keys;
 pub(crate) mod package_json;
+pub(crate) mod package_shares;
 pub(crate) mod packages;
 pub(crate) mod snapshots;
 pub(crate) mod tenant;
@@ -51,6 +52,7 @@ pub(crate) fn routes() -> OpenApiRouter<AppState> {
         .merge(connectors::router())
         .merge(snapshots::router())
         .merge(packages::router())
+        .merge(package_shares::router())
         .merge(flow_elements::router())
         .merge(graph::router())
         .merge(health::router())

@@ -9,14 +9,15 @@
 //!
 //! Boomi types the answer (and the import's body) as a `string`: keyflow answers a JSON
 //! string holding the package, and takes either that string or the package object itself.
-//! Also the 409 `PackageConflictResponse` and the error type the package handlers answer with.
+//! Also the 409 `PackageConflictResponse`, the sharing token's request and answer, and the
+//! error type the package handlers answer with.
 
 use std::collections::BTreeSet;
 
 use axum::Json;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use utoipa::ToSchema;
 use utoipa::openapi::RefOr;
@@ -94,6 +95,26 @@ impl PackageConflictResponse {
             existing_elements: elements,
         }
     }
+}
+
+/// `SharedPackageRequestAPI`: the sharing token of an import by token, or of a revocation.
+// No `Debug` (nor on the answer): nothing may print the token.
+#[derive(Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+#[schema(as = SharedPackageRequestAPI)]
+pub struct SharedPackageRequest {
+    /// The token `POST /api/package/1/flow/{flow}/share` answered.
+    pub token: Option<String>,
+}
+
+/// `SharedPackageResponseAPI`: a sharing token, shown only in this answer (keyflow keeps its
+/// digest alone).
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+#[schema(as = SharedPackageResponseAPI)]
+pub struct SharedPackageResponse {
+    /// `kfs_` and 43 characters: opaque, valid for 7 days or until revoked.
+    pub token: String,
 }
 
 /// What a package or revert handler answers when it fails: an `ApiError`, or the 409 object.

@@ -17,13 +17,14 @@ use crate::api::package_json::{
     PackageBody, PackageConflictResponse, PackageError, elements_of, flow_package, flow_package_of,
     package_object, tenant_package,
 };
-use crate::domain::{FlowId, VersionId};
+use crate::domain::{FlowId, TenantId, VersionId};
 use crate::http::error::ApiError;
 use crate::http::json::{JsonBody, Segment, TextQuery, path, path_bool};
 use crate::http::{Administrator, Principal};
+use crate::rules::shares::Frozen;
 use crate::rules::{RuleError, packages, snapshots};
 use crate::state::AppState;
-use crate::store::Activation;
+use crate::store::{Activation, JsonObject};
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -37,15 +38,15 @@ pub fn router() -> OpenApiRouter<AppState> {
 #[derive(Deserialize, IntoParams)]
 #[serde(rename_all = "camelCase")]
 #[into_params(parameter_in = Query)]
-struct ExportQuery {
+pub(crate) struct ExportQuery {
     /// `true` blanks every password in the package (fields named like `password`, and the
     /// content of `ContentPassword` values).
     #[param(value_type = Option<bool>)]
-    null_passwords: Option<String>,
+    pub(crate) null_passwords: Option<String>,
 }
 
 /// A query flag: absent is `default`, else exactly `true` or `false` (400 otherwise).
-fn flag(name: &str, text: Option<&str>, default: bool) -> Result<bool, ApiError> {
+pub(crate) fn flag(name: &str, text: Option<&str>, default: bool) -> Result<bool, ApiError> {
     text.map_or(Ok(default), |text| path_bool(name, text))
 }
 
@@ -109,17 +110,34 @@ async fn export(
     version: Option<VersionId>,
     null_passwords: bool,
 ) -> Result<Json<String>, ApiError> {
-    let tenant = principal.tenant_id;
-    let (record, image) = packages::export_flow(&*state.store, tenant, flow, version).await?;
-    let package = flow_package(tenant, record, &image, null_passwords);
-    Ok(Json(package.to_string()))
+    let frozen = freeze(state, principal.tenant_id, flow, version, null_passwords).await?;
+    Ok(Json(frozen.package))
 }
 
-/// The import's query.
+/// The flow package of `version` (the export's choice without one) as JSON text, with the
+/// flow and version it holds: what an export answers, and what a sharing token shares.
+pub(crate) async fn freeze(
+    state: &AppState,
+    tenant: TenantId,
+    flow: FlowId,
+    version: Option<VersionId>,
+    null_passwords: bool,
+) -> Result<Frozen, ApiError> {
+    let (record, image) = packages::export_flow(&*state.store, tenant, flow, version).await?;
+    let (flow, version) = (record.id, record.version_id);
+    let package = flow_package(tenant, record, &image, null_passwords).to_string();
+    Ok(Frozen {
+        flow,
+        version,
+        package,
+    })
+}
+
+/// The import's query (the package import's, and the import by sharing token's).
 #[derive(Deserialize, IntoParams)]
 #[serde(rename_all = "camelCase")]
 #[into_params(parameter_in = Query)]
-struct ImportQuery {
+pub(crate) struct ImportQuery {
     /// Snapshot the imported flow.
     #[param(value_type = Option<bool>)]
     is_snapshot: Option<String>,
@@ -133,6 +151,30 @@ struct ImportQuery {
     /// `false`, such elements refuse the import with a 409 `PackageConflictResponse`.
     #[param(value_type = Option<bool>)]
     overwrite_existing: Option<String>,
+}
+
+/// What an import's query asks for.
+pub(crate) struct ImportFlags {
+    is_snapshot: bool,
+    is_active: bool,
+    is_default: bool,
+    overwrite: bool,
+}
+
+impl ImportQuery {
+    /// The flags, each absent (its default) or exactly `true`/`false` (else 400).
+    pub(crate) fn flags(&self) -> Result<ImportFlags, ApiError> {
+        Ok(ImportFlags {
+            is_snapshot: flag("isSnapshot", self.is_snapshot.as_deref(), false)?,
+            is_active: flag("isActive", self.is_active.as_deref(), false)?,
+            is_default: flag("isDefault", self.is_default.as_deref(), false)?,
+            overwrite: flag(
+                "overwriteExisting",
+                self.overwrite_existing.as_deref(),
+                true,
+            )?,
+        })
+    }
 }
 
 /// Imports a flow package into the caller's tenant, all or nothing: the body is the JSON
@@ -158,16 +200,20 @@ async fn import_flow(
     TextQuery(query): TextQuery<ImportQuery>,
     JsonBody(body): JsonBody<Value>,
 ) -> Result<Json<FlowResponse>, PackageError> {
-    let is_snapshot = flag("isSnapshot", query.is_snapshot.as_deref(), false)?;
-    let is_active = flag("isActive", query.is_active.as_deref(), false)?;
-    let is_default = flag("isDefault", query.is_default.as_deref(), false)?;
-    let overwrite = flag(
-        "overwriteExisting",
-        query.overwrite_existing.as_deref(),
-        true,
-    )?;
+    let flags = query.flags()?;
     let package = package_object(body)?;
-    let flow = flow_package_of(&package, "", principal.user_id)?;
+    import_package(&state, &principal, &flags, &package).await
+}
+
+/// Imports one flow package into the caller's tenant as the flags ask: the package import's
+/// rule ([`packages::import`]), then the snapshot and its activation.
+pub(crate) async fn import_package(
+    state: &AppState,
+    principal: &Principal,
+    flags: &ImportFlags,
+    package: &JsonObject,
+) -> Result<Json<FlowResponse>, PackageError> {
+    let flow = flow_package_of(package, "", principal.user_id)?;
     let tenant = principal.tenant_id;
     let store = &*state.store;
     let written = packages::import(
@@ -175,7 +221,7 @@ async fn import_flow(
         tenant,
         vec![flow],
         Vec::new(),
-        overwrite,
+        flags.overwrite,
         principal.user_id,
     )
     .await?;
@@ -183,17 +229,17 @@ async fn import_flow(
         .into_iter()
         .next()
         .ok_or_else(|| RuleError::Internal(anyhow::anyhow!("an imported flow vanished")))?;
-    if !is_snapshot {
+    if !flags.is_snapshot {
         return Ok(Json(flow.into()));
     }
     let snapshot = snapshots::take(store, tenant, flow.id, None).await?;
-    if !is_active {
+    if !flags.is_active {
         return Ok(Json(snapshot.into()));
     }
     let by = store.user(principal.user_id).await?.map(|user| user.email);
     let activation = Activation {
-        is_active,
-        is_default,
+        is_active: flags.is_active,
+        is_default: flags.is_default,
     };
     let activated = store
         .activate(

@@ -186,6 +186,29 @@ pub trait TokenStore {
     async fn token_by_digest(&self, digest: &Digest) -> StoreResult<Option<TokenGrant>>;
 }
 
+/// Packages shared by token. Only the token's digest is stored; a share is not cached
+/// anywhere, so none of these writes is announced.
+#[async_trait]
+pub trait ShareStore {
+    /// Stores a share (and sweeps expired ones). Missing when the tenant has no such flow
+    /// (deleted meanwhile: deleting a flow ends its shares).
+    async fn insert_share(&self, share: NewShare) -> StoreResult<()>;
+    /// The package behind a digest, unless it is unknown, revoked, or expired by `now`.
+    async fn shared_package(
+        &self,
+        digest: &Digest,
+        now: Timestamp,
+    ) -> StoreResult<Option<SharedPackage>>;
+    /// Deletes the share with this digest when it is one of this flow of this tenant (expired
+    /// or not); with `None`, every share of the flow. Returns how many were deleted.
+    async fn revoke_shares(
+        &self,
+        tenant: TenantId,
+        flow: FlowId,
+        digest: Option<&Digest>,
+    ) -> StoreResult<u64>;
+}
+
 /// Web sign-in sessions and the password they are opened with.
 #[async_trait]
 pub trait SessionStore {
@@ -413,6 +436,7 @@ pub trait Store:
     + KeyStore
     + TokenStore
     + SessionStore
+    + ShareStore
     + FlowStore
     + ElementStore
     + SnapshotStore
@@ -431,6 +455,7 @@ impl<T> Store for T where
         + KeyStore
         + TokenStore
         + SessionStore
+        + ShareStore
         + FlowStore
         + ElementStore
         + SnapshotStore

@@ -163,6 +163,32 @@ pub struct TokenGrant {
     pub key_id: Option<KeyId>,
 }
 
+/// A package shared by token, to store: only the digest of the token.
+#[derive(Debug, Clone)]
+pub struct NewShare {
+    pub digest: Digest,
+    pub tenant_id: TenantId,
+    pub flow_id: FlowId,
+    /// The version the package holds.
+    pub version_id: VersionId,
+    /// The package's JSON text, frozen at issue (passwords already blanked when asked).
+    pub package: String,
+    pub created_by: UserId,
+    pub created_at: Timestamp,
+    pub expires_at: Timestamp,
+}
+
+/// What a live sharing token leads to.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct SharedPackage {
+    /// The tenant that shared it.
+    pub tenant_id: TenantId,
+    pub flow_id: FlowId,
+    pub version_id: VersionId,
+    pub package: String,
+    pub expires_at: Timestamp,
+}
+
 /// A web session to store: only the digest of the cookie's value.
 #[derive(Debug, Clone)]
 pub struct NewSession {

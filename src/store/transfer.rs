@@ -28,7 +28,7 @@ pub trait Transfer {
 }
 
 /// The tables a dump holds, in the order they are written (each after those it refers to).
-pub const TABLES: [&str; 14] = [
+pub const TABLES: [&str; 15] = [
     "tenants",
     "users",
     "memberships",
@@ -41,12 +41,13 @@ pub const TABLES: [&str; 14] = [
     "elements",
     "flow_elements",
     "flow_uses",
+    "package_shares",
     "audit_events",
     "meta",
 ];
 
 /// Every row of a store. Users keep their password hashes, keys their digests and sealed
-/// values, tokens, sessions and invitations their digests: all of it works only under the
+/// values, tokens, sessions, invitations and shared packages their digests: all of it works only under the
 /// same pepper and master key, whose fingerprints travel in `meta`.
 #[derive(Debug, Clone, Default)]
 pub struct Dump {
@@ -64,6 +65,8 @@ pub struct Dump {
     pub flow_elements: Vec<FlowElementRow>,
     /// After `elements` and `flows`, which it refers to.
     pub flow_uses: Vec<FlowUseRow>,
+    /// Packages shared by token, with the token's digest; after `flows`, which it refers to.
+    pub package_shares: Vec<ShareRow>,
     pub audit_events: Vec<AuditRow>,
     /// The database's settings: the secrets' fingerprints (`fingerprint:pepper`,
     /// `fingerprint:master.key`). A backend's change counter is left out.
@@ -86,6 +89,7 @@ impl Dump {
             self.elements.len(),
             self.flow_elements.len(),
             self.flow_uses.len(),
+            self.package_shares.len(),
             self.audit_events.len(),
             self.meta.len(),
         ];
@@ -231,6 +235,19 @@ pub struct FlowUseRow {
     #[sqlx(try_from = "DbUuid")]
     pub element_id: Uuid,
     pub imported: bool,
+}
+
+/// A package shared by token: the token's digest and the package frozen at issue, as stored.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct ShareRow {
+    pub digest: Digest,
+    pub tenant_id: TenantId,
+    pub flow_id: FlowId,
+    pub version_id: VersionId,
+    pub package: String,
+    pub created_by: UserId,
+    pub created_at: Timestamp,
+    pub expires_at: Timestamp,
 }
 
 #[derive(Debug, Clone, sqlx::FromRow)]

@@ -1,6 +1,7 @@
-//! What the data directory and the logs hold: never a key, secrets private, paths without
-//! their queries, and a restart that keeps every key working. [`ServeProcess`] and [`Remote`]
-//! run `keyflow serve` as a subprocess and talk to it (`lifecycle.rs` uses them too).
+//! What the data directory and the logs hold: never a key (nor a sharing token), secrets
+//! private, paths without their queries, and a restart that keeps every key working.
+//! [`ServeProcess`] and [`Remote`] run `keyflow serve` as a subprocess and talk to it
+//! (`lifecycle.rs` uses them too).
 
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
@@ -510,6 +511,59 @@ async fn the_log_records_paths_without_their_query_strings() {
         let leaks: Vec<&str> = log.lines().filter(|l| l.contains(canary)).collect();
         assert!(leaks.is_empty(), "{canary} reached the log: {leaks:#?}");
     }
+}
+
+/// A sharing token (`POST /api/package/1/flow/{flow}/share`) travels only in bodies: at the
+/// level that logs every request, neither its issue, nor an import with it, nor its
+/// revocation puts it in the log, and no file of the data directory holds it.
+#[tokio::test]
+async fn a_sharing_token_reaches_neither_the_log_nor_the_data_directory() {
+    let data_dir = tempfile::tempdir().unwrap();
+    let server = ServeProcess::start(data_dir.path()).await;
+    let remote = Remote::of(&server);
+    let token = remote.token().await;
+    let tenant = remote.example_id(&token).await;
+    let key = remote.create_named_key(&token, "sharer", &tenant).await;
+    let call = |method: reqwest::Method, path: &str| {
+        remote
+            .client
+            .request(method, format!("{}{path}", remote.address))
+            .header("x-boomi-flow-api-key", &key)
+    };
+    let flows = call(reqwest::Method::GET, "/api/draw/1/flow").send().await;
+    let flows = assert_json(flows.unwrap(), StatusCode::OK).await;
+    let flow = flows[0]["id"]["id"].as_str().unwrap().to_string();
+    let share_path = format!("/api/package/1/flow/{flow}/share");
+    let shared = call(reqwest::Method::POST, &share_path).send().await;
+    let shared = assert_json(shared.unwrap(), StatusCode::OK).await;
+    let sharing = shared["token"].as_str().unwrap().to_string();
+    let body = serde_json::json!({ "token": sharing });
+    let imported = call(reqwest::Method::POST, "/api/package/1/shared/flow")
+        .json(&body)
+        .send()
+        .await;
+    assert_json(imported.unwrap(), StatusCode::OK).await;
+    let revoked = call(reqwest::Method::DELETE, &share_path)
+        .json(&body)
+        .send()
+        .await;
+    assert_eq!(revoked.unwrap().status(), StatusCode::OK);
+
+    let log = server.stop().await;
+    for path in [share_path.as_str(), "/api/package/1/shared/flow"] {
+        assert!(
+            log.lines().any(|l| l.contains("path=") && l.contains(path)),
+            "no line logs the path {path}:\n{log}"
+        );
+    }
+    let secret = sharing.trim_start_matches("kfs_");
+    let leaks: Vec<&str> = log.lines().filter(|l| l.contains(secret)).collect();
+    assert!(
+        leaks.is_empty(),
+        "the sharing token reached the log: {leaks:#?}"
+    );
+    let files = files_containing(data_dir.path(), secret);
+    assert!(files.is_empty(), "the sharing token is stored in {files:?}");
 }
 
 /// The modes of every file and directory under `dir`, the directory itself included, that

@@ -509,6 +509,28 @@ async fn keyflow_answers_in_boomis_shapes() {
         Some(package),
     )
     .await;
+    let shared = run
+        .call(
+            Method::POST,
+            "/api/package/1/flow/{flow}/share",
+            &format!("/api/package/1/flow/{id}/share"),
+            None,
+        )
+        .await;
+    run.call(
+        Method::POST,
+        "/api/package/1/flow/{flow}/{version}/share",
+        &format!("/api/package/1/flow/{id}/{version}/share"),
+        None,
+    )
+    .await;
+    run.call(
+        Method::POST,
+        "/api/package/1/shared/flow",
+        "/api/package/1/shared/flow",
+        Some(json!({ "token": shared["token"] })),
+    )
+    .await;
     let backup = run
         .call(
             Method::GET,

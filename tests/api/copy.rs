@@ -15,7 +15,7 @@ use keyflow::domain::flow::FlowSettings;
 use keyflow::domain::{Digest, FlowId, KeyId, Role, TenantId, Timestamp, UserId, VersionId};
 use keyflow::store::transfer::{
     ApiKeyRow, AuditRow, ElementRow, FlowElementRow, FlowRow, FlowUseRow, InvitationRow,
-    MembershipRow, MetaRow, SnapshotRow, TokenRow, WebSessionRow,
+    MembershipRow, MetaRow, ShareRow, SnapshotRow, TokenRow, WebSessionRow,
 };
 use keyflow::store::{
     self, Dump, FlowGraphWrite, FlowUse, GraphMode, NewElement, StoreConfig, StoreError, Tenant,
@@ -50,10 +50,12 @@ struct Fixture {
     snapshot_version: String,
     /// The token of Ivy's invitation link to Example.
     ivy_link: String,
+    /// A sharing token of the flow's package.
+    share: String,
 }
 
 /// Fills a fresh server: a second tenant, a second user, keys in both tenants, a flow with an
-/// activated snapshot, a pending invitation; the audit trail follows from these.
+/// activated snapshot shared by token, a pending invitation; the audit trail follows from these.
 async fn fill(app: &TestApp) -> Fixture {
     let second = app.second_tenant("Second").await;
     app.create_user(SAM, SAM_PASSWORD, &app.tenant_id).await;
@@ -81,6 +83,15 @@ async fn fill(app: &TestApp) -> Fixture {
     let activated = app.with_key(Method::POST, &activation, &key).send().await;
     assert_json(activated.unwrap(), StatusCode::OK).await;
     let invited = app.invite(&token, &app.tenant_id, IVY).await;
+    let shared = app
+        .with_key(
+            Method::POST,
+            &format!("/api/package/1/flow/{id}/share"),
+            &key,
+        )
+        .send()
+        .await;
+    let shared = assert_json(shared.unwrap(), StatusCode::OK).await;
     Fixture {
         admin_email: app.admin_email.clone(),
         admin_password: app.admin_password.clone(),
@@ -91,6 +102,7 @@ async fn fill(app: &TestApp) -> Fixture {
         flow: id,
         snapshot_version: version,
         ivy_link: link_token(&invited),
+        share: shared["token"].as_str().unwrap().to_string(),
     }
 }
 
@@ -199,7 +211,7 @@ impl Served {
 
 /// Everything [`fill`] made is there and works on `server`: the keys (their digests under the
 /// pepper, their sealed values under the master key), the passwords, the flow with its
-/// activated snapshot, and, unless already used, Ivy's invitation link.
+/// activated snapshot and its sharing token, and, unless already used, Ivy's invitation link.
 async fn assert_moved(server: &Served, fixture: &Fixture, accept_invitation: bool) {
     let flows = server.with_key(FLOW, &fixture.key, &fixture.example).await;
     assert!(
@@ -222,6 +234,16 @@ async fn assert_moved(server: &Served, fixture: &Fixture, accept_invitation: boo
         .with_key(FLOW, &fixture.second_key, &fixture.second)
         .await;
     assert!(second.is_array(), "{second}");
+    // The sharing token (its digest under the pepper) imports the flow into the second tenant.
+    let imported = server
+        .request(Method::POST, "/api/package/1/shared/flow")
+        .header(KEY_HEADER, &fixture.second_key)
+        .json(&json!({ "token": fixture.share }))
+        .send()
+        .await
+        .unwrap();
+    let imported = assert_json(imported, StatusCode::OK).await;
+    assert_eq!(imported["developerName"], "Copied flow");
 
     let token = server
         .sign_in(&fixture.admin_email, &fixture.admin_password)
@@ -501,11 +523,11 @@ async fn empty_stores(test: &str) -> Vec<(StoreConfig, Option<tempfile::TempDir>
 }
 
 /// Rows of every table, made by hand, in the order an export lists them (oldest first).
-fn handmade_dump() -> (Dump, [Digest; 5]) {
+fn handmade_dump() -> (Dump, [Digest; 6]) {
     let base = Timestamp::now();
     let at = |seconds: u64| base.plus(Duration::from_secs(seconds));
-    let digests = [1u8, 2, 3, 4, 5].map(|byte| Digest::from_bytes([byte; 32]));
-    let [link, key, other_key, token, session] = digests;
+    let digests = [1u8, 2, 3, 4, 5, 6].map(|byte| Digest::from_bytes([byte; 32]));
+    let [link, key, other_key, token, session, share] = digests;
     let (one, two) = (TenantId::generate(), TenantId::generate());
     let (admin, invitee) = (UserId::generate(), UserId::generate());
     let flow = FlowId::generate();
@@ -675,6 +697,16 @@ fn handmade_dump() -> (Dump, [Digest; 5]) {
             element_id: value,
             imported: true,
         }],
+        package_shares: vec![ShareRow {
+            digest: share,
+            tenant_id: one,
+            flow_id: flow,
+            version_id: VersionId::generate(),
+            package: r#"{"packageVersion":1,"note":"nul \u0000, ünï"}"#.into(),
+            created_by: invitee,
+            created_at: at(17),
+            expires_at: at(7 * 86_400),
+        }],
         audit_events: vec![
             AuditRow {
                 id: uuid::Uuid::new_v4(),
@@ -713,7 +745,7 @@ async fn every_backend_imports_every_row_and_exports_it_unchanged() {
         let store = store::open(&config).await.unwrap();
         let empty = store.export().await.unwrap();
         assert!(empty.counts().iter().all(|(_, n)| *n == 0), "{empty:?}");
-        let (dump, [link, key, other_key, token, session]) = handmade_dump();
+        let (dump, [link, key, other_key, token, session, share]) = handmade_dump();
         store.import(dump.clone()).await.unwrap();
         assert_same_rows(&dump, &store.export().await.unwrap());
 
@@ -772,6 +804,20 @@ async fn every_backend_imports_every_row_and_exports_it_unchanged() {
         let frozen = dump.flow_snapshots[0].version.version_id;
         let image = store.snapshot_image(one, flow, frozen).await.unwrap();
         assert_eq!(image, dump.flow_snapshots[0].image);
+        let shared = store
+            .shared_package(&share, Timestamp::now())
+            .await
+            .unwrap();
+        let shared = shared.expect("the share is live");
+        let row = &dump.package_shares[0];
+        assert_eq!(
+            (shared.tenant_id, shared.flow_id, shared.version_id),
+            (one, flow, row.version_id)
+        );
+        assert_eq!(
+            (&shared.package, shared.expires_at),
+            (&row.package, row.expires_at)
+        );
         let pepper = store.meta("fingerprint:pepper").await.unwrap();
         assert_eq!(pepper.as_deref(), Some("bb"));
 

@@ -1,7 +1,8 @@
 //! Several instances on one PostgreSQL database: a change made through one instance (A) is
 //! seen by another (B) within a second — a deleted key, a removed member, a password change
 //! that ends tokens, a new flow in a cached list — also when B's listening connection is
-//! killed, and when the change comes from the command line. Every wait polls with a deadline.
+//! killed, and when the change comes from the command line; a sharing token, cached nowhere,
+//! is refused by B as soon as A revokes it. Every wait polls with a deadline.
 
 use std::time::{Duration, Instant};
 
@@ -644,4 +645,38 @@ async fn a_first_start_refused_for_its_settings_leaves_the_seeding_to_the_next()
     assert!(error.contains("administrator password"), "{error}");
     let server = start(ADMIN_PASSWORD).await.expect("starts");
     assert!(server.bootstrap().is_some(), "the second start seeds");
+}
+
+/// A sharing token is cached nowhere: issued through A it imports through B, and revoked
+/// through A it is refused by B on the very next import, with no announcement to wait for.
+#[tokio::test]
+async fn a_sharing_token_revoked_through_one_instance_is_refused_by_the_other_at_once() {
+    let Some((a, b, _url)) = two_instances("a_sharing_token_across_instances").await else {
+        return;
+    };
+    let admin = a.admin_token().await;
+    let key = a.new_key_for(&admin, "sharer", &a.tenant_id).await;
+    let flows = a.list_flows(Some(&key), None).await;
+    let flows = assert_json(flows, StatusCode::OK).await;
+    let flow = flows[0]["id"]["id"].as_str().unwrap().to_string();
+    let path = format!("/api/package/1/flow/{flow}/share");
+    let shared = a.with_key(reqwest::Method::POST, &path, &key).send().await;
+    let shared = assert_json(shared.unwrap(), StatusCode::OK).await;
+    let body = json!({ "token": shared["token"] });
+    let import_through_b = || {
+        b.client
+            .post(format!("{}/api/package/1/shared/flow", b.address))
+            .header(KEY_HEADER, &key)
+            .json(&body)
+            .send()
+    };
+    assert_eq!(import_through_b().await.unwrap().status(), StatusCode::OK);
+    let revoked = a
+        .with_key(reqwest::Method::DELETE, &path, &key)
+        .json(&body)
+        .send()
+        .await;
+    assert_eq!(revoked.unwrap().status(), StatusCode::OK);
+    let refused = import_through_b().await.unwrap();
+    assert_eq!(refused.status(), StatusCode::NOT_FOUND);
 }

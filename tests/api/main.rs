@@ -21,6 +21,7 @@ mod lifecycle;
 mod metrics;
 mod openapi;
 mod overload;
+mod package_shares;
 mod packages;
 mod postgres;
 mod schema_check;

@@ -3,12 +3,14 @@
 //! is called at least once, with the edge cases its documentation names (conflicts, missing
 //! rows, `None`), and the guarantees that must hold under races: a tenant keeps an
 //! administrator, a key name is unique per user and tenant, a password link works once.
-//! Whole flows (elements, flow graphs, snapshot images) are checked in `elements`.
+//! Whole flows (elements, flow graphs, snapshot images) are checked in `elements`, packages
+//! shared by token in `shares`.
 //!
 //! Each check runs against every backend [`backends`] opens: SQLite always, PostgreSQL when
 //! `KEYFLOW_TEST_POSTGRES_URL` is set (`crate::postgres`).
 
 mod elements;
+mod shares;
 
 use std::future::Future;
 use std::sync::Arc;

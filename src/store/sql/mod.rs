@@ -31,6 +31,7 @@ mod invitations;
 mod keys;
 mod meta;
 mod sessions;
+mod shares;
 mod snapshots;
 mod tenants;
 mod transfer;

@@ -172,6 +172,12 @@ async fn read_all(conn: &mut Conn) -> StoreResult<Dump> {
              ORDER BY flow_id, element_id",
         )
         .await?,
+        package_shares: all(
+            conn,
+            "SELECT digest, tenant_id, flow_id, version_id, package, created_by, created_at, \
+             expires_at FROM package_shares ORDER BY created_at, digest",
+        )
+        .await?,
         audit_events: all(
             conn,
             "SELECT id, at, actor_id, tenant_id, action, subject FROM audit_events \

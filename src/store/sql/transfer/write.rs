@@ -259,6 +259,23 @@ pub(super) async fn write_all(conn: &mut Conn, dump: &Dump) -> StoreResult<()> {
     .await?;
     insert(
         conn,
+        "package_shares",
+        "digest, tenant_id, flow_id, version_id, package, created_by, created_at, expires_at",
+        &dump.package_shares,
+        |b, s| {
+            b.push_bind(s.digest)
+                .push_bind(s.tenant_id)
+                .push_bind(s.flow_id)
+                .push_bind(s.version_id)
+                .push_bind(&s.package)
+                .push_bind(s.created_by)
+                .push_bind(s.created_at)
+                .push_bind(s.expires_at);
+        },
+    )
+    .await?;
+    insert(
+        conn,
         "audit_events",
         "id, at, actor_id, tenant_id, action, subject",
         &dump.audit_events,

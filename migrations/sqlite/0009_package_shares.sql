@@ -1,0 +1,16 @@
+-- Packages shared by token (`POST /api/package/1/flow/{flow}/share`): the package frozen when
+-- the token was issued, passwords already blanked when asked, which any tenant may import
+-- with the token until it expires or the flow's tenant revokes it. The token itself is never
+-- stored, only its digest. Deleting the flow (or its tenant) ends its shares.
+CREATE TABLE package_shares (
+    digest      BLOB PRIMARY KEY NOT NULL,  -- HMAC-SHA256(pepper, sharing token)
+    tenant_id   TEXT NOT NULL REFERENCES tenants(id) ON DELETE CASCADE,
+    flow_id     TEXT NOT NULL REFERENCES flows(id) ON DELETE CASCADE,
+    version_id  TEXT NOT NULL,              -- the version the package holds
+    package     TEXT NOT NULL,              -- the package's JSON, as the export writes it
+    created_by  TEXT NOT NULL,              -- the sharing user (no key: it outlives them)
+    created_at  TEXT NOT NULL,
+    expires_at  TEXT NOT NULL
+) STRICT;
+CREATE INDEX package_shares_by_flow ON package_shares (tenant_id, flow_id);
+CREATE INDEX package_shares_by_expiry ON package_shares (expires_at);

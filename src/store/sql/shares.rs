@@ -1,0 +1,83 @@
+//! Packages shared by token. Only the token's digest is stored and looked up; the row holds
+//! the package frozen at issue. No instance caches a share, so nothing here is announced.
+
+use async_trait::async_trait;
+
+use super::Store;
+use crate::domain::{Digest, FlowId, TenantId, Timestamp};
+use crate::store::sql_errors::missing_or_internal;
+use crate::store::{NewShare, ShareStore, SharedPackage, StoreResult};
+
+#[async_trait]
+impl ShareStore for Store {
+    async fn insert_share(&self, share: NewShare) -> StoreResult<()> {
+        let mut tx = self.pool.begin().await?;
+        // An expired share grants nothing; sweeping them at each issue keeps the table small.
+        sqlx::query("DELETE FROM package_shares WHERE expires_at < $1")
+            .bind(share.created_at)
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query(
+            "INSERT INTO package_shares (digest, tenant_id, flow_id, version_id, package, \
+             created_by, created_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+        )
+        .bind(share.digest)
+        .bind(share.tenant_id)
+        .bind(share.flow_id)
+        .bind(share.version_id)
+        .bind(&share.package)
+        .bind(share.created_by)
+        .bind(share.created_at)
+        .bind(share.expires_at)
+        .execute(&mut *tx)
+        .await
+        // The flow (or its tenant) deleted while its package was being read.
+        .map_err(|error| missing_or_internal(error, "this tenant has no such flow"))?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn shared_package(
+        &self,
+        digest: &Digest,
+        now: Timestamp,
+    ) -> StoreResult<Option<SharedPackage>> {
+        Ok(sqlx::query_as(
+            "SELECT tenant_id, flow_id, version_id, package, expires_at FROM package_shares \
+             WHERE digest = $1 AND expires_at > $2",
+        )
+        .bind(digest)
+        .bind(now)
+        .fetch_optional(&self.pool)
+        .await?)
+    }
+
+    async fn revoke_shares(
+        &self,
+        tenant: TenantId,
+        flow: FlowId,
+        digest: Option<&Digest>,
+    ) -> StoreResult<u64> {
+        let result = match digest {
+            Some(digest) => {
+                sqlx::query(
+                    "DELETE FROM package_shares \
+                     WHERE tenant_id = $1 AND flow_id = $2 AND digest = $3",
+                )
+                .bind(tenant)
+                .bind(flow)
+                .bind(digest)
+                .execute(&self.pool)
+                .await?
+            }
+            None => {
+                sqlx::query("DELETE FROM package_shares WHERE tenant_id = $1 AND flow_id = $2")
+                    .bind(tenant)
+                    .bind(flow)
+                    .execute(&self.pool)
+                    .await?
+            }
+        };
+        Ok(result.rows_affected())
+    }
+}
