@@ -178,8 +178,7 @@ fn number(name: &str, text: Option<&str>, min: u32, default: u32) -> Result<u32,
     let Some(text) = text.map(str::trim) else {
         return Ok(default);
     };
-    text.parse::<u32>()
-        .ok()
+    crate::domain::digits(text)
         .filter(|n| *n >= min)
         .ok_or_else(|| {
             Invalid::new(format!(
@@ -227,5 +226,8 @@ mod tests {
         assert!(Paging::parse(None, None, Some(""), None, None).is_err());
         assert!(Paging::parse(None, None, None, Some(" "), None).is_err());
         assert!(Paging::parse(None, None, None, None, Some("")).is_err());
+        // A sign is no digit: `+1` is refused as the description's integer would be.
+        assert!(Paging::parse(None, None, Some("+1"), None, None).is_err());
+        assert!(Paging::parse(None, None, None, Some("+0"), None).is_err());
     }
 }

@@ -508,6 +508,7 @@ async fn bad_paging_is_a_bad_request() {
     for (query, named) in [
         ("page=0", "page"),
         ("page=x", "page"),
+        ("page=%2B1", "page"),
         ("limit=-1", "limit"),
         ("limit=1.5", "limit"),
         ("limit=2&pageSize=x", "pageSize"),

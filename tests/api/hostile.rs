@@ -178,6 +178,8 @@ async fn bad_requests_are_refused_with_a_message_and_write_nothing() {
         case("huge page", http(paged("99999999999999999999", "10")), 400),
         case("huge pageSize", http(paged("1", "1000000")), 400),
         case("fractional pageSize", http(paged("1", "1e3")), 400),
+        case("signed page", http(paged("+1", "10")), 400),
+        case("signed pageSize", http(paged("1", "+10")), 400),
         // Keys of the right shape and checksum that this deployment never issued.
         case("a key from another deployment", http(app.with_key(Method::GET, FLOW, &foreign_key).header("manywhotenant", &tenant)), 401),
         case("another deployment's key and tenant", http(app.with_key(Method::GET, FLOW, &foreign_key).header("manywhotenant", &elsewhere.tenant_id)), 401),
