@@ -7,6 +7,13 @@
       every SECONDS). Each runs until the server closes it; writes when each was opened, how
       long it stayed open and what it was answered. Prints `ready` once all are open.
 
+  slow_clients.py stall HOST PORT ADDRESSES PER_ADDRESS BYTES CREDENTIAL
+      ADDRESSES × PER_ADDRESS connections (from 127.0.0.1, 127.0.0.2, …) that each announce a
+      body of BYTES, send all of it but the last byte, and stall until the server closes them;
+      with CREDENTIAL `yes` each carries a made-up `Authorization`, with `no` none. Prints
+      `sent` once every body is sent, then one line of the answers' statuses and how long the
+      connections stayed open.
+
   slow_clients.py probe HOST PORT STOP_FILE OUT_JSON
       A well-behaved client from 127.0.0.2: signs in, makes a key, then until STOP_FILE exists
       asks `GET /health` and the flow list with the key, each on a new connection, and signs in
@@ -68,6 +75,54 @@ async def slow(host, port, count, every, out):
     await asyncio.gather(*tasks)
     with open(out, "w") as f:
         json.dump(results, f)
+
+
+async def stall_one(host, port, address, head, body, sent):
+    try:
+        reader, writer = await asyncio.open_connection(host, port, local_addr=(address, 0))
+    except OSError as error:
+        sent.append(None)
+        return f"cannot connect: {error}"
+    opened = time.monotonic()
+    try:
+        writer.write(head)
+        writer.write(body)
+        await writer.drain()
+    except OSError:
+        pass  # closed at once (413, a refused connection): the answer says which
+    sent.append(opened)
+    try:
+        answer = await reader.read()  # until the server closes
+    except OSError:
+        answer = b""
+    writer.close()
+    status = answer[9:12].decode() if answer.startswith(b"HTTP/1.1 ") else "closed"
+    return status, time.monotonic() - opened
+
+
+async def stall(host, port, addresses, per_address, size, credential):
+    head = (f"POST /api/draw/1/flow HTTP/1.1\r\nHost: {host}\r\n"
+            "Content-Type: application/json\r\n"
+            + ("Authorization: Bearer made-up\r\n" if credential else "")
+            + f"Content-Length: {size}\r\n\r\n").encode()
+    body = b" " * (size - 1)
+    sent = []
+    tasks = []
+    for a in range(addresses):
+        for _ in range(per_address):
+            tasks.append(asyncio.ensure_future(
+                stall_one(host, port, f"127.0.0.{a + 1}", head, body, sent)))
+        await asyncio.sleep(0.05)
+    while len(sent) < len(tasks):
+        await asyncio.sleep(0.1)
+    print("sent", flush=True)
+    results = await asyncio.gather(*tasks)
+    statuses = {}
+    for result in results:
+        status = result[0] if isinstance(result, tuple) else result
+        statuses[status] = statuses.get(status, 0) + 1
+    longest = max((r[1] for r in results if isinstance(r, tuple)), default=0)
+    print(json.dumps({"statuses": statuses, "longest_open_seconds": round(longest, 1)}), flush=True)
 
 
 class FromSecondAddress(http.client.HTTPConnection):
@@ -136,7 +191,10 @@ def probe(host, port, stop_file, out):
 
 if __name__ == "__main__":
     role, host, port = sys.argv[1], sys.argv[2], int(sys.argv[3])
-    if role == "slow":
+    if role == "stall":
+        asyncio.run(stall(host, port, int(sys.argv[4]), int(sys.argv[5]), int(sys.argv[6]),
+                          sys.argv[7] == "yes"))
+    elif role == "slow":
         asyncio.run(slow(host, port, int(sys.argv[4]), float(sys.argv[5]), sys.argv[6]))
     else:
         probe(host, port, sys.argv[4], sys.argv[5])

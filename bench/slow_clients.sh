@@ -7,8 +7,10 @@
 # (the p99 of its 200s), and close every slow connection by its deadline: a head within
 # --header-timeout-seconds of connecting, a body within --body-timeout-seconds of its head
 # (answered 408). Two runs: without the bound per address, so that all the slow connections
-# reach keyflow, and with the default bound of 256.
+# reach keyflow, and with the default bound of 256. Then stalled bodies (see below): the peak
+# resident memory of 1,024 connections that each send a body of 1 MiB less one byte and stall.
 #   bench/slow_clients.sh [COUNT] [TRICKLE_SECONDS] [KEYFLOW_FLAGS...]   (default: 2000 5)
+#   STALLED_ONLY=1 bench/slow_clients.sh    runs the stalled bodies alone
 # Needs python3; builds keyflow --release (KEYFLOW_BIN=path runs another build instead).
 source "$(dirname "$0")/lib.sh"
 count="${1:-2000}" every="${2:-5}"
@@ -24,8 +26,6 @@ DRIVER="$ROOT/bench/slow_clients.py"
 echo "machine: $(machine)" >&2
 echo "keyflow: $KEYFLOW $*" >&2
 
-echo "| bound per address | slow connections | closed at once | closed at the head deadline | answered 408 at the body deadline | longest open, head / body (s) | well-behaved answers | p50 ms | p99 ms | sign-ins (slowest ms) |"
-echo "|---|---:|---:|---:|---:|---|---|---:|---:|---|"
 scenario() { # scenario BOUND
     local bound="$1" dir="$WORK/data-$1"
     shift
@@ -79,5 +79,51 @@ print(f"| {'none' if bound == '0' else bound} | {len(slow)}"
       f"| {signed} × 200 of {len(signs)} ({slowest:.0f}) |")
 EOF
 }
-scenario 0 "$@"
-scenario 256 "$@"
+if [[ -z "${STALLED_ONLY:-}" ]]; then
+    echo "| bound per address | slow connections | closed at once | closed at the head deadline | answered 408 at the body deadline | longest open, head / body (s) | well-behaved answers | p50 ms | p99 ms | sign-ins (slowest ms) |"
+    echo "|---|---:|---:|---:|---:|---|---|---:|---:|---|"
+    scenario 0 "$@"
+    scenario 256 "$@"
+fi
+
+# Stalled bodies: 4 loopback addresses × 256 connections (the default bound per address), each
+# sending a body of 1 MiB less one byte and stalling until the body deadline closes it, twice in
+# a row; with a made-up credential (the whole body limit) and without any (the smaller limit
+# for bodies sent before credentials are checked). The peak resident memory (VmHWM) must stay
+# near the bodies' budget, --max-in-flight (1024) × the body limit (1 MiB) = 1 GiB.
+echo
+echo "| stalled bodies | credential | round | answers | longest open (s) | server RSS once the driver has written every body (MiB) | peak RSS so far, VmHWM (MiB) |"
+echo "|---|---|---:|---|---:|---:|---:|"
+stalled() { # stalled CREDENTIAL
+    local credential="$1" dir="$WORK/data-stall-$1"
+    shift
+    start_keyflow "stall-$credential" "$dir" "$@" </dev/null
+    local port="${URL##*:}" pid="$LAST_PID"
+    for round in 1 2; do
+        local out="$WORK/stall-$credential-$round.out"
+        python3 "$DRIVER" stall 127.0.0.1 "$port" 4 256 $((1024 * 1024)) "$credential" >"$out" &
+        local driver=$!
+        PIDS+=("$driver")
+        # Polled with a deadline, not slept: until the driver has sent every body.
+        for _ in $(seq 1 1200); do
+            grep -q '^sent' "$out" 2>/dev/null && break
+            kill -0 "$driver" 2>/dev/null || break
+            sleep 0.1
+        done
+        local rss hwm
+        rss=$(awk '/^VmRSS/ {printf "%.0f", $2 / 1024}' "/proc/$pid/status")
+        wait "$driver"
+        hwm=$(awk '/^VmHWM/ {printf "%.0f", $2 / 1024}' "/proc/$pid/status")
+        python3 - "$out" "$credential" "$round" "$rss" "$hwm" <<'EOF'
+import json, sys
+out, credential, round_, rss, hwm = sys.argv[1:]
+result = json.loads(open(out).read().splitlines()[-1])
+answers = ", ".join(f"{n} × {s}" for s, n in sorted(result["statuses"].items()))
+print(f"| 4 × 256 × (1 MiB − 1) | {'made-up' if credential == 'yes' else 'none'} | {round_} "
+      f"| {answers} | {result['longest_open_seconds']} | {rss} | {hwm} |")
+EOF
+    done
+    stop_last
+}
+stalled yes "$@"
+stalled no "$@"

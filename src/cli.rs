@@ -5,7 +5,8 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use clap::{Args, Parser, Subcommand};
+use clap::parser::ValueSource;
+use clap::{ArgMatches, Args, CommandFactory, FromArgMatches, Parser, Subcommand};
 use secrecy::{ExposeSecret, SecretString};
 use tracing_subscriber::EnvFilter;
 
@@ -31,6 +32,17 @@ pub struct Cli {
 }
 
 impl Cli {
+    /// Parses the process's command line (a mistake exits with clap's message and usage, as
+    /// `Cli::parse` does), with a warning for each secret it carries
+    /// ([`secrets_on_command_line`]), to log once logging has started.
+    pub fn parse_with_warnings() -> (Self, Vec<String>) {
+        let matches = Self::command().get_matches();
+        let cli = Self::from_arg_matches(&matches)
+            .unwrap_or_else(|error| error.format(&mut Self::command()).exit());
+        let warnings = secrets_on_command_line(&matches);
+        (cli, warnings)
+    }
+
     /// The runtime's worker threads `serve --workers` asks for (none: one per CPU).
     pub fn workers(&self) -> Option<usize> {
         match &self.command {
@@ -88,7 +100,9 @@ pub struct DataDir {
     #[arg(long, env = "KEYFLOW_DATA_DIR", default_value = "./keyflow-data")]
     pub data_dir: PathBuf,
     /// A PostgreSQL database to keep the data in instead, shared by every instance:
-    /// postgres://user:password@host:port/database (the password is never printed).
+    /// postgres://user:password@host:port/database (the password is never printed). Given
+    /// here, its password is on the command line, which every user of the machine can read
+    /// (`ps`): give it in KEYFLOW_DATABASE_URL instead.
     #[arg(
         long = "database",
         env = "KEYFLOW_DATABASE_URL",
@@ -119,16 +133,22 @@ pub struct ServeArgs {
         default_value = "on-demand"
     )]
     pub key_reveal: RevealPolicy,
-    /// The pepper for key and token digests: 64 hex characters (default: generated into the data directory).
+    /// The pepper for key and token digests: 64 hex characters (default: generated into the data
+    /// directory). Given here, every user of the machine can read it (`ps`): give it in
+    /// KEYFLOW_PEPPER instead.
     #[arg(long, env = "KEYFLOW_PEPPER", hide_env_values = true)]
     pub pepper: Option<SecretString>,
-    /// The master key that seals key values for Show: 64 hex characters (default: generated into the data directory).
+    /// The master key that seals key values for Show: 64 hex characters (default: generated into
+    /// the data directory). Given here, every user of the machine can read it (`ps`): give it
+    /// in KEYFLOW_MASTER_KEY instead.
     #[arg(long, env = "KEYFLOW_MASTER_KEY", hide_env_values = true)]
     pub master_key: Option<SecretString>,
     /// The first administrator's email, used on the first start only.
     #[arg(long, env = "KEYFLOW_ADMIN_EMAIL", default_value = "admin@example.com")]
     pub admin_email: String,
-    /// The first administrator's password, used on the first start only (default: generated and printed once).
+    /// The first administrator's password, used on the first start only (default: generated and
+    /// printed once). Given here, every user of the machine can read it (`ps`): give it in
+    /// KEYFLOW_ADMIN_PASSWORD instead.
     #[arg(long, env = "KEYFLOW_ADMIN_PASSWORD", hide_env_values = true)]
     pub admin_password: Option<SecretString>,
     /// How long a sign-in token stays valid, in minutes.
@@ -261,6 +281,69 @@ pub enum UserCommand {
         #[arg(long)]
         tenant: String,
     },
+}
+
+/// The flags that carry a secret: each one's argument id, its flag, and the variable that
+/// carries the same secret out of other users' sight.
+const SECRET_FLAGS: [(&str, &str, &str); 4] = [
+    ("database_url", "--database", "KEYFLOW_DATABASE_URL"),
+    (
+        "admin_password",
+        "--admin-password",
+        "KEYFLOW_ADMIN_PASSWORD",
+    ),
+    ("pepper", "--pepper", "KEYFLOW_PEPPER"),
+    ("master_key", "--master-key", "KEYFLOW_MASTER_KEY"),
+];
+
+/// A warning for each secret given as a flag: a process's arguments are readable by every
+/// user of the machine (`ps`, `/proc/PID/cmdline`), its environment only by its owner. Only
+/// the command line counts (`value_source`): the same setting from its variable is where it
+/// belongs. A database URL counts only when it holds a password. The warning names the flag
+/// and the variable, never the value.
+pub fn secrets_on_command_line(matches: &ArgMatches) -> Vec<String> {
+    let mut leaf = matches;
+    while let Some((_, nested)) = leaf.subcommand() {
+        leaf = nested;
+    }
+    SECRET_FLAGS
+        .iter()
+        .filter(|(id, ..)| {
+            leaf.try_contains_id(id).unwrap_or(false)
+                && leaf.value_source(id) == Some(ValueSource::CommandLine)
+        })
+        .filter(|(id, ..)| {
+            *id != "database_url"
+                || leaf
+                    .get_raw(id)
+                    .into_iter()
+                    .flatten()
+                    .any(|url| url.to_str().is_none_or(holds_password))
+        })
+        .map(|(_, flag, variable)| {
+            format!(
+                "{flag} puts a secret on the command line, where every user of this machine can \
+                 read it (ps); give it in {variable} instead"
+            )
+        })
+        .collect()
+}
+
+/// Whether a database URL holds a password: in its user information
+/// (`postgres://user:password@host`) or as a `password` parameter of its query.
+fn holds_password(url: &str) -> bool {
+    let rest = url.split_once("://").map_or(url, |(_, rest)| rest);
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
+    let in_user_info = authority
+        .rsplit_once('@')
+        .and_then(|(user_info, _)| user_info.split_once(':'))
+        .is_some_and(|(_, password)| !password.is_empty());
+    let in_query = rest.split_once('?').is_some_and(|(_, query)| {
+        query
+            .split('&')
+            .any(|pair| pair.split('=').next() == Some("password"))
+    });
+    in_user_info || in_query
 }
 
 /// Logs go to stderr, so stdout carries only what a command prints for scripts.
@@ -434,6 +517,74 @@ mod tests {
         ] {
             assert!(serve_config(&["--cors-origins", wrong]).is_err(), "{wrong}");
         }
+    }
+
+    fn warnings(args: &[&str]) -> Vec<String> {
+        let matches = Cli::command()
+            .try_get_matches_from(std::iter::once(&"keyflow").chain(args))
+            .unwrap();
+        secrets_on_command_line(&matches)
+    }
+
+    #[test]
+    fn a_secret_given_as_a_flag_is_warned_of_without_its_value() {
+        let url = "postgres://keyflow:canary-pw@db.example:5432/keyflow";
+        let found = warnings(&[
+            "serve",
+            "--database",
+            url,
+            "--admin-password",
+            "canary-admin",
+        ]);
+        assert_eq!(found.len(), 2, "{found:?}");
+        assert!(found[0].contains("--database") && found[0].contains("KEYFLOW_DATABASE_URL"));
+        assert!(
+            found[1].contains("--admin-password") && found[1].contains("KEYFLOW_ADMIN_PASSWORD")
+        );
+        assert!(!found.concat().contains("canary"), "{found:?}");
+        // The administration commands take --database too.
+        let found = warnings(&[
+            "user",
+            "remove",
+            "--email",
+            "a@b.c",
+            "--tenant",
+            "t",
+            "--database",
+            url,
+        ]);
+        assert_eq!(found.len(), 1, "{found:?}");
+        let hex = "ab".repeat(32);
+        assert_eq!(
+            warnings(&["serve", "--pepper", &hex, "--master-key", &hex]).len(),
+            2
+        );
+        // A URL without a password, and no secret flag at all, are fine.
+        assert!(
+            warnings(&[
+                "serve",
+                "--database",
+                "postgres://keyflow@db.example/keyflow"
+            ])
+            .is_empty()
+        );
+        assert!(warnings(&["serve"]).is_empty());
+        assert!(warnings(&["copy", "--from", "a", "--to", "b"]).is_empty());
+    }
+
+    #[test]
+    fn a_password_is_found_in_the_user_information_or_the_query() {
+        assert!(holds_password("postgres://u:p@h/d"));
+        assert!(holds_password(
+            "postgresql://u:p%40ss@h:5432/d?sslmode=require"
+        ));
+        assert!(holds_password(
+            "postgres://u@h/d?sslmode=disable&password=p"
+        ));
+        assert!(!holds_password("postgres://u@h/d"));
+        assert!(!holds_password("postgres://u:@h/d"));
+        assert!(!holds_password("postgres://h:5432/d"));
+        assert!(!holds_password("postgres:///d?host=/run/postgresql"));
     }
 
     #[test]

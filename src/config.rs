@@ -61,6 +61,9 @@ pub struct ServeConfig {
     pub revocation_poll: Duration,
     /// The largest request body accepted.
     pub body_limit_bytes: usize,
+    /// The largest body of a request that carries no credential (no `Authorization`, API key
+    /// or cookie): only sign-in and accepting an invitation take one, and need far less.
+    pub anonymous_body_limit_bytes: usize,
     /// Mark the session cookie `Secure` even when no proxy says the request came over TLS.
     pub secure_cookies: bool,
     /// Requests served at once; more are answered 503 with `Retry-After` at once.
@@ -108,6 +111,7 @@ impl ServeConfig {
             key_cache_capacity: 100_000,
             revocation_poll: Duration::from_secs(1),
             body_limit_bytes: 1024 * 1024,
+            anonymous_body_limit_bytes: 64 * 1024,
             secure_cookies: false,
             max_in_flight: 1024,
             flow_list_cache_bytes: 64 * 1024 * 1024,

@@ -8,9 +8,16 @@
 //! fix is the same `chmod` either way, and tightening keeps an upgrade from stopping a server.
 //! A shared directory (with the sticky bit, such as `/tmp`) is refused instead, since
 //! tightening it would take it from everyone else; so is one keyflow may not `chmod`.
+//!
+//! Tightening a mode cannot undo what another user already did through it: in a directory
+//! others could write to, they could have planted `secrets/pepper`, `secrets/master.key` or a
+//! `keyflow.db` of their own, which keyflow would then use. So, as ssh's StrictModes does,
+//! keyflow refuses to start when the directory, or anything in it or in `secrets/`, belongs to
+//! another user than the one it runs as (or root), naming the file and how to fix it. A
+//! symbolic link is judged by its own owner and never followed.
 
 use std::fs;
-use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+use std::os::unix::fs::{MetadataExt, OpenOptionsExt, PermissionsExt};
 use std::path::Path;
 
 use anyhow::{Context, bail};
@@ -42,6 +49,10 @@ pub fn create(dir: &Path) -> anyhow::Result<()> {
             dir.display()
         );
     }
+    refuse_foreign(
+        dir,
+        &fs::metadata(dir).with_context(|| format!("cannot read {}", dir.display()))?,
+    )?;
     tighten(dir)?;
     for inside in [dir.to_path_buf(), dir.join(SECRETS)] {
         let entries = match fs::read_dir(&inside) {
@@ -53,10 +64,32 @@ pub fn create(dir: &Path) -> anyhow::Result<()> {
         };
         for entry in entries {
             let entry = entry.with_context(|| format!("cannot list {}", inside.display()))?;
-            tighten(&entry.path())?;
+            let path = entry.path();
+            let metadata = fs::symlink_metadata(&path)
+                .with_context(|| format!("cannot read {}", path.display()))?;
+            refuse_foreign(&path, &metadata)?;
+            tighten(&path)?;
         }
     }
     Ok(())
+}
+
+/// Refuses `path` (whose metadata, a link's own, is `metadata`) unless it belongs to the
+/// user keyflow runs as or to root: anyone else could have put it there to have keyflow use
+/// their secrets or their database.
+fn refuse_foreign(path: &Path, metadata: &fs::Metadata) -> anyhow::Result<()> {
+    let owner = metadata.uid();
+    let me = rustix::process::geteuid().as_raw();
+    if owner == me || owner == 0 {
+        return Ok(());
+    }
+    bail!(
+        "{path} belongs to the user with uid {owner}, not to the one keyflow runs as (uid {me}): \
+         in a data directory others could write to, another user may have put it there for \
+         keyflow to use. If it is yours, give it to this user (`chown {me} {path}`); if not, \
+         remove it",
+        path = path.display()
+    )
 }
 
 /// Takes group's and others' bits off `path` (not following a symbolic link), with a warning
@@ -167,6 +200,66 @@ mod tests {
         let _lock = lock(&dir).unwrap();
         assert_eq!(mode(&dir), 0o700);
         assert_eq!(mode(&dir.join("keyflow.lock")), 0o600);
+    }
+
+    /// Another user than keyflow's and root (the tests run as root).
+    const STRANGER: u32 = 54_321;
+
+    #[test]
+    fn anything_of_another_user_is_refused_by_name_and_left_as_it_is() {
+        assert_eq!(
+            rustix::process::geteuid().as_raw(),
+            0,
+            "these tests run as root, to give files to another user"
+        );
+        for planted in [
+            "secrets/pepper",
+            "secrets/master.key",
+            "keyflow.db",
+            "secrets",
+            "",
+        ] {
+            let parent = tempfile::tempdir().unwrap();
+            let dir = parent.path().join("data");
+            fs::create_dir_all(dir.join(SECRETS)).unwrap();
+            fs::set_permissions(&dir, fs::Permissions::from_mode(0o777)).unwrap();
+            for file in ["secrets/pepper", "secrets/master.key", "keyflow.db"] {
+                fs::write(dir.join(file), b"x").unwrap();
+                fs::set_permissions(dir.join(file), fs::Permissions::from_mode(0o644)).unwrap();
+            }
+            let path = if planted.is_empty() {
+                dir.clone()
+            } else {
+                dir.join(planted)
+            };
+            std::os::unix::fs::chown(&path, Some(STRANGER), None).unwrap();
+            let error = format!("{:#}", create(&dir).unwrap_err());
+            assert!(
+                error.contains(&format!(
+                    "{} belongs to the user with uid {STRANGER}",
+                    path.display()
+                )) && error.contains("chown 0"),
+                "{planted}: {error}"
+            );
+            assert_eq!(fs::metadata(&path).unwrap().uid(), STRANGER, "{planted}");
+        }
+    }
+
+    #[test]
+    fn a_link_is_judged_by_its_own_owner_and_never_followed() {
+        let parent = tempfile::tempdir().unwrap();
+        let dir = parent.path().join("data");
+        fs::create_dir(&dir).unwrap();
+        // The link is root's: what it points at, another user's, is not looked at.
+        let elsewhere = parent.path().join("elsewhere");
+        fs::write(&elsewhere, b"x").unwrap();
+        std::os::unix::fs::chown(&elsewhere, Some(STRANGER), None).unwrap();
+        std::os::unix::fs::symlink(&elsewhere, dir.join("link")).unwrap();
+        create(&dir).unwrap();
+        // A link another user made is refused, whatever it points at.
+        std::os::unix::fs::lchown(dir.join("link"), Some(STRANGER), None).unwrap();
+        let error = format!("{:#}", create(&dir).unwrap_err());
+        assert!(error.contains("link belongs to the user"), "{error}");
     }
 
     #[test]

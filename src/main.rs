@@ -3,8 +3,6 @@
 
 use std::process::ExitCode;
 
-use clap::Parser;
-
 /// mimalloc rather than the system allocator: every request allocates and frees small buffers
 /// on two threads, which glibc's malloc serves markedly slower (docs/BENCHMARKS-load.md).
 #[global_allocator]
@@ -13,8 +11,11 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 fn main() -> ExitCode {
     // Before anything is created: the data directory and all in it are the owner's alone.
     keyflow::data_dir::restrict_new_files();
-    let cli = keyflow::cli::Cli::parse();
+    let (cli, warnings) = keyflow::cli::Cli::parse_with_warnings();
     keyflow::cli::init_telemetry(&cli);
+    for warning in warnings {
+        tracing::warn!("{warning}");
+    }
     let mut builder = tokio::runtime::Builder::new_multi_thread();
     if let Some(workers) = cli.workers() {
         builder.worker_threads(workers);

@@ -81,6 +81,7 @@ impl AppState {
         let in_flight = Arc::new(InFlight::new(config.max_in_flight));
         let bodies = Arc::new(BodyReader {
             limit_bytes: config.body_limit_bytes,
+            anonymous_limit_bytes: config.anonymous_body_limit_bytes,
             timeout: config.body_timeout,
             budget: BodyBudget::new(config.max_in_flight.saturating_mul(config.body_limit_bytes)),
         });

@@ -241,11 +241,7 @@ async fn remove(
     id: String,
 ) -> Result<(), ApiError> {
     let element = found(&state, &principal, kind, &id).await?;
-    if state
-        .store
-        .delete_element(principal.tenant_id, kind, element.id)
-        .await?
-    {
+    if rules::remove(state.store.as_ref(), principal.tenant_id, kind, element.id).await? {
         Ok(())
     } else {
         // Deleted by another request since it was read.

@@ -23,7 +23,7 @@ pub use names::{
     FlowName, KeyName, PERSON_NAME_MAX_CHARS, PROSE_MAX_CHARS, TAG_MAX_CHARS, TenantDeveloperName,
     TenantName, person_name, prose, tag,
 };
-pub use page::Page;
+pub use page::{Page, digits};
 pub use password::Password;
 pub use role::Role;
 pub use timestamp::Timestamp;

@@ -67,9 +67,7 @@ impl Page {
 }
 
 fn whole(name: &str, text: &str, max: u32) -> Result<u32, Invalid> {
-    text.trim()
-        .parse::<u32>()
-        .ok()
+    digits(text)
         .filter(|n| (1..=max).contains(n))
         .ok_or_else(|| {
             Invalid::new(format!(
@@ -77,6 +75,17 @@ fn whole(name: &str, text: &str, max: u32) -> Result<u32, Invalid> {
                 shorten(text)
             ))
         })
+}
+
+/// A whole number written as decimal digits only (white space around them aside). Not
+/// `str::parse`, which also takes a leading `+`: the description types these parameters as
+/// integers, and `+1` is no integer literal of JSON or OData, so it is refused like `1.0`.
+pub fn digits(text: &str) -> Option<u32> {
+    let text = text.trim();
+    if text.is_empty() || !text.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    text.parse().ok()
 }
 
 #[cfg(test)]
@@ -105,6 +114,9 @@ mod tests {
             ("1", "1e3"),
             ("1.5", "10"),
             ("", "10"),
+            ("+1", "10"),
+            ("1", "+10"),
+            ("1", "\u{0661}"),
         ] {
             assert!(
                 Page::parse(Some(page), Some(size)).is_err(),

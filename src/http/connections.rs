@@ -43,6 +43,14 @@ use crate::http::connection_limit::{Admitted, ConnectionLimit};
 use crate::http::request_service::{EarlyAnswer, RequestService};
 use crate::metrics::Metrics;
 
+/// The most a connection's read buffer may grow to. hyper grows it while reads fill it (a body
+/// streaming in), and a buffer outgrown stays with the allocator: with hyper's default of about
+/// 400 KiB, 1,024 connections stalled after sending large bodies held some 300 MiB beside the
+/// bodies' own budget (`bench/slow_clients.sh`). 64 KiB still takes any head keyflow reads
+/// whole (8 KiB of target and 32 KiB of headers, each refused with its own status past that);
+/// hyper answers a longer head 431 itself.
+pub const READ_BUFFER_BYTES: usize = 64 * 1024;
+
 /// What bounds the connections: how many one address may hold, and how long a connection may
 /// take to send a whole request head.
 pub struct ConnectionRules {
@@ -64,6 +72,7 @@ pub async fn serve<E: EarlyAnswer>(
     let mut http = http1::Builder::new();
     // The watchdog below is the head deadline, in place of hyper's (see the module's description).
     http.header_read_timeout(None);
+    http.max_buf_size(READ_BUFFER_BYTES);
     let graceful = GracefulShutdown::new();
     let mut shutdown = pin!(shutdown);
     loop {

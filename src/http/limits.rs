@@ -19,7 +19,7 @@ pub const RETRY_AFTER_SECS: u64 = 1;
 
 /// The refusal of a request whose target or headers (`header_bytes` of names and values) are
 /// larger than any client of keyflow needs, before anything reads them (hyper itself refuses a
-/// head of more than about 400 KiB).
+/// head of more than `connections::READ_BUFFER_BYTES`, 64 KiB).
 pub fn refuse_oversized_head(uri: &Uri, header_bytes: usize) -> Option<Response> {
     let target = uri.path_and_query().map_or(0, |p| p.as_str().len());
     if target > MAX_TARGET_BYTES {

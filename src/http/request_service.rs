@@ -199,9 +199,12 @@ where
             let peer = self.peer;
             return Box::pin(async move {
                 match state.bodies.read_whole(request, &state.metrics).await {
-                    Ok(request) => {
+                    Ok((request, charge)) => {
                         let answer = route(&mut ready, request, span);
-                        in_slot(state, id, peer, may_write, answer).await
+                        let answered = in_slot(state, id, peer, may_write, answer).await;
+                        // The body counts against the budget until its request is answered.
+                        drop(charge);
+                        answered
                     }
                     // Not logged: a 408, 413, 400 or a 503 under a flood of bodies.
                     Err(refusal) => Ok(named(id, refusal)),
@@ -408,6 +411,7 @@ mod tests {
         for in_call in [false, true] {
             let bodies = Arc::new(BodyReader {
                 limit_bytes: 1024,
+                anonymous_limit_bytes: 1024,
                 timeout: std::time::Duration::from_secs(1),
                 budget: request_body::BodyBudget::new(1024),
             });

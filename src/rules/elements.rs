@@ -2,11 +2,15 @@
 //! writes (the request's id, one keyflow mints, or the element of the same name when
 //! `updateByName` asks), and how a paged list (`draw/2`) is filtered, ordered and cut.
 
+use std::collections::BTreeSet;
+
 use uuid::Uuid;
 
 use crate::domain::element::{ElementKind, ElementName};
 use crate::domain::{FlowFilter, Invalid, TenantId, UserId, new_id};
 use crate::rules::RuleError;
+use crate::rules::packages::element_references;
+use crate::rules::references::{self, Referrer};
 use crate::store::{ElementRecord, JsonObject, NewElement, Store};
 
 /// A save of one element, as the edge read it.
@@ -25,7 +29,8 @@ pub struct ElementSave {
 /// Saves the element: an update of the element the id (or, with `updateByName`, the name)
 /// names, else a new element — with the request's id when it gave one (as Boomi does when a
 /// tool imports elements), else a new one. Conflict when another element of the kind has the
-/// name, or when the id is an element of another kind.
+/// name, or when the id is an element of another kind; Invalid when it refers to an element
+/// the tenant does not hold (itself aside), as package import would refuse it.
 pub async fn save(
     store: &dyn Store,
     tenant: TenantId,
@@ -51,7 +56,41 @@ pub async fn save(
         document: save.document,
         author,
     };
+    let referrer = Referrer {
+        label: format!("the {} '{}'", element.kind.noun(), element.name.as_str()),
+        document: &element.document,
+    };
+    references::refuse_unknown(store, tenant, &BTreeSet::from([element.id]), [referrer]).await?;
     Ok(store.save_element(tenant, element).await?)
+}
+
+/// Deletes the tenant's element of this kind: false when it has none. Conflict, naming them,
+/// when other elements of the tenant refer to it (a value to its type, a page to its values):
+/// deleted, they would refer to nothing, and the tenant's export would no longer import (a
+/// flow that uses it is refused by the store). A save racing the delete may still add such a
+/// reference; the check keeps the usual path honest, as a flow's use does under a lock.
+pub async fn remove(
+    store: &dyn Store,
+    tenant: TenantId,
+    kind: ElementKind,
+    id: Uuid,
+) -> Result<bool, RuleError> {
+    let referrers: Vec<String> = store
+        .elements(tenant, None)
+        .await?
+        .into_iter()
+        .filter(|other| other.id != id && element_references(&other.document).contains(&id))
+        .map(|other| format!("the {} '{}'", other.kind.noun(), other.developer_name))
+        .collect();
+    if !referrers.is_empty() {
+        return Err(RuleError::Conflict(format!(
+            "the {} {id} is referred to by {}: change {} first",
+            kind.noun(),
+            referrers.join(", "),
+            if referrers.len() == 1 { "it" } else { "them" }
+        )));
+    }
+    Ok(store.delete_element(tenant, kind, id).await?)
 }
 
 /// The filter of element lists: the OData filter of the flow lists.
@@ -178,8 +217,7 @@ fn number(name: &str, text: Option<&str>, min: u32, default: u32) -> Result<u32,
     let Some(text) = text.map(str::trim) else {
         return Ok(default);
     };
-    text.parse::<u32>()
-        .ok()
+    crate::domain::digits(text)
         .filter(|n| *n >= min)
         .ok_or_else(|| {
             Invalid::new(format!(
@@ -227,5 +265,8 @@ mod tests {
         assert!(Paging::parse(None, None, Some(""), None, None).is_err());
         assert!(Paging::parse(None, None, None, Some(" "), None).is_err());
         assert!(Paging::parse(None, None, None, None, Some("")).is_err());
+        // A sign is no digit: `+1` is refused as the description's integer would be.
+        assert!(Paging::parse(None, None, Some("+1"), None, None).is_err());
+        assert!(Paging::parse(None, None, None, Some("+0"), None).is_err());
     }
 }

@@ -5,7 +5,9 @@
 //! read — so two edits racing cannot both win, and each gives the flow a new editing token.
 //!
 //! The rules: an outcome points at a map element of the flow; a `groupElementId` names a group
-//! element of the flow; the flow has exactly one START map element, the one its
+//! element of the flow; every other element reference (`pageElementId`,
+//! `valueElementToReferenceId.id`, …) names an element of the flow or of its tenant
+//! ([`crate::rules::references`]); the flow has exactly one START map element, the one its
 //! `startMapElementId` names, which cannot be deleted nor change its `elementType`.
 
 use std::collections::BTreeSet;
@@ -18,6 +20,7 @@ use crate::domain::flow::FlowDraft;
 use crate::domain::{FlowId, TenantId, UserId, new_id};
 use crate::rules::RuleError;
 use crate::rules::flow_graph::{mentioned, uses_for};
+use crate::rules::references::{self, Referrer};
 use crate::store::{
     FlowElementRecord, FlowGraphWrite, FlowRecord, FlowUse, GraphMode, JsonObject, NewFlowElement,
     Store,
@@ -215,6 +218,21 @@ pub fn check(elements: &[NewFlowElement], start: Option<Uuid>) -> Result<(), Rul
     }
 }
 
+/// Invalid unless every element reference of the graph names one of its own elements or one
+/// of the tenant's: what package import will ask of the tenant's export.
+async fn refuse_unknown_references(
+    store: &dyn Store,
+    tenant: TenantId,
+    elements: &[NewFlowElement],
+) -> Result<(), RuleError> {
+    let own: BTreeSet<Uuid> = elements.iter().map(|e| e.id).collect();
+    let referrers = elements.iter().map(|element| Referrer {
+        label: label(element),
+        document: &element.document,
+    });
+    references::refuse_unknown(store, tenant, &own, referrers).await
+}
+
 /// What a graph write also changes besides the elements.
 #[derive(Debug, Default)]
 pub struct Changes {
@@ -236,6 +254,7 @@ pub async fn commit(
 ) -> Result<FlowRecord, RuleError> {
     let start = changes.start.or_else(|| graph.start());
     check(&elements, start)?;
+    refuse_unknown_references(store, editor.tenant, &elements).await?;
     let imported: BTreeSet<Uuid> = store
         .flow_uses(editor.tenant, editor.flow)
         .await?
@@ -607,6 +626,7 @@ pub async fn create_with_elements(
 ) -> Result<FlowRecord, RuleError> {
     let (elements, start) = with_start(elements, None);
     check(&elements, Some(start))?;
+    refuse_unknown_references(store, tenant, &elements).await?;
     let documents = mentioned(elements.iter().map(|e| &e.document));
     let uses = uses_for(store, tenant, &documents, &BTreeSet::new()).await?;
     Ok(store

@@ -14,6 +14,7 @@ pub mod images;
 pub mod keys;
 pub mod members;
 pub mod packages;
+pub mod references;
 pub mod shares;
 pub mod sign_in;
 pub mod snapshots;

@@ -152,7 +152,13 @@ async fn users_are_listed_in_pages() {
     let second = assert_json(second, StatusCode::OK).await;
     assert_eq!(second["items"][0]["email"], "cat@example.com");
     assert!(second["_links"].get("next").is_none());
-    for bad in ["page=0", "pageSize=0", "pageSize=1001", "page=x"] {
+    for bad in [
+        "page=0",
+        "pageSize=0",
+        "pageSize=1001",
+        "page=x",
+        "page=%2B1",
+    ] {
         let response = call(&app, &token, Method::GET, &format!("{USERS}?{bad}"), None).await;
         assert_error(response, StatusCode::BAD_REQUEST).await;
     }

@@ -681,3 +681,41 @@ async fn every_file_the_server_makes_is_the_owners_even_without_a_umask() {
         "open to other users"
     );
 }
+
+/// SECURITY.md: in a data directory others could write to before the first start, another
+/// user may have planted secrets (or a database) for keyflow to use. keyflow, running as root
+/// here, refuses to start and names the file and the fix, rather than tightening its mode and
+/// using it; it opens no database there.
+#[tokio::test]
+async fn secrets_another_user_planted_are_refused_not_used() {
+    const STRANGER: u32 = 54_321;
+    for planted in ["secrets/pepper", "secrets/master.key", "keyflow.db"] {
+        let parent = tempfile::tempdir().unwrap();
+        let dir = parent.path().join("writable-by-all");
+        std::fs::create_dir_all(dir.join("secrets")).unwrap();
+        for open in [&dir, &dir.join("secrets")] {
+            std::fs::set_permissions(open, std::fs::Permissions::from_mode(0o777)).unwrap();
+        }
+        let path = dir.join(planted);
+        std::fs::write(&path, "ab".repeat(32)).unwrap();
+        std::os::unix::fs::chown(&path, Some(STRANGER), None).unwrap();
+        let out = serve_command(&dir, &[]).output().await.unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{planted}: {stderr}");
+        assert!(
+            stderr.contains(&format!(
+                "{} belongs to the user with uid {STRANGER}",
+                path.display()
+            )) && stderr.contains("chown"),
+            "{planted}: {stderr}"
+        );
+        assert!(!String::from_utf8_lossy(&out.stdout).contains("listening"));
+        if planted != "keyflow.db" {
+            assert!(!dir.join("keyflow.db").exists(), "a database was opened");
+        }
+        assert_eq!(
+            std::os::unix::fs::MetadataExt::uid(&std::fs::metadata(&path).unwrap()),
+            STRANGER
+        );
+    }
+}

@@ -377,3 +377,45 @@ async fn user_add_and_remove_leave_the_audit_records_the_api_leaves() {
         ]
     );
 }
+
+/// README, "Configuration": a password given as `--database` (or `--admin-password`) is on
+/// the command line, where every local user reads it; keyflow warns, naming the variable to
+/// use, and never the password. The same URL from `KEYFLOW_DATABASE_URL` is not warned of.
+/// (Nothing listens on port 1, so the command fails at once after the warning.)
+#[tokio::test]
+async fn a_password_on_the_command_line_is_warned_of_but_not_one_from_the_environment() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = "postgres://keyflow:canary-password@127.0.0.1:1/keyflow";
+    let run = |flag: bool| {
+        let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_keyflow"));
+        command
+            .args(["tenant", "create", "--name", "Acme", "--data-dir"])
+            .arg(dir.path().join("data"));
+        crate::helpers::clean_env(&mut command);
+        if flag {
+            command.args(["--database", url]);
+        } else {
+            command.env("KEYFLOW_DATABASE_URL", url);
+        }
+        command.kill_on_drop(true).output()
+    };
+    let flagged = run(true).await.unwrap();
+    let stderr = String::from_utf8_lossy(&flagged.stderr);
+    assert!(
+        stderr.contains("--database puts a secret on the command line")
+            && stderr.contains("KEYFLOW_DATABASE_URL"),
+        "{}",
+        show(&flagged)
+    );
+    let from_environment = run(false).await.unwrap();
+    let quiet = String::from_utf8_lossy(&from_environment.stderr);
+    assert!(
+        !quiet.contains("puts a secret"),
+        "{}",
+        show(&from_environment)
+    );
+    for out in [&flagged, &from_environment] {
+        assert_eq!(out.status.code(), Some(1), "{}", show(out));
+        assert!(!show(out).contains("canary-password"), "{}", show(out));
+    }
+}

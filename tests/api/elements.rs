@@ -25,6 +25,7 @@ both_backends! {
     the_draw_1_list_filters_by_name_and_content_type,
     elements_belong_to_their_tenant,
     an_element_a_flow_uses_is_not_deleted,
+    an_element_another_refers_to_is_not_deleted,
 }
 
 fn element(kind: ElementKind) -> String {
@@ -508,6 +509,7 @@ async fn bad_paging_is_a_bad_request() {
     for (query, named) in [
         ("page=0", "page"),
         ("page=x", "page"),
+        ("page=%2B1", "page"),
         ("limit=-1", "limit"),
         ("limit=1.5", "limit"),
         ("limit=2&pageSize=x", "pageSize"),
@@ -651,6 +653,49 @@ async fn an_element_a_flow_uses_is_not_deleted() {
     let message = assert_error(delete(&app, &key, &one).await, StatusCode::CONFLICT).await;
     assert!(message.contains("Uses it"), "{message}");
     assert_json(get(&app, &key, &one).await, StatusCode::OK).await;
+}
+
+/// An element another element refers to (a value to its type) stays until the reference
+/// goes (409 naming the referrer): deleted, the reference would resolve to nothing and the
+/// tenant's export would not import back.
+async fn an_element_another_refers_to_is_not_deleted() {
+    let app = TestApp::spawn().await;
+    let key = app.new_key("elements").await;
+    let type_ = create(
+        &app,
+        &key,
+        ElementKind::Type,
+        json!({"developerName": "Customer"}),
+    )
+    .await;
+    let value = create(
+        &app,
+        &key,
+        ElementKind::Value,
+        json!({"developerName": "Who", "contentType": "ContentObject", "typeElementId": type_["id"]}),
+    )
+    .await;
+    let type_path = format!(
+        "{}/{}",
+        element(ElementKind::Type),
+        type_["id"].as_str().unwrap()
+    );
+    let message = assert_error(delete(&app, &key, &type_path).await, StatusCode::CONFLICT).await;
+    assert!(message.contains("value element 'Who'"), "{message}");
+    assert_json(get(&app, &key, &type_path).await, StatusCode::OK).await;
+    let value_path = format!(
+        "{}/{}",
+        element(ElementKind::Value),
+        value["id"].as_str().unwrap()
+    );
+    assert_eq!(
+        delete(&app, &key, &value_path).await.status(),
+        StatusCode::OK
+    );
+    assert_eq!(
+        delete(&app, &key, &type_path).await.status(),
+        StatusCode::OK
+    );
 }
 
 /// The field types keyflow checks are those Boomi's description gives each request schema.

@@ -20,6 +20,8 @@ both_backends! {
     a_flow_posted_with_map_elements_keeps_them,
     a_tenant_element_is_imported_and_removed,
     another_tenants_flow_is_not_found,
+    a_reference_to_an_element_the_tenant_lacks_is_refused_on_every_write,
+    references_to_the_flows_and_the_tenants_elements_are_kept,
 }
 
 async fn setup() -> (TestApp, String, Value) {
@@ -869,4 +871,169 @@ async fn another_tenants_flow_is_not_found() {
         .unwrap();
     assert_error(response, StatusCode::NOT_FOUND).await;
     assert_eq!(list(&app, &key, &id, "map").await.len(), 1);
+}
+
+/// A tenant element made through the API; returns its id.
+async fn tenant_element(app: &TestApp, key: &str, kind: &str, body: Value) -> String {
+    let response = app
+        .with_key(Method::POST, &format!("/api/draw/1/element/{kind}"), key)
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    let element = assert_json(response, StatusCode::OK).await;
+    element["id"].as_str().unwrap().to_string()
+}
+
+/// Package import refuses an element reference the tenant cannot resolve, so every write
+/// refuses it first (422, naming the field and the id, writing nothing): a map element, the
+/// graph, a flow posted with elements (new or replaced) and a tenant element, whether the id
+/// is made up or another tenant's element.
+async fn a_reference_to_an_element_the_tenant_lacks_is_refused_on_every_write() {
+    let (app, key, flow) = setup().await;
+    let id = flow_id(&flow);
+    let other = app.second_tenant("Other").await;
+    let token = app.admin_token().await;
+    let other_key = app.new_key_for(&token, "other", &other).await;
+    let theirs = tenant_element(
+        &app,
+        &other_key,
+        "page",
+        json!({"developerName": "Their page"}),
+    )
+    .await;
+    let made_up = uuid::Uuid::new_v4().to_string();
+    let counts = app.row_counts().await;
+    for missing in [&made_up, &theirs] {
+        let refused = |response: Response, field: &'static str| {
+            let missing = missing.clone();
+            async move {
+                let message = assert_error(response, StatusCode::UNPROCESSABLE_ENTITY).await;
+                assert!(
+                    message.contains(field) && message.contains(&missing),
+                    "{field} {missing}: {message}"
+                );
+            }
+        };
+        // A map element, by the element endpoint.
+        let page =
+            json!({"elementType": "INPUT", "developerName": "Ask", "pageElementId": missing});
+        refused(
+            post_element(&app, &key, &id, "map", page.clone()).await,
+            "pageElementId",
+        )
+        .await;
+        let bound = json!({"elementType": "OPERATOR", "developerName": "Set", "operations": [
+            {"valueElementToReferenceId": {"id": missing, "typeElementPropertyId": null}}]});
+        refused(
+            post_element(&app, &key, &id, "map", bound).await,
+            "operations[0].valueElementToReferenceId.id",
+        )
+        .await;
+        // The graph, with a new map element.
+        let response = app
+            .with_key(Method::GET, &format!("/api/draw/1/graph/flow/{id}"), &key)
+            .send()
+            .await
+            .unwrap();
+        let mut graph = assert_json(response, StatusCode::OK).await;
+        graph["mapElements"]
+            .as_array_mut()
+            .unwrap()
+            .push(page.clone());
+        let response = app
+            .with_key(Method::POST, "/api/draw/1/graph/flow", &key)
+            .json(&graph)
+            .send()
+            .await
+            .unwrap();
+        refused(response, "pageElementId").await;
+        // A new flow posted with its elements, and a flow's elements replaced.
+        for header in [json!({}), json!({"id": {"id": id}})] {
+            let mut body = json!({"developerName": "Posted", "mapElements": [page.clone()]});
+            body.as_object_mut()
+                .unwrap()
+                .extend(header.as_object().unwrap().clone());
+            let response = app
+                .with_key(Method::POST, "/api/draw/1/flow", &key)
+                .json(&body)
+                .send()
+                .await
+                .unwrap();
+            refused(response, "pageElementId").await;
+        }
+        // A tenant element.
+        let value = json!({"developerName": "Typed", "contentType": "ContentObject",
+                           "typeElementId": missing});
+        let response = app
+            .with_key(Method::POST, "/api/draw/1/element/value", &key)
+            .json(&value)
+            .send()
+            .await
+            .unwrap();
+        refused(response, "typeElementId").await;
+    }
+    assert_eq!(app.row_counts().await, counts, "nothing was written");
+}
+
+/// What the check must not refuse, as package import does not: references to the flow's own
+/// map, group and navigation elements and to the tenant's elements, an element's reference to
+/// itself, and UUIDs in fields that are not element references (an outcome's id, a type
+/// property's id).
+async fn references_to_the_flows_and_the_tenants_elements_are_kept() {
+    let (app, key, flow) = setup().await;
+    let id = flow_id(&flow);
+    let page = tenant_element(&app, &key, "page", json!({"developerName": "Form"})).await;
+    let type_id = uuid::Uuid::new_v4().to_string();
+    let typed = json!({"id": type_id, "developerName": "Customer", "elementType": "TYPE",
+        "properties": [{"id": uuid::Uuid::new_v4().to_string(), "developerName": "Self",
+                        "typeElementId": type_id}]});
+    assert_eq!(tenant_element(&app, &key, "type", typed).await, type_id);
+    let value = tenant_element(
+        &app,
+        &key,
+        "value",
+        json!({"developerName": "Who", "contentType": "ContentObject", "typeElementId": type_id}),
+    )
+    .await;
+    let group = assert_json(
+        post_element(&app, &key, &id, "group", json!({"developerName": "G"})).await,
+        StatusCode::OK,
+    )
+    .await;
+    let body = json!({"elementType": "INPUT", "developerName": "Ask", "pageElementId": page,
+        "groupElementId": group["id"], "navigationElementReferences": null,
+        "outcomes": [{"id": uuid::Uuid::new_v4().to_string(), "developerName": "Back",
+                      "nextMapElementId": start_of(&flow)}],
+        "dataActions": [{"valueElementToApplyId": {"id": value,
+                         "typeElementPropertyId": uuid::Uuid::new_v4().to_string()}}]});
+    let ask = assert_json(
+        post_element(&app, &key, &id, "map", body).await,
+        StatusCode::OK,
+    )
+    .await;
+    assert_eq!(ask["pageElementId"], page.as_str());
+    // And the tenant's export of it imports back.
+    let response = app
+        .with_key(Method::GET, "/api/package/1/tenant", &key)
+        .send()
+        .await
+        .unwrap();
+    let package = assert_json(response, StatusCode::OK).await;
+    let empty = app.create_tenant("Empty").await;
+    assert!(app.add_admin_to(&empty).await.status.success());
+    let token = app.admin_token().await;
+    let empty_key = app.new_key_for(&token, "empty", &empty).await;
+    let response = app
+        .with_key(Method::POST, "/api/package/1/tenant", &empty_key)
+        .json(&package)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        response.status(),
+        StatusCode::OK,
+        "{}",
+        response.text().await.unwrap()
+    );
 }

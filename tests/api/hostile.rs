@@ -96,7 +96,7 @@ async fn bad_requests_are_refused_with_a_message_and_write_nothing() {
     let elsewhere = TestApp::spawn().await;
     let foreign_key = elsewhere.new_key("theirs").await;
 
-    let big = "a".repeat(64 * 1024);
+    let big = "a".repeat(48 * 1024);
     let ten_mb = format!(
         "{{\"developerName\":\"Huge\",\"developerSummary\":\"{}\"}}",
         "x".repeat(10 * 1024 * 1024)
@@ -127,12 +127,15 @@ async fn bad_requests_are_refused_with_a_message_and_write_nothing() {
     // One case a line: what, how it is sent, the status.
     #[rustfmt::skip]
     let cases = vec![
-        // A 64 KiB header, wherever it is; the write it rides on does not happen.
-        case("64 KiB key", http(app.with_key(Method::GET, FLOW, &big)), 431),
-        case("64 KiB tenant", http(flows(Method::GET).header("manywhotenant", &big)), 431),
-        case("64 KiB token", http(app.with_token(Method::GET, FLOW, &big)), 431),
-        case("64 KiB other header", http(new_flow(json!({"developerName": "Padded"})).header("x-padding", &big)), 431),
+        // A 48 KiB header (past keyflow's 32 KiB, within the connection's 64 KiB read buffer),
+        // wherever it is; the write it rides on does not happen.
+        case("48 KiB key", http(app.with_key(Method::GET, FLOW, &big)), 431),
+        case("48 KiB tenant", http(flows(Method::GET).header("manywhotenant", &big)), 431),
+        case("48 KiB token", http(app.with_token(Method::GET, FLOW, &big)), 431),
+        case("48 KiB other header", http(new_flow(json!({"developerName": "Padded"})).header("x-padding", &big)), 431),
         case("16 KiB query", http(list(&big[..16 * 1024])), 414),
+        // Past the connection's read buffer (64 KiB), hyper answers before keyflow reads it.
+        case("200 KiB header", Probe::RawRefusedByHyper(raw(&[b"GET /api/draw/1/flow HTTP/1.1", format!("x-padding: {}", "a".repeat(200 * 1024)).as_bytes()], b"")), 431),
         // Bytes that are not UTF-8, NUL bytes, and credential headers sent twice.
         case("non-UTF-8 key", http(app.client.get(app.url(FLOW)).header("x-boomi-flow-api-key", not_utf8.clone())), 401),
         case("non-UTF-8 tenant", http(app.with_key(Method::POST, FLOW, &key).header("manywhotenant", not_utf8.clone()).json(&json!({"developerName": "T"}))), 400),
@@ -178,6 +181,8 @@ async fn bad_requests_are_refused_with_a_message_and_write_nothing() {
         case("huge page", http(paged("99999999999999999999", "10")), 400),
         case("huge pageSize", http(paged("1", "1000000")), 400),
         case("fractional pageSize", http(paged("1", "1e3")), 400),
+        case("signed page", http(paged("+1", "10")), 400),
+        case("signed pageSize", http(paged("1", "+10")), 400),
         // Keys of the right shape and checksum that this deployment never issued.
         case("a key from another deployment", http(app.with_key(Method::GET, FLOW, &foreign_key).header("manywhotenant", &tenant)), 401),
         case("another deployment's key and tenant", http(app.with_key(Method::GET, FLOW, &foreign_key).header("manywhotenant", &elsewhere.tenant_id)), 401),
@@ -1696,6 +1701,7 @@ mod slow_clients {
     both_backends! {
         slow_bodies_and_heads_hold_no_slot_and_are_closed_by_their_deadlines,
         a_body_in_pieces_within_its_deadline_is_served,
+        stalled_bodies_are_charged_their_whole_length_within_the_budget,
         a_stop_lets_the_request_in_flight_finish,
         connections_past_the_bound_per_address_are_closed_at_once,
     }
@@ -1909,15 +1915,82 @@ mod slow_clients {
             body.len()
         );
         stream.write_all(head.as_bytes()).await.unwrap();
-        // The rest is sent only once keyflow holds the first piece.
-        eventually("the first piece is read", || {
-            app.state.bodies.in_use() == first.len()
+        // The rest is sent only once keyflow is reading the body: it has charged the body's
+        // whole length against the budget, before the rest arrives.
+        eventually("the body is being read", || {
+            app.state.bodies.in_use() == body.len()
         })
         .await;
         stream.write_all(rest.as_bytes()).await.unwrap();
         let mut answer = String::new();
         stream.read_to_string(&mut answer).await.unwrap();
         assert!(answer.starts_with("HTTP/1.1 200 "), "{answer}");
+    }
+
+    /// README, "Slow clients": the bodies held at once take at most `--max-in-flight` × the
+    /// body limit. Here that budget is 4 bodies of 64 KiB: four clients that send all but one
+    /// byte of a 64 KiB body and stall are charged exactly their whole length (the capacity of
+    /// the buffer each is read into, reserved before a byte arrived), a fifth body is refused
+    /// at once (503, `Retry-After`), a body without any credential is held to the smaller
+    /// limit (413 at once), and each charge is given back when its connection ends.
+    async fn stalled_bodies_are_charged_their_whole_length_within_the_budget() {
+        const LIMIT: usize = 64 * 1024;
+        let app = TestApp::spawn_with(|config| {
+            config.body_limit_bytes = LIMIT;
+            config.max_in_flight = 4;
+            config.anonymous_body_limit_bytes = 1024;
+        })
+        .await;
+        let host = host(&app);
+        let mut stalled = Vec::new();
+        for _ in 0..4 {
+            let mut stream = TcpStream::connect(&host).await.unwrap();
+            let head = format!(
+                "POST /api/draw/1/flow HTTP/1.1\r\nHost: {host}\r\n\
+                 Authorization: Bearer made-up\r\nContent-Type: application/json\r\n\
+                 Content-Length: {LIMIT}\r\n\r\n"
+            );
+            stream.write_all(head.as_bytes()).await.unwrap();
+            stream.write_all(&vec![b' '; LIMIT - 1]).await.unwrap();
+            stalled.push(stream);
+        }
+        eventually("the four bodies are charged", || {
+            app.state.bodies.in_use() == 4 * LIMIT
+        })
+        .await;
+        let fifth = app
+            .client
+            .post(app.url("/api/draw/1/flow"))
+            .header("authorization", "Bearer made-up")
+            .body("{}")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(fifth.status(), StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(fifth.headers()["retry-after"], "1");
+        let anonymous = app
+            .client
+            .post(app.url("/api/draw/1/authentication"))
+            .header("content-type", "application/json")
+            .body(vec![b' '; 2048])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(anonymous.status(), StatusCode::PAYLOAD_TOO_LARGE);
+        assert_eq!(app.state.bodies.in_use(), 4 * LIMIT, "neither was charged");
+        drop(stalled);
+        eventually("the charges are given back", || {
+            app.state.bodies.in_use() == 0
+        })
+        .await;
+        let signed_in = app
+            .client
+            .post(app.url("/api/draw/1/authentication"))
+            .json(&serde_json::json!({"username": app.admin_email, "password": app.admin_password}))
+            .send()
+            .await
+            .unwrap();
+        assert_json(signed_in, StatusCode::OK).await;
     }
 
     /// A stop takes no new connection but lets a request in flight finish, here one still
