@@ -54,6 +54,11 @@ pub enum StoreError {
     /// A row the write depends on does not exist; the text names which.
     #[error("{0}")]
     Missing(String),
+    /// The flow changed between the read a write was computed from and the write
+    /// ([`Edit::read_at`]): nothing was written; read again and redo it. Clients see it as a
+    /// conflict when it persists.
+    #[error("{0}")]
+    Moved(String),
     /// Anything else: logged, never shown to a client.
     #[error(transparent)]
     Internal(#[from] anyhow::Error),
@@ -326,9 +331,10 @@ pub trait ElementStore: FlowStore {
 /// written by the layers above; the store keeps it as text and never reads into it.
 #[derive(Debug, Clone)]
 pub struct FrozenImage {
-    /// The flow's editing token the image was read at: the snapshot is refused (Conflict)
-    /// when the flow has changed since.
-    pub editing_token: Uuid,
+    /// The flow's version the image was read at: the snapshot is refused
+    /// ([`StoreError::Moved`]) when the flow has changed since (every write moves the version,
+    /// also those that keep the editing token).
+    pub read_at: VersionId,
     pub json: String,
 }
 

@@ -6,7 +6,7 @@
 
 use keyflow::domain::element::{ElementKind, ElementName, FlowElementKind};
 use keyflow::store::{
-    ElementBatch, FlowGraphWrite, FlowUse, FrozenImage, GraphMode, JsonObject, NewElement,
+    Edit, ElementBatch, FlowGraphWrite, FlowUse, FrozenImage, GraphMode, JsonObject, NewElement,
     NewFlowElement,
 };
 use serde_json::json;
@@ -50,8 +50,12 @@ fn write(id: FlowId, mode: GraphMode, author: UserId) -> FlowGraphWrite {
     }
 }
 
-fn update(expected_token: Option<Uuid>) -> GraphMode {
-    GraphMode::Update { expected_token }
+/// An update that renews the token, expecting `token` when given (a flow or graph save).
+fn update(token: Option<Uuid>) -> GraphMode {
+    GraphMode::Update(Edit {
+        token,
+        ..Edit::default()
+    })
 }
 
 fn uses(elements: &[Uuid]) -> Option<Vec<FlowUse>> {
@@ -420,7 +424,7 @@ async fn a_batch_is_written_all_or_nothing() {
 }
 
 #[tokio::test]
-async fn a_snapshot_keeps_the_image_read_at_its_editing_token() {
+async fn a_snapshot_keeps_the_image_read_at_its_version() {
     each(|store| async move {
         let store = store.as_ref();
         let acme = tenant(store, "Acme").await;
@@ -431,22 +435,22 @@ async fn a_snapshot_keeps_the_image_read_at_its_editing_token() {
             .await
             .unwrap();
         let json = r#"{"mapElements":[{"note":"nul \u0000"}],"valueElements":[]}"#;
-        let image = |editing_token| FrozenImage {
-            editing_token,
+        let image = |read_at| FrozenImage {
+            read_at,
             json: json.to_string(),
         };
 
         let stale = store
-            .snapshot_flow(acme.id, flow.id, None, Some(image(Uuid::new_v4())))
+            .snapshot_flow(acme.id, flow.id, None, Some(image(VersionId::generate())))
             .await;
-        assert_conflict_naming(stale, "editingToken");
+        assert!(matches!(stale, Err(StoreError::Moved(_))), "{stale:?}");
         assert!(store.snapshots(acme.id, flow.id).await.unwrap().is_empty());
         let with = store
             .snapshot_flow(
                 acme.id,
                 flow.id,
                 Some("imaged"),
-                Some(image(flow.editing_token)),
+                Some(image(flow.version_id)),
             )
             .await
             .unwrap();
@@ -480,12 +484,12 @@ async fn a_snapshot_keeps_the_image_read_at_its_editing_token() {
             .await
             .unwrap();
         let moved = store
-            .snapshot_flow(acme.id, flow.id, None, Some(image(flow.editing_token)))
+            .snapshot_flow(acme.id, flow.id, None, Some(image(flow.version_id)))
             .await;
         assert_conflict(moved);
         assert_missing(
             store
-                .snapshot_flow(other.id, flow.id, None, Some(image(flow.editing_token)))
+                .snapshot_flow(other.id, flow.id, None, Some(image(flow.version_id)))
                 .await,
         );
     })
@@ -673,7 +677,7 @@ async fn flow_writes_are_announced_once_and_element_writes_are_not() {
         };
         store.apply_batch(acme.id, batch).await.unwrap();
         let image = FrozenImage {
-            editing_token: flow.editing_token,
+            read_at: flow.version_id,
             json: "{}".into(),
         };
         store
