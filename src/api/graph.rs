@@ -116,8 +116,9 @@ async fn load(
 /// developerName, developerSummary, x, y, height and width from the request, as Boomi's
 /// description says, and keeps every other field; a new one (no or an unknown `id`) is kept
 /// whole; one left out is deleted, except the START map element, which stays. The header
-/// changes when `developerName` is given. A stale `editingToken` is a 409; a broken reference
-/// a 422 naming it.
+/// changes when `developerName` is given. A stale `editingToken` is a 409, and so is a change
+/// to an element another user changed under that token (named); a broken reference a 422
+/// naming it. The flow gets a new editingToken.
 #[utoipa::path(
     post,
     path = "/api/draw/1/graph/flow",
