@@ -249,8 +249,11 @@ pub trait FlowStore {
     /// The flows of the tenant that use the element, ordered by name.
     async fn flows_using(&self, tenant: TenantId, element: Uuid) -> StoreResult<Vec<FlowRecord>>;
     /// Writes one flow as [`FlowGraphWrite`] says, in one transaction, and returns it.
-    /// Missing when `Update` names no flow of the tenant; Conflict for a stale editing token,
-    /// a taken id, or a use of an element the tenant does not have. Announces
+    /// Missing when `Update` names no flow of the tenant; Moved when the flow is no longer at
+    /// [`Edit::read_at`]; Conflict for a stale editing token, a taken id, a use of an element
+    /// the tenant does not have, or an element another user changed under the token sent
+    /// ([`Edit::token`]: that refusal renews the flow's token, after the write is rolled back,
+    /// and announces it). All of it holds under races (the flow's row lock). Announces
     /// [`Change::Flows`].
     async fn write_flow(&self, tenant: TenantId, write: FlowGraphWrite) -> StoreResult<FlowRecord> {
         let mut flows = self

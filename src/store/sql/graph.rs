@@ -12,13 +12,12 @@ use uuid::Uuid;
 
 use super::elements::{ElementRow, write_element};
 use super::flows::{current_flow, no_flow};
+use super::graph_elements::{Stamped, changed_by_other, replace_elements, stored_elements};
 use super::{Conn, Store};
 use crate::domain::element::FlowElementKind;
-use crate::domain::{FlowId, TenantId, Timestamp, UserId, VersionId, new_id};
+use crate::domain::{FlowId, TenantId, Timestamp, VersionId, new_id};
 use crate::store::codec::DbUuid;
-use crate::store::columns::{
-    changed_by_another, document_json, moved, settings_json, stale_token, start_document,
-};
+use crate::store::columns::{moved, settings_json, stale_token, start_document};
 use crate::store::{
     Change, Edit, ElementBatch, FlowElementRecord, FlowGraphWrite, FlowRecord, FlowUse, GraphMode,
     NewFlowElement, StoreError, StoreResult,
@@ -248,43 +247,6 @@ async fn write_flow(
     Ok(Ok(()))
 }
 
-/// The refusal of a write sent with `token` when an element it changes (a document that
-/// differs, or a delete) was last changed under that same token by someone else: they changed
-/// it after the client read the flow, and this write would undo their change unseen.
-fn changed_by_other(
-    write: &FlowGraphWrite,
-    token: Uuid,
-    before: &HashMap<Uuid, Kept>,
-    elements: &[NewFlowElement],
-) -> StoreResult<Option<StoreError>> {
-    let after: HashMap<Uuid, &NewFlowElement> = elements.iter().map(|e| (e.id, e)).collect();
-    let mut touched: Vec<&Kept> = Vec::new();
-    for kept in before.values() {
-        let changes = match after.get(&kept.id.0) {
-            Some(element) => document_json(&element.document)? != kept.document,
-            None => true,
-        };
-        if changes && kept.edit_token.0 == token && kept.who_modified != write.author {
-            touched.push(kept);
-        }
-    }
-    // The same element named whatever order the map gave.
-    touched.sort_by_key(|kept| kept.id);
-    Ok(touched.first().map(|kept| {
-        let what = if kept.developer_name.is_empty() {
-            format!("the {} {}", kept.kind.noun(), kept.id.0)
-        } else {
-            format!(
-                "the {} '{}' ({})",
-                kept.kind.noun(),
-                kept.developer_name,
-                kept.id.0
-            )
-        };
-        changed_by_another(write.id, &what)
-    }))
-}
-
 async fn insert_flow(
     tx: &mut Conn,
     tenant: TenantId,
@@ -360,103 +322,6 @@ async fn update_flow(
             .bind(write.id)
             .execute(&mut *tx)
             .await?;
-    }
-    Ok(())
-}
-
-/// An element as stored before a write: its document (to tell whether it changed), its
-/// creation and last change, and the editing token that change was made under.
-#[derive(sqlx::FromRow)]
-struct Kept {
-    id: DbUuid,
-    kind: FlowElementKind,
-    developer_name: String,
-    document: String,
-    date_created: Timestamp,
-    date_modified: Timestamp,
-    who_created: UserId,
-    who_modified: UserId,
-    edit_token: DbUuid,
-}
-
-/// The flow's elements as stored, read under the write's lock.
-async fn stored_elements(tx: &mut Conn, flow: FlowId) -> StoreResult<HashMap<Uuid, Kept>> {
-    let rows: Vec<Kept> = sqlx::query_as(
-        "SELECT id, kind, developer_name, document, date_created, date_modified, who_created, \
-         who_modified, edit_token FROM flow_elements WHERE flow_id = $1",
-    )
-    .bind(flow)
-    .fetch_all(&mut *tx)
-    .await?;
-    Ok(rows.into_iter().map(|kept| (kept.id.0, kept)).collect())
-}
-
-/// Who writes a flow's elements, when, and under which editing token (nil: none a client
-/// holds).
-struct Stamped {
-    flow: FlowId,
-    author: UserId,
-    token: Uuid,
-    now: Timestamp,
-}
-
-/// Replaces every element of the flow (`before`: as stored). An element that stays keeps its
-/// creation (date and builder), and its last change (date, builder, token) too when its
-/// document did not change.
-async fn replace_elements(
-    tx: &mut Conn,
-    stamped: &Stamped,
-    before: &HashMap<Uuid, Kept>,
-    elements: &[NewFlowElement],
-) -> StoreResult<()> {
-    sqlx::query("DELETE FROM flow_elements WHERE flow_id = $1")
-        .bind(stamped.flow)
-        .execute(&mut *tx)
-        .await?;
-    let (author, now) = (stamped.author, stamped.now);
-    for element in elements {
-        let document = document_json(&element.document)?;
-        let (created, modified, who_created, who_modified, token) = match before.get(&element.id) {
-            Some(kept) if kept.document == document => (
-                kept.date_created,
-                kept.date_modified,
-                kept.who_created,
-                kept.who_modified,
-                kept.edit_token.0,
-            ),
-            Some(kept) => (
-                kept.date_created,
-                now,
-                kept.who_created,
-                author,
-                stamped.token,
-            ),
-            None => (now, now, author, author, stamped.token),
-        };
-        sqlx::query(
-            "INSERT INTO flow_elements (flow_id, id, kind, developer_name, document, \
-             date_created, date_modified, who_created, who_modified, edit_token) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
-        )
-        .bind(stamped.flow)
-        .bind(DbUuid(element.id))
-        .bind(element.kind)
-        .bind(&element.developer_name)
-        .bind(&document)
-        .bind(created)
-        .bind(modified)
-        .bind(who_created)
-        .bind(who_modified)
-        .bind(DbUuid(token))
-        .execute(&mut *tx)
-        .await
-        .map_err(|error| match &error {
-            sqlx::Error::Database(db) if db.is_unique_violation() => StoreError::Conflict(format!(
-                "the flow has two elements with the id {}",
-                element.id
-            )),
-            _ => error.into(),
-        })?;
     }
     Ok(())
 }
