@@ -88,7 +88,7 @@ ADMIN_PASSWORD="$(random_hex 16)"
 # postgres_database: a fresh database for this run (kf_ops_PID), dropped at exit; sets $DB_URL.
 postgres_database() {
     need createdb postgresql-client
-    local name="kf_ops_$$"
+    local name="kf_ops_$$_${#DATABASES[@]}"
     psql -d postgres -qtAc 'select 1' >/dev/null ||
         { echo "PostgreSQL is not reachable at $PGHOST:$PGPORT as $PGUSER" >&2; exit 1; }
     createdb "$name"

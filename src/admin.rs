@@ -51,7 +51,9 @@ async fn existing_user(store: &dyn Store, email: &str) -> anyhow::Result<User> {
 
 fn plain(error: StoreError) -> anyhow::Error {
     match error {
-        StoreError::Conflict(message) | StoreError::Missing(message) => anyhow!(message),
+        StoreError::Conflict(message)
+        | StoreError::Missing(message)
+        | StoreError::Moved(message) => anyhow!(message),
         StoreError::Internal(cause) => cause,
     }
 }

@@ -237,7 +237,9 @@ async fn transfer(
 
 fn plain(error: StoreError) -> anyhow::Error {
     match error {
-        StoreError::Conflict(message) | StoreError::Missing(message) => anyhow!(message),
+        StoreError::Conflict(message)
+        | StoreError::Missing(message)
+        | StoreError::Moved(message) => anyhow!(message),
         StoreError::Internal(cause) => cause,
     }
 }

@@ -7,8 +7,10 @@
 //! The flow's path segment is named `{id}` (the element's `{elementId}`) because the router
 //! needs one name per position and `/api/draw/1/flow/{id}` came first. The `editingToken` must
 //! be a UUID (else 400). Writes need the flow's current one (else 409: load the flow again)
-//! and give the flow a new one; reads answer whatever the token, as Boomi's reads do, since
-//! the token guards against lost updates and a read loses nothing.
+//! and keep it, as Boomi's builders expect: they read it once and go on writing with it (see
+//! `rules::graph_edit::Via`); a write to an element another user changed under the same token
+//! is 409, naming it. Reads answer whatever the token, as Boomi's reads do, since the token
+//! guards against lost updates and a read loses nothing.
 
 use std::collections::BTreeSet;
 
@@ -31,7 +33,7 @@ use crate::domain::{FlowFilter, FlowId, Invalid};
 use crate::http::Principal;
 use crate::http::error::ApiError;
 use crate::http::json::{JsonBody, Segment, TextQuery, path};
-use crate::rules::graph_edit::{self, Changes, Editor, Target};
+use crate::rules::graph_edit::{self, Changes, Editor, Target, Via};
 use crate::state::AppState;
 
 pub(crate) fn router() -> OpenApiRouter<AppState> {
@@ -98,7 +100,7 @@ async fn list(
 
 /// Creates an element, or updates one: the one with the body's `id` (created with that id when
 /// the flow has none), else with `updateByName` the one of the type named `developerName`
-/// (ignoring case). The body is kept as the element's document. The flow gets a new
+/// (ignoring case). The body is kept as the element's document. The flow keeps its
 /// editingToken.
 async fn save(
     state: AppState,
@@ -110,18 +112,19 @@ async fn save(
     let editing_token = path(&editing_token, token)?;
     let kind = path(&kind, FlowElementKind::parse)?;
     let element = element_in("", body)?;
-    let store = state.store.as_ref();
-    let graph = graph_edit::load(store, principal.tenant_id, flow).await?;
-    graph_edit::check_token(&graph, Some(editing_token))?;
     let target = match (element.id, element.update_by_name) {
         (Some(id), _) => Target::Id(id),
         (None, true) => Target::ByName,
         (None, false) => Target::New,
     };
-    let (elements, id) =
-        graph_edit::upsert(&graph, graph.current(), kind, target, element.document)?;
     let editor = editor(&principal, flow);
-    graph_edit::commit(store, editor, &graph, elements, Changes::default()).await?;
+    let via = Via::Element(editing_token);
+    let (_, id) = graph_edit::edit(state.store.as_ref(), editor, via, |graph| {
+        let document = element.document.clone();
+        let (elements, id) = graph_edit::upsert(graph, graph.current(), kind, target, document)?;
+        Ok((elements, Changes::default(), id))
+    })
+    .await?;
     saved(&state, editor, kind, id).await.map(Json)
 }
 
@@ -164,7 +167,7 @@ fn element_id(text: &str) -> Result<Uuid, Invalid> {
     Uuid::try_parse(text.trim()).map_err(|_| Invalid::new("the element id must be a UUID"))
 }
 
-/// Deletes an element of the flow. The flow gets a new editingToken.
+/// Deletes an element of the flow. The flow keeps its editingToken.
 async fn remove(
     state: AppState,
     principal: Principal,
@@ -174,12 +177,13 @@ async fn remove(
     let editing_token = path(&editing_token, token)?;
     let kind = path(&kind, FlowElementKind::parse)?;
     let id = path(&id, element_id)?;
-    let store = state.store.as_ref();
-    let graph = graph_edit::load(store, principal.tenant_id, flow).await?;
-    graph_edit::check_token(&graph, Some(editing_token))?;
-    let elements = graph_edit::without(&graph, kind, &BTreeSet::from([id]), graph.current())?;
     let editor = editor(&principal, flow);
-    graph_edit::commit(store, editor, &graph, elements, Changes::default()).await?;
+    let via = Via::Element(editing_token);
+    graph_edit::edit(state.store.as_ref(), editor, via, |graph| {
+        let elements = graph_edit::without(graph, kind, &BTreeSet::from([id]), graph.current())?;
+        Ok((elements, Changes::default(), ()))
+    })
+    .await?;
     Ok(())
 }
 
@@ -256,8 +260,10 @@ macro_rules! kind_routes {
             /// document. Refused (422, naming them) when an outcome points at no map element
             /// of the flow or a `groupElementId` at no group element, or when the START map
             /// element would change its `elementType`; 409 for a stale editingToken (load the
-            /// flow again) or an id of another type's element. The flow gets a new
-            /// editingToken.
+            /// flow again), an element another user changed under the same editingToken since
+            /// (named; the flow then gets a new editingToken: load it again), or an id of
+            /// another type's element. The flow keeps its editingToken: further element writes
+            /// and imports may use it.
             #[utoipa::path(
                 post,
                 path = $path,
@@ -308,7 +314,8 @@ macro_rules! kind_routes {
             /// Deletes an element of the flow. 409 for the START map element (every flow
             /// begins with it) or a stale editingToken; 422, naming them, when outcomes of
             /// other map elements point at it (or, for a group, elements are in it): change
-            /// those first. The flow gets a new editingToken.
+            /// those first; 409 too, as for a save, when another user changed it under the
+            /// same editingToken. The flow keeps its editingToken.
             #[utoipa::path(
                 delete,
                 path = $one,
@@ -398,7 +405,7 @@ async fn used(
 
 /// Imports a tenant element into the flow: the flow uses it (its snapshots and packages carry
 /// it) even when none of its elements mentions it. 404 when the tenant has no such element of
-/// that type. The flow gets a new editingToken.
+/// that type. The flow keeps its editingToken.
 #[utoipa::path(
     post,
     path = "/api/draw/1/element/flow/{flow}/{elementType}/{id}",
@@ -426,7 +433,7 @@ async fn import(
 }
 
 /// Removes an import. An element the flow's elements still mention stays used (and listed):
-/// only the import is removed. 404 when it was not imported.
+/// only the import is removed. 404 when it was not imported. The flow keeps its editingToken.
 #[utoipa::path(
     delete,
     path = "/api/draw/1/element/flow/{flow}/{elementType}/{id}",

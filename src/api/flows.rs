@@ -23,7 +23,7 @@ use crate::http::Principal;
 use crate::http::error::ApiError;
 use crate::http::json::{JsonBody, Segment, TextQuery, path};
 use crate::http::request_service::EarlyAnswer;
-use crate::rules::graph_edit::{self, Changes, Editor, Requested};
+use crate::rules::graph_edit::{self, Changes, Editor, Requested, Via};
 use crate::state::AppState;
 use crate::store::FlowRecord;
 
@@ -311,21 +311,25 @@ async fn save_with_elements(
         }
         return Ok(graph_edit::create_with_elements(store, tenant, author, draft, elements).await?);
     };
-    let graph = graph_edit::load(store, tenant, id).await?;
-    let mut elements = graph.current();
-    for (kind, requested) in requested {
-        elements = graph_edit::replace_kind(&graph, kind, requested, false, elements)?;
-    }
     let editor = Editor {
         tenant,
         flow: id,
         author,
     };
-    let changes = Changes {
-        header: Some(draft),
-        start: None,
-    };
-    Ok(graph_edit::commit(store, editor, &graph, elements, changes).await?)
+    // The flow's save is Boomi's whole overwrite: it sends no token, and renews it.
+    let (written, ()) = graph_edit::edit(store, editor, Via::Flow(None), |graph| {
+        let mut elements = graph.current();
+        for (kind, requested) in requested.iter().cloned() {
+            elements = graph_edit::replace_kind(graph, kind, requested, false, elements)?;
+        }
+        let changes = Changes {
+            header: Some(draft.clone()),
+            start: None,
+        };
+        Ok((elements, changes, ()))
+    })
+    .await?;
+    Ok(written)
 }
 
 fn not_found(id: FlowId) -> ApiError {

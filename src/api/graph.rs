@@ -19,7 +19,7 @@ use uuid::Uuid;
 use crate::api::canvas_refs::Names;
 use crate::api::doc::{AuthErrors, BodyErrors, Conflict, NotFound};
 use crate::api::element_json::render_flow_element;
-use crate::api::flow_element_json::{ElementIn, elements_in};
+use crate::api::flow_element_json::elements_in;
 use crate::api::flow_json::FlowRequest;
 use crate::api::graph_json::{
     ElementIds, FlowGraph2, FlowGraphResponse, GraphElements, GraphGroupElement, GraphMapElement,
@@ -30,7 +30,7 @@ use crate::http::Principal;
 use crate::http::error::ApiError;
 use crate::http::json::{JsonBody, Segment, path};
 use crate::http::strict_json::Strict;
-use crate::rules::graph_edit::{self, Changes, Editor, Layout, Target};
+use crate::rules::graph_edit::{self, Changes, Editor, Layout, Target, Via};
 use crate::state::AppState;
 use crate::store::JsonObject;
 
@@ -118,8 +118,9 @@ async fn load(
 /// developerName, developerSummary, x, y, height and width from the request, as Boomi's
 /// description says, and keeps every other field; a new one (no or an unknown `id`) is kept
 /// whole; one left out is deleted, except the START map element, which stays. The header
-/// changes when `developerName` is given. A stale `editingToken` is a 409; a broken reference
-/// a 422 naming it.
+/// changes when `developerName` is given. A stale `editingToken` is a 409, and so is a change
+/// to an element another user changed under that token (named); a broken reference a 422
+/// naming it. The flow gets a new editingToken.
 #[utoipa::path(
     post,
     path = "/api/draw/1/graph/flow",
@@ -169,24 +170,28 @@ async fn save(
         false => None,
     };
     let store = state.store.as_ref();
-    let graph = graph_edit::load(store, principal.tenant_id, flow).await?;
-    graph_edit::check_token(&graph, token)?;
-    let mut elements = graph.current();
-    for (kind, requested) in [
-        (FlowElementKind::Map, maps),
-        (FlowElementKind::Group, groups),
-    ] {
-        if let Some(requested) = requested {
-            let requested = requested.into_iter().map(|e| (e.id, e.document)).collect();
-            elements = graph_edit::replace_kind(&graph, kind, requested, true, elements)?;
-        }
-    }
-    let changes = Changes {
-        header: draft,
-        start: None,
-    };
     let editor = editor(&principal, flow);
-    graph_edit::commit(store, editor, &graph, elements, changes).await?;
+    graph_edit::edit(store, editor, Via::Flow(token), |graph| {
+        let mut elements = graph.current();
+        for (kind, requested) in [
+            (FlowElementKind::Map, &maps),
+            (FlowElementKind::Group, &groups),
+        ] {
+            if let Some(requested) = requested {
+                let requested = requested
+                    .iter()
+                    .map(|e| (e.id, e.document.clone()))
+                    .collect();
+                elements = graph_edit::replace_kind(graph, kind, requested, true, elements)?;
+            }
+        }
+        let changes = Changes {
+            header: draft.clone(),
+            start: None,
+        };
+        Ok((elements, changes, ()))
+    })
+    .await?;
     let graph = graph_edit::load(store, principal.tenant_id, flow).await?;
     Ok(Json(FlowGraphResponse::new(&graph, principal.tenant_id)))
 }
@@ -266,34 +271,25 @@ async fn save_elements(
     let maps = elements_in("mapElements", body.map_elements.map(Value::Array))?;
     let groups = elements_in("groupElements", body.group_elements.map(Value::Array))?;
     let store = state.store.as_ref();
-    let graph = graph_edit::load(store, principal.tenant_id, flow).await?;
-    let mut elements = graph.current();
-    // Groups first, so map elements may be placed in new groups.
-    for (kind, requested) in [
-        (FlowElementKind::Group, groups),
-        (FlowElementKind::Map, maps),
-    ] {
-        for element in requested.into_iter().flatten() {
-            let ElementIn {
-                id,
-                update_by_name,
-                document,
-            } = element;
-            let target = match (id, update_by_name) {
-                (Some(id), _) => Target::Id(id),
-                (None, true) => Target::ByName,
-                (None, false) => Target::New,
-            };
-            (elements, _) = graph_edit::upsert(&graph, elements, kind, target, document)?;
+    graph_edit::edit(store, editor(&principal, flow), Via::Flow(None), |graph| {
+        let mut elements = graph.current();
+        // Groups first, so map elements may be placed in new groups.
+        for (kind, requested) in [
+            (FlowElementKind::Group, &groups),
+            (FlowElementKind::Map, &maps),
+        ] {
+            for element in requested.iter().flatten() {
+                let target = match (element.id, element.update_by_name) {
+                    (Some(id), _) => Target::Id(id),
+                    (None, true) => Target::ByName,
+                    (None, false) => Target::New,
+                };
+                let document = element.document.clone();
+                (elements, _) = graph_edit::upsert(graph, elements, kind, target, document)?;
+            }
         }
-    }
-    graph_edit::commit(
-        store,
-        editor(&principal, flow),
-        &graph,
-        elements,
-        Changes::default(),
-    )
+        Ok((elements, Changes::default(), ()))
+    })
     .await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -412,24 +408,22 @@ async fn save2(
     JsonBody(body): JsonBody<FlowGraph2>,
 ) -> Result<(), ApiError> {
     let store = state.store.as_ref();
-    let graph = graph_edit::load(store, principal.tenant_id, body.id).await?;
-    let mut elements = graph.current();
-    let maps = body.map_elements.unwrap_or_default();
-    let groups = body.group_elements.unwrap_or_default();
-    elements = graph_edit::apply_layouts(
-        &graph,
-        FlowElementKind::Map,
-        maps.into_iter().map(map_layout).collect(),
-        elements,
-    )?;
-    elements = graph_edit::apply_layouts(
-        &graph,
-        FlowElementKind::Group,
-        groups.into_iter().map(group_layout).collect(),
-        elements,
-    )?;
+    let maps: Vec<Layout> = (body.map_elements.unwrap_or_default().into_iter())
+        .map(map_layout)
+        .collect();
+    let groups: Vec<Layout> = (body.group_elements.unwrap_or_default().into_iter())
+        .map(group_layout)
+        .collect();
     let editor = editor(&principal, body.id);
-    graph_edit::commit(store, editor, &graph, elements, Changes::default()).await?;
+    graph_edit::edit(store, editor, Via::Flow(None), |graph| {
+        let elements = graph.current();
+        let elements =
+            graph_edit::apply_layouts(graph, FlowElementKind::Map, maps.clone(), elements)?;
+        let elements =
+            graph_edit::apply_layouts(graph, FlowElementKind::Group, groups.clone(), elements)?;
+        Ok((elements, Changes::default(), ()))
+    })
+    .await?;
     Ok(())
 }
 
@@ -455,7 +449,6 @@ async fn delete2(
 ) -> Result<StatusCode, ApiError> {
     let flow = path(&flow, FlowId::parse)?;
     let store = state.store.as_ref();
-    let graph = graph_edit::load(store, principal.tenant_id, flow).await?;
     let maps: BTreeSet<Uuid> = ids
         .map_element_ids
         .unwrap_or_default()
@@ -466,15 +459,11 @@ async fn delete2(
         .unwrap_or_default()
         .into_iter()
         .collect();
-    let elements = graph_edit::without(&graph, FlowElementKind::Map, &maps, graph.current())?;
-    let elements = graph_edit::without(&graph, FlowElementKind::Group, &groups, elements)?;
-    graph_edit::commit(
-        store,
-        editor(&principal, flow),
-        &graph,
-        elements,
-        Changes::default(),
-    )
+    graph_edit::edit(store, editor(&principal, flow), Via::Flow(None), |graph| {
+        let elements = graph_edit::without(graph, FlowElementKind::Map, &maps, graph.current())?;
+        let elements = graph_edit::without(graph, FlowElementKind::Group, &groups, elements)?;
+        Ok((elements, Changes::default(), ()))
+    })
     .await?;
     Ok(StatusCode::NO_CONTENT)
 }

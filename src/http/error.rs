@@ -95,7 +95,9 @@ impl From<AccountDelayed> for ApiError {
 impl From<StoreError> for ApiError {
     fn from(error: StoreError) -> Self {
         match error {
-            StoreError::Conflict(message) => ApiError::Conflict(message),
+            StoreError::Conflict(message) | StoreError::Moved(message) => {
+                ApiError::Conflict(message)
+            }
             StoreError::Missing(message) => ApiError::NotFound(message),
             StoreError::Internal(cause) => ApiError::Internal(cause),
         }

@@ -1,8 +1,14 @@
 //! Editing a flow's graph: what a write of its map, group and navigation elements must keep
-//! true, and the one write that stores the result. Every edit reads the graph, changes the list
-//! of elements in memory, checks the whole resulting graph ([`check`]), recomputes the tenant
-//! elements it uses, and writes it back in one `write_flow` that expects the editing token it
-//! read — so two edits racing cannot both win, and each gives the flow a new editing token.
+//! true, and the one write that stores the result. Every edit ([`edit`]) reads the graph,
+//! changes the list of elements in memory, checks the whole resulting graph ([`check`]),
+//! recomputes the tenant elements it uses, and writes it back in one `write_flow` that expects
+//! the version it read — so two edits racing cannot both win: the later one is computed again
+//! from what the earlier one wrote.
+//!
+//! The editing token is the client's side of it ([`Via`]): an element write or an import keeps
+//! it, so a builder can go on writing with the token it read once; a save of the flow or its
+//! graph renews it. Two editors holding one token are told apart per element: the store
+//! refuses a write to an element another user changed under the same token.
 //!
 //! The rules: an outcome points at a map element of the flow; a `groupElementId` names a group
 //! element of the flow; every other element reference (`pageElementId`,
@@ -17,13 +23,13 @@ use uuid::Uuid;
 
 use crate::domain::element::{ElementKind, ElementName, FlowElementKind};
 use crate::domain::flow::FlowDraft;
-use crate::domain::{FlowId, TenantId, UserId, new_id};
+use crate::domain::{FlowId, TenantId, UserId, VersionId, new_id};
 use crate::rules::RuleError;
 use crate::rules::flow_graph::{mentioned, uses_for};
 use crate::rules::references::{self, Referrer};
 use crate::store::{
-    FlowElementRecord, FlowGraphWrite, FlowRecord, FlowUse, GraphMode, JsonObject, NewFlowElement,
-    Store,
+    Edit, FlowElementRecord, FlowGraphWrite, FlowRecord, FlowUse, GraphMode, JsonObject,
+    NewFlowElement, Store, StoreError,
 };
 
 /// The `elementType` of the map element every flow begins with.
@@ -242,60 +248,106 @@ pub struct Changes {
     pub start: Option<Uuid>,
 }
 
-/// Checks and writes `elements` as the flow's whole graph, with the uses recomputed (the ones
-/// its elements mention, and those imported, kept), expecting the editing token `graph` was
-/// read at. Returns the flow as written, with its new editing token.
-pub async fn commit(
-    store: &dyn Store,
-    editor: Editor,
-    graph: &Graph,
-    elements: Vec<NewFlowElement>,
-    changes: Changes,
-) -> Result<FlowRecord, RuleError> {
-    let start = changes.start.or_else(|| graph.start());
-    check(&elements, start)?;
-    refuse_unknown_references(store, editor.tenant, &elements).await?;
-    let imported: BTreeSet<Uuid> = store
-        .flow_uses(editor.tenant, editor.flow)
-        .await?
-        .into_iter()
-        .filter(|used| used.imported)
-        .map(|used| used.element)
-        .collect();
-    write(store, editor, graph, Some(elements), &imported, changes).await
+/// How a graph write treats the flow's editing token (Boomi's builders, as they behave: they
+/// take the token once and keep using it for their element writes and imports, so those keep
+/// it; a save of the flow or of its graph gives the flow a new one).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Via {
+    /// An element written or deleted through `…/{editingToken}/element/…`: the token must be
+    /// current, is kept, and refuses a change to an element another user changed under it.
+    Element(Uuid),
+    /// The flow or its graph saved: the token, when the request has one, is checked as for
+    /// an element; the flow gets a new one.
+    Flow(Option<Uuid>),
+    /// A tenant element imported into the flow, or the import removed: the request has no
+    /// token and the flow keeps its own.
+    Import,
 }
 
-/// Writes the graph (or only the uses, with `elements` None) with `imported` as the imports.
-async fn write(
+impl Via {
+    fn sent(self) -> Option<Uuid> {
+        match self {
+            Via::Element(token) => Some(token),
+            Via::Flow(token) => token,
+            Via::Import => None,
+        }
+    }
+
+    /// What the store is told: the version the write was computed from, the token sent, and
+    /// whether the flow keeps its token.
+    fn edit(self, read_at: VersionId) -> Edit {
+        Edit {
+            read_at: Some(read_at),
+            token: self.sent(),
+            keep_token: !matches!(self, Via::Flow(_)),
+        }
+    }
+}
+
+/// How many times an edit is computed again when another write lands between its read and
+/// its write, before that conflict is the answer.
+const ATTEMPTS: usize = 5;
+
+/// What an edit writes: the flow's elements (`None` keeps them), its imports, what else
+/// changes, and what the caller wants back.
+type Planned<T> = (Option<Vec<NewFlowElement>>, BTreeSet<Uuid>, Changes, T);
+
+/// Reads the flow, checks the token `via` sent, computes the write with `plan` from the graph
+/// read, checks the resulting graph ([`check`]) and writes it with the uses recomputed (those
+/// its elements mention, and the imports kept). The store refuses the write when the flow
+/// moved since the read (another write landed in between: its change would be lost), and the
+/// edit is then read and computed again. Returns the flow as written and `plan`'s answer.
+pub async fn edit<T>(
     store: &dyn Store,
     editor: Editor,
-    graph: &Graph,
-    elements: Option<Vec<NewFlowElement>>,
-    imported: &BTreeSet<Uuid>,
-    changes: Changes,
-) -> Result<FlowRecord, RuleError> {
-    let documents = match &elements {
-        Some(elements) => mentioned(elements.iter().map(|e| &e.document)),
-        None => mentioned(graph.elements.iter().map(|e| &e.document)),
-    };
-    let uses = uses_for(store, editor.tenant, &documents, imported).await?;
-    let written = store
-        .write_flow(
-            editor.tenant,
-            FlowGraphWrite {
-                id: editor.flow,
-                mode: GraphMode::Update {
-                    expected_token: Some(graph.flow.editing_token),
-                },
-                header: changes.header,
-                start_map_element_id: changes.start.map(|id| id.to_string()),
-                elements,
-                uses: Some(uses),
-                author: editor.author,
-            },
-        )
-        .await?;
-    Ok(written)
+    via: Via,
+    mut plan: impl FnMut(&Graph) -> Result<(Vec<NewFlowElement>, Changes, T), RuleError>,
+) -> Result<(FlowRecord, T), RuleError> {
+    run(store, editor, via, |graph, imported| {
+        let (elements, changes, answer) = plan(graph)?;
+        Ok((Some(elements), imported, changes, answer))
+    })
+    .await
+}
+
+/// [`edit`] with the imports given to `plan` and taken back from it.
+async fn run<T>(
+    store: &dyn Store,
+    editor: Editor,
+    via: Via,
+    mut plan: impl FnMut(&Graph, BTreeSet<Uuid>) -> Result<Planned<T>, RuleError>,
+) -> Result<(FlowRecord, T), RuleError> {
+    let mut attempt = 0;
+    loop {
+        attempt += 1;
+        let graph = load(store, editor.tenant, editor.flow).await?;
+        check_token(&graph, via.sent())?;
+        let imported = imported_of(store, editor).await?;
+        let (elements, imported, changes, answer) = plan(&graph, imported)?;
+        if let Some(elements) = &elements {
+            check(elements, changes.start.or_else(|| graph.start()))?;
+            refuse_unknown_references(store, editor.tenant, elements).await?;
+        }
+        let documents = match &elements {
+            Some(elements) => mentioned(elements.iter().map(|e| &e.document)),
+            None => mentioned(graph.elements.iter().map(|e| &e.document)),
+        };
+        let uses = uses_for(store, editor.tenant, &documents, &imported).await?;
+        let write = FlowGraphWrite {
+            id: editor.flow,
+            mode: GraphMode::Update(via.edit(graph.flow.version_id)),
+            header: changes.header,
+            start_map_element_id: changes.start.map(|id| id.to_string()),
+            elements,
+            uses: Some(uses),
+            author: editor.author,
+        };
+        match store.write_flow(editor.tenant, write).await {
+            Ok(written) => return Ok((written, answer)),
+            Err(StoreError::Moved(_)) if attempt < ATTEMPTS => continue,
+            Err(error) => return Err(error.into()),
+        }
+    }
 }
 
 /// Where a create-or-update of one element goes.
@@ -464,7 +516,7 @@ pub fn new_elements(
 }
 
 /// A map element of `PUT /api/draw/2/graph/flow`: what it may change.
-#[derive(Debug, Default)]
+#[derive(Debug, Clone, Default)]
 pub struct Layout {
     pub id: Uuid,
     /// Each present field replaces the stored one (`x`, `y`, `width`, `height`,
@@ -532,14 +584,14 @@ pub fn apply_layouts(
 }
 
 /// Imports the tenant's element into the flow (a use kept even when no element of the flow
-/// mentions it). Missing when the tenant has no such element of that kind.
+/// mentions it). Missing when the tenant has no such element of that kind. The flow keeps its
+/// editing token.
 pub async fn import(
     store: &dyn Store,
     editor: Editor,
     kind: ElementKind,
     element: Uuid,
 ) -> Result<FlowRecord, RuleError> {
-    let graph = load(store, editor.tenant, editor.flow).await?;
     match store.element(editor.tenant, element).await? {
         Some(found) if found.kind == kind => {}
         _ => {
@@ -549,29 +601,34 @@ pub async fn import(
             )));
         }
     }
-    let mut imported = imported_of(store, editor).await?;
-    imported.insert(element);
-    write(store, editor, &graph, None, &imported, Changes::default()).await
+    let (written, ()) = run(store, editor, Via::Import, |_, mut imported| {
+        imported.insert(element);
+        Ok((None, imported, Changes::default(), ()))
+    })
+    .await?;
+    Ok(written)
 }
 
 /// Removes an import. The element stays used while an element of the flow mentions it.
-/// Missing when it was not imported.
+/// Missing when it was not imported. The flow keeps its editing token.
 pub async fn remove_import(
     store: &dyn Store,
     editor: Editor,
     kind: ElementKind,
     element: Uuid,
 ) -> Result<FlowRecord, RuleError> {
-    let graph = load(store, editor.tenant, editor.flow).await?;
-    let mut imported = imported_of(store, editor).await?;
-    if !imported.remove(&element) {
-        return Err(RuleError::Missing(format!(
-            "the {} {element} was not imported into the flow {}",
-            kind.noun(),
-            editor.flow
-        )));
-    }
-    write(store, editor, &graph, None, &imported, Changes::default()).await
+    let (written, ()) = run(store, editor, Via::Import, |_, mut imported| {
+        if !imported.remove(&element) {
+            return Err(RuleError::Missing(format!(
+                "the {} {element} was not imported into the flow {}",
+                kind.noun(),
+                editor.flow
+            )));
+        }
+        Ok((None, imported, Changes::default(), ()))
+    })
+    .await?;
+    Ok(written)
 }
 
 async fn imported_of(store: &dyn Store, editor: Editor) -> Result<BTreeSet<Uuid>, RuleError> {

@@ -61,7 +61,9 @@ pub enum RuleError {
 impl From<StoreError> for RuleError {
     fn from(error: StoreError) -> Self {
         match error {
-            StoreError::Conflict(message) => RuleError::Conflict(message),
+            StoreError::Conflict(message) | StoreError::Moved(message) => {
+                RuleError::Conflict(message)
+            }
             StoreError::Missing(message) => RuleError::Missing(message),
             StoreError::Internal(cause) => RuleError::Internal(cause),
         }

@@ -12,15 +12,15 @@ use crate::rules::RuleError;
 use crate::rules::images;
 use crate::rules::packages::{Refusal, conflicting};
 use crate::store::{
-    ElementBatch, FlowGraphWrite, FlowRecord, FrozenImage, GraphMode, Store, StoreError,
+    Edit, ElementBatch, FlowGraphWrite, FlowRecord, FrozenImage, GraphMode, Store, StoreError,
 };
 
 /// How many times a snapshot is read again when the flow changed while it was being read.
 const SNAPSHOT_ATTEMPTS: usize = 5;
 
 /// Freezes the flow's current version with its image. A write that lands between reading the
-/// image and storing it changes the editing token; the store refuses the stale image and the
-/// image is read again (a few times, then the Conflict is the answer).
+/// image and storing it moves the flow's version; the store refuses the stale image and the
+/// image is read again (a few times, then the refusal is the answer, a conflict).
 pub async fn take(
     store: &dyn Store,
     tenant: TenantId,
@@ -32,14 +32,14 @@ pub async fn take(
         attempt += 1;
         let (record, image) = images::read_current(store, tenant, flow).await?;
         let frozen = FrozenImage {
-            editing_token: record.editing_token,
+            read_at: record.version_id,
             json: images::to_json(&image)?,
         };
         match store
             .snapshot_flow(tenant, flow, comment, Some(frozen))
             .await
         {
-            Err(StoreError::Conflict(_)) if attempt < SNAPSHOT_ATTEMPTS => continue,
+            Err(StoreError::Moved(_)) if attempt < SNAPSHOT_ATTEMPTS => continue,
             result => return Ok(result?),
         }
     }
@@ -85,9 +85,7 @@ pub async fn revert(
     let header = draft_of(&snapshot)?;
     let write = FlowGraphWrite {
         id: revert.flow,
-        mode: GraphMode::Update {
-            expected_token: None,
-        },
+        mode: GraphMode::Update(Edit::default()),
         header: Some(header),
         start_map_element_id: snapshot.start_map_element_id.clone(),
         elements: has_image.then(|| images::new_flow_elements(&image.flow_elements)),

@@ -1,6 +1,7 @@
 //! What both backends store the same way: the empty password hash, a flow's
 //! settings and elements' documents as JSON text, and the refusals both give (a tenant's last
-//! administrator, a taken element name, an element in use, a stale editing token).
+//! administrator, a taken element name, an element in use, a stale editing token, an element
+//! another editor changed, a flow that moved while a write was computed).
 
 use super::{JsonObject, NewElement, StoreError, StoreResult};
 use crate::domain::FlowId;
@@ -78,6 +79,23 @@ pub(super) fn stale_token(flow: FlowId) -> StoreError {
     StoreError::Conflict(format!(
         "the flow {flow} has changed since this editing token was issued: load the flow again \
          for its current editingToken"
+    ))
+}
+
+/// The refusal of a write computed from a version of the flow that another write has since
+/// replaced (the caller reads again and redoes it).
+pub(super) fn moved(flow: FlowId) -> StoreError {
+    StoreError::Moved(format!(
+        "the flow {flow} was changed by another write at the same moment: try again"
+    ))
+}
+
+/// The refusal of a write to an element that another editor changed under the same editing
+/// token since the client read it (`what` names the element).
+pub(super) fn changed_by_another(flow: FlowId, what: &str) -> StoreError {
+    StoreError::Conflict(format!(
+        "{what} of the flow {flow} was changed by another editor since this editing token was \
+         issued: load the flow again for its current editingToken (and that editor's change)"
     ))
 }
 

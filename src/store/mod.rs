@@ -54,6 +54,11 @@ pub enum StoreError {
     /// A row the write depends on does not exist; the text names which.
     #[error("{0}")]
     Missing(String),
+    /// The flow changed between the read a write was computed from and the write
+    /// ([`Edit::read_at`]): nothing was written; read again and redo it. Clients see it as a
+    /// conflict when it persists.
+    #[error("{0}")]
+    Moved(String),
     /// Anything else: logged, never shown to a client.
     #[error(transparent)]
     Internal(#[from] anyhow::Error),
@@ -267,8 +272,11 @@ pub trait FlowStore {
     /// The flows of the tenant that use the element, ordered by name.
     async fn flows_using(&self, tenant: TenantId, element: Uuid) -> StoreResult<Vec<FlowRecord>>;
     /// Writes one flow as [`FlowGraphWrite`] says, in one transaction, and returns it.
-    /// Missing when `Update` names no flow of the tenant; Conflict for a stale editing token,
-    /// a taken id, or a use of an element the tenant does not have. Announces
+    /// Missing when `Update` names no flow of the tenant; Moved when the flow is no longer at
+    /// [`Edit::read_at`]; Conflict for a stale editing token, a taken id, a use of an element
+    /// the tenant does not have, or an element another user changed under the token sent
+    /// ([`Edit::token`]: that refusal renews the flow's token, after the write is rolled back,
+    /// and announces it). All of it holds under races (the flow's row lock). Announces
     /// [`Change::Flows`].
     async fn write_flow(&self, tenant: TenantId, write: FlowGraphWrite) -> StoreResult<FlowRecord> {
         let mut flows = self
@@ -349,9 +357,10 @@ pub trait ElementStore: FlowStore {
 /// written by the layers above; the store keeps it as text and never reads into it.
 #[derive(Debug, Clone)]
 pub struct FrozenImage {
-    /// The flow's editing token the image was read at: the snapshot is refused (Conflict)
-    /// when the flow has changed since.
-    pub editing_token: Uuid,
+    /// The flow's version the image was read at: the snapshot is refused
+    /// ([`StoreError::Moved`]) when the flow has changed since (every write moves the version,
+    /// also those that keep the editing token).
+    pub read_at: VersionId,
     pub json: String,
 }
 

@@ -304,18 +304,40 @@ pub struct FlowUse {
 pub enum GraphMode {
     /// A new flow with this id; Conflict when the id is taken.
     Create,
-    /// An existing flow of the tenant (Missing otherwise). With `expected_token`, Conflict
-    /// unless the flow's editing token is still that one: the write was based on what the
-    /// flow was then.
-    Update { expected_token: Option<Uuid> },
+    /// An existing flow of the tenant (Missing otherwise), written as [`Edit`] says.
+    Update(Edit),
     /// The tenant's flow with this id is created or overwritten (a package import). Conflict
     /// when another tenant holds the id.
     Replace,
 }
 
+/// What an update of an existing flow was based on, and what it does to the editing token.
+/// `Edit::default()` expects nothing and gives the flow a new editing token (a revert, a
+/// header saved on its own).
+///
+/// Two stamps, two jobs: the version id moves at every write, so `read_at` tells whether
+/// anything at all changed since the graph was read (the write was computed from it, so it
+/// must be redone); the editing token is what a client holds, and it moves only at the writes
+/// that renew it, so several element writes of one builder can follow each other with it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Edit {
+    /// The version the write was computed from: `StoreError::Moved` unless
+    /// the flow is still at it (read the flow again and redo the write).
+    pub read_at: Option<VersionId>,
+    /// The editing token the client sent: Conflict unless it is the flow's current one. With
+    /// it, each element the write changes or deletes is also refused (Conflict naming it) when
+    /// it was last changed under this same token by another user — someone else changed it
+    /// after the client read it — and that refusal gives the flow a new editing token (so the
+    /// client's reload brings one under which its write passes).
+    pub token: Option<Uuid>,
+    /// Whether the flow keeps its editing token (an element write, an import) or gets a new
+    /// one. Either way it gets a new version id.
+    pub keep_token: bool,
+}
+
 /// One write of a flow: its header and, when given, its whole graph (every flow element, and
-/// the tenant elements it uses), in one transaction. The flow gets a new version id and a new
-/// editing token.
+/// the tenant elements it uses), in one transaction. The flow gets a new version id and, unless
+/// [`Edit::keep_token`] says otherwise, a new editing token.
 #[derive(Debug, Clone)]
 pub struct FlowGraphWrite {
     pub id: FlowId,

@@ -225,6 +225,10 @@ pub struct FlowElementRow {
     pub date_modified: Timestamp,
     pub who_created: UserId,
     pub who_modified: UserId,
+    /// The flow's editing token under which the element was last changed by a write that kept
+    /// the token; the nil UUID when none.
+    #[sqlx(try_from = "DbUuid")]
+    pub edit_token: Uuid,
 }
 
 /// A tenant element a flow uses.

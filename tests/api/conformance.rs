@@ -146,7 +146,7 @@ impl Run<'_> {
     }
 }
 
-/// The flow's current editingToken: every write gives the flow a new one.
+/// The flow's current editingToken (a save of the flow or its graph renews it).
 async fn editing_token(run: &mut Run<'_>, flow: &str) -> String {
     let flow = run
         .call(

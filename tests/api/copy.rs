@@ -18,8 +18,8 @@ use keyflow::store::transfer::{
     MembershipRow, MetaRow, ShareRow, SnapshotRow, TokenRow, WebSessionRow,
 };
 use keyflow::store::{
-    self, Dump, FlowGraphWrite, FlowUse, GraphMode, NewElement, StoreConfig, StoreError, Tenant,
-    User,
+    self, Dump, Edit, FlowGraphWrite, FlowUse, GraphMode, NewElement, StoreConfig, StoreError,
+    Tenant, User,
 };
 use reqwest::{Method, StatusCode};
 use secrecy::{ExposeSecret, SecretString};
@@ -130,9 +130,7 @@ async fn use_an_element(app: &TestApp, flow: &str) {
         .unwrap();
     let write = FlowGraphWrite {
         id: FlowId::parse(flow).unwrap(),
-        mode: GraphMode::Update {
-            expected_token: None,
-        },
+        mode: GraphMode::Update(Edit::default()),
         header: None,
         start_map_element_id: None,
         elements: None,
@@ -690,6 +688,7 @@ fn handmade_dump() -> (Dump, [Digest; 6]) {
             date_modified: at(12),
             who_created: admin,
             who_modified: admin,
+            edit_token: uuid::Uuid::new_v4(),
         }],
         flow_uses: vec![FlowUseRow {
             flow_id: flow,

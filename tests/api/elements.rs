@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use keyflow::api::element_wire::{FieldType, typed_fields};
 use keyflow::domain::element::ElementKind;
 use keyflow::domain::{FlowId, TenantId, UserId};
-use keyflow::store::{FlowGraphWrite, FlowUse, GraphMode};
+use keyflow::store::{Edit, FlowGraphWrite, FlowUse, GraphMode};
 use reqwest::{Method, Response, StatusCode};
 use serde_json::{Value, json};
 
@@ -634,9 +634,7 @@ async fn an_element_a_flow_uses_is_not_deleted() {
             TenantId::parse(&app.tenant_id).unwrap(),
             FlowGraphWrite {
                 id: FlowId::parse(flow["id"]["id"].as_str().unwrap()).unwrap(),
-                mode: GraphMode::Update {
-                    expected_token: None,
-                },
+                mode: GraphMode::Update(Edit::default()),
                 header: None,
                 start_map_element_id: None,
                 elements: None,

@@ -10,7 +10,7 @@ use uuid::Uuid;
 use keyflow::domain::element::{ElementKind, ElementName, FlowElementKind};
 use keyflow::domain::{FlowId, TenantId, UserId};
 use keyflow::store::{
-    ElementBatch, FlowGraphWrite, FlowUse, GraphMode, JsonObject, NewElement, NewFlowElement,
+    Edit, ElementBatch, FlowGraphWrite, FlowUse, GraphMode, JsonObject, NewElement, NewFlowElement,
 };
 
 use crate::helpers::{TestApp, assert_json};
@@ -147,9 +147,7 @@ pub async fn seed(app: &TestApp, key: &str, tenant: &str, name: &str, maps: usiz
     }));
     let write = FlowGraphWrite {
         id: FlowId(Uuid::parse_str(&flow).unwrap()),
-        mode: GraphMode::Update {
-            expected_token: None,
-        },
+        mode: GraphMode::Update(Edit::default()),
         header: None,
         start_map_element_id: None,
         elements: Some(flow_elements),
@@ -231,9 +229,7 @@ pub async fn edit_graph(app: &TestApp, tenant: &str, flow: &str, field: &str, va
             tenant,
             FlowGraphWrite {
                 id,
-                mode: GraphMode::Update {
-                    expected_token: None,
-                },
+                mode: GraphMode::Update(Edit::default()),
                 header: None,
                 start_map_element_id: None,
                 elements: Some(elements),

@@ -7,6 +7,7 @@ mod cli;
 mod clients;
 mod conformance;
 mod copy;
+mod editing_tokens;
 mod elements;
 mod errors;
 mod flows;

@@ -14,7 +14,7 @@ use crate::store::codec::DbUuid;
 use crate::store::columns::settings_from_json;
 use crate::store::filtering::passing;
 use crate::store::{
-    Change, ElementBatch, FlowElementRecord, FlowGraphWrite, FlowRecord, FlowStore, FlowUse,
+    Change, Edit, ElementBatch, FlowElementRecord, FlowGraphWrite, FlowRecord, FlowStore, FlowUse,
     GraphMode, SnapshotState, StoreError, StoreResult, Who,
 };
 
@@ -227,9 +227,7 @@ impl FlowStore for Store {
     ) -> StoreResult<Option<FlowRecord>> {
         let write = FlowGraphWrite {
             id,
-            mode: GraphMode::Update {
-                expected_token: None,
-            },
+            mode: GraphMode::Update(Edit::default()),
             header: Some(draft.clone()),
             start_map_element_id: None,
             elements: None,

@@ -1,8 +1,9 @@
 //! Flow graphs: a flow's map, group and navigation elements, the tenant elements it uses, and
 //! the one transaction that writes elements and flows together (`apply_batch`). Each flow
 //! write first locks the flow's row (SQLite: the write lock its transaction took at once), so
-//! what it decides on (the owner, the editing token) cannot change before it commits; two
-//! creates of one id meet at the primary key. A batch that writes flows announces
+//! what it decides on (the owner, the version it was computed from, the editing token, the
+//! token each element was last changed under) cannot change before it commits; two creates of
+//! one id meet at the primary key. A batch that writes flows announces
 //! `Change::Flows` once, from its own transaction.
 
 use std::collections::HashMap;
@@ -11,13 +12,14 @@ use uuid::Uuid;
 
 use super::elements::{ElementRow, write_element};
 use super::flows::{current_flow, no_flow};
+use super::graph_elements::{Stamped, changed_by_other, replace_elements, stored_elements};
 use super::{Conn, Store};
 use crate::domain::element::FlowElementKind;
-use crate::domain::{FlowId, TenantId, Timestamp, UserId, VersionId, new_id};
+use crate::domain::{FlowId, TenantId, Timestamp, VersionId, new_id};
 use crate::store::codec::DbUuid;
-use crate::store::columns::{document_json, settings_json, stale_token, start_document};
+use crate::store::columns::{moved, settings_json, stale_token, start_document};
 use crate::store::{
-    Change, ElementBatch, FlowElementRecord, FlowGraphWrite, FlowRecord, FlowUse, GraphMode,
+    Change, Edit, ElementBatch, FlowElementRecord, FlowGraphWrite, FlowRecord, FlowUse, GraphMode,
     NewFlowElement, StoreError, StoreResult,
 };
 
@@ -80,7 +82,13 @@ impl Store {
             write_element(&mut tx, tenant, element, batch.overwrite_existing).await?;
         }
         for write in &batch.flows {
-            write_flow(&mut tx, tenant, write).await?;
+            if let Err(taken) = write_flow(&mut tx, tenant, write).await? {
+                // Nothing of the batch is written; then the flow gets a new token, so the
+                // refused client's reload brings one under which its write can pass.
+                tx.rollback().await?;
+                self.renew_token(tenant, write.id, taken.token).await?;
+                return Err(taken.refusal);
+            }
         }
         let mut flows = Vec::with_capacity(batch.flows.len());
         for write in &batch.flows {
@@ -96,27 +104,66 @@ impl Store {
         tx.commit().await?;
         Ok(flows)
     }
+
+    /// Gives the flow a new editing token, if it is still at `token` (a write since has done
+    /// it already otherwise).
+    async fn renew_token(&self, tenant: TenantId, id: FlowId, token: Uuid) -> StoreResult<()> {
+        let mut tx = self.begin_write().await?;
+        let renewed = sqlx::query(
+            "UPDATE flows SET editing_token = $1 WHERE tenant_id = $2 AND id = $3 \
+             AND editing_token = $4",
+        )
+        .bind(DbUuid(new_id()))
+        .bind(tenant)
+        .bind(id)
+        .bind(DbUuid(token))
+        .execute(&mut *tx)
+        .await?;
+        if renewed.rows_affected() > 0 {
+            // The flow lists other instances cache show the editing token.
+            self.announce(&mut tx, Change::Flows { tenant }).await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
 }
 
-/// What a flow write decides on: who holds the id, and the editing token it was at.
+/// What a flow write decides on: who holds the id, its version and its editing token.
 #[derive(sqlx::FromRow)]
 struct Held {
     tenant_id: TenantId,
+    version_id: VersionId,
     editing_token: DbUuid,
 }
 
-/// Writes one flow inside the batch's transaction.
-async fn write_flow(tx: &mut Conn, tenant: TenantId, write: &FlowGraphWrite) -> StoreResult<()> {
+/// A write refused because another editor changed one of its elements under the token it was
+/// sent with: the caller rolls back, then renews that token.
+struct Taken {
+    refusal: StoreError,
+    token: Uuid,
+}
+
+/// Writes one flow inside the batch's transaction; `Ok(Err(_))` when an element another
+/// editor changed refuses it (see [`Edit::token`]).
+async fn write_flow(
+    tx: &mut Conn,
+    tenant: TenantId,
+    write: &FlowGraphWrite,
+) -> StoreResult<Result<(), Taken>> {
     // `NO KEY UPDATE` is the lock `UPDATE flows` takes itself (as the snapshots take it), and
-    // leaves free the key-share locks that inserting the flow's elements and uses takes.
+    // leaves free the key-share locks that inserting the flow's elements and uses takes. Held
+    // until the commit, it keeps the version, the token and the elements' stamps from moving
+    // while they are compared.
     let found: Option<Held> = sqlx::query_as(concat!(
-        "SELECT tenant_id, editing_token FROM flows WHERE id = $1",
+        "SELECT tenant_id, version_id, editing_token FROM flows WHERE id = $1",
         row_lock!(no_key_update)
     ))
     .bind(write.id)
     .fetch_optional(&mut *tx)
     .await?;
     let ours = found.as_ref().is_some_and(|held| held.tenant_id == tenant);
+    let mut edit = Edit::default();
+    let mut held_token = Uuid::nil();
     let create = match (write.mode, found) {
         (GraphMode::Create, Some(_)) => return Err(flow_id_taken(write.id)),
         (GraphMode::Create, None) | (GraphMode::Replace, None) => true,
@@ -126,23 +173,52 @@ async fn write_flow(tx: &mut Conn, tenant: TenantId, write: &FlowGraphWrite) -> 
                 write.id
             )));
         }
-        (GraphMode::Update { .. }, _) if !ours => return Err(no_flow(write.id)),
-        (GraphMode::Update { expected_token }, Some(held)) => {
-            if expected_token.is_some_and(|expected| expected != held.editing_token.0) {
+        (GraphMode::Update(_), _) if !ours => return Err(no_flow(write.id)),
+        (GraphMode::Update(expected), Some(held)) => {
+            if expected.read_at.is_some_and(|read| read != held.version_id) {
+                return Err(moved(write.id));
+            }
+            if expected
+                .token
+                .is_some_and(|sent| sent != held.editing_token.0)
+            {
                 return Err(stale_token(write.id));
             }
+            (edit, held_token) = (expected, held.editing_token.0);
             false
         }
         _ => false,
+    };
+    let before = match (create, &write.elements) {
+        (false, Some(_)) => stored_elements(tx, write.id).await?,
+        _ => HashMap::new(),
+    };
+    if let (Some(token), Some(elements)) = (edit.token, &write.elements)
+        && let Some(refusal) = changed_by_other(write, token, &before, elements)?
+    {
+        return Ok(Err(Taken { refusal, token }));
+    }
+    // The token the elements this write changes are stamped with: the flow's, when it keeps
+    // it (others may still write under it); else none, since no one holds the new one yet.
+    let stamp = if edit.keep_token {
+        held_token
+    } else {
+        Uuid::nil()
     };
     let now = Timestamp::now();
     if create {
         insert_flow(tx, tenant, write, now).await?;
     } else {
-        update_flow(tx, tenant, write, now).await?;
+        update_flow(tx, tenant, write, edit.keep_token, now).await?;
     }
+    let stamped = Stamped {
+        flow: write.id,
+        author: write.author,
+        token: stamp,
+        now,
+    };
     match &write.elements {
-        Some(elements) => replace_elements(tx, write, elements, now).await?,
+        Some(elements) => replace_elements(tx, &stamped, &before, elements).await?,
         None if create => {
             // Every new flow starts at its START map element.
             let start = write
@@ -156,7 +232,7 @@ async fn write_flow(tx: &mut Conn, tenant: TenantId, write: &FlowGraphWrite) -> 
                 developer_name: "Start".into(),
                 document: start_document(),
             }];
-            replace_elements(tx, write, &elements, now).await?;
+            replace_elements(tx, &stamped, &before, &elements).await?;
             sqlx::query("UPDATE flows SET start_map_element_id = $1 WHERE id = $2")
                 .bind(start.to_string())
                 .bind(write.id)
@@ -168,7 +244,7 @@ async fn write_flow(tx: &mut Conn, tenant: TenantId, write: &FlowGraphWrite) -> 
     if let Some(uses) = &write.uses {
         replace_uses(tx, tenant, write.id, uses).await?;
     }
-    Ok(())
+    Ok(Ok(()))
 }
 
 async fn insert_flow(
@@ -211,14 +287,16 @@ async fn update_flow(
     tx: &mut Conn,
     tenant: TenantId,
     write: &FlowGraphWrite,
+    keep_token: bool,
     now: Timestamp,
 ) -> StoreResult<()> {
+    // Every write moves the version; the token only when the write renews it.
     sqlx::query(
-        "UPDATE flows SET version_id = $1, editing_token = $2, date_modified = $3, \
-         who_modified = $4 WHERE tenant_id = $5 AND id = $6",
+        "UPDATE flows SET version_id = $1, editing_token = COALESCE($2, editing_token), \
+         date_modified = $3, who_modified = $4 WHERE tenant_id = $5 AND id = $6",
     )
     .bind(VersionId(new_id()))
-    .bind(DbUuid(new_id()))
+    .bind((!keep_token).then(|| DbUuid(new_id())))
     .bind(now)
     .bind(write.author)
     .bind(tenant)
@@ -244,78 +322,6 @@ async fn update_flow(
             .bind(write.id)
             .execute(&mut *tx)
             .await?;
-    }
-    Ok(())
-}
-
-/// What an element that stays keeps: its document (to tell whether it changed), its
-/// creation and its last modification.
-#[derive(sqlx::FromRow)]
-struct Kept {
-    id: DbUuid,
-    document: String,
-    date_created: Timestamp,
-    date_modified: Timestamp,
-    who_created: UserId,
-    who_modified: UserId,
-}
-
-/// Replaces every element of the flow. An element that stays keeps its creation (date and
-/// builder), and its modification too when its document did not change.
-async fn replace_elements(
-    tx: &mut Conn,
-    write: &FlowGraphWrite,
-    elements: &[NewFlowElement],
-    now: Timestamp,
-) -> StoreResult<()> {
-    let rows: Vec<Kept> = sqlx::query_as(
-        "SELECT id, document, date_created, date_modified, who_created, who_modified \
-         FROM flow_elements WHERE flow_id = $1",
-    )
-    .bind(write.id)
-    .fetch_all(&mut *tx)
-    .await?;
-    let before: HashMap<Uuid, Kept> = rows.into_iter().map(|kept| (kept.id.0, kept)).collect();
-    sqlx::query("DELETE FROM flow_elements WHERE flow_id = $1")
-        .bind(write.id)
-        .execute(&mut *tx)
-        .await?;
-    let author = write.author;
-    for element in elements {
-        let document = document_json(&element.document)?;
-        let (created, modified, who_created, who_modified) = match before.get(&element.id) {
-            Some(kept) if kept.document == document => (
-                kept.date_created,
-                kept.date_modified,
-                kept.who_created,
-                kept.who_modified,
-            ),
-            Some(kept) => (kept.date_created, now, kept.who_created, author),
-            None => (now, now, author, author),
-        };
-        sqlx::query(
-            "INSERT INTO flow_elements (flow_id, id, kind, developer_name, document, \
-             date_created, date_modified, who_created, who_modified) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
-        )
-        .bind(write.id)
-        .bind(DbUuid(element.id))
-        .bind(element.kind)
-        .bind(&element.developer_name)
-        .bind(&document)
-        .bind(created)
-        .bind(modified)
-        .bind(who_created)
-        .bind(who_modified)
-        .execute(&mut *tx)
-        .await
-        .map_err(|error| match &error {
-            sqlx::Error::Database(db) if db.is_unique_violation() => StoreError::Conflict(format!(
-                "the flow has two elements with the id {}",
-                element.id
-            )),
-            _ => error.into(),
-        })?;
     }
     Ok(())
 }

@@ -27,6 +27,7 @@ mod flows;
 #[macro_use]
 mod elements;
 mod graph;
+mod graph_elements;
 mod invitations;
 mod keys;
 mod meta;

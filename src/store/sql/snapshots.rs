@@ -8,8 +8,7 @@ use async_trait::async_trait;
 use super::flows::{VersionRow, no_flow, records};
 use super::{Conn, Store};
 use crate::domain::{FlowFilter, FlowId, TenantId, Timestamp, VersionId, new_id};
-use crate::store::codec::DbUuid;
-use crate::store::columns::stale_token;
+use crate::store::columns::moved;
 use crate::store::filtering::passing;
 use crate::store::{
     Activation, Change, FlowRecord, FrozenImage, SnapshotStore, StoreError, StoreResult,
@@ -31,19 +30,18 @@ fn no_snapshot(id: FlowId, version: VersionId) -> StoreError {
     StoreError::Missing(format!("the flow {id} has no snapshot {version}"))
 }
 
-/// The flow's current version and editing token, as its lock reads them.
+/// The flow's current version, as its lock reads it.
 #[derive(sqlx::FromRow)]
 struct Locked {
     version_id: VersionId,
-    editing_token: DbUuid,
 }
 
-/// Locks the flow's row for the rest of the transaction and returns its current version and
-/// editing token; None when the tenant has no such flow. `NO KEY UPDATE` is the lock
+/// Locks the flow's row for the rest of the transaction and returns its current version;
+/// None when the tenant has no such flow. `NO KEY UPDATE` is the lock
 /// `UPDATE flows` takes itself, and leaves the key-share locks of foreign-key checks free.
 async fn lock_flow(tx: &mut Conn, tenant: TenantId, id: FlowId) -> StoreResult<Option<Locked>> {
     Ok(sqlx::query_as(concat!(
-        "SELECT version_id, editing_token FROM flows WHERE tenant_id = $1 AND id = $2",
+        "SELECT version_id FROM flows WHERE tenant_id = $1 AND id = $2",
         row_lock!(no_key_update)
     ))
     .bind(tenant)
@@ -100,13 +98,13 @@ impl SnapshotStore for Store {
         let Some(locked) = lock_flow(&mut tx, tenant, id).await? else {
             return Err(no_flow(id));
         };
-        // The image was read at a token: a flow written since would freeze what it no longer
-        // is. The row lock keeps the token from moving until this commits.
+        // The image was read at a version: a flow written since would freeze what it no
+        // longer is. The row lock keeps the version from moving until this commits.
         if image
             .as_ref()
-            .is_some_and(|image| image.editing_token != locked.editing_token.0)
+            .is_some_and(|image| image.read_at != locked.version_id)
         {
-            return Err(stale_token(id));
+            return Err(moved(id));
         }
         sqlx::query(
             "INSERT INTO flow_snapshots (flow_id, version_id, tenant_id, editing_token, \

@@ -163,7 +163,8 @@ async fn read_all(conn: &mut Conn) -> StoreResult<Dump> {
         flow_elements: all(
             conn,
             "SELECT flow_id, id, kind, developer_name, document, date_created, date_modified, \
-             who_created, who_modified FROM flow_elements ORDER BY date_created, flow_id, id",
+             who_created, who_modified, edit_token FROM flow_elements \
+             ORDER BY date_created, flow_id, id",
         )
         .await?,
         flow_uses: all(

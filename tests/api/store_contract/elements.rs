@@ -1,12 +1,13 @@
 //! The store contract for whole flows: tenant elements (names unique per tenant and kind, a
 //! used element kept), flow graph writes (create, update with an editing token, replace),
-//! batches written all or nothing, snapshot images, and the races the database must hold:
-//! one name saved at once, a delete against a write that starts using the element, writes
-//! from one editing token.
+//! batches written all or nothing, snapshot images, element writes that keep the editing token
+//! and refuse another user's change under it, and the races the database must hold: one name
+//! saved at once, a delete against a write that starts using the element, writes from one
+//! editing token, two users writing one element under one token.
 
 use keyflow::domain::element::{ElementKind, ElementName, FlowElementKind};
 use keyflow::store::{
-    ElementBatch, FlowGraphWrite, FlowUse, FrozenImage, GraphMode, JsonObject, NewElement,
+    Edit, ElementBatch, FlowGraphWrite, FlowUse, FrozenImage, GraphMode, JsonObject, NewElement,
     NewFlowElement,
 };
 use serde_json::json;
@@ -50,8 +51,21 @@ fn write(id: FlowId, mode: GraphMode, author: UserId) -> FlowGraphWrite {
     }
 }
 
-fn update(expected_token: Option<Uuid>) -> GraphMode {
-    GraphMode::Update { expected_token }
+/// An element write: sent with `token`, which the flow keeps; computed from `read_at`.
+fn keeping(token: Uuid, read_at: Option<VersionId>) -> GraphMode {
+    GraphMode::Update(Edit {
+        read_at,
+        token: Some(token),
+        keep_token: true,
+    })
+}
+
+/// An update that renews the token, expecting `token` when given (a flow or graph save).
+fn update(token: Option<Uuid>) -> GraphMode {
+    GraphMode::Update(Edit {
+        token,
+        ..Edit::default()
+    })
 }
 
 fn uses(elements: &[Uuid]) -> Option<Vec<FlowUse>> {
@@ -420,7 +434,7 @@ async fn a_batch_is_written_all_or_nothing() {
 }
 
 #[tokio::test]
-async fn a_snapshot_keeps_the_image_read_at_its_editing_token() {
+async fn a_snapshot_keeps_the_image_read_at_its_version() {
     each(|store| async move {
         let store = store.as_ref();
         let acme = tenant(store, "Acme").await;
@@ -431,22 +445,22 @@ async fn a_snapshot_keeps_the_image_read_at_its_editing_token() {
             .await
             .unwrap();
         let json = r#"{"mapElements":[{"note":"nul \u0000"}],"valueElements":[]}"#;
-        let image = |editing_token| FrozenImage {
-            editing_token,
+        let image = |read_at| FrozenImage {
+            read_at,
             json: json.to_string(),
         };
 
         let stale = store
-            .snapshot_flow(acme.id, flow.id, None, Some(image(Uuid::new_v4())))
+            .snapshot_flow(acme.id, flow.id, None, Some(image(VersionId::generate())))
             .await;
-        assert_conflict_naming(stale, "editingToken");
+        assert!(matches!(stale, Err(StoreError::Moved(_))), "{stale:?}");
         assert!(store.snapshots(acme.id, flow.id).await.unwrap().is_empty());
         let with = store
             .snapshot_flow(
                 acme.id,
                 flow.id,
                 Some("imaged"),
-                Some(image(flow.editing_token)),
+                Some(image(flow.version_id)),
             )
             .await
             .unwrap();
@@ -480,12 +494,12 @@ async fn a_snapshot_keeps_the_image_read_at_its_editing_token() {
             .await
             .unwrap();
         let moved = store
-            .snapshot_flow(acme.id, flow.id, None, Some(image(flow.editing_token)))
+            .snapshot_flow(acme.id, flow.id, None, Some(image(flow.version_id)))
             .await;
-        assert_conflict(moved);
+        assert!(matches!(moved, Err(StoreError::Moved(_))), "{moved:?}");
         assert_missing(
             store
-                .snapshot_flow(other.id, flow.id, None, Some(image(flow.editing_token)))
+                .snapshot_flow(other.id, flow.id, None, Some(image(flow.version_id)))
                 .await,
         );
     })
@@ -631,6 +645,152 @@ async fn racing_writes_from_one_editing_token_take_exactly_one() {
     .await;
 }
 
+/// An element write keeps the flow's token and moves its version. With the same token, the
+/// same user writes again, and another user writes another element; another user's change to
+/// an element changed under that token is Conflict naming it, writes nothing, and renews the
+/// token. A write computed from an older version is Moved.
+#[tokio::test]
+async fn element_writes_keep_the_token_and_refuse_another_users_change_under_it() {
+    each(|store| async move {
+        let store = store.as_ref();
+        let acme = tenant(store, "Acme").await;
+        let ada = member(store, acme.id, "ada@example.com", Role::Administrator).await;
+        let bob = member(store, acme.id, "bob@example.com", Role::Standard).await;
+        let flow = store
+            .create_flow(acme.id, &draft("Shared"), ada)
+            .await
+            .unwrap();
+        let start = store.flow_elements(acme.id, flow.id).await.unwrap();
+        let start = NewFlowElement {
+            id: start[0].id,
+            kind: FlowElementKind::Map,
+            developer_name: start[0].developer_name.clone(),
+            document: start[0].document.clone(),
+        };
+        let token = flow.editing_token;
+        let (step, other) = (Uuid::new_v4(), Uuid::new_v4());
+        let graph = |step_x: i64, other_x: Option<i64>| {
+            let mut elements = vec![
+                start.clone(),
+                graph_element(step, FlowElementKind::Map, "Step", step_x),
+            ];
+            elements
+                .extend(other_x.map(|x| graph_element(other, FlowElementKind::Group, "Other", x)));
+            Some(elements)
+        };
+        let mut first = write(flow.id, keeping(token, Some(flow.version_id)), ada);
+        first.elements = graph(1, None);
+        let written = store.write_flow(acme.id, first).await.unwrap();
+        assert_eq!(
+            written.editing_token, token,
+            "an element write keeps the token"
+        );
+        assert_ne!(written.version_id, flow.version_id);
+        // Computed from the version before: Moved, and nothing written.
+        let mut late = write(flow.id, keeping(token, Some(flow.version_id)), ada);
+        late.elements = graph(9, None);
+        let result = store.write_flow(acme.id, late).await;
+        assert!(matches!(result, Err(StoreError::Moved(_))), "{result:?}");
+        let mut again = write(flow.id, keeping(token, None), ada);
+        again.elements = graph(2, None);
+        store.write_flow(acme.id, again).await.unwrap();
+        let mut beside = write(flow.id, keeping(token, None), bob);
+        beside.elements = graph(2, Some(5));
+        let beside = store.write_flow(acme.id, beside).await.unwrap();
+        assert_eq!(beside.editing_token, token);
+
+        let mut clash = write(flow.id, keeping(token, None), bob);
+        clash.elements = graph(3, Some(5));
+        let refused = store.write_flow(acme.id, clash).await;
+        assert_conflict_naming(refused, &step.to_string());
+        let now = store.flow(acme.id, flow.id).await.unwrap().unwrap();
+        assert_ne!(now.editing_token, token, "the refusal renews the token");
+        assert_eq!(now.version_id, beside.version_id, "and writes nothing else");
+        let elements = store.flow_elements(acme.id, flow.id).await.unwrap();
+        let kept = elements.iter().find(|e| e.id == step).unwrap();
+        assert_eq!(
+            (kept.document["x"].as_i64(), kept.who_modified.id),
+            (Some(2), ada)
+        );
+        // Deleting it is a change too; under the new token, Bob's write passes.
+        let renewed = now.editing_token;
+        let mut back = write(flow.id, keeping(renewed, None), ada);
+        back.elements = graph(4, Some(5));
+        store.write_flow(acme.id, back).await.unwrap();
+        let mut delete = write(flow.id, keeping(renewed, None), bob);
+        delete.elements = graph(4, None).map(|mut e| {
+            e.retain(|e| e.id != step);
+            e
+        });
+        assert_conflict_naming(store.write_flow(acme.id, delete).await, &step.to_string());
+        let renewed = store.flow(acme.id, flow.id).await.unwrap().unwrap();
+        let mut fine = write(flow.id, keeping(renewed.editing_token, None), bob);
+        fine.elements = graph(7, Some(5));
+        store.write_flow(acme.id, fine).await.unwrap();
+        // A write that renews the token stamps no token: another user's change with the new
+        // one passes.
+        let mut save = write(flow.id, update(None), ada);
+        save.elements = graph(8, Some(5));
+        let saved = store.write_flow(acme.id, save).await.unwrap();
+        let mut after = write(flow.id, keeping(saved.editing_token, None), bob);
+        after.elements = graph(9, Some(5));
+        store.write_flow(acme.id, after).await.unwrap();
+    })
+    .await;
+}
+
+/// Two users write one element under one token at the same moment, each expecting only the
+/// token (not the version): exactly one is taken, the other is Conflict naming the element.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn racing_element_writes_of_two_users_under_one_token_take_one() {
+    each(|store| async move {
+        let acme = tenant(store.as_ref(), "Acme").await;
+        let ada = member(
+            store.as_ref(),
+            acme.id,
+            "ada@example.com",
+            Role::Administrator,
+        )
+        .await;
+        let bob = member(store.as_ref(), acme.id, "bob@example.com", Role::Standard).await;
+        let flow = store
+            .create_flow(acme.id, &draft("Raced"), ada)
+            .await
+            .unwrap();
+        let start = store.flow_elements(acme.id, flow.id).await.unwrap();
+        let start = NewFlowElement {
+            id: start[0].id,
+            kind: FlowElementKind::Map,
+            developer_name: start[0].developer_name.clone(),
+            document: start[0].document.clone(),
+        };
+        for round in 0..10 {
+            // A renewing write first: a token neither has written under.
+            let token = store
+                .write_flow(acme.id, write(flow.id, update(None), ada))
+                .await
+                .unwrap()
+                .editing_token;
+            let step = Uuid::new_v4();
+            let writes = [(ada, 1), (bob, 2)].map(|(who, x)| {
+                let store = store.clone();
+                let mut change = write(flow.id, keeping(token, None), who);
+                change.elements = Some(vec![
+                    start.clone(),
+                    graph_element(step, FlowElementKind::Map, "Step", x),
+                ]);
+                tokio::spawn(async move { store.write_flow(acme.id, change).await })
+            });
+            let results = futures_join(writes.into_iter()).await;
+            let taken = results.iter().filter(|r| r.is_ok()).count();
+            assert_eq!(taken, 1, "round {round}: {results:?}");
+            let refused = results.into_iter().find(|r| r.is_err()).unwrap();
+            assert_conflict_naming(refused, &step.to_string());
+        }
+    })
+    .await;
+}
+
 /// Flow writes, batches and snapshots with images are announced once each, from their own
 /// transaction; element writes that change no flow, and refused writes, are not.
 #[tokio::test]
@@ -673,7 +833,7 @@ async fn flow_writes_are_announced_once_and_element_writes_are_not() {
         };
         store.apply_batch(acme.id, batch).await.unwrap();
         let image = FrozenImage {
-            editing_token: flow.editing_token,
+            read_at: flow.version_id,
             json: "{}".into(),
         };
         store

@@ -229,7 +229,7 @@ pub(super) async fn write_all(conn: &mut Conn, dump: &Dump) -> StoreResult<()> {
         conn,
         "flow_elements",
         "flow_id, id, kind, developer_name, document, date_created, date_modified, \
-         who_created, who_modified",
+         who_created, who_modified, edit_token",
         &dump.flow_elements,
         |b, e| {
             b.push_bind(e.flow_id)
@@ -240,7 +240,8 @@ pub(super) async fn write_all(conn: &mut Conn, dump: &Dump) -> StoreResult<()> {
                 .push_bind(e.date_created)
                 .push_bind(e.date_modified)
                 .push_bind(e.who_created)
-                .push_bind(e.who_modified);
+                .push_bind(e.who_modified)
+                .push_bind(DbUuid(e.edit_token));
         },
     )
     .await?;
