@@ -172,6 +172,17 @@ async fn flow_graph(run: &mut Run<'_>) {
         )
         .await;
     let id = flow["id"]["id"].as_str().unwrap().to_string();
+    // The page a map element below shows: a reference must name an element of the tenant.
+    let pages = "/api/draw/1/element/page";
+    let page = run
+        .call(
+            Method::POST,
+            pages,
+            pages,
+            Some(json!({ "developerName": "Conformance canvas page" })),
+        )
+        .await;
+    let page = page["id"].as_str().unwrap().to_string();
 
     // Each type of flow element: save, list, read; deleted at the end.
     let mut saved = Vec::new();
@@ -197,7 +208,7 @@ async fn flow_graph(run: &mut Run<'_>) {
             "map",
             json!({ "elementType": "SUBFLOW", "developerName": "Refers", "x": 50, "y": 60,
                     "subflow": { "flowId": { "id": id, "versionId": null } },
-                    "pageElementId": "01a21697-b52f-707e-a16f-b0c879dee009",
+                    "pageElementId": page,
                     "wait": { "days": 1, "absoluteDate": "2030-01-02T03:04:05Z" } }),
         ),
     ] {
