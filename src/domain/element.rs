@@ -259,6 +259,16 @@ fn ids_under(mut pending: Vec<&Value>) -> BTreeSet<Uuid> {
     found
 }
 
+/// The START map element every new flow begins with.
+pub fn start_document() -> serde_json::Map<String, Value> {
+    let mut document = serde_json::Map::new();
+    document.insert("elementType".into(), "START".into());
+    document.insert("developerName".into(), "Start".into());
+    document.insert("x".into(), 100.into());
+    document.insert("y".into(), 100.into());
+    document
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

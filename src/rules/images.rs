@@ -14,13 +14,13 @@ use std::collections::BTreeSet;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use crate::domain::element::{ElementKind, ElementName, FlowElementKind};
+use crate::domain::element::{ElementKind, ElementName, FlowElementKind, start_document};
 use crate::domain::{FlowId, TenantId, Timestamp, UserId, VersionId};
 use crate::rules::RuleError;
 use crate::rules::flow_graph::{mentioned, reachable};
 use crate::store::{
     ElementRecord, FlowElementRecord, FlowRecord, FlowUse, JsonObject, NewElement, NewFlowElement,
-    Store, Who, start_document,
+    Store, Who,
 };
 
 /// The image format this build writes and reads.

@@ -120,106 +120,82 @@ text_in_sqlite!(
     from_native: Timestamp::from_offset
 );
 
-/// Implements both backends' codecs for a type stored as text on both.
-macro_rules! text_column {
-    ($type:ty, to_text: $to_text:expr, from_text: $from_text:expr) => {
+/// Implements both backends' codecs for a type stored the same way on both, as `$stored`
+/// (text or bytes): bound as `$bound`, which `$to` makes of a value, and read from a borrowed
+/// `$stored`, which `$from` turns back into one.
+macro_rules! same_on_both {
+    ($type:ty, $stored:ty, bound as $bound:ty, to: $to:expr, from: $from:expr) => {
         impl<DB: Database> Type<DB> for $type
         where
-            str: Type<DB>,
+            $stored: Type<DB>,
         {
             fn type_info() -> DB::TypeInfo {
-                <str as Type<DB>>::type_info()
+                <$stored as Type<DB>>::type_info()
             }
             fn compatible(ty: &DB::TypeInfo) -> bool {
-                <str as Type<DB>>::compatible(ty)
+                <$stored as Type<DB>>::compatible(ty)
             }
         }
 
-        // Bound as `&'q str`, not `&'static str`: SQLite's `Encode<'q>` is for `&'q str` only,
-        // and a `'static` bound would make every query that binds one `'static`.
         impl<'q, DB: Database> Encode<'q, DB> for $type
         where
-            &'q str: Encode<'q, DB>,
+            $bound: Encode<'q, DB>,
         {
             fn encode_by_ref(
                 &self,
                 buf: &mut <DB as Database>::ArgumentBuffer<'q>,
             ) -> Result<IsNull, BoxDynError> {
-                let text: &'q str = ($to_text)(*self);
-                <&'q str as Encode<'q, DB>>::encode(text, buf)
+                let bound: $bound = ($to)(*self);
+                <$bound as Encode<'q, DB>>::encode(bound, buf)
             }
         }
 
         impl<'r, DB: Database> Decode<'r, DB> for $type
         where
-            &'r str: Decode<'r, DB>,
+            &'r $stored: Decode<'r, DB>,
         {
             fn decode(value: <DB as Database>::ValueRef<'r>) -> Result<Self, BoxDynError> {
-                let text = <&'r str as Decode<'r, DB>>::decode(value)?;
-                ($from_text)(text)
+                let stored = <&'r $stored as Decode<'r, DB>>::decode(value)?;
+                ($from)(stored)
             }
         }
     };
 }
 
-text_column!(
-    Role,
-    to_text: Role::wire_name,
-    from_text: |text: &str| -> Result<Role, BoxDynError> {
-        text.parse().map_err(|_| "unknown role in the database".into())
-    }
-);
+/// A kind stored as its name, `$what` in the message when the database holds another.
+macro_rules! name_column {
+    ($type:ty, $what:literal, to: $to:expr, parse: $parse:expr) => {
+        // Bound as `&'q str`, not `&'static str`: SQLite's `Encode<'q>` is for `&'q str` only,
+        // and a `'static` bound would make every query that binds one `'static`.
+        same_on_both!(
+            $type,
+            str,
+            bound as &'q str,
+            to: $to,
+            from: |text: &str| -> Result<$type, BoxDynError> {
+                ($parse)(text).map_err(|_| concat!("unknown ", $what, " in the database").into())
+            }
+        );
+    };
+}
 
-text_column!(
-    ElementKind,
-    to_text: ElementKind::path,
-    from_text: |text: &str| -> Result<ElementKind, BoxDynError> {
-        ElementKind::parse(text).map_err(|_| "unknown element kind in the database".into())
-    }
-);
-
-text_column!(
+name_column!(Role, "role", to: Role::wire_name, parse: str::parse);
+name_column!(ElementKind, "element kind", to: ElementKind::path, parse: ElementKind::parse);
+name_column!(
     FlowElementKind,
-    to_text: FlowElementKind::path,
-    from_text: |text: &str| -> Result<FlowElementKind, BoxDynError> {
-        FlowElementKind::parse(text).map_err(|_| "unknown flow element kind in the database".into())
-    }
+    "flow element kind",
+    to: FlowElementKind::path,
+    parse: FlowElementKind::parse
 );
 
-/// A digest: 32 bytes on both backends.
-impl<DB: Database> Type<DB> for Digest
-where
-    [u8]: Type<DB>,
-{
-    fn type_info() -> DB::TypeInfo {
-        <[u8] as Type<DB>>::type_info()
-    }
-    fn compatible(ty: &DB::TypeInfo) -> bool {
-        <[u8] as Type<DB>>::compatible(ty)
-    }
-}
-
-impl<'q, DB: Database> Encode<'q, DB> for Digest
-where
-    Vec<u8>: Encode<'q, DB>,
-{
-    fn encode_by_ref(
-        &self,
-        buf: &mut <DB as Database>::ArgumentBuffer<'q>,
-    ) -> Result<IsNull, BoxDynError> {
-        <Vec<u8> as Encode<'q, DB>>::encode(self.as_bytes().to_vec(), buf)
-    }
-}
-
-impl<'r, DB: Database> Decode<'r, DB> for Digest
-where
-    &'r [u8]: Decode<'r, DB>,
-{
-    fn decode(value: <DB as Database>::ValueRef<'r>) -> Result<Self, BoxDynError> {
-        let bytes = <&'r [u8] as Decode<'r, DB>>::decode(value)?;
-        let bytes: [u8; 32] = bytes
-            .try_into()
-            .map_err(|_| "malformed digest in the database")?;
+// A digest: 32 bytes.
+same_on_both!(
+    Digest,
+    [u8],
+    bound as Vec<u8>,
+    to: |digest: Digest| digest.as_bytes().to_vec(),
+    from: |bytes: &[u8]| -> Result<Digest, BoxDynError> {
+        let bytes: [u8; 32] = bytes.try_into().map_err(|_| "malformed digest in the database")?;
         Ok(Digest::from_bytes(bytes))
     }
-}
+);

@@ -3,18 +3,15 @@
 //! administrator, a taken element name, an element in use, a stale editing token, an element
 //! another editor changed, a flow that moved while a write was computed).
 
-use super::{JsonObject, NewElement, StoreError, StoreResult};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+use super::{NewElement, StoreError, StoreResult};
 use crate::domain::FlowId;
 use crate::domain::element::ElementKind;
-use crate::domain::flow::FlowSettings;
 
 /// `users.password_hash` holds '' for an account with no usable password yet.
 pub(super) const NO_PASSWORD: &str = "";
-
-/// The password hash a `users.password_hash` column stands for.
-pub(super) fn password_hash(column: String) -> Option<String> {
-    Some(column).filter(|hash| hash != NO_PASSWORD)
-}
 
 /// The refusal of a change that would leave a tenant without an administrator.
 pub(super) fn last_administrator() -> StoreError {
@@ -23,28 +20,16 @@ pub(super) fn last_administrator() -> StoreError {
     )
 }
 
-/// A flow's settings as the JSON text both backends keep.
-pub(super) fn settings_json(settings: &FlowSettings) -> StoreResult<String> {
-    serde_json::to_string(settings)
-        .map_err(|e| StoreError::Internal(anyhow::Error::new(e).context("flow settings")))
+/// A flow's settings or an element's document (`what`) as the JSON text both backends keep.
+pub(super) fn to_json<T: Serialize>(value: &T, what: &'static str) -> StoreResult<String> {
+    serde_json::to_string(value)
+        .map_err(|e| StoreError::Internal(anyhow::Error::new(e).context(what)))
 }
 
-/// A flow's settings read back from their JSON text.
-pub(super) fn settings_from_json(text: &str) -> StoreResult<FlowSettings> {
+/// A flow's settings or an element's document (`what`) read back from its JSON text.
+pub(super) fn from_json<T: DeserializeOwned>(text: &str, what: &'static str) -> StoreResult<T> {
     serde_json::from_str(text)
-        .map_err(|e| StoreError::Internal(anyhow::Error::new(e).context("flow settings")))
-}
-
-/// An element's document as the JSON text both backends keep.
-pub(super) fn document_json(document: &JsonObject) -> StoreResult<String> {
-    serde_json::to_string(document)
-        .map_err(|e| StoreError::Internal(anyhow::Error::new(e).context("element document")))
-}
-
-/// An element's document read back from its JSON text.
-pub(super) fn document_from_json(text: &str) -> StoreResult<JsonObject> {
-    serde_json::from_str(text)
-        .map_err(|e| StoreError::Internal(anyhow::Error::new(e).context("element document")))
+        .map_err(|e| StoreError::Internal(anyhow::Error::new(e).context(what)))
 }
 
 /// The refusal of an element whose name another element of its kind has.
@@ -57,7 +42,7 @@ pub(super) fn name_taken(element: &NewElement) -> StoreError {
 }
 
 /// The refusal to delete an element that flows use, naming them.
-pub(super) fn element_in_use(kind: ElementKind, flows: &[(String, String)]) -> StoreError {
+pub(super) fn element_in_use(kind: ElementKind, flows: &[(FlowId, String)]) -> StoreError {
     let named: Vec<String> = flows
         .iter()
         .map(|(id, name)| format!("'{name}' ({id})"))
@@ -97,14 +82,4 @@ pub(super) fn changed_by_another(flow: FlowId, what: &str) -> StoreError {
         "{what} of the flow {flow} was changed by another editor since this editing token was \
          issued: load the flow again for its current editingToken (and that editor's change)"
     ))
-}
-
-/// The START map element every new flow begins with.
-pub fn start_document() -> JsonObject {
-    let mut document = JsonObject::new();
-    document.insert("elementType".into(), "START".into());
-    document.insert("developerName".into(), "Start".into());
-    document.insert("x".into(), 100.into());
-    document.insert("y".into(), 100.into());
-    document
 }

@@ -4,7 +4,7 @@
 
 use std::borrow::Cow;
 
-use super::{ElementRecord, FlowElementRecord, FlowRecord};
+use super::{ElementRecord, FlowRecord};
 use crate::domain::filter::{Field, Filter, Filterable};
 
 impl Filterable for FlowRecord {
@@ -17,33 +17,19 @@ impl Filterable for FlowRecord {
     }
 }
 
-/// A field of an element kept as a document: its name and id beside it, its summary the
-/// document's `developerSummary` when a string.
-fn element_field<'a>(
-    field: Field,
-    name: &'a str,
-    document: &'a super::JsonObject,
-    id: uuid::Uuid,
-) -> Option<Cow<'a, str>> {
-    match field {
-        Field::DeveloperName => Some(Cow::Borrowed(name)),
-        Field::DeveloperSummary => document
-            .get("developerSummary")
-            .and_then(|value| value.as_str())
-            .map(Cow::Borrowed),
-        Field::Id => Some(Cow::Owned(id.to_string())),
-    }
-}
-
-impl Filterable for ElementRecord {
+/// An element kept as a document (of a tenant or a flow): its name and id beside it, its
+/// summary the document's `developerSummary` when a string.
+impl<K> Filterable for ElementRecord<K> {
     fn field(&self, field: Field) -> Option<Cow<'_, str>> {
-        element_field(field, &self.developer_name, &self.document, self.id)
-    }
-}
-
-impl Filterable for FlowElementRecord {
-    fn field(&self, field: Field) -> Option<Cow<'_, str>> {
-        element_field(field, &self.developer_name, &self.document, self.id)
+        match field {
+            Field::DeveloperName => Some(Cow::Borrowed(&self.developer_name)),
+            Field::DeveloperSummary => self
+                .document
+                .get("developerSummary")
+                .and_then(|value| value.as_str())
+                .map(Cow::Borrowed),
+            Field::Id => Some(Cow::Owned(self.id.to_string())),
+        }
     }
 }
 

@@ -19,7 +19,6 @@ use std::sync::Arc;
 use async_trait::async_trait;
 
 pub use changes::*;
-pub use columns::start_document;
 pub use config::StoreConfig;
 pub use records::*;
 pub use transfer::{Dump, Transfer};
@@ -278,20 +277,7 @@ pub trait FlowStore {
     /// ([`Edit::token`]: that refusal renews the flow's token, after the write is rolled back,
     /// and announces it). All of it holds under races (the flow's row lock). Announces
     /// [`Change::Flows`].
-    async fn write_flow(&self, tenant: TenantId, write: FlowGraphWrite) -> StoreResult<FlowRecord> {
-        let mut flows = self
-            .apply_batch(
-                tenant,
-                ElementBatch {
-                    flows: vec![write],
-                    ..ElementBatch::default()
-                },
-            )
-            .await?;
-        flows
-            .pop()
-            .ok_or_else(|| StoreError::Internal(anyhow::anyhow!("a written flow vanished")))
-    }
+    async fn write_flow(&self, tenant: TenantId, write: FlowGraphWrite) -> StoreResult<FlowRecord>;
     /// Writes the batch's elements, then its flows, in one transaction: all or nothing, each
     /// refused as [`ElementStore::save_element`] and [`FlowStore::write_flow`] refuse. Returns
     /// the flows written, in order.
@@ -328,21 +314,7 @@ pub trait ElementStore: FlowStore {
         &self,
         tenant: TenantId,
         element: NewElement,
-    ) -> StoreResult<ElementRecord> {
-        let id = element.id;
-        self.apply_batch(
-            tenant,
-            ElementBatch {
-                elements: vec![element],
-                overwrite_existing: true,
-                flows: Vec::new(),
-            },
-        )
-        .await?;
-        self.element(tenant, id)
-            .await?
-            .ok_or_else(|| StoreError::Internal(anyhow::anyhow!("a saved element vanished")))
-    }
+    ) -> StoreResult<ElementRecord>;
     /// Deletes the element. False when the tenant has no such element of that kind; Conflict
     /// naming the flows when a flow uses it (enforced by the database).
     async fn delete_element(
@@ -351,17 +323,6 @@ pub trait ElementStore: FlowStore {
         kind: ElementKind,
         id: Uuid,
     ) -> StoreResult<bool>;
-}
-
-/// A snapshot's frozen image: the flow's elements and the tenant elements it used, as JSON
-/// written by the layers above; the store keeps it as text and never reads into it.
-#[derive(Debug, Clone)]
-pub struct FrozenImage {
-    /// The flow's version the image was read at: the snapshot is refused
-    /// ([`StoreError::Moved`]) when the flow has changed since (every write moves the version,
-    /// also those that keep the editing token).
-    pub read_at: VersionId,
-    pub json: String,
 }
 
 /// Snapshots and activation. Every call names the flow by tenant and id; an unknown flow or
@@ -416,13 +377,6 @@ pub trait SnapshotStore {
     ) -> StoreResult<Vec<FlowRecord>>;
 }
 
-/// What `POST /api/draw/1/flow/activation/…` asks for.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Activation {
-    pub is_default: bool,
-    pub is_active: bool,
-}
-
 #[async_trait]
 pub trait MetaStore {
     async fn meta(&self, key: &str) -> StoreResult<Option<String>>;
@@ -438,41 +392,28 @@ pub trait MetaStore {
     async fn close(&self);
 }
 
-/// Everything a backend provides.
-pub trait Store:
-    TenantStore
-    + UserStore
-    + KeyStore
-    + TokenStore
-    + SessionStore
-    + ShareStore
-    + FlowStore
-    + ElementStore
-    + SnapshotStore
-    + MetaStore
-    + ChangeFeed
-    + Transfer
-    + Send
-    + Sync
-    + 'static
-{
+/// Declares [`Store`], everything a backend provides, and implements it for every type that
+/// provides each of its parts, so the parts are listed once.
+macro_rules! store {
+    ($($part:ident),*) => {
+        /// Everything a backend provides.
+        pub trait Store: $($part +)* Send + Sync + 'static {}
+
+        impl<T> Store for T where T: $($part +)* Send + Sync + 'static {}
+    };
 }
 
-impl<T> Store for T where
-    T: TenantStore
-        + UserStore
-        + KeyStore
-        + TokenStore
-        + SessionStore
-        + ShareStore
-        + FlowStore
-        + ElementStore
-        + SnapshotStore
-        + MetaStore
-        + ChangeFeed
-        + Transfer
-        + Send
-        + Sync
-        + 'static
-{
-}
+store!(
+    TenantStore,
+    UserStore,
+    KeyStore,
+    TokenStore,
+    SessionStore,
+    ShareStore,
+    FlowStore,
+    ElementStore,
+    SnapshotStore,
+    MetaStore,
+    ChangeFeed,
+    Transfer
+);

@@ -2,6 +2,8 @@
 
 use uuid::Uuid;
 
+use super::codec::DbUuid;
+
 use crate::domain::Digest;
 use crate::domain::element::{ElementKind, ElementName, FlowElementKind};
 use crate::domain::flow::FlowDraft;
@@ -137,7 +139,7 @@ pub struct KeyRecord {
     pub expires_at: Option<Timestamp>,
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, sqlx::FromRow)]
 pub struct NewToken {
     pub digest: Digest,
     pub user_id: UserId,
@@ -152,7 +154,7 @@ pub struct NewToken {
 }
 
 /// What a token grants: its user and the tenant it was issued for.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, sqlx::FromRow)]
 pub struct TokenGrant {
     pub user_id: UserId,
     pub tenant_id: TenantId,
@@ -164,7 +166,7 @@ pub struct TokenGrant {
 }
 
 /// A package shared by token, to store: only the digest of the token.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, sqlx::FromRow)]
 pub struct NewShare {
     pub digest: Digest,
     pub tenant_id: TenantId,
@@ -190,7 +192,7 @@ pub struct SharedPackage {
 }
 
 /// A web session to store: only the digest of the cookie's value.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, sqlx::FromRow)]
 pub struct NewSession {
     pub digest: Digest,
     pub user_id: UserId,
@@ -244,12 +246,13 @@ pub struct SnapshotState {
     pub activated_by: Option<String>,
 }
 
-/// A tenant element as stored: the document its request carried (every field as sent, less
-/// those keyflow owns: `id`, the dates and the builders), with what keyflow keeps beside it.
+/// A tenant element as stored (`K` = [`ElementKind`]): the document its request carried
+/// (every field as sent, less those keyflow owns: `id`, the dates and the builders), with what
+/// keyflow keeps beside it. A flow element has the same shape ([`FlowElementRecord`]).
 #[derive(Debug, Clone)]
-pub struct ElementRecord {
+pub struct ElementRecord<K = ElementKind> {
     pub id: Uuid,
-    pub kind: ElementKind,
+    pub kind: K,
     pub developer_name: String,
     pub document: JsonObject,
     pub date_created: Timestamp,
@@ -269,17 +272,7 @@ pub struct NewElement {
 }
 
 /// An element of a flow's graph (map, group or navigation), stored as its document.
-#[derive(Debug, Clone)]
-pub struct FlowElementRecord {
-    pub id: Uuid,
-    pub kind: FlowElementKind,
-    pub developer_name: String,
-    pub document: JsonObject,
-    pub date_created: Timestamp,
-    pub date_modified: Timestamp,
-    pub who_created: Who,
-    pub who_modified: Who,
-}
+pub type FlowElementRecord = ElementRecord<FlowElementKind>;
 
 /// A flow element to write as part of a whole graph.
 #[derive(Debug, Clone)]
@@ -293,8 +286,9 @@ pub struct NewFlowElement {
 
 /// A tenant element a flow uses: referenced from one of its elements, or imported into it
 /// explicitly (`POST /api/draw/1/element/flow/{flow}/{type}/{id}`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, sqlx::FromRow)]
 pub struct FlowUse {
+    #[sqlx(rename = "element_id", try_from = "DbUuid")]
     pub element: Uuid,
     pub imported: bool,
 }
@@ -369,4 +363,22 @@ pub struct AuditEvent {
     pub tenant: Option<TenantId>,
     pub action: &'static str,
     pub subject: Option<String>,
+}
+
+/// A snapshot's frozen image: the flow's elements and the tenant elements it used, as JSON
+/// written by the layers above; the store keeps it as text and never reads into it.
+#[derive(Debug, Clone)]
+pub struct FrozenImage {
+    /// The flow's version the image was read at: the snapshot is refused
+    /// ([`StoreError::Moved`](super::StoreError::Moved)) when the flow has changed since (every write moves the version,
+    /// also those that keep the editing token).
+    pub read_at: VersionId,
+    pub json: String,
+}
+
+/// What `POST /api/draw/1/flow/activation/…` asks for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Activation {
+    pub is_default: bool,
+    pub is_active: bool,
 }

@@ -10,6 +10,11 @@ impl From<sqlx::Error> for StoreError {
     }
 }
 
+/// A row the transaction just wrote or found, gone when read back: a bug, not a refusal.
+pub(super) fn vanished(what: &str) -> StoreError {
+    StoreError::Internal(anyhow::anyhow!("{what} vanished"))
+}
+
 /// Maps a unique violation to `Conflict(message)`, anything else to `Internal`.
 pub(super) fn conflict_or_internal(error: sqlx::Error, message: &str) -> StoreError {
     if is_unique_violation(&error) {

@@ -10,7 +10,7 @@ use async_trait::async_trait;
 use uuid::Uuid;
 
 use super::codec::DbUuid;
-use super::{StoreError, StoreResult, Tenant, User};
+use super::{NewSession, NewShare, NewToken, StoreError, StoreResult, Tenant, User};
 use crate::domain::{Digest, FlowId, KeyId, Role, TenantId, Timestamp, UserId, VersionId};
 
 /// Reads or fills a whole store.
@@ -27,74 +27,51 @@ pub trait Transfer {
     async fn import(&self, dump: Dump) -> StoreResult<()>;
 }
 
-/// The tables a dump holds, in the order they are written (each after those it refers to).
-pub const TABLES: [&str; 15] = [
-    "tenants",
-    "users",
-    "memberships",
-    "invitations",
-    "api_keys",
-    "tokens",
-    "web_sessions",
-    "flows",
-    "flow_snapshots",
-    "elements",
-    "flow_elements",
-    "flow_uses",
-    "package_shares",
-    "audit_events",
-    "meta",
-];
+/// Declares the tables a dump holds, once: the [`Dump`] with a field per table, [`TABLES`] and
+/// [`Dump::counts`], each in the order the tables are written (each after those it refers to).
+macro_rules! dump_tables {
+    ($($(#[$doc:meta])* $table:ident: $row:ty,)*) => {
+        /// Every row of a store. Users keep their password hashes, keys their digests and sealed
+        /// values, tokens, sessions, invitations and shared packages their digests: all of it
+        /// works only under the same pepper and master key, whose fingerprints travel in `meta`.
+        #[derive(Debug, Clone, Default)]
+        pub struct Dump {
+            $($(#[$doc])* pub $table: Vec<$row>,)*
+        }
 
-/// Every row of a store. Users keep their password hashes, keys their digests and sealed
-/// values, tokens, sessions, invitations and shared packages their digests: all of it works only under the
-/// same pepper and master key, whose fingerprints travel in `meta`.
-#[derive(Debug, Clone, Default)]
-pub struct Dump {
-    pub tenants: Vec<Tenant>,
-    /// `password_hash` is `None` for an account that has no password yet.
-    pub users: Vec<User>,
-    pub memberships: Vec<MembershipRow>,
-    pub invitations: Vec<InvitationRow>,
-    pub api_keys: Vec<ApiKeyRow>,
-    pub tokens: Vec<TokenRow>,
-    pub web_sessions: Vec<WebSessionRow>,
-    pub flows: Vec<FlowRow>,
-    pub flow_snapshots: Vec<SnapshotRow>,
-    pub elements: Vec<ElementRow>,
-    pub flow_elements: Vec<FlowElementRow>,
-    /// After `elements` and `flows`, which it refers to.
-    pub flow_uses: Vec<FlowUseRow>,
-    /// Packages shared by token, with the token's digest; after `flows`, which it refers to.
-    pub package_shares: Vec<ShareRow>,
-    pub audit_events: Vec<AuditRow>,
-    /// The database's settings: the secrets' fingerprints (`fingerprint:pepper`,
-    /// `fingerprint:master.key`). A backend's change counter is left out.
-    pub meta: Vec<MetaRow>,
+        /// The tables a dump holds, in the order they are written.
+        pub const TABLES: [&str; [$(stringify!($table)),*].len()] = [$(stringify!($table)),*];
+
+        impl Dump {
+            /// How many rows of each table, in [`TABLES`] order.
+            pub fn counts(&self) -> Vec<(&'static str, usize)> {
+                vec![$((stringify!($table), self.$table.len())),*]
+            }
+        }
+    };
 }
 
-impl Dump {
-    /// How many rows of each table, in [`TABLES`] order.
-    pub fn counts(&self) -> Vec<(&'static str, usize)> {
-        let counts = [
-            self.tenants.len(),
-            self.users.len(),
-            self.memberships.len(),
-            self.invitations.len(),
-            self.api_keys.len(),
-            self.tokens.len(),
-            self.web_sessions.len(),
-            self.flows.len(),
-            self.flow_snapshots.len(),
-            self.elements.len(),
-            self.flow_elements.len(),
-            self.flow_uses.len(),
-            self.package_shares.len(),
-            self.audit_events.len(),
-            self.meta.len(),
-        ];
-        TABLES.into_iter().zip(counts).collect()
-    }
+dump_tables! {
+    tenants: Tenant,
+    /// `password_hash` is `None` for an account that has no password yet.
+    users: User,
+    memberships: MembershipRow,
+    invitations: InvitationRow,
+    api_keys: ApiKeyRow,
+    tokens: TokenRow,
+    web_sessions: WebSessionRow,
+    flows: FlowRow,
+    flow_snapshots: SnapshotRow,
+    elements: ElementRow,
+    flow_elements: FlowElementRow,
+    /// After `elements` and `flows`, which it refers to.
+    flow_uses: FlowUseRow,
+    /// Packages shared by token, with the token's digest; after `flows`, which it refers to.
+    package_shares: ShareRow,
+    audit_events: AuditRow,
+    /// The database's settings: the secrets' fingerprints (`fingerprint:pepper`,
+    /// `fingerprint:master.key`). A backend's change counter is left out.
+    meta: MetaRow,
 }
 
 #[derive(Debug, Clone, sqlx::FromRow)]
@@ -134,25 +111,11 @@ pub struct ApiKeyRow {
     pub expires_at: Option<Timestamp>,
 }
 
-#[derive(Debug, Clone, sqlx::FromRow)]
-pub struct TokenRow {
-    pub digest: Digest,
-    pub user_id: UserId,
-    pub tenant_id: TenantId,
-    pub created_at: Timestamp,
-    pub expires_at: Timestamp,
-    pub signed_in_at: Timestamp,
-    /// The API key the token is bound to, if any.
-    pub key_id: Option<KeyId>,
-}
+/// A token as stored: the row a sign-in writes ([`NewToken`]).
+pub type TokenRow = NewToken;
 
-#[derive(Debug, Clone, sqlx::FromRow)]
-pub struct WebSessionRow {
-    pub digest: Digest,
-    pub user_id: UserId,
-    pub created_at: Timestamp,
-    pub expires_at: Timestamp,
-}
+/// A web session as stored: the row a sign-in writes ([`NewSession`]).
+pub type WebSessionRow = NewSession;
 
 /// One version of a flow as stored: the one being edited (`flows`), or the version a
 /// snapshot froze.
@@ -241,18 +204,8 @@ pub struct FlowUseRow {
     pub imported: bool,
 }
 
-/// A package shared by token: the token's digest and the package frozen at issue, as stored.
-#[derive(Debug, Clone, sqlx::FromRow)]
-pub struct ShareRow {
-    pub digest: Digest,
-    pub tenant_id: TenantId,
-    pub flow_id: FlowId,
-    pub version_id: VersionId,
-    pub package: String,
-    pub created_by: UserId,
-    pub created_at: Timestamp,
-    pub expires_at: Timestamp,
-}
+/// A package shared by token as stored: the row a share writes ([`NewShare`]).
+pub type ShareRow = NewShare;
 
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct AuditRow {

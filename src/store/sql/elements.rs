@@ -9,13 +9,13 @@ use async_trait::async_trait;
 use uuid::Uuid;
 
 use super::{Conn, Store};
-use crate::domain::element::{ElementKind, FlowElementKind};
+use crate::domain::element::ElementKind;
 use crate::domain::{FlowId, TenantId, Timestamp, UserId};
 use crate::store::codec::DbUuid;
-use crate::store::columns::{document_from_json, document_json, element_in_use, name_taken};
-use crate::store::sql_errors::is_foreign_key_violation;
+use crate::store::columns::{element_in_use, from_json, name_taken, to_json};
+use crate::store::sql_errors::{is_foreign_key_violation, vanished};
 use crate::store::{
-    ElementRecord, ElementStore, FlowElementRecord, NewElement, StoreError, StoreResult, Who,
+    ElementBatch, ElementRecord, ElementStore, FlowStore, NewElement, StoreError, StoreResult, Who,
 };
 
 /// An element of `$table` (`elements` or `flow_elements`, as `e`) with its builders joined in
@@ -60,19 +60,24 @@ impl Builders {
     /// The creator and the last modifier.
     pub(super) fn into_who(self) -> (Who, Who) {
         (
-            Who {
-                id: self.who_created,
-                first_name: self.c_first,
-                last_name: self.c_last,
-                email: self.c_email,
-            },
-            Who {
-                id: self.who_modified,
-                first_name: self.m_first,
-                last_name: self.m_last,
-                email: self.m_email,
-            },
+            who(self.who_created, self.c_first, self.c_last, self.c_email),
+            who(self.who_modified, self.m_first, self.m_last, self.m_email),
         )
+    }
+}
+
+/// A builder as the joined columns name them.
+pub(super) fn who(
+    id: UserId,
+    first: Option<String>,
+    last: Option<String>,
+    email: Option<String>,
+) -> Who {
+    Who {
+        id,
+        first_name: first,
+        last_name: last,
+        email,
     }
 }
 
@@ -89,30 +94,23 @@ pub(super) struct ElementRow<K> {
     builders: Builders,
 }
 
-/// The two records an [`ElementRow`] becomes, which have the same fields.
-macro_rules! from_element_row {
-    ($($kind:ty => $record:ty),*) => {$(
-        impl TryFrom<ElementRow<$kind>> for $record {
-            type Error = StoreError;
+impl<K> TryFrom<ElementRow<K>> for ElementRecord<K> {
+    type Error = StoreError;
 
-            fn try_from(row: ElementRow<$kind>) -> StoreResult<Self> {
-                let (who_created, who_modified) = row.builders.into_who();
-                Ok(Self {
-                    id: row.id.0,
-                    kind: row.kind,
-                    developer_name: row.developer_name,
-                    document: document_from_json(&row.document)?,
-                    date_created: row.date_created,
-                    date_modified: row.date_modified,
-                    who_created,
-                    who_modified,
-                })
-            }
-        }
-    )*};
+    fn try_from(row: ElementRow<K>) -> StoreResult<Self> {
+        let (who_created, who_modified) = row.builders.into_who();
+        Ok(Self {
+            id: row.id.0,
+            kind: row.kind,
+            developer_name: row.developer_name,
+            document: from_json(&row.document, "element document")?,
+            date_created: row.date_created,
+            date_modified: row.date_modified,
+            who_created,
+            who_modified,
+        })
+    }
 }
-
-from_element_row!(ElementKind => ElementRecord, FlowElementKind => FlowElementRecord);
 
 fn records(rows: Vec<ElementRow<ElementKind>>) -> StoreResult<Vec<ElementRecord>> {
     rows.into_iter().map(ElementRecord::try_from).collect()
@@ -136,7 +134,7 @@ pub(super) async fn write_element(
     .fetch_optional(&mut *tx)
     .await?;
     let now = Timestamp::now();
-    let document = document_json(&element.document)?;
+    let document = to_json(&element.document, "element document")?;
     let result = match existing {
         Some((kind,)) if kind != element.kind => {
             return Err(StoreError::Conflict(format!(
@@ -200,21 +198,14 @@ pub(super) async fn write_element(
     }
 }
 
-/// A flow that uses an element, as the refusal to delete it names it.
-#[derive(sqlx::FromRow)]
-struct FlowName {
-    id: FlowId,
-    developer_name: String,
-}
-
 /// The flows of the tenant that use the element of this kind, as (id, name), in name order.
 async fn users_of(
     conn: &mut Conn,
     tenant: TenantId,
     kind: ElementKind,
     id: Uuid,
-) -> StoreResult<Vec<(String, String)>> {
-    let rows: Vec<FlowName> = sqlx::query_as(concat!(
+) -> StoreResult<Vec<(FlowId, String)>> {
+    Ok(sqlx::query_as(concat!(
         "SELECT f.id, f.developer_name FROM flow_uses u JOIN flows f ON f.id = u.flow_id \
          JOIN elements e ON e.tenant_id = u.tenant_id AND e.id = u.element_id \
          WHERE u.tenant_id = $1 AND u.element_id = $2 AND e.kind = $3 \
@@ -226,11 +217,7 @@ async fn users_of(
     .bind(DbUuid(id))
     .bind(kind)
     .fetch_all(conn)
-    .await?;
-    Ok(rows
-        .into_iter()
-        .map(|row| (row.id.to_string(), row.developer_name))
-        .collect())
+    .await?)
 }
 
 #[async_trait]
@@ -241,28 +228,22 @@ impl ElementStore for Store {
         kind: Option<ElementKind>,
     ) -> StoreResult<Vec<ElementRecord>> {
         let rows = match kind {
-            Some(kind) => {
-                sqlx::query_as(concat!(
-                    select_elements!("elements"),
-                    " WHERE e.tenant_id = $1 AND e.kind = $2",
-                    elements_by_name!()
-                ))
-                .bind(tenant)
-                .bind(kind)
-                .fetch_all(&self.pool)
-                .await?
-            }
-            None => {
-                sqlx::query_as(concat!(
-                    select_elements!("elements"),
-                    " WHERE e.tenant_id = $1",
-                    elements_by_name!()
-                ))
-                .bind(tenant)
-                .fetch_all(&self.pool)
-                .await?
-            }
-        };
+            Some(kind) => sqlx::query_as(concat!(
+                select_elements!("elements"),
+                " WHERE e.tenant_id = $1 AND e.kind = $2",
+                elements_by_name!()
+            ))
+            .bind(tenant)
+            .bind(kind),
+            None => sqlx::query_as(concat!(
+                select_elements!("elements"),
+                " WHERE e.tenant_id = $1",
+                elements_by_name!()
+            ))
+            .bind(tenant),
+        }
+        .fetch_all(&self.pool)
+        .await?;
         records(rows)
     }
 
@@ -301,6 +282,23 @@ impl ElementStore for Store {
         .fetch_all(&self.pool)
         .await?;
         records(rows)
+    }
+
+    async fn save_element(
+        &self,
+        tenant: TenantId,
+        element: NewElement,
+    ) -> StoreResult<ElementRecord> {
+        let id = element.id;
+        let batch = ElementBatch {
+            elements: vec![element],
+            overwrite_existing: true,
+            flows: Vec::new(),
+        };
+        self.apply_batch(tenant, batch).await?;
+        self.element(tenant, id)
+            .await?
+            .ok_or_else(|| vanished("a saved element"))
     }
 
     async fn delete_element(

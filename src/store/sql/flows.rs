@@ -1,21 +1,24 @@
-//! Flows: the version of each being edited, with its builders joined in, and its writes, which
-//! go through the graph writer (`graph.rs`). The row shape and its decoding are shared with the
+//! Flows: the version of each being edited, with its builders joined in, its graph as read,
+//! and its writes, which go through the graph writer (`graph.rs`) in one batch transaction
+//! (`apply_batch`). The row shape and its decoding are shared with the
 //! snapshots (its statement macros are in scope in the files declared after this one). Every
 //! write that changes a flow announces `Change::Flows`.
 
 use async_trait::async_trait;
 use uuid::Uuid;
 
-use super::elements::Builders;
-use super::{Conn, Store};
+use super::elements::{Builders, ElementRow, who, write_element};
+use super::{Conn, Store, graph};
+use crate::domain::element::FlowElementKind;
 use crate::domain::flow::FlowDraft;
 use crate::domain::{FlowFilter, FlowId, TenantId, Timestamp, UserId, VersionId};
 use crate::store::codec::DbUuid;
-use crate::store::columns::settings_from_json;
+use crate::store::columns::from_json;
 use crate::store::filtering::passing;
+use crate::store::sql_errors::vanished;
 use crate::store::{
     Change, Edit, ElementBatch, FlowElementRecord, FlowGraphWrite, FlowRecord, FlowStore, FlowUse,
-    GraphMode, SnapshotState, StoreError, StoreResult, Who,
+    GraphMode, SnapshotState, StoreError, StoreResult,
 };
 
 /// The columns of a version, common to `flows` and `flow_snapshots` (`f`), with its builders
@@ -32,6 +35,16 @@ macro_rules! version_columns {
              f.who_modified, m.first_name AS m_first, m.last_name AS m_last, m.email AS m_email, \
              f.who_owner, o.first_name AS o_first, o.last_name AS o_last, o.email AS o_email"
         )
+    };
+}
+
+/// The columns of a version as stored, in `flows` and `flow_snapshots` alike (after the flow's
+/// id, which a snapshot keeps as `flow_id`).
+macro_rules! stored_version {
+    () => {
+        "version_id, tenant_id, editing_token, developer_name, name_folded, developer_summary, \
+         start_map_element_id, settings, date_created, date_modified, who_created, \
+         who_modified, who_owner"
     };
 }
 
@@ -113,17 +126,12 @@ impl VersionRow {
             developer_name: self.developer_name,
             developer_summary: self.developer_summary,
             start_map_element_id: self.start_map_element_id,
-            settings: settings_from_json(&self.settings)?,
+            settings: from_json(&self.settings, "flow settings")?,
             date_created: self.date_created,
             date_modified: self.date_modified,
             who_created,
             who_modified,
-            who_owner: Who {
-                id: self.who_owner,
-                first_name: self.o_first,
-                last_name: self.o_last,
-                email: self.o_email,
-            },
+            who_owner: who(self.who_owner, self.o_first, self.o_last, self.o_email),
             snapshot: self.is_snapshot.then_some(SnapshotState {
                 comment: self.comment,
                 is_active: self.is_active,
@@ -159,6 +167,41 @@ pub(super) async fn current_flow(
     .fetch_optional(conn)
     .await?;
     row.map(VersionRow::into_record).transpose()
+}
+
+/// A write of the flow's header only (its graph is kept, or begins at START).
+fn header_write(id: FlowId, mode: GraphMode, draft: &FlowDraft, author: UserId) -> FlowGraphWrite {
+    FlowGraphWrite {
+        id,
+        mode,
+        header: Some(draft.clone()),
+        start_map_element_id: None,
+        elements: None,
+        uses: None,
+        author,
+    }
+}
+
+/// What a flow's writes decide on, as its lock reads it: who holds it, its current version and
+/// editing token.
+#[derive(sqlx::FromRow)]
+pub(super) struct Locked {
+    pub(super) tenant_id: TenantId,
+    pub(super) version_id: VersionId,
+    pub(super) editing_token: DbUuid,
+}
+
+/// Locks the flow's row for the rest of the transaction, whichever tenant holds it. `NO KEY
+/// UPDATE` is the lock `UPDATE flows` takes itself, and leaves free the key-share locks of
+/// foreign-key checks (inserting the flow's elements, uses and snapshots).
+pub(super) async fn lock_flow(tx: &mut Conn, id: FlowId) -> StoreResult<Option<Locked>> {
+    Ok(sqlx::query_as(concat!(
+        "SELECT tenant_id, version_id, editing_token FROM flows WHERE id = $1",
+        row_lock!(no_key_update)
+    ))
+    .bind(id)
+    .fetch_optional(tx)
+    .await?)
 }
 
 impl Store {
@@ -203,19 +246,8 @@ impl FlowStore for Store {
         author: UserId,
     ) -> StoreResult<FlowRecord> {
         // The same path as every flow write: the START element comes with it.
-        self.write_flow(
-            tenant,
-            FlowGraphWrite {
-                id: FlowId::generate(),
-                mode: GraphMode::Create,
-                header: Some(draft.clone()),
-                start_map_element_id: None,
-                elements: None,
-                uses: None,
-                author,
-            },
-        )
-        .await
+        let write = header_write(FlowId::generate(), GraphMode::Create, draft, author);
+        self.write_flow(tenant, write).await
     }
 
     async fn update_flow(
@@ -225,16 +257,11 @@ impl FlowStore for Store {
         draft: &FlowDraft,
         author: UserId,
     ) -> StoreResult<Option<FlowRecord>> {
-        let write = FlowGraphWrite {
-            id,
-            mode: GraphMode::Update(Edit::default()),
-            header: Some(draft.clone()),
-            start_map_element_id: None,
-            elements: None,
-            uses: None,
-            author,
-        };
-        match self.write_flow(tenant, write).await {
+        let mode = GraphMode::Update(Edit::default());
+        match self
+            .write_flow(tenant, header_write(id, mode, draft, author))
+            .await
+        {
             Err(StoreError::Missing(_)) => Ok(None),
             other => other.map(Some),
         }
@@ -260,11 +287,29 @@ impl FlowStore for Store {
         tenant: TenantId,
         id: FlowId,
     ) -> StoreResult<Vec<FlowElementRecord>> {
-        self.graph_elements(tenant, id).await
+        if !self.flow_exists(tenant, id).await? {
+            return Err(no_flow(id));
+        }
+        let rows: Vec<ElementRow<FlowElementKind>> = sqlx::query_as(concat!(
+            select_elements!("flow_elements"),
+            " WHERE e.flow_id = $1 ORDER BY e.date_created, e.id"
+        ))
+        .bind(id)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.into_iter().map(FlowElementRecord::try_from).collect()
     }
 
     async fn flow_uses(&self, tenant: TenantId, id: FlowId) -> StoreResult<Vec<FlowUse>> {
-        self.uses_of(tenant, id).await
+        if !self.flow_exists(tenant, id).await? {
+            return Err(no_flow(id));
+        }
+        Ok(sqlx::query_as(
+            "SELECT element_id, imported FROM flow_uses WHERE flow_id = $1 ORDER BY element_id",
+        )
+        .bind(id)
+        .fetch_all(&self.pool)
+        .await?)
     }
 
     async fn flow_held_elsewhere(&self, tenant: TenantId, id: FlowId) -> StoreResult<bool> {
@@ -290,11 +335,46 @@ impl FlowStore for Store {
         records(rows)
     }
 
+    async fn write_flow(&self, tenant: TenantId, write: FlowGraphWrite) -> StoreResult<FlowRecord> {
+        let batch = ElementBatch {
+            flows: vec![write],
+            ..ElementBatch::default()
+        };
+        let mut flows = self.apply_batch(tenant, batch).await?;
+        flows.pop().ok_or_else(|| vanished("a written flow"))
+    }
+
     async fn apply_batch(
         &self,
         tenant: TenantId,
         batch: ElementBatch,
     ) -> StoreResult<Vec<FlowRecord>> {
-        self.write_batch(tenant, batch).await
+        let mut tx = self.begin_write().await?;
+        for element in &batch.elements {
+            write_element(&mut tx, tenant, element, batch.overwrite_existing).await?;
+        }
+        for write in &batch.flows {
+            if let Err(taken) = graph::write_flow(&mut tx, tenant, write).await? {
+                // Nothing of the batch is written; then the flow gets a new token, so the
+                // refused client's reload brings one under which its write can pass.
+                tx.rollback().await?;
+                self.renew_token(tenant, write.id, taken.token).await?;
+                return Err(taken.refusal);
+            }
+        }
+        let mut flows = Vec::with_capacity(batch.flows.len());
+        for write in &batch.flows {
+            flows.push(
+                current_flow(&mut tx, tenant, write.id)
+                    .await?
+                    .ok_or_else(|| vanished("a flow"))?,
+            );
+        }
+        // Announced once, from the batch's own transaction.
+        if !flows.is_empty() {
+            self.announce(&mut tx, Change::Flows { tenant }).await?;
+        }
+        tx.commit().await?;
+        Ok(flows)
     }
 }

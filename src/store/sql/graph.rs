@@ -1,5 +1,6 @@
-//! Flow graphs: a flow's map, group and navigation elements, the tenant elements it uses, and
-//! the one transaction that writes elements and flows together (`apply_batch`). Each flow
+//! Flow graphs written: a flow's map, group and navigation elements and the tenant elements it
+//! uses, inside the one transaction that writes elements and flows together (`apply_batch`,
+//! in `flows.rs`, which reads them too). Each flow
 //! write first locks the flow's row (SQLite: the write lock its transaction took at once), so
 //! what it decides on (the owner, the version it was computed from, the editing token, the
 //! token each element was last changed under) cannot change before it commits; two creates of
@@ -10,104 +11,30 @@ use std::collections::HashMap;
 
 use uuid::Uuid;
 
-use super::elements::{ElementRow, write_element};
-use super::flows::{current_flow, no_flow};
+use super::flows::{lock_flow, no_flow};
 use super::graph_elements::{Stamped, changed_by_other, replace_elements, stored_elements};
 use super::{Conn, Store};
-use crate::domain::element::FlowElementKind;
+use crate::domain::element::{FlowElementKind, start_document};
 use crate::domain::{FlowId, TenantId, Timestamp, VersionId, new_id};
 use crate::store::codec::DbUuid;
-use crate::store::columns::{moved, settings_json, stale_token, start_document};
+use crate::store::columns::{moved, stale_token, to_json};
 use crate::store::{
-    Change, Edit, ElementBatch, FlowElementRecord, FlowGraphWrite, FlowRecord, FlowUse, GraphMode,
-    NewFlowElement, StoreError, StoreResult,
+    Change, Edit, FlowGraphWrite, FlowUse, GraphMode, NewFlowElement, StoreError, StoreResult,
 };
 
 fn flow_id_taken(id: FlowId) -> StoreError {
     StoreError::Conflict(format!("a flow with the id {id} already exists"))
 }
 
-/// A tenant element a flow uses, as stored.
-#[derive(sqlx::FromRow)]
-struct UseRow {
-    element_id: DbUuid,
-    imported: bool,
-}
-
 impl Store {
-    pub(super) async fn graph_elements(
+    /// Gives the flow a new editing token, if it is still at `token` (a write since has done
+    /// it already otherwise).
+    pub(super) async fn renew_token(
         &self,
         tenant: TenantId,
         id: FlowId,
-    ) -> StoreResult<Vec<FlowElementRecord>> {
-        if !self.flow_exists(tenant, id).await? {
-            return Err(no_flow(id));
-        }
-        let rows: Vec<ElementRow<FlowElementKind>> = sqlx::query_as(concat!(
-            select_elements!("flow_elements"),
-            " WHERE e.flow_id = $1 ORDER BY e.date_created, e.id"
-        ))
-        .bind(id)
-        .fetch_all(&self.pool)
-        .await?;
-        rows.into_iter().map(FlowElementRecord::try_from).collect()
-    }
-
-    pub(super) async fn uses_of(&self, tenant: TenantId, id: FlowId) -> StoreResult<Vec<FlowUse>> {
-        if !self.flow_exists(tenant, id).await? {
-            return Err(no_flow(id));
-        }
-        let rows: Vec<UseRow> = sqlx::query_as(
-            "SELECT element_id, imported FROM flow_uses WHERE flow_id = $1 ORDER BY element_id",
-        )
-        .bind(id)
-        .fetch_all(&self.pool)
-        .await?;
-        Ok(rows
-            .into_iter()
-            .map(|row| FlowUse {
-                element: row.element_id.0,
-                imported: row.imported,
-            })
-            .collect())
-    }
-
-    pub(super) async fn write_batch(
-        &self,
-        tenant: TenantId,
-        batch: ElementBatch,
-    ) -> StoreResult<Vec<FlowRecord>> {
-        let mut tx = self.begin_write().await?;
-        for element in &batch.elements {
-            write_element(&mut tx, tenant, element, batch.overwrite_existing).await?;
-        }
-        for write in &batch.flows {
-            if let Err(taken) = write_flow(&mut tx, tenant, write).await? {
-                // Nothing of the batch is written; then the flow gets a new token, so the
-                // refused client's reload brings one under which its write can pass.
-                tx.rollback().await?;
-                self.renew_token(tenant, write.id, taken.token).await?;
-                return Err(taken.refusal);
-            }
-        }
-        let mut flows = Vec::with_capacity(batch.flows.len());
-        for write in &batch.flows {
-            flows.push(
-                current_flow(&mut tx, tenant, write.id)
-                    .await?
-                    .ok_or_else(|| StoreError::Internal(anyhow::anyhow!("a flow vanished")))?,
-            );
-        }
-        if !flows.is_empty() {
-            self.announce(&mut tx, Change::Flows { tenant }).await?;
-        }
-        tx.commit().await?;
-        Ok(flows)
-    }
-
-    /// Gives the flow a new editing token, if it is still at `token` (a write since has done
-    /// it already otherwise).
-    async fn renew_token(&self, tenant: TenantId, id: FlowId, token: Uuid) -> StoreResult<()> {
+        token: Uuid,
+    ) -> StoreResult<()> {
         let mut tx = self.begin_write().await?;
         let renewed = sqlx::query(
             "UPDATE flows SET editing_token = $1 WHERE tenant_id = $2 AND id = $3 \
@@ -128,39 +55,23 @@ impl Store {
     }
 }
 
-/// What a flow write decides on: who holds the id, its version and its editing token.
-#[derive(sqlx::FromRow)]
-struct Held {
-    tenant_id: TenantId,
-    version_id: VersionId,
-    editing_token: DbUuid,
-}
-
 /// A write refused because another editor changed one of its elements under the token it was
 /// sent with: the caller rolls back, then renews that token.
-struct Taken {
-    refusal: StoreError,
-    token: Uuid,
+pub(super) struct Taken {
+    pub(super) refusal: StoreError,
+    pub(super) token: Uuid,
 }
 
-/// Writes one flow inside the batch's transaction; `Ok(Err(_))` when an element another
-/// editor changed refuses it (see [`Edit::token`]).
-async fn write_flow(
+/// Writes one flow inside the batch's transaction (`FlowStore::apply_batch`); `Ok(Err(_))`
+/// when an element another editor changed refuses it (see [`Edit::token`]).
+pub(super) async fn write_flow(
     tx: &mut Conn,
     tenant: TenantId,
     write: &FlowGraphWrite,
 ) -> StoreResult<Result<(), Taken>> {
-    // `NO KEY UPDATE` is the lock `UPDATE flows` takes itself (as the snapshots take it), and
-    // leaves free the key-share locks that inserting the flow's elements and uses takes. Held
-    // until the commit, it keeps the version, the token and the elements' stamps from moving
-    // while they are compared.
-    let found: Option<Held> = sqlx::query_as(concat!(
-        "SELECT tenant_id, version_id, editing_token FROM flows WHERE id = $1",
-        row_lock!(no_key_update)
-    ))
-    .bind(write.id)
-    .fetch_optional(&mut *tx)
-    .await?;
+    // Held until the commit, the lock keeps the version, the token and the elements' stamps
+    // from moving while they are compared.
+    let found = lock_flow(tx, write.id).await?;
     let ours = found.as_ref().is_some_and(|held| held.tenant_id == tenant);
     let mut edit = Edit::default();
     let mut held_token = Uuid::nil();
@@ -206,8 +117,19 @@ async fn write_flow(
         Uuid::nil()
     };
     let now = Timestamp::now();
+    // A new flow given no elements starts at its START map element.
+    let start = (create && write.elements.is_none()).then(|| NewFlowElement {
+        id: (write.start_map_element_id.as_deref())
+            .and_then(|id| Uuid::try_parse(id).ok())
+            .unwrap_or_else(new_id),
+        kind: FlowElementKind::Map,
+        developer_name: "Start".into(),
+        document: start_document(),
+    });
     if create {
-        insert_flow(tx, tenant, write, now).await?;
+        let start_id = start.as_ref().map(|start| start.id.to_string());
+        let start_id = start_id.as_ref().or(write.start_map_element_id.as_ref());
+        insert_flow(tx, tenant, write, start_id, now).await?;
     } else {
         update_flow(tx, tenant, write, edit.keep_token, now).await?;
     }
@@ -217,29 +139,12 @@ async fn write_flow(
         token: stamp,
         now,
     };
-    match &write.elements {
-        Some(elements) => replace_elements(tx, &stamped, &before, elements).await?,
-        None if create => {
-            // Every new flow starts at its START map element.
-            let start = write
-                .start_map_element_id
-                .as_deref()
-                .and_then(|id| Uuid::try_parse(id).ok())
-                .unwrap_or_else(new_id);
-            let elements = [NewFlowElement {
-                id: start,
-                kind: FlowElementKind::Map,
-                developer_name: "Start".into(),
-                document: start_document(),
-            }];
-            replace_elements(tx, &stamped, &before, &elements).await?;
-            sqlx::query("UPDATE flows SET start_map_element_id = $1 WHERE id = $2")
-                .bind(start.to_string())
-                .bind(write.id)
-                .execute(&mut *tx)
-                .await?;
-        }
-        None => {}
+    let elements = write
+        .elements
+        .as_deref()
+        .or(start.as_ref().map(std::slice::from_ref));
+    if let Some(elements) = elements {
+        replace_elements(tx, &stamped, &before, elements).await?;
     }
     if let Some(uses) = &write.uses {
         replace_uses(tx, tenant, write.id, uses).await?;
@@ -251,6 +156,7 @@ async fn insert_flow(
     tx: &mut Conn,
     tenant: TenantId,
     write: &FlowGraphWrite,
+    start_map_element_id: Option<&String>,
     now: Timestamp,
 ) -> StoreResult<()> {
     let draft = write.header.as_ref().ok_or_else(|| {
@@ -269,8 +175,8 @@ async fn insert_flow(
     .bind(draft.developer_name.as_str())
     .bind(draft.developer_name.folded())
     .bind(&draft.developer_summary)
-    .bind(&write.start_map_element_id)
-    .bind(settings_json(&draft.settings)?)
+    .bind(start_map_element_id)
+    .bind(to_json(&draft.settings, "flow settings")?)
     .bind(now)
     .bind(write.author)
     .execute(&mut *tx)
@@ -311,7 +217,7 @@ async fn update_flow(
         .bind(draft.developer_name.as_str())
         .bind(draft.developer_name.folded())
         .bind(&draft.developer_summary)
-        .bind(settings_json(&draft.settings)?)
+        .bind(to_json(&draft.settings, "flow settings")?)
         .bind(write.id)
         .execute(&mut *tx)
         .await?;

@@ -12,7 +12,7 @@ use super::Conn;
 use crate::domain::element::FlowElementKind;
 use crate::domain::{FlowId, Timestamp, UserId};
 use crate::store::codec::DbUuid;
-use crate::store::columns::{changed_by_another, document_json};
+use crate::store::columns::{changed_by_another, to_json};
 use crate::store::{FlowGraphWrite, NewFlowElement, StoreError, StoreResult};
 
 /// The refusal of a write sent with `token` when an element it changes (a document that
@@ -28,7 +28,7 @@ pub(super) fn changed_by_other(
     let mut touched: Vec<&Kept> = Vec::new();
     for kept in before.values() {
         let changes = match after.get(&kept.id.0) {
-            Some(element) => document_json(&element.document)? != kept.document,
+            Some(element) => to_json(&element.document, "element document")? != kept.document,
             None => true,
         };
         if changes && kept.edit_token.0 == token && kept.who_modified != write.author {
@@ -106,7 +106,7 @@ pub(super) async fn replace_elements(
         .await?;
     let (author, now) = (stamped.author, stamped.now);
     for element in elements {
-        let document = document_json(&element.document)?;
+        let document = to_json(&element.document, "element document")?;
         let (created, modified, who_created, who_modified, token) = match before.get(&element.id) {
             Some(kept) if kept.document == document => (
                 kept.date_created,

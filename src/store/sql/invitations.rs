@@ -3,21 +3,13 @@
 //! two writes here; the invitations' reads stay with the member lists.
 
 use super::Store;
+use super::transfer::Table;
 use super::users::{current_role, insert_membership};
-use crate::domain::{Digest, Role, TenantId, Timestamp, UserId};
+use crate::domain::{Digest, TenantId, Timestamp, UserId};
 use crate::store::columns::NO_PASSWORD;
 use crate::store::sql_errors::conflict_or_internal;
+use crate::store::transfer::InvitationRow;
 use crate::store::{Member, NewInvitation, StoreError, StoreResult};
-
-/// An accepted invitation, as its deletion returns it.
-#[derive(sqlx::FromRow)]
-struct Accepted {
-    user_id: UserId,
-    tenant_id: TenantId,
-    role: Role,
-    first_name: Option<String>,
-    last_name: Option<String>,
-}
 
 /// `UserStore::invite`: the pending member as the administrators now see it.
 pub(super) async fn invite(store: &Store, invitation: NewInvitation) -> StoreResult<Member> {
@@ -102,10 +94,10 @@ pub(super) async fn accept(
     // Deleting first: a link works once, even when two requests race for it (PostgreSQL:
     // the second DELETE waits for the first's row lock, then finds the row gone; SQLite:
     // the DELETE takes the write lock).
-    let accepted: Option<Accepted> = sqlx::query_as(
-        "DELETE FROM invitations WHERE link_digest = $1 AND link_expires_at > $2 \
-         RETURNING user_id, tenant_id, role, first_name, last_name",
-    )
+    let accepted: Option<InvitationRow> = sqlx::query_as(&format!(
+        "DELETE FROM invitations WHERE link_digest = $1 AND link_expires_at > $2 RETURNING {}",
+        InvitationRow::COLUMNS
+    ))
     .bind(digest)
     .bind(now)
     .fetch_optional(&mut *tx)

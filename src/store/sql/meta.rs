@@ -3,8 +3,10 @@
 use async_trait::async_trait;
 
 use super::Store;
+use super::transfer::insert_rows;
 use crate::domain::{Timestamp, new_id};
-use crate::store::codec::DbUuid;
+use crate::store::sql_errors::vanished;
+use crate::store::transfer::AuditRow;
 use crate::store::{AuditEvent, MetaStore, StoreResult};
 
 #[async_trait]
@@ -33,27 +35,21 @@ impl MetaStore for Store {
         if let Some((value,)) = inserted {
             return Ok(value);
         }
-        let (holding,): (String,) = sqlx::query_as("SELECT value FROM meta WHERE key = $1")
-            .bind(key)
-            .fetch_one(&self.pool)
-            .await?;
-        Ok(holding)
+        self.meta(key)
+            .await?
+            .ok_or_else(|| vanished("a claimed setting"))
     }
 
     async fn record_audit(&self, event: AuditEvent) -> StoreResult<()> {
-        sqlx::query(
-            "INSERT INTO audit_events (id, at, actor_id, tenant_id, action, subject) \
-             VALUES ($1, $2, $3, $4, $5, $6)",
-        )
-        .bind(DbUuid(new_id()))
-        .bind(Timestamp::now())
-        .bind(event.actor)
-        .bind(event.tenant)
-        .bind(event.action)
-        .bind(event.subject)
-        .execute(&self.pool)
-        .await?;
-        Ok(())
+        let row = AuditRow {
+            id: new_id(),
+            at: Timestamp::now(),
+            actor_id: event.actor,
+            tenant_id: event.tenant,
+            action: event.action.to_string(),
+            subject: event.subject,
+        };
+        Ok(insert_rows(&mut *self.pool.acquire().await?, &[&row]).await?)
     }
 
     async fn ping(&self) -> StoreResult<()> {

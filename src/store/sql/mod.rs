@@ -23,9 +23,9 @@ use super::{Conn, Db, OWN_META_KEYS, Store};
 
 // Declared first: their statement macros are in scope in the files declared after them.
 #[macro_use]
-mod flows;
-#[macro_use]
 mod elements;
+#[macro_use]
+mod flows;
 mod graph;
 mod graph_elements;
 mod invitations;

@@ -4,6 +4,7 @@
 use async_trait::async_trait;
 
 use super::Store;
+use super::transfer::sweep_and_insert;
 use crate::domain::{Digest, UserId};
 use crate::store::{Change, NewSession, SessionGrant, SessionStore, StoreError, StoreResult};
 
@@ -11,21 +12,7 @@ use crate::store::{Change, NewSession, SessionGrant, SessionStore, StoreError, S
 impl SessionStore for Store {
     async fn insert_session(&self, session: NewSession) -> StoreResult<()> {
         let mut tx = self.pool.begin().await?;
-        // Expired sessions are useless; sweeping them at each sign-in keeps the table small.
-        sqlx::query("DELETE FROM web_sessions WHERE expires_at < $1")
-            .bind(session.created_at)
-            .execute(&mut *tx)
-            .await?;
-        sqlx::query(
-            "INSERT INTO web_sessions (digest, user_id, created_at, expires_at) \
-             VALUES ($1, $2, $3, $4)",
-        )
-        .bind(session.digest)
-        .bind(session.user_id)
-        .bind(session.created_at)
-        .bind(session.expires_at)
-        .execute(&mut *tx)
-        .await?;
+        sweep_and_insert(&mut tx, &session, session.created_at).await?;
         Ok(tx.commit().await?)
     }
 

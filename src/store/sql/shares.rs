@@ -4,6 +4,7 @@
 use async_trait::async_trait;
 
 use super::Store;
+use super::transfer::sweep_and_insert;
 use crate::domain::{Digest, FlowId, TenantId, Timestamp};
 use crate::store::sql_errors::missing_or_internal;
 use crate::store::{NewShare, ShareStore, SharedPackage, StoreResult};
@@ -13,28 +14,11 @@ impl ShareStore for Store {
     async fn insert_share(&self, share: NewShare) -> StoreResult<()> {
         let mut tx = self.pool.begin().await?;
         // An expired share grants nothing; sweeping them at each issue keeps the table small.
-        sqlx::query("DELETE FROM package_shares WHERE expires_at < $1")
-            .bind(share.created_at)
-            .execute(&mut *tx)
-            .await?;
-        sqlx::query(
-            "INSERT INTO package_shares (digest, tenant_id, flow_id, version_id, package, \
-             created_by, created_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
-        )
-        .bind(share.digest)
-        .bind(share.tenant_id)
-        .bind(share.flow_id)
-        .bind(share.version_id)
-        .bind(&share.package)
-        .bind(share.created_by)
-        .bind(share.created_at)
-        .bind(share.expires_at)
-        .execute(&mut *tx)
-        .await
-        // The flow (or its tenant) deleted while its package was being read.
-        .map_err(|error| missing_or_internal(error, "this tenant has no such flow"))?;
-        tx.commit().await?;
-        Ok(())
+        sweep_and_insert(&mut tx, &share, share.created_at)
+            .await
+            // The flow (or its tenant) deleted while its package was being read.
+            .map_err(|error| missing_or_internal(error, "this tenant has no such flow"))?;
+        Ok(tx.commit().await?)
     }
 
     async fn shared_package(

@@ -5,11 +5,12 @@
 
 use async_trait::async_trait;
 
-use super::flows::{VersionRow, no_flow, records};
+use super::flows::{Locked, VersionRow, lock_flow, no_flow, records};
 use super::{Conn, Store};
 use crate::domain::{FlowFilter, FlowId, TenantId, Timestamp, VersionId, new_id};
 use crate::store::columns::moved;
 use crate::store::filtering::passing;
+use crate::store::sql_errors::vanished;
 use crate::store::{
     Activation, Change, FlowRecord, FrozenImage, SnapshotStore, StoreError, StoreResult,
 };
@@ -30,24 +31,13 @@ fn no_snapshot(id: FlowId, version: VersionId) -> StoreError {
     StoreError::Missing(format!("the flow {id} has no snapshot {version}"))
 }
 
-/// The flow's current version, as its lock reads it.
-#[derive(sqlx::FromRow)]
-struct Locked {
-    version_id: VersionId,
-}
-
-/// Locks the flow's row for the rest of the transaction and returns its current version;
-/// None when the tenant has no such flow. `NO KEY UPDATE` is the lock
-/// `UPDATE flows` takes itself, and leaves the key-share locks of foreign-key checks free.
-async fn lock_flow(tx: &mut Conn, tenant: TenantId, id: FlowId) -> StoreResult<Option<Locked>> {
-    Ok(sqlx::query_as(concat!(
-        "SELECT version_id FROM flows WHERE tenant_id = $1 AND id = $2",
-        row_lock!(no_key_update)
-    ))
-    .bind(tenant)
-    .bind(id)
-    .fetch_optional(tx)
-    .await?)
+/// Locks the tenant's flow for the rest of the transaction ([`lock_flow`]); Missing when the
+/// tenant has no such flow.
+async fn lock_ours(tx: &mut Conn, tenant: TenantId, id: FlowId) -> StoreResult<Locked> {
+    let locked = lock_flow(tx, id).await?;
+    locked
+        .filter(|flow| flow.tenant_id == tenant)
+        .ok_or_else(|| no_flow(id))
 }
 
 /// One snapshot, read on `conn`.
@@ -69,19 +59,17 @@ async fn snapshot_on(
     row.map(VersionRow::into_record).transpose()
 }
 
-impl Store {
-    /// Why a snapshot was not found: no such flow, or no such snapshot of it.
-    async fn no_snapshot_or_flow(
-        &self,
-        tenant: TenantId,
-        id: FlowId,
-        version: VersionId,
-    ) -> StoreError {
-        match self.flow_exists(tenant, id).await {
-            Ok(true) => no_snapshot(id, version),
-            Ok(false) => no_flow(id),
-            Err(error) => error,
-        }
+/// Why a snapshot was not found: no such flow, or no such snapshot of it.
+async fn no_snapshot_or_flow(
+    store: &Store,
+    tenant: TenantId,
+    id: FlowId,
+    v: VersionId,
+) -> StoreError {
+    match store.flow_exists(tenant, id).await {
+        Ok(true) => no_snapshot(id, v),
+        Ok(false) => no_flow(id),
+        Err(error) => error,
     }
 }
 
@@ -95,9 +83,7 @@ impl SnapshotStore for Store {
         image: Option<FrozenImage>,
     ) -> StoreResult<FlowRecord> {
         let mut tx = self.begin_write().await?;
-        let Some(locked) = lock_flow(&mut tx, tenant, id).await? else {
-            return Err(no_flow(id));
-        };
+        let locked = lock_ours(&mut tx, tenant, id).await?;
         // The image was read at a version: a flow written since would freeze what it no
         // longer is. The row lock keeps the version from moving until this commits.
         if image
@@ -106,16 +92,13 @@ impl SnapshotStore for Store {
         {
             return Err(moved(id));
         }
-        sqlx::query(
-            "INSERT INTO flow_snapshots (flow_id, version_id, tenant_id, editing_token, \
-             developer_name, name_folded, developer_summary, start_map_element_id, settings, \
-             date_created, date_modified, who_created, who_modified, who_owner, comment, \
-             snapped_at, image) \
-             SELECT id, version_id, tenant_id, editing_token, developer_name, name_folded, \
-             developer_summary, start_map_element_id, settings, date_created, date_modified, \
-             who_created, who_modified, who_owner, $1, $2, $5 FROM flows \
-             WHERE tenant_id = $3 AND id = $4",
-        )
+        sqlx::query(concat!(
+            "INSERT INTO flow_snapshots (flow_id, ",
+            stored_version!(),
+            ", comment, snapped_at, image) SELECT id, ",
+            stored_version!(),
+            ", $1, $2, $5 FROM flows WHERE tenant_id = $3 AND id = $4"
+        ))
         .bind(comment)
         .bind(Timestamp::now())
         .bind(tenant)
@@ -132,7 +115,7 @@ impl SnapshotStore for Store {
             .await?;
         let snapshot = snapshot_on(&mut tx, tenant, id, locked.version_id)
             .await?
-            .ok_or_else(|| StoreError::Internal(anyhow::anyhow!("a new snapshot vanished")))?;
+            .ok_or_else(|| vanished("a new snapshot"))?;
         self.announce(&mut tx, Change::Flows { tenant }).await?;
         tx.commit().await?;
         Ok(snapshot)
@@ -155,7 +138,7 @@ impl SnapshotStore for Store {
         .await?;
         match row {
             Some((image,)) => Ok(image),
-            None => Err(self.no_snapshot_or_flow(tenant, id, version).await),
+            None => Err(no_snapshot_or_flow(self, tenant, id, version).await),
         }
     }
 
@@ -184,7 +167,7 @@ impl SnapshotStore for Store {
         let mut conn = self.pool.acquire().await?;
         match snapshot_on(&mut conn, tenant, id, version).await? {
             Some(snapshot) => Ok(snapshot),
-            None => Err(self.no_snapshot_or_flow(tenant, id, version).await),
+            None => Err(no_snapshot_or_flow(self, tenant, id, version).await),
         }
     }
 
@@ -198,9 +181,7 @@ impl SnapshotStore for Store {
     ) -> StoreResult<FlowRecord> {
         let is_default = activation.is_default && activation.is_active;
         let mut tx = self.begin_write().await?;
-        if lock_flow(&mut tx, tenant, id).await?.is_none() {
-            return Err(no_flow(id));
-        }
+        lock_ours(&mut tx, tenant, id).await?;
         let changed = sqlx::query(
             "UPDATE flow_snapshots SET is_active = $1, is_default = $2, activated_at = $3, \
              activated_by_email = $4 WHERE tenant_id = $5 AND flow_id = $6 AND version_id = $7",
@@ -239,9 +220,7 @@ impl SnapshotStore for Store {
 
     async fn deactivate(&self, tenant: TenantId, id: FlowId) -> StoreResult<()> {
         let mut tx = self.begin_write().await?;
-        if lock_flow(&mut tx, tenant, id).await?.is_none() {
-            return Err(no_flow(id));
-        }
+        lock_ours(&mut tx, tenant, id).await?;
         // Only the snapshots that change are written (the end state is the same), so a flow
         // with nothing active announces nothing.
         let changed = sqlx::query(
@@ -266,31 +245,25 @@ impl SnapshotStore for Store {
         filter: Option<&FlowFilter>,
     ) -> StoreResult<Vec<FlowRecord>> {
         let rows: Vec<VersionRow> = match flow {
-            Some(flow) => {
-                sqlx::query_as(concat!(
-                    select_snapshots!(),
-                    " WHERE f.tenant_id = $1 AND ",
-                    running!(),
-                    " AND f.flow_id = $2",
-                    by_name!("f.flow_id")
-                ))
-                .bind(tenant)
-                .bind(flow)
-                .fetch_all(&self.pool)
-                .await?
-            }
-            None => {
-                sqlx::query_as(concat!(
-                    select_snapshots!(),
-                    " WHERE f.tenant_id = $1 AND ",
-                    running!(),
-                    by_name!("f.flow_id")
-                ))
-                .bind(tenant)
-                .fetch_all(&self.pool)
-                .await?
-            }
-        };
+            Some(flow) => sqlx::query_as(concat!(
+                select_snapshots!(),
+                " WHERE f.tenant_id = $1 AND ",
+                running!(),
+                " AND f.flow_id = $2",
+                by_name!("f.flow_id")
+            ))
+            .bind(tenant)
+            .bind(flow),
+            None => sqlx::query_as(concat!(
+                select_snapshots!(),
+                " WHERE f.tenant_id = $1 AND ",
+                running!(),
+                by_name!("f.flow_id")
+            ))
+            .bind(tenant),
+        }
+        .fetch_all(&self.pool)
+        .await?;
         Ok(passing(records(rows)?, filter))
     }
 }

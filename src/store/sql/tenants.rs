@@ -3,11 +3,9 @@
 use async_trait::async_trait;
 
 use super::Store;
+use super::transfer::{Table, insert_rows};
 use crate::domain::{TenantId, TenantName, Timestamp};
 use crate::store::{Change, StoreResult, Tenant, TenantStore};
-
-/// A tenant's columns, named as [`Tenant`]'s fields.
-const TENANT_COLUMNS: &str = "id, name, summary, created_at, settings";
 
 #[async_trait]
 impl TenantStore for Store {
@@ -19,19 +17,14 @@ impl TenantStore for Store {
             created_at: Timestamp::now(),
             settings: None,
         };
-        sqlx::query("INSERT INTO tenants (id, name, summary, created_at) VALUES ($1, $2, $3, $4)")
-            .bind(tenant.id)
-            .bind(&tenant.name)
-            .bind(&tenant.summary)
-            .bind(tenant.created_at)
-            .execute(&self.pool)
-            .await?;
+        insert_rows(&mut *self.pool.acquire().await?, &[&tenant]).await?;
         Ok(tenant)
     }
 
     async fn tenant(&self, id: TenantId) -> StoreResult<Option<Tenant>> {
         Ok(sqlx::query_as(&format!(
-            "SELECT {TENANT_COLUMNS} FROM tenants WHERE id = $1"
+            "SELECT {} FROM tenants WHERE id = $1",
+            Tenant::COLUMNS
         ))
         .bind(id)
         .fetch_optional(&self.pool)
@@ -50,7 +43,8 @@ impl TenantStore for Store {
         let updated: Option<Tenant> = sqlx::query_as(&format!(
             "UPDATE tenants SET name = $1, summary = $2, settings = $3 WHERE id = $4 \
              AND (name IS DISTINCT FROM $1 OR summary IS DISTINCT FROM $2 \
-             OR settings IS DISTINCT FROM $3) RETURNING {TENANT_COLUMNS}"
+             OR settings IS DISTINCT FROM $3) RETURNING {}",
+            Tenant::COLUMNS
         ))
         .bind(name)
         .bind(summary)

@@ -1,18 +1,24 @@
 //! The whole store read and written at once (`keyflow copy`): every table read into a [`Dump`]
-//! inside one transaction, and a dump written into an empty store inside one. What the backends
-//! do differently is theirs: the transactions (`Store::begin_export`, `Store::begin_import`)
-//! and the `meta` rows that are their own (`OWN_META_KEYS`, never copied).
-
-mod write;
+//! inside one transaction, and a dump written into an empty store inside one, each table after
+//! those it refers to, in batches of rows bound through `store::codec`. What the backends do
+//! differently is theirs: the transactions (`Store::begin_export`, `Store::begin_import`) and
+//! the `meta` rows that are their own (`OWN_META_KEYS`, never copied). Each table's columns are
+//! declared once, here ([`Table`]), for the other writes that insert a plain row too.
 
 use async_trait::async_trait;
+use sqlx::QueryBuilder;
 
 use super::{Conn, Db, OWN_META_KEYS, Store};
-use crate::domain::{TenantId, Timestamp, UserId};
-use crate::store::columns::password_hash;
-use crate::store::transfer::{Dump, MetaRow, Transfer, not_empty};
-use crate::store::{StoreResult, Tenant, User};
-use write::{non_empty_tables, write_all};
+use crate::domain::Timestamp;
+use crate::store::codec::DbUuid;
+use crate::store::columns::NO_PASSWORD;
+use crate::store::transfer::{
+    ApiKeyRow, AuditRow, BATCH, Dump, ElementRow, FlowElementRow, FlowRow, FlowUseRow,
+    InvitationRow, MembershipRow, MetaRow, SnapshotRow, TABLES, Transfer, not_empty,
+};
+use crate::store::{NewSession, NewShare, NewToken, StoreError, StoreResult, Tenant, User};
+
+type Separated<'qb, 'args> = sqlx::query_builder::Separated<'qb, 'args, Db, &'static str>;
 
 #[async_trait]
 impl Transfer for Store {
@@ -35,163 +41,219 @@ impl Transfer for Store {
     }
 }
 
-#[derive(sqlx::FromRow)]
-struct TenantColumns {
-    id: TenantId,
-    name: String,
-    summary: Option<String>,
-    created_at: Timestamp,
-    settings: Option<String>,
-}
-
-/// A user row; `password_hash` is '' for an account with no password yet.
-#[derive(sqlx::FromRow)]
-struct UserColumns {
-    id: UserId,
-    email: String,
-    first_name: Option<String>,
-    last_name: Option<String>,
-    password_hash: String,
-    created_at: Timestamp,
-}
-
-/// Every row `sql` selects, decoded by column name.
-async fn all<T>(conn: &mut Conn, sql: &str) -> StoreResult<Vec<T>>
-where
-    T: for<'r> sqlx::FromRow<'r, <Db as sqlx::Database>::Row> + Send + Unpin,
+/// A table of a dump: its rows read by column name, and written back in the same columns. (The
+/// users and tenants are read by these columns too, and the store's writes that add a plain
+/// row insert it so: [`insert_rows`], [`sweep_and_insert`].)
+pub(super) trait Table:
+    for<'r> sqlx::FromRow<'r, <Db as sqlx::Database>::Row> + Send + Unpin
 {
-    Ok(sqlx::query_as(sql).fetch_all(conn).await?)
+    const NAME: &'static str;
+    /// The columns, in the order [`Table::push`] binds them.
+    const COLUMNS: &'static str;
+    /// What a read selects: the columns, each named as its field.
+    const SELECT: &'static str = Self::COLUMNS;
+    /// The order an export lists the rows in: oldest first, then by key. (PostgreSQL's uuid
+    /// order is byte order: the same as SQLite's order of their lower-case text.)
+    const ORDER: &'static str;
+    fn push<'a>(&'a self, b: &mut Separated<'_, 'a>);
+    /// Whether the row is read into a dump and written from one.
+    fn copied(&self) -> bool {
+        true
+    }
 }
 
-/// The columns of a version, common to `flows` and `flow_snapshots` (whose flow id is
-/// `flow_id`, selected as `id`).
-const VERSION_COLUMNS: &str = "tenant_id, version_id, editing_token, developer_name, \
-     name_folded, developer_summary, start_map_element_id, settings, date_created, \
-     date_modified, who_created, who_modified, who_owner";
+/// Implements [`Table`] for a row type whose fields are the table's columns, bound from the
+/// field of the same name; a column may say how it is selected (`as`, an SQL expression read
+/// as the field) and how it is bound (`=`, an expression of the row, named by `|$row|`); and
+/// the rows may be `copied if` a condition holds.
+macro_rules! table {
+    (@bind $row:ident $column:ident) => { &$row.$column };
+    (@bind $row:ident $column:ident $bind:expr) => { $bind };
+    ($type:ty, $name:literal by $order:literal, |$row:ident|
+     $first:ident $(as $first_select:literal)? $(= $first_bind:expr)?
+     $(, $column:ident $(as $select:literal)? $(= $bind:expr)?)*
+     $(; copied if $copied:expr)?) => {
+        impl Table for $type {
+            const NAME: &'static str = $name;
+            const COLUMNS: &'static str =
+                concat!(stringify!($first) $(, ", ", stringify!($column))*);
+            const SELECT: &'static str = concat!(
+                $($first_select, " AS ",)? stringify!($first)
+                $(, ", ", $($select, " AS ",)? stringify!($column))*
+            );
+            const ORDER: &'static str = $order;
 
-/// Reads every table inside the caller's transaction.
-async fn read_all(conn: &mut Conn) -> StoreResult<Dump> {
-    let tenants: Vec<TenantColumns> = all(
-        conn,
-        "SELECT id, name, summary, created_at, settings FROM tenants ORDER BY created_at, id",
-    )
-    .await?;
-    let users: Vec<UserColumns> = all(
-        conn,
-        "SELECT id, email, first_name, last_name, password_hash, created_at FROM users \
-         ORDER BY created_at, id",
-    )
-    .await?;
-    Ok(Dump {
-        tenants: tenants
-            .into_iter()
-            .map(|t| Tenant {
-                id: t.id,
-                name: t.name,
-                summary: t.summary,
-                created_at: t.created_at,
-                settings: t.settings,
-            })
-            .collect(),
-        users: users
-            .into_iter()
-            .map(|u| User {
-                id: u.id,
-                email: u.email,
-                first_name: u.first_name,
-                last_name: u.last_name,
-                password_hash: password_hash(u.password_hash),
-                created_at: u.created_at,
-            })
-            .collect(),
-        memberships: all(
-            conn,
-            "SELECT user_id, tenant_id, role, created_at FROM memberships \
-             ORDER BY created_at, user_id, tenant_id",
+            fn push<'a>(&'a self, b: &mut Separated<'_, 'a>) {
+                let $row = self;
+                b.push_bind(table!(@bind $row $first $($first_bind)?));
+                $(b.push_bind(table!(@bind $row $column $($bind)?));)*
+            }
+            $(
+                fn copied(&self) -> bool {
+                    let $row = self;
+                    $copied
+                }
+            )?
+        }
+    };
+}
+
+table!(Tenant, "tenants" by "created_at, id", |t| id, name, summary, created_at, settings);
+// `users.password_hash` is '' for an account with no password yet.
+table!(User, "users" by "created_at, id", |u| id, email, first_name, last_name,
+    password_hash as "NULLIF(password_hash, '')"
+        = u.password_hash.as_deref().unwrap_or(NO_PASSWORD),
+    created_at);
+table!(MembershipRow, "memberships" by "created_at, user_id, tenant_id", |m|
+    user_id, tenant_id, role, created_at);
+table!(InvitationRow, "invitations" by "created_at, id", |i| id, user_id, tenant_id, role,
+    first_name, last_name, link_digest, link_expires_at, created_at);
+table!(ApiKeyRow, "api_keys" by "created_at, id", |k| id, user_id, tenant_id, name, digest,
+    preview, sealed, created_at, expires_at);
+// SQLite's `signed_in_at` was added by migration 0004, which filled it; a row without one
+// means what it meant then: the token's own creation.
+table!(NewToken, "tokens" by "created_at, digest", |t| digest, user_id, tenant_id, created_at,
+    expires_at, signed_in_at as "COALESCE(signed_in_at, created_at)", key_id);
+table!(NewSession, "web_sessions" by "created_at, digest", |s|
+    digest, user_id, created_at, expires_at);
+table!(FlowRow, "flows" by "date_created, id", |f| id, version_id, tenant_id,
+    editing_token = DbUuid(f.editing_token), developer_name, name_folded, developer_summary,
+    start_map_element_id, settings = f.settings.to_string(), date_created, date_modified,
+    who_created, who_modified, who_owner);
+table!(ElementRow, "elements" by "date_created, tenant_id, id", |e| tenant_id,
+    id = DbUuid(e.id), kind, developer_name, name_folded, document = e.document.to_string(),
+    date_created, date_modified, who_created, who_modified);
+table!(FlowElementRow, "flow_elements" by "date_created, flow_id, id", |e| flow_id,
+    id = DbUuid(e.id), kind, developer_name, document = e.document.to_string(), date_created,
+    date_modified, who_created, who_modified, edit_token = DbUuid(e.edit_token));
+table!(FlowUseRow, "flow_uses" by "flow_id, element_id", |u| flow_id, tenant_id,
+    element_id = DbUuid(u.element_id), imported);
+table!(NewShare, "package_shares" by "created_at, digest", |s| digest, tenant_id, flow_id,
+    version_id, package, created_by, created_at, expires_at);
+table!(AuditRow, "audit_events" by "at, id", |a| id = DbUuid(a.id), at, actor_id, tenant_id,
+    action, subject);
+// A backend's own `meta` rows are never copied; should another backend's be in a dump, this
+// store keeps its own.
+table!(MetaRow, "meta" by "key", |m| key, value;
+    copied if !OWN_META_KEYS.contains(&m.key.as_str()));
+
+/// A snapshot's columns after its flow's id: its frozen version's, as [`FlowRow`] binds them,
+/// then its own.
+macro_rules! snapshot_columns {
+    () => {
+        concat!(
+            stored_version!(),
+            ", comment, snapped_at, is_active, is_default, activated_at, activated_by_email, image"
         )
-        .await?,
-        invitations: all(
-            conn,
-            "SELECT id, user_id, tenant_id, role, first_name, last_name, link_digest, \
-             link_expires_at, created_at FROM invitations ORDER BY created_at, id",
-        )
-        .await?,
-        api_keys: all(
-            conn,
-            "SELECT id, user_id, tenant_id, name, digest, preview, sealed, created_at, \
-             expires_at FROM api_keys ORDER BY created_at, id",
-        )
-        .await?,
-        // SQLite's column was added by migration 0004, which filled it; a row without one
-        // means what it meant then: the token's own creation.
-        tokens: all(
-            conn,
-            "SELECT digest, user_id, tenant_id, created_at, expires_at, \
-             COALESCE(signed_in_at, created_at) AS signed_in_at, key_id \
-             FROM tokens ORDER BY created_at, digest",
-        )
-        .await?,
-        web_sessions: all(
-            conn,
-            "SELECT digest, user_id, created_at, expires_at FROM web_sessions \
-             ORDER BY created_at, digest",
-        )
-        .await?,
-        flows: all(
-            conn,
-            &format!("SELECT id, {VERSION_COLUMNS} FROM flows ORDER BY date_created, id"),
-        )
-        .await?,
-        flow_snapshots: all(
-            conn,
-            &format!(
-                "SELECT flow_id AS id, {VERSION_COLUMNS}, comment, snapped_at, is_active, \
-                 is_default, activated_at, activated_by_email, image FROM flow_snapshots \
-                 ORDER BY snapped_at, flow_id, version_id"
-            ),
-        )
-        .await?,
-        // PostgreSQL's uuid order is byte order: the same as SQLite's order of their
-        // lower-case text.
-        elements: all(
-            conn,
-            "SELECT tenant_id, id, kind, developer_name, name_folded, document, date_created, \
-             date_modified, who_created, who_modified FROM elements \
-             ORDER BY date_created, tenant_id, id",
-        )
-        .await?,
-        flow_elements: all(
-            conn,
-            "SELECT flow_id, id, kind, developer_name, document, date_created, date_modified, \
-             who_created, who_modified, edit_token FROM flow_elements \
-             ORDER BY date_created, flow_id, id",
-        )
-        .await?,
-        flow_uses: all(
-            conn,
-            "SELECT flow_id, tenant_id, element_id, imported FROM flow_uses \
-             ORDER BY flow_id, element_id",
-        )
-        .await?,
-        package_shares: all(
-            conn,
-            "SELECT digest, tenant_id, flow_id, version_id, package, created_by, created_at, \
-             expires_at FROM package_shares ORDER BY created_at, digest",
-        )
-        .await?,
-        audit_events: all(
-            conn,
-            "SELECT id, at, actor_id, tenant_id, action, subject FROM audit_events \
-             ORDER BY at, id",
-        )
-        .await?,
-        meta: meta(conn).await?,
+    };
+}
+
+impl Table for SnapshotRow {
+    const NAME: &'static str = "flow_snapshots";
+    const COLUMNS: &'static str = concat!("flow_id, ", snapshot_columns!());
+    const SELECT: &'static str = concat!("flow_id AS id, ", snapshot_columns!());
+    const ORDER: &'static str = "snapped_at, flow_id, version_id";
+
+    fn push<'a>(&'a self, b: &mut Separated<'_, 'a>) {
+        self.version.push(b);
+        b.push_bind(&self.comment)
+            .push_bind(self.snapped_at)
+            .push_bind(self.is_active)
+            .push_bind(self.is_default)
+            .push_bind(self.activated_at)
+            .push_bind(&self.activated_by_email)
+            .push_bind(&self.image);
+    }
+}
+
+/// Every row of the table that is copied, in its order.
+async fn read<T: Table>(conn: &mut Conn) -> StoreResult<Vec<T>> {
+    let (select, table, order) = (T::SELECT, T::NAME, T::ORDER);
+    let sql = format!("SELECT {select} FROM {table} ORDER BY {order}");
+    let mut rows: Vec<T> = sqlx::query_as(&sql).fetch_all(conn).await?;
+    rows.retain(T::copied);
+    Ok(rows)
+}
+
+/// Inserts the rows of a dump's table that are copied, a batch at a time.
+async fn write<T: Table>(conn: &mut Conn, rows: &[T]) -> StoreResult<()> {
+    let rows: Vec<&T> = rows.iter().filter(|row| row.copied()).collect();
+    insert_rows(conn, &rows).await.map_err(|error| {
+        StoreError::Internal(anyhow::Error::new(error).context(format!("writing {}", T::NAME)))
     })
 }
 
-/// The `meta` rows, but the backend's own.
-async fn meta(conn: &mut Conn) -> StoreResult<Vec<MetaRow>> {
-    let mut rows: Vec<MetaRow> = all(conn, "SELECT key, value FROM meta ORDER BY key").await?;
-    rows.retain(|row| !OWN_META_KEYS.contains(&row.key.as_str()));
-    Ok(rows)
+/// Inserts `rows` a batch at a time: a dump's table, or the one row that a store's write adds
+/// (a tenant, a user, a key, a sign-in, an audit event), in the same statement.
+pub(super) async fn insert_rows<T: Table>(conn: &mut Conn, rows: &[&T]) -> Result<(), sqlx::Error> {
+    for chunk in rows.chunks(BATCH) {
+        let mut builder: QueryBuilder<'_, Db> =
+            QueryBuilder::new(format!("INSERT INTO {} ({}) ", T::NAME, T::COLUMNS));
+        builder.push_values(chunk.iter().copied(), |mut b, row| row.push(&mut b));
+        builder.build().execute(&mut *conn).await?;
+    }
+    Ok(())
+}
+
+/// Stores a sign-in's token or session, or a share, first sweeping the table's expired rows by
+/// `now`: they are useless, and sweeping them at each insert keeps the table small.
+pub(super) async fn sweep_and_insert<T: Table>(
+    conn: &mut Conn,
+    row: &T,
+    now: Timestamp,
+) -> Result<(), sqlx::Error> {
+    let sweep = format!("DELETE FROM {} WHERE expires_at < $1", T::NAME);
+    sqlx::query(&sweep).bind(now).execute(&mut *conn).await?;
+    insert_rows(conn, &[row]).await
+}
+
+/// Passes the dump's fields, in [`TABLES`] order, to `$then!`.
+macro_rules! each_table {
+    ($then:ident) => {
+        $then! {
+            tenants, users, memberships, invitations, api_keys, tokens, web_sessions, flows,
+            flow_snapshots, elements, flow_elements, flow_uses, package_shares, audit_events, meta
+        }
+    };
+}
+
+/// Reads every table inside the caller's transaction.
+async fn read_all(conn: &mut Conn) -> StoreResult<Dump> {
+    macro_rules! read_each {
+        ($($table:ident),*) => {
+            Dump { $($table: read(conn).await?),* }
+        };
+    }
+    Ok(each_table!(read_each))
+}
+
+/// Writes every table of `dump` inside the caller's transaction, each after those it refers to.
+async fn write_all(conn: &mut Conn, dump: &Dump) -> StoreResult<()> {
+    macro_rules! write_each {
+        ($($table:ident),*) => {
+            $(write(conn, &dump.$table).await?;)*
+        };
+    }
+    each_table!(write_each);
+    Ok(())
+}
+
+/// The tables that hold rows (the backend's own `meta` rows aside).
+async fn non_empty_tables(conn: &mut Conn) -> StoreResult<Vec<&'static str>> {
+    let mut found = Vec::new();
+    for table in TABLES {
+        let exists = if table == "meta" {
+            !read::<MetaRow>(conn).await?.is_empty()
+        } else {
+            let (exists,): (bool,) =
+                sqlx::query_as(&format!("SELECT EXISTS (SELECT 1 FROM {table})"))
+                    .fetch_one(&mut *conn)
+                    .await?;
+            exists
+        };
+        if exists {
+            found.push(table);
+        }
+    }
+    Ok(found)
 }

@@ -4,6 +4,7 @@
 
 use async_trait::async_trait;
 
+use super::transfer::{Table, insert_rows};
 use super::{Conn, Store, invitations};
 use crate::domain::{Digest, Email, Page, Role, TenantId, Timestamp, UserId};
 use crate::store::columns::{NO_PASSWORD, last_administrator};
@@ -13,11 +14,8 @@ use crate::store::{
     User, UserStore,
 };
 
-/// A user's columns, named as [`User`]'s fields; an account with no password yet reads `None`.
-const USER_COLUMNS: &str =
-    "id, email, first_name, last_name, NULLIF(password_hash, '') AS password_hash, created_at";
-
-// The `''` that `NULLIF` reads as "no password" above and in `invitation_by_link`.
+// The `''` that `NULLIF` reads as "no password" in `invitation_by_link` and in the users'
+// table (`transfer.rs`, whose `User::SELECT` reads a user).
 const _: () = assert!(NO_PASSWORD.is_empty());
 
 /// A tenant's members, then its pending invitations, shown as the administrators see them
@@ -31,12 +29,6 @@ const MEMBERS_AND_INVITATIONS: &str = "\
     SELECT u.id, i.id, u.email, i.first_name, i.last_name, i.created_at, i.role, true, \
            i.created_at \
     FROM invitations i JOIN users u ON u.id = i.user_id WHERE i.tenant_id = $1";
-
-#[derive(sqlx::FromRow)]
-struct RoleSince {
-    role: Role,
-    since: Timestamp,
-}
 
 #[async_trait]
 impl UserStore for Store {
@@ -190,7 +182,7 @@ impl UserStore for Store {
 
     async fn user(&self, id: UserId) -> StoreResult<Option<User>> {
         Ok(
-            sqlx::query_as(&format!("SELECT {USER_COLUMNS} FROM users WHERE id = $1"))
+            sqlx::query_as(&format!("SELECT {} FROM users WHERE id = $1", User::SELECT))
                 .bind(id)
                 .fetch_optional(&self.pool)
                 .await?,
@@ -199,7 +191,8 @@ impl UserStore for Store {
 
     async fn user_by_email(&self, email: &Email) -> StoreResult<Option<User>> {
         Ok(sqlx::query_as(&format!(
-            "SELECT {USER_COLUMNS} FROM users WHERE email = $1"
+            "SELECT {} FROM users WHERE email = $1",
+            User::SELECT
         ))
         .bind(email.as_str())
         .fetch_optional(&self.pool)
@@ -209,11 +202,7 @@ impl UserStore for Store {
     async fn add_membership(&self, user: UserId, tenant: TenantId, role: Role) -> StoreResult<()> {
         let mut tx = self.pool.begin().await?;
         // The operator's word replaces a pending invitation (and so its link).
-        sqlx::query("DELETE FROM invitations WHERE user_id = $1 AND tenant_id = $2")
-            .bind(user)
-            .bind(tenant)
-            .execute(&mut *tx)
-            .await?;
+        delete_of(&mut tx, "invitations", user, tenant).await?;
         insert_membership(&mut tx, user, tenant, role, Timestamp::now()).await?;
         Ok(tx.commit().await?)
     }
@@ -222,14 +211,7 @@ impl UserStore for Store {
         let mut tx = self.begin_write().await?;
         lock_tenant(&mut tx, tenant).await?;
         // A pending invitation goes with its link: it can no longer be accepted.
-        let uninvited =
-            sqlx::query("DELETE FROM invitations WHERE user_id = $1 AND tenant_id = $2")
-                .bind(user)
-                .bind(tenant)
-                .execute(&mut *tx)
-                .await?
-                .rows_affected()
-                > 0;
+        let uninvited = delete_of(&mut tx, "invitations", user, tenant).await?;
         let Some(current) = current_role(&mut tx, user, tenant).await? else {
             tx.commit().await?;
             return Ok(uninvited);
@@ -237,19 +219,11 @@ impl UserStore for Store {
         // Refused: dropping the transaction keeps everything, the invitation included.
         keep_an_administrator(&mut tx, tenant, current).await?;
         // The keys go with the membership (ON DELETE CASCADE).
-        sqlx::query("DELETE FROM memberships WHERE user_id = $1 AND tenant_id = $2")
-            .bind(user)
-            .bind(tenant)
-            .execute(&mut *tx)
-            .await?;
+        delete_of(&mut tx, "memberships", user, tenant).await?;
         // Tokens issued for the tenant end for good. (Tokens issued for another tenant, and
         // web sessions, do not reach this one again either: a sign-in covers only the
         // memberships that had begun by then, and a new one begins if the user is added back.)
-        sqlx::query("DELETE FROM tokens WHERE user_id = $1 AND tenant_id = $2")
-            .bind(user)
-            .bind(tenant)
-            .execute(&mut *tx)
-            .await?;
+        delete_of(&mut tx, "tokens", user, tenant).await?;
         self.announce(&mut tx, Change::Members { tenant }).await?;
         tx.commit().await?;
         Ok(true)
@@ -272,16 +246,31 @@ impl UserStore for Store {
         user: UserId,
         tenant: TenantId,
     ) -> StoreResult<Option<(Role, Timestamp)>> {
-        let row: Option<RoleSince> = sqlx::query_as(
-            "SELECT role, created_at AS since FROM memberships \
-             WHERE user_id = $1 AND tenant_id = $2",
+        Ok(sqlx::query_as(
+            "SELECT role, created_at FROM memberships WHERE user_id = $1 AND tenant_id = $2",
         )
         .bind(user)
         .bind(tenant)
         .fetch_optional(&self.pool)
-        .await?;
-        Ok(row.map(|row| (row.role, row.since)))
+        .await?)
     }
+}
+
+/// Deletes the user's rows of `table` (invitations, memberships, tokens) for the tenant, inside
+/// the caller's transaction; whether there were any.
+async fn delete_of(
+    conn: &mut Conn,
+    table: &str,
+    user: UserId,
+    tenant: TenantId,
+) -> StoreResult<bool> {
+    let sql = format!("DELETE FROM {table} WHERE user_id = $1 AND tenant_id = $2");
+    let deleted = sqlx::query(&sql)
+        .bind(user)
+        .bind(tenant)
+        .execute(conn)
+        .await?;
+    Ok(deleted.rows_affected() > 0)
 }
 
 /// Takes the tenant's row lock for the rest of the transaction: every change that could drop
@@ -351,19 +340,15 @@ async fn insert_user(
     role: Role,
 ) -> StoreResult<()> {
     let now = Timestamp::now();
-    sqlx::query(
-        "INSERT INTO users (id, email, first_name, last_name, password_hash, created_at) \
-         VALUES ($1, $2, $3, $4, $5, $6)",
-    )
-    .bind(user.id)
-    .bind(user.email.as_str())
-    .bind(&user.first_name)
-    .bind(&user.last_name)
-    .bind(user.password_hash.as_deref().unwrap_or(NO_PASSWORD))
-    .bind(now)
-    .execute(&mut *conn)
-    .await
-    .map_err(|e| {
+    let row = User {
+        id: user.id,
+        email: user.email.as_str().to_string(),
+        first_name: user.first_name.clone(),
+        last_name: user.last_name.clone(),
+        password_hash: user.password_hash.clone(),
+        created_at: now,
+    };
+    insert_rows(conn, &[&row]).await.map_err(|e| {
         conflict_or_internal(e, &format!("a user with the email {} exists", user.email))
     })?;
     insert_membership(conn, user.id, tenant, role, now).await

@@ -4,7 +4,7 @@
 
 use async_trait::async_trait;
 
-use super::{SqliteStore, bump_revocation_epoch};
+use super::SqliteStore;
 use crate::store::{Change, ChangeFeed, ChangeListener, StoreError, StoreResult};
 
 impl SqliteStore {
@@ -18,7 +18,12 @@ impl SqliteStore {
         change: Change,
     ) -> StoreResult<()> {
         if change.revokes_credentials() {
-            bump_revocation_epoch(tx).await?;
+            sqlx::query(
+                "UPDATE meta SET value = CAST(CAST(value AS INTEGER) + 1 AS TEXT) \
+                 WHERE key = 'revocation_epoch'",
+            )
+            .execute(tx)
+            .await?;
         }
         Ok(())
     }

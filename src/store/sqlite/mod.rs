@@ -143,14 +143,3 @@ impl SqliteStore {
         }
     }
 }
-
-/// Raises the revocation epoch inside the caller's transaction.
-async fn bump_revocation_epoch(tx: &mut sqlx::SqliteConnection) -> StoreResult<()> {
-    sqlx::query(
-        "UPDATE meta SET value = CAST(CAST(value AS INTEGER) + 1 AS TEXT) \
-         WHERE key = 'revocation_epoch'",
-    )
-    .execute(tx)
-    .await?;
-    Ok(())
-}
