@@ -257,11 +257,8 @@ impl FlowStore for Store {
         draft: &FlowDraft,
         author: UserId,
     ) -> StoreResult<Option<FlowRecord>> {
-        let mode = GraphMode::Update(Edit::default());
-        match self
-            .write_flow(tenant, header_write(id, mode, draft, author))
-            .await
-        {
+        let write = header_write(id, GraphMode::Update(Edit::default()), draft, author);
+        match self.write_flow(tenant, write).await {
             Err(StoreError::Missing(_)) => Ok(None),
             other => other.map(Some),
         }
@@ -364,11 +361,8 @@ impl FlowStore for Store {
         }
         let mut flows = Vec::with_capacity(batch.flows.len());
         for write in &batch.flows {
-            flows.push(
-                current_flow(&mut tx, tenant, write.id)
-                    .await?
-                    .ok_or_else(|| vanished("a flow"))?,
-            );
+            let flow = current_flow(&mut tx, tenant, write.id).await?;
+            flows.push(flow.ok_or_else(|| vanished("a flow"))?);
         }
         // Announced once, from the batch's own transaction.
         if !flows.is_empty() {

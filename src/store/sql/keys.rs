@@ -78,12 +78,10 @@ impl KeyStore for Store {
 #[async_trait]
 impl TokenStore for Store {
     async fn insert_token(&self, token: NewToken) -> StoreResult<()> {
-        let mut tx = self.pool.begin().await?;
-        sweep_and_insert(&mut tx, &token, token.created_at)
+        sweep_and_insert(self, &token, token.created_at)
             .await
             // The token's key deleted before the token was stored: the token would grant nothing.
-            .map_err(|error| missing_or_internal(error, "the API key is gone"))?;
-        Ok(tx.commit().await?)
+            .map_err(|error| missing_or_internal(error, "the API key is gone"))
     }
 
     async fn token_by_digest(&self, digest: &Digest) -> StoreResult<Option<TokenGrant>> {

@@ -11,9 +11,7 @@ use crate::store::{Change, NewSession, SessionGrant, SessionStore, StoreError, S
 #[async_trait]
 impl SessionStore for Store {
     async fn insert_session(&self, session: NewSession) -> StoreResult<()> {
-        let mut tx = self.pool.begin().await?;
-        sweep_and_insert(&mut tx, &session, session.created_at).await?;
-        Ok(tx.commit().await?)
+        Ok(sweep_and_insert(self, &session, session.created_at).await?)
     }
 
     async fn session_by_digest(&self, digest: &Digest) -> StoreResult<Option<SessionGrant>> {

@@ -12,13 +12,10 @@ use crate::store::{NewShare, ShareStore, SharedPackage, StoreResult};
 #[async_trait]
 impl ShareStore for Store {
     async fn insert_share(&self, share: NewShare) -> StoreResult<()> {
-        let mut tx = self.pool.begin().await?;
-        // An expired share grants nothing; sweeping them at each issue keeps the table small.
-        sweep_and_insert(&mut tx, &share, share.created_at)
+        sweep_and_insert(self, &share, share.created_at)
             .await
             // The flow (or its tenant) deleted while its package was being read.
-            .map_err(|error| missing_or_internal(error, "this tenant has no such flow"))?;
-        Ok(tx.commit().await?)
+            .map_err(|error| missing_or_internal(error, "this tenant has no such flow"))
     }
 
     async fn shared_package(
@@ -42,26 +39,15 @@ impl ShareStore for Store {
         flow: FlowId,
         digest: Option<&Digest>,
     ) -> StoreResult<u64> {
-        let result = match digest {
-            Some(digest) => {
-                sqlx::query(
-                    "DELETE FROM package_shares \
-                     WHERE tenant_id = $1 AND flow_id = $2 AND digest = $3",
-                )
-                .bind(tenant)
-                .bind(flow)
-                .bind(digest)
-                .execute(&self.pool)
-                .await?
-            }
-            None => {
-                sqlx::query("DELETE FROM package_shares WHERE tenant_id = $1 AND flow_id = $2")
-                    .bind(tenant)
-                    .bind(flow)
-                    .execute(&self.pool)
-                    .await?
-            }
-        };
+        let result = sqlx::query(
+            "DELETE FROM package_shares \
+             WHERE tenant_id = $1 AND flow_id = $2 AND ($3 IS NULL OR digest = $3)",
+        )
+        .bind(tenant)
+        .bind(flow)
+        .bind(digest)
+        .execute(&self.pool)
+        .await?;
         Ok(result.rows_affected())
     }
 }

@@ -244,24 +244,14 @@ impl SnapshotStore for Store {
         flow: Option<FlowId>,
         filter: Option<&FlowFilter>,
     ) -> StoreResult<Vec<FlowRecord>> {
-        let rows: Vec<VersionRow> = match flow {
-            Some(flow) => sqlx::query_as(concat!(
-                select_snapshots!(),
-                " WHERE f.tenant_id = $1 AND ",
-                running!(),
-                " AND f.flow_id = $2",
-                by_name!("f.flow_id")
-            ))
-            .bind(tenant)
-            .bind(flow),
-            None => sqlx::query_as(concat!(
-                select_snapshots!(),
-                " WHERE f.tenant_id = $1 AND ",
-                running!(),
-                by_name!("f.flow_id")
-            ))
-            .bind(tenant),
-        }
+        let rows: Vec<VersionRow> = sqlx::query_as(concat!(
+            select_snapshots!(),
+            " WHERE f.tenant_id = $1 AND ($2 IS NULL OR f.flow_id = $2) AND ",
+            running!(),
+            by_name!("f.flow_id")
+        ))
+        .bind(tenant)
+        .bind(flow)
         .fetch_all(&self.pool)
         .await?;
         Ok(passing(records(rows)?, filter))

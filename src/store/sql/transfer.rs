@@ -195,16 +195,19 @@ pub(super) async fn insert_rows<T: Table>(conn: &mut Conn, rows: &[&T]) -> Resul
     Ok(())
 }
 
-/// Stores a sign-in's token or session, or a share, first sweeping the table's expired rows by
-/// `now`: they are useless, and sweeping them at each insert keeps the table small.
+/// Stores a sign-in's token or session, or a share, in its own transaction, first sweeping the
+/// table's expired rows by `now`: they are useless, and sweeping them at each insert keeps the
+/// table small.
 pub(super) async fn sweep_and_insert<T: Table>(
-    conn: &mut Conn,
+    store: &Store,
     row: &T,
     now: Timestamp,
 ) -> Result<(), sqlx::Error> {
+    let mut tx = store.pool.begin().await?;
     let sweep = format!("DELETE FROM {} WHERE expires_at < $1", T::NAME);
-    sqlx::query(&sweep).bind(now).execute(&mut *conn).await?;
-    insert_rows(conn, &[row]).await
+    sqlx::query(&sweep).bind(now).execute(&mut *tx).await?;
+    insert_rows(&mut tx, &[row]).await?;
+    tx.commit().await
 }
 
 /// Passes the dump's fields, in [`TABLES`] order, to `$then!`.
