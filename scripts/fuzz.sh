@@ -64,10 +64,15 @@ common=(--checks all --max-examples "$examples" --seed 4 --workers 1 --no-color
     --phases examples,coverage,fuzzing
     --generation-database none --suppress-health-check all)
 status=0
+# Left out: installing a service from its connector's URL, which keyflow answers with a
+# documented 501 Not Implemented whatever the body (it never calls a connector; docs/API.md
+# says why a 5xx). schemathesis flags every 5xx (its `--checks all` outranks a per-operation
+# setting), and there is nothing in the body to fuzz: tests/api/clients.rs and the
+# conformance test check that answer.
 echo "== with an API key and its tenant" >&2
 "${st[@]}" --config-file "$root/scripts/schemathesis.toml" run "$base/api/openapi.json" "${common[@]}" \
     -H "x-boomi-flow-api-key: $key" -H "manywhotenant: $tenant" \
-    --exclude-path-regex '^/api/admin/1/users/me(/keys.*)?$|^/api/draw/1/authentication/' \
+    --exclude-path-regex '^/api/admin/1/users/me(/keys.*)?$|^/api/draw/1/authentication/|^/api/draw/1/element/service/install$' \
     "$@" || status=$?
 echo "== with a sign-in token: the operations that refuse API keys" >&2
 "${st[@]}" --config-file "$root/scripts/schemathesis.toml" run "$base/api/openapi.json" "${common[@]}" \

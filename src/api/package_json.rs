@@ -104,6 +104,9 @@ impl PackageConflictResponse {
 #[schema(as = SharedPackageRequestAPI)]
 pub struct SharedPackageRequest {
     /// The token `POST /api/package/1/flow/{flow}/share` answered.
+    // Read as optional so that a body without one gets keyflow's own 422 naming the field;
+    // described as the required string it is.
+    #[schema(value_type = String, required = true)]
     pub token: Option<String>,
 }
 

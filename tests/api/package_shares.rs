@@ -383,14 +383,12 @@ async fn garbage_tokens_are_refused_as_unknown_ones_and_bodies_without_one_are_4
         long.as_str(),
         "kfs_\u{202e}'; DROP TABLE package_shares; --",
         "../../etc/passwd",
+        "  ",
+        "",
     ] {
         assert_dead(import(&app, &key, "", &json!({ "token": token })).await).await;
     }
-    for body in [
-        json!({}),
-        json!({ "token": null }),
-        json!({ "token": "  " }),
-    ] {
+    for body in [json!({}), json!({ "token": null })] {
         let message = assert_error(
             import(&app, &key, "", &body).await,
             StatusCode::UNPROCESSABLE_ENTITY,
