@@ -8,7 +8,7 @@ use std::collections::{BTreeSet, HashMap};
 use serde_json::Value;
 use uuid::Uuid;
 
-use crate::api::graph_json::{GraphSubElement, GraphSubflow, GraphWait};
+use crate::api::graph_json::{CanvasRefs, GraphSubElement, GraphSubflow, GraphWait};
 use crate::domain::element::{ElementKind, FlowElementKind};
 use crate::domain::{FlowId, TenantId, Timestamp};
 use crate::http::error::ApiError;
@@ -94,12 +94,14 @@ impl Names {
             .filter(|(found, _)| *found == kind)
             .map(|(_, name)| name.clone())
     }
+}
 
+impl CanvasRefs for Names {
     /// `subflow`, for an element whose document has a `subflow` object (Boomi's `SubflowAPI`):
     /// the flow it calls (`flowId.id`) under that flow's name now (else the document's
     /// `flowDeveloperName`, for a flow the tenant no longer has). `isSetAsValue` when the flow
     /// is chosen by a value at run time (`subflow.value.id`); then the name is the value's.
-    pub(crate) fn subflow(&self, document: &JsonObject) -> Option<GraphSubflow> {
+    fn subflow(&self, document: &JsonObject) -> Option<GraphSubflow> {
         let subflow = object(document, "subflow")?;
         let flow = nested_id(subflow, "flowId");
         let value = nested_id(subflow, "value");
@@ -118,7 +120,7 @@ impl Names {
 
     /// `page`, for an element whose `pageElementId` is a UUID: that page under its name now
     /// (else the document's `pageElementDeveloperName`).
-    pub(crate) fn page(&self, document: &JsonObject) -> Option<GraphSubElement> {
+    fn page(&self, document: &JsonObject) -> Option<GraphSubElement> {
         let id = uuid(document.get("pageElementId"))?;
         let developer_name = self
             .element(Some(id), ElementKind::Page)
@@ -130,7 +132,7 @@ impl Names {
     /// duration (a part it lacks is 0, as Boomi's integers are never null), `relative`,
     /// `absoluteDate` (when it is an RFC 3339 date-time) and the name of the value it waits
     /// on (that value's name now, else the document's `valueDeveloperName`).
-    pub(crate) fn wait(&self, document: &JsonObject) -> Option<GraphWait> {
+    fn wait(&self, document: &JsonObject) -> Option<GraphWait> {
         let wait = object(document, "wait")?;
         let part = |field: &str| {
             wait.get(field)

@@ -7,7 +7,6 @@ use serde_json::Value;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-use crate::api::canvas_refs::Names;
 use crate::api::element_json::render_flow_element;
 use crate::api::flow_json::{FlowIdOut, FlowResponse};
 use crate::domain::element::FlowElementKind;
@@ -249,9 +248,17 @@ fn id(value: Option<&Value>) -> Option<Uuid> {
         .and_then(|text| Uuid::try_parse(text.trim()).ok())
 }
 
+/// What the canvas shows a map element refers to (`subflow`, `page`, `wait`), with the names
+/// looked up (`api::canvas_refs::Names`); a trait, so that the wire types import no lookups.
+pub trait CanvasRefs {
+    fn subflow(&self, document: &JsonObject) -> Option<GraphSubflow>;
+    fn page(&self, document: &JsonObject) -> Option<GraphSubElement>;
+    fn wait(&self, document: &JsonObject) -> Option<GraphWait>;
+}
+
 impl FlowGraph2 {
     /// The canvas of the graph, with what its map elements refer to named by `names`.
-    pub fn new(graph: &Graph, names: &Names) -> Self {
+    pub fn new(graph: &Graph, names: &impl CanvasRefs) -> Self {
         let map_elements = graph
             .of_kind(FlowElementKind::Map)
             .map(|element| {

@@ -8,6 +8,7 @@ use async_trait::async_trait;
 use uuid::Uuid;
 
 use super::elements::{Builders, ElementRow, who, write_element};
+use super::flow_lock::no_flow;
 use super::{Conn, Store, graph};
 use crate::domain::element::FlowElementKind;
 use crate::domain::flow::FlowDraft;
@@ -147,10 +148,6 @@ pub(super) fn records(rows: Vec<VersionRow>) -> StoreResult<Vec<FlowRecord>> {
     rows.into_iter().map(VersionRow::into_record).collect()
 }
 
-pub(super) fn no_flow(id: FlowId) -> StoreError {
-    StoreError::Missing(format!("this tenant has no flow {id}"))
-}
-
 /// The flow being edited, read on `conn` (inside a write's transaction, to return what it
 /// wrote).
 pub(super) async fn current_flow(
@@ -180,28 +177,6 @@ fn header_write(id: FlowId, mode: GraphMode, draft: &FlowDraft, author: UserId) 
         uses: None,
         author,
     }
-}
-
-/// What a flow's writes decide on, as its lock reads it: who holds it, its current version and
-/// editing token.
-#[derive(sqlx::FromRow)]
-pub(super) struct Locked {
-    pub(super) tenant_id: TenantId,
-    pub(super) version_id: VersionId,
-    pub(super) editing_token: DbUuid,
-}
-
-/// Locks the flow's row for the rest of the transaction, whichever tenant holds it. `NO KEY
-/// UPDATE` is the lock `UPDATE flows` takes itself, and leaves free the key-share locks of
-/// foreign-key checks (inserting the flow's elements, uses and snapshots).
-pub(super) async fn lock_flow(tx: &mut Conn, id: FlowId) -> StoreResult<Option<Locked>> {
-    Ok(sqlx::query_as(concat!(
-        "SELECT tenant_id, version_id, editing_token FROM flows WHERE id = $1",
-        row_lock!(no_key_update)
-    ))
-    .bind(id)
-    .fetch_optional(tx)
-    .await?)
 }
 
 impl Store {

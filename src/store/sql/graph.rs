@@ -11,7 +11,7 @@ use std::collections::HashMap;
 
 use uuid::Uuid;
 
-use super::flows::{lock_flow, no_flow};
+use super::flow_lock::{lock_flow, no_flow};
 use super::graph_elements::{Stamped, changed_by_other, replace_elements, stored_elements};
 use super::{Conn, Store};
 use crate::domain::element::{FlowElementKind, start_document};

@@ -3,8 +3,8 @@
 //! two writes here; the invitations' reads stay with the member lists.
 
 use super::Store;
+use super::memberships::{current_role, insert_membership};
 use super::transfer::Table;
-use super::users::{current_role, insert_membership};
 use crate::domain::{Digest, TenantId, Timestamp, UserId};
 use crate::store::columns::NO_PASSWORD;
 use crate::store::sql_errors::conflict_or_internal;

@@ -26,10 +26,12 @@ use super::{Conn, Db, OWN_META_KEYS, Store};
 mod elements;
 #[macro_use]
 mod flows;
+mod flow_lock;
 mod graph;
 mod graph_elements;
 mod invitations;
 mod keys;
+mod memberships;
 mod meta;
 mod sessions;
 mod shares;

@@ -5,7 +5,8 @@
 
 use async_trait::async_trait;
 
-use super::flows::{Locked, VersionRow, lock_flow, no_flow, records};
+use super::flow_lock::{Locked, lock_flow, no_flow};
+use super::flows::{VersionRow, records};
 use super::{Conn, Store};
 use crate::domain::{FlowFilter, FlowId, TenantId, Timestamp, VersionId, new_id};
 use crate::store::columns::moved;

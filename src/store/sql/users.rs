@@ -4,14 +4,15 @@
 
 use async_trait::async_trait;
 
+use super::memberships::{current_role, insert_membership};
 use super::transfer::{Table, insert_rows};
 use super::{Conn, Store, invitations};
 use crate::domain::{Digest, Email, Page, Role, TenantId, Timestamp, UserId};
 use crate::store::columns::{NO_PASSWORD, last_administrator};
 use crate::store::sql_errors::conflict_or_internal;
 use crate::store::{
-    Change, InvitationGrant, Member, Membership, NewInvitation, NewUser, StoreError, StoreResult,
-    User, UserStore,
+    Change, InvitationGrant, Member, Membership, NewInvitation, NewUser, StoreResult, User,
+    UserStore,
 };
 
 // The `''` that `NULLIF` reads as "no password" in `invitation_by_link` and in the users'
@@ -296,21 +297,6 @@ async fn lock_tenant(conn: &mut Conn, tenant: TenantId) -> StoreResult<()> {
     Ok(())
 }
 
-/// The user's role in the tenant, read inside the caller's transaction.
-pub(super) async fn current_role(
-    conn: &mut Conn,
-    user: UserId,
-    tenant: TenantId,
-) -> StoreResult<Option<Role>> {
-    let row: Option<(Role,)> =
-        sqlx::query_as("SELECT role FROM memberships WHERE user_id = $1 AND tenant_id = $2")
-            .bind(user)
-            .bind(tenant)
-            .fetch_optional(conn)
-            .await?;
-    Ok(row.map(|(role,)| role))
-}
-
 /// Refuses when the user is the tenant's only administrator. Call with the tenant locked.
 async fn keep_an_administrator(
     conn: &mut Conn,
@@ -352,29 +338,4 @@ async fn insert_user(
         conflict_or_internal(e, &format!("a user with the email {} exists", user.email))
     })?;
     insert_membership(conn, user.id, tenant, role, now).await
-}
-
-/// Adds a membership; Missing when the tenant does not exist, Conflict when already a member.
-pub(super) async fn insert_membership(
-    conn: &mut Conn,
-    user: UserId,
-    tenant: TenantId,
-    role: Role,
-    now: Timestamp,
-) -> StoreResult<()> {
-    let result = sqlx::query(
-        "INSERT INTO memberships (user_id, tenant_id, role, created_at) \
-         SELECT $1, id, $2, $3 FROM tenants WHERE id = $4",
-    )
-    .bind(user)
-    .bind(role)
-    .bind(now)
-    .bind(tenant)
-    .execute(conn)
-    .await
-    .map_err(|e| conflict_or_internal(e, "the user is already a member of that tenant"))?;
-    if result.rows_affected() == 0 {
-        return Err(StoreError::Missing(format!("there is no tenant {tenant}")));
-    }
-    Ok(())
 }
