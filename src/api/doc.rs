@@ -8,6 +8,7 @@ use std::sync::OnceLock;
 use axum::http::header;
 use axum::response::IntoResponse;
 use utoipa::openapi::path::{ParameterBuilder, ParameterIn};
+use utoipa::openapi::schema::AnyOfBuilder;
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, SecurityRequirement, SecurityScheme};
 use utoipa::openapi::{KnownFormat, ObjectBuilder, Required, SchemaFormat, Type};
 use utoipa::{IntoResponses, Modify, OpenApi, ToSchema};
@@ -195,12 +196,23 @@ impl Modify for Security {
             .required(Required::False)
             .description(Some(
                 "The tenant to act in. With a key it must be the key's tenant; with a token it \
-                 picks one of the user's tenants (default: the one the token was issued for).",
+                 picks one of the user's tenants (default: the one the token was issued for). \
+                 Empty or `null` (any case) is read as no header.",
             ))
+            // A tenant id, or what a script sends for an unset one (empty, or `null` in any
+            // case), which keyflow reads as no header.
             .schema(Some(
-                ObjectBuilder::new()
-                    .schema_type(Type::String)
-                    .format(Some(SchemaFormat::KnownFormat(KnownFormat::Uuid))),
+                AnyOfBuilder::new()
+                    .item(
+                        ObjectBuilder::new()
+                            .schema_type(Type::String)
+                            .format(Some(SchemaFormat::KnownFormat(KnownFormat::Uuid))),
+                    )
+                    .item(
+                        ObjectBuilder::new()
+                            .schema_type(Type::String)
+                            .pattern(Some(r"^[ \t]*([nN][uU][lL][lL])?[ \t]*$")),
+                    ),
             ))
             .build();
         for item in openapi.paths.paths.values_mut() {
