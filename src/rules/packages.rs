@@ -250,13 +250,7 @@ async fn refuse_missing(
             }
         }
     }
-    if unknown.is_empty() {
-        return Ok(());
-    }
-    let ids: Vec<Uuid> = unknown.keys().copied().collect();
-    for held in store.elements_by_ids(tenant, &ids).await? {
-        unknown.remove(&held.id);
-    }
+    drop_held(store, tenant, &mut unknown).await?;
     if unknown.is_empty() {
         return Ok(());
     }
@@ -275,6 +269,23 @@ async fn refuse_missing(
             String::new()
         }
     )))
+}
+
+/// Removes from `unknown` the ids of elements the tenant holds, in one read (none when it is
+/// empty): what is left is referred to but held nowhere.
+pub(crate) async fn drop_held<T>(
+    store: &dyn Store,
+    tenant: TenantId,
+    unknown: &mut BTreeMap<Uuid, T>,
+) -> Result<(), RuleError> {
+    if unknown.is_empty() {
+        return Ok(());
+    }
+    let ids: Vec<Uuid> = unknown.keys().copied().collect();
+    for held in store.elements_by_ids(tenant, &ids).await? {
+        unknown.remove(&held.id);
+    }
+    Ok(())
 }
 
 /// The element ids a document refers to: UUID strings under a field whose name ends in

@@ -14,7 +14,7 @@ use uuid::Uuid;
 
 use crate::domain::TenantId;
 use crate::rules::RuleError;
-use crate::rules::packages::element_references;
+use crate::rules::packages::{drop_held, element_references};
 use crate::store::{JsonObject, Store};
 
 /// At most this many unknown references are named in one refusal; the rest are counted.
@@ -47,13 +47,7 @@ pub async fn refuse_unknown(
             }
         }
     }
-    if unknown.is_empty() {
-        return Ok(());
-    }
-    let ids: Vec<Uuid> = unknown.keys().copied().collect();
-    for held in store.elements_by_ids(tenant, &ids).await? {
-        unknown.remove(&held.id);
-    }
+    drop_held(store, tenant, &mut unknown).await?;
     if unknown.is_empty() {
         return Ok(());
     }
