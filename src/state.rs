@@ -155,6 +155,10 @@ impl Authenticator for AppState {
     fn throttle(&self) -> &FailureThrottle {
         &self.throttle
     }
+
+    fn key_rules(&self) -> Keys<'_> {
+        self.keys()
+    }
 }
 
 impl BodyLimit for AppState {

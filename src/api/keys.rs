@@ -1,6 +1,6 @@
 //! The user's API keys: `GET`/`POST /api/admin/1/users/me/keys`,
-//! `POST …/keys/{name}/reveal`, `DELETE …/keys/{name}` (`UserTenantAPIKey`). Only a signed-in
-//! user (a token), never an API key, may call these.
+//! `POST …/keys/{name}/reveal`, `POST …/keys/{name}/rotate`, `DELETE …/keys/{name}`
+//! (`UserTenantAPIKey`). Only a signed-in user (a token), never an API key, may call these.
 
 use axum::Json;
 use axum::extract::State;
@@ -12,7 +12,7 @@ use utoipa_axum::routes;
 use crate::api::doc::{AuthErrors, BodyErrors, Conflict, Forbidden, NotFound};
 use crate::domain::{KeyName, TenantId, Timestamp};
 use crate::http::error::ApiError;
-use crate::http::json::{JsonBody, Segment};
+use crate::http::json::{JsonBody, OptionalJsonBody, Segment, integral};
 use crate::http::{Interactive, Principal};
 use crate::rules::keys::{self as key_management, KeyView};
 use crate::state::AppState;
@@ -22,6 +22,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(list, create))
         .routes(routes!(remove))
         .routes(routes!(reveal))
+        .routes(routes!(rotate))
 }
 
 /// `UserTenantAPIKey`.
@@ -33,6 +34,10 @@ pub struct UserTenantApiKey {
     pub api_key: Option<String>,
     pub created_at: Timestamp,
     pub tenant_id: Option<TenantId>,
+    /// keyflow's extension: when the key stops working; null: never.
+    pub expires_at: Option<Timestamp>,
+    /// keyflow's extension: when a rotation last gave the key a new value; null: never.
+    pub rotated_at: Option<Timestamp>,
 }
 
 impl From<KeyView> for UserTenantApiKey {
@@ -42,6 +47,8 @@ impl From<KeyView> for UserTenantApiKey {
             api_key: view.value,
             created_at: view.created_at,
             tenant_id: Some(view.tenant_id),
+            expires_at: view.expires_at,
+            rotated_at: view.rotated_at,
         }
     }
 }
@@ -66,6 +73,22 @@ struct NewKeyRequest {
     /// One of the user's tenants; when absent, the tenant in `manywhotenant` (else 422).
     #[schema(value_type = String, format = Uuid)]
     tenant_id: Option<String>,
+    /// When the key stops working (RFC 3339), in the future and within the tenant's maximum
+    /// key lifetime; absent or null: never, which a tenant with a maximum refuses (422).
+    #[schema(value_type = Option<String>, format = DateTime)]
+    expires_at: Option<String>,
+}
+
+/// The rotate request.
+#[derive(Deserialize, ToSchema, Default)]
+#[serde(rename_all = "camelCase")]
+#[schema(as = RotateApiKeyRequest)]
+struct RotateRequest {
+    /// How long the old value keeps working, in seconds: 0 (the default) to 2592000 (30
+    /// days); never past the key's expiry.
+    #[schema(minimum = 0, maximum = 2592000)]
+    #[serde(default, deserialize_with = "integral")]
+    overlap_seconds: Option<i64>,
 }
 
 /// The user's keys in every tenant, oldest first; `apiKey` follows the reveal policy.
@@ -116,15 +139,73 @@ async fn create(
             )
         })?,
     };
+    let expires_at = request
+        .expires_at
+        .as_deref()
+        .map(|text| {
+            Timestamp::parse(text.trim()).map_err(|error| {
+                ApiError::Unprocessable(format!("invalid field: expiresAt: {}", error.0))
+            })
+        })
+        .transpose()?;
     let view = key_management::create(
         &state.keys(),
         principal.user_id,
         principal.signed_in_at(),
         tenant,
         name,
+        expires_at,
     )
     .await?;
     Ok(Json(view.into()))
+}
+
+/// A new value for a key, under the same name and settings, shown once; the old value keeps
+/// working for `overlapSeconds`, then answers 401 saying it was rotated (keyflow's extension).
+#[utoipa::path(
+    post,
+    path = "/api/admin/1/users/me/keys/{name}/rotate",
+    tag = "Admin Users",
+    params(("name" = String, Path, description = "The key's name")),
+    security(("token" = [])),
+    request_body = RotateRequest,
+    responses(
+        (status = 200, description = "The key, with its new value", body = UserTenantApiKey),
+        Forbidden, NotFound, Conflict, BodyErrors, AuthErrors,
+    )
+)]
+async fn rotate(
+    State(state): State<AppState>,
+    Interactive(principal, _): Interactive,
+    Segment(name): Segment,
+    OptionalJsonBody(request): OptionalJsonBody<RotateRequest>,
+) -> Result<Json<UserTenantApiKey>, ApiError> {
+    let overlap = overlap(request.unwrap_or_default().overlap_seconds)?;
+    let view = key_management::rotate(
+        &state.keys(),
+        principal.user_id,
+        principal.signed_in_at(),
+        &name,
+        header_tenant(&principal),
+        overlap,
+    )
+    .await?;
+    Ok(Json(view.into()))
+}
+
+/// `overlapSeconds`, 0 when absent; out of 0..=30 days is a 422.
+fn overlap(seconds: Option<i64>) -> Result<std::time::Duration, ApiError> {
+    let seconds = seconds.unwrap_or(0);
+    u64::try_from(seconds)
+        .ok()
+        .filter(|seconds| *seconds <= key_management::MAX_ROTATION_OVERLAP_SECONDS)
+        .map(std::time::Duration::from_secs)
+        .ok_or_else(|| {
+            ApiError::Unprocessable(format!(
+                "invalid field: overlapSeconds must be from 0 to {} (30 days); {seconds} is not",
+                key_management::MAX_ROTATION_OVERLAP_SECONDS
+            ))
+        })
 }
 
 /// A key's value, recorded in the audit log (keyflow's extension: Boomi lists values instead).

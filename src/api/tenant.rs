@@ -14,6 +14,7 @@ use crate::domain::{TenantDeveloperName, TenantId, Timestamp, prose};
 use crate::http::Administrator;
 use crate::http::error::ApiError;
 use crate::http::json::{JsonBody, TextQuery};
+use crate::rules::keys as key_management;
 use crate::state::AppState;
 use crate::store::Tenant;
 
@@ -64,7 +65,10 @@ impl TenantResponse {
             subdomain: None,
             state_settings: tenant_settings::state(),
             observability_settings: tenant_settings::observability(),
-            tenant_settings: tenant_settings::answered(tenant.settings.as_deref()),
+            tenant_settings: tenant_settings::with_key_lifetime(
+                tenant_settings::answered(tenant.settings.as_deref()),
+                tenant.max_key_lifetime_seconds,
+            ),
             external_storage_settings: tenant_settings::external_storage(),
             feature_flags: None,
             id: Some(tenant.id),
@@ -161,10 +165,18 @@ async fn update(
         Some(summary) => Some(summary).filter(|s| !s.trim().is_empty()),
         None => current.summary,
     };
-    let settings = match request.tenant_settings {
+    let mut sent_settings = request.tenant_settings;
+    let max_key_lifetime = match &mut sent_settings {
+        Some(sent) => tenant_settings::take_key_lifetime(sent)?,
+        None => None,
+    };
+    let settings = match sent_settings {
         Some(serde_json::Value::Null) | None => current.settings,
         Some(sent) => Some(tenant_settings::accepted(sent)?),
     };
+    if let Some(days) = max_key_lifetime {
+        key_management::set_max_lifetime(&state.keys(), principal.tenant_id, days).await?;
+    }
     let tenant = state
         .store
         .update_tenant(

@@ -72,6 +72,45 @@ pub(crate) fn accepted(sent: Value) -> Result<String, ApiError> {
     serde_json::to_string(&settings).map_err(|error| ApiError::Internal(error.into()))
 }
 
+/// keyflow's extension of `TenantSettingsAPI`: the tenant's maximum key lifetime in days
+/// (stored in its own column, not in the settings' text); null when there is none.
+pub(crate) const MAX_KEY_LIFETIME: &str = "maxApiKeyLifetimeDays";
+
+/// The longest maximum an administrator may set: 10 years.
+const MAX_KEY_LIFETIME_DAYS: i64 = 3650;
+
+/// Adds the tenant's maximum key lifetime to its answered `tenantSettings`.
+pub(crate) fn with_key_lifetime(mut settings: Value, seconds: Option<i64>) -> Value {
+    if let Value::Object(fields) = &mut settings {
+        let days = seconds.map(|seconds| seconds / crate::rules::keys::DAY_SECONDS);
+        fields.insert(MAX_KEY_LIFETIME.into(), json!(days));
+    }
+    settings
+}
+
+/// What a request's `tenantSettings` says of the maximum key lifetime, taken out of it (it is
+/// not kept in the settings' text): `None` when absent (left as it is), `Some(None)` for null
+/// or 0 (no maximum), `Some(Some(days))` for 1 to 3650 days; anything else is a 422.
+pub(crate) fn take_key_lifetime(sent: &mut Value) -> Result<Option<Option<i64>>, ApiError> {
+    let Some(value) = sent
+        .as_object_mut()
+        .and_then(|s| s.remove(MAX_KEY_LIFETIME))
+    else {
+        return Ok(None);
+    };
+    if value.is_null() {
+        return Ok(Some(None));
+    }
+    match value.as_i64() {
+        Some(0) => Ok(Some(None)),
+        Some(days @ 1..=MAX_KEY_LIFETIME_DAYS) => Ok(Some(Some(days))),
+        _ => Err(ApiError::Unprocessable(format!(
+            "invalid field: tenantSettings.{MAX_KEY_LIFETIME} must be a whole number of days \
+             from 1 to {MAX_KEY_LIFETIME_DAYS}, or 0 or null for no maximum"
+        ))),
+    }
+}
+
 /// `SecuritySettingsAPI` of a tenant keyflow restricts nothing for.
 pub(crate) fn security() -> Value {
     json!({

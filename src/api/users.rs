@@ -79,8 +79,9 @@ impl From<Membership> for UserTenant {
             role_id: membership.role.role_id(),
             role: Some(membership.role.wire_name().to_string()),
             is_sso: false,
-            tenant_settings: crate::api::tenant_settings::answered(
-                membership.tenant.settings.as_deref(),
+            tenant_settings: crate::api::tenant_settings::with_key_lifetime(
+                crate::api::tenant_settings::answered(membership.tenant.settings.as_deref()),
+                membership.tenant.max_key_lifetime_seconds,
             ),
         }
     }

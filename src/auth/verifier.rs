@@ -4,12 +4,21 @@
 //! the revoked grant back. The cache holds about `--key-cache-capacity` grants (quick_cache's
 //! capacity is approximate) and each for at most 10 minutes.
 //!
-//! Every refusal after the checksum — a key unknown or deleted, expired, or sent with another
-//! tenant's id — takes one path: the cache, then storage, then one verdict, [`KeyCheck::Refused`].
-//! A cached grant that is refused is looked up again rather than refused from the cache, so the
-//! time of a refusal does not tell a live key from a dead one. (Caching refusals instead would
-//! not do: an attacker's fresh made-up key always misses, and such a cache could be filled
-//! with garbage. Refusals are rare and the per-address throttle bounds them.)
+//! Every refusal after the checksum — a key unknown or deleted, expired, rotated past its
+//! overlap, or sent with another tenant's id — takes one path: the cache, then storage, then a
+//! verdict. A cached grant that is refused is looked up again rather than refused from the
+//! cache, so the time of a refusal does not tell a live key from a dead one. (Caching refusals
+//! instead would not do: an attacker's fresh made-up key always misses, and such a cache could
+//! be filled with garbage. Refusals are rare and the per-address throttle bounds them.)
+//!
+//! The verdict is [`KeyCheck::Refused`] for all of them but one: a value whose digest matched
+//! a key that has expired, or a value a rotation superseded whose overlap is over, is
+//! [`KeyCheck::Expired`], so the answer can say so and name its preview. That tells the caller
+//! nothing new: only who holds the real value can present it. It still took the same path
+//! (storage was asked), so its time tells nothing either.
+//!
+//! A value a rotation superseded is granted with its overlap's end as its expiry, so a cached
+//! grant of it stops working at that moment on every instance without any announcement.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -27,9 +36,12 @@ pub enum KeyCheck {
     Valid(KeyGrant),
     /// Wrong shape or checksum: refused without touching storage.
     Malformed,
-    /// Past the checksum but no good for this request: unknown, deleted, expired, or issued
-    /// for another tenant than the one asked for. One verdict, so no answer tells them apart.
+    /// Past the checksum but no good for this request: unknown, deleted, or issued for
+    /// another tenant than the one asked for. One verdict, so no answer tells them apart.
     Refused,
+    /// The value is a real key's, but the key expired, or a rotation superseded the value and
+    /// its overlap is over (`rotated_until` in the grant): the grant says which, and when.
+    Expired(KeyGrant),
 }
 
 /// How long a grant is served from the cache before storage is asked again, in ticks.
@@ -44,8 +56,13 @@ enum Lookup {
 
 /// Whether a grant lets its key in for `tenant` (the key's own tenant when `None`).
 fn admits(grant: &KeyGrant, tenant: Option<TenantId>) -> bool {
-    let expired = grant.expires_at.is_some_and(|at| at <= Timestamp::now());
-    !expired && tenant.is_none_or(|tenant| tenant == grant.tenant_id)
+    !expired(grant) && tenant.is_none_or(|tenant| tenant == grant.tenant_id)
+}
+
+/// Whether the presented value no longer works: the key's expiry, or the end of a superseded
+/// value's overlap (the grant's `expires_at` is the sooner of the two).
+fn expired(grant: &KeyGrant) -> bool {
+    grant.expires_at.is_some_and(|at| at <= Timestamp::now())
 }
 
 /// Verifies API keys against a cache in front of the store.
@@ -109,6 +126,7 @@ impl KeyVerifier {
         };
         match self.lookup(digest).await? {
             Some(grant) if admits(&grant, tenant) => Ok(KeyCheck::Valid(grant)),
+            Some(grant) if expired(&grant) => Ok(KeyCheck::Expired(grant)),
             _ => Ok(KeyCheck::Refused),
         }
     }

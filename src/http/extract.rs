@@ -18,6 +18,7 @@ use crate::domain::{KeyId, Role, TenantId, Timestamp, UserId};
 use crate::http::error::ApiError;
 use crate::http::scope::client_address;
 use crate::rules::access::{self, SignIn};
+use crate::rules::keys::{self as key_rules, Keys};
 use crate::store::{KeyGrant, Store, TokenGrant};
 
 pub const API_KEY_HEADER: &str = "x-boomi-flow-api-key";
@@ -45,6 +46,8 @@ pub(crate) trait Authenticator: Send + Sync {
     fn hasher(&self) -> &Hasher;
     fn verifier(&self) -> &KeyVerifier;
     fn throttle(&self) -> &FailureThrottle;
+    /// The key rules, for what a refusal records (`key.expired`).
+    fn key_rules(&self) -> Keys<'_>;
 }
 
 /// How the caller authenticated.
@@ -340,8 +343,33 @@ async fn by_api_key(
     // The verifier checks the tenant too, so that every refusal takes the same path.
     match state.verifier().verify_for(presented, tenant).await? {
         KeyCheck::Valid(grant) => for_key(&grant, tenant),
+        KeyCheck::Expired(grant) => {
+            // Recorded once per key; a failure to record is logged, and the answer stays 401.
+            if let Err(error) = key_rules::record_expired(&state.key_rules(), &grant).await {
+                tracing::error!(error = %error, "recording an expired key's audit event failed");
+            }
+            Err(key_ended(&grant))
+        }
         KeyCheck::Malformed | KeyCheck::Refused => Err(key_refused()),
     }
+}
+
+/// The 401 for a real key's value that no longer works: it says why and when, naming the
+/// value's preview (never the value). Only who holds the value can be told this.
+fn key_ended(grant: &KeyGrant) -> ApiError {
+    let preview = &grant.preview;
+    let at = grant
+        .expires_at
+        .map(|at| at.to_string())
+        .unwrap_or_default();
+    ApiError::Unauthorized(if grant.ends_by_rotation() {
+        format!(
+            "the API key {preview} was rotated: this value stopped working at {at}; use the \
+             key's new value"
+        )
+    } else {
+        format!("the API key {preview} expired at {at}")
+    })
 }
 
 /// The principal a verified key's grant makes, in the tenant `manywhotenant` names (if any):

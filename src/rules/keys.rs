@@ -1,14 +1,20 @@
-//! Creating, listing, revealing and deleting a user's API keys: the rules both the API and the
-//! web pages follow (uniqueness per user and tenant, membership, the reveal policy, audit).
+//! Creating, listing, revealing, rotating and deleting a user's API keys: the rules both the
+//! API and the web pages follow (uniqueness per user and tenant, membership, the reveal
+//! policy, expiry within the tenant's maximum, audit).
 //! Each call names the moment of the caller's sign-in: keys of a tenant whose membership began
 //! later are out of its reach ([`crate::rules::access`]).
 
 use crate::auth::api_key::{ApiKey, Hasher, Sealer};
 use crate::config::RevealPolicy;
+use std::time::Duration;
+
 use crate::domain::{KeyId, KeyName, TenantId, Timestamp, UserId};
 use crate::rules::access;
 use crate::rules::{Revoker, RuleError};
-use crate::store::{AuditEvent, KeyRecord, NewKey, Store, StoreError};
+use crate::store::{AuditEvent, KeyGrant, KeyRecord, KeyRotation, NewKey, Store, StoreError};
+
+/// The longest overlap a rotation may give the old value: 30 days.
+pub const MAX_ROTATION_OVERLAP_SECONDS: u64 = 30 * 24 * 60 * 60;
 
 /// What the key rules work with.
 pub struct Keys<'a> {
@@ -32,6 +38,10 @@ pub struct KeyView {
     pub created_at: Timestamp,
     pub tenant_id: TenantId,
     pub tenant_name: String,
+    /// When the key stops working; `None`: never.
+    pub expires_at: Option<Timestamp>,
+    /// When a rotation last gave it a new value.
+    pub rotated_at: Option<Timestamp>,
 }
 
 /// Issues a key for a tenant the user belongs to. The value is in the answer and nowhere else.
@@ -41,6 +51,7 @@ pub async fn create(
     signed_in_at: Option<Timestamp>,
     tenant: TenantId,
     name: KeyName,
+    expires_at: Option<Timestamp>,
 ) -> Result<KeyView, RuleError> {
     let not_member =
         || RuleError::NotAllowed(format!("you are not a member of the tenant {tenant}"));
@@ -50,9 +61,10 @@ pub async fn create(
     {
         return Err(not_member());
     }
+    let created_at = Timestamp::now();
+    check_expiry(keys.store, tenant, expires_at, created_at).await?;
     let key = ApiKey::generate();
     let id = KeyId::generate();
-    let created_at = Timestamp::now();
     let sealed = keys
         .reveal
         .keeps_sealed_copies()
@@ -66,7 +78,7 @@ pub async fn create(
         preview: key.preview(),
         sealed,
         created_at,
-        expires_at: None,
+        expires_at,
     };
     match keys.store.insert_key(new_key).await {
         Ok(()) => {}
@@ -87,7 +99,135 @@ pub async fn create(
         created_at,
         tenant_id: tenant,
         tenant_name,
+        expires_at,
+        rotated_at: None,
     })
+}
+
+/// Whether a new key may expire at `expires_at` in the tenant: not in the past, and within
+/// the tenant's maximum lifetime when it has one (which also refuses a key that never
+/// expires).
+pub async fn check_expiry(
+    store: &dyn Store,
+    tenant: TenantId,
+    expires_at: Option<Timestamp>,
+    now: Timestamp,
+) -> Result<(), RuleError> {
+    if let Some(at) = expires_at
+        && at <= now
+    {
+        return Err(RuleError::Invalid(format!(
+            "invalid field: expiresAt ({at}) is in the past; choose a moment to come, or none"
+        )));
+    }
+    let maximum = store
+        .tenant(tenant)
+        .await?
+        .and_then(|tenant| tenant.max_key_lifetime_seconds);
+    let Some(seconds) = maximum else {
+        return Ok(());
+    };
+    let days = seconds / DAY_SECONDS;
+    let latest = now.plus(Duration::from_secs(seconds.max(0).unsigned_abs()));
+    match expires_at {
+        None => Err(RuleError::Invalid(format!(
+            "invalid field: expiresAt is required: this tenant's keys live at most {days} days, \
+             so a key that never expires is not allowed"
+        ))),
+        Some(at) if at > latest => Err(RuleError::Invalid(format!(
+            "invalid field: expiresAt ({at}) is beyond this tenant's maximum key lifetime of \
+             {days} days (at the latest {latest})"
+        ))),
+        Some(_) => Ok(()),
+    }
+}
+
+/// Sets the tenant's maximum key lifetime in days (`None`: no maximum). Lowering it does not
+/// end keys at once: each key that would outlive `now + maximum` (no expiry, or a later one)
+/// now expires then; a key that expires sooner keeps its expiry. Every cache drops the keys'
+/// grants. Returns how many keys were capped.
+pub async fn set_max_lifetime(
+    keys: &Keys<'_>,
+    tenant: TenantId,
+    days: Option<i64>,
+) -> Result<u64, RuleError> {
+    let seconds = days.map(|days| days * DAY_SECONDS);
+    let capped = keys
+        .store
+        .set_max_key_lifetime(tenant, seconds, Timestamp::now())
+        .await?;
+    if capped > 0 {
+        keys.revoker.revoke_cached().await;
+    }
+    Ok(capped)
+}
+
+/// Seconds in a day: the tenant's maximum is set in days.
+pub const DAY_SECONDS: i64 = 24 * 60 * 60;
+
+/// Gives one key a new value under the same name and settings (tenant, expiry, …), shown in
+/// the answer once. The old value keeps working for `overlap` (none: it ends at once), never
+/// past the key's expiry, and then answers that it was rotated; a value an earlier rotation
+/// superseded keeps its own end. The new sealed copy replaces the old one. Audited as
+/// `key.rotated`.
+pub async fn rotate(
+    keys: &Keys<'_>,
+    user: UserId,
+    signed_in_at: Option<Timestamp>,
+    name: &str,
+    tenant: Option<TenantId>,
+    overlap: Duration,
+) -> Result<KeyView, RuleError> {
+    if overlap.as_secs() > MAX_ROTATION_OVERLAP_SECONDS {
+        return Err(RuleError::Invalid(format!(
+            "invalid field: overlapSeconds must be from 0 to {MAX_ROTATION_OVERLAP_SECONDS} \
+             (30 days)"
+        )));
+    }
+    let record = find(keys, user, signed_in_at, name, tenant).await?;
+    let key = ApiKey::generate();
+    let rotated_at = Timestamp::now();
+    let sealed = keys
+        .reveal
+        .keeps_sealed_copies()
+        .then(|| keys.sealer.seal_key(&key, record.id.0));
+    let rotation = KeyRotation {
+        key_id: record.id,
+        user_id: user,
+        digest: keys.hasher.digest(key.expose()),
+        preview: key.preview(),
+        sealed,
+        rotated_at,
+        valid_until: rotated_at.plus(overlap),
+    };
+    if !keys.store.rotate_key(rotation).await? {
+        return Err(RuleError::Missing(format!(
+            "you have no key named '{}'",
+            record.name
+        )));
+    }
+    keys.revoker.revoke_cached().await;
+    audit(keys, user, record.tenant_id, "key.rotated", &record.name).await?;
+    let mut view = view(record, Some(key.expose().to_string()));
+    view.rotated_at = Some(rotated_at);
+    Ok(view)
+}
+
+/// Records `key.expired` for a key refused because it expired: once per key, whichever
+/// request (on whichever instance) is refused first. A value a rotation superseded that is
+/// past its overlap is not an expiry of the key.
+pub async fn record_expired(keys: &Keys<'_>, grant: &KeyGrant) -> Result<(), RuleError> {
+    if grant.ends_by_rotation() {
+        return Ok(());
+    }
+    let claimed = keys
+        .store
+        .claim_expiry_record(grant.key_id, Timestamp::now())
+        .await?;
+    if let Some(name) = claimed {
+        audit(keys, grant.user_id, grant.tenant_id, "key.expired", &name).await?;
+    }
+    Ok(())
 }
 
 /// Every key of the user, in all the tenants the sign-in reaches, oldest first, shown as the
@@ -207,6 +347,8 @@ fn view(record: KeyRecord, value: Option<String>) -> KeyView {
         created_at: record.created_at,
         tenant_id: record.tenant_id,
         tenant_name: record.tenant_name,
+        expires_at: record.expires_at,
+        rotated_at: record.rotated_at,
     }
 }
 

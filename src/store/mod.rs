@@ -78,6 +78,16 @@ pub trait TenantStore {
         summary: Option<&str>,
         settings: Option<&str>,
     ) -> StoreResult<Option<Tenant>>;
+    /// Sets the tenant's maximum key lifetime (`None`: none). With one set, every key of the
+    /// tenant that would outlive `now + maximum` (no expiry, or a later one) is capped to it,
+    /// and the change is announced so no cache keeps the longer grant. Returns how many keys
+    /// were capped; Missing when there is no such tenant.
+    async fn set_max_key_lifetime(
+        &self,
+        id: TenantId,
+        seconds: Option<i64>,
+        now: Timestamp,
+    ) -> StoreResult<u64>;
 }
 
 #[async_trait]
@@ -177,6 +187,16 @@ pub trait KeyStore {
     async fn delete_key(&self, user: UserId, key: KeyId) -> StoreResult<bool>;
     /// Forgets every sealed value (the `never` reveal policy keeps none). Returns how many.
     async fn purge_sealed(&self) -> StoreResult<u64>;
+    /// Gives one of the user's keys a new value: the old digest is kept, with its preview, as
+    /// a superseded value until `valid_until` (a value superseded before keeps its own), the
+    /// new sealed copy replaces the old one, and the change is announced. False when the key
+    /// is gone (or is not the user's). Two rotations at once both land, one after the other
+    /// (the key's row lock): each old value is kept.
+    async fn rotate_key(&self, rotation: KeyRotation) -> StoreResult<bool>;
+    /// Marks that `key.expired` is recorded for a key that expired by `now`: the key's name
+    /// for the one caller that marks it, `None` for every other (already marked, not expired,
+    /// or gone).
+    async fn claim_expiry_record(&self, key: KeyId, now: Timestamp) -> StoreResult<Option<String>>;
 }
 
 #[async_trait]

@@ -23,6 +23,9 @@ pub struct Tenant {
     /// The tenant's settings (`TenantSettingsAPI`) as the JSON text they were last set with;
     /// `None` until they are.
     pub settings: Option<String>,
+    /// The longest a key of the tenant may live, in seconds (`maxApiKeyLifetimeDays`); `None`:
+    /// no maximum.
+    pub max_key_lifetime_seconds: Option<i64>,
 }
 
 /// A user to create; the password is already hashed. `None`: no usable password yet (an
@@ -123,7 +126,25 @@ pub struct KeyGrant {
     pub key_id: KeyId,
     pub user_id: UserId,
     pub tenant_id: TenantId,
+    /// When the presented value stops working: the key's expiry, or for a value a rotation
+    /// superseded the end of its overlap when that comes first.
     pub expires_at: Option<Timestamp>,
+    /// The presented value's preview (`kf_…last4`), for a refusal to name it. Shared, so a
+    /// cache hit's clone does not allocate.
+    #[sqlx(try_from = "String")]
+    pub preview: std::sync::Arc<str>,
+    /// For a value a rotation superseded, the end of its overlap: past it, the value answers
+    /// that it was rotated. `None` for the key's current value.
+    pub rotated_until: Option<Timestamp>,
+}
+
+impl KeyGrant {
+    /// Whether the presented value ends with its rotation's overlap rather than with the key's
+    /// expiry (a superseded value whose overlap ends first).
+    pub fn ends_by_rotation(&self) -> bool {
+        self.rotated_until
+            .is_some_and(|until| self.expires_at.is_none_or(|at| until <= at))
+    }
 }
 
 /// A key as its owner's list shows it.
@@ -137,6 +158,23 @@ pub struct KeyRecord {
     pub sealed: Option<Vec<u8>>,
     pub created_at: Timestamp,
     pub expires_at: Option<Timestamp>,
+    /// When a rotation last replaced its value.
+    pub rotated_at: Option<Timestamp>,
+}
+
+/// A new value for an existing key ([`crate::store::KeyStore::rotate_key`]): the old one is
+/// kept as a superseded value until `valid_until`.
+#[derive(Debug, Clone)]
+pub struct KeyRotation {
+    pub key_id: KeyId,
+    pub user_id: UserId,
+    pub digest: Digest,
+    pub preview: String,
+    /// The new value's sealed copy, which replaces the old one's; `None` under `never`.
+    pub sealed: Option<Vec<u8>>,
+    pub rotated_at: Timestamp,
+    /// When the old value stops working (`rotated_at` for no overlap).
+    pub valid_until: Timestamp,
 }
 
 #[derive(Debug, Clone, sqlx::FromRow)]

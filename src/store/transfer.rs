@@ -58,6 +58,8 @@ dump_tables! {
     memberships: MembershipRow,
     invitations: InvitationRow,
     api_keys: ApiKeyRow,
+    /// The values rotations superseded; after `api_keys`, which it refers to.
+    api_key_previous: PreviousKeyRow,
     tokens: TokenRow,
     web_sessions: WebSessionRow,
     flows: FlowRow,
@@ -109,6 +111,18 @@ pub struct ApiKeyRow {
     pub sealed: Option<Vec<u8>>,
     pub created_at: Timestamp,
     pub expires_at: Option<Timestamp>,
+    pub rotated_at: Option<Timestamp>,
+    /// Whether `key.expired` was recorded for it.
+    pub expiry_recorded: bool,
+}
+
+/// A value a rotation superseded, until the end of its overlap.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct PreviousKeyRow {
+    pub digest: Digest,
+    pub key_id: KeyId,
+    pub preview: String,
+    pub valid_until: Timestamp,
 }
 
 /// A token as stored: the row a sign-in writes ([`NewToken`]).

@@ -83,6 +83,7 @@ async fn show(
             .map(|m| TenantOption {
                 id: m.tenant.id.to_string(),
                 name: m.tenant.name.clone(),
+                max_days: None,
             })
             .collect(),
         error,

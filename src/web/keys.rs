@@ -1,5 +1,6 @@
 //! The User Settings page's key actions, each through `rules::keys` like the API's:
-//! Generate Key, Delete (with its confirmation), and the Show/Copy call of the page's script,
+//! Generate Key (with its expiry), Rotate, Delete (with its confirmation), and the Show/Copy
+//! call of the page's script,
 //! which answers `UserTenantAPIKey` as JSON — a POST, so a value never travels in a URL.
 
 use askama::Template;
@@ -11,20 +12,37 @@ use axum::{Json, Router};
 use serde::Deserialize;
 
 use crate::api::keys::UserTenantApiKey;
-use crate::domain::{KeyName, TenantId};
+use std::time::Duration;
+
+use crate::domain::{KeyName, TenantId, Timestamp};
 use crate::http::error::ApiError;
 use crate::rules::keys as key_management;
 use crate::state::AppState;
 use crate::web::form::CsrfForm;
 use crate::web::page::{Chrome, WebError, render, sentence};
 use crate::web::session::SignedIn;
-use crate::web::settings::{CreatedKey, KeyForm, Outcome, render_settings};
+use crate::web::settings::{CreatedKey, KeyForm, Outcome, readable, render_settings};
 
 pub fn router() -> Router<AppState> {
     Router::new()
         .route("/settings/keys", post(generate))
         .route("/settings/keys/delete", get(confirm).post(delete))
         .route("/settings/keys/reveal", post(reveal))
+        .route("/settings/keys/rotate", post(rotate))
+}
+
+/// The overlaps the Rotate form offers, in seconds: none, 1 hour, 1 day, 7 days.
+const OVERLAPS: [u64; 4] = [0, 60 * 60, 24 * 60 * 60, 7 * 24 * 60 * 60];
+
+/// The Rotate form of a key's row.
+#[derive(Deserialize)]
+struct RotateForm {
+    #[serde(default)]
+    name: String,
+    #[serde(default)]
+    tenant: String,
+    #[serde(default)]
+    overlap: String,
 }
 
 /// The Generate a new API key form.
@@ -34,6 +52,12 @@ struct GenerateForm {
     name: String,
     #[serde(default)]
     tenant: String,
+    /// `never`, `7`, `30`, `90`, `max` or `date`.
+    #[serde(default)]
+    expires: String,
+    /// The date (`YYYY-MM-DD`) when `expires` is `date`: the key stops at its start, UTC.
+    #[serde(default)]
+    expires_on: String,
 }
 
 /// One key, named as the table names it: by name and tenant.
@@ -62,6 +86,8 @@ async fn generate(
     let mut key_form = KeyForm {
         name: form.name.clone(),
         tenant: form.tenant.clone(),
+        expires: form.expires.clone(),
+        expires_on: form.expires_on.clone(),
         ..KeyForm::default()
     };
     let name = KeyName::parse(&form.name);
@@ -74,12 +100,20 @@ async fn generate(
             return refused(&state, &session, key_form, StatusCode::UNPROCESSABLE_ENTITY).await;
         }
     };
+    let expires_at = match expiry(&state, tenant, &form.expires, &form.expires_on).await {
+        Ok(at) => at,
+        Err(message) => {
+            key_form.expires_error = Some(message);
+            return refused(&state, &session, key_form, StatusCode::UNPROCESSABLE_ENTITY).await;
+        }
+    };
     let created = key_management::create(
         &state.keys(),
         session.user.id,
         session.reach(),
         tenant,
         name,
+        expires_at,
     )
     .await;
     match created.map_err(ApiError::from) {
@@ -89,6 +123,7 @@ async fn generate(
                     name: view.name,
                     tenant_name: view.tenant_name,
                     value: view.value.unwrap_or_default(),
+                    rotated_old_until: None,
                 }),
                 ..Outcome::default()
             };
@@ -102,8 +137,84 @@ async fn generate(
             key_form.tenant_error = Some(sentence(&error.client_message()));
             refused(&state, &session, key_form, error.status()).await
         }
+        Err(error @ ApiError::Unprocessable(_)) => {
+            key_form.expires_error = Some(sentence(&error.client_message()));
+            refused(&state, &session, key_form, error.status()).await
+        }
         Err(other) => Err(other.into()),
     }
+}
+
+/// The moment the form's expiry choice names; the rules then check it against the tenant.
+async fn expiry(
+    state: &AppState,
+    tenant: TenantId,
+    choice: &str,
+    date: &str,
+) -> Result<Option<Timestamp>, String> {
+    let now = Timestamp::now();
+    let days = |days: u64| Some(now.plus(Duration::from_secs(days * 24 * 60 * 60)));
+    match choice {
+        "" | "never" => Ok(None),
+        "7" => Ok(days(7)),
+        "30" => Ok(days(30)),
+        "90" => Ok(days(90)),
+        "max" => {
+            let maximum = state
+                .store
+                .tenant(tenant)
+                .await
+                .map_err(|_| "The tenant could not be read; try again.".to_string())?
+                .and_then(|tenant| tenant.max_key_lifetime_seconds);
+            Ok(maximum.map(|seconds| now.plus(Duration::from_secs(seconds.unsigned_abs()))))
+        }
+        "date" => Timestamp::parse(&format!("{}T00:00:00Z", date.trim()))
+            .map(Some)
+            .map_err(|_| "Choose the date the key expires on.".to_string()),
+        _ => Err("Choose when the key expires.".to_string()),
+    }
+}
+
+/// Rotate: a new value under the same name and settings, shown once on the page with Copy.
+async fn rotate(
+    State(state): State<AppState>,
+    CsrfForm { session, form }: CsrfForm<RotateForm>,
+) -> Result<Response, WebError> {
+    let tenant = tenant(&form.tenant)?;
+    let overlap = form
+        .overlap
+        .trim()
+        .parse::<u64>()
+        .ok()
+        .filter(|seconds| OVERLAPS.contains(seconds))
+        .ok_or_else(|| WebError::bad_request("Choose how long the old value keeps working."))?;
+    let view = key_management::rotate(
+        &state.keys(),
+        session.user.id,
+        session.reach(),
+        &form.name,
+        Some(tenant),
+        Duration::from_secs(overlap),
+    )
+    .await?;
+    let old_until = view
+        .rotated_at
+        .unwrap_or_else(Timestamp::now)
+        .plus(Duration::from_secs(overlap));
+    let outcome = Outcome {
+        created: Some(CreatedKey {
+            name: view.name,
+            tenant_name: view.tenant_name,
+            value: view.value.unwrap_or_default(),
+            rotated_old_until: Some(if overlap == 0 {
+                "now".into()
+            } else {
+                readable(old_until)
+            }),
+        }),
+        ..Outcome::default()
+    };
+    render_settings(&state, &session, outcome, StatusCode::OK).await
 }
 
 /// The page again, the form keeping what was typed, with its errors beside the fields.

@@ -29,6 +29,11 @@ pub struct KeyForm {
     pub tenant: String,
     pub name_error: Option<String>,
     pub tenant_error: Option<String>,
+    /// The expiry chosen: `never`, `7`, `30`, `90` (days), `max` (the tenant's maximum) or
+    /// `date` (then `expires_on`); empty: the page's default.
+    pub expires: String,
+    pub expires_on: String,
+    pub expires_error: Option<String>,
 }
 
 /// A key just generated: its value is on this page and nowhere else.
@@ -36,6 +41,8 @@ pub struct CreatedKey {
     pub name: String,
     pub tenant_name: String,
     pub value: String,
+    /// For a rotation: until when the old value keeps working (`None`: a new key).
+    pub rotated_old_until: Option<String>,
 }
 
 /// What the password change form shows after a try.
@@ -60,6 +67,8 @@ pub struct Outcome {
 pub struct TenantOption {
     pub id: String,
     pub name: String,
+    /// The tenant's maximum key lifetime, in days.
+    pub max_days: Option<i64>,
 }
 
 /// One row of the API keys table.
@@ -75,7 +84,15 @@ pub struct KeyRow {
     /// `kf_…abcd`, to tell keys apart while they are hidden.
     pub preview: Option<String>,
     pub delete_href: String,
+    pub expires_iso: Option<String>,
+    /// `Never`, or the moment in words.
+    pub expires_text: String,
+    /// Whether it expires within 7 days: the row says so in words.
+    pub expires_soon: bool,
 }
+
+/// How near an expiry the page marks a key: 7 days.
+const SOON: std::time::Duration = std::time::Duration::from_secs(7 * 24 * 60 * 60);
 
 #[derive(Template)]
 #[template(path = "settings.html")]
@@ -91,6 +108,8 @@ struct SettingsPage {
     policy: &'static str,
     keys: Vec<KeyRow>,
     outcome: Outcome,
+    /// Whether any of the tenants sets a maximum key lifetime (the form offers it).
+    has_maximum: bool,
 }
 
 async fn show(State(state): State<AppState>, session: SignedIn) -> Result<Response, WebError> {
@@ -111,13 +130,25 @@ pub async fn render_settings(
         .map(|membership| TenantOption {
             id: membership.tenant.id.to_string(),
             name: membership.tenant.name,
+            max_days: membership
+                .tenant
+                .max_key_lifetime_seconds
+                .map(|seconds| seconds / key_management::DAY_SECONDS),
         })
-        .collect();
+        .collect::<Vec<_>>();
+    // With a maximum in any tenant, the form's default is that maximum (never is refused
+    // there); else never.
+    let mut outcome = outcome;
+    if outcome.key_form.expires.is_empty() {
+        let any_maximum = tenants.iter().any(|tenant| tenant.max_days.is_some());
+        outcome.key_form.expires = if any_maximum { "max" } else { "never" }.into();
+    }
+    let has_maximum = tenants.iter().any(|tenant| tenant.max_days.is_some());
     let keys = key_management::list(&state.keys(), user.id, session.reach())
         .await?
         .into_iter()
         .enumerate()
-        .map(|(index, view)| key_row(index, view, state.config.key_reveal))
+        .map(|(index, view)| key_row(index, view, state.config.key_reveal, Timestamp::now()))
         .collect();
     let page = SettingsPage {
         page: Chrome::new("User Settings", "settings", Some(session.nav())),
@@ -131,11 +162,12 @@ pub async fn render_settings(
         policy: policy_name(state.config.key_reveal),
         keys,
         outcome,
+        has_maximum,
     };
     Ok(render(status, &page))
 }
 
-fn key_row(index: usize, view: KeyView, policy: RevealPolicy) -> KeyRow {
+fn key_row(index: usize, view: KeyView, policy: RevealPolicy, now: Timestamp) -> KeyRow {
     let (value, preview) = match policy {
         RevealPolicy::OnDemand => (None, view.value),
         RevealPolicy::List => {
@@ -162,6 +194,9 @@ fn key_row(index: usize, view: KeyView, policy: RevealPolicy) -> KeyRow {
         created_text: readable(view.created_at),
         value,
         preview,
+        expires_iso: view.expires_at.map(Timestamp::to_rfc3339),
+        expires_text: view.expires_at.map_or_else(|| "Never".into(), readable),
+        expires_soon: view.expires_at.is_some_and(|at| at <= now.plus(SOON)),
     }
 }
 

@@ -15,7 +15,7 @@ use keyflow::domain::flow::FlowSettings;
 use keyflow::domain::{Digest, FlowId, KeyId, Role, TenantId, Timestamp, UserId, VersionId};
 use keyflow::store::transfer::{
     ApiKeyRow, AuditRow, ElementRow, FlowElementRow, FlowRow, FlowUseRow, InvitationRow,
-    MembershipRow, MetaRow, ShareRow, SnapshotRow, TokenRow, WebSessionRow,
+    MembershipRow, MetaRow, PreviousKeyRow, ShareRow, SnapshotRow, TokenRow, WebSessionRow,
 };
 use keyflow::store::{
     self, Dump, Edit, FlowGraphWrite, FlowUse, GraphMode, NewElement, StoreConfig, StoreError,
@@ -561,6 +561,7 @@ fn handmade_dump() -> (Dump, [Digest; 6]) {
                 summary: Some("the first".into()),
                 created_at: at(0),
                 settings: Some(r#"{"themes":true,"kept":"as sent"}"#.into()),
+                max_key_lifetime_seconds: Some(30 * 86_400),
             },
             Tenant {
                 id: two,
@@ -568,6 +569,7 @@ fn handmade_dump() -> (Dump, [Digest; 6]) {
                 summary: None,
                 created_at: at(1),
                 settings: None,
+                max_key_lifetime_seconds: None,
             },
         ],
         users: vec![
@@ -624,6 +626,8 @@ fn handmade_dump() -> (Dump, [Digest; 6]) {
                 sealed: Some(vec![0, 1, 2, 254, 255]),
                 created_at: at(7),
                 expires_at: None,
+                rotated_at: Some(at(12)),
+                expiry_recorded: false,
             },
             ApiKeyRow {
                 id: KeyId::generate(),
@@ -635,8 +639,17 @@ fn handmade_dump() -> (Dump, [Digest; 6]) {
                 sealed: None,
                 created_at: at(8),
                 expires_at: Some(at(2 * 86_400)),
+                rotated_at: None,
+                expiry_recorded: true,
             },
         ],
+        // The value the sealed key's rotation superseded, until the end of its overlap.
+        api_key_previous: vec![PreviousKeyRow {
+            digest: Digest::from_bytes([42; 32]),
+            key_id: sealed_key,
+            preview: "kf_…old1".into(),
+            valid_until: at(12 + 3_600),
+        }],
         tokens: vec![TokenRow {
             digest: token,
             user_id: admin,

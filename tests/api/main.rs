@@ -16,6 +16,7 @@ mod graph_seed;
 mod helpers;
 mod hostile;
 mod instances;
+mod key_lifecycle;
 mod key_tokens;
 mod keys;
 mod lifecycle;

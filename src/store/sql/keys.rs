@@ -5,14 +5,14 @@ use async_trait::async_trait;
 
 use super::transfer::{insert_rows, sweep_and_insert};
 use super::{Conn, Store};
-use crate::domain::{Digest, KeyId, TenantId, UserId};
+use crate::domain::{Digest, KeyId, TenantId, Timestamp, UserId};
 use crate::store::sql_errors::{
     conflict_or_internal, is_foreign_key_violation, missing_or_internal,
 };
-use crate::store::transfer::ApiKeyRow;
+use crate::store::transfer::{ApiKeyRow, PreviousKeyRow};
 use crate::store::{
-    Change, KeyGrant, KeyRecord, KeyStore, NewKey, NewToken, StoreError, StoreResult, TokenGrant,
-    TokenStore,
+    Change, KeyGrant, KeyRecord, KeyRotation, KeyStore, NewKey, NewToken, StoreError, StoreResult,
+    TokenGrant, TokenStore,
 };
 
 #[async_trait]
@@ -31,8 +31,16 @@ impl KeyStore for Store {
     }
 
     async fn key_by_digest(&self, digest: &Digest) -> StoreResult<Option<KeyGrant>> {
+        // The key's current value, or a value a rotation superseded: that one lets the key in
+        // until the end of its overlap or the key's expiry, whichever comes first.
         Ok(sqlx::query_as(
-            "SELECT id AS key_id, user_id, tenant_id, expires_at FROM api_keys WHERE digest = $1",
+            "SELECT id AS key_id, user_id, tenant_id, expires_at, preview, \
+             NULL AS rotated_until FROM api_keys WHERE digest = $1 \
+             UNION ALL \
+             SELECT k.id, k.user_id, k.tenant_id, \
+             CASE WHEN k.expires_at < p.valid_until THEN k.expires_at ELSE p.valid_until END, \
+             p.preview, p.valid_until FROM api_key_previous p \
+             JOIN api_keys k ON k.id = p.key_id WHERE p.digest = $1",
         )
         .bind(digest)
         .fetch_optional(&self.pool)
@@ -42,7 +50,7 @@ impl KeyStore for Store {
     async fn keys_of_user(&self, user: UserId) -> StoreResult<Vec<KeyRecord>> {
         Ok(sqlx::query_as(
             "SELECT k.id, k.tenant_id, t.name AS tenant_name, k.name, k.preview, k.sealed, \
-             k.created_at, k.expires_at FROM api_keys k JOIN tenants t ON t.id = k.tenant_id \
+             k.created_at, k.expires_at, k.rotated_at FROM api_keys k JOIN tenants t ON t.id = k.tenant_id \
              WHERE k.user_id = $1 ORDER BY k.created_at, k.id",
         )
         .bind(user)
@@ -72,6 +80,56 @@ impl KeyStore for Store {
             .execute(&self.pool)
             .await?;
         Ok(result.rows_affected())
+    }
+
+    async fn rotate_key(&self, rotation: KeyRotation) -> StoreResult<bool> {
+        let mut tx = self.begin_write().await?;
+        let current: Option<(Digest, String, TenantId)> = sqlx::query_as(concat!(
+            "SELECT digest, preview, tenant_id FROM api_keys WHERE id = $1 AND user_id = $2",
+            row_lock!(update)
+        ))
+        .bind(rotation.key_id)
+        .bind(rotation.user_id)
+        .fetch_optional(&mut *tx)
+        .await?;
+        let Some((old_digest, old_preview, tenant)) = current else {
+            return Ok(false);
+        };
+        let previous = PreviousKeyRow {
+            digest: old_digest,
+            key_id: rotation.key_id,
+            preview: old_preview,
+            valid_until: rotation.valid_until,
+        };
+        insert_rows(&mut tx, &[&previous]).await?;
+        sqlx::query(
+            "UPDATE api_keys SET digest = $1, preview = $2, sealed = $3, rotated_at = $4 \
+             WHERE id = $5",
+        )
+        .bind(rotation.digest)
+        .bind(&rotation.preview)
+        .bind(&rotation.sealed)
+        .bind(rotation.rotated_at)
+        .bind(rotation.key_id)
+        .execute(&mut *tx)
+        .await?;
+        // Every instance drops the old value's cached grant; looked up again, it carries the
+        // end of its overlap, which `admits` enforces with no announcement at that moment.
+        self.announce(&mut tx, Change::Keys { tenant }).await?;
+        tx.commit().await?;
+        Ok(true)
+    }
+
+    async fn claim_expiry_record(&self, key: KeyId, now: Timestamp) -> StoreResult<Option<String>> {
+        let claimed: Option<(String,)> = sqlx::query_as(
+            "UPDATE api_keys SET expiry_recorded = true \
+             WHERE id = $1 AND NOT expiry_recorded AND expires_at <= $2 RETURNING name",
+        )
+        .bind(key)
+        .bind(now)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(claimed.map(|(name,)| name))
     }
 }
 
@@ -110,6 +168,8 @@ async fn insert(conn: &mut Conn, key: NewKey) -> StoreResult<()> {
         sealed: key.sealed,
         created_at: key.created_at,
         expires_at: key.expires_at,
+        rotated_at: None,
+        expiry_recorded: false,
     };
     insert_rows(conn, &[&row]).await.map_err(|error| {
         if is_foreign_key_violation(&error) {

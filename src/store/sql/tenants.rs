@@ -5,7 +5,7 @@ use async_trait::async_trait;
 use super::Store;
 use super::transfer::{Table, insert_rows};
 use crate::domain::{TenantId, TenantName, Timestamp};
-use crate::store::{Change, StoreResult, Tenant, TenantStore};
+use crate::store::{Change, StoreError, StoreResult, Tenant, TenantStore};
 
 #[async_trait]
 impl TenantStore for Store {
@@ -16,6 +16,7 @@ impl TenantStore for Store {
             summary: None,
             created_at: Timestamp::now(),
             settings: None,
+            max_key_lifetime_seconds: None,
         };
         insert_rows(&mut *self.pool.acquire().await?, &[&tenant]).await?;
         Ok(tenant)
@@ -61,5 +62,45 @@ impl TenantStore for Store {
             .await?;
         tx.commit().await?;
         Ok(Some(tenant))
+    }
+
+    async fn set_max_key_lifetime(
+        &self,
+        id: TenantId,
+        seconds: Option<i64>,
+        now: Timestamp,
+    ) -> StoreResult<u64> {
+        let mut tx = self.begin_write().await?;
+        let found = sqlx::query("UPDATE tenants SET max_key_lifetime_seconds = $1 WHERE id = $2")
+            .bind(seconds)
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+        if found.rows_affected() == 0 {
+            return Err(StoreError::Missing(format!("there is no tenant {id}")));
+        }
+        let Some(seconds) = seconds else {
+            tx.commit().await?;
+            return Ok(0);
+        };
+        // Lowering the maximum caps the keys that would outlive it, from now; a key that
+        // expires sooner keeps its expiry. None is cut off at once.
+        let cap = now.plus(std::time::Duration::from_secs(
+            seconds.max(0).unsigned_abs(),
+        ));
+        let capped = sqlx::query(
+            "UPDATE api_keys SET expires_at = $1 \
+             WHERE tenant_id = $2 AND (expires_at IS NULL OR expires_at > $1)",
+        )
+        .bind(cap)
+        .bind(id)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        if capped > 0 {
+            self.announce(&mut tx, Change::Keys { tenant: id }).await?;
+        }
+        tx.commit().await?;
+        Ok(capped)
     }
 }

@@ -14,7 +14,8 @@ use crate::store::codec::DbUuid;
 use crate::store::columns::NO_PASSWORD;
 use crate::store::transfer::{
     ApiKeyRow, AuditRow, BATCH, Dump, ElementRow, FlowElementRow, FlowRow, FlowUseRow,
-    InvitationRow, MembershipRow, MetaRow, SnapshotRow, TABLES, Transfer, not_empty,
+    InvitationRow, MembershipRow, MetaRow, PreviousKeyRow, SnapshotRow, TABLES, Transfer,
+    not_empty,
 };
 use crate::store::{NewSession, NewShare, NewToken, StoreError, StoreResult, Tenant, User};
 
@@ -98,7 +99,8 @@ macro_rules! table {
     };
 }
 
-table!(Tenant, "tenants" by "created_at, id", |t| id, name, summary, created_at, settings);
+table!(Tenant, "tenants" by "created_at, id", |t| id, name, summary, created_at, settings,
+    max_key_lifetime_seconds);
 // `users.password_hash` is '' for an account with no password yet.
 table!(User, "users" by "created_at, id", |u| id, email, first_name, last_name,
     password_hash as "NULLIF(password_hash, '')"
@@ -109,7 +111,9 @@ table!(MembershipRow, "memberships" by "created_at, user_id, tenant_id", |m|
 table!(InvitationRow, "invitations" by "created_at, id", |i| id, user_id, tenant_id, role,
     first_name, last_name, link_digest, link_expires_at, created_at);
 table!(ApiKeyRow, "api_keys" by "created_at, id", |k| id, user_id, tenant_id, name, digest,
-    preview, sealed, created_at, expires_at);
+    preview, sealed, created_at, expires_at, rotated_at, expiry_recorded);
+table!(PreviousKeyRow, "api_key_previous" by "valid_until, digest", |p| digest, key_id, preview,
+    valid_until);
 // SQLite's `signed_in_at` was added by migration 0004, which filled it; a row without one
 // means what it meant then: the token's own creation.
 table!(NewToken, "tokens" by "created_at, digest", |t| digest, user_id, tenant_id, created_at,
@@ -214,7 +218,7 @@ pub(super) async fn sweep_and_insert<T: Table>(
 macro_rules! each_table {
     ($then:ident) => {
         $then! {
-            tenants, users, memberships, invitations, api_keys, tokens, web_sessions, flows,
+            tenants, users, memberships, invitations, api_keys, api_key_previous, tokens, web_sessions, flows,
             flow_snapshots, elements, flow_elements, flow_uses, package_shares, audit_events, meta
         }
     };
