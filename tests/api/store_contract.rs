@@ -10,6 +10,7 @@
 //! `KEYFLOW_TEST_POSTGRES_URL` is set (`crate::postgres`).
 
 mod elements;
+mod key_lifecycle;
 mod shares;
 
 use std::future::Future;
