@@ -13,6 +13,7 @@ use secrecy::SecretString;
 use crate::auth::password;
 use crate::control::{self, Notified};
 use crate::domain::{Email, Password, Role, TenantId, TenantName, UserId, person_name};
+use crate::rules::keys;
 use crate::rules::members::{self, Members};
 use crate::rules::{Actor, Revoker, RuleError};
 use crate::store::{self, NewUser, Store, StoreConfig, StoreError, User};
@@ -162,6 +163,31 @@ pub async fn add_user(
     )
     .await
     .map_err(refused)?;
+    store.close().await;
+    Ok(())
+}
+
+/// `keyflow tenant max-key-lifetime`: the rule the tenant settings' `maxApiKeyLifetimeDays`
+/// follows; prints how many keys were capped. The running server is told to drop them.
+pub async fn set_max_key_lifetime(
+    config: &StoreConfig,
+    tenant: &str,
+    days: &str,
+) -> anyhow::Result<()> {
+    let days = match days.trim() {
+        "none" => None,
+        text => Some(
+            text.parse::<i64>()
+                .map_err(|_| anyhow!("--days must be a number of days or `none`"))?,
+        ),
+    };
+    let store = open(config).await?;
+    let tenant = existing_tenant(&*store, tenant).await?;
+    let server = RunningServer(config);
+    let capped = keys::set_max_lifetime(&*store, &server, tenant, days)
+        .await
+        .map_err(refused)?;
+    println!("{capped}");
     store.close().await;
     Ok(())
 }

@@ -239,6 +239,18 @@ pub enum TenantCommand {
         #[arg(long)]
         name: String,
     },
+    /// Set the tenant's maximum key lifetime (`none` removes it). Keys that would outlive the
+    /// new maximum now expire at it; none ends at once.
+    MaxKeyLifetime {
+        #[command(flatten)]
+        data: DataDir,
+        /// The tenant's id.
+        #[arg(long)]
+        tenant: String,
+        /// Days (1 to 3650), or `none`.
+        #[arg(long)]
+        days: String,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -366,6 +378,9 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Serve(args) => serve(args).await,
         Command::Tenant(TenantCommand::Create { data, name }) => {
             admin::create_tenant(&data.store(), &name).await
+        }
+        Command::Tenant(TenantCommand::MaxKeyLifetime { data, tenant, days }) => {
+            admin::set_max_key_lifetime(&data.store(), &tenant, &days).await
         }
         Command::User(UserCommand::Create {
             data,

@@ -175,7 +175,9 @@ async fn update(
         Some(sent) => Some(tenant_settings::accepted(sent)?),
     };
     if let Some(days) = max_key_lifetime {
-        key_management::set_max_lifetime(&state.keys(), principal.tenant_id, days).await?;
+        let keys = state.keys();
+        key_management::set_max_lifetime(keys.store, keys.revoker, principal.tenant_id, days)
+            .await?;
     }
     let tenant = state
         .store

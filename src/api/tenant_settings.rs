@@ -76,8 +76,7 @@ pub(crate) fn accepted(sent: Value) -> Result<String, ApiError> {
 /// (stored in its own column, not in the settings' text); null when there is none.
 pub(crate) const MAX_KEY_LIFETIME: &str = "maxApiKeyLifetimeDays";
 
-/// The longest maximum an administrator may set: 10 years.
-const MAX_KEY_LIFETIME_DAYS: i64 = 3650;
+use crate::rules::keys::MAX_KEY_LIFETIME_DAYS;
 
 /// Adds the tenant's maximum key lifetime to its answered `tenantSettings`.
 pub(crate) fn with_key_lifetime(mut settings: Value, seconds: Option<i64>) -> Value {

@@ -142,22 +142,32 @@ pub async fn check_expiry(
     }
 }
 
-/// Sets the tenant's maximum key lifetime in days (`None`: no maximum). Lowering it does not
-/// end keys at once: each key that would outlive `now + maximum` (no expiry, or a later one)
-/// now expires then; a key that expires sooner keeps its expiry. Every cache drops the keys'
-/// grants. Returns how many keys were capped.
+/// The longest maximum key lifetime a tenant may set, in days: 10 years.
+pub const MAX_KEY_LIFETIME_DAYS: i64 = 3650;
+
+/// Sets the tenant's maximum key lifetime in days (`None`: no maximum), from 1 to
+/// [`MAX_KEY_LIFETIME_DAYS`]. Lowering it does not end keys at once: each key that would
+/// outlive `now + maximum` (no expiry, or a later one) now expires then; a key that expires
+/// sooner keeps its expiry. Every cache drops the keys' grants. Returns how many keys were
+/// capped. The API's tenant settings and the command line both set it here.
 pub async fn set_max_lifetime(
-    keys: &Keys<'_>,
+    store: &dyn Store,
+    revoker: &dyn Revoker,
     tenant: TenantId,
     days: Option<i64>,
 ) -> Result<u64, RuleError> {
+    if days.is_some_and(|days| !(1..=MAX_KEY_LIFETIME_DAYS).contains(&days)) {
+        return Err(RuleError::Invalid(format!(
+            "invalid field: maxApiKeyLifetimeDays must be from 1 to {MAX_KEY_LIFETIME_DAYS} \
+             days, or none"
+        )));
+    }
     let seconds = days.map(|days| days * DAY_SECONDS);
-    let capped = keys
-        .store
+    let capped = store
         .set_max_key_lifetime(tenant, seconds, Timestamp::now())
         .await?;
     if capped > 0 {
-        keys.revoker.revoke_cached().await;
+        revoker.revoke_cached().await;
     }
     Ok(capped)
 }

@@ -26,6 +26,7 @@ both_backends! {
     deleting_a_rotated_key_ends_every_value,
     rotation_refuses_bad_overlaps_unknown_names_and_api_keys,
     the_page_offers_expiry_and_rotate_and_marks_keys_expiring_soon,
+    the_command_line_sets_the_maximum_by_the_same_rule,
 }
 
 const KEYS: &str = "/api/admin/1/users/me/keys";
@@ -603,4 +604,67 @@ async fn the_page_offers_expiry_and_rotate_and_marks_keys_expiring_soon() {
         "{}",
         settings.html
     );
+}
+
+async fn the_command_line_sets_the_maximum_by_the_same_rule() {
+    let app = TestApp::spawn().await;
+    let token = app.admin_token().await;
+    let key = app.new_key_for(&token, "forever", &app.tenant_id).await;
+    assert_json(use_key(&app, &key).await, StatusCode::OK).await;
+    let lookups = app.metric(LOOKUPS).await;
+    let args = [
+        "tenant",
+        "max-key-lifetime",
+        "--tenant",
+        &app.tenant_id,
+        "--days",
+        "7",
+    ];
+    let out = app.cli(&args, None).await;
+    assert!(out.status.success(), "{}", crate::helpers::show(&out));
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout).trim(),
+        "1",
+        "one key capped"
+    );
+    let list = app.key_list(&token).await;
+    let at = moment(&listed(&list, "forever")["expiresAt"]);
+    assert!(at <= in_days(7) && at > in_days(6), "{at}");
+    // The running server was told: the key is looked up again, and still works.
+    assert_json(use_key(&app, &key).await, StatusCode::OK).await;
+    assert_eq!(app.metric(LOOKUPS).await, lookups + 1);
+    let body = json!({"name": "never", "tenantId": app.tenant_id});
+    assert_error(
+        create(&app, &token, body).await,
+        StatusCode::UNPROCESSABLE_ENTITY,
+    )
+    .await;
+    for bad in ["0", "3651", "soon"] {
+        let args = [
+            "tenant",
+            "max-key-lifetime",
+            "--tenant",
+            &app.tenant_id,
+            "--days",
+            bad,
+        ];
+        let out = app.cli(&args, None).await;
+        assert_eq!(
+            out.status.code(),
+            Some(1),
+            "{bad}: {}",
+            crate::helpers::show(&out)
+        );
+    }
+    let args = [
+        "tenant",
+        "max-key-lifetime",
+        "--tenant",
+        &app.tenant_id,
+        "--days",
+        "none",
+    ];
+    assert!(app.cli(&args, None).await.status.success());
+    let body = json!({"name": "never", "tenantId": app.tenant_id});
+    assert_json(create(&app, &token, body).await, StatusCode::OK).await;
 }
