@@ -162,6 +162,8 @@ fn baselines(c: &mut Criterion, runtime: &Runtime, fixture: &Fixture) {
         user_id: UserId::generate(),
         tenant_id: TenantId::generate(),
         expires_at: None,
+        preview: "kf_…abcd".into(),
+        rotated_until: None,
     };
     let digests: Vec<Digest> = cached_keys(fixture)
         .iter()
