@@ -56,13 +56,14 @@ enum Lookup {
 
 /// Whether a grant lets its key in for `tenant` (the key's own tenant when `None`).
 fn admits(grant: &KeyGrant, tenant: Option<TenantId>) -> bool {
-    !expired(grant) && tenant.is_none_or(|tenant| tenant == grant.tenant_id)
+    !expired(grant, Timestamp::now()) && tenant.is_none_or(|tenant| tenant == grant.tenant_id)
 }
 
-/// Whether the presented value no longer works: the key's expiry, or the end of a superseded
-/// value's overlap (the grant's `expires_at` is the sooner of the two).
-fn expired(grant: &KeyGrant) -> bool {
-    grant.expires_at.is_some_and(|at| at <= Timestamp::now())
+/// Whether the presented value no longer works at `now`: the key's expiry, or the end of a
+/// superseded value's overlap (the grant's `expires_at` is the sooner of the two). O(1) on the
+/// grant, so a cached grant ends on time on every instance with no announcement.
+fn expired(grant: &KeyGrant, now: Timestamp) -> bool {
+    grant.expires_at.is_some_and(|at| at <= now)
 }
 
 /// Verifies API keys against a cache in front of the store.
@@ -126,7 +127,7 @@ impl KeyVerifier {
         };
         match self.lookup(digest).await? {
             Some(grant) if admits(&grant, tenant) => Ok(KeyCheck::Valid(grant)),
-            Some(grant) if expired(&grant) => Ok(KeyCheck::Expired(grant)),
+            Some(grant) if expired(&grant, Timestamp::now()) => Ok(KeyCheck::Expired(grant)),
             _ => Ok(KeyCheck::Refused),
         }
     }
@@ -190,6 +191,40 @@ mod tests {
     use super::*;
     use crate::domain::{Email, KeyId, KeyName, Role, TenantName, UserId};
     use crate::store::{NewKey, NewUser, StoreConfig};
+
+    /// A superseded value's grant, as storage gives it and the cache keeps it, works until the
+    /// end of its overlap and not a moment later, and then reads as ended by its rotation;
+    /// the key's own expiry, when sooner, ends it as an expiry instead.
+    #[test]
+    fn a_superseded_values_grant_ends_with_its_overlap() {
+        let now = Timestamp::now();
+        let hour = Duration::from_secs(3_600);
+        let until = now.plus(hour);
+        let grant = KeyGrant {
+            key_id: KeyId::generate(),
+            user_id: UserId::generate(),
+            tenant_id: crate::domain::TenantId::generate(),
+            expires_at: Some(until),
+            preview: "kf_…old1".into(),
+            rotated_until: Some(until),
+        };
+        assert!(!expired(&grant, now));
+        assert!(!expired(&grant, now.plus(hour - Duration::from_micros(1))));
+        assert!(expired(&grant, until));
+        assert!(grant.ends_by_rotation());
+        let sooner = KeyGrant {
+            expires_at: Some(now.plus(Duration::from_secs(60))),
+            ..grant.clone()
+        };
+        assert!(expired(&sooner, now.plus(Duration::from_secs(60))));
+        assert!(!sooner.ends_by_rotation(), "the key expired first");
+        let current = KeyGrant {
+            expires_at: None,
+            rotated_until: None,
+            ..grant
+        };
+        assert!(!expired(&current, now.plus(hour * 1000)));
+    }
 
     /// README: "a cached key is looked up again after 10 minutes", the backstop for a change
     /// no revocation announced. The clock is advanced here as the background task advances it
