@@ -1,6 +1,7 @@
 //! Several instances on one PostgreSQL database: a change made through one instance (A) is
-//! seen by another (B) within a second — a deleted key, a removed member, a password change
-//! that ends tokens, a new flow in a cached list — also when B's listening connection is
+//! seen by another (B) within a second — a deleted key, a rotated key, a lowered maximum key
+//! lifetime, a removed member, a password change that ends tokens, a new flow in a cached
+//! list — also when B's listening connection is
 //! killed, and when the change comes from the command line; a sharing token, cached nowhere,
 //! is refused by B as soon as A revokes it. Every wait polls with a deadline.
 
@@ -679,4 +680,62 @@ async fn a_sharing_token_revoked_through_one_instance_is_refused_by_the_other_at
     assert_eq!(revoked.unwrap().status(), StatusCode::OK);
     let refused = import_through_b().await.unwrap();
     assert_eq!(refused.status(), StatusCode::NOT_FOUND);
+}
+
+/// A rotation through A ends the old value on B (which cached it) within the bound, with the
+/// answer that says it was rotated; a maximum key lifetime lowered through A makes B drop the
+/// keys it capped, so B asks storage, which has their new expiry.
+#[tokio::test]
+async fn a_rotation_and_a_lowered_maximum_through_one_instance_reach_the_other() {
+    let Some((a, b, _url)) = two_instances("a_rotation_reaches_the_other").await else {
+        return;
+    };
+    let admin = a.admin_token().await;
+    let old = key_known_to(&a, &b, &admin, "rotating").await;
+    let rotated = a
+        .with_token(
+            reqwest::Method::POST,
+            "/api/admin/1/users/me/keys/rotating/rotate",
+            &admin,
+        )
+        .json(&json!({"overlapSeconds": 0}))
+        .send()
+        .await
+        .unwrap();
+    let since = Instant::now();
+    let new = assert_json(rotated, StatusCode::OK).await;
+    within("the rotation", since, BOUND, || async {
+        let answer = b.flows_with_key(&old, &a.tenant_id).await;
+        answer.status() == StatusCode::UNAUTHORIZED
+            && answer.json::<String>().await.unwrap().contains("rotated")
+    })
+    .await;
+    let new = new["apiKey"].as_str().unwrap();
+    assert_eq!(
+        b.flows_with_key(new, &a.tenant_id).await.status(),
+        StatusCode::OK
+    );
+
+    let forever = key_known_to(&a, &b, &admin, "forever").await;
+    let lookups = || {
+        b.state
+            .metrics
+            .key_store_lookups
+            .load(std::sync::atomic::Ordering::Relaxed)
+    };
+    let lowered = a
+        .with_token(reqwest::Method::POST, "/api/admin/1/tenant", &admin)
+        .header(TENANT_HEADER, &a.tenant_id)
+        .json(&json!({"tenantSettings": {"maxApiKeyLifetimeDays": 1}}))
+        .send()
+        .await
+        .unwrap();
+    let since = Instant::now();
+    assert_json(lowered, StatusCode::OK).await;
+    within("the lowered maximum", since, BOUND, || async {
+        let before = lookups();
+        let answer = b.flows_with_key(&forever, &a.tenant_id).await;
+        answer.status() == StatusCode::OK && lookups() > before
+    })
+    .await;
 }
