@@ -14,7 +14,7 @@ use crate::admin;
 use crate::app::Server;
 use crate::config::{RevealPolicy, ServeConfig};
 use crate::copy;
-use crate::domain::Role;
+use crate::domain::{Networks, Role};
 use crate::store::StoreConfig;
 
 #[derive(Debug, Parser)]
@@ -220,6 +220,13 @@ pub struct ServeArgs {
     /// Cookies are never allowed across origins; the API authenticates with headers.
     #[arg(long, env = "KEYFLOW_CORS_ORIGINS", value_delimiter = ',', value_parser = cors_origin)]
     pub cors_origins: Option<Vec<String>>,
+    /// The reverse proxies in front of keyflow, comma-separated CIDR ranges or addresses (e.g.
+    /// `127.0.0.1,10.0.0.0/8`). A request whose TCP peer is one of them comes from the
+    /// rightmost `X-Forwarded-For` hop that is not itself one of them; that address decides
+    /// a key's allowed networks, whose failure budget a refused credential spends, and the
+    /// audit. Default: none (the TCP peer is the client; the header is ignored).
+    #[arg(long, env = "KEYFLOW_TRUSTED_PROXIES", value_parser = trusted_proxies)]
+    pub trusted_proxies: Option<Networks>,
     /// MiB of serialized flow lists kept in memory (0 keeps none).
     #[arg(long, env = "KEYFLOW_FLOW_CACHE_MIB", default_value_t = 64)]
     pub flow_cache_mib: u64,
@@ -427,8 +434,14 @@ impl ServeArgs {
         config.body_timeout = Duration::from_secs(self.body_timeout_seconds);
         config.max_connections_per_address = self.max_connections_per_address as usize;
         config.cors_origins = self.cors_origins;
+        config.trusted_proxies = self.trusted_proxies.unwrap_or_default();
         config
     }
+}
+
+/// `--trusted-proxies`: ranges or addresses separated by commas.
+fn trusted_proxies(text: &str) -> Result<Networks, String> {
+    Networks::parse(Networks::split(text)).map_err(|error| error.0)
 }
 
 /// An origin as a browser sends it in `Origin`: a scheme, a host and maybe a port, no path.

@@ -9,9 +9,11 @@ pub mod filter;
 pub mod flow;
 mod ids;
 mod names;
+mod network;
 mod page;
 mod password;
 mod role;
+mod scope;
 mod timestamp;
 
 pub use digest::Digest;
@@ -25,7 +27,9 @@ pub use names::{
 };
 pub use page::{Page, digits};
 pub use password::Password;
+pub use network::Networks;
 pub use role::Role;
+pub use scope::{Scope, Scopes};
 pub use timestamp::Timestamp;
 
 /// Why a value was refused; the message is written for the person who sent it.

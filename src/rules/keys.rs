@@ -5,7 +5,7 @@
 
 use crate::auth::api_key::{ApiKey, Hasher, Sealer};
 use crate::config::RevealPolicy;
-use crate::domain::{KeyId, KeyName, TenantId, Timestamp, UserId};
+use crate::domain::{KeyId, KeyName, Networks, Scopes, TenantId, Timestamp, UserId};
 use crate::rules::access;
 use crate::rules::{Revoker, RuleError};
 use crate::store::{AuditEvent, KeyRecord, NewKey, Store, StoreError};
@@ -32,15 +32,23 @@ pub struct KeyView {
     pub created_at: Timestamp,
     pub tenant_id: TenantId,
     pub tenant_name: String,
+    /// What the key is narrowed to (unscoped: what its owner's role allows).
+    pub scopes: Scopes,
+    /// Where it may be used from (empty: anywhere).
+    pub allowed_networks: Networks,
 }
 
 /// Issues a key for a tenant the user belongs to. The value is in the answer and nowhere else.
+/// `scopes` and `allowed_networks` narrow it (unscoped and empty: what the owner's role
+/// allows, from anywhere); scopes never widen it past the owner's role.
 pub async fn create(
     keys: &Keys<'_>,
     user: UserId,
     signed_in_at: Option<Timestamp>,
     tenant: TenantId,
     name: KeyName,
+    scopes: Scopes,
+    allowed_networks: Networks,
 ) -> Result<KeyView, RuleError> {
     let not_member =
         || RuleError::NotAllowed(format!("you are not a member of the tenant {tenant}"));
@@ -67,6 +75,8 @@ pub async fn create(
         sealed,
         created_at,
         expires_at: None,
+        scopes,
+        allowed_networks: allowed_networks.clone(),
     };
     match keys.store.insert_key(new_key).await {
         Ok(()) => {}
@@ -87,6 +97,8 @@ pub async fn create(
         created_at,
         tenant_id: tenant,
         tenant_name,
+        scopes,
+        allowed_networks,
     })
 }
 
@@ -207,6 +219,8 @@ fn view(record: KeyRecord, value: Option<String>) -> KeyView {
         created_at: record.created_at,
         tenant_id: record.tenant_id,
         tenant_name: record.tenant_name,
+        scopes: record.scopes,
+        allowed_networks: record.allowed_networks,
     }
 }
 

@@ -109,6 +109,10 @@ pub struct ApiKeyRow {
     pub sealed: Option<Vec<u8>>,
     pub created_at: Timestamp,
     pub expires_at: Option<Timestamp>,
+    /// As stored (space-separated scope names; empty: unscoped).
+    pub scopes: String,
+    /// As stored (comma-separated CIDR ranges; empty: anywhere).
+    pub allowed_networks: String,
 }
 
 /// A token as stored: the row a sign-in writes ([`NewToken`]).

@@ -2,6 +2,8 @@
 //! Generate Key, Delete (with its confirmation), and the Show/Copy call of the page's script,
 //! which answers `UserTenantAPIKey` as JSON — a POST, so a value never travels in a URL.
 
+use std::collections::HashMap;
+
 use askama::Template;
 use axum::extract::{Query, State};
 use axum::http::StatusCode;
@@ -11,7 +13,7 @@ use axum::{Json, Router};
 use serde::Deserialize;
 
 use crate::api::keys::UserTenantApiKey;
-use crate::domain::{KeyName, TenantId};
+use crate::domain::{Invalid, KeyName, Networks, Scopes, TenantId};
 use crate::http::error::ApiError;
 use crate::rules::keys as key_management;
 use crate::state::AppState;
@@ -34,6 +36,20 @@ struct GenerateForm {
     name: String,
     #[serde(default)]
     tenant: String,
+    /// Allowed networks, separated by commas or new lines.
+    #[serde(default)]
+    networks: String,
+    /// The rest: the checked scopes' boxes are named `scope:<scope>` (a form sends a checked
+    /// box only), and the CSRF token.
+    #[serde(flatten)]
+    fields: HashMap<String, String>,
+}
+
+impl GenerateForm {
+    /// The scopes checked, in [`Scope::ALL`]'s order; a box for no scope is refused.
+    fn scopes(&self) -> Result<Scopes, Invalid> {
+        Scopes::parse(self.fields.keys().filter_map(|field| field.strip_prefix("scope:")))
+    }
 }
 
 /// One key, named as the table names it: by name and tenant.
@@ -59,18 +75,24 @@ async fn generate(
     State(state): State<AppState>,
     CsrfForm { session, form }: CsrfForm<GenerateForm>,
 ) -> Result<Response, WebError> {
+    // A box for no scope is not something the page sends: the form's, not the user's, fault.
+    let scopes = form.scopes().map_err(|error| WebError::bad_request(error.0))?;
     let mut key_form = KeyForm {
         name: form.name.clone(),
         tenant: form.tenant.clone(),
+        scopes: scopes.names().collect(),
+        networks: form.networks.clone(),
         ..KeyForm::default()
     };
     let name = KeyName::parse(&form.name);
     let tenant = TenantId::parse(&form.tenant);
-    let (name, tenant) = match (name, tenant) {
-        (Ok(name), Ok(tenant)) => (name, tenant),
-        (name, tenant) => {
+    let networks = Networks::parse_limited(Networks::split(&form.networks));
+    let (name, tenant, networks) = match (name, tenant, networks) {
+        (Ok(name), Ok(tenant), Ok(networks)) => (name, tenant, networks),
+        (name, tenant, networks) => {
             key_form.name_error = name.err().map(|e| sentence(&e.0));
             key_form.tenant_error = tenant.err().map(|_| "Choose one of your tenants.".into());
+            key_form.networks_error = networks.err().map(|e| sentence(&e.0));
             return refused(&state, &session, key_form, StatusCode::UNPROCESSABLE_ENTITY).await;
         }
     };
@@ -80,6 +102,8 @@ async fn generate(
         session.reach(),
         tenant,
         name,
+        scopes,
+        networks,
     )
     .await;
     match created.map_err(ApiError::from) {

@@ -11,7 +11,7 @@ use axum::routing::get;
 
 use crate::auth::api_key::ApiKey;
 use crate::config::RevealPolicy;
-use crate::domain::{KeyName, Password, Timestamp};
+use crate::domain::{KeyName, Networks, Password, Scope, Timestamp};
 use crate::rules::access;
 use crate::rules::keys::{self as key_management, KeyView};
 use crate::state::AppState;
@@ -29,6 +29,11 @@ pub struct KeyForm {
     pub tenant: String,
     pub name_error: Option<String>,
     pub tenant_error: Option<String>,
+    /// The scopes checked.
+    pub scopes: Vec<&'static str>,
+    /// The allowed networks as typed.
+    pub networks: String,
+    pub networks_error: Option<String>,
 }
 
 /// A key just generated: its value is on this page and nowhere else.
@@ -75,6 +80,10 @@ pub struct KeyRow {
     /// `kf_…abcd`, to tell keys apart while they are hidden.
     pub preview: Option<String>,
     pub delete_href: String,
+    /// The key's scopes (empty: not narrowed).
+    pub scopes: Vec<&'static str>,
+    /// The key's allowed networks (empty: anywhere).
+    pub networks: Vec<String>,
 }
 
 #[derive(Template)]
@@ -91,6 +100,9 @@ struct SettingsPage {
     policy: &'static str,
     keys: Vec<KeyRow>,
     outcome: Outcome,
+    /// Every scope, for the form's checkboxes.
+    all_scopes: Vec<&'static str>,
+    networks_max: usize,
 }
 
 async fn show(State(state): State<AppState>, session: SignedIn) -> Result<Response, WebError> {
@@ -131,6 +143,8 @@ pub async fn render_settings(
         policy: policy_name(state.config.key_reveal),
         keys,
         outcome,
+        all_scopes: Scope::ALL.iter().map(|scope| scope.name()).collect(),
+        networks_max: Networks::MAX,
     };
     Ok(render(status, &page))
 }
@@ -148,8 +162,12 @@ fn key_row(index: usize, view: KeyView, policy: RevealPolicy) -> KeyRow {
         }
         RevealPolicy::Never => (None, None),
     };
+    let scopes = view.scopes.names().collect();
+    let networks = view.allowed_networks.entries().collect();
     KeyRow {
         index,
+        scopes,
+        networks,
         delete_href: format!(
             "/settings/keys/delete?name={}&tenant={}",
             query_encode(&view.name),

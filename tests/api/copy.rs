@@ -624,6 +624,8 @@ fn handmade_dump() -> (Dump, [Digest; 6]) {
                 sealed: Some(vec![0, 1, 2, 254, 255]),
                 created_at: at(7),
                 expires_at: None,
+                scopes: String::new(),
+                allowed_networks: String::new(),
             },
             ApiKeyRow {
                 id: KeyId::generate(),
@@ -635,6 +637,9 @@ fn handmade_dump() -> (Dump, [Digest; 6]) {
                 sealed: None,
                 created_at: at(8),
                 expires_at: Some(at(2 * 86_400)),
+                // A narrowed key: its scopes and networks travel as stored.
+                scopes: "flows:read admin:write".into(),
+                allowed_networks: "10.0.0.0/8,2001:db8::/32".into(),
             },
         ],
         tokens: vec![TokenRow {

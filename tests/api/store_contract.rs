@@ -18,7 +18,7 @@ use std::time::Duration;
 
 use keyflow::domain::flow::{FlowDraft, FlowSettings};
 use keyflow::domain::{
-    Digest, Email, FlowFilter, FlowId, FlowName, KeyId, KeyName, Page, Role, TenantId, TenantName,
+    Digest, Email, FlowFilter, FlowId, FlowName, KeyId, KeyName, Networks, Page, Role, Scopes, TenantId, TenantName,
     Timestamp, UserId, VersionId,
 };
 use keyflow::store::{
@@ -115,6 +115,8 @@ fn new_key(user: UserId, tenant: TenantId, name: &str) -> NewKey {
         sealed: Some(vec![1, 2, 3]),
         created_at: Timestamp::now(),
         expires_at: None,
+        scopes: Scopes::UNSCOPED,
+        allowed_networks: Networks::default(),
     }
 }
 
@@ -598,6 +600,9 @@ async fn keys_are_unique_per_user_and_tenant_and_found_by_their_digest() {
         assert_missing(store.insert_key(new_key(ada, elsewhere.id, "ci")).await);
         let mut expiring = new_key(ada, acme.id, "expiring");
         expiring.expires_at = Some(Timestamp::now().plus(Duration::from_secs(60)));
+        // Narrowed: its scopes and networks come back in its grant and in the list.
+        expiring.scopes = Scopes::parse(["flows:read", "admin:write"]).unwrap();
+        expiring.allowed_networks = Networks::parse(["10.0.0.0/8", "2001:db8::1"]).unwrap();
         store.insert_key(expiring.clone()).await.unwrap();
 
         let grant = store
@@ -620,6 +625,10 @@ async fn keys_are_unique_per_user_and_tenant_and_found_by_their_digest() {
             .unwrap()
             .unwrap();
         assert_eq!(grant.expires_at, expiring.expires_at);
+        assert_eq!(grant.scopes, expiring.scopes);
+        assert_eq!(grant.allowed_networks, expiring.allowed_networks);
+        let unscoped = store.key_by_digest(&ci.digest).await.unwrap().unwrap();
+        assert!(unscoped.scopes.is_unscoped() && unscoped.allowed_networks.is_empty());
         assert!(store.key_by_digest(&digest()).await.unwrap().is_none());
 
         // Oldest first, in every tenant, with the tenant's name.
@@ -640,6 +649,8 @@ async fn keys_are_unique_per_user_and_tenant_and_found_by_their_digest() {
         assert_eq!(listed[0].sealed.as_deref(), Some(&[1u8, 2, 3][..]));
         assert_eq!(listed[0].created_at, ci.created_at);
         assert_eq!(listed[2].expires_at, expiring.expires_at);
+        assert_eq!(listed[2].scopes, expiring.scopes);
+        assert_eq!(listed[2].allowed_networks, expiring.allowed_networks);
         assert!(
             store
                 .keys_of_user(UserId::generate())

@@ -32,7 +32,8 @@ impl KeyStore for Store {
 
     async fn key_by_digest(&self, digest: &Digest) -> StoreResult<Option<KeyGrant>> {
         Ok(sqlx::query_as(
-            "SELECT id AS key_id, user_id, tenant_id, expires_at FROM api_keys WHERE digest = $1",
+            "SELECT id AS key_id, user_id, tenant_id, expires_at, scopes, allowed_networks \
+             FROM api_keys WHERE digest = $1",
         )
         .bind(digest)
         .fetch_optional(&self.pool)
@@ -42,7 +43,7 @@ impl KeyStore for Store {
     async fn keys_of_user(&self, user: UserId) -> StoreResult<Vec<KeyRecord>> {
         Ok(sqlx::query_as(
             "SELECT k.id, k.tenant_id, t.name AS tenant_name, k.name, k.preview, k.sealed, \
-             k.created_at, k.expires_at FROM api_keys k JOIN tenants t ON t.id = k.tenant_id \
+             k.created_at, k.expires_at, k.scopes, k.allowed_networks FROM api_keys k JOIN tenants t ON t.id = k.tenant_id \
              WHERE k.user_id = $1 ORDER BY k.created_at, k.id",
         )
         .bind(user)
@@ -89,7 +90,8 @@ impl TokenStore for Store {
         Ok(sqlx::query_as(
             "SELECT t.user_id, t.tenant_id, COALESCE(t.signed_in_at, t.created_at) AS signed_in_at, \
              CASE WHEN k.expires_at < t.expires_at THEN k.expires_at ELSE t.expires_at END \
-             AS expires_at, t.key_id FROM tokens t LEFT JOIN api_keys k ON k.id = t.key_id \
+             AS expires_at, t.key_id, COALESCE(k.scopes, '') AS scopes, \
+             COALESCE(k.allowed_networks, '') AS allowed_networks FROM tokens t LEFT JOIN api_keys k ON k.id = t.key_id \
              WHERE t.digest = $1 AND (t.key_id IS NULL OR k.id IS NOT NULL)",
         )
         .bind(digest)
@@ -110,6 +112,8 @@ async fn insert(conn: &mut Conn, key: NewKey) -> StoreResult<()> {
         sealed: key.sealed,
         created_at: key.created_at,
         expires_at: key.expires_at,
+        scopes: key.scopes.to_stored(),
+        allowed_networks: key.allowed_networks.to_stored(),
     };
     insert_rows(conn, &[&row]).await.map_err(|error| {
         if is_foreign_key_violation(&error) {

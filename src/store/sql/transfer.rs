@@ -109,7 +109,7 @@ table!(MembershipRow, "memberships" by "created_at, user_id, tenant_id", |m|
 table!(InvitationRow, "invitations" by "created_at, id", |i| id, user_id, tenant_id, role,
     first_name, last_name, link_digest, link_expires_at, created_at);
 table!(ApiKeyRow, "api_keys" by "created_at, id", |k| id, user_id, tenant_id, name, digest,
-    preview, sealed, created_at, expires_at);
+    preview, sealed, created_at, expires_at, scopes, allowed_networks);
 // SQLite's `signed_in_at` was added by migration 0004, which filled it; a row without one
 // means what it meant then: the token's own creation.
 table!(NewToken, "tokens" by "created_at, digest", |t| digest, user_id, tenant_id, created_at,
