@@ -17,6 +17,7 @@ mod helpers;
 mod hostile;
 mod instances;
 mod key_tokens;
+mod key_scopes;
 mod keys;
 mod lifecycle;
 mod metrics;
