@@ -56,7 +56,6 @@ impl From<KeyView> for UserTenantApiKey {
     }
 }
 
-
 /// The create request: `{"name", "tenantId"}`, and keyflow's optional `scopes` and
 /// `allowedNetworks`; other `UserTenantAPIKey` fields are ignored.
 #[derive(Deserialize, ToSchema)]

@@ -25,9 +25,9 @@ pub use names::{
     FlowName, KeyName, PERSON_NAME_MAX_CHARS, PROSE_MAX_CHARS, TAG_MAX_CHARS, TenantDeveloperName,
     TenantName, person_name, prose, tag,
 };
+pub use network::Networks;
 pub use page::{Page, digits};
 pub use password::Password;
-pub use network::Networks;
 pub use role::Role;
 pub use scope::{Scope, Scopes};
 pub use timestamp::Timestamp;

@@ -140,12 +140,18 @@ mod tests {
     fn ranges_and_bare_addresses_of_both_families() {
         let networks =
             Networks::parse(["10.1.2.3/8", "192.0.2.7", "2001:db8::/32", " ::1 "]).unwrap();
-        assert_eq!(networks.to_stored(), "10.0.0.0/8,192.0.2.7,2001:db8::/32,::1");
+        assert_eq!(
+            networks.to_stored(),
+            "10.0.0.0/8,192.0.2.7,2001:db8::/32,::1"
+        );
         assert!(networks.admits(ip("10.200.0.1")));
         assert!(networks.admits(ip("192.0.2.7")));
         assert!(!networks.admits(ip("192.0.2.8")), "a bare address is a /32");
         assert!(networks.admits(ip("2001:db8:1::5")));
-        assert!(networks.admits(ip("::ffff:10.0.0.9")), "IPv4 mapped into IPv6");
+        assert!(
+            networks.admits(ip("::ffff:10.0.0.9")),
+            "IPv4 mapped into IPv6"
+        );
         assert!(!networks.admits(ip("2001:db9::1")));
         assert_eq!(Networks::from_stored(&networks.to_stored()), Ok(networks));
     }

@@ -164,7 +164,10 @@ mod tests {
         let set = Scopes::parse(["flows:read", " elements:write ", "flows:read"]).unwrap();
         assert!(set.permits(Scope::FlowsRead));
         assert!(set.permits(Scope::ElementsWrite));
-        assert!(!set.permits(Scope::FlowsWrite), "write does not come with read");
+        assert!(
+            !set.permits(Scope::FlowsWrite),
+            "write does not come with read"
+        );
         assert!(!set.permits(Scope::AdminRead));
         assert_eq!(set.to_stored(), "flows:read elements:write");
         assert_eq!(Scopes::from_stored(&set.to_stored()), Ok(set));

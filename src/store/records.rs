@@ -8,7 +8,8 @@ use crate::domain::Digest;
 use crate::domain::element::{ElementKind, ElementName, FlowElementKind};
 use crate::domain::flow::FlowDraft;
 use crate::domain::{
-    Email, FlowId, KeyId, KeyName, Networks, Role, Scopes, TenantId, Timestamp, UserId, VersionId, flow::FlowSettings,
+    Email, FlowId, KeyId, KeyName, Networks, Role, Scopes, TenantId, Timestamp, UserId, VersionId,
+    flow::FlowSettings,
 };
 
 /// A JSON object as Boomi's tools send it, kept field for field.

@@ -48,7 +48,11 @@ struct GenerateForm {
 impl GenerateForm {
     /// The scopes checked, in [`Scope::ALL`]'s order; a box for no scope is refused.
     fn scopes(&self) -> Result<Scopes, Invalid> {
-        Scopes::parse(self.fields.keys().filter_map(|field| field.strip_prefix("scope:")))
+        Scopes::parse(
+            self.fields
+                .keys()
+                .filter_map(|field| field.strip_prefix("scope:")),
+        )
     }
 }
 
@@ -76,7 +80,9 @@ async fn generate(
     CsrfForm { session, form }: CsrfForm<GenerateForm>,
 ) -> Result<Response, WebError> {
     // A box for no scope is not something the page sends: the form's, not the user's, fault.
-    let scopes = form.scopes().map_err(|error| WebError::bad_request(error.0))?;
+    let scopes = form
+        .scopes()
+        .map_err(|error| WebError::bad_request(error.0))?;
     let mut key_form = KeyForm {
         name: form.name.clone(),
         tenant: form.tenant.clone(),

@@ -100,14 +100,16 @@ async fn a_request_outside_the_scopes_is_forbidden_naming_the_scope() {
         assert_eq!(refused, "this API key lacks the scope flows:read");
     }
     let values = narrowed_key(&app, "values", json!({ "scopes": ["elements:read"] })).await;
-    assert_json(call(&app, &values, Method::GET, VALUES).await, StatusCode::OK).await;
+    assert_json(
+        call(&app, &values, Method::GET, VALUES).await,
+        StatusCode::OK,
+    )
+    .await;
 
     // The list shows each key's scopes.
     let token = app.admin_token().await;
     let listed = app.key_list(&token).await;
-    let scopes = |name: &str| {
-        listed.iter().find(|k| k["name"] == name).unwrap()["scopes"].clone()
-    };
+    let scopes = |name: &str| listed.iter().find(|k| k["name"] == name).unwrap()["scopes"].clone();
     assert_eq!(scopes("reader"), json!(["flows:read"]));
     assert_eq!(scopes("writer"), json!(["flows:write"]));
 }
@@ -140,15 +142,13 @@ async fn a_token_obtained_with_a_key_has_its_scopes_and_networks() {
     let token = assert_json(call(&app, &key, Method::GET, &path).await, StatusCode::OK).await;
     let token = token.as_str().unwrap();
     for header in ["authorization", "x-boomi-flow-api-key"] {
-        let get = |path: &str| {
-            app.client
-                .get(app.url(path))
-                .header(header, token)
-                .send()
-        };
+        let get = |path: &str| app.client.get(app.url(path)).header(header, token).send();
         assert_json(get(VALUES).await.unwrap(), StatusCode::OK).await;
         let refused = assert_error(get(FLOWS).await.unwrap(), StatusCode::FORBIDDEN).await;
-        assert_eq!(refused, "this API key lacks the scope flows:read", "{header}");
+        assert_eq!(
+            refused, "this API key lacks the scope flows:read",
+            "{header}"
+        );
     }
 
     // A token of a key limited to other networks is refused as the key is.
@@ -191,7 +191,11 @@ async fn demoting_the_owner_narrows_the_key_at_once() {
             .json(&body)
             .send()
     };
-    assert_json(set_role(role("ADMINISTRATOR")).await.unwrap(), StatusCode::OK).await;
+    assert_json(
+        set_role(role("ADMINISTRATOR")).await.unwrap(),
+        StatusCode::OK,
+    )
+    .await;
     let sam = app.login("sam@example.com", "a long enough password").await;
     let key = key_of(&app, &sam, "admin", json!({ "scopes": ["admin:read"] })).await;
     assert_json(call(&app, &key, Method::GET, USERS).await, StatusCode::OK).await;
@@ -199,7 +203,11 @@ async fn demoting_the_owner_narrows_the_key_at_once() {
     assert_json(call(&app, &key, Method::GET, USERS).await, StatusCode::OK).await;
     let lookups = || app.state.metrics.key_store_lookups.load(Ordering::Relaxed);
     let cached = lookups();
-    assert_json(set_role(role("STANDARD_USER")).await.unwrap(), StatusCode::OK).await;
+    assert_json(
+        set_role(role("STANDARD_USER")).await.unwrap(),
+        StatusCode::OK,
+    )
+    .await;
     // The role change dropped this instance's key cache (as it does every instance's, through
     // the store's announcement): the key is looked up again.
     let refused = assert_error(
@@ -215,11 +223,20 @@ async fn unknown_scopes_and_bad_networks_are_unprocessable() {
     let app = TestApp::spawn().await;
     let token = app.admin_token().await;
     let refused = assert_error(
-        create(&app, &token, "k", json!({ "scopes": ["flows:read", "flows:delete"] })).await,
+        create(
+            &app,
+            &token,
+            "k",
+            json!({ "scopes": ["flows:read", "flows:delete"] }),
+        )
+        .await,
         StatusCode::UNPROCESSABLE_ENTITY,
     )
     .await;
-    assert!(refused.contains("'flows:delete' is not a scope"), "{refused}");
+    assert!(
+        refused.contains("'flows:delete' is not a scope"),
+        "{refused}"
+    );
     assert!(refused.contains("flows:read, flows:write"), "{refused}");
 
     let bad = json!({ "allowedNetworks": ["10.0.0.0/8", "10.0.0.0/33"] });
@@ -289,7 +306,10 @@ async fn a_key_is_refused_outside_its_networks_and_the_refusal_is_audited() {
     assert!(!audited[0].contains(&key), "never the key's value");
     let listed = app.key_list(&token).await;
     let row = listed.iter().find(|k| k["name"] == "outside").unwrap();
-    assert_eq!(row["allowedNetworks"], json!(["203.0.113.0/24", "2001:db8::/32"]));
+    assert_eq!(
+        row["allowedNetworks"],
+        json!(["203.0.113.0/24", "2001:db8::/32"])
+    );
 }
 
 fn trusting_localhost(config: &mut keyflow::config::ServeConfig) {
@@ -363,7 +383,11 @@ async fn the_failure_budget_is_the_clients_behind_a_trusted_proxy_and_the_peers_
     ];
     assert_eq!(
         statuses,
-        [StatusCode::UNAUTHORIZED, StatusCode::UNAUTHORIZED, StatusCode::TOO_MANY_REQUESTS]
+        [
+            StatusCode::UNAUTHORIZED,
+            StatusCode::UNAUTHORIZED,
+            StatusCode::TOO_MANY_REQUESTS
+        ]
     );
 
     // Behind a trusted proxy: each client its own budget.
@@ -402,8 +426,14 @@ async fn the_settings_page_narrows_a_key_and_lists_it() {
         )
         .await;
     assert_eq!(page.status, StatusCode::OK, "{}", page.html);
-    assert!(page.html.contains("<code>flows:read</code>, <code>packages:write</code>"));
-    assert!(page.html.contains("<code>127.0.0.1</code>, <code>10.0.0.0/8</code>"));
+    assert!(
+        page.html
+            .contains("<code>flows:read</code>, <code>packages:write</code>")
+    );
+    assert!(
+        page.html
+            .contains("<code>127.0.0.1</code>, <code>10.0.0.0/8</code>")
+    );
     let token = app.admin_token().await;
     let listed = app.key_list(&token).await;
     assert_eq!(listed[0]["scopes"], json!(["flows:read", "packages:write"]));
@@ -427,7 +457,14 @@ async fn the_settings_page_narrows_a_key_and_lists_it() {
         )
         .await;
     assert_eq!(page.status, StatusCode::UNPROCESSABLE_ENTITY);
-    assert!(page.html.contains(r#"id="key-networks-error""#), "{}", page.html);
-    assert!(page.html.contains(r#"name="scope:flows:write" value="on" checked"#));
+    assert!(
+        page.html.contains(r#"id="key-networks-error""#),
+        "{}",
+        page.html
+    );
+    assert!(
+        page.html
+            .contains(r#"name="scope:flows:write" value="on" checked"#)
+    );
     assert!(page.html.contains(">10.0.0.0/99</textarea>"));
 }

@@ -18,8 +18,8 @@ use std::time::Duration;
 
 use keyflow::domain::flow::{FlowDraft, FlowSettings};
 use keyflow::domain::{
-    Digest, Email, FlowFilter, FlowId, FlowName, KeyId, KeyName, Networks, Page, Role, Scopes, TenantId, TenantName,
-    Timestamp, UserId, VersionId,
+    Digest, Email, FlowFilter, FlowId, FlowName, KeyId, KeyName, Networks, Page, Role, Scopes,
+    TenantId, TenantName, Timestamp, UserId, VersionId,
 };
 use keyflow::store::{
     self, Activation, AuditEvent, Change, Heard, NewInvitation, NewKey, NewSession, NewToken,
