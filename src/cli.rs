@@ -621,4 +621,12 @@ mod tests {
         assert!(serve_config(&["--header-timeout-seconds", "0"]).is_err());
         assert!(serve_config(&["--body-timeout-seconds", "3601"]).is_err());
     }
+
+    #[test]
+    fn trusted_proxies_are_ranges_or_addresses_and_none_by_default() {
+        assert!(serve_config(&[]).unwrap().trusted_proxies.is_empty());
+        let set = serve_config(&["--trusted-proxies", "127.0.0.1, 10.0.0.0/8,::1"]).unwrap();
+        assert_eq!(set.trusted_proxies.to_string(), "127.0.0.1,10.0.0.0/8,::1");
+        assert!(serve_config(&["--trusted-proxies", "nginx"]).is_err());
+    }
 }
