@@ -790,7 +790,10 @@ async fn a_key_bound_token_ends_with_its_key_and_never_outlives_it() {
         // A key that expires within the hour: its token's grant ends then, not in a day.
         let mut short = new_key(ada, acme.id, "short");
         short.expires_at = Some(hour);
-        let short_id = short.id;
+        // Narrowed: the token has the key's scopes and networks.
+        short.scopes = Scopes::parse(["elements:read"]).unwrap();
+        short.allowed_networks = Networks::parse(["192.0.2.0/24"]).unwrap();
+        let (short_id, scopes, networks) = (short.id, short.scopes, short.allowed_networks.clone());
         store.insert_key(short).await.unwrap();
         let token = bound(ada, short_id);
         store.insert_token(token.clone()).await.unwrap();
@@ -800,6 +803,7 @@ async fn a_key_bound_token_ends_with_its_key_and_never_outlives_it() {
             .unwrap()
             .expect("a grant");
         assert_eq!((grant.key_id, grant.expires_at), (Some(short_id), hour));
+        assert_eq!((grant.scopes, grant.allowed_networks), (scopes, networks));
 
         // A key without an expiry leaves the token's own.
         let lasting = new_key(ada, acme.id, "lasting");
@@ -813,6 +817,7 @@ async fn a_key_bound_token_ends_with_its_key_and_never_outlives_it() {
             .unwrap()
             .expect("a grant");
         assert_eq!((grant.key_id, grant.expires_at), (Some(lasting_id), day));
+        assert!(grant.scopes.is_unscoped() && grant.allowed_networks.is_empty());
 
         // Deleting the key deletes its tokens, and only them.
         assert!(store.delete_key(ada, short_id).await.unwrap());
