@@ -106,6 +106,8 @@ fn seed(runtime: &Runtime, count: usize) -> Fixture {
                     sealed: None,
                     created_at,
                     expires_at: None,
+                    scopes: Default::default(),
+                    allowed_networks: Default::default(),
                 })
                 .collect();
             store.insert_keys(rows).await.expect("insert a batch");
@@ -164,6 +166,8 @@ fn baselines(c: &mut Criterion, runtime: &Runtime, fixture: &Fixture) {
         expires_at: None,
         preview: "kf_…abcd".into(),
         rotated_until: None,
+        scopes: Default::default(),
+        allowed_networks: Default::default(),
     };
     let digests: Vec<Digest> = cached_keys(fixture)
         .iter()
@@ -478,6 +482,8 @@ fn deleted_keys(
                 sealed: None,
                 created_at,
                 expires_at: None,
+                scopes: Default::default(),
+                allowed_networks: Default::default(),
             })
             .collect();
         fixture.store.insert_keys(rows).await.expect("insert");

@@ -107,6 +107,7 @@ start_instance() {
     env "${unset[@]}" KEYFLOW_DATABASE_URL="$url" KEYFLOW_PEPPER="$pepper" \
         KEYFLOW_MASTER_KEY="$master_key" KEYFLOW_ADMIN_PASSWORD="$password" KEYFLOW_LOG=warn \
         "$binary" serve --listen 127.0.0.1:0 --data-dir "$work/$name" \
+        --trusted-proxies 127.0.0.1 \
         >"$work/$name.out" 2>"$work/$name.err" </dev/null &
     pids+=("$!")
 }

@@ -46,7 +46,15 @@ pub(crate) fn build_service(state: AppState) -> RequestService<Router, WholeList
     let in_flight = state.in_flight.clone();
     let bodies = state.bodies.clone();
     let metrics = state.metrics.clone();
-    RequestServiceLayer::new(WholeList(state), in_flight, bodies, metrics).layer(routes)
+    let trusted_proxies = state.config.trusted_proxies.clone();
+    RequestServiceLayer::new(
+        WholeList(state),
+        in_flight,
+        bodies,
+        metrics,
+        trusted_proxies,
+    )
+    .layer(routes)
 }
 
 async fn not_allowed() -> axum::response::Response {

@@ -14,7 +14,7 @@ use crate::admin;
 use crate::app::Server;
 use crate::config::{RevealPolicy, ServeConfig};
 use crate::copy;
-use crate::domain::Role;
+use crate::domain::{Networks, Role};
 use crate::store::StoreConfig;
 
 #[derive(Debug, Parser)]
@@ -220,6 +220,13 @@ pub struct ServeArgs {
     /// Cookies are never allowed across origins; the API authenticates with headers.
     #[arg(long, env = "KEYFLOW_CORS_ORIGINS", value_delimiter = ',', value_parser = cors_origin)]
     pub cors_origins: Option<Vec<String>>,
+    /// The reverse proxies in front of keyflow, comma-separated CIDR ranges or addresses (e.g.
+    /// `127.0.0.1,10.0.0.0/8`). A request whose TCP peer is one of them comes from the
+    /// rightmost `X-Forwarded-For` hop that is not itself one of them; that address decides
+    /// a key's allowed networks, whose failure budget a refused credential spends, and the
+    /// audit. Default: none (the TCP peer is the client; the header is ignored).
+    #[arg(long, env = "KEYFLOW_TRUSTED_PROXIES", value_parser = trusted_proxies)]
+    pub trusted_proxies: Option<Networks>,
     /// MiB of serialized flow lists kept in memory (0 keeps none).
     #[arg(long, env = "KEYFLOW_FLOW_CACHE_MIB", default_value_t = 64)]
     pub flow_cache_mib: u64,
@@ -442,8 +449,14 @@ impl ServeArgs {
         config.body_timeout = Duration::from_secs(self.body_timeout_seconds);
         config.max_connections_per_address = self.max_connections_per_address as usize;
         config.cors_origins = self.cors_origins;
+        config.trusted_proxies = self.trusted_proxies.unwrap_or_default();
         config
     }
+}
+
+/// `--trusted-proxies`: ranges or addresses separated by commas.
+fn trusted_proxies(text: &str) -> Result<Networks, String> {
+    Networks::parse(Networks::split(text)).map_err(|error| error.0)
 }
 
 /// An origin as a browser sends it in `Origin`: a scheme, a host and maybe a port, no path.
@@ -622,5 +635,13 @@ mod tests {
         assert_eq!(set.max_connections_per_address, 0);
         assert!(serve_config(&["--header-timeout-seconds", "0"]).is_err());
         assert!(serve_config(&["--body-timeout-seconds", "3601"]).is_err());
+    }
+
+    #[test]
+    fn trusted_proxies_are_ranges_or_addresses_and_none_by_default() {
+        assert!(serve_config(&[]).unwrap().trusted_proxies.is_empty());
+        let set = serve_config(&["--trusted-proxies", "127.0.0.1, 10.0.0.0/8,::1"]).unwrap();
+        assert_eq!(set.trusted_proxies.to_string(), "127.0.0.1,10.0.0.0/8,::1");
+        assert!(serve_config(&["--trusted-proxies", "nginx"]).is_err());
     }
 }

@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use secrecy::SecretString;
 
+use crate::domain::Networks;
 use crate::store::StoreConfig;
 
 /// When the value of an existing key may be shown again: see the README, "Reveal policy".
@@ -83,6 +84,10 @@ pub struct ServeConfig {
     /// (CORS); `None`: any origin. Never with credentials (cookies): the API authenticates
     /// with headers.
     pub cors_origins: Option<Vec<String>>,
+    /// The reverse proxies whose `X-Forwarded-For` names the client (`--trusted-proxies`):
+    /// a request from one of them comes from the rightmost hop that is not itself trusted.
+    /// Empty (the default): every request comes from its TCP peer, and the header is not read.
+    pub trusted_proxies: Networks,
 }
 
 impl ServeConfig {
@@ -119,6 +124,7 @@ impl ServeConfig {
             body_timeout: Duration::from_secs(30),
             max_connections_per_address: 256,
             cors_origins: None,
+            trusted_proxies: Networks::default(),
         }
     }
 }

@@ -18,7 +18,7 @@ use crate::api::flow_element_json::elements_in;
 use crate::api::flow_json::{FlowRequest, FlowResponse};
 use crate::domain::element::FlowElementKind;
 use crate::domain::flow::FlowDraft;
-use crate::domain::{FlowFilter, FlowId, Page, TenantId};
+use crate::domain::{FlowFilter, FlowId, Page, Scope, TenantId};
 use crate::http::Principal;
 use crate::http::error::ApiError;
 use crate::http::json::{JsonBody, Segment, TextQuery, path};
@@ -28,7 +28,7 @@ use crate::state::AppState;
 use crate::store::FlowRecord;
 
 /// The path of [`list`] (spelled out again in its `utoipa::path`, which needs the literal).
-const LIST_PATH: &str = "/api/draw/1/flow";
+pub(crate) const LIST_PATH: &str = "/api/draw/1/flow";
 
 pub(crate) fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -145,7 +145,7 @@ pub fn answer_from_cache(state: &AppState, request: &Request, client: IpAddr) ->
     if !early(request) {
         return None;
     }
-    let principal = Principal::from_cache(request.headers(), client, state)?;
+    let principal = Principal::from_cache(request.headers(), client, Scope::FlowsRead, state)?;
     let body = state.flow_lists.cached(principal.tenant_id)?;
     state.verifier.count_cache_hit();
     Some(list_response(body))

@@ -10,7 +10,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::api::doc::{AuthErrors, BodyErrors, Conflict, Forbidden, NotFound};
-use crate::domain::{KeyName, TenantId, Timestamp};
+use crate::domain::{KeyName, Networks, Scopes, TenantId, Timestamp};
 use crate::http::error::ApiError;
 use crate::http::json::{JsonBody, OptionalJsonBody, Segment, integral};
 use crate::http::{Interactive, Principal};
@@ -38,6 +38,14 @@ pub struct UserTenantApiKey {
     pub expires_at: Option<Timestamp>,
     /// keyflow's extension: when a rotation last gave the key a new value; null: never.
     pub rotated_at: Option<Timestamp>,
+    /// keyflow's extension: the scopes the key is narrowed to; empty when it is not (it has
+    /// what its owner's role allows).
+    #[schema(example = json!(["flows:read"]))]
+    pub scopes: Vec<String>,
+    /// keyflow's extension: the address ranges the key may be used from (a single address
+    /// shows without its prefix); empty: anywhere.
+    #[schema(example = json!(["203.0.113.0/24"]))]
+    pub allowed_networks: Vec<String>,
 }
 
 impl From<KeyView> for UserTenantApiKey {
@@ -49,11 +57,14 @@ impl From<KeyView> for UserTenantApiKey {
             tenant_id: Some(view.tenant_id),
             expires_at: view.expires_at,
             rotated_at: view.rotated_at,
+            scopes: view.scopes.names().map(str::to_string).collect(),
+            allowed_networks: view.allowed_networks.entries().collect(),
         }
     }
 }
 
-/// The create request: `{"name", "tenantId"}`; other `UserTenantAPIKey` fields are ignored.
+/// The create request: `{"name", "tenantId"}`, and keyflow's optional `scopes` and
+/// `allowedNetworks`; other `UserTenantAPIKey` fields are ignored.
 #[derive(Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 #[schema(as = NewApiKeyRequest)]
@@ -77,6 +88,17 @@ struct NewKeyRequest {
     /// key lifetime; absent or null: never, which a tenant with a maximum refuses (422).
     #[schema(value_type = Option<String>, format = DateTime)]
     expires_at: Option<String>,
+    /// The scopes to narrow the key to: `flows:read`, `flows:write`, `elements:read`,
+    /// `elements:write`, `packages:read`, `packages:write`, `admin:read`, `admin:write`.
+    /// Missing or empty: not narrowed (what the owner's role allows). An unknown one is 422.
+    /// A scope never grants more than the owner's role.
+    #[schema(example = json!(["flows:read", "flows:write"]))]
+    scopes: Option<Vec<String>>,
+    /// At most 20 address ranges (CIDR, IPv4 or IPv6; a bare address is a range of one) the
+    /// key may be used from; a request from elsewhere is 403 and audited. Missing or empty:
+    /// anywhere. A malformed entry is 422, naming it.
+    #[schema(example = json!(["203.0.113.0/24", "2001:db8::/32"]))]
+    allowed_networks: Option<Vec<String>>,
 }
 
 /// The rotate request.
@@ -148,6 +170,11 @@ async fn create(
             })
         })
         .transpose()?;
+    let scopes = request.scopes.unwrap_or_default();
+    let scopes = Scopes::parse(scopes.iter().map(String::as_str)).map_err(ApiError::invalid)?;
+    let networks = request.allowed_networks.unwrap_or_default();
+    let networks =
+        Networks::parse_limited(networks.iter().map(String::as_str)).map_err(ApiError::invalid)?;
     let view = key_management::create(
         &state.keys(),
         principal.user_id,
@@ -155,6 +182,8 @@ async fn create(
         tenant,
         name,
         expires_at,
+        scopes,
+        networks,
     )
     .await?;
     Ok(Json(view.into()))

@@ -81,3 +81,68 @@ async fn unknown(headers: HeaderMap) -> Response {
         _ => message_response(StatusCode::NOT_FOUND, "there is no such endpoint"),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeSet;
+
+    use axum::http::Method;
+
+    use super::*;
+    use crate::domain::Scope;
+    use crate::http::route_scopes::{self, Need, ROUTES};
+
+    /// Every route the API serves, as (method, template), from the router's own description.
+    fn served() -> BTreeSet<(String, String)> {
+        let (_, description) = routes().split_for_parts();
+        let mut served = BTreeSet::new();
+        for (path, item) in description.paths.paths {
+            let methods = [
+                ("GET", item.get.is_some()),
+                ("POST", item.post.is_some()),
+                ("PUT", item.put.is_some()),
+                ("DELETE", item.delete.is_some()),
+                ("PATCH", item.patch.is_some()),
+                ("HEAD", item.head.is_some()),
+                ("OPTIONS", item.options.is_some()),
+            ];
+            for (method, present) in methods {
+                if present {
+                    served.insert((method.to_string(), path.clone()));
+                }
+            }
+        }
+        served
+    }
+
+    /// README, "Scopes": one table says which scope each route needs. A route added without
+    /// its row fails here (a narrowed key would be refused it), and so does a row left behind.
+    #[test]
+    fn every_route_has_its_scope_in_the_table_and_every_row_is_a_route() {
+        let served = served();
+        assert!(served.len() > 100, "the routes were read: {}", served.len());
+        for (method, path) in &served {
+            let method = Method::from_bytes(method.as_bytes()).unwrap();
+            assert!(
+                route_scopes::needed(&method, path).is_some(),
+                "{method} {path} has no row in http::route_scopes::ROUTES"
+            );
+        }
+        for (method, path, _) in ROUTES {
+            assert!(
+                served.contains(&(method.to_string(), path.to_string())),
+                "{method} {path} in http::route_scopes::ROUTES is no route"
+            );
+        }
+    }
+
+    /// The early answer (`flows::answer_from_cache`) checks `flows:read` without the table,
+    /// to keep its hot path free of a lookup: it must agree with the table.
+    #[test]
+    fn the_early_answer_asks_what_the_table_says() {
+        assert_eq!(
+            route_scopes::needed(&Method::GET, flows::LIST_PATH),
+            Some(Need::Scope(Scope::FlowsRead))
+        );
+    }
+}

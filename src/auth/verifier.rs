@@ -265,6 +265,8 @@ mod tests {
                 sealed: None,
                 created_at: Timestamp::now(),
                 expires_at: None,
+                scopes: Default::default(),
+                allowed_networks: Default::default(),
             })
             .await
             .unwrap();

@@ -9,9 +9,11 @@ pub mod filter;
 pub mod flow;
 mod ids;
 mod names;
+mod network;
 mod page;
 mod password;
 mod role;
+mod scope;
 mod timestamp;
 
 pub use digest::Digest;
@@ -23,9 +25,11 @@ pub use names::{
     FlowName, KeyName, PERSON_NAME_MAX_CHARS, PROSE_MAX_CHARS, TAG_MAX_CHARS, TenantDeveloperName,
     TenantName, person_name, prose, tag,
 };
+pub use network::Networks;
 pub use page::{Page, digits};
 pub use password::Password;
 pub use role::Role;
+pub use scope::{Scope, Scopes};
 pub use timestamp::Timestamp;
 
 /// Why a value was refused; the message is written for the person who sent it.

@@ -6,7 +6,7 @@
 use std::marker::PhantomData;
 use std::net::IpAddr;
 
-use axum::extract::FromRequestParts;
+use axum::extract::{FromRequestParts, MatchedPath};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderName, HeaderValue, header};
 
@@ -14,11 +14,13 @@ use crate::auth::api_key::Hasher;
 use crate::auth::throttle::FailureThrottle;
 use crate::auth::token;
 use crate::auth::verifier::{KeyCheck, KeyVerifier};
-use crate::domain::{KeyId, Role, TenantId, Timestamp, UserId};
+use crate::domain::{KeyId, Networks, Role, Scope, Scopes, TenantId, Timestamp, UserId};
 use crate::http::error::ApiError;
-use crate::http::scope::client_address;
+use crate::http::route_scopes::{self, Need};
+use crate::http::scope::{client_address, current_request_id};
 use crate::rules::access::{self, SignIn};
 use crate::rules::keys::{self as key_rules, Keys};
+use crate::rules::key_refusals;
 use crate::store::{KeyGrant, Store, TokenGrant};
 
 pub const API_KEY_HEADER: &str = "x-boomi-flow-api-key";
@@ -71,6 +73,9 @@ pub(crate) struct Principal {
     /// The password sign-in behind a token; `None` for an API key (and a token bound to one),
     /// which is bound to its membership instead.
     pub sign_in: Option<SignIn>,
+    /// The scopes of the key behind the credential (unscoped: a password sign-in's token, or
+    /// a key not narrowed), checked against the route once, in the extractor.
+    pub scopes: Scopes,
 }
 
 impl Principal {
@@ -266,15 +271,69 @@ impl<S: Authenticator> FromRequestParts<S> for Principal {
         let address = client_address();
         state.throttle().guard(address)?;
         let outcome = match presented {
-            Presented::ApiKey(key) => by_api_key(key, tenant, state).await,
-            Presented::Token(token) => by_token(token, tenant, state).await,
-            Presented::KeyToken(token) => by_key_header_token(token, tenant, state).await,
+            Presented::ApiKey(key) => by_api_key(key, tenant, state, address).await,
+            Presented::Token(token) => by_token(token, tenant, state, address).await,
+            Presented::KeyToken(token) => by_key_header_token(token, tenant, state, address).await,
             Presented::Nothing => {
                 return Err(ApiError::Unauthorized(NO_CREDENTIAL.into()));
             }
         };
-        outcome.map_err(|error| error.counted(state.throttle(), address))
+        let principal = outcome.map_err(|error| error.counted(state.throttle(), address))?;
+        within_scopes(&principal, parts)?;
+        Ok(principal)
     }
+}
+
+/// A narrowed key (or a token it obtained) may call only the routes its scopes cover
+/// ([`route_scopes`]); anyone else passes without a lookup. A route the table lacks (a test
+/// keeps there being none) is refused to a narrowed key rather than granted.
+fn within_scopes(principal: &Principal, parts: &Parts) -> Result<(), ApiError> {
+    if principal.scopes.is_unscoped() {
+        return Ok(());
+    }
+    // No matched route: the API's answer to an unknown path, which grants nothing.
+    let Some(route) = parts.extensions.get::<MatchedPath>() else {
+        return Ok(());
+    };
+    match route_scopes::needed(&parts.method, route.as_str()) {
+        Some(Need::Nothing) => Ok(()),
+        Some(Need::Scope(scope)) if principal.scopes.contains(scope) => Ok(()),
+        Some(Need::Scope(scope)) => Err(ApiError::Forbidden(format!(
+            "this API key lacks the scope {scope}"
+        ))),
+        None => Err(ApiError::Forbidden(
+            "this API key's scopes do not cover this endpoint".into(),
+        )),
+    }
+}
+
+/// A key-bound principal used from `address`: refused (403, audited, and spending the
+/// address's failure budget, which bounds how many refusals one address can have recorded)
+/// when the key's allowed networks do not include it.
+async fn from_allowed_network(
+    principal: Principal,
+    key: KeyId,
+    networks: &Networks,
+    address: IpAddr,
+    state: &impl Authenticator,
+) -> Result<Principal, ApiError> {
+    if networks.admits(address) {
+        return Ok(principal);
+    }
+    let request_id = current_request_id();
+    key_refusals::refused_network(
+        state.store(),
+        principal.user_id,
+        principal.tenant_id,
+        key,
+        address,
+        &request_id,
+    )
+    .await;
+    state.throttle().failed(address)?;
+    Err(ApiError::Forbidden(format!(
+        "this API key is not allowed from {address}"
+    )))
 }
 
 impl<S: Authenticator, W: KeyMayNot> FromRequestParts<S> for Interactive<W> {
@@ -339,10 +398,15 @@ async fn by_api_key(
     presented: &str,
     tenant: Option<TenantId>,
     state: &impl Authenticator,
+    address: IpAddr,
 ) -> Result<Principal, ApiError> {
     // The verifier checks the tenant too, so that every refusal takes the same path.
     match state.verifier().verify_for(presented, tenant).await? {
-        KeyCheck::Valid(grant) => for_key(&grant, tenant),
+        KeyCheck::Valid(grant) => {
+            let principal = for_key(&grant, tenant)?;
+            let networks = &grant.allowed_networks;
+            from_allowed_network(principal, grant.key_id, networks, address, state).await
+        }
         KeyCheck::Expired(grant) => {
             // Recorded once per key; a failure to record is logged, and the answer stays 401.
             if let Err(error) = key_rules::record_expired(&state.key_rules(), &grant).await {
@@ -384,6 +448,7 @@ fn for_key(grant: &KeyGrant, tenant: Option<TenantId>) -> Result<Principal, ApiE
         via: Via::ApiKey(grant.key_id),
         tenant_from_header: tenant.is_some(),
         sign_in: None,
+        scopes: grant.scopes,
     })
 }
 
@@ -391,10 +456,12 @@ impl Principal {
     /// The principal of a request from `client` presenting an API key that the key cache
     /// holds, decided without storage, without waiting and without side effects: `None`
     /// whenever anything else is the case (no key, a token, a refusal, an address being
-    /// throttled, a cache miss), which the extractor then decides, counting what it must.
+    /// throttled, a cache miss, a key used from outside its networks or without the scope
+    /// `needed`), which the extractor then decides, counting and auditing what it must.
     pub(crate) fn from_cache(
         headers: &HeaderMap,
         client: IpAddr,
+        needed: Scope,
         state: &impl Authenticator,
     ) -> Option<Principal> {
         let Ok(Credentials {
@@ -406,6 +473,11 @@ impl Principal {
         };
         state.throttle().check(client).ok()?;
         let grant = state.verifier().verify_cached(key)?;
+        // Both O(1) on the cached grant: one AND, and (for a key limited to networks) a walk
+        // over its few ranges.
+        if !grant.scopes.permits(needed) || !grant.allowed_networks.admits(client) {
+            return None;
+        }
         for_key(&grant, tenant).ok()
     }
 }
@@ -430,10 +502,11 @@ async fn by_key_header_token(
     presented: &str,
     tenant: Option<TenantId>,
     state: &impl Authenticator,
+    address: IpAddr,
 ) -> Result<Principal, ApiError> {
     match token_grant(presented, state).await? {
         Some(grant) => match grant.key_id {
-            Some(key) => for_key_token(&grant, key, tenant),
+            Some(key) => for_key_token(&grant, key, tenant, state, address).await,
             None => Err(key_refused()),
         },
         None => Err(key_refused()),
@@ -444,11 +517,12 @@ async fn by_token(
     presented: &str,
     tenant: Option<TenantId>,
     state: &impl Authenticator,
+    address: IpAddr,
 ) -> Result<Principal, ApiError> {
     let invalid = || ApiError::Unauthorized("the token is not valid or has expired".into());
     let grant = token_grant(presented, state).await?.ok_or_else(invalid)?;
     if let Some(key) = grant.key_id {
-        return for_key_token(&grant, key, tenant);
+        return for_key_token(&grant, key, tenant, state, address).await;
     }
     let tenant_id = tenant.unwrap_or(grant.tenant_id);
     // A membership that began after the sign-in (the user was added back after a removal, or
@@ -472,15 +546,19 @@ async fn by_token(
             at: grant.signed_in_at,
             until: grant.expires_at,
         }),
+        scopes: Scopes::UNSCOPED,
     })
 }
 
 /// The principal of a token an API key obtained: the key's tenant only (its owner's
-/// membership is the key's, deleted with it and with the token), and no sign-in of its own.
-fn for_key_token(
+/// membership is the key's, deleted with it and with the token), no sign-in of its own, and
+/// the key's scopes and networks, as they are now.
+async fn for_key_token(
     grant: &TokenGrant,
     key: KeyId,
     tenant: Option<TenantId>,
+    state: &impl Authenticator,
+    address: IpAddr,
 ) -> Result<Principal, ApiError> {
     if tenant.is_some_and(|tenant| tenant != grant.tenant_id) {
         return Err(ApiError::Forbidden(format!(
@@ -489,13 +567,15 @@ fn for_key_token(
             grant.tenant_id
         )));
     }
-    Ok(Principal {
+    let principal = Principal {
         user_id: grant.user_id,
         tenant_id: grant.tenant_id,
         via: Via::KeyToken(key),
         tenant_from_header: tenant.is_some(),
         sign_in: None,
-    })
+        scopes: grant.scopes,
+    };
+    from_allowed_network(principal, key, &grant.allowed_networks, address, state).await
 }
 
 #[cfg(test)]

@@ -1,12 +1,15 @@
 //! The HTTP edge: the connections (`connections`, with a head deadline and a bound per
 //! address in `connection_limit`), what every request goes through first (`request_service`,
 //! its id in `request_id`, an API path's trailing slash taken off by `trailing_slash`, its body read within its deadline by `request_body`, the bounds in
-//! `limits`, the task-local `scope` it sets), the extractors that turn a request into a
-//! principal ([`extract`]) or a body ([`json`], `strict_json`) or a query (`query`), and the
+//! `limits`, the task-local `scope` it sets, with the client's address from `client_address`), the
+//! extractors that turn a request into a
+//! principal ([`extract`], which holds a key to the scope each route needs, [`route_scopes`])
+//! or a body ([`json`], `strict_json`) or a query (`query`), and the
 //! one error type whose mapping to status codes is in [`error`]. It imports no area and not
 //! the server's state: the extractors ask for small traits the state implements, and the
 //! request service is given its early answer.
 
+pub(crate) mod client_address;
 pub mod connection_limit;
 pub mod connections;
 pub mod error;
@@ -17,6 +20,7 @@ pub(crate) mod query;
 pub mod request_body;
 pub(crate) mod request_id;
 pub(crate) mod request_service;
+pub mod route_scopes;
 pub(crate) mod scope;
 pub(crate) mod strict_json;
 pub(crate) mod trailing_slash;

@@ -32,6 +32,8 @@ use futures_util::FutureExt;
 use tower::{Layer, Service};
 use tracing::Instrument;
 
+use crate::domain::Networks;
+use crate::http::client_address;
 use crate::http::error::message_response;
 use crate::http::extract::API_KEY_HEADER;
 use crate::http::limits::{self, InFlight};
@@ -59,9 +61,9 @@ pub trait EarlyAnswer: Send + Sync + 'static {
     /// Whether this may answer `request`: a cheap look at its head. Only such a request takes
     /// an in-flight slot for [`EarlyAnswer::answer`].
     fn may_answer(&self, request: &Request) -> bool;
-    /// The answer to a request `may_answer` chose, from the client at `peer`; `None` leaves
-    /// it to the router.
-    fn answer(&self, request: &Request, peer: IpAddr) -> Option<Response>;
+    /// The answer to a request `may_answer` chose, from the client at `client` (the peer, or
+    /// what a trusted proxy says); `None` leaves it to the router.
+    fn answer(&self, request: &Request, client: IpAddr) -> Option<Response>;
     /// Called after each request that may have written (a method other than GET, HEAD or
     /// OPTIONS) has been served, or has panicked: what was kept may be stale now.
     fn after_write(&self);
@@ -73,6 +75,8 @@ struct Edge<E> {
     in_flight: Arc<InFlight>,
     bodies: Arc<BodyReader>,
     metrics: Arc<Metrics>,
+    /// `--trusted-proxies`: whose `X-Forwarded-For` names the client.
+    trusted_proxies: Networks,
 }
 
 /// Wraps a service (the router) in [`RequestService`].
@@ -82,18 +86,20 @@ pub struct RequestServiceLayer<E> {
 
 impl<E> RequestServiceLayer<E> {
     /// The request service with its early answer, its bound on the requests in flight, how it
-    /// reads bodies, and the counters it bumps.
+    /// reads bodies, the counters it bumps, and the proxies whose `X-Forwarded-For` it believes.
     pub fn new(
         early: E,
         in_flight: Arc<InFlight>,
         bodies: Arc<BodyReader>,
         metrics: Arc<Metrics>,
+        trusted_proxies: Networks,
     ) -> Self {
         let edge = Edge {
             early,
             in_flight,
             bodies,
             metrics,
+            trusted_proxies,
         };
         Self {
             state: Arc::new(edge),
@@ -178,6 +184,13 @@ where
         }
         // Before anything reads the path: the early answer, the trace, the router.
         trailing_slash::strip(&mut request);
+        // The client, once for the whole request (the throttle, a key's networks, the audit);
+        // without trusted proxies, the peer, with no header read.
+        let client = if state.trusted_proxies.is_empty() {
+            self.peer
+        } else {
+            client_address::resolve(self.peer, request.headers(), &state.trusted_proxies)
+        };
         let may_write = !request.method().is_safe();
         let span = tracing::enabled!(tracing::Level::DEBUG).then(|| {
             let id = id.to_str().unwrap_or_default();
@@ -187,7 +200,7 @@ where
         // while every request is traced at debug level, so the trace shows one path). The head
         // bound above applies first, before any slot is taken.
         if span.is_none()
-            && let Some(answer) = self.answer_from_cache(&request)
+            && let Some(answer) = self.answer_from_cache(&request, client)
         {
             return Box::pin(std::future::ready(Ok(finish(id, answer))));
         }
@@ -196,12 +209,11 @@ where
         if request_body::has_body(&request) {
             let clone = self.inner.clone();
             let mut ready = std::mem::replace(&mut self.inner, clone);
-            let peer = self.peer;
             return Box::pin(async move {
                 match state.bodies.read_whole(request, &state.metrics).await {
                     Ok((request, charge)) => {
                         let answer = route(&mut ready, request, span);
-                        let answered = in_slot(state, id, peer, may_write, answer).await;
+                        let answered = in_slot(state, id, client, may_write, answer).await;
                         // The body counts against the budget until its request is answered.
                         drop(charge);
                         answered
@@ -212,7 +224,7 @@ where
             });
         }
         let answer = route(&mut self.inner, request, span);
-        Box::pin(in_slot(state, id, self.peer, may_write, answer))
+        Box::pin(in_slot(state, id, client, may_write, answer))
     }
 }
 
@@ -275,13 +287,13 @@ where
 impl<S, E: EarlyAnswer> RequestService<S, E> {
     /// [`EarlyAnswer::answer`] within a slot of its own: `None` when the router must answer
     /// (or shed the request). A panic there is answered 500 like a handler's.
-    fn answer_from_cache(&self, request: &Request) -> Option<Response> {
+    fn answer_from_cache(&self, request: &Request, client: IpAddr) -> Option<Response> {
         if !self.state.early.may_answer(request) {
             return None;
         }
         let slot = self.state.in_flight.enter()?;
         let answer = panic::catch_unwind(AssertUnwindSafe(|| {
-            self.state.early.answer(request, self.peer)
+            self.state.early.answer(request, client)
         }));
         drop(slot);
         answer.unwrap_or_else(|_panic| Some(panicked()))
@@ -416,7 +428,13 @@ mod tests {
                 budget: request_body::BodyBudget::new(1024),
             });
             let in_flight = Arc::new(InFlight::new(1));
-            let layer = RequestServiceLayer::new(writes.clone(), in_flight, bodies, Arc::default());
+            let layer = RequestServiceLayer::new(
+                writes.clone(),
+                in_flight,
+                bodies,
+                Arc::default(),
+                Networks::default(),
+            );
             let mut service = layer.layer(Panicking { in_call });
             // Twice with room for one request at a time: the first must have left its slot.
             for attempt in ["first", "second"] {

@@ -8,7 +8,9 @@ use axum::http::HeaderValue;
 /// What code serving a request may ask about it without having it passed down.
 pub(crate) struct Scope {
     pub(crate) id: HeaderValue,
-    /// The TCP peer: whose failure budget a refused credential spends.
+    /// The client: the TCP peer, or what a trusted proxy says it forwards for
+    /// ([`crate::http::client_address`]). Whose failure budget a refused credential spends,
+    /// which networks a key is used from, and what the audit records.
     pub(crate) peer: IpAddr,
 }
 

@@ -8,7 +8,7 @@ use crate::auth::api_key::{ApiKey, Hasher, Sealer};
 use crate::config::RevealPolicy;
 use std::time::Duration;
 
-use crate::domain::{KeyId, KeyName, TenantId, Timestamp, UserId};
+use crate::domain::{KeyId, KeyName, Networks, Scopes, TenantId, Timestamp, UserId};
 use crate::rules::access;
 use crate::rules::{Revoker, RuleError};
 use crate::store::{AuditEvent, KeyGrant, KeyRecord, KeyRotation, NewKey, Store, StoreError};
@@ -42,9 +42,15 @@ pub struct KeyView {
     pub expires_at: Option<Timestamp>,
     /// When a rotation last gave it a new value.
     pub rotated_at: Option<Timestamp>,
+    /// What the key is narrowed to (unscoped: what its owner's role allows).
+    pub scopes: Scopes,
+    /// Where it may be used from (empty: anywhere).
+    pub allowed_networks: Networks,
 }
 
 /// Issues a key for a tenant the user belongs to. The value is in the answer and nowhere else.
+/// `scopes` and `allowed_networks` narrow it (unscoped and empty: what the owner's role
+/// allows, from anywhere); scopes never widen it past the owner's role.
 pub async fn create(
     keys: &Keys<'_>,
     user: UserId,
@@ -52,6 +58,8 @@ pub async fn create(
     tenant: TenantId,
     name: KeyName,
     expires_at: Option<Timestamp>,
+    scopes: Scopes,
+    allowed_networks: Networks,
 ) -> Result<KeyView, RuleError> {
     let not_member =
         || RuleError::NotAllowed(format!("you are not a member of the tenant {tenant}"));
@@ -79,6 +87,8 @@ pub async fn create(
         sealed,
         created_at,
         expires_at,
+        scopes,
+        allowed_networks: allowed_networks.clone(),
     };
     match keys.store.insert_key(new_key).await {
         Ok(()) => {}
@@ -101,6 +111,8 @@ pub async fn create(
         tenant_name,
         expires_at,
         rotated_at: None,
+        scopes,
+        allowed_networks,
     })
 }
 
@@ -359,6 +371,8 @@ fn view(record: KeyRecord, value: Option<String>) -> KeyView {
         tenant_name: record.tenant_name,
         expires_at: record.expires_at,
         rotated_at: record.rotated_at,
+        scopes: record.scopes,
+        allowed_networks: record.allowed_networks,
     }
 }
 

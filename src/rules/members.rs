@@ -176,6 +176,11 @@ pub async fn update(
         {
             return Err(gone(id));
         }
+        // The member's keys reach no further than their role now: like every instance (which
+        // hears the store's announcement), this one forgets what it cached at once.
+        if details.role != current.role {
+            members.revoker.revoke_cached().await;
+        }
         if renames {
             store.set_names(current.account, first, last).await?;
         }

@@ -11,6 +11,7 @@ pub mod flow_graph;
 pub mod graph_edit;
 pub mod image_diff;
 pub mod images;
+pub mod key_refusals;
 pub mod keys;
 pub mod members;
 pub mod packages;

@@ -8,7 +8,8 @@ use crate::domain::Digest;
 use crate::domain::element::{ElementKind, ElementName, FlowElementKind};
 use crate::domain::flow::FlowDraft;
 use crate::domain::{
-    Email, FlowId, KeyId, KeyName, Role, TenantId, Timestamp, UserId, VersionId, flow::FlowSettings,
+    Email, FlowId, KeyId, KeyName, Networks, Role, Scopes, TenantId, Timestamp, UserId, VersionId,
+    flow::FlowSettings,
 };
 
 /// A JSON object as Boomi's tools send it, kept field for field.
@@ -118,9 +119,14 @@ pub struct NewKey {
     pub sealed: Option<Vec<u8>>,
     pub created_at: Timestamp,
     pub expires_at: Option<Timestamp>,
+    /// What the key is narrowed to (unscoped: what its owner's role allows).
+    pub scopes: Scopes,
+    /// Where the key may be used from (empty: anywhere).
+    pub allowed_networks: Networks,
 }
 
-/// What a valid key grants: who, in which tenant, until when.
+/// What a valid key grants: who, in which tenant, until when, for what and from where. Cached
+/// by the verifier: cheap to clone (the networks are one shared slice).
 #[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
 pub struct KeyGrant {
     pub key_id: KeyId,
@@ -136,6 +142,10 @@ pub struct KeyGrant {
     /// For a value a rotation superseded, the end of its overlap: past it, the value answers
     /// that it was rotated. `None` for the key's current value.
     pub rotated_until: Option<Timestamp>,
+    #[sqlx(try_from = "String")]
+    pub scopes: Scopes,
+    #[sqlx(try_from = "String")]
+    pub allowed_networks: Networks,
 }
 
 impl KeyGrant {
@@ -160,6 +170,10 @@ pub struct KeyRecord {
     pub expires_at: Option<Timestamp>,
     /// When a rotation last replaced its value.
     pub rotated_at: Option<Timestamp>,
+    #[sqlx(try_from = "String")]
+    pub scopes: Scopes,
+    #[sqlx(try_from = "String")]
+    pub allowed_networks: Networks,
 }
 
 /// A new value for an existing key ([`crate::store::KeyStore::rotate_key`]): the old one is
@@ -201,6 +215,12 @@ pub struct TokenGrant {
     pub expires_at: Timestamp,
     /// The API key the token is bound to (`None`: a password sign-in's token).
     pub key_id: Option<KeyId>,
+    /// The scopes of the key the token is bound to (unscoped for a password sign-in's).
+    #[sqlx(try_from = "String")]
+    pub scopes: Scopes,
+    /// The networks of the key the token is bound to (empty for a password sign-in's).
+    #[sqlx(try_from = "String")]
+    pub allowed_networks: Networks,
 }
 
 /// A package shared by token, to store: only the digest of the token.

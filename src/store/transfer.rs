@@ -114,6 +114,10 @@ pub struct ApiKeyRow {
     pub rotated_at: Option<Timestamp>,
     /// Whether `key.expired` was recorded for it.
     pub expiry_recorded: bool,
+    /// As stored (space-separated scope names; empty: unscoped).
+    pub scopes: String,
+    /// As stored (comma-separated CIDR ranges; empty: anywhere).
+    pub allowed_networks: String,
 }
 
 /// A value a rotation superseded, until the end of its overlap.

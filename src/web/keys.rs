@@ -3,6 +3,8 @@
 //! call of the page's script,
 //! which answers `UserTenantAPIKey` as JSON — a POST, so a value never travels in a URL.
 
+use std::collections::HashMap;
+
 use askama::Template;
 use axum::extract::{Query, State};
 use axum::http::StatusCode;
@@ -14,7 +16,7 @@ use serde::Deserialize;
 use crate::api::keys::UserTenantApiKey;
 use std::time::Duration;
 
-use crate::domain::{KeyName, TenantId, Timestamp};
+use crate::domain::{Invalid, KeyName, Networks, Scopes, TenantId, Timestamp};
 use crate::http::error::ApiError;
 use crate::rules::keys as key_management;
 use crate::state::AppState;
@@ -58,6 +60,24 @@ struct GenerateForm {
     /// The date (`YYYY-MM-DD`) when `expires` is `date`: the key stops at its start, UTC.
     #[serde(default)]
     expires_on: String,
+    /// Allowed networks, separated by commas or new lines.
+    #[serde(default)]
+    networks: String,
+    /// The rest: the checked scopes' boxes are named `scope:<scope>` (a form sends a checked
+    /// box only), and the CSRF token.
+    #[serde(flatten)]
+    fields: HashMap<String, String>,
+}
+
+impl GenerateForm {
+    /// The scopes checked, in [`Scope::ALL`]'s order; a box for no scope is refused.
+    fn scopes(&self) -> Result<Scopes, Invalid> {
+        Scopes::parse(
+            self.fields
+                .keys()
+                .filter_map(|field| field.strip_prefix("scope:")),
+        )
+    }
 }
 
 /// One key, named as the table names it: by name and tenant.
@@ -83,20 +103,28 @@ async fn generate(
     State(state): State<AppState>,
     CsrfForm { session, form }: CsrfForm<GenerateForm>,
 ) -> Result<Response, WebError> {
+    // A box for no scope is not something the page sends: the form's, not the user's, fault.
+    let scopes = form
+        .scopes()
+        .map_err(|error| WebError::bad_request(error.0))?;
     let mut key_form = KeyForm {
         name: form.name.clone(),
         tenant: form.tenant.clone(),
         expires: form.expires.clone(),
         expires_on: form.expires_on.clone(),
+        scopes: scopes.names().collect(),
+        networks: form.networks.clone(),
         ..KeyForm::default()
     };
     let name = KeyName::parse(&form.name);
     let tenant = TenantId::parse(&form.tenant);
-    let (name, tenant) = match (name, tenant) {
-        (Ok(name), Ok(tenant)) => (name, tenant),
-        (name, tenant) => {
+    let networks = Networks::parse_limited(Networks::split(&form.networks));
+    let (name, tenant, networks) = match (name, tenant, networks) {
+        (Ok(name), Ok(tenant), Ok(networks)) => (name, tenant, networks),
+        (name, tenant, networks) => {
             key_form.name_error = name.err().map(|e| sentence(&e.0));
             key_form.tenant_error = tenant.err().map(|_| "Choose one of your tenants.".into());
+            key_form.networks_error = networks.err().map(|e| sentence(&e.0));
             return refused(&state, &session, key_form, StatusCode::UNPROCESSABLE_ENTITY).await;
         }
     };
@@ -114,6 +142,8 @@ async fn generate(
         tenant,
         name,
         expires_at,
+        scopes,
+        networks,
     )
     .await;
     match created.map_err(ApiError::from) {

@@ -11,7 +11,7 @@ use axum::routing::get;
 
 use crate::auth::api_key::ApiKey;
 use crate::config::RevealPolicy;
-use crate::domain::{KeyName, Password, Timestamp};
+use crate::domain::{KeyName, Networks, Password, Scope, Timestamp};
 use crate::rules::access;
 use crate::rules::keys::{self as key_management, KeyView};
 use crate::state::AppState;
@@ -34,6 +34,11 @@ pub struct KeyForm {
     pub expires: String,
     pub expires_on: String,
     pub expires_error: Option<String>,
+    /// The scopes checked.
+    pub scopes: Vec<&'static str>,
+    /// The allowed networks as typed.
+    pub networks: String,
+    pub networks_error: Option<String>,
 }
 
 /// A key just generated: its value is on this page and nowhere else.
@@ -89,6 +94,10 @@ pub struct KeyRow {
     pub expires_text: String,
     /// Whether it expires within 7 days: the row says so in words.
     pub expires_soon: bool,
+    /// The key's scopes (empty: not narrowed).
+    pub scopes: Vec<&'static str>,
+    /// The key's allowed networks (empty: anywhere).
+    pub networks: Vec<String>,
 }
 
 /// How near an expiry the page marks a key: 7 days.
@@ -110,6 +119,9 @@ struct SettingsPage {
     outcome: Outcome,
     /// Whether any of the tenants sets a maximum key lifetime (the form offers it).
     has_maximum: bool,
+    /// Every scope, for the form's checkboxes.
+    all_scopes: Vec<&'static str>,
+    networks_max: usize,
 }
 
 async fn show(State(state): State<AppState>, session: SignedIn) -> Result<Response, WebError> {
@@ -163,6 +175,8 @@ pub async fn render_settings(
         keys,
         outcome,
         has_maximum,
+        all_scopes: Scope::ALL.iter().map(|scope| scope.name()).collect(),
+        networks_max: Networks::MAX,
     };
     Ok(render(status, &page))
 }
@@ -180,8 +194,12 @@ fn key_row(index: usize, view: KeyView, policy: RevealPolicy, now: Timestamp) ->
         }
         RevealPolicy::Never => (None, None),
     };
+    let scopes = view.scopes.names().collect();
+    let networks = view.allowed_networks.entries().collect();
     KeyRow {
         index,
+        scopes,
+        networks,
         delete_href: format!(
             "/settings/keys/delete?name={}&tenant={}",
             query_encode(&view.name),

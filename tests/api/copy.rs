@@ -628,6 +628,8 @@ fn handmade_dump() -> (Dump, [Digest; 6]) {
                 expires_at: None,
                 rotated_at: Some(at(12)),
                 expiry_recorded: false,
+                scopes: String::new(),
+                allowed_networks: String::new(),
             },
             ApiKeyRow {
                 id: KeyId::generate(),
@@ -641,6 +643,9 @@ fn handmade_dump() -> (Dump, [Digest; 6]) {
                 expires_at: Some(at(2 * 86_400)),
                 rotated_at: None,
                 expiry_recorded: true,
+                // A narrowed key: its scopes and networks travel as stored.
+                scopes: "flows:read admin:write".into(),
+                allowed_networks: "10.0.0.0/8,2001:db8::/32".into(),
             },
         ],
         // The value the sealed key's rotation superseded, until the end of its overlap.

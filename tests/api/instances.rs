@@ -739,3 +739,63 @@ async fn a_rotation_and_a_lowered_maximum_through_one_instance_reach_the_other()
     })
     .await;
 }
+
+/// README, "Scopes": demoting a key's owner through A narrows the key on B at once, even with
+/// an `admin:…` scope: B reads the role on every request, and drops its key cache when it
+/// hears the change (`Change::Members`), as for a revocation.
+#[tokio::test]
+async fn a_demotion_through_one_instance_narrows_the_owners_keys_on_the_other() {
+    let Some((a, b, _url)) = two_instances("a_demotion_narrows_keys").await else {
+        return;
+    };
+    let admin = a.admin_token().await;
+    let added = a.invite(&admin, &a.tenant_id, "sam@example.com").await;
+    a.accept_invitation(&added, "member password").await;
+    let sam_path = format!("/api/admin/1/users/{}", added["id"].as_str().unwrap());
+    let set_role = |role: &str| {
+        a.with_token(reqwest::Method::PUT, &sam_path, &admin)
+            .json(&json!({ "role": { "developerName": role } }))
+            .send()
+    };
+    assert_json(set_role("ADMINISTRATOR").await.unwrap(), StatusCode::OK).await;
+    let sam = a.login("sam@example.com", "member password").await;
+    let created = a
+        .with_token(reqwest::Method::POST, "/api/admin/1/users/me/keys", &sam)
+        .json(&json!({ "name": "ops", "tenantId": a.tenant_id, "scopes": ["admin:read"] }))
+        .send()
+        .await
+        .unwrap();
+    let key = assert_json(created, StatusCode::OK).await["apiKey"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let users_on_b = || {
+        b.client
+            .get(format!("{}/api/admin/1/users", b.address))
+            .header(KEY_HEADER, &key)
+            .send()
+    };
+    // Twice on B: the second answered from its key cache.
+    for _ in 0..2 {
+        assert_eq!(users_on_b().await.unwrap().status(), StatusCode::OK);
+    }
+
+    let lookups = || {
+        b.state
+            .metrics
+            .key_store_lookups
+            .load(std::sync::atomic::Ordering::Relaxed)
+    };
+    let (heard, cached) = (b.heard(), lookups());
+    let since = Instant::now();
+    assert_json(set_role("STANDARD_USER").await.unwrap(), StatusCode::OK).await;
+    assert_eq!(
+        users_on_b().await.unwrap().status(),
+        StatusCode::FORBIDDEN,
+        "the key reaches no further than its owner's role, at once"
+    );
+    within("the demotion", since, BOUND, || async { b.heard() > heard }).await;
+    assert_eq!(users_on_b().await.unwrap().status(), StatusCode::FORBIDDEN);
+    // Whichever of the two requests came after B heard the change looked the key up again.
+    assert!(lookups() > cached, "B dropped its key cache");
+}

@@ -17,6 +17,7 @@ mod helpers;
 mod hostile;
 mod instances;
 mod key_lifecycle;
+mod key_scopes;
 mod key_tokens;
 mod keys;
 mod lifecycle;

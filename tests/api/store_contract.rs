@@ -19,8 +19,8 @@ use std::time::Duration;
 
 use keyflow::domain::flow::{FlowDraft, FlowSettings};
 use keyflow::domain::{
-    Digest, Email, FlowFilter, FlowId, FlowName, KeyId, KeyName, Page, Role, TenantId, TenantName,
-    Timestamp, UserId, VersionId,
+    Digest, Email, FlowFilter, FlowId, FlowName, KeyId, KeyName, Networks, Page, Role, Scopes,
+    TenantId, TenantName, Timestamp, UserId, VersionId,
 };
 use keyflow::store::{
     self, Activation, AuditEvent, Change, Heard, NewInvitation, NewKey, NewSession, NewToken,
@@ -116,6 +116,8 @@ fn new_key(user: UserId, tenant: TenantId, name: &str) -> NewKey {
         sealed: Some(vec![1, 2, 3]),
         created_at: Timestamp::now(),
         expires_at: None,
+        scopes: Scopes::UNSCOPED,
+        allowed_networks: Networks::default(),
     }
 }
 
@@ -599,6 +601,9 @@ async fn keys_are_unique_per_user_and_tenant_and_found_by_their_digest() {
         assert_missing(store.insert_key(new_key(ada, elsewhere.id, "ci")).await);
         let mut expiring = new_key(ada, acme.id, "expiring");
         expiring.expires_at = Some(Timestamp::now().plus(Duration::from_secs(60)));
+        // Narrowed: its scopes and networks come back in its grant and in the list.
+        expiring.scopes = Scopes::parse(["flows:read", "admin:write"]).unwrap();
+        expiring.allowed_networks = Networks::parse(["10.0.0.0/8", "2001:db8::1"]).unwrap();
         store.insert_key(expiring.clone()).await.unwrap();
 
         let grant = store
@@ -621,6 +626,10 @@ async fn keys_are_unique_per_user_and_tenant_and_found_by_their_digest() {
             .unwrap()
             .unwrap();
         assert_eq!(grant.expires_at, expiring.expires_at);
+        assert_eq!(grant.scopes, expiring.scopes);
+        assert_eq!(grant.allowed_networks, expiring.allowed_networks);
+        let unscoped = store.key_by_digest(&ci.digest).await.unwrap().unwrap();
+        assert!(unscoped.scopes.is_unscoped() && unscoped.allowed_networks.is_empty());
         assert!(store.key_by_digest(&digest()).await.unwrap().is_none());
 
         // Oldest first, in every tenant, with the tenant's name.
@@ -641,6 +650,8 @@ async fn keys_are_unique_per_user_and_tenant_and_found_by_their_digest() {
         assert_eq!(listed[0].sealed.as_deref(), Some(&[1u8, 2, 3][..]));
         assert_eq!(listed[0].created_at, ci.created_at);
         assert_eq!(listed[2].expires_at, expiring.expires_at);
+        assert_eq!(listed[2].scopes, expiring.scopes);
+        assert_eq!(listed[2].allowed_networks, expiring.allowed_networks);
         assert!(
             store
                 .keys_of_user(UserId::generate())
@@ -780,7 +791,10 @@ async fn a_key_bound_token_ends_with_its_key_and_never_outlives_it() {
         // A key that expires within the hour: its token's grant ends then, not in a day.
         let mut short = new_key(ada, acme.id, "short");
         short.expires_at = Some(hour);
-        let short_id = short.id;
+        // Narrowed: the token has the key's scopes and networks.
+        short.scopes = Scopes::parse(["elements:read"]).unwrap();
+        short.allowed_networks = Networks::parse(["192.0.2.0/24"]).unwrap();
+        let (short_id, scopes, networks) = (short.id, short.scopes, short.allowed_networks.clone());
         store.insert_key(short).await.unwrap();
         let token = bound(ada, short_id);
         store.insert_token(token.clone()).await.unwrap();
@@ -790,6 +804,7 @@ async fn a_key_bound_token_ends_with_its_key_and_never_outlives_it() {
             .unwrap()
             .expect("a grant");
         assert_eq!((grant.key_id, grant.expires_at), (Some(short_id), hour));
+        assert_eq!((grant.scopes, grant.allowed_networks), (scopes, networks));
 
         // A key without an expiry leaves the token's own.
         let lasting = new_key(ada, acme.id, "lasting");
@@ -803,6 +818,7 @@ async fn a_key_bound_token_ends_with_its_key_and_never_outlives_it() {
             .unwrap()
             .expect("a grant");
         assert_eq!((grant.key_id, grant.expires_at), (Some(lasting_id), day));
+        assert!(grant.scopes.is_unscoped() && grant.allowed_networks.is_empty());
 
         // Deleting the key deletes its tokens, and only them.
         assert!(store.delete_key(ada, short_id).await.unwrap());

@@ -35,11 +35,11 @@ impl KeyStore for Store {
         // until the end of its overlap or the key's expiry, whichever comes first.
         Ok(sqlx::query_as(
             "SELECT id AS key_id, user_id, tenant_id, expires_at, preview, \
-             NULL AS rotated_until FROM api_keys WHERE digest = $1 \
+             NULL AS rotated_until, scopes, allowed_networks FROM api_keys WHERE digest = $1 \
              UNION ALL \
              SELECT k.id, k.user_id, k.tenant_id, \
              CASE WHEN k.expires_at < p.valid_until THEN k.expires_at ELSE p.valid_until END, \
-             p.preview, p.valid_until FROM api_key_previous p \
+             p.preview, p.valid_until, k.scopes, k.allowed_networks FROM api_key_previous p \
              JOIN api_keys k ON k.id = p.key_id WHERE p.digest = $1",
         )
         .bind(digest)
@@ -50,7 +50,8 @@ impl KeyStore for Store {
     async fn keys_of_user(&self, user: UserId) -> StoreResult<Vec<KeyRecord>> {
         Ok(sqlx::query_as(
             "SELECT k.id, k.tenant_id, t.name AS tenant_name, k.name, k.preview, k.sealed, \
-             k.created_at, k.expires_at, k.rotated_at FROM api_keys k JOIN tenants t ON t.id = k.tenant_id \
+             k.created_at, k.expires_at, k.rotated_at, k.scopes, k.allowed_networks \
+             FROM api_keys k JOIN tenants t ON t.id = k.tenant_id \
              WHERE k.user_id = $1 ORDER BY k.created_at, k.id",
         )
         .bind(user)
@@ -147,7 +148,8 @@ impl TokenStore for Store {
         Ok(sqlx::query_as(
             "SELECT t.user_id, t.tenant_id, COALESCE(t.signed_in_at, t.created_at) AS signed_in_at, \
              CASE WHEN k.expires_at < t.expires_at THEN k.expires_at ELSE t.expires_at END \
-             AS expires_at, t.key_id FROM tokens t LEFT JOIN api_keys k ON k.id = t.key_id \
+             AS expires_at, t.key_id, COALESCE(k.scopes, '') AS scopes, \
+             COALESCE(k.allowed_networks, '') AS allowed_networks FROM tokens t LEFT JOIN api_keys k ON k.id = t.key_id \
              WHERE t.digest = $1 AND (t.key_id IS NULL OR k.id IS NOT NULL)",
         )
         .bind(digest)
@@ -170,6 +172,8 @@ async fn insert(conn: &mut Conn, key: NewKey) -> StoreResult<()> {
         expires_at: key.expires_at,
         rotated_at: None,
         expiry_recorded: false,
+        scopes: key.scopes.to_stored(),
+        allowed_networks: key.allowed_networks.to_stored(),
     };
     insert_rows(conn, &[&row]).await.map_err(|error| {
         if is_foreign_key_violation(&error) {

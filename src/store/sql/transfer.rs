@@ -111,7 +111,7 @@ table!(MembershipRow, "memberships" by "created_at, user_id, tenant_id", |m|
 table!(InvitationRow, "invitations" by "created_at, id", |i| id, user_id, tenant_id, role,
     first_name, last_name, link_digest, link_expires_at, created_at);
 table!(ApiKeyRow, "api_keys" by "created_at, id", |k| id, user_id, tenant_id, name, digest,
-    preview, sealed, created_at, expires_at, rotated_at, expiry_recorded);
+    preview, sealed, created_at, expires_at, rotated_at, expiry_recorded, scopes, allowed_networks);
 table!(PreviousKeyRow, "api_key_previous" by "valid_until, digest", |p| digest, key_id, preview,
     valid_until);
 // SQLite's `signed_in_at` was added by migration 0004, which filled it; a row without one
