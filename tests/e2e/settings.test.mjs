@@ -184,8 +184,19 @@ test('the generate form is reachable by keyboard alone', async () => {
   await page.keyboard.type('Keyboard');
   await page.keyboard.press('Tab');
   assert.equal(await page.evaluate(() => document.activeElement.id), 'key-tenant');
+  // The scopes' checkboxes, each in turn: Space checks the first.
+  await page.keyboard.press('Tab');
+  assert.equal(await page.evaluate(() => document.activeElement.name), 'scope:flows:read');
+  await page.keyboard.press('Space');
+  for (let i = 1; i < 8; i++) await page.keyboard.press('Tab');
+  assert.equal(await page.evaluate(() => document.activeElement.name), 'scope:admin:write');
+  await page.keyboard.press('Tab');
+  assert.equal(await page.evaluate(() => document.activeElement.id), 'key-networks');
+  await page.keyboard.type('127.0.0.1');
   await page.keyboard.press('Tab');
   assert.equal(await page.evaluate(() => document.activeElement.textContent.trim()), 'Generate Key');
   await posting('/settings/keys', () => page.keyboard.press('Enter'));
   assert.equal(await keyRow('Keyboard').count(), 1);
+  assert.equal(await keyRow('Keyboard').locator('td[data-label="Scopes"]').innerText(), 'flows:read');
+  assert.equal(await keyRow('Keyboard').locator('td[data-label="Networks"]').innerText(), '127.0.0.1');
 });
