@@ -207,6 +207,8 @@ mod tests {
             expires_at: Some(until),
             preview: "kf_…old1".into(),
             rotated_until: Some(until),
+            scopes: Default::default(),
+            allowed_networks: Default::default(),
         };
         assert!(!expired(&grant, now));
         assert!(!expired(&grant, now.plus(hour - Duration::from_micros(1))));
