@@ -19,8 +19,8 @@ use crate::http::error::ApiError;
 use crate::http::route_scopes::{self, Need};
 use crate::http::scope::{client_address, current_request_id};
 use crate::rules::access::{self, SignIn};
-use crate::rules::keys::{self as key_rules, Keys};
 use crate::rules::key_refusals;
+use crate::rules::keys::{self as key_rules, Keys};
 use crate::store::{KeyGrant, Store, TokenGrant};
 
 pub const API_KEY_HEADER: &str = "x-boomi-flow-api-key";

@@ -44,6 +44,11 @@ pub const ROUTES: &[(&str, &str, Need)] = &[
     ("DELETE", "/api/admin/1/users/me/keys/{name}", s(AdminWrite)),
     (
         "POST",
+        "/api/admin/1/users/me/keys/{name}/rotate",
+        s(AdminWrite),
+    ),
+    (
+        "POST",
         "/api/admin/1/users/me/keys/{name}/reveal",
         s(AdminRead),
     ),
