@@ -220,6 +220,15 @@ pub struct ServeArgs {
     /// Cookies are never allowed across origins; the API authenticates with headers.
     #[arg(long, env = "KEYFLOW_CORS_ORIGINS", value_delimiter = ',', value_parser = cors_origin)]
     pub cors_origins: Option<Vec<String>>,
+    /// How many days audit events are kept (1 to 36500); older ones are pruned in the
+    /// background, a thousand at a time.
+    #[arg(
+        long,
+        env = "KEYFLOW_AUDIT_RETENTION_DAYS",
+        default_value_t = 90,
+        value_parser = clap::value_parser!(u64).range(1..=36_500)
+    )]
+    pub audit_retention_days: u64,
     /// MiB of serialized flow lists kept in memory (0 keeps none).
     #[arg(long, env = "KEYFLOW_FLOW_CACHE_MIB", default_value_t = 64)]
     pub flow_cache_mib: u64,
@@ -427,6 +436,7 @@ impl ServeArgs {
         config.body_timeout = Duration::from_secs(self.body_timeout_seconds);
         config.max_connections_per_address = self.max_connections_per_address as usize;
         config.cors_origins = self.cors_origins;
+        config.audit_retention = Duration::from_secs(self.audit_retention_days * 24 * 60 * 60);
         config
     }
 }

@@ -83,6 +83,8 @@ pub struct ServeConfig {
     /// (CORS); `None`: any origin. Never with credentials (cookies): the API authenticates
     /// with headers.
     pub cors_origins: Option<Vec<String>>,
+    /// How long audit events are kept; older ones are pruned in the background.
+    pub audit_retention: Duration,
 }
 
 impl ServeConfig {
@@ -119,6 +121,7 @@ impl ServeConfig {
             body_timeout: Duration::from_secs(30),
             max_connections_per_address: 256,
             cors_origins: None,
+            audit_retention: Duration::from_secs(90 * 24 * 60 * 60),
         }
     }
 }

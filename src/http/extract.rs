@@ -10,7 +10,7 @@ use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderName, HeaderValue, header};
 
-use crate::auth::api_key::Hasher;
+use crate::auth::api_key::{ApiKey, Hasher};
 use crate::auth::throttle::FailureThrottle;
 use crate::auth::token;
 use crate::auth::verifier::{KeyCheck, KeyVerifier};
@@ -18,6 +18,7 @@ use crate::domain::{KeyId, Role, TenantId, Timestamp, UserId};
 use crate::http::error::ApiError;
 use crate::http::scope::client_address;
 use crate::rules::access::{self, SignIn};
+use crate::rules::refusals::{Refusal, Refusals};
 use crate::store::{KeyGrant, Store, TokenGrant};
 
 pub const API_KEY_HEADER: &str = "x-boomi-flow-api-key";
@@ -45,6 +46,8 @@ pub(crate) trait Authenticator: Send + Sync {
     fn hasher(&self) -> &Hasher;
     fn verifier(&self) -> &KeyVerifier;
     fn throttle(&self) -> &FailureThrottle;
+    /// Where refused credentials are counted for the audit trail.
+    fn refusals(&self) -> &Refusals;
 }
 
 /// How the caller authenticated.
@@ -270,7 +273,12 @@ impl<S: Authenticator> FromRequestParts<S> for Principal {
                 return Err(ApiError::Unauthorized(NO_CREDENTIAL.into()));
             }
         };
-        outcome.map_err(|error| error.counted(state.throttle(), address))
+        outcome.map_err(|error| {
+            if matches!(error, ApiError::Unauthorized(_) | ApiError::Forbidden(_)) {
+                note_refusal(state.refusals(), presented, tenant, address);
+            }
+            error.counted(state.throttle(), address)
+        })
     }
 }
 
@@ -317,6 +325,38 @@ impl<S: Authenticator> FromRequestParts<S> for Administrator {
             ))),
         }
     }
+}
+
+/// Counts a refused credential for the audit trail: why (as far as the edge can tell: a
+/// malformed value, or a key the verifier refused, which it answers alike whether unknown,
+/// deleted or another tenant's), the tenant named, and a well-formed key's preview — never
+/// the value, and nothing of a malformed one. Off the hot path: only refusals come here.
+fn note_refusal(
+    refusals: &Refusals,
+    presented: Presented<'_>,
+    tenant: Option<TenantId>,
+    address: IpAddr,
+) {
+    let (action, reason, preview) = match presented {
+        Presented::ApiKey(key) => match ApiKey::parse(key) {
+            Ok(key) => ("key.refused", "refused", Some(key.preview())),
+            Err(_) => ("key.refused", "malformed", None),
+        },
+        Presented::Token(_) | Presented::KeyToken(_) => ("token.refused", "refused", None),
+        Presented::Nothing => return,
+    };
+    let refusal = Refusal {
+        action,
+        reason,
+        address,
+        tenant,
+        preview,
+    };
+    refusals.note(
+        refusal,
+        Timestamp::now(),
+        Some(crate::http::scope::current_request_id()),
+    );
 }
 
 /// `manywhotenant`, when present, must be a UUID.

@@ -6,15 +6,18 @@
 //! (`http::error`). Nothing here knows HTTP.
 
 pub mod access;
+pub mod audit;
 pub mod elements;
 pub mod flow_graph;
 pub mod graph_edit;
 pub mod image_diff;
 pub mod images;
 pub mod keys;
+pub mod leaks;
 pub mod members;
 pub mod packages;
 pub mod references;
+pub mod refusals;
 pub mod shares;
 pub mod sign_in;
 pub mod snapshots;

@@ -1079,6 +1079,7 @@ async fn settings_audit_records_and_the_health_probe() {
             tenant: Some(acme.id),
             action: "contract.checked",
             subject: Some("everything".into()),
+            ..AuditEvent::default()
         };
         store.record_audit(event).await.unwrap();
         let anonymous = AuditEvent {
@@ -1086,6 +1087,7 @@ async fn settings_audit_records_and_the_health_probe() {
             tenant: None,
             action: "contract.checked",
             subject: None,
+            ..AuditEvent::default()
         };
         store.record_audit(anonymous).await.unwrap();
         store.ping().await.unwrap();
