@@ -155,7 +155,7 @@ pub async fn audit_upkeep(state: AppState) {
     ticker.tick().await;
     loop {
         ticker.tick().await;
-        if beats % PRUNE_EVERY == 0 {
+        if beats.is_multiple_of(PRUNE_EVERY) {
             let retention = state.config.audit_retention;
             match state.prune_audit(retention, Timestamp::now()).await {
                 Ok(0) => {}
