@@ -129,9 +129,12 @@ pub async fn render_settings(
         .enumerate()
         .map(|(index, view)| key_row(index, view, state.config.key_reveal))
         .collect();
+    // Only what the session reaches: a tenant joined after this sign-in stays out of it.
+    let reached = access::tenant_ids(&*state.store, user.id, session.reach()).await?;
     let leaks = leaks::notices(&*state.store, user.id)
         .await?
         .into_iter()
+        .filter(|leak| reached.contains(&leak.tenant_id))
         .map(|leak| {
             let place = leak.url.map(|url| format!(" at {url}")).unwrap_or_default();
             format!(
@@ -146,6 +149,11 @@ pub async fn render_settings(
         .await?
         .events
         .into_iter()
+        .filter(|event| {
+            event
+                .tenant_id
+                .is_some_and(|tenant| reached.contains(&tenant))
+        })
         .map(activity_line)
         .collect();
     let page = SettingsPage {
