@@ -9,6 +9,7 @@
 //! Each check runs against every backend [`backends`] opens: SQLite always, PostgreSQL when
 //! `KEYFLOW_TEST_POSTGRES_URL` is set (`crate::postgres`).
 
+mod audit;
 mod elements;
 mod shares;
 
