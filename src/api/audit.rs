@@ -71,6 +71,31 @@ struct SearchParams {
     order_direction: Option<String>,
 }
 
+/// The CSV's filters: the search's, without the paging.
+#[derive(IntoParams)]
+#[into_params(parameter_in = Query)]
+#[allow(dead_code)]
+struct CsvParams {
+    /// Only these event types; repeated or comma-separated.
+    #[param(rename = "type")]
+    kind: Option<Vec<String>>,
+    /// Only events at or after this moment (RFC 3339).
+    #[param(value_type = Option<String>, format = DateTime)]
+    from: Option<String>,
+    /// Only events before this moment (RFC 3339).
+    #[param(value_type = Option<String>, format = DateTime)]
+    to: Option<String>,
+    /// Only events done by these users (ids); repeated or comma-separated.
+    #[param(value_type = Option<Vec<uuid::Uuid>>)]
+    user: Option<Vec<String>>,
+    /// `occurredAt` (the default), `type` or `user`.
+    #[param(rename = "orderBy")]
+    order_by: Option<String>,
+    /// `ASC` (the default) or `DESC`.
+    #[param(rename = "orderDirection")]
+    order_direction: Option<String>,
+}
+
 /// `AppUser`: who did it.
 #[derive(Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
@@ -207,7 +232,7 @@ async fn search(
     get,
     path = "/api/audit/1/csv",
     tag = "Audit",
-    params(SearchParams),
+    params(CsvParams),
     responses(
         (status = 200, description = "The events as CSV", body = String, content_type = "text/csv"),
         AuthErrors,
