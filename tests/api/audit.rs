@@ -178,6 +178,15 @@ async fn paging_filters_and_order() {
         .collect();
     assert_eq!(names, ["c", "b", "a"]);
 
+    let by_type = types(&search(&app, &token, "orderBy=type").await);
+    let mut sorted = by_type.clone();
+    sorted.sort();
+    assert_eq!(by_type, sorted);
+    assert!(by_type.len() > 3, "{by_type:?}");
+    let by_type_desc = types(&search(&app, &token, "orderBy=TYPE&orderDirection=DESC").await);
+    sorted.reverse();
+    assert_eq!(by_type_desc, sorted);
+
     let future = search(&app, &token, "from=2999-01-01T00:00:00Z").await;
     assert_eq!(future["_meta"]["total"], 0);
     let past = search(&app, &token, "to=2000-01-01T00:00:00Z").await;

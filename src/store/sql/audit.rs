@@ -79,10 +79,11 @@ impl AuditStore for Store {
         );
         push_filters(&mut select, query);
         let direction = if query.descending { "DESC" } else { "ASC" };
+        // Text by code point on both backends; an event with no user sorts as an empty email.
         let column = match query.order {
             AuditOrder::OccurredAt => "e.at",
-            AuditOrder::Type => "e.action",
-            AuditOrder::User => "u.email",
+            AuditOrder::Type => concat!("e.action", code_point_order!()),
+            AuditOrder::User => concat!("COALESCE(u.email, '')", code_point_order!()),
         };
         // Then by time and id, so a page boundary never splits or repeats an event.
         select.push(format!(
