@@ -85,9 +85,13 @@ impl AppState {
             metrics.clone(),
         );
         let sealer = Sealer::new(&secrets.master_key);
-        // Ten reports per address at once, one more every six seconds.
-        let leak_throttle =
-            FailureThrottle::new(10, std::time::Duration::from_secs(6), metrics.clone());
+        // Ten reports per address at once, one more every six seconds. Its own counters: a
+        // report is no failed credential, and must not show as one in /metrics.
+        let leak_throttle = FailureThrottle::new(
+            10,
+            std::time::Duration::from_secs(6),
+            Arc::new(Metrics::default()),
+        );
         let flow_lists = FlowListCache::new(config.flow_list_cache_bytes);
         let in_flight = Arc::new(InFlight::new(config.max_in_flight));
         let bodies = Arc::new(BodyReader {
