@@ -13,6 +13,7 @@ use secrecy::SecretString;
 use crate::auth::password;
 use crate::control::{self, Notified};
 use crate::domain::{Email, Password, Role, TenantId, TenantName, UserId, person_name};
+use crate::rules::audit::Origin;
 use crate::rules::keys;
 use crate::rules::members::{self, Members};
 use crate::rules::{Actor, Revoker, RuleError};
@@ -73,6 +74,7 @@ fn members<'a>(store: &'a dyn Store, server: &'a RunningServer<'a>) -> Members<'
     Members {
         store,
         revoker: server,
+        origin: Origin::command_line(),
     }
 }
 

@@ -139,6 +139,7 @@ impl Server {
             tokio::spawn(change_watch::listen(state.clone(), watch.clone())),
             tokio::spawn(change_watch::poll(state.clone(), watch)),
             tokio::spawn(control::age_caches(state.clone())),
+            tokio::spawn(control::audit_upkeep(state.clone())),
         ];
         let mut control = self.control;
         control.serve(state.clone());
@@ -156,6 +157,7 @@ impl Server {
             let _ = task.await;
         }
         drop(control);
+        control::flush_refusals(&state).await;
         state.store.close().await;
         Ok(())
     }

@@ -227,6 +227,15 @@ pub struct ServeArgs {
     /// audit. Default: none (the TCP peer is the client; the header is ignored).
     #[arg(long, env = "KEYFLOW_TRUSTED_PROXIES", value_parser = trusted_proxies)]
     pub trusted_proxies: Option<Networks>,
+    /// How many days audit events are kept (1 to 36500); older ones are pruned in the
+    /// background, a thousand at a time.
+    #[arg(
+        long,
+        env = "KEYFLOW_AUDIT_RETENTION_DAYS",
+        default_value_t = 90,
+        value_parser = clap::value_parser!(u64).range(1..=36_500)
+    )]
+    pub audit_retention_days: u64,
     /// MiB of serialized flow lists kept in memory (0 keeps none).
     #[arg(long, env = "KEYFLOW_FLOW_CACHE_MIB", default_value_t = 64)]
     pub flow_cache_mib: u64,
@@ -450,6 +459,7 @@ impl ServeArgs {
         config.max_connections_per_address = self.max_connections_per_address as usize;
         config.cors_origins = self.cors_origins;
         config.trusted_proxies = self.trusted_proxies.unwrap_or_default();
+        config.audit_retention = Duration::from_secs(self.audit_retention_days * 24 * 60 * 60);
         config
     }
 }

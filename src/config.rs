@@ -88,6 +88,8 @@ pub struct ServeConfig {
     /// a request from one of them comes from the rightmost hop that is not itself trusted.
     /// Empty (the default): every request comes from its TCP peer, and the header is not read.
     pub trusted_proxies: Networks,
+    /// How long audit events are kept; older ones are pruned in the background.
+    pub audit_retention: Duration,
 }
 
 impl ServeConfig {
@@ -125,6 +127,7 @@ impl ServeConfig {
             max_connections_per_address: 256,
             cors_origins: None,
             trusted_proxies: Networks::default(),
+            audit_retention: Duration::from_secs(90 * 24 * 60 * 60),
         }
     }
 }

@@ -19,6 +19,8 @@ use tokio::net::{UnixListener, UnixStream};
 use tokio::task::JoinHandle;
 
 use crate::coarse_clock::CoarseClock;
+use crate::domain::Timestamp;
+use crate::rules::refusals;
 use crate::state::AppState;
 
 const SOCKET_FILE: &str = "keyflow.sock";
@@ -139,6 +141,38 @@ pub async fn notify_revocation(data_dir: &Path) -> anyhow::Result<Notified> {
     tokio::time::timeout(Duration::from_secs(5), exchange)
         .await
         .map_err(|_| anyhow::anyhow!("the running server did not answer within 5 s"))?
+}
+
+/// Keeps the audit trail: writes the refusals counted since the last flush every
+/// [`refusals::FLUSH_EVERY`], and prunes events past `--audit-retention-days` at the first
+/// beat and then every hour, until aborted. A failure is logged and tried again at the next beat.
+pub async fn audit_upkeep(state: AppState) {
+    const PRUNE_EVERY: u32 = 60;
+    let mut ticker = tokio::time::interval(refusals::FLUSH_EVERY);
+    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut beats = 0u32;
+    // The first beat is one period after the start, not at once.
+    ticker.tick().await;
+    loop {
+        ticker.tick().await;
+        if beats.is_multiple_of(PRUNE_EVERY) {
+            let retention = state.config.audit_retention;
+            match state.prune_audit(retention, Timestamp::now()).await {
+                Ok(0) => {}
+                Ok(pruned) => tracing::info!(pruned, "audit events past their retention pruned"),
+                Err(error) => tracing::warn!(error = %error, "pruning the audit trail failed"),
+            }
+        }
+        beats = beats.wrapping_add(1);
+        flush_refusals(&state).await;
+    }
+}
+
+/// Writes the refusals counted so far (also at a graceful stop, so none is lost).
+pub async fn flush_refusals(state: &AppState) {
+    if let Err(error) = state.flush_refusals().await {
+        tracing::warn!(error = %error, "writing the refused credentials to the audit trail failed");
+    }
 }
 
 /// Advances the caches' clocks every [`CoarseClock::TICK`], until aborted.

@@ -15,10 +15,13 @@ use crate::http::extract::Authenticator;
 use crate::http::json::BodyLimit;
 use crate::http::limits::InFlight;
 use crate::http::request_body::{BodyBudget, BodyReader};
-use crate::http::scope::current_request_id;
+use crate::http::scope::{client_address, current_request_id};
 use crate::metrics::Metrics;
+use crate::rules::audit::Origin;
 use crate::rules::keys::Keys;
+use crate::rules::leaks::Leaks;
 use crate::rules::members::Members;
+use crate::rules::refusals::Refusals;
 use crate::rules::shares::Shares;
 use crate::rules::sign_in::SignIn;
 use crate::secrets::Secrets;
@@ -44,6 +47,11 @@ pub struct Shared {
     pub bodies: Arc<BodyReader>,
     pub(crate) config: ServeConfig,
     pub metrics: Arc<Metrics>,
+    /// Refused credentials counted until the next flush to the audit trail
+    /// (`control::audit_upkeep`).
+    pub(crate) refusals: Refusals,
+    /// Leak reports per address (each report spends one cell of the budget).
+    pub(crate) leak_throttle: FailureThrottle,
 }
 
 impl Deref for AppState {
@@ -77,6 +85,13 @@ impl AppState {
             metrics.clone(),
         );
         let sealer = Sealer::new(&secrets.master_key);
+        // Ten reports per address at once, one more every six seconds. Its own counters: a
+        // report is no failed credential, and must not show as one in /metrics.
+        let leak_throttle = FailureThrottle::new(
+            10,
+            std::time::Duration::from_secs(6),
+            Arc::new(Metrics::default()),
+        );
         let flow_lists = FlowListCache::new(config.flow_list_cache_bytes);
         let in_flight = Arc::new(InFlight::new(config.max_in_flight));
         let bodies = Arc::new(BodyReader {
@@ -95,9 +110,28 @@ impl AppState {
             flow_lists,
             in_flight,
             bodies,
+            refusals: Refusals::default(),
+            leak_throttle,
             config,
             metrics,
         }))
+    }
+}
+
+/// The audit trail's upkeep, run by `control::audit_upkeep` (and by tests, without waiting).
+impl AppState {
+    /// Writes the refused credentials counted so far; returns how many events it wrote.
+    pub async fn flush_refusals(&self) -> anyhow::Result<usize> {
+        Ok(self.refusals.flush(self.store.as_ref()).await?)
+    }
+
+    /// Prunes the events older than `retention` before `now`; returns how many.
+    pub async fn prune_audit(
+        &self,
+        retention: std::time::Duration,
+        now: crate::domain::Timestamp,
+    ) -> anyhow::Result<u64> {
+        Ok(crate::rules::audit::prune(self.store.as_ref(), retention, now).await?)
     }
 }
 
@@ -111,6 +145,22 @@ impl AppState {
             reveal: self.config.key_reveal,
             revoker: &self.verifier,
             request_id: current_request_id(),
+            address: Some(client_address()),
+        }
+    }
+
+    /// Where the request being served came from, for the audit trail.
+    pub(crate) fn origin(&self) -> Origin {
+        Origin {
+            address: Some(client_address()),
+            request_id: Some(current_request_id()),
+        }
+    }
+
+    pub(crate) fn leaks(&self) -> Leaks<'_> {
+        Leaks {
+            store: self.store.as_ref(),
+            revoker: &self.verifier,
         }
     }
 
@@ -118,6 +168,7 @@ impl AppState {
         Members {
             store: self.store.as_ref(),
             revoker: &self.verifier,
+            origin: self.origin(),
         }
     }
 
@@ -125,6 +176,7 @@ impl AppState {
         Shares {
             store: self.store.as_ref(),
             hasher: &self.hasher,
+            origin: self.origin(),
         }
     }
 
@@ -135,6 +187,8 @@ impl AppState {
             throttle: &self.throttle,
             account_throttle: &self.account_throttle,
             token_ttl: self.config.token_ttl,
+            origin: self.origin(),
+            refusals: &self.refusals,
         }
     }
 }
@@ -158,6 +212,10 @@ impl Authenticator for AppState {
 
     fn key_rules(&self) -> Keys<'_> {
         self.keys()
+    }
+
+    fn refusals(&self) -> &Refusals {
+        &self.refusals
     }
 }
 

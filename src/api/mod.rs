@@ -2,6 +2,7 @@
 //! documented routes; `doc` frames keyflow's OpenAPI description of them.
 
 pub(crate) mod admin_users;
+pub(crate) mod audit;
 pub(crate) mod authentication;
 pub(crate) mod canvas_refs;
 pub(crate) mod connectors;
@@ -18,6 +19,7 @@ pub(crate) mod graph;
 pub(crate) mod graph_json;
 pub(crate) mod health;
 pub(crate) mod keys;
+pub(crate) mod leaks;
 pub(crate) mod package_json;
 pub(crate) mod package_shares;
 pub(crate) mod packages;
@@ -45,6 +47,8 @@ pub(crate) fn routes() -> OpenApiRouter<AppState> {
         .merge(authentication::router())
         .merge(users::router())
         .merge(keys::router())
+        .merge(leaks::router())
+        .merge(audit::router())
         .merge(admin_users::router())
         .merge(tenant::router())
         .merge(flows::router())

@@ -35,6 +35,11 @@ impl Timestamp {
         Self(self.0 + duration)
     }
 
+    /// The moment `duration` before this one (the audit retention's cut-off).
+    pub fn minus(self, duration: std::time::Duration) -> Self {
+        Self(self.0 - duration)
+    }
+
     pub fn parse(text: &str) -> Result<Self, Invalid> {
         OffsetDateTime::parse(text, &Rfc3339)
             .map(Self::from_offset)

@@ -10,7 +10,7 @@ use axum::extract::{FromRequestParts, MatchedPath};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderName, HeaderValue, header};
 
-use crate::auth::api_key::Hasher;
+use crate::auth::api_key::{ApiKey, Hasher};
 use crate::auth::throttle::FailureThrottle;
 use crate::auth::token;
 use crate::auth::verifier::{KeyCheck, KeyVerifier};
@@ -21,6 +21,7 @@ use crate::http::scope::{client_address, current_request_id};
 use crate::rules::access::{self, SignIn};
 use crate::rules::key_refusals;
 use crate::rules::keys::{self as key_rules, Keys};
+use crate::rules::refusals::{Refusal, Refusals};
 use crate::store::{KeyGrant, Store, TokenGrant};
 
 pub const API_KEY_HEADER: &str = "x-boomi-flow-api-key";
@@ -50,6 +51,8 @@ pub(crate) trait Authenticator: Send + Sync {
     fn throttle(&self) -> &FailureThrottle;
     /// The key rules, for what a refusal records (`key.expired`).
     fn key_rules(&self) -> Keys<'_>;
+    /// Where refused credentials are counted for the audit trail.
+    fn refusals(&self) -> &Refusals;
 }
 
 /// How the caller authenticated.
@@ -278,7 +281,21 @@ impl<S: Authenticator> FromRequestParts<S> for Principal {
                 return Err(ApiError::Unauthorized(NO_CREDENTIAL.into()));
             }
         };
-        let principal = outcome.map_err(|error| error.counted(state.throttle(), address))?;
+        let principal = outcome.map_err(|error| {
+            // A 401 is counted here, with its reason; a key used from outside its networks
+            // (403) is audited where it is refused (`key_refusals`), its failure budget
+            // bounding how many such rows one address can write.
+            if let ApiError::Unauthorized(message) = &error {
+                note_refusal(
+                    state.refusals(),
+                    presented,
+                    reason_of(message),
+                    tenant,
+                    address,
+                );
+            }
+            error.counted(state.throttle(), address)
+        })?;
         within_scopes(&principal, parts)?;
         Ok(principal)
     }
@@ -381,6 +398,52 @@ impl<S: Authenticator> FromRequestParts<S> for Administrator {
     }
 }
 
+/// Counts a refused credential for the audit trail: why (as far as the edge can tell: a
+/// malformed value, or a key the verifier refused, which it answers alike whether unknown,
+/// deleted or another tenant's), the tenant named, and a well-formed key's preview — never
+/// the value, and nothing of a malformed one. Off the hot path: only refusals come here.
+fn note_refusal(
+    refusals: &Refusals,
+    presented: Presented<'_>,
+    reason: &'static str,
+    tenant: Option<TenantId>,
+    address: IpAddr,
+) {
+    let (action, reason, preview) = match presented {
+        Presented::ApiKey(key) => match ApiKey::parse(key) {
+            Ok(key) => ("key.refused", reason, Some(key.preview())),
+            Err(_) => ("key.refused", "malformed", None),
+        },
+        Presented::Token(_) | Presented::KeyToken(_) => ("token.refused", reason, None),
+        Presented::Nothing => return,
+    };
+    let refusal = Refusal {
+        action,
+        reason,
+        address,
+        tenant,
+        preview,
+    };
+    refusals.note(
+        refusal,
+        Timestamp::now(),
+        Some(crate::http::scope::current_request_id()),
+    );
+}
+
+/// Why a 401 refused the credential, as the audit records it: only a real key's value that
+/// expired or was rotated is told apart ([`key_ended`] says so); every other refusal is one
+/// reason, as it is one answer.
+fn reason_of(message: &str) -> &'static str {
+    if message.contains(EXPIRED_MARK) {
+        "expired"
+    } else if message.contains(ROTATED_MARK) {
+        "rotated"
+    } else {
+        "refused"
+    }
+}
+
 /// `manywhotenant`, when present, must be a UUID.
 fn requested_tenant(value: &HeaderValue) -> Result<TenantId, ApiError> {
     let refused = |shown: &str| {
@@ -420,6 +483,10 @@ async fn by_api_key(
 
 /// The 401 for a real key's value that no longer works: it says why and when, naming the
 /// value's preview (never the value). Only who holds the value can be told this.
+/// What [`key_ended`]'s answers hold, by which [`reason_of`] tells them apart.
+const EXPIRED_MARK: &str = " expired at ";
+const ROTATED_MARK: &str = " was rotated: ";
+
 fn key_ended(grant: &KeyGrant) -> ApiError {
     let preview = &grant.preview;
     let at = grant
@@ -428,11 +495,11 @@ fn key_ended(grant: &KeyGrant) -> ApiError {
         .unwrap_or_default();
     ApiError::Unauthorized(if grant.ends_by_rotation() {
         format!(
-            "the API key {preview} was rotated: this value stopped working at {at}; use the \
+            "the API key {preview}{ROTATED_MARK}this value stopped working at {at}; use the \
              key's new value"
         )
     } else {
-        format!("the API key {preview} expired at {at}")
+        format!("the API key {preview}{EXPIRED_MARK}{at}")
     })
 }
 

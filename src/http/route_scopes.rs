@@ -289,6 +289,10 @@ pub const ROUTES: &[(&str, &str, Need)] = &[
     ("GET", "/api/package/1/tenant", s(PackagesRead)),
     ("POST", "/api/package/1/tenant", s(PackagesWrite)),
     // The service itself: open.
+    ("GET", "/api/audit/1/search", s(AdminRead)),
+    ("GET", "/api/audit/1/csv", s(AdminRead)),
+    // Unauthenticated: whoever found a key reports it.
+    ("POST", "/api/keys/report-leak", Nothing),
     ("GET", "/api/openapi.json", Nothing),
     ("GET", "/health", Nothing),
     ("GET", "/metrics", Nothing),

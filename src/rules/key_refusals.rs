@@ -26,6 +26,10 @@ pub async fn refused_network(
         tenant: Some(tenant),
         action: KEY_REFUSED,
         subject: Some(format!("network: key {key} used from {address}")),
+        address: Some(address.to_string()),
+        request_id: Some(request_id.to_string()).filter(|id| !id.is_empty()),
+        data: Some(serde_json::json!({ "reason": "network", "keyId": key.to_string() })),
+        ..AuditEvent::default()
     };
     match store.record_audit(event).await {
         Ok(()) => {

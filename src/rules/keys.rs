@@ -4,12 +4,15 @@
 //! Each call names the moment of the caller's sign-in: keys of a tenant whose membership began
 //! later are out of its reach ([`crate::rules::access`]).
 
+use std::net::IpAddr;
+
 use crate::auth::api_key::{ApiKey, Hasher, Sealer};
 use crate::config::RevealPolicy;
 use std::time::Duration;
 
 use crate::domain::{KeyId, KeyName, Networks, Scopes, TenantId, Timestamp, UserId};
 use crate::rules::access;
+use crate::rules::audit::{self as trail, Origin};
 use crate::rules::{Revoker, RuleError};
 use crate::store::{AuditEvent, KeyGrant, KeyRecord, KeyRotation, NewKey, Store, StoreError};
 
@@ -28,6 +31,8 @@ pub struct Keys<'a> {
     pub revoker: &'a dyn Revoker,
     /// The request the rules run for, named in each audit record's log line.
     pub request_id: String,
+    /// The client's address, recorded in each audit event (`None` from the command line).
+    pub address: Option<IpAddr>,
 }
 
 /// A key as its owner sees it; `value` follows the reveal policy.
@@ -383,14 +388,18 @@ async fn audit(
     action: &'static str,
     subject: &impl ToString,
 ) -> Result<(), RuleError> {
+    let origin = Origin {
+        address: keys.address,
+        request_id: Some(keys.request_id.clone()),
+    };
+    let subject = subject.to_string();
     let event = AuditEvent {
         actor: Some(user),
         tenant: Some(tenant),
         action,
-        subject: Some(subject.to_string()),
+        data: Some(serde_json::json!({ "key": subject })),
+        subject: Some(subject),
+        ..AuditEvent::default()
     };
-    keys.store.record_audit(event).await?;
-    let request_id = &keys.request_id;
-    tracing::info!(%request_id, %user, %tenant, action, "audit");
-    Ok(())
+    trail::record(keys.store, &origin, event).await
 }

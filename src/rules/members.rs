@@ -15,6 +15,7 @@ use secrecy::{ExposeSecret, SecretString};
 use crate::auth::api_key::Hasher;
 use crate::auth::password;
 use crate::domain::{Email, Password, Role, TenantId, Timestamp, UserId};
+use crate::rules::audit::{self as trail, Origin};
 use crate::rules::{Actor, Revoker, RuleError};
 use crate::store::{AuditEvent, Member, NewInvitation, NewUser, Store};
 
@@ -23,6 +24,8 @@ pub struct Members<'a> {
     pub store: &'a dyn Store,
     /// Told when a removal revokes the member's keys.
     pub revoker: &'a dyn Revoker,
+    /// Where the change came from, for its audit event.
+    pub origin: Origin,
 }
 
 /// How long a password link works.
@@ -185,7 +188,24 @@ pub async fn update(
             store.set_names(current.account, first, last).await?;
         }
     }
-    audit(members, actor, tenant, "user.updated", current.account).await?;
+    // A role change says from what to what; a name change only that it happened.
+    let event = AuditEvent {
+        actor: actor.id(),
+        tenant: Some(tenant),
+        action: if current.role == details.role {
+            "user.updated"
+        } else {
+            "user.role_changed"
+        },
+        subject: Some(current.account.to_string()),
+        data: Some(serde_json::json!({
+            "user": current.account.to_string(),
+            "role": details.role.to_string(),
+            "previousRole": current.role.to_string(),
+        })),
+        ..AuditEvent::default()
+    };
+    trail::record(members.store, &members.origin, event).await?;
     member(members, tenant, id).await
 }
 
@@ -270,14 +290,13 @@ async fn audit(
     action: &'static str,
     subject: UserId,
 ) -> Result<(), RuleError> {
-    members
-        .store
-        .record_audit(AuditEvent {
-            actor: actor.id(),
-            tenant: Some(tenant),
-            action,
-            subject: Some(subject.to_string()),
-        })
-        .await?;
-    Ok(())
+    let event = AuditEvent {
+        actor: actor.id(),
+        tenant: Some(tenant),
+        action,
+        subject: Some(subject.to_string()),
+        data: Some(serde_json::json!({ "user": subject.to_string() })),
+        ..AuditEvent::default()
+    };
+    trail::record(members.store, &members.origin, event).await
 }

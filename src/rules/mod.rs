@@ -6,6 +6,7 @@
 //! (`http::error`). Nothing here knows HTTP.
 
 pub mod access;
+pub mod audit;
 pub mod elements;
 pub mod flow_graph;
 pub mod graph_edit;
@@ -13,9 +14,11 @@ pub mod image_diff;
 pub mod images;
 pub mod key_refusals;
 pub mod keys;
+pub mod leaks;
 pub mod members;
 pub mod packages;
 pub mod references;
+pub mod refusals;
 pub mod shares;
 pub mod sign_in;
 pub mod snapshots;

@@ -19,12 +19,15 @@ use crate::auth::api_key::Hasher;
 use crate::auth::token::random_secret;
 use crate::domain::{FlowId, TenantId, Timestamp, UserId, VersionId};
 use crate::rules::RuleError;
+use crate::rules::audit::{self as trail, Origin};
 use crate::store::{AuditEvent, NewShare, SharedPackage, Store};
 
 /// What the sharing rules work with.
 pub struct Shares<'a> {
     pub store: &'a dyn Store,
     pub hasher: &'a Hasher,
+    /// Where the change came from, for its audit event.
+    pub origin: Origin,
 }
 
 /// How long a sharing token works: long enough to pass it to another team and for them to
@@ -123,7 +126,8 @@ async fn audit(
         tenant: Some(tenant),
         action,
         subject: Some(flow.to_string()),
+        data: Some(serde_json::json!({ "flow": flow.to_string() })),
+        ..AuditEvent::default()
     };
-    shares.store.record_audit(event).await?;
-    Ok(())
+    trail::record(shares.store, &shares.origin, event).await
 }

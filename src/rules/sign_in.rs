@@ -17,7 +17,9 @@ use crate::auth::token;
 use crate::domain::{Digest, Email, KeyId, Password, TenantId, Timestamp, UserId};
 use crate::rules::RuleError;
 use crate::rules::access::{self, SignIn as SignedIn};
-use crate::store::{NewToken, Store, User};
+use crate::rules::audit::{self as trail, Origin};
+use crate::rules::refusals::{Refusal, Refusals};
+use crate::store::{AuditEvent, NewToken, Store, User};
 
 /// What the sign-in rules work with.
 pub struct SignIn<'a> {
@@ -30,6 +32,10 @@ pub struct SignIn<'a> {
     pub account_throttle: &'a AccountThrottle,
     /// How long a token stays valid.
     pub token_ttl: Duration,
+    /// Where the sign-in came from, for its audit event.
+    pub origin: Origin,
+    /// Where a failed sign-in is counted for the audit trail (aggregated, as every refusal).
+    pub refusals: &'a Refusals,
 }
 
 /// The user whose email and password these are. A wrong pair is `WrongCredentials`, or
@@ -54,6 +60,13 @@ pub async fn check(
     match user.filter(|_| matches) {
         Some(user) => {
             sign_in.account_throttle.succeeded(attempt);
+            let event = AuditEvent {
+                actor: Some(user.id),
+                action: "user.signed_in",
+                subject: Some(user.id.to_string()),
+                ..AuditEvent::default()
+            };
+            trail::record(sign_in.store, &sign_in.origin, event).await?;
             Ok(user)
         }
         None => Err(refused(sign_in, address, "wrong email or password")),
@@ -63,6 +76,19 @@ pub async fn check(
 /// A wrong password, counted against the address: the failure that spends its budget is
 /// `Throttled` rather than `WrongCredentials`.
 fn refused(sign_in: &SignIn<'_>, address: IpAddr, message: &str) -> RuleError {
+    // Counted, not written at once: a flood of wrong passwords is aggregated as refused keys
+    // are (the email tried is not recorded: it may be a password typed in the wrong field).
+    sign_in.refusals.note(
+        Refusal {
+            action: "user.sign_in_failed",
+            reason: "wrong_password",
+            address,
+            tenant: None,
+            preview: None,
+        },
+        Timestamp::now(),
+        sign_in.origin.request_id.clone(),
+    );
     match sign_in.throttle.failed(address) {
         Ok(()) => RuleError::WrongCredentials(message.into()),
         Err(throttled) => throttled.into(),
@@ -99,7 +125,13 @@ pub async fn change_password(
 ) -> Result<(), RuleError> {
     let hash = password::hash(new).await?;
     sign_in.store.change_password(user, &hash, keep).await?;
-    Ok(())
+    let event = AuditEvent {
+        actor: Some(user),
+        action: "user.password_changed",
+        subject: Some(user.to_string()),
+        ..AuditEvent::default()
+    };
+    trail::record(sign_in.store, &sign_in.origin, event).await
 }
 
 /// A token for the user's first tenant, for a password sign-in: it starts a new lifetime,

@@ -412,6 +412,28 @@ pub trait MetaStore {
     async fn close(&self);
 }
 
+/// The audit trail read back, pruned, and the leak reports that revoke keys.
+#[async_trait]
+pub trait AuditStore {
+    /// The events `query` selects, a page of them, and how many match in all.
+    async fn search_audit(&self, query: &AuditQuery) -> StoreResult<AuditPage>;
+    /// Deletes at most `limit` events older than `before`, the oldest first, in one statement;
+    /// returns how many. The caller repeats while a batch comes back full, so no statement
+    /// holds the table long.
+    async fn prune_audit(&self, before: Timestamp, limit: u32) -> StoreResult<u64>;
+    /// Revokes (deletes) every key whose digest is among `digests`, records a leak report and
+    /// a `key.reported_leaked` event for each, and announces `Change::Keys` for each tenant, in
+    /// one transaction; returns the keys revoked (none for digests that match nothing). Two
+    /// reports of one key at once revoke and record it once (the delete decides).
+    async fn report_leaks(
+        &self,
+        digests: &[Digest],
+        report: &LeakReport,
+    ) -> StoreResult<Vec<LeakedKey>>;
+    /// The leak reports of the user's keys, newest first.
+    async fn leak_reports_of(&self, user: UserId) -> StoreResult<Vec<LeakedKey>>;
+}
+
 /// Declares [`Store`], everything a backend provides, and implements it for every type that
 /// provides each of its parts, so the parts are listed once.
 macro_rules! store {
@@ -434,6 +456,7 @@ store!(
     ElementStore,
     SnapshotStore,
     MetaStore,
+    AuditStore,
     ChangeFeed,
     Transfer
 );

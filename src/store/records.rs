@@ -414,13 +414,104 @@ pub struct ElementBatch {
     pub flows: Vec<FlowGraphWrite>,
 }
 
-/// Something worth an audit trail: reveals, key creation and deletion, membership changes.
-#[derive(Debug, Clone)]
+/// Something worth an audit trail: reveals, key creation and deletion, membership changes,
+/// sign-ins, refused credentials. Append-only: the store never changes an event, and deletes
+/// one only when it is older than the retention ([`AuditStore::prune_audit`]). Where it came
+/// from (`address`, `request_id`) is filled by whoever knows it (the edge puts it in the rules'
+/// context structs; the command line leaves it `None`); nothing secret goes in any field.
+#[derive(Debug, Clone, Default)]
 pub struct AuditEvent {
     pub actor: Option<UserId>,
     pub tenant: Option<TenantId>,
     pub action: &'static str,
     pub subject: Option<String>,
+    /// The client's address.
+    pub address: Option<String>,
+    /// The request's id (`x-request-id`).
+    pub request_id: Option<String>,
+    /// What else the event says, a JSON object (a refusal's reason and count, a URL).
+    pub data: Option<serde_json::Value>,
+    /// When it happened; `None` is now (an aggregate of refusals names its window's start).
+    pub at: Option<Timestamp>,
+}
+
+/// Which events a search reads: one tenant's (an administrator's view) or one user's own,
+/// narrowed by the filters, a page at a time.
+#[derive(Debug, Clone, Default)]
+pub struct AuditQuery {
+    /// Only events of this tenant (with `actor` too: of this tenant, or by that user).
+    pub tenant: Option<TenantId>,
+    /// Only events this user did (with `tenant` too: or of that tenant).
+    pub actor: Option<UserId>,
+    /// Only these actions (empty: all).
+    pub types: Vec<String>,
+    /// Only actions starting with this (the settings page's key events: `key.`).
+    pub type_prefix: Option<String>,
+    /// Only events done by one of these users (empty: all).
+    pub users: Vec<UserId>,
+    /// Only events at or after this moment.
+    pub from: Option<Timestamp>,
+    /// Only events before this moment.
+    pub to: Option<Timestamp>,
+    pub order: AuditOrder,
+    pub descending: bool,
+    pub offset: u64,
+    pub limit: u32,
+}
+
+/// What a search sorts by (then by id, so pages are stable).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum AuditOrder {
+    #[default]
+    OccurredAt,
+    Type,
+    User,
+}
+
+/// One stored audit event, with its actor's details when the actor still exists.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct AuditRecord {
+    #[sqlx(try_from = "super::codec::DbUuid")]
+    pub id: uuid::Uuid,
+    pub at: Timestamp,
+    pub actor_id: Option<UserId>,
+    pub tenant_id: Option<TenantId>,
+    pub action: String,
+    pub subject: Option<String>,
+    pub address: Option<String>,
+    pub request_id: Option<String>,
+    /// The JSON object's text, as stored.
+    pub data: Option<String>,
+    pub email: Option<String>,
+    pub first_name: Option<String>,
+    pub last_name: Option<String>,
+}
+
+/// A page of a search, and how many events match in all.
+#[derive(Debug, Clone)]
+pub struct AuditPage {
+    pub events: Vec<AuditRecord>,
+    pub total: u64,
+}
+
+/// Who reported keys leaked, and where they were found.
+#[derive(Debug, Clone)]
+pub struct LeakReport {
+    pub url: Option<String>,
+    pub address: Option<String>,
+    pub request_id: Option<String>,
+    pub at: Timestamp,
+}
+
+/// A key a leak report revoked, or the notice its owner reads.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct LeakedKey {
+    pub user_id: UserId,
+    pub tenant_id: TenantId,
+    pub key_name: String,
+    pub preview: String,
+    pub url: Option<String>,
+    pub at: Timestamp,
 }
 
 /// A snapshot's frozen image: the flow's elements and the tenant elements it used, as JSON

@@ -10,7 +10,7 @@ use async_trait::async_trait;
 use uuid::Uuid;
 
 use super::codec::DbUuid;
-use super::{NewSession, NewShare, NewToken, StoreError, StoreResult, Tenant, User};
+use super::{AuditEvent, NewSession, NewShare, NewToken, StoreError, StoreResult, Tenant, User};
 use crate::domain::{Digest, FlowId, KeyId, Role, TenantId, Timestamp, UserId, VersionId};
 
 /// Reads or fills a whole store.
@@ -71,6 +71,8 @@ dump_tables! {
     /// Packages shared by token, with the token's digest; after `flows`, which it refers to.
     package_shares: ShareRow,
     audit_events: AuditRow,
+    /// Keys reported leaked: their owners' notices; after `users` and `tenants`.
+    leak_reports: LeakRow,
     /// The database's settings: the secrets' fingerprints (`fingerprint:pepper`,
     /// `fingerprint:master.key`). A backend's change counter is left out.
     meta: MetaRow,
@@ -234,6 +236,41 @@ pub struct AuditRow {
     pub tenant_id: Option<TenantId>,
     pub action: String,
     pub subject: Option<String>,
+    pub address: Option<String>,
+    pub request_id: Option<String>,
+    /// A JSON object's text, as stored.
+    pub data: Option<String>,
+}
+
+/// An event as the store writes it: dated now unless it says otherwise.
+impl From<AuditEvent> for AuditRow {
+    fn from(event: AuditEvent) -> Self {
+        AuditRow {
+            id: crate::domain::new_id(),
+            at: event.at.unwrap_or_else(crate::domain::Timestamp::now),
+            actor_id: event.actor,
+            tenant_id: event.tenant,
+            action: event.action.to_string(),
+            subject: event.subject,
+            address: event.address,
+            request_id: event.request_id,
+            data: event.data.map(|data| data.to_string()),
+        }
+    }
+}
+
+/// A key reported leaked, as its owner's notice keeps it.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct LeakRow {
+    #[sqlx(try_from = "DbUuid")]
+    pub id: Uuid,
+    pub at: Timestamp,
+    pub user_id: UserId,
+    pub tenant_id: TenantId,
+    pub key_name: String,
+    pub preview: String,
+    pub url: Option<String>,
+    pub address: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]

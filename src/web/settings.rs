@@ -13,8 +13,11 @@ use crate::auth::api_key::ApiKey;
 use crate::config::RevealPolicy;
 use crate::domain::{KeyName, Networks, Password, Scope, Timestamp};
 use crate::rules::access;
+use crate::rules::audit;
 use crate::rules::keys::{self as key_management, KeyView};
+use crate::rules::leaks;
 use crate::state::AppState;
+use crate::store::AuditRecord;
 use crate::web::page::{Chrome, WebError, full_name, query_encode, render};
 use crate::web::session::SignedIn;
 
@@ -122,7 +125,14 @@ struct SettingsPage {
     /// Every scope, for the form's checkboxes.
     all_scopes: Vec<&'static str>,
     networks_max: usize,
+    /// "Your key 'ci' (kf_…wxyz) was reported leaked at … on … and revoked."
+    leaks: Vec<String>,
+    /// The user's last key events, newest first, one readable line each.
+    activity: Vec<String>,
 }
+
+/// How many key events "Recent activity" lists.
+const RECENT_EVENTS: u32 = 20;
 
 async fn show(State(state): State<AppState>, session: SignedIn) -> Result<Response, WebError> {
     render_settings(&state, &session, Outcome::default(), StatusCode::OK).await
@@ -162,6 +172,33 @@ pub async fn render_settings(
         .enumerate()
         .map(|(index, view)| key_row(index, view, state.config.key_reveal, Timestamp::now()))
         .collect();
+    // Only what the session reaches: a tenant joined after this sign-in stays out of it.
+    let reached = access::tenant_ids(&*state.store, user.id, session.reach()).await?;
+    let leaks = leaks::notices(&*state.store, user.id)
+        .await?
+        .into_iter()
+        .filter(|leak| reached.contains(&leak.tenant_id))
+        .map(|leak| {
+            let place = leak.url.map(|url| format!(" at {url}")).unwrap_or_default();
+            format!(
+                "Your key '{}' ({}) was reported leaked{place} on {} and revoked.",
+                leak.key_name,
+                leak.preview,
+                readable(leak.at)
+            )
+        })
+        .collect();
+    let activity = audit::recent_key_events(&*state.store, user.id, RECENT_EVENTS)
+        .await?
+        .events
+        .into_iter()
+        .filter(|event| {
+            event
+                .tenant_id
+                .is_some_and(|tenant| reached.contains(&tenant))
+        })
+        .map(activity_line)
+        .collect();
     let page = SettingsPage {
         page: Chrome::new("User Settings", "settings", Some(session.nav())),
         csrf: session.csrf.clone(),
@@ -177,6 +214,8 @@ pub async fn render_settings(
         has_maximum,
         all_scopes: Scope::ALL.iter().map(|scope| scope.name()).collect(),
         networks_max: Networks::MAX,
+        leaks,
+        activity,
     };
     Ok(render(status, &page))
 }
@@ -216,6 +255,26 @@ fn key_row(index: usize, view: KeyView, policy: RevealPolicy, now: Timestamp) ->
         expires_text: view.expires_at.map_or_else(|| "Never".into(), readable),
         expires_soon: view.expires_at.is_some_and(|at| at <= now.plus(SOON)),
     }
+}
+
+/// "Key 'ci' created · 2026-12-07 17:00 UTC · from 10.0.0.1".
+fn activity_line(event: AuditRecord) -> String {
+    let what = event
+        .action
+        .strip_prefix("key.")
+        .unwrap_or(&event.action)
+        .replace('_', " ");
+    let mut line = match &event.subject {
+        Some(name) => format!("Key '{name}' {what}"),
+        None => format!("Key {what}"),
+    };
+    line.push_str(" · ");
+    line.push_str(&readable(event.at));
+    if let Some(address) = &event.address {
+        line.push_str(" · from ");
+        line.push_str(address);
+    }
+    line
 }
 
 /// `2026-05-01 14:03 UTC`: the minute is enough to tell keys apart on a page.

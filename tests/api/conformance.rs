@@ -162,6 +162,25 @@ async fn editing_token(run: &mut Run<'_>, flow: &str) -> String {
 /// A flow's own elements (map, group, navigation), its graph (draw/1 and draw/2) and the
 /// tenant elements imported into it.
 async fn flow_graph(run: &mut Run<'_>) {
+    // The audit trail holds the key events above.
+    let audit = "/api/audit/1/search";
+    let page = run
+        .call(
+            Method::GET,
+            audit,
+            &format!("{audit}?type=key.created&type=key.deleted&orderDirection=DESC"),
+            None,
+        )
+        .await;
+    assert_eq!(page["items"].as_array().map(Vec::len), Some(2), "{page}");
+    run.call(
+        Method::GET,
+        "/api/audit/1/csv",
+        "/api/audit/1/csv?type=key.created",
+        None,
+    )
+    .await;
+
     let flows = "/api/draw/1/flow";
     let flow = run
         .call(

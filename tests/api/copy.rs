@@ -14,7 +14,7 @@ use keyflow::domain::element::{ElementKind, ElementName};
 use keyflow::domain::flow::FlowSettings;
 use keyflow::domain::{Digest, FlowId, KeyId, Role, TenantId, Timestamp, UserId, VersionId};
 use keyflow::store::transfer::{
-    ApiKeyRow, AuditRow, ElementRow, FlowElementRow, FlowRow, FlowUseRow, InvitationRow,
+    ApiKeyRow, AuditRow, ElementRow, FlowElementRow, FlowRow, FlowUseRow, InvitationRow, LeakRow,
     MembershipRow, MetaRow, PreviousKeyRow, ShareRow, SnapshotRow, TokenRow, WebSessionRow,
 };
 use keyflow::store::{
@@ -732,6 +732,9 @@ fn handmade_dump() -> (Dump, [Digest; 6]) {
                 tenant_id: Some(one),
                 action: "key.created".into(),
                 subject: Some("sealed".into()),
+                address: Some("10.0.0.1".into()),
+                request_id: Some("req-1".into()),
+                data: Some(r#"{"key":"sealed","count":2}"#.into()),
             },
             AuditRow {
                 id: uuid::Uuid::new_v4(),
@@ -740,8 +743,21 @@ fn handmade_dump() -> (Dump, [Digest; 6]) {
                 tenant_id: None,
                 action: "user.added".into(),
                 subject: None,
+                address: None,
+                request_id: None,
+                data: None,
             },
         ],
+        leak_reports: vec![LeakRow {
+            id: uuid::Uuid::new_v4(),
+            at: at(18),
+            user_id: admin,
+            tenant_id: one,
+            key_name: "leaked".into(),
+            preview: "kf_…wxyz".into(),
+            url: Some("https://example.com/paste".into()),
+            address: Some("192.0.2.7".into()),
+        }],
         meta: vec![
             MetaRow {
                 key: "fingerprint:master.key".into(),

@@ -1,6 +1,7 @@
 mod accounts;
 mod admin;
 mod at_rest;
+mod audit;
 mod auth;
 mod browser;
 mod cli;

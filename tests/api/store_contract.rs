@@ -9,6 +9,7 @@
 //! Each check runs against every backend [`backends`] opens: SQLite always, PostgreSQL when
 //! `KEYFLOW_TEST_POSTGRES_URL` is set (`crate::postgres`).
 
+mod audit;
 mod elements;
 mod key_lifecycle;
 mod shares;
@@ -1096,6 +1097,7 @@ async fn settings_audit_records_and_the_health_probe() {
             tenant: Some(acme.id),
             action: "contract.checked",
             subject: Some("everything".into()),
+            ..AuditEvent::default()
         };
         store.record_audit(event).await.unwrap();
         let anonymous = AuditEvent {
@@ -1103,6 +1105,7 @@ async fn settings_audit_records_and_the_health_probe() {
             tenant: None,
             action: "contract.checked",
             subject: None,
+            ..AuditEvent::default()
         };
         store.record_audit(anonymous).await.unwrap();
         store.ping().await.unwrap();

@@ -4,7 +4,6 @@ use async_trait::async_trait;
 
 use super::Store;
 use super::transfer::insert_rows;
-use crate::domain::{Timestamp, new_id};
 use crate::store::sql_errors::vanished;
 use crate::store::transfer::AuditRow;
 use crate::store::{AuditEvent, MetaStore, StoreResult};
@@ -41,14 +40,7 @@ impl MetaStore for Store {
     }
 
     async fn record_audit(&self, event: AuditEvent) -> StoreResult<()> {
-        let row = AuditRow {
-            id: new_id(),
-            at: Timestamp::now(),
-            actor_id: event.actor,
-            tenant_id: event.tenant,
-            action: event.action.to_string(),
-            subject: event.subject,
-        };
+        let row = AuditRow::from(event);
         Ok(insert_rows(&mut *self.pool.acquire().await?, &[&row]).await?)
     }
 

@@ -26,6 +26,7 @@ use super::{Conn, Db, OWN_META_KEYS, Store};
 mod elements;
 #[macro_use]
 mod flows;
+mod audit;
 mod flow_lock;
 mod graph;
 mod graph_elements;

@@ -14,7 +14,7 @@ use crate::store::codec::DbUuid;
 use crate::store::columns::NO_PASSWORD;
 use crate::store::transfer::{
     ApiKeyRow, AuditRow, BATCH, Dump, ElementRow, FlowElementRow, FlowRow, FlowUseRow,
-    InvitationRow, MembershipRow, MetaRow, PreviousKeyRow, SnapshotRow, TABLES, Transfer,
+    InvitationRow, LeakRow, MembershipRow, MetaRow, PreviousKeyRow, SnapshotRow, TABLES, Transfer,
     not_empty,
 };
 use crate::store::{NewSession, NewShare, NewToken, StoreError, StoreResult, Tenant, User};
@@ -135,7 +135,9 @@ table!(FlowUseRow, "flow_uses" by "flow_id, element_id", |u| flow_id, tenant_id,
 table!(NewShare, "package_shares" by "created_at, digest", |s| digest, tenant_id, flow_id,
     version_id, package, created_by, created_at, expires_at);
 table!(AuditRow, "audit_events" by "at, id", |a| id = DbUuid(a.id), at, actor_id, tenant_id,
-    action, subject);
+    action, subject, address, request_id, data);
+table!(LeakRow, "leak_reports" by "at, id", |l| id = DbUuid(l.id), at, user_id, tenant_id,
+    key_name, preview, url, address);
 // A backend's own `meta` rows are never copied; should another backend's be in a dump, this
 // store keeps its own.
 table!(MetaRow, "meta" by "key", |m| key, value;
@@ -218,8 +220,9 @@ pub(super) async fn sweep_and_insert<T: Table>(
 macro_rules! each_table {
     ($then:ident) => {
         $then! {
-            tenants, users, memberships, invitations, api_keys, api_key_previous, tokens, web_sessions, flows,
-            flow_snapshots, elements, flow_elements, flow_uses, package_shares, audit_events, meta
+            tenants, users, memberships, invitations, api_keys, api_key_previous, tokens,
+            web_sessions, flows, flow_snapshots, elements, flow_elements, flow_uses,
+            package_shares, audit_events, leak_reports, meta
         }
     };
 }
