@@ -106,6 +106,8 @@ fn seed(runtime: &Runtime, count: usize) -> Fixture {
                     sealed: None,
                     created_at,
                     expires_at: None,
+                    rate_per_second: None,
+                    rate_burst: None,
                 })
                 .collect();
             store.insert_keys(rows).await.expect("insert a batch");
@@ -162,6 +164,8 @@ fn baselines(c: &mut Criterion, runtime: &Runtime, fixture: &Fixture) {
         user_id: UserId::generate(),
         tenant_id: TenantId::generate(),
         expires_at: None,
+        rate_per_second: None,
+        rate_burst: None,
     };
     let digests: Vec<Digest> = cached_keys(fixture)
         .iter()
@@ -476,6 +480,8 @@ fn deleted_keys(
                 sealed: None,
                 created_at,
                 expires_at: None,
+                rate_per_second: None,
+                rate_burst: None,
             })
             .collect();
         fixture.store.insert_keys(rows).await.expect("insert");

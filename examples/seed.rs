@@ -195,6 +195,8 @@ fn new_key(hasher: &Hasher, sealer: &Sealer, owner: Owner, name: &str) -> (ApiKe
         sealed: Some(sealer.seal_key(&key, id.0)),
         created_at: Timestamp::now(),
         expires_at: None,
+        rate_per_second: None,
+        rate_burst: None,
     };
     (key, row)
 }

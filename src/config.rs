@@ -83,6 +83,10 @@ pub struct ServeConfig {
     /// (CORS); `None`: any origin. Never with credentials (cookies): the API authenticates
     /// with headers.
     pub cors_origins: Option<Vec<String>>,
+    /// The rate limit of a key whose own and whose tenant's are unset: requests a second (0:
+    /// none) and burst.
+    pub key_requests_per_second: u32,
+    pub key_burst: u32,
 }
 
 impl ServeConfig {
@@ -119,6 +123,8 @@ impl ServeConfig {
             body_timeout: Duration::from_secs(30),
             max_connections_per_address: 256,
             cors_origins: None,
+            key_requests_per_second: 100,
+            key_burst: 200,
         }
     }
 }

@@ -14,7 +14,7 @@ use crate::domain::{KeyName, TenantId, Timestamp};
 use crate::http::error::ApiError;
 use crate::http::json::{JsonBody, Segment};
 use crate::http::{Interactive, Principal};
-use crate::rules::keys::{self as key_management, KeyView};
+use crate::rules::keys::{self as key_management, KeyView, MAX_RATE, RateLimit};
 use crate::state::AppState;
 
 pub fn router() -> OpenApiRouter<AppState> {
@@ -33,6 +33,54 @@ pub struct UserTenantApiKey {
     pub api_key: Option<String>,
     pub created_at: Timestamp,
     pub tenant_id: Option<TenantId>,
+    /// keyflow's extension: when the key was last used, to the minute (recorded behind the
+    /// hot path, at most once a minute); null until it is.
+    pub last_used_at: Option<Timestamp>,
+    /// keyflow's extension: the client address of that use.
+    pub last_used_address: Option<String>,
+    /// keyflow's extension: the key's own rate limit; null: its tenant's default
+    /// (`tenantSettings.apiKeyRateLimit`), else the server's.
+    pub rate_limit: Option<RateLimitWire>,
+}
+
+/// A key's rate limit: requests a second, and how many may come at once.
+#[derive(Serialize, Deserialize, ToSchema, Clone, Copy)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[schema(as = ApiKeyRateLimit)]
+pub struct RateLimitWire {
+    #[schema(minimum = 1, maximum = 1000000)]
+    pub requests_per_second: u32,
+    #[schema(minimum = 1, maximum = 1000000)]
+    pub burst: u32,
+}
+
+impl RateLimitWire {
+    /// The limit, within the bounds every limit has (1 to 1000000 each), else a 422 naming
+    /// `field`.
+    pub fn parse(self, field: &str) -> Result<RateLimit, ApiError> {
+        let limit = RateLimit {
+            per_second: self.requests_per_second,
+            burst: self.burst,
+        };
+        let within = |n: u32| (1..=MAX_RATE).contains(&n);
+        if within(limit.per_second) && within(limit.burst) {
+            Ok(limit)
+        } else {
+            Err(ApiError::Unprocessable(format!(
+                "invalid field: {field}.requestsPerSecond and {field}.burst must each be \
+                 1 to {MAX_RATE}"
+            )))
+        }
+    }
+}
+
+impl From<RateLimit> for RateLimitWire {
+    fn from(limit: RateLimit) -> Self {
+        Self {
+            requests_per_second: limit.per_second,
+            burst: limit.burst,
+        }
+    }
 }
 
 impl From<KeyView> for UserTenantApiKey {
@@ -42,6 +90,9 @@ impl From<KeyView> for UserTenantApiKey {
             api_key: view.value,
             created_at: view.created_at,
             tenant_id: Some(view.tenant_id),
+            last_used_at: view.last_used_at,
+            last_used_address: view.last_used_address,
+            rate_limit: view.rate_limit.map(RateLimitWire::from),
         }
     }
 }
@@ -66,6 +117,10 @@ struct NewKeyRequest {
     /// One of the user's tenants; when absent, the tenant in `manywhotenant` (else 422).
     #[schema(value_type = String, format = Uuid)]
     tenant_id: Option<String>,
+    /// keyflow's extension: the key's own rate limit, within its tenant's bound
+    /// (`tenantSettings.apiKeyRateLimit`, else the server's default), else 422. Absent: the
+    /// tenant's default applies.
+    rate_limit: Option<RateLimitWire>,
 }
 
 /// The user's keys in every tenant, oldest first; `apiKey` follows the reveal policy.
@@ -116,12 +171,17 @@ async fn create(
             )
         })?,
     };
+    let rate_limit = request
+        .rate_limit
+        .map(|limit| limit.parse("rateLimit"))
+        .transpose()?;
     let view = key_management::create(
         &state.keys(),
         principal.user_id,
         principal.signed_in_at(),
         tenant,
         name,
+        rate_limit,
     )
     .await?;
     Ok(Json(view.into()))

@@ -10,6 +10,7 @@ use utoipa_axum::routes;
 
 use crate::api::doc::{AuthErrors, BodyErrors, Forbidden, NotFound};
 use crate::api::tenant_settings;
+use crate::rules::keys::RateLimit;
 use crate::domain::{TenantDeveloperName, TenantId, Timestamp, prose};
 use crate::http::Administrator;
 use crate::http::error::ApiError;
@@ -57,6 +58,7 @@ pub struct TenantResponse {
 
 impl TenantResponse {
     fn new(tenant: Tenant, with_subtenants: bool) -> Self {
+        let settings = tenant_settings::answered_for(&tenant);
         Self {
             developer_name: Some(tenant.name),
             developer_summary: tenant.summary,
@@ -64,7 +66,7 @@ impl TenantResponse {
             subdomain: None,
             state_settings: tenant_settings::state(),
             observability_settings: tenant_settings::observability(),
-            tenant_settings: tenant_settings::answered(tenant.settings.as_deref()),
+            tenant_settings: settings,
             external_storage_settings: tenant_settings::external_storage(),
             feature_flags: None,
             id: Some(tenant.id),
@@ -161,10 +163,19 @@ async fn update(
         Some(summary) => Some(summary).filter(|s| !s.trim().is_empty()),
         None => current.summary,
     };
-    let settings = match request.tenant_settings {
+    let mut sent_settings = request.tenant_settings;
+    let key_rate_limit = match sent_settings.as_mut() {
+        Some(sent) => tenant_settings::take_key_rate_limit(sent)?,
+        None => None,
+    };
+    let settings = match sent_settings {
         Some(serde_json::Value::Null) | None => current.settings,
         Some(sent) => Some(tenant_settings::accepted(sent)?),
     };
+    // Everything is checked by now: the limit is set before the rest, so the answer reads it.
+    if let Some(limit) = key_rate_limit {
+        set_key_rate_limit(&state, principal.tenant_id, limit).await?;
+    }
     let tenant = state
         .store
         .update_tenant(
@@ -176,6 +187,21 @@ async fn update(
         .await?
         .ok_or_else(|| gone(principal.tenant_id))?;
     Ok(Json(TenantResponse::new(tenant, false)))
+}
+
+/// Sets the default and upper bound of the tenant's keys' rate limits (announced: every
+/// instance drops its cached grants, which carry the limit).
+async fn set_key_rate_limit(
+    state: &AppState,
+    tenant: TenantId,
+    limit: Option<RateLimit>,
+) -> Result<(), ApiError> {
+    let columns = limit.map(|limit| (i64::from(limit.per_second), i64::from(limit.burst)));
+    if !state.store.set_key_rate_limit(tenant, columns).await? {
+        return Err(gone(tenant));
+    }
+    state.verifier.revoke_all();
+    Ok(())
 }
 
 async fn existing(state: &AppState, id: TenantId) -> Result<Tenant, ApiError> {

@@ -7,7 +7,14 @@
 
 use serde_json::{Map, Value, json};
 
+use crate::api::keys::RateLimitWire;
 use crate::http::error::ApiError;
+use crate::rules::keys::RateLimit;
+use crate::store::Tenant;
+
+/// keyflow's extension of `TenantSettingsAPI`: the default and upper bound of the tenant's
+/// keys' rate limits, kept in the tenant's own columns rather than in the settings' text.
+const KEY_RATE_LIMIT: &str = "apiKeyRateLimit";
 
 /// The fields of `TenantSettingsAPI` that are booleans.
 const FLAGS: [&str; 5] = [
@@ -70,6 +77,37 @@ pub(crate) fn accepted(sent: Value) -> Result<String, ApiError> {
         return Err(wrong("integrationAccounts", "an array or null"));
     }
     serde_json::to_string(&settings).map_err(|error| ApiError::Internal(error.into()))
+}
+
+/// The tenant's `tenantSettings` as [`answered`], with its keys' rate limit
+/// (`apiKeyRateLimit`: `{requestsPerSecond, burst}`, or null for the server's default).
+pub(crate) fn answered_for(tenant: &Tenant) -> Value {
+    let mut settings = answered(tenant.settings.as_deref());
+    let limit = RateLimit::from_columns(tenant.key_rate_per_second, tenant.key_rate_burst)
+        .map(|limit| json!(RateLimitWire::from(limit)));
+    if let Value::Object(fields) = &mut settings {
+        fields.insert(KEY_RATE_LIMIT.into(), limit.unwrap_or(Value::Null));
+    }
+    settings
+}
+
+/// Takes `apiKeyRateLimit` out of the `tenantSettings` of a request (it is not kept with the
+/// other settings): `None` when absent (the limit stays as it is), `Some(None)` when null
+/// (back to the server's default), else the limit, within 1 to 1000000 each, else a 422.
+pub(crate) fn take_key_rate_limit(sent: &mut Value) -> Result<Option<Option<RateLimit>>, ApiError> {
+    let Some(value) = sent.as_object_mut().and_then(|s| s.remove(KEY_RATE_LIMIT)) else {
+        return Ok(None);
+    };
+    if value.is_null() {
+        return Ok(Some(None));
+    }
+    let field = "tenantSettings.apiKeyRateLimit";
+    let wire: RateLimitWire = serde_json::from_value(value).map_err(|_| {
+        ApiError::Unprocessable(format!(
+            "invalid field: {field} must be {{\"requestsPerSecond\": n, \"burst\": n}} or null"
+        ))
+    })?;
+    Ok(Some(Some(wire.parse(field)?)))
 }
 
 /// `SecuritySettingsAPI` of a tenant keyflow restricts nothing for.
@@ -136,6 +174,29 @@ mod tests {
         assert_eq!(answer["formatValues"], false);
         assert_eq!(answer["future"], json!({"x": 1}));
         assert_eq!(answered(None), Value::Object(tenant_defaults()));
+    }
+
+    #[test]
+    fn the_key_rate_limit_is_taken_out_of_the_sent_settings() {
+        let mut sent = json!({"themes": true, "apiKeyRateLimit": {"requestsPerSecond": 5, "burst": 9}});
+        let taken = take_key_rate_limit(&mut sent).unwrap();
+        assert_eq!(taken, Some(Some(RateLimit { per_second: 5, burst: 9 })));
+        assert_eq!(sent, json!({"themes": true}));
+        let mut cleared = json!({"apiKeyRateLimit": null});
+        assert_eq!(take_key_rate_limit(&mut cleared).unwrap(), Some(None));
+        assert_eq!(take_key_rate_limit(&mut json!({})).unwrap(), None);
+        for wrong in [
+            json!({"apiKeyRateLimit": 5}),
+            json!({"apiKeyRateLimit": {"requestsPerSecond": 0, "burst": 1}}),
+            json!({"apiKeyRateLimit": {"requestsPerSecond": 1}}),
+            json!({"apiKeyRateLimit": {"requestsPerSecond": 1, "burst": 2_000_000}}),
+        ] {
+            let mut wrong = wrong;
+            assert!(matches!(
+                take_key_rate_limit(&mut wrong),
+                Err(ApiError::Unprocessable(_))
+            ));
+        }
     }
 
     #[test]

@@ -35,6 +35,10 @@ impl Timestamp {
         Self(self.0 + duration)
     }
 
+    pub fn minus(self, duration: std::time::Duration) -> Self {
+        Self(self.0 - duration)
+    }
+
     pub fn parse(text: &str) -> Result<Self, Invalid> {
         OffsetDateTime::parse(text, &Rfc3339)
             .map(Self::from_offset)

@@ -13,10 +13,11 @@ use axum::http::{HeaderMap, HeaderName, HeaderValue, header};
 use crate::auth::api_key::Hasher;
 use crate::auth::throttle::FailureThrottle;
 use crate::auth::token;
-use crate::auth::verifier::{KeyCheck, KeyVerifier};
+use crate::auth::rate_limit::Quota;
+use crate::auth::verifier::{Grant, KeyCheck, KeyVerifier};
 use crate::domain::{KeyId, Role, TenantId, Timestamp, UserId};
 use crate::http::error::ApiError;
-use crate::http::scope::client_address;
+use crate::http::scope::{client_address, set_quota};
 use crate::rules::access::{self, SignIn};
 use crate::store::{KeyGrant, Store, TokenGrant};
 
@@ -339,9 +340,52 @@ async fn by_api_key(
 ) -> Result<Principal, ApiError> {
     // The verifier checks the tenant too, so that every refusal takes the same path.
     match state.verifier().verify_for(presented, tenant).await? {
-        KeyCheck::Valid(grant) => for_key(&grant, tenant),
+        KeyCheck::Valid(grant) => {
+            let principal = for_key(&grant, tenant)?;
+            let quota = state.verifier().charge_grant(&grant, client_address());
+            metered(quota)?;
+            Ok(principal)
+        }
         KeyCheck::Malformed | KeyCheck::Refused => Err(key_refused()),
     }
+}
+
+/// Records the key's quota for the answer's `RateLimit-*` headers, and refuses a request past
+/// the limit (429 with `Retry-After`).
+fn metered(quota: Option<Quota>) -> Result<(), ApiError> {
+    let Some(quota) = quota else {
+        return Ok(());
+    };
+    set_quota(quota);
+    match quota.retry_after_secs {
+        Some(secs) => Err(ApiError::RateLimited {
+            retry_after_secs: u64::from(secs),
+        }),
+        None => Ok(()),
+    }
+}
+
+/// The answer to a request that [`Principal::from_cache`] let in, once it is answered from
+/// the caches: its key's quota is taken now (the early answer charges only what it answers),
+/// and a request past the limit is refused as the extractor refuses it. `None`: no limit.
+pub(crate) fn charge_cached(
+    grant: &Grant,
+    client: IpAddr,
+    state: &impl Authenticator,
+) -> Option<Quota> {
+    state.verifier().charge_grant(grant, client)
+}
+
+/// A request with a token bound to `key`: its key's quota, as for the key itself.
+fn metered_key_token(
+    grant: &TokenGrant,
+    key: KeyId,
+    state: &impl Authenticator,
+) -> Result<(), ApiError> {
+    let verifier = state.verifier();
+    let meter = verifier.meter(key);
+    let limit = (grant.rate_per_second, grant.rate_burst);
+    metered(verifier.charge(key, &meter.0, limit, client_address()))
 }
 
 /// The principal a verified key's grant makes, in the tenant `manywhotenant` names (if any):
@@ -361,14 +405,16 @@ fn for_key(grant: &KeyGrant, tenant: Option<TenantId>) -> Result<Principal, ApiE
 
 impl Principal {
     /// The principal of a request from `client` presenting an API key that the key cache
-    /// holds, decided without storage, without waiting and without side effects: `None`
-    /// whenever anything else is the case (no key, a token, a refusal, an address being
-    /// throttled, a cache miss), which the extractor then decides, counting what it must.
+    /// holds, with the key's grant, decided without storage, without waiting and without side
+    /// effects: `None` whenever anything else is the case (no key, a token, a refusal, an
+    /// address being throttled, a cache miss), which the extractor then decides, counting
+    /// what it must. The caller that answers takes the request from the key's rate limit
+    /// ([`charge_cached`]).
     pub(crate) fn from_cache(
         headers: &HeaderMap,
         client: IpAddr,
         state: &impl Authenticator,
-    ) -> Option<Principal> {
+    ) -> Option<(Principal, Grant)> {
         let Ok(Credentials {
             tenant,
             presented: Presented::ApiKey(key),
@@ -378,7 +424,8 @@ impl Principal {
         };
         state.throttle().check(client).ok()?;
         let grant = state.verifier().verify_cached(key)?;
-        for_key(&grant, tenant).ok()
+        let principal = for_key(&grant, tenant).ok()?;
+        Some((principal, grant))
     }
 }
 
@@ -405,7 +452,11 @@ async fn by_key_header_token(
 ) -> Result<Principal, ApiError> {
     match token_grant(presented, state).await? {
         Some(grant) => match grant.key_id {
-            Some(key) => for_key_token(&grant, key, tenant),
+            Some(key) => {
+                let principal = for_key_token(&grant, key, tenant)?;
+                metered_key_token(&grant, key, state)?;
+                Ok(principal)
+            }
             None => Err(key_refused()),
         },
         None => Err(key_refused()),
@@ -420,7 +471,9 @@ async fn by_token(
     let invalid = || ApiError::Unauthorized("the token is not valid or has expired".into());
     let grant = token_grant(presented, state).await?.ok_or_else(invalid)?;
     if let Some(key) = grant.key_id {
-        return for_key_token(&grant, key, tenant);
+        let principal = for_key_token(&grant, key, tenant)?;
+        metered_key_token(&grant, key, state)?;
+        return Ok(principal);
     }
     let tenant_id = tenant.unwrap_or(grant.tenant_id);
     // A membership that began after the sign-in (the user was added back after a removal, or

@@ -4,6 +4,7 @@
 //! later are out of its reach ([`crate::rules::access`]).
 
 use crate::auth::api_key::{ApiKey, Hasher, Sealer};
+pub use crate::auth::rate_limit::{MAX_RATE, RateLimit};
 use crate::config::RevealPolicy;
 use crate::domain::{KeyId, KeyName, TenantId, Timestamp, UserId};
 use crate::rules::access;
@@ -22,6 +23,9 @@ pub struct Keys<'a> {
     pub revoker: &'a dyn Revoker,
     /// The request the rules run for, named in each audit record's log line.
     pub request_id: String,
+    /// The server's default rate limit of a key (`--key-requests-per-second`, `--key-burst`):
+    /// the bound of a key's own where its tenant sets none. `None`: no default, no bound.
+    pub default_rate_limit: Option<RateLimit>,
 }
 
 /// A key as its owner sees it; `value` follows the reveal policy.
@@ -32,6 +36,11 @@ pub struct KeyView {
     pub created_at: Timestamp,
     pub tenant_id: TenantId,
     pub tenant_name: String,
+    /// When the key was last used (to the minute) and from which address; `None`: not yet.
+    pub last_used_at: Option<Timestamp>,
+    pub last_used_address: Option<String>,
+    /// The key's own rate limit; `None`: its tenant's default, else the server's.
+    pub rate_limit: Option<RateLimit>,
 }
 
 /// Issues a key for a tenant the user belongs to. The value is in the answer and nowhere else.
@@ -41,6 +50,7 @@ pub async fn create(
     signed_in_at: Option<Timestamp>,
     tenant: TenantId,
     name: KeyName,
+    rate_limit: Option<RateLimit>,
 ) -> Result<KeyView, RuleError> {
     let not_member =
         || RuleError::NotAllowed(format!("you are not a member of the tenant {tenant}"));
@@ -49,6 +59,9 @@ pub async fn create(
         .is_none()
     {
         return Err(not_member());
+    }
+    if let Some(limit) = rate_limit {
+        within_tenant_bound(keys, tenant, limit).await?;
     }
     let key = ApiKey::generate();
     let id = KeyId::generate();
@@ -67,6 +80,8 @@ pub async fn create(
         sealed,
         created_at,
         expires_at: None,
+        rate_per_second: rate_limit.map(|limit| i64::from(limit.per_second)),
+        rate_burst: rate_limit.map(|limit| i64::from(limit.burst)),
     };
     match keys.store.insert_key(new_key).await {
         Ok(()) => {}
@@ -87,7 +102,33 @@ pub async fn create(
         created_at,
         tenant_id: tenant,
         tenant_name,
+        last_used_at: None,
+        last_used_address: None,
+        rate_limit,
     })
+}
+
+/// A key's own rate limit must be within its tenant's (the bound an administrator set), else
+/// the server's default; with neither, any limit is.
+async fn within_tenant_bound(
+    keys: &Keys<'_>,
+    tenant: TenantId,
+    limit: RateLimit,
+) -> Result<(), RuleError> {
+    let tenant_bound = keys.store.tenant(tenant).await?.and_then(|tenant| {
+        RateLimit::from_columns(tenant.key_rate_per_second, tenant.key_rate_burst)
+    });
+    let Some(bound) = tenant_bound.or(keys.default_rate_limit) else {
+        return Ok(());
+    };
+    if limit.within(bound) {
+        return Ok(());
+    }
+    Err(RuleError::Invalid(format!(
+        "invalid field: rateLimit must be within this tenant's bound of {} requests a second \
+         with a burst of {}",
+        bound.per_second, bound.burst
+    )))
 }
 
 /// Every key of the user, in all the tenants the sign-in reaches, oldest first, shown as the
@@ -207,6 +248,9 @@ fn view(record: KeyRecord, value: Option<String>) -> KeyView {
         created_at: record.created_at,
         tenant_id: record.tenant_id,
         tenant_name: record.tenant_name,
+        last_used_at: record.last_used_at,
+        last_used_address: record.last_used_address,
+        rate_limit: RateLimit::from_columns(record.rate_per_second, record.rate_burst),
     }
 }
 

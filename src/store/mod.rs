@@ -78,6 +78,14 @@ pub trait TenantStore {
         summary: Option<&str>,
         settings: Option<&str>,
     ) -> StoreResult<Option<Tenant>>;
+    /// Sets the default and upper bound of the tenant's keys' rate limits (requests a second,
+    /// burst; `None`: the server's default), announced as a change of its keys (their cached
+    /// grants carry the limit). False when there is no such tenant.
+    async fn set_key_rate_limit(
+        &self,
+        id: TenantId,
+        limit: Option<(i64, i64)>,
+    ) -> StoreResult<bool>;
 }
 
 #[async_trait]
@@ -175,8 +183,28 @@ pub trait KeyStore {
     /// Deletes one of the user's keys and raises the change counter. False when it was already
     /// gone (or is not the user's).
     async fn delete_key(&self, user: UserId, key: KeyId) -> StoreResult<bool>;
+    /// Writes a batch of keys' last uses in one transaction (a key gone meanwhile is skipped;
+    /// a use older than the one stored changes nothing). Not announced: no cache holds it.
+    async fn record_key_usage(&self, uses: &[KeyUsage]) -> StoreResult<()>;
     /// Forgets every sealed value (the `never` reveal policy keeps none). Returns how many.
     async fn purge_sealed(&self) -> StoreResult<u64>;
+}
+
+/// The instances serving this database, each heartbeating, so each takes its share of a
+/// key's rate limit.
+#[async_trait]
+pub trait InstanceStore {
+    /// Marks `instance` alive at `now`, forgets instances unseen since `forget_before`, and
+    /// counts those seen since `live_since` (this one included: at least 1).
+    async fn heartbeat(
+        &self,
+        instance: uuid::Uuid,
+        now: Timestamp,
+        live_since: Timestamp,
+        forget_before: Timestamp,
+    ) -> StoreResult<u32>;
+    /// Forgets `instance` (at a graceful stop), so the others take its share at once.
+    async fn leave(&self, instance: uuid::Uuid) -> StoreResult<()>;
 }
 
 #[async_trait]
@@ -414,6 +442,7 @@ store!(
     ElementStore,
     SnapshotStore,
     MetaStore,
+    InstanceStore,
     ChangeFeed,
     Transfer
 );

@@ -23,6 +23,10 @@ pub struct Tenant {
     /// The tenant's settings (`TenantSettingsAPI`) as the JSON text they were last set with;
     /// `None` until they are.
     pub settings: Option<String>,
+    /// The default and upper bound of its keys' rate limits (requests a second, burst);
+    /// `None`: the server's default.
+    pub key_rate_per_second: Option<i64>,
+    pub key_rate_burst: Option<i64>,
 }
 
 /// A user to create; the password is already hashed. `None`: no usable password yet (an
@@ -115,6 +119,10 @@ pub struct NewKey {
     pub sealed: Option<Vec<u8>>,
     pub created_at: Timestamp,
     pub expires_at: Option<Timestamp>,
+    /// The key's own rate limit (requests a second, burst; both or neither); `None`: its
+    /// tenant's, else the server's default.
+    pub rate_per_second: Option<i64>,
+    pub rate_burst: Option<i64>,
 }
 
 /// What a valid key grants: who, in which tenant, until when.
@@ -124,6 +132,9 @@ pub struct KeyGrant {
     pub user_id: UserId,
     pub tenant_id: TenantId,
     pub expires_at: Option<Timestamp>,
+    /// The key's rate limit: its own, else its tenant's default (both `None`: the server's).
+    pub rate_per_second: Option<i64>,
+    pub rate_burst: Option<i64>,
 }
 
 /// A key as its owner's list shows it.
@@ -137,6 +148,20 @@ pub struct KeyRecord {
     pub sealed: Option<Vec<u8>>,
     pub created_at: Timestamp,
     pub expires_at: Option<Timestamp>,
+    /// When the key was last used (to the minute), and from which address.
+    pub last_used_at: Option<Timestamp>,
+    pub last_used_address: Option<String>,
+    /// The key's own rate limit; `None`: its tenant's, else the server's default.
+    pub rate_per_second: Option<i64>,
+    pub rate_burst: Option<i64>,
+}
+
+/// A key's use, as the usage writer records it (at most once a minute per key).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeyUsage {
+    pub key_id: KeyId,
+    pub at: Timestamp,
+    pub address: String,
 }
 
 #[derive(Debug, Clone, sqlx::FromRow)]
@@ -163,6 +188,9 @@ pub struct TokenGrant {
     pub expires_at: Timestamp,
     /// The API key the token is bound to (`None`: a password sign-in's token).
     pub key_id: Option<KeyId>,
+    /// A key-bound token's key's rate limit, as [`KeyGrant`] has it.
+    pub rate_per_second: Option<i64>,
+    pub rate_burst: Option<i64>,
 }
 
 /// A package shared by token, to store: only the digest of the token.

@@ -80,6 +80,7 @@ async fn generate(
         session.reach(),
         tenant,
         name,
+        None,
     )
     .await;
     match created.map_err(ApiError::from) {

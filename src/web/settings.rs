@@ -75,6 +75,10 @@ pub struct KeyRow {
     /// `kf_…abcd`, to tell keys apart while they are hidden.
     pub preview: Option<String>,
     pub delete_href: String,
+    /// When it was last used (machine and human forms) and from which address.
+    pub last_used: Option<(String, String, String)>,
+    /// Its own rate limit, as text (`100/s, burst 200`); `None`: the tenant's default.
+    pub rate_limit: Option<String>,
 }
 
 #[derive(Template)]
@@ -162,6 +166,13 @@ fn key_row(index: usize, view: KeyView, policy: RevealPolicy) -> KeyRow {
         created_text: readable(view.created_at),
         value,
         preview,
+        last_used: view.last_used_at.map(|at| {
+            let address = view.last_used_address.unwrap_or_default();
+            (at.to_rfc3339(), readable(at), address)
+        }),
+        rate_limit: view
+            .rate_limit
+            .map(|limit| format!("{}/s, burst {}", limit.per_second, limit.burst)),
     }
 }
 

@@ -561,6 +561,8 @@ fn handmade_dump() -> (Dump, [Digest; 6]) {
                 summary: Some("the first".into()),
                 created_at: at(0),
                 settings: Some(r#"{"themes":true,"kept":"as sent"}"#.into()),
+                key_rate_per_second: Some(50),
+                key_rate_burst: Some(80),
             },
             Tenant {
                 id: two,
@@ -568,6 +570,8 @@ fn handmade_dump() -> (Dump, [Digest; 6]) {
                 summary: None,
                 created_at: at(1),
                 settings: None,
+                key_rate_per_second: None,
+                key_rate_burst: None,
             },
         ],
         users: vec![
@@ -624,6 +628,10 @@ fn handmade_dump() -> (Dump, [Digest; 6]) {
                 sealed: Some(vec![0, 1, 2, 254, 255]),
                 created_at: at(7),
                 expires_at: None,
+                last_used_at: Some(at(9)),
+                last_used_address: Some("203.0.113.7".into()),
+                rate_per_second: Some(20),
+                rate_burst: Some(40),
             },
             ApiKeyRow {
                 id: KeyId::generate(),
@@ -635,6 +643,10 @@ fn handmade_dump() -> (Dump, [Digest; 6]) {
                 sealed: None,
                 created_at: at(8),
                 expires_at: Some(at(2 * 86_400)),
+                last_used_at: None,
+                last_used_address: None,
+                rate_per_second: None,
+                rate_burst: None,
             },
         ],
         tokens: vec![TokenRow {

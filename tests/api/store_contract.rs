@@ -115,6 +115,8 @@ fn new_key(user: UserId, tenant: TenantId, name: &str) -> NewKey {
         sealed: Some(vec![1, 2, 3]),
         created_at: Timestamp::now(),
         expires_at: None,
+        rate_per_second: None,
+        rate_burst: None,
     }
 }
 

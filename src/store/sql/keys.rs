@@ -11,7 +11,7 @@ use crate::store::sql_errors::{
 };
 use crate::store::transfer::ApiKeyRow;
 use crate::store::{
-    Change, KeyGrant, KeyRecord, KeyStore, NewKey, NewToken, StoreError, StoreResult, TokenGrant,
+    Change, KeyGrant, KeyRecord, KeyStore, KeyUsage, NewKey, NewToken, StoreError, StoreResult, TokenGrant,
     TokenStore,
 };
 
@@ -32,7 +32,10 @@ impl KeyStore for Store {
 
     async fn key_by_digest(&self, digest: &Digest) -> StoreResult<Option<KeyGrant>> {
         Ok(sqlx::query_as(
-            "SELECT id AS key_id, user_id, tenant_id, expires_at FROM api_keys WHERE digest = $1",
+            "SELECT k.id AS key_id, k.user_id, k.tenant_id, k.expires_at, \
+             COALESCE(k.rate_per_second, t.key_rate_per_second) AS rate_per_second, \
+             COALESCE(k.rate_burst, t.key_rate_burst) AS rate_burst \
+             FROM api_keys k JOIN tenants t ON t.id = k.tenant_id WHERE k.digest = $1",
         )
         .bind(digest)
         .fetch_optional(&self.pool)
@@ -42,7 +45,8 @@ impl KeyStore for Store {
     async fn keys_of_user(&self, user: UserId) -> StoreResult<Vec<KeyRecord>> {
         Ok(sqlx::query_as(
             "SELECT k.id, k.tenant_id, t.name AS tenant_name, k.name, k.preview, k.sealed, \
-             k.created_at, k.expires_at FROM api_keys k JOIN tenants t ON t.id = k.tenant_id \
+             k.created_at, k.expires_at, k.last_used_at, k.last_used_address, \
+             k.rate_per_second, k.rate_burst FROM api_keys k JOIN tenants t ON t.id = k.tenant_id \
              WHERE k.user_id = $1 ORDER BY k.created_at, k.id",
         )
         .bind(user)
@@ -67,6 +71,27 @@ impl KeyStore for Store {
         Ok(true)
     }
 
+    async fn record_key_usage(&self, uses: &[KeyUsage]) -> StoreResult<()> {
+        if uses.is_empty() {
+            return Ok(());
+        }
+        // One transaction a batch; a later use never goes back in time (two instances may
+        // write one key's use in either order). Not announced: no cache holds it.
+        let mut tx = self.pool.begin().await?;
+        for usage in uses {
+            sqlx::query(
+                "UPDATE api_keys SET last_used_at = $1, last_used_address = $2 WHERE id = $3 \
+                 AND (last_used_at IS NULL OR last_used_at < $1)",
+            )
+            .bind(usage.at)
+            .bind(&usage.address)
+            .bind(usage.key_id)
+            .execute(&mut *tx)
+            .await?;
+        }
+        Ok(tx.commit().await?)
+    }
+
     async fn purge_sealed(&self) -> StoreResult<u64> {
         let result = sqlx::query("UPDATE api_keys SET sealed = NULL WHERE sealed IS NOT NULL")
             .execute(&self.pool)
@@ -89,8 +114,11 @@ impl TokenStore for Store {
         Ok(sqlx::query_as(
             "SELECT t.user_id, t.tenant_id, COALESCE(t.signed_in_at, t.created_at) AS signed_in_at, \
              CASE WHEN k.expires_at < t.expires_at THEN k.expires_at ELSE t.expires_at END \
-             AS expires_at, t.key_id FROM tokens t LEFT JOIN api_keys k ON k.id = t.key_id \
-             WHERE t.digest = $1 AND (t.key_id IS NULL OR k.id IS NOT NULL)",
+             AS expires_at, t.key_id, \
+             COALESCE(k.rate_per_second, kt.key_rate_per_second) AS rate_per_second, \
+             COALESCE(k.rate_burst, kt.key_rate_burst) AS rate_burst \
+             FROM tokens t LEFT JOIN api_keys k ON k.id = t.key_id \
+             LEFT JOIN tenants kt ON kt.id = k.tenant_id WHERE t.digest = $1 AND (t.key_id IS NULL OR k.id IS NOT NULL)",
         )
         .bind(digest)
         .fetch_optional(&self.pool)
@@ -110,6 +138,10 @@ async fn insert(conn: &mut Conn, key: NewKey) -> StoreResult<()> {
         sealed: key.sealed,
         created_at: key.created_at,
         expires_at: key.expires_at,
+        last_used_at: None,
+        last_used_address: None,
+        rate_per_second: key.rate_per_second,
+        rate_burst: key.rate_burst,
     };
     insert_rows(conn, &[&row]).await.map_err(|error| {
         if is_foreign_key_violation(&error) {

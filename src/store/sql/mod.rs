@@ -29,6 +29,7 @@ mod flows;
 mod flow_lock;
 mod graph;
 mod graph_elements;
+mod instances;
 mod invitations;
 mod keys;
 mod memberships;
