@@ -25,6 +25,7 @@ pub struct Metrics {
     pub changes_caught_up: AtomicU64,
     pub rate_limited: AtomicU64,
     pub key_usage_batches: AtomicU64,
+    pub key_usage_records: AtomicU64,
     pub key_usage_dropped: AtomicU64,
 }
 
@@ -110,6 +111,11 @@ impl Metrics {
                 "keyflow_key_usage_batches_total",
                 "batches of keys' last uses written to storage (each one transaction)",
                 &self.key_usage_batches,
+            ),
+            (
+                "keyflow_key_usage_records_total",
+                "keys' last uses written to storage (at most one a key a minute)",
+                &self.key_usage_records,
             ),
             (
                 "keyflow_key_usage_dropped_total",

@@ -115,6 +115,13 @@ impl AppState {
     }
 }
 
+impl AppState {
+    /// The live instances this one shares each key's rate limit with, itself included.
+    pub fn live_instances(&self) -> u32 {
+        self.verifier.instances()
+    }
+}
+
 /// The rules, over this server's store, secrets and settings.
 impl AppState {
     pub(crate) fn keys(&self) -> Keys<'_> {

@@ -10,11 +10,11 @@ use utoipa_axum::routes;
 
 use crate::api::doc::{AuthErrors, BodyErrors, Forbidden, NotFound};
 use crate::api::tenant_settings;
-use crate::rules::keys::RateLimit;
 use crate::domain::{TenantDeveloperName, TenantId, Timestamp, prose};
 use crate::http::Administrator;
 use crate::http::error::ApiError;
 use crate::http::json::{JsonBody, TextQuery};
+use crate::rules::keys::RateLimit;
 use crate::state::AppState;
 use crate::store::Tenant;
 

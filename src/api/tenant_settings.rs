@@ -178,9 +178,16 @@ mod tests {
 
     #[test]
     fn the_key_rate_limit_is_taken_out_of_the_sent_settings() {
-        let mut sent = json!({"themes": true, "apiKeyRateLimit": {"requestsPerSecond": 5, "burst": 9}});
+        let mut sent =
+            json!({"themes": true, "apiKeyRateLimit": {"requestsPerSecond": 5, "burst": 9}});
         let taken = take_key_rate_limit(&mut sent).unwrap();
-        assert_eq!(taken, Some(Some(RateLimit { per_second: 5, burst: 9 })));
+        assert_eq!(
+            taken,
+            Some(Some(RateLimit {
+                per_second: 5,
+                burst: 9
+            }))
+        );
         assert_eq!(sent, json!({"themes": true}));
         let mut cleared = json!({"apiKeyRateLimit": null});
         assert_eq!(take_key_rate_limit(&mut cleared).unwrap(), Some(None));

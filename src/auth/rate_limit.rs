@@ -189,7 +189,11 @@ mod tests {
         let mut let_through = 0;
         // A request every millisecond (1000/s) for ten seconds.
         for ms in 0..10_000u64 {
-            if meter.take(LIMIT, 1, ms * 1_000_000).retry_after_secs.is_none() {
+            if meter
+                .take(LIMIT, 1, ms * 1_000_000)
+                .retry_after_secs
+                .is_none()
+            {
                 let_through += 1;
             }
         }
@@ -241,6 +245,12 @@ mod tests {
         assert_eq!(RateLimit::from_columns(Some(0), Some(200)), None);
         assert_eq!(RateLimit::from_columns(Some(100), Some(2_000_000)), None);
         assert!(LIMIT.within(LIMIT));
-        assert!(!RateLimit { per_second: 101, burst: 1 }.within(LIMIT));
+        assert!(
+            !RateLimit {
+                per_second: 101,
+                burst: 1
+            }
+            .within(LIMIT)
+        );
     }
 }

@@ -8,6 +8,7 @@
 
 use std::net::IpAddr;
 use std::sync::Arc;
+use std::sync::atomic::Ordering;
 
 use tokio::sync::{mpsc, oneshot};
 
@@ -78,10 +79,93 @@ pub async fn write(
 
 async fn store_batch(store: &dyn Store, batch: &mut Vec<KeyUsage>, metrics: &Metrics) {
     match store.record_key_usage(batch).await {
-        Ok(()) => Metrics::bump(&metrics.key_usage_batches),
+        Ok(()) => {
+            Metrics::bump(&metrics.key_usage_batches);
+            let records = u64::try_from(batch.len()).unwrap_or(u64::MAX);
+            metrics
+                .key_usage_records
+                .fetch_add(records, Ordering::Relaxed);
+        }
         // Logged without the records: a key's id and an address are no secret, but a line
         // per record under a storage outage would flood the log.
         Err(error) => tracing::warn!(%error, records = batch.len(), "could not record key usage"),
     }
     batch.clear();
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::{Email, KeyName, Role, TenantName, UserId};
+    use crate::store::{NewKey, NewUser, StoreConfig};
+
+    /// The graceful stop's promise: uses handed over before the stop are all written, even
+    /// when the stop comes before the writer has taken any of them.
+    #[tokio::test]
+    async fn uses_queued_before_the_stop_are_all_written() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = crate::store::open(&StoreConfig::in_data_dir(dir.path()))
+            .await
+            .unwrap();
+        let tenant = store
+            .create_tenant(&TenantName::parse("Used").unwrap())
+            .await
+            .unwrap()
+            .id;
+        let owner = UserId::generate();
+        let user = NewUser {
+            id: owner,
+            email: Email::parse("used@example.com").unwrap(),
+            first_name: None,
+            last_name: None,
+            password_hash: Some("$argon2id$stand-in".into()),
+        };
+        store
+            .create_user(user, tenant, Role::Standard)
+            .await
+            .unwrap();
+        let mut ids = Vec::new();
+        for i in 0..300 {
+            let id = KeyId::generate();
+            ids.push(id);
+            let key = NewKey {
+                id,
+                user_id: owner,
+                tenant_id: tenant,
+                name: KeyName::parse(&format!("key {i}")).unwrap(),
+                digest: crate::domain::Digest::from_bytes({
+                    let mut bytes = [0; 32];
+                    bytes[..4].copy_from_slice(&(i as u32).to_be_bytes());
+                    bytes
+                }),
+                preview: "kf_…abcd".into(),
+                sealed: None,
+                created_at: Timestamp::now(),
+                expires_at: None,
+                rate_per_second: None,
+                rate_burst: None,
+            };
+            store.insert_key(key).await.unwrap();
+        }
+        let metrics = Arc::new(Metrics::default());
+        let (sender, receiver) = channel(metrics.clone());
+        for id in &ids {
+            sender.send(*id, "192.0.2.1".parse().unwrap());
+        }
+        let (stop, stopped) = oneshot::channel();
+        stop.send(()).unwrap();
+        write(store.clone(), receiver, metrics.clone(), stopped).await;
+
+        let keys = store.keys_of_user(owner).await.unwrap();
+        assert_eq!(keys.len(), 300);
+        assert!(keys.iter().all(|key| key.last_used_at.is_some()
+            && key.last_used_address.as_deref() == Some("192.0.2.1")));
+        assert_eq!(metrics.key_usage_records.load(Ordering::Relaxed), 300);
+        assert_eq!(
+            metrics.key_usage_batches.load(Ordering::Relaxed),
+            2,
+            "in batches of at most {BATCH}"
+        );
+        assert_eq!(metrics.key_usage_dropped.load(Ordering::Relaxed), 0);
+    }
 }

@@ -263,7 +263,12 @@ impl KeyVerifier {
         let now = Timestamp::now();
         let live = self
             .store
-            .heartbeat(instance, now, now.minus(LIVE_WITHIN), now.minus(FORGET_AFTER))
+            .heartbeat(
+                instance,
+                now,
+                now.minus(LIVE_WITHIN),
+                now.minus(FORGET_AFTER),
+            )
             .await?;
         self.set_instances(live);
         Ok(live)

@@ -11,9 +11,9 @@ use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderName, HeaderValue, header};
 
 use crate::auth::api_key::Hasher;
+use crate::auth::rate_limit::Quota;
 use crate::auth::throttle::FailureThrottle;
 use crate::auth::token;
-use crate::auth::rate_limit::Quota;
 use crate::auth::verifier::{Grant, KeyCheck, KeyVerifier};
 use crate::domain::{KeyId, Role, TenantId, Timestamp, UserId};
 use crate::http::error::ApiError;

@@ -31,10 +31,11 @@ impl InstanceStore for Store {
             .bind(forget_before)
             .execute(&mut *tx)
             .await?;
-        let (live,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM instances WHERE last_seen >= $1")
-            .bind(live_since)
-            .fetch_one(&mut *tx)
-            .await?;
+        let (live,): (i64,) =
+            sqlx::query_as("SELECT COUNT(*) FROM instances WHERE last_seen >= $1")
+                .bind(live_since)
+                .fetch_one(&mut *tx)
+                .await?;
         tx.commit().await?;
         Ok(u32::try_from(live).unwrap_or(u32::MAX).max(1))
     }

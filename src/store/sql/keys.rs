@@ -11,8 +11,8 @@ use crate::store::sql_errors::{
 };
 use crate::store::transfer::ApiKeyRow;
 use crate::store::{
-    Change, KeyGrant, KeyRecord, KeyStore, KeyUsage, NewKey, NewToken, StoreError, StoreResult, TokenGrant,
-    TokenStore,
+    Change, KeyGrant, KeyRecord, KeyStore, KeyUsage, NewKey, NewToken, StoreError, StoreResult,
+    TokenGrant, TokenStore,
 };
 
 #[async_trait]
