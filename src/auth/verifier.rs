@@ -1,5 +1,7 @@
 //! The hot path: parse and checksum, HMAC, a bounded in-process cache, storage on a miss.
-//! Nothing here writes. A revocation (key deleted, owner removed from the tenant) empties the
+//! Nothing on it writes: a verified key's request is taken from its rate limit in memory
+//! ([`KeyVerifier::charge`]), and its use handed, once a minute, to the usage writer. (The
+//! instance's heartbeat, [`KeyVerifier::heartbeat`], writes, on its own timer.) A revocation (key deleted, owner removed from the tenant) empties the
 //! cache at once; a generation counter keeps a lookup that raced the revocation from putting
 //! the revoked grant back. The cache holds about `--key-cache-capacity` grants (quick_cache's
 //! capacity is approximate) and each for at most 10 minutes.

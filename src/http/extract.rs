@@ -365,9 +365,10 @@ fn metered(quota: Option<Quota>) -> Result<(), ApiError> {
     }
 }
 
-/// The answer to a request that [`Principal::from_cache`] let in, once it is answered from
-/// the caches: its key's quota is taken now (the early answer charges only what it answers),
-/// and a request past the limit is refused as the extractor refuses it. `None`: no limit.
+/// The quota of a request that [`Principal::from_cache`] let in, taken when the early answer
+/// answers it (it charges only what it answers: a miss is charged by the router's extractor).
+/// `None`: the key has no limit. A quota with `retry_after_secs` is a refusal, which the
+/// caller answers as the extractor does (429).
 pub(crate) fn charge_cached(
     grant: &Grant,
     client: IpAddr,

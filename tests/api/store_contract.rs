@@ -11,6 +11,7 @@
 
 mod elements;
 mod shares;
+mod usage_limits;
 
 use std::future::Future;
 use std::sync::Arc;
