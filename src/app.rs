@@ -131,17 +131,16 @@ impl Server {
     ) -> anyhow::Result<()> {
         let state = self.state.clone();
         let watch = change_watch::Watch::from(self.counter_at_start);
-        // This run's name among the instances sharing the database (each key's rate limit is
-        // shared among them). The first heartbeat comes before the first request is served.
-        let instance = uuid::Uuid::new_v4();
-        if let Err(error) = state.verifier.heartbeat(instance).await {
+        // Each key's rate limit is shared among the instances on the database: the first
+        // heartbeat comes before the first request is served.
+        if let Err(error) = state.verifier.heartbeat().await {
             tracing::warn!(%error, "first heartbeat failed");
         }
         let background = [
             tokio::spawn(change_watch::listen(state.clone(), watch.clone())),
             tokio::spawn(change_watch::poll(state.clone(), watch)),
             tokio::spawn(control::age_caches(state.clone())),
-            tokio::spawn(control::heartbeat(state.clone(), instance)),
+            tokio::spawn(control::heartbeat(state.clone())),
         ];
         let (stop_usage, usage_stopped) = tokio::sync::oneshot::channel();
         let usage_writer = tokio::spawn(usage::write(
@@ -168,7 +167,7 @@ impl Server {
         // The keys' last uses still queued are written before the store closes.
         let _ = stop_usage.send(());
         let _ = usage_writer.await;
-        if let Err(error) = state.verifier.leave(instance).await {
+        if let Err(error) = state.verifier.leave().await {
             tracing::warn!(%error, "could not leave the instances' count");
         }
         drop(control);

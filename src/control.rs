@@ -160,13 +160,13 @@ const HEARTBEAT: Duration = Duration::from_secs(1);
 /// Says every [`HEARTBEAT`] that this instance is alive, and takes its share of each key's
 /// rate limit from the live instances' count, until aborted. A failed heartbeat is logged
 /// once until one succeeds again; the share stays as it was.
-pub async fn heartbeat(state: AppState, instance: uuid::Uuid) {
+pub async fn heartbeat(state: AppState) {
     let mut ticker = tokio::time::interval(HEARTBEAT);
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut failing = false;
     loop {
         ticker.tick().await;
-        match state.verifier.heartbeat(instance).await {
+        match state.verifier.heartbeat().await {
             Ok(_) => failing = false,
             Err(error) if !failing => {
                 failing = true;

@@ -1,9 +1,9 @@
 //! The hot path: parse and checksum, HMAC, a bounded in-process cache, storage on a miss.
 //! Nothing on it writes: a verified key's request is taken from its rate limit in memory
 //! ([`KeyVerifier::charge`]), and its use handed, once a minute, to the usage writer. (The
-//! instance's heartbeat, [`KeyVerifier::heartbeat`], writes, on its own timer.) A revocation (key deleted, owner removed from the tenant) empties the
-//! cache at once; a generation counter keeps a lookup that raced the revocation from putting
-//! the revoked grant back. The cache holds about `--key-cache-capacity` grants (quick_cache's
+//! instance's heartbeat, [`KeyVerifier::heartbeat`], writes, on its own timer.) A revocation
+//! (key deleted, owner removed from the tenant) empties the cache at once; a generation counter
+//! keeps a lookup that raced the revocation from putting the revoked grant back. The cache holds about `--key-cache-capacity` grants (quick_cache's
 //! capacity is approximate) and each for at most 10 minutes.
 //!
 //! Every refusal after the checksum — a key unknown or deleted, expired, or sent with another
@@ -95,6 +95,8 @@ pub struct KeyVerifier {
     default_rate: Option<RateLimit>,
     /// The live instances sharing each key's limit (1 on SQLite), kept by the heartbeat.
     instances: AtomicU32,
+    /// This run's name among the instances sharing the database.
+    instance: uuid::Uuid,
     usage: UsageSender,
     /// Ages the cached grants: each is looked up again after [`KEY_CACHE_TTL`], a backstop
     /// for a change that no revocation announced.
@@ -121,6 +123,7 @@ impl KeyVerifier {
             meters: quick_cache::sync::Cache::new(capacity),
             default_rate: None,
             instances: AtomicU32::new(1),
+            instance: crate::domain::new_id(),
             usage,
             clock: CoarseClock::default(),
             generation: AtomicU64::new(0),
@@ -261,12 +264,12 @@ impl KeyVerifier {
     /// Marks this instance alive in storage and takes its share from the live instances'
     /// count: those seen within [`LIVE_WITHIN`]. A store that cannot be reached keeps the
     /// share as it was.
-    pub async fn heartbeat(&self, instance: uuid::Uuid) -> StoreResult<u32> {
+    pub async fn heartbeat(&self) -> StoreResult<u32> {
         let now = Timestamp::now();
         let live = self
             .store
             .heartbeat(
-                instance,
+                self.instance,
                 now,
                 now.minus(LIVE_WITHIN),
                 now.minus(FORGET_AFTER),
@@ -278,8 +281,8 @@ impl KeyVerifier {
 
     /// Takes this instance out of the count (a graceful stop): the others take its share at
     /// their next heartbeat.
-    pub async fn leave(&self, instance: uuid::Uuid) -> StoreResult<()> {
-        self.store.leave(instance).await
+    pub async fn leave(&self) -> StoreResult<()> {
+        self.store.leave(self.instance).await
     }
 
     /// One tick of the clock that ages the cached grants (the background task's).
