@@ -108,6 +108,8 @@ fn seed(runtime: &Runtime, count: usize) -> Fixture {
                     expires_at: None,
                     scopes: Default::default(),
                     allowed_networks: Default::default(),
+                    rate_per_second: None,
+                    rate_burst: None,
                 })
                 .collect();
             store.insert_keys(rows).await.expect("insert a batch");
@@ -168,6 +170,8 @@ fn baselines(c: &mut Criterion, runtime: &Runtime, fixture: &Fixture) {
         rotated_until: None,
         scopes: Default::default(),
         allowed_networks: Default::default(),
+        rate_per_second: None,
+        rate_burst: None,
     };
     let digests: Vec<Digest> = cached_keys(fixture)
         .iter()
@@ -484,6 +488,8 @@ fn deleted_keys(
                 expires_at: None,
                 scopes: Default::default(),
                 allowed_networks: Default::default(),
+                rate_per_second: None,
+                rate_burst: None,
             })
             .collect();
         fixture.store.insert_keys(rows).await.expect("insert");

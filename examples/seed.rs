@@ -197,6 +197,8 @@ fn new_key(hasher: &Hasher, sealer: &Sealer, owner: Owner, name: &str) -> (ApiKe
         expires_at: None,
         scopes: Default::default(),
         allowed_networks: Default::default(),
+        rate_per_second: None,
+        rate_burst: None,
     };
     (key, row)
 }

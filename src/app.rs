@@ -12,6 +12,7 @@ use tokio::net::TcpListener;
 use tower::Layer;
 
 use crate::api::flows::WholeList;
+use crate::auth::usage::{self, UsageReceiver};
 use crate::bootstrap::{self, Bootstrap};
 use crate::change_watch;
 use crate::config::{RevealPolicy, ServeConfig};
@@ -72,6 +73,8 @@ pub struct Server {
     control: control::ControlSocket,
     /// The change counter before anything was cached: the watch starts from it.
     counter_at_start: i64,
+    /// The keys' uses, for the usage writer `run` starts.
+    usage: UsageReceiver,
     _lock: fs::File,
 }
 
@@ -101,10 +104,11 @@ impl Server {
         let bootstrap = bootstrap::seed_if_empty(store.as_ref(), &config).await?;
         let control = control::ControlSocket::bind(&config.data_dir);
         let counter_at_start = store.change_counter().await?;
-        let state = AppState::new(config, store.clone(), &secrets);
+        let (state, usage) = AppState::new(config, store.clone(), &secrets);
         Ok(Self {
             listener,
             state,
+            usage,
             bootstrap,
             control,
             counter_at_start,
@@ -135,12 +139,25 @@ impl Server {
     ) -> anyhow::Result<()> {
         let state = self.state.clone();
         let watch = change_watch::Watch::from(self.counter_at_start);
+        // Each key's rate limit is shared among the instances on the database: the first
+        // heartbeat comes before the first request is served.
+        if let Err(error) = state.verifier.heartbeat().await {
+            tracing::warn!(%error, "first heartbeat failed");
+        }
         let background = [
             tokio::spawn(change_watch::listen(state.clone(), watch.clone())),
             tokio::spawn(change_watch::poll(state.clone(), watch)),
             tokio::spawn(control::age_caches(state.clone())),
             tokio::spawn(control::audit_upkeep(state.clone())),
+            tokio::spawn(control::heartbeat(state.clone())),
         ];
+        let (stop_usage, usage_stopped) = tokio::sync::oneshot::channel();
+        let usage_writer = tokio::spawn(usage::write(
+            state.store.clone(),
+            self.usage,
+            state.metrics.clone(),
+            usage_stopped,
+        ));
         let mut control = self.control;
         control.serve(state.clone());
         let app = build_service(state.clone());
@@ -155,6 +172,12 @@ impl Server {
         for task in background {
             task.abort();
             let _ = task.await;
+        }
+        // The keys' last uses still queued are written before the store closes.
+        let _ = stop_usage.send(());
+        let _ = usage_writer.await;
+        if let Err(error) = state.verifier.leave().await {
+            tracing::warn!(%error, "could not leave the instances' count");
         }
         drop(control);
         control::flush_refusals(&state).await;

@@ -236,6 +236,24 @@ pub struct ServeArgs {
         value_parser = clap::value_parser!(u64).range(1..=36_500)
     )]
     pub audit_retention_days: u64,
+    /// Requests a second an API key may make when neither the key nor its tenant sets its own
+    /// rate limit (0 to 1000000; 0: no default limit). Across instances on one database each
+    /// takes its share.
+    #[arg(
+        long,
+        env = "KEYFLOW_KEY_REQUESTS_PER_SECOND",
+        default_value_t = 100,
+        value_parser = clap::value_parser!(u32).range(0..=1_000_000)
+    )]
+    pub key_requests_per_second: u32,
+    /// The burst of that default limit: requests a key may make at once (1 to 1000000).
+    #[arg(
+        long,
+        env = "KEYFLOW_KEY_BURST",
+        default_value_t = 200,
+        value_parser = clap::value_parser!(u32).range(1..=1_000_000)
+    )]
+    pub key_burst: u32,
     /// MiB of serialized flow lists kept in memory (0 keeps none).
     #[arg(long, env = "KEYFLOW_FLOW_CACHE_MIB", default_value_t = 64)]
     pub flow_cache_mib: u64,
@@ -460,6 +478,8 @@ impl ServeArgs {
         config.cors_origins = self.cors_origins;
         config.trusted_proxies = self.trusted_proxies.unwrap_or_default();
         config.audit_retention = Duration::from_secs(self.audit_retention_days * 24 * 60 * 60);
+        config.key_requests_per_second = self.key_requests_per_second;
+        config.key_burst = self.key_burst;
         config
     }
 }

@@ -28,6 +28,11 @@ impl CoarseClock {
         if ticks == 0 { 1 } else { ticks as u32 }
     }
 
+    /// Ticks since the start (wrapping).
+    pub fn ticks(&self) -> u32 {
+        self.ticks.load(Ordering::Relaxed)
+    }
+
     pub fn advance(&self) {
         self.ticks.fetch_add(1, Ordering::Relaxed);
     }

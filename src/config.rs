@@ -90,6 +90,10 @@ pub struct ServeConfig {
     pub trusted_proxies: Networks,
     /// How long audit events are kept; older ones are pruned in the background.
     pub audit_retention: Duration,
+    /// The rate limit of a key whose own and whose tenant's are unset: requests a second (0:
+    /// none) and burst.
+    pub key_requests_per_second: u32,
+    pub key_burst: u32,
 }
 
 impl ServeConfig {
@@ -128,6 +132,8 @@ impl ServeConfig {
             cors_origins: None,
             trusted_proxies: Networks::default(),
             audit_retention: Duration::from_secs(90 * 24 * 60 * 60),
+            key_requests_per_second: 100,
+            key_burst: 200,
         }
     }
 }

@@ -186,3 +186,27 @@ pub async fn age_caches(state: AppState) {
         state.flow_lists.tick();
     }
 }
+
+/// How often each instance says it is alive: well within the verifier's `LIVE_WITHIN` (3 s),
+/// the age past which the others stop counting it.
+const HEARTBEAT: Duration = Duration::from_secs(1);
+
+/// Says every [`HEARTBEAT`] that this instance is alive, and takes its share of each key's
+/// rate limit from the live instances' count, until aborted. A failed heartbeat is logged
+/// once until one succeeds again; the share stays as it was.
+pub async fn heartbeat(state: AppState) {
+    let mut ticker = tokio::time::interval(HEARTBEAT);
+    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut failing = false;
+    loop {
+        ticker.tick().await;
+        match state.verifier.heartbeat().await {
+            Ok(_) => failing = false,
+            Err(error) if !failing => {
+                failing = true;
+                tracing::warn!(%error, "heartbeat failed: this instance keeps its share of the rate limits");
+            }
+            Err(_) => {}
+        }
+    }
+}

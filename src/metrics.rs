@@ -23,6 +23,10 @@ pub struct Metrics {
     pub changes_heard: AtomicU64,
     pub change_listener_lost: AtomicU64,
     pub changes_caught_up: AtomicU64,
+    pub rate_limited: AtomicU64,
+    pub key_usage_batches: AtomicU64,
+    pub key_usage_records: AtomicU64,
+    pub key_usage_dropped: AtomicU64,
 }
 
 impl Metrics {
@@ -97,6 +101,26 @@ impl Metrics {
                 "keyflow_changes_caught_up_total",
                 "times the change counter moved with nothing heard, and every cache was dropped",
                 &self.changes_caught_up,
+            ),
+            (
+                "keyflow_rate_limited_total",
+                "answers of 429 because a key used up its rate limit",
+                &self.rate_limited,
+            ),
+            (
+                "keyflow_key_usage_batches_total",
+                "batches of keys' last uses written to storage (each one transaction)",
+                &self.key_usage_batches,
+            ),
+            (
+                "keyflow_key_usage_records_total",
+                "keys' last uses written to storage (at most one a key a minute)",
+                &self.key_usage_records,
+            ),
+            (
+                "keyflow_key_usage_dropped_total",
+                "keys' last uses dropped because the usage writer's queue was full",
+                &self.key_usage_dropped,
             ),
         ];
         let mut out = String::new();

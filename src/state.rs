@@ -7,7 +7,9 @@ use std::sync::Arc;
 
 use crate::auth::account_throttle::AccountThrottle;
 use crate::auth::api_key::{Hasher, Sealer};
+use crate::auth::rate_limit::RateLimit;
 use crate::auth::throttle::FailureThrottle;
+use crate::auth::usage::{self, UsageReceiver};
 use crate::auth::verifier::KeyVerifier;
 use crate::config::ServeConfig;
 use crate::flow_cache::FlowListCache;
@@ -62,9 +64,19 @@ impl Deref for AppState {
 }
 
 impl AppState {
-    /// The state over an opened store with loaded secrets.
-    pub(crate) fn new(config: ServeConfig, store: Arc<dyn Store>, secrets: &Secrets) -> Self {
+    /// The state over an opened store with loaded secrets, and the receiving end of its keys'
+    /// uses, for the usage writer ([`crate::auth::usage::write`]) the server runs.
+    pub(crate) fn new(
+        config: ServeConfig,
+        store: Arc<dyn Store>,
+        secrets: &Secrets,
+    ) -> (Self, UsageReceiver) {
         let metrics = Arc::new(Metrics::default());
+        let (usage, usage_receiver) = usage::channel(metrics.clone());
+        let default_rate = (config.key_requests_per_second > 0).then_some(RateLimit {
+            per_second: config.key_requests_per_second,
+            burst: config.key_burst.max(1),
+        });
         let hasher = Hasher::new(&secrets.pepper);
         let account_throttle = AccountThrottle::new(
             config.account_failure_burst,
@@ -78,7 +90,8 @@ impl AppState {
             config.key_cache_capacity,
             store.clone(),
             metrics.clone(),
-        );
+        )
+        .with_limits(default_rate, usage);
         let throttle = FailureThrottle::new(
             config.auth_failure_burst,
             config.auth_failure_refill,
@@ -100,7 +113,7 @@ impl AppState {
             timeout: config.body_timeout,
             budget: BodyBudget::new(config.max_in_flight.saturating_mul(config.body_limit_bytes)),
         });
-        Self(Arc::new(Shared {
+        let state = Self(Arc::new(Shared {
             store,
             hasher,
             verifier,
@@ -114,7 +127,15 @@ impl AppState {
             leak_throttle,
             config,
             metrics,
-        }))
+        }));
+        (state, usage_receiver)
+    }
+}
+
+impl AppState {
+    /// The live instances this one shares each key's rate limit with, itself included.
+    pub fn live_instances(&self) -> u32 {
+        self.verifier.instances()
     }
 }
 
@@ -146,6 +167,7 @@ impl AppState {
             revoker: &self.verifier,
             request_id: current_request_id(),
             address: Some(client_address()),
+            default_rate_limit: self.verifier.default_rate(),
         }
     }
 

@@ -21,7 +21,9 @@ use crate::domain::flow::FlowDraft;
 use crate::domain::{FlowFilter, FlowId, Page, Scope, TenantId};
 use crate::http::Principal;
 use crate::http::error::ApiError;
+use crate::http::extract::charge_cached;
 use crate::http::json::{JsonBody, Segment, TextQuery, path};
+use crate::http::rate_headers;
 use crate::http::request_service::EarlyAnswer;
 use crate::rules::graph_edit::{self, Changes, Editor, Requested, Via};
 use crate::state::AppState;
@@ -145,10 +147,24 @@ pub fn answer_from_cache(state: &AppState, request: &Request, client: IpAddr) ->
     if !early(request) {
         return None;
     }
-    let principal = Principal::from_cache(request.headers(), client, Scope::FlowsRead, state)?;
+    let (principal, grant) =
+        Principal::from_cache(request.headers(), client, Scope::FlowsRead, state)?;
     let body = state.flow_lists.cached(principal.tenant_id)?;
     state.verifier.count_cache_hit();
-    Some(list_response(body))
+    // Charged only now, when this answers: a miss above leaves the request to the router,
+    // which charges it there.
+    let Some(quota) = charge_cached(&grant, client, state) else {
+        return Some(list_response(body));
+    };
+    let mut response = match quota.retry_after_secs {
+        Some(secs) => ApiError::RateLimited {
+            retry_after_secs: u64::from(secs),
+        }
+        .into_response(),
+        None => list_response(body),
+    };
+    rate_headers::apply(response.headers_mut(), &quota);
+    Some(response)
 }
 
 /// The flows area's early answer, which `app.rs` gives the request service: the whole list

@@ -14,7 +14,7 @@ use crate::domain::{KeyName, Networks, Scopes, TenantId, Timestamp};
 use crate::http::error::ApiError;
 use crate::http::json::{JsonBody, OptionalJsonBody, Segment, integral};
 use crate::http::{Interactive, Principal};
-use crate::rules::keys::{self as key_management, KeyView};
+use crate::rules::keys::{self as key_management, KeyView, MAX_RATE, RateLimit};
 use crate::state::AppState;
 
 pub fn router() -> OpenApiRouter<AppState> {
@@ -46,6 +46,54 @@ pub struct UserTenantApiKey {
     /// shows without its prefix); empty: anywhere.
     #[schema(example = json!(["203.0.113.0/24"]))]
     pub allowed_networks: Vec<String>,
+    /// keyflow's extension: when the key was last used, to the minute (recorded behind the
+    /// hot path, at most once a minute); null until it is.
+    pub last_used_at: Option<Timestamp>,
+    /// keyflow's extension: the client address of that use.
+    pub last_used_address: Option<String>,
+    /// keyflow's extension: the key's own rate limit; null: its tenant's default
+    /// (`tenantSettings.apiKeyRateLimit`), else the server's.
+    pub rate_limit: Option<RateLimitWire>,
+}
+
+/// A key's rate limit: requests a second, and how many may come at once.
+#[derive(Serialize, Deserialize, ToSchema, Clone, Copy)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[schema(as = ApiKeyRateLimit)]
+pub struct RateLimitWire {
+    #[schema(minimum = 1, maximum = 1000000)]
+    pub requests_per_second: u32,
+    #[schema(minimum = 1, maximum = 1000000)]
+    pub burst: u32,
+}
+
+impl RateLimitWire {
+    /// The limit, within the bounds every limit has (1 to 1000000 each), else a 422 naming
+    /// `field`.
+    pub fn parse(self, field: &str) -> Result<RateLimit, ApiError> {
+        let limit = RateLimit {
+            per_second: self.requests_per_second,
+            burst: self.burst,
+        };
+        let within = |n: u32| (1..=MAX_RATE).contains(&n);
+        if within(limit.per_second) && within(limit.burst) {
+            Ok(limit)
+        } else {
+            Err(ApiError::Unprocessable(format!(
+                "invalid field: {field}.requestsPerSecond and {field}.burst must each be \
+                 1 to {MAX_RATE}"
+            )))
+        }
+    }
+}
+
+impl From<RateLimit> for RateLimitWire {
+    fn from(limit: RateLimit) -> Self {
+        Self {
+            requests_per_second: limit.per_second,
+            burst: limit.burst,
+        }
+    }
 }
 
 impl From<KeyView> for UserTenantApiKey {
@@ -59,6 +107,9 @@ impl From<KeyView> for UserTenantApiKey {
             rotated_at: view.rotated_at,
             scopes: view.scopes.names().map(str::to_string).collect(),
             allowed_networks: view.allowed_networks.entries().collect(),
+            last_used_at: view.last_used_at,
+            last_used_address: view.last_used_address,
+            rate_limit: view.rate_limit.map(RateLimitWire::from),
         }
     }
 }
@@ -99,6 +150,10 @@ struct NewKeyRequest {
     /// anywhere. A malformed entry is 422, naming it.
     #[schema(example = json!(["203.0.113.0/24", "2001:db8::/32"]))]
     allowed_networks: Option<Vec<String>>,
+    /// keyflow's extension: the key's own rate limit, within its tenant's bound
+    /// (`tenantSettings.apiKeyRateLimit`, else the server's default), else 422. Absent: the
+    /// tenant's default applies.
+    rate_limit: Option<RateLimitWire>,
 }
 
 /// The rotate request.
@@ -175,6 +230,10 @@ async fn create(
     let networks = request.allowed_networks.unwrap_or_default();
     let networks =
         Networks::parse_limited(networks.iter().map(String::as_str)).map_err(ApiError::invalid)?;
+    let rate_limit = request
+        .rate_limit
+        .map(|limit| limit.parse("rateLimit"))
+        .transpose()?;
     let view = key_management::create(
         &state.keys(),
         principal.user_id,
@@ -184,6 +243,7 @@ async fn create(
         expires_at,
         scopes,
         networks,
+        rate_limit,
     )
     .await?;
     Ok(Json(view.into()))

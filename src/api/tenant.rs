@@ -15,6 +15,7 @@ use crate::http::Administrator;
 use crate::http::error::ApiError;
 use crate::http::json::{JsonBody, TextQuery};
 use crate::rules::keys as key_management;
+use crate::rules::keys::RateLimit;
 use crate::state::AppState;
 use crate::store::Tenant;
 
@@ -58,6 +59,7 @@ pub struct TenantResponse {
 
 impl TenantResponse {
     fn new(tenant: Tenant, with_subtenants: bool) -> Self {
+        let settings = tenant_settings::answered_for(&tenant);
         Self {
             developer_name: Some(tenant.name),
             developer_summary: tenant.summary,
@@ -65,10 +67,7 @@ impl TenantResponse {
             subdomain: None,
             state_settings: tenant_settings::state(),
             observability_settings: tenant_settings::observability(),
-            tenant_settings: tenant_settings::with_key_lifetime(
-                tenant_settings::answered(tenant.settings.as_deref()),
-                tenant.max_key_lifetime_seconds,
-            ),
+            tenant_settings: settings,
             external_storage_settings: tenant_settings::external_storage(),
             feature_flags: None,
             id: Some(tenant.id),
@@ -166,9 +165,12 @@ async fn update(
         None => current.summary,
     };
     let mut sent_settings = request.tenant_settings;
-    let max_key_lifetime = match &mut sent_settings {
-        Some(sent) => tenant_settings::take_key_lifetime(sent)?,
-        None => None,
+    let (max_key_lifetime, key_rate_limit) = match sent_settings.as_mut() {
+        Some(sent) => (
+            tenant_settings::take_key_lifetime(sent)?,
+            tenant_settings::take_key_rate_limit(sent)?,
+        ),
+        None => (None, None),
     };
     let settings = match sent_settings {
         Some(serde_json::Value::Null) | None => current.settings,
@@ -178,6 +180,10 @@ async fn update(
         let keys = state.keys();
         key_management::set_max_lifetime(keys.store, keys.revoker, principal.tenant_id, days)
             .await?;
+    }
+    // Everything is checked by now: the limit is set before the rest, so the answer reads it.
+    if let Some(limit) = key_rate_limit {
+        set_key_rate_limit(&state, principal.tenant_id, limit).await?;
     }
     let tenant = state
         .store
@@ -190,6 +196,21 @@ async fn update(
         .await?
         .ok_or_else(|| gone(principal.tenant_id))?;
     Ok(Json(TenantResponse::new(tenant, false)))
+}
+
+/// Sets the default and upper bound of the tenant's keys' rate limits (announced: every
+/// instance drops its cached grants, which carry the limit).
+async fn set_key_rate_limit(
+    state: &AppState,
+    tenant: TenantId,
+    limit: Option<RateLimit>,
+) -> Result<(), ApiError> {
+    let columns = limit.map(|limit| (i64::from(limit.per_second), i64::from(limit.burst)));
+    if !state.store.set_key_rate_limit(tenant, columns).await? {
+        return Err(gone(tenant));
+    }
+    state.verifier.revoke_all();
+    Ok(())
 }
 
 async fn existing(state: &AppState, id: TenantId) -> Result<Tenant, ApiError> {

@@ -7,7 +7,14 @@
 
 use serde_json::{Map, Value, json};
 
+use crate::api::keys::RateLimitWire;
 use crate::http::error::ApiError;
+use crate::rules::keys::RateLimit;
+use crate::store::Tenant;
+
+/// keyflow's extension of `TenantSettingsAPI`: the default and upper bound of the tenant's
+/// keys' rate limits, kept in the tenant's own columns rather than in the settings' text.
+const KEY_RATE_LIMIT: &str = "apiKeyRateLimit";
 
 /// The fields of `TenantSettingsAPI` that are booleans.
 const FLAGS: [&str; 5] = [
@@ -87,6 +94,21 @@ pub(crate) fn with_key_lifetime(mut settings: Value, seconds: Option<i64>) -> Va
     settings
 }
 
+/// The tenant's `tenantSettings` as [`answered`], with its keys' rate limit
+/// (`apiKeyRateLimit`: `{requestsPerSecond, burst}`, or null for the server's default).
+pub(crate) fn answered_for(tenant: &Tenant) -> Value {
+    let mut settings = with_key_lifetime(
+        answered(tenant.settings.as_deref()),
+        tenant.max_key_lifetime_seconds,
+    );
+    let limit = RateLimit::from_columns(tenant.key_rate_per_second, tenant.key_rate_burst)
+        .map(|limit| json!(RateLimitWire::from(limit)));
+    if let Value::Object(fields) = &mut settings {
+        fields.insert(KEY_RATE_LIMIT.into(), limit.unwrap_or(Value::Null));
+    }
+    settings
+}
+
 /// What a request's `tenantSettings` says of the maximum key lifetime, taken out of it (it is
 /// not kept in the settings' text): `None` when absent (left as it is), `Some(None)` for null
 /// or 0 (no maximum), `Some(Some(days))` for 1 to 3650 days; anything else is a 422.
@@ -108,6 +130,25 @@ pub(crate) fn take_key_lifetime(sent: &mut Value) -> Result<Option<Option<i64>>,
              from 1 to {MAX_KEY_LIFETIME_DAYS}, or 0 or null for no maximum"
         ))),
     }
+}
+
+/// Takes `apiKeyRateLimit` out of the `tenantSettings` of a request (it is not kept with the
+/// other settings): `None` when absent (the limit stays as it is), `Some(None)` when null
+/// (back to the server's default), else the limit, within 1 to 1000000 each, else a 422.
+pub(crate) fn take_key_rate_limit(sent: &mut Value) -> Result<Option<Option<RateLimit>>, ApiError> {
+    let Some(value) = sent.as_object_mut().and_then(|s| s.remove(KEY_RATE_LIMIT)) else {
+        return Ok(None);
+    };
+    if value.is_null() {
+        return Ok(Some(None));
+    }
+    let field = "tenantSettings.apiKeyRateLimit";
+    let wire: RateLimitWire = serde_json::from_value(value).map_err(|_| {
+        ApiError::Unprocessable(format!(
+            "invalid field: {field} must be {{\"requestsPerSecond\": n, \"burst\": n}} or null"
+        ))
+    })?;
+    Ok(Some(Some(wire.parse(field)?)))
 }
 
 /// `SecuritySettingsAPI` of a tenant keyflow restricts nothing for.
@@ -174,6 +215,36 @@ mod tests {
         assert_eq!(answer["formatValues"], false);
         assert_eq!(answer["future"], json!({"x": 1}));
         assert_eq!(answered(None), Value::Object(tenant_defaults()));
+    }
+
+    #[test]
+    fn the_key_rate_limit_is_taken_out_of_the_sent_settings() {
+        let mut sent =
+            json!({"themes": true, "apiKeyRateLimit": {"requestsPerSecond": 5, "burst": 9}});
+        let taken = take_key_rate_limit(&mut sent).unwrap();
+        assert_eq!(
+            taken,
+            Some(Some(RateLimit {
+                per_second: 5,
+                burst: 9
+            }))
+        );
+        assert_eq!(sent, json!({"themes": true}));
+        let mut cleared = json!({"apiKeyRateLimit": null});
+        assert_eq!(take_key_rate_limit(&mut cleared).unwrap(), Some(None));
+        assert_eq!(take_key_rate_limit(&mut json!({})).unwrap(), None);
+        for wrong in [
+            json!({"apiKeyRateLimit": 5}),
+            json!({"apiKeyRateLimit": {"requestsPerSecond": 0, "burst": 1}}),
+            json!({"apiKeyRateLimit": {"requestsPerSecond": 1}}),
+            json!({"apiKeyRateLimit": {"requestsPerSecond": 1, "burst": 2_000_000}}),
+        ] {
+            let mut wrong = wrong;
+            assert!(matches!(
+                take_key_rate_limit(&mut wrong),
+                Err(ApiError::Unprocessable(_))
+            ));
+        }
     }
 
     #[test]

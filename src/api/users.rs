@@ -66,6 +66,7 @@ pub struct UserTenant {
 
 impl From<Membership> for UserTenant {
     fn from(membership: Membership) -> Self {
+        let tenant_settings = crate::api::tenant_settings::answered_for(&membership.tenant);
         Self {
             id: Some(membership.tenant.id.to_string()),
             parent_tenant_id: None,
@@ -79,10 +80,7 @@ impl From<Membership> for UserTenant {
             role_id: membership.role.role_id(),
             role: Some(membership.role.wire_name().to_string()),
             is_sso: false,
-            tenant_settings: crate::api::tenant_settings::with_key_lifetime(
-                crate::api::tenant_settings::answered(membership.tenant.settings.as_deref()),
-                membership.tenant.max_key_lifetime_seconds,
-            ),
+            tenant_settings,
         }
     }
 }

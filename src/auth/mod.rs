@@ -4,6 +4,8 @@
 pub mod account_throttle;
 pub mod api_key;
 pub mod password;
+pub mod rate_limit;
 pub(crate) mod throttle;
 pub(crate) mod token;
+pub mod usage;
 pub mod verifier;

@@ -1,7 +1,9 @@
 //! The hot path: parse and checksum, HMAC, a bounded in-process cache, storage on a miss.
-//! Nothing here writes. A revocation (key deleted, owner removed from the tenant) empties the
-//! cache at once; a generation counter keeps a lookup that raced the revocation from putting
-//! the revoked grant back. The cache holds about `--key-cache-capacity` grants (quick_cache's
+//! Nothing on it writes: a verified key's request is taken from its rate limit in memory
+//! ([`KeyVerifier::charge`]), and its use handed, once a minute, to the usage writer. (The
+//! instance's heartbeat, [`KeyVerifier::heartbeat`], writes, on its own timer.) A revocation
+//! (key deleted, owner removed from the tenant) empties the cache at once; a generation counter
+//! keeps a lookup that raced the revocation from putting the revoked grant back. The cache holds about `--key-cache-capacity` grants (quick_cache's
 //! capacity is approximate) and each for at most 10 minutes.
 //!
 //! Every refusal after the checksum — a key unknown or deleted, expired, rotated past its
@@ -20,20 +22,40 @@
 //! A value a rotation superseded is granted with its overlap's end as its expiry, so a cached
 //! grant of it stops working at that moment on every instance without any announcement.
 
+use std::net::IpAddr;
+use std::ops::Deref;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::time::Duration;
 
 use crate::auth::api_key::{ApiKey, Hasher};
+use crate::auth::rate_limit::{KeyMeter, Meter, Quota, RateLimit, now_nanos};
+use crate::auth::usage::{self, UsageSender};
 use crate::coarse_clock::{CoarseClock, Stamped};
-use crate::domain::{Digest, TenantId, Timestamp};
+use crate::domain::{Digest, KeyId, TenantId, Timestamp};
 use crate::metrics::Metrics;
 use crate::store::{KeyGrant, Store, StoreResult};
+
+/// A key's grant as the cache holds it: what storage said, and the key's meter (its rate
+/// limit's bucket and its last recorded use), shared by every copy. It reads as the
+/// [`KeyGrant`] it carries.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Grant {
+    pub key: KeyGrant,
+    pub meter: Meter,
+}
+
+impl Deref for Grant {
+    type Target = KeyGrant;
+    fn deref(&self) -> &KeyGrant {
+        &self.key
+    }
+}
 
 /// The verdict on a presented key.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum KeyCheck {
-    Valid(KeyGrant),
+    Valid(Grant),
     /// Wrong shape or checksum: refused without touching storage.
     Malformed,
     /// Past the checksum but no good for this request: unknown, deleted, or issued for
@@ -44,13 +66,23 @@ pub enum KeyCheck {
     Expired(KeyGrant),
 }
 
+/// How recently an instance must have said it is alive (every second: `control::heartbeat`)
+/// for the others to count it: a stopped instance's share is taken up within about this
+/// (at its graceful stop, at the others' next heartbeat), a new one's at their next heartbeat.
+pub const LIVE_WITHIN: Duration = Duration::from_secs(3);
+/// Rows of instances unseen for this long are deleted.
+const FORGET_AFTER: Duration = Duration::from_secs(60);
+
+/// Ticks of the coarse clock in a minute: a key's use is recorded once in each.
+const MINUTE: u32 = CoarseClock::ticks_in(Duration::from_secs(60));
+
 /// How long a grant is served from the cache before storage is asked again, in ticks.
 const KEY_CACHE_TTL: u32 = CoarseClock::ticks_in(Duration::from_secs(10 * 60));
 
 /// How far a key gets without storage.
 enum Lookup {
     Malformed,
-    Cached(Digest, KeyGrant),
+    Cached(Digest, Grant),
     Uncached(Digest),
 }
 
@@ -72,7 +104,18 @@ pub struct KeyVerifier {
     /// quick_cache rather than moka: a hit here is a read lock and one atomic bit, where a
     /// moka hit also queues a read record, pins an epoch and may run housekeeping inline (about
     /// five times as long: `baseline/cache_get` and `baseline/moka_get` in docs/BENCHMARKS.md).
-    cache: quick_cache::sync::Cache<Digest, Stamped<KeyGrant>>,
+    cache: quick_cache::sync::Cache<Digest, Stamped<Grant>>,
+    /// Each key's meter, kept apart from the grants so that dropping the grants (any
+    /// revocation) neither refills a bucket nor records a use again within its minute; read
+    /// only on a miss (and for a key-bound token).
+    meters: quick_cache::sync::Cache<KeyId, Meter>,
+    /// The rate limit of a key whose own and whose tenant's are unset; `None`: unlimited.
+    default_rate: Option<RateLimit>,
+    /// The live instances sharing each key's limit (1 on SQLite), kept by the heartbeat.
+    instances: AtomicU32,
+    /// This run's name among the instances sharing the database.
+    instance: uuid::Uuid,
+    usage: UsageSender,
     /// Ages the cached grants: each is looked up again after [`KEY_CACHE_TTL`], a backstop
     /// for a change that no revocation announced.
     clock: CoarseClock,
@@ -90,14 +133,28 @@ impl KeyVerifier {
     ) -> Self {
         let capacity = usize::try_from(capacity).unwrap_or(usize::MAX);
         let cache = quick_cache::sync::Cache::new(capacity);
+        // No writer until `with_limits` gives one: uses are dropped (and counted).
+        let (usage, _) = usage::channel(metrics.clone());
         Self {
             hasher,
             cache,
+            meters: quick_cache::sync::Cache::new(capacity),
+            default_rate: None,
+            instances: AtomicU32::new(1),
+            instance: crate::domain::new_id(),
+            usage,
             clock: CoarseClock::default(),
             generation: AtomicU64::new(0),
             store,
             metrics,
         }
+    }
+
+    /// The verifier with the server's default rate limit and the usage writer's channel.
+    pub fn with_limits(mut self, default_rate: Option<RateLimit>, usage: UsageSender) -> Self {
+        self.default_rate = default_rate;
+        self.usage = usage;
+        self
     }
 
     /// The verdict on a key used in its own tenant.
@@ -127,7 +184,7 @@ impl KeyVerifier {
         };
         match self.lookup(digest).await? {
             Some(grant) if admits(&grant, tenant) => Ok(KeyCheck::Valid(grant)),
-            Some(grant) if expired(&grant, Timestamp::now()) => Ok(KeyCheck::Expired(grant)),
+            Some(grant) if expired(&grant, Timestamp::now()) => Ok(KeyCheck::Expired(grant.key)),
             _ => Ok(KeyCheck::Refused),
         }
     }
@@ -135,7 +192,7 @@ impl KeyVerifier {
     /// The grant of a valid, unexpired key that the cache holds, without asking storage and
     /// without counting anything: `None` leaves the verdict to [`KeyVerifier::verify`]. (The
     /// caller counts the cache hit if it answers with the grant.)
-    pub fn verify_cached(&self, presented: &str) -> Option<KeyGrant> {
+    pub fn verify_cached(&self, presented: &str) -> Option<Grant> {
         match self.look_up(presented) {
             Lookup::Cached(_, grant) if admits(&grant, None) => Some(grant),
             _ => None,
@@ -155,10 +212,14 @@ impl KeyVerifier {
         }
     }
 
-    async fn lookup(&self, digest: Digest) -> StoreResult<Option<KeyGrant>> {
+    async fn lookup(&self, digest: Digest) -> StoreResult<Option<Grant>> {
         let generation = self.generation.load(Ordering::SeqCst);
         Metrics::bump(&self.metrics.key_store_lookups);
-        let grant = self.store.key_by_digest(&digest).await?;
+        let key = self.store.key_by_digest(&digest).await?;
+        let grant = key.map(|key| Grant {
+            meter: self.meter(key.key_id),
+            key,
+        });
         if let Some(grant) = &grant {
             self.cache.insert(digest, self.clock.stamp(grant.clone()));
             // A revocation that ran while storage was asked may have missed this entry.
@@ -167,6 +228,80 @@ impl KeyVerifier {
             }
         }
         Ok(grant)
+    }
+
+    /// The meter of a key (made on its first use).
+    pub fn meter(&self, key: KeyId) -> Meter {
+        let made = self
+            .meters
+            .get_or_insert_with(&key, || Ok::<_, std::convert::Infallible>(Meter::default()));
+        made.unwrap_or_default()
+    }
+
+    /// A request with a verified key from `address`: records the key's first use in this
+    /// coarse minute (handed to the usage writer, never waited for) and takes the request
+    /// from its rate limit. `None`: the key has no limit. Lock-free, no allocation but the
+    /// once-a-minute record, no storage.
+    pub fn charge(
+        &self,
+        key: KeyId,
+        meter: &KeyMeter,
+        limit: (Option<i64>, Option<i64>),
+        address: IpAddr,
+    ) -> Option<Quota> {
+        if meter.first_use_in(self.clock.ticks() / MINUTE) {
+            self.usage.send(key, address);
+        }
+        let limit = RateLimit::from_columns(limit.0, limit.1).or(self.default_rate)?;
+        let quota = meter.take(limit, self.instances.load(Ordering::Relaxed), now_nanos());
+        if quota.retry_after_secs.is_some() {
+            Metrics::bump(&self.metrics.rate_limited);
+        }
+        Some(quota)
+    }
+
+    /// [`KeyVerifier::charge`] for a cached or looked-up grant.
+    pub fn charge_grant(&self, grant: &Grant, address: IpAddr) -> Option<Quota> {
+        let limit = (grant.rate_per_second, grant.rate_burst);
+        self.charge(grant.key_id, &grant.meter.0, limit, address)
+    }
+
+    /// The rate limit of a key whose own and whose tenant's are unset (`None`: unlimited).
+    pub fn default_rate(&self) -> Option<RateLimit> {
+        self.default_rate
+    }
+
+    /// The live instances that share each key's limit (the heartbeat's count; at least 1).
+    pub fn set_instances(&self, live: u32) {
+        self.instances.store(live.max(1), Ordering::Relaxed);
+    }
+
+    pub fn instances(&self) -> u32 {
+        self.instances.load(Ordering::Relaxed)
+    }
+
+    /// Marks this instance alive in storage and takes its share from the live instances'
+    /// count: those seen within [`LIVE_WITHIN`]. A store that cannot be reached keeps the
+    /// share as it was.
+    pub async fn heartbeat(&self) -> StoreResult<u32> {
+        let now = Timestamp::now();
+        let live = self
+            .store
+            .heartbeat(
+                self.instance,
+                now,
+                now.minus(LIVE_WITHIN),
+                now.minus(FORGET_AFTER),
+            )
+            .await?;
+        self.set_instances(live);
+        Ok(live)
+    }
+
+    /// Takes this instance out of the count (a graceful stop): the others take its share at
+    /// their next heartbeat.
+    pub async fn leave(&self) -> StoreResult<()> {
+        self.store.leave(self.instance).await
     }
 
     /// One tick of the clock that ages the cached grants (the background task's).
@@ -209,6 +344,8 @@ mod tests {
             rotated_until: Some(until),
             scopes: Default::default(),
             allowed_networks: Default::default(),
+            rate_per_second: None,
+            rate_burst: None,
         };
         assert!(!expired(&grant, now));
         assert!(!expired(&grant, now.plus(hour - Duration::from_micros(1))));
@@ -269,6 +406,8 @@ mod tests {
                 expires_at: None,
                 scopes: Default::default(),
                 allowed_networks: Default::default(),
+                rate_per_second: None,
+                rate_burst: None,
             })
             .await
             .unwrap();

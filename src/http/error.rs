@@ -36,6 +36,10 @@ pub enum ApiError {
     NotImplemented(String),
     #[error("too many failed attempts from this address; try again in {retry_after_secs} s")]
     TooManyRequests { retry_after_secs: u64 },
+    /// An API key past its rate limit (`auth::rate_limit`); the answer also carries the
+    /// `RateLimit-*` headers.
+    #[error("this API key has used up its rate limit; try again in {retry_after_secs} s")]
+    RateLimited { retry_after_secs: u64 },
     /// An account in its delay after failed sign-ins (`auth::account_throttle`). The same
     /// words for an email with no account, so the answer does not tell whether one exists.
     #[error("too many failed sign-ins for this account; try again in {retry_after_secs} s")]
@@ -55,9 +59,9 @@ impl ApiError {
             ApiError::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::Unprocessable(_) => StatusCode::UNPROCESSABLE_ENTITY,
             ApiError::NotImplemented(_) => StatusCode::NOT_IMPLEMENTED,
-            ApiError::TooManyRequests { .. } | ApiError::AccountDelayed { .. } => {
-                StatusCode::TOO_MANY_REQUESTS
-            }
+            ApiError::TooManyRequests { .. }
+            | ApiError::AccountDelayed { .. }
+            | ApiError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -170,7 +174,8 @@ impl IntoResponse for ApiError {
                 );
             }
             ApiError::TooManyRequests { retry_after_secs }
-            | ApiError::AccountDelayed { retry_after_secs } => {
+            | ApiError::AccountDelayed { retry_after_secs }
+            | ApiError::RateLimited { retry_after_secs } => {
                 response
                     .headers_mut()
                     .insert(header::RETRY_AFTER, HeaderValue::from(*retry_after_secs));

@@ -11,13 +11,14 @@ use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderName, HeaderValue, header};
 
 use crate::auth::api_key::{ApiKey, Hasher};
+use crate::auth::rate_limit::Quota;
 use crate::auth::throttle::FailureThrottle;
 use crate::auth::token;
-use crate::auth::verifier::{KeyCheck, KeyVerifier};
+use crate::auth::verifier::{Grant, KeyCheck, KeyVerifier};
 use crate::domain::{KeyId, Networks, Role, Scope, Scopes, TenantId, Timestamp, UserId};
 use crate::http::error::ApiError;
 use crate::http::route_scopes::{self, Need};
-use crate::http::scope::{client_address, current_request_id};
+use crate::http::scope::{client_address, current_request_id, set_quota};
 use crate::rules::access::{self, SignIn};
 use crate::rules::key_refusals;
 use crate::rules::keys::{self as key_rules, Keys};
@@ -468,7 +469,10 @@ async fn by_api_key(
         KeyCheck::Valid(grant) => {
             let principal = for_key(&grant, tenant)?;
             let networks = &grant.allowed_networks;
-            from_allowed_network(principal, grant.key_id, networks, address, state).await
+            let principal =
+                from_allowed_network(principal, grant.key_id, networks, address, state).await?;
+            metered(state.verifier().charge_grant(&grant, address))?;
+            Ok(principal)
         }
         KeyCheck::Expired(grant) => {
             // Recorded once per key; a failure to record is logged, and the answer stays 401.
@@ -481,12 +485,12 @@ async fn by_api_key(
     }
 }
 
-/// The 401 for a real key's value that no longer works: it says why and when, naming the
-/// value's preview (never the value). Only who holds the value can be told this.
 /// What [`key_ended`]'s answers hold, by which [`reason_of`] tells them apart.
 const EXPIRED_MARK: &str = " expired at ";
 const ROTATED_MARK: &str = " was rotated: ";
 
+/// The 401 for a real key's value that no longer works: it says why and when, naming the
+/// value's preview (never the value). Only who holds the value can be told this.
 fn key_ended(grant: &KeyGrant) -> ApiError {
     let preview = &grant.preview;
     let at = grant
@@ -501,6 +505,45 @@ fn key_ended(grant: &KeyGrant) -> ApiError {
     } else {
         format!("the API key {preview}{EXPIRED_MARK}{at}")
     })
+}
+
+/// Records the key's quota for the answer's `RateLimit-*` headers, and refuses a request past
+/// the limit (429 with `Retry-After`).
+fn metered(quota: Option<Quota>) -> Result<(), ApiError> {
+    let Some(quota) = quota else {
+        return Ok(());
+    };
+    set_quota(quota);
+    match quota.retry_after_secs {
+        Some(secs) => Err(ApiError::RateLimited {
+            retry_after_secs: u64::from(secs),
+        }),
+        None => Ok(()),
+    }
+}
+
+/// The quota of a request that [`Principal::from_cache`] let in, taken when the early answer
+/// answers it (it charges only what it answers: a miss is charged by the router's extractor).
+/// `None`: the key has no limit. A quota with `retry_after_secs` is a refusal, which the
+/// caller answers as the extractor does (429).
+pub(crate) fn charge_cached(
+    grant: &Grant,
+    client: IpAddr,
+    state: &impl Authenticator,
+) -> Option<Quota> {
+    state.verifier().charge_grant(grant, client)
+}
+
+/// A request with a token bound to `key`: its key's quota, as for the key itself.
+fn metered_key_token(
+    grant: &TokenGrant,
+    key: KeyId,
+    state: &impl Authenticator,
+) -> Result<(), ApiError> {
+    let verifier = state.verifier();
+    let meter = verifier.meter(key);
+    let limit = (grant.rate_per_second, grant.rate_burst);
+    metered(verifier.charge(key, &meter.0, limit, client_address()))
 }
 
 /// The principal a verified key's grant makes, in the tenant `manywhotenant` names (if any):
@@ -521,16 +564,18 @@ fn for_key(grant: &KeyGrant, tenant: Option<TenantId>) -> Result<Principal, ApiE
 
 impl Principal {
     /// The principal of a request from `client` presenting an API key that the key cache
-    /// holds, decided without storage, without waiting and without side effects: `None`
-    /// whenever anything else is the case (no key, a token, a refusal, an address being
-    /// throttled, a cache miss, a key used from outside its networks or without the scope
-    /// `needed`), which the extractor then decides, counting and auditing what it must.
+    /// holds, with the key's grant, decided without storage, without waiting and without side
+    /// effects: `None` whenever anything else is the case (no key, a token, a refusal, an
+    /// address being throttled, a cache miss, a key used from outside its networks or without
+    /// the scope `needed`), which the extractor then decides, counting and auditing what it
+    /// must. The caller that answers takes the request from the key's rate limit
+    /// ([`charge_cached`]).
     pub(crate) fn from_cache(
         headers: &HeaderMap,
         client: IpAddr,
         needed: Scope,
         state: &impl Authenticator,
-    ) -> Option<Principal> {
+    ) -> Option<(Principal, Grant)> {
         let Ok(Credentials {
             tenant,
             presented: Presented::ApiKey(key),
@@ -545,7 +590,8 @@ impl Principal {
         if !grant.scopes.permits(needed) || !grant.allowed_networks.admits(client) {
             return None;
         }
-        for_key(&grant, tenant).ok()
+        let principal = for_key(&grant, tenant).ok()?;
+        Some((principal, grant))
     }
 }
 
@@ -573,7 +619,11 @@ async fn by_key_header_token(
 ) -> Result<Principal, ApiError> {
     match token_grant(presented, state).await? {
         Some(grant) => match grant.key_id {
-            Some(key) => for_key_token(&grant, key, tenant, state, address).await,
+            Some(key) => {
+                let principal = for_key_token(&grant, key, tenant, state, address).await?;
+                metered_key_token(&grant, key, state)?;
+                Ok(principal)
+            }
             None => Err(key_refused()),
         },
         None => Err(key_refused()),
@@ -589,7 +639,9 @@ async fn by_token(
     let invalid = || ApiError::Unauthorized("the token is not valid or has expired".into());
     let grant = token_grant(presented, state).await?.ok_or_else(invalid)?;
     if let Some(key) = grant.key_id {
-        return for_key_token(&grant, key, tenant, state, address).await;
+        let principal = for_key_token(&grant, key, tenant, state, address).await?;
+        metered_key_token(&grant, key, state)?;
+        return Ok(principal);
     }
     let tenant_id = tenant.unwrap_or(grant.tenant_id);
     // A membership that began after the sign-in (the user was added back after a removal, or

@@ -18,6 +18,7 @@
 //! the address travels with the request id in one task-local value instead of an extension
 //! (axum's `ConnectInfo`) allocated into every request.
 
+use std::cell::Cell;
 use std::convert::Infallible;
 use std::net::{IpAddr, Ipv4Addr};
 use std::panic::{self, AssertUnwindSafe};
@@ -37,6 +38,7 @@ use crate::http::client_address;
 use crate::http::error::message_response;
 use crate::http::extract::API_KEY_HEADER;
 use crate::http::limits::{self, InFlight};
+use crate::http::rate_headers;
 use crate::http::request_body::{self, BodyReader};
 use crate::http::request_id;
 use crate::http::scope::{SCOPE, Scope};
@@ -268,15 +270,24 @@ where
         Metrics::bump(&state.metrics.shed);
         return Ok(named(id, state.in_flight.shed()));
     };
-    let scoped = SCOPE.scope(Scope { id, peer }, answer);
+    let scope = Scope {
+        id,
+        peer,
+        quota: Cell::new(None),
+    };
+    let scoped = SCOPE.scope(scope, answer);
     let mut scoped = std::pin::pin!(scoped);
-    let response = match scoped.as_mut().await {
+    let mut response = match scoped.as_mut().await {
         Ok(Ok(response)) => response,
         Err(_panic) => panicked(),
     };
     // The id moves back out of the scope rather than being cloned into it: a clone of a fresh
     // header value would allocate.
-    let Scope { id, .. } = scoped.take_value().expect("the scope ran to completion");
+    let Scope { id, quota, .. } = scoped.take_value().expect("the scope ran to completion");
+    // Every answer to a request with a key carries its limit, errors after authentication too.
+    if let Some(quota) = quota.get() {
+        rate_headers::apply(response.headers_mut(), &quota);
+    }
     drop(slot);
     if may_write {
         state.early.after_write();

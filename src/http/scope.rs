@@ -1,9 +1,12 @@
 //! The request being served, as the code serving it sees it without having it passed down:
 //! its id and the client's address, in one task-local value the request service sets.
 
+use std::cell::Cell;
 use std::net::{IpAddr, Ipv4Addr};
 
 use axum::http::HeaderValue;
+
+use crate::auth::rate_limit::Quota;
 
 /// What code serving a request may ask about it without having it passed down.
 pub(crate) struct Scope {
@@ -12,6 +15,9 @@ pub(crate) struct Scope {
     /// ([`crate::http::client_address`]). Whose failure budget a refused credential spends,
     /// which networks a key is used from, and what the audit records.
     pub(crate) peer: IpAddr,
+    /// The rate limit of the API key the request was authenticated with, once it is:
+    /// the request service puts it in the answer's `RateLimit-*` headers.
+    pub(crate) quota: Cell<Option<Quota>>,
 }
 
 tokio::task_local! {
@@ -30,4 +36,9 @@ pub fn client_address() -> IpAddr {
     SCOPE
         .try_with(|scope| scope.peer)
         .unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED))
+}
+
+/// Records the quota of the request's API key, for its answer's headers.
+pub(crate) fn set_quota(quota: Quota) {
+    let _ = SCOPE.try_with(|scope| scope.quota.set(Some(quota)));
 }

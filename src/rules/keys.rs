@@ -7,6 +7,7 @@
 use std::net::IpAddr;
 
 use crate::auth::api_key::{ApiKey, Hasher, Sealer};
+pub use crate::auth::rate_limit::{MAX_RATE, RateLimit};
 use crate::config::RevealPolicy;
 use std::time::Duration;
 
@@ -33,6 +34,9 @@ pub struct Keys<'a> {
     pub request_id: String,
     /// The client's address, recorded in each audit event (`None` from the command line).
     pub address: Option<IpAddr>,
+    /// The server's default rate limit of a key (`--key-requests-per-second`, `--key-burst`):
+    /// the bound of a key's own where its tenant sets none. `None`: no default, no bound.
+    pub default_rate_limit: Option<RateLimit>,
 }
 
 /// A key as its owner sees it; `value` follows the reveal policy.
@@ -51,6 +55,11 @@ pub struct KeyView {
     pub scopes: Scopes,
     /// Where it may be used from (empty: anywhere).
     pub allowed_networks: Networks,
+    /// When the key was last used (to the minute) and from which address; `None`: not yet.
+    pub last_used_at: Option<Timestamp>,
+    pub last_used_address: Option<String>,
+    /// The key's own rate limit; `None`: its tenant's default, else the server's.
+    pub rate_limit: Option<RateLimit>,
 }
 
 /// Issues a key for a tenant the user belongs to. The value is in the answer and nowhere else.
@@ -65,6 +74,7 @@ pub async fn create(
     expires_at: Option<Timestamp>,
     scopes: Scopes,
     allowed_networks: Networks,
+    rate_limit: Option<RateLimit>,
 ) -> Result<KeyView, RuleError> {
     let not_member =
         || RuleError::NotAllowed(format!("you are not a member of the tenant {tenant}"));
@@ -76,6 +86,9 @@ pub async fn create(
     }
     let created_at = Timestamp::now();
     check_expiry(keys.store, tenant, expires_at, created_at).await?;
+    if let Some(limit) = rate_limit {
+        within_tenant_bound(keys, tenant, limit).await?;
+    }
     let key = ApiKey::generate();
     let id = KeyId::generate();
     let sealed = keys
@@ -94,6 +107,8 @@ pub async fn create(
         expires_at,
         scopes,
         allowed_networks: allowed_networks.clone(),
+        rate_per_second: rate_limit.map(|limit| i64::from(limit.per_second)),
+        rate_burst: rate_limit.map(|limit| i64::from(limit.burst)),
     };
     match keys.store.insert_key(new_key).await {
         Ok(()) => {}
@@ -118,6 +133,9 @@ pub async fn create(
         rotated_at: None,
         scopes,
         allowed_networks,
+        last_used_at: None,
+        last_used_address: None,
+        rate_limit,
     })
 }
 
@@ -257,6 +275,29 @@ pub async fn record_expired(keys: &Keys<'_>, grant: &KeyGrant) -> Result<(), Rul
     Ok(())
 }
 
+/// A key's own rate limit must be within its tenant's (the bound an administrator set), else
+/// the server's default; with neither, any limit is.
+async fn within_tenant_bound(
+    keys: &Keys<'_>,
+    tenant: TenantId,
+    limit: RateLimit,
+) -> Result<(), RuleError> {
+    let tenant_bound = keys.store.tenant(tenant).await?.and_then(|tenant| {
+        RateLimit::from_columns(tenant.key_rate_per_second, tenant.key_rate_burst)
+    });
+    let Some(bound) = tenant_bound.or(keys.default_rate_limit) else {
+        return Ok(());
+    };
+    if limit.within(bound) {
+        return Ok(());
+    }
+    Err(RuleError::Invalid(format!(
+        "invalid field: rateLimit must be within this tenant's bound of {} requests a second \
+         with a burst of {}",
+        bound.per_second, bound.burst
+    )))
+}
+
 /// Every key of the user, in all the tenants the sign-in reaches, oldest first, shown as the
 /// policy says.
 pub async fn list(
@@ -378,6 +419,9 @@ fn view(record: KeyRecord, value: Option<String>) -> KeyView {
         rotated_at: record.rotated_at,
         scopes: record.scopes,
         allowed_networks: record.allowed_networks,
+        last_used_at: record.last_used_at,
+        last_used_address: record.last_used_address,
+        rate_limit: RateLimit::from_columns(record.rate_per_second, record.rate_burst),
     }
 }
 

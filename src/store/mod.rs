@@ -88,6 +88,14 @@ pub trait TenantStore {
         seconds: Option<i64>,
         now: Timestamp,
     ) -> StoreResult<u64>;
+    /// Sets the default and upper bound of the tenant's keys' rate limits (requests a second,
+    /// burst; `None`: the server's default), announced as a change of its keys (their cached
+    /// grants carry the limit). False when there is no such tenant.
+    async fn set_key_rate_limit(
+        &self,
+        id: TenantId,
+        limit: Option<(i64, i64)>,
+    ) -> StoreResult<bool>;
 }
 
 #[async_trait]
@@ -185,6 +193,9 @@ pub trait KeyStore {
     /// Deletes one of the user's keys and raises the change counter. False when it was already
     /// gone (or is not the user's).
     async fn delete_key(&self, user: UserId, key: KeyId) -> StoreResult<bool>;
+    /// Writes a batch of keys' last uses in one transaction (a key gone meanwhile is skipped;
+    /// a use older than the one stored changes nothing). Not announced: no cache holds it.
+    async fn record_key_usage(&self, uses: &[KeyUsage]) -> StoreResult<()>;
     /// Forgets every sealed value (the `never` reveal policy keeps none). Returns how many.
     async fn purge_sealed(&self) -> StoreResult<u64>;
     /// Gives one of the user's keys a new value: the old digest is kept, with its preview, as
@@ -197,6 +208,23 @@ pub trait KeyStore {
     /// for the one caller that marks it, `None` for every other (already marked, not expired,
     /// or gone).
     async fn claim_expiry_record(&self, key: KeyId, now: Timestamp) -> StoreResult<Option<String>>;
+}
+
+/// The instances serving this database, each heartbeating, so each takes its share of a
+/// key's rate limit.
+#[async_trait]
+pub trait InstanceStore {
+    /// Marks `instance` alive at `now`, forgets instances unseen since `forget_before`, and
+    /// counts those seen since `live_since` (this one included: at least 1).
+    async fn heartbeat(
+        &self,
+        instance: uuid::Uuid,
+        now: Timestamp,
+        live_since: Timestamp,
+        forget_before: Timestamp,
+    ) -> StoreResult<u32>;
+    /// Forgets `instance` (at a graceful stop), so the others take its share at once.
+    async fn leave(&self, instance: uuid::Uuid) -> StoreResult<()>;
 }
 
 #[async_trait]
@@ -457,6 +485,7 @@ store!(
     SnapshotStore,
     MetaStore,
     AuditStore,
+    InstanceStore,
     ChangeFeed,
     Transfer
 );

@@ -27,6 +27,10 @@ pub struct Tenant {
     /// The longest a key of the tenant may live, in seconds (`maxApiKeyLifetimeDays`); `None`:
     /// no maximum.
     pub max_key_lifetime_seconds: Option<i64>,
+    /// The default and upper bound of its keys' rate limits (requests a second, burst);
+    /// `None`: the server's default.
+    pub key_rate_per_second: Option<i64>,
+    pub key_rate_burst: Option<i64>,
 }
 
 /// A user to create; the password is already hashed. `None`: no usable password yet (an
@@ -123,6 +127,10 @@ pub struct NewKey {
     pub scopes: Scopes,
     /// Where the key may be used from (empty: anywhere).
     pub allowed_networks: Networks,
+    /// The key's own rate limit (requests a second, burst; both or neither); `None`: its
+    /// tenant's, else the server's default.
+    pub rate_per_second: Option<i64>,
+    pub rate_burst: Option<i64>,
 }
 
 /// What a valid key grants: who, in which tenant, until when, for what and from where. Cached
@@ -146,6 +154,9 @@ pub struct KeyGrant {
     pub scopes: Scopes,
     #[sqlx(try_from = "String")]
     pub allowed_networks: Networks,
+    /// The key's rate limit: its own, else its tenant's default (both `None`: the server's).
+    pub rate_per_second: Option<i64>,
+    pub rate_burst: Option<i64>,
 }
 
 impl KeyGrant {
@@ -174,6 +185,12 @@ pub struct KeyRecord {
     pub scopes: Scopes,
     #[sqlx(try_from = "String")]
     pub allowed_networks: Networks,
+    /// When the key was last used (to the minute), and from which address.
+    pub last_used_at: Option<Timestamp>,
+    pub last_used_address: Option<String>,
+    /// The key's own rate limit; `None`: its tenant's, else the server's default.
+    pub rate_per_second: Option<i64>,
+    pub rate_burst: Option<i64>,
 }
 
 /// A new value for an existing key ([`crate::store::KeyStore::rotate_key`]): the old one is
@@ -189,6 +206,14 @@ pub struct KeyRotation {
     pub rotated_at: Timestamp,
     /// When the old value stops working (`rotated_at` for no overlap).
     pub valid_until: Timestamp,
+}
+
+/// A key's use, as the usage writer records it (at most once a minute per key).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeyUsage {
+    pub key_id: KeyId,
+    pub at: Timestamp,
+    pub address: String,
 }
 
 #[derive(Debug, Clone, sqlx::FromRow)]
@@ -221,6 +246,9 @@ pub struct TokenGrant {
     /// The networks of the key the token is bound to (empty for a password sign-in's).
     #[sqlx(try_from = "String")]
     pub allowed_networks: Networks,
+    /// A key-bound token's key's rate limit, as [`KeyGrant`] has it.
+    pub rate_per_second: Option<i64>,
+    pub rate_burst: Option<i64>,
 }
 
 /// A package shared by token, to store: only the digest of the token.

@@ -51,6 +51,9 @@ macro_rules! dump_tables {
     };
 }
 
+// `instances` (the heartbeats of the servers running on a database, for their share of each
+// key's rate limit) is left out on purpose: it describes processes, not data, and a copied
+// row would name a server that does not run on the target (a stale one is forgotten anyway).
 dump_tables! {
     tenants: Tenant,
     /// `password_hash` is `None` for an account that has no password yet.
@@ -120,6 +123,10 @@ pub struct ApiKeyRow {
     pub scopes: String,
     /// As stored (comma-separated CIDR ranges; empty: anywhere).
     pub allowed_networks: String,
+    pub last_used_at: Option<Timestamp>,
+    pub last_used_address: Option<String>,
+    pub rate_per_second: Option<i64>,
+    pub rate_burst: Option<i64>,
 }
 
 /// A value a rotation superseded, until the end of its overlap.

@@ -144,6 +144,7 @@ async fn generate(
         expires_at,
         scopes,
         networks,
+        None,
     )
     .await;
     match created.map_err(ApiError::from) {

@@ -101,6 +101,10 @@ pub struct KeyRow {
     pub scopes: Vec<&'static str>,
     /// The key's allowed networks (empty: anywhere).
     pub networks: Vec<String>,
+    /// When it was last used (machine and human forms) and from which address.
+    pub last_used: Option<(String, String, String)>,
+    /// Its own rate limit, as text (`100/s, burst 200`); `None`: the tenant's default.
+    pub rate_limit: Option<String>,
 }
 
 /// How near an expiry the page marks a key: 7 days.
@@ -254,6 +258,13 @@ fn key_row(index: usize, view: KeyView, policy: RevealPolicy, now: Timestamp) ->
         expires_iso: view.expires_at.map(Timestamp::to_rfc3339),
         expires_text: view.expires_at.map_or_else(|| "Never".into(), readable),
         expires_soon: view.expires_at.is_some_and(|at| at <= now.plus(SOON)),
+        last_used: view.last_used_at.map(|at| {
+            let address = view.last_used_address.unwrap_or_default();
+            (at.to_rfc3339(), readable(at), address)
+        }),
+        rate_limit: view
+            .rate_limit
+            .map(|limit| format!("{}/s, burst {}", limit.per_second, limit.burst)),
     }
 }
 

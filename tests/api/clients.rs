@@ -270,7 +270,8 @@ async fn tenant_settings_are_objects_and_round_trip() {
     let expected = json!({"disableServiceInvokerLogging": false, "formatValues": false,
         "useRegionalRedirectUris": false, "themes": true, "environments": true,
         "releaseCycle": 1, "integrationAccounts": [{"id": "a"}],
-        "notInTheDescription": {"kept": "as sent"}, "maxApiKeyLifetimeDays": null});
+        "notInTheDescription": {"kept": "as sent"}, "maxApiKeyLifetimeDays": null,
+        "apiKeyRateLimit": null});
     assert_eq!(posted["tenantSettings"], expected);
     let read = app
         .with_token(Method::GET, tenant, &token)

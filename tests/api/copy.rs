@@ -562,6 +562,8 @@ fn handmade_dump() -> (Dump, [Digest; 6]) {
                 created_at: at(0),
                 settings: Some(r#"{"themes":true,"kept":"as sent"}"#.into()),
                 max_key_lifetime_seconds: Some(30 * 86_400),
+                key_rate_per_second: Some(50),
+                key_rate_burst: Some(80),
             },
             Tenant {
                 id: two,
@@ -570,6 +572,8 @@ fn handmade_dump() -> (Dump, [Digest; 6]) {
                 created_at: at(1),
                 settings: None,
                 max_key_lifetime_seconds: None,
+                key_rate_per_second: None,
+                key_rate_burst: None,
             },
         ],
         users: vec![
@@ -630,6 +634,10 @@ fn handmade_dump() -> (Dump, [Digest; 6]) {
                 expiry_recorded: false,
                 scopes: String::new(),
                 allowed_networks: String::new(),
+                last_used_at: Some(at(9)),
+                last_used_address: Some("203.0.113.7".into()),
+                rate_per_second: Some(20),
+                rate_burst: Some(40),
             },
             ApiKeyRow {
                 id: KeyId::generate(),
@@ -646,6 +654,10 @@ fn handmade_dump() -> (Dump, [Digest; 6]) {
                 // A narrowed key: its scopes and networks travel as stored.
                 scopes: "flows:read admin:write".into(),
                 allowed_networks: "10.0.0.0/8,2001:db8::/32".into(),
+                last_used_at: None,
+                last_used_address: None,
+                rate_per_second: None,
+                rate_burst: None,
             },
         ],
         // The value the sealed key's rotation superseded, until the end of its overlap.

@@ -799,3 +799,35 @@ async fn a_demotion_through_one_instance_narrows_the_owners_keys_on_the_other() 
     // Whichever of the two requests came after B heard the change looked the key up again.
     assert!(lookups() > cached, "B dropped its key cache");
 }
+
+/// Two instances on one database see each other in the instances table within a heartbeat or
+/// two, and each takes half of every key's limit: a key's burst of 200 (the default) is 100 on
+/// each, so the two together stay within the key's limit whichever one a client calls.
+#[tokio::test]
+async fn two_instances_see_each_other_and_each_take_half_of_a_key_limit() {
+    let Some((a, b, _url)) = two_instances("rate_share").await else {
+        return;
+    };
+    within(
+        "both instances counted",
+        Instant::now(),
+        Duration::from_secs(5),
+        || async { a.state.live_instances() == 2 && b.state.live_instances() == 2 },
+    )
+    .await;
+    let mut db = a.postgres().await;
+    let (rows,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM instances")
+        .fetch_one(&mut db)
+        .await
+        .unwrap();
+    assert_eq!(rows, 2);
+    let admin = a.admin_token().await;
+    let key = a.new_key_for(&admin, "shared", &a.tenant_id).await;
+    for answer in [
+        a.list_flows(Some(&key), None).await,
+        b.flows_with_key(&key, &a.tenant_id).await,
+    ] {
+        assert_eq!(answer.status(), StatusCode::OK);
+        assert_eq!(answer.headers()["ratelimit-limit"], "100", "half of 200");
+    }
+}

@@ -30,6 +30,12 @@ const DEADLINES_MISSED: &str = "keyflow_deadlines_missed_total";
 const CHANGES_HEARD: &str = "keyflow_changes_heard_total";
 const CHANGE_LISTENER_LOST: &str = "keyflow_change_listener_lost_total";
 const CHANGES_CAUGHT_UP: &str = "keyflow_changes_caught_up_total";
+const RATE_LIMITED: &str = "keyflow_rate_limited_total";
+/// Moved behind the hot path by a key's first use in a minute (polled for below).
+const USAGE_BATCHES: &str = "keyflow_key_usage_batches_total";
+const USAGE_RECORDS: &str = "keyflow_key_usage_records_total";
+/// Moved only when the usage writer's queue is full: never here.
+const USAGE_DROPPED: &str = "keyflow_key_usage_dropped_total";
 
 /// Every sample `/metrics` shows, by name.
 async fn counters(app: &TestApp) -> BTreeMap<String, u64> {
@@ -66,7 +72,13 @@ async fn expect_counts(
 }
 
 async fn every_counter_counts_what_it_names() {
-    let app = TestApp::spawn_with(|config| config.auth_failure_burst = 2).await;
+    let app = TestApp::spawn_with(|config| {
+        config.auth_failure_burst = 2;
+        // Two requests at once a key, then one a second: the third one at once is refused.
+        config.key_requests_per_second = 1;
+        config.key_burst = 2;
+    })
+    .await;
     let mut seen = counters(&app).await;
     let names: Vec<&str> = seen.keys().map(String::as_str).collect();
     let mut expected = [
@@ -83,6 +95,10 @@ async fn every_counter_counts_what_it_names() {
         CHANGES_HEARD,
         CHANGE_LISTENER_LOST,
         CHANGES_CAUGHT_UP,
+        RATE_LIMITED,
+        USAGE_BATCHES,
+        USAGE_RECORDS,
+        USAGE_DROPPED,
     ];
     expected.sort_unstable();
     assert_eq!(names, expected, "the counters /metrics shows");
@@ -92,11 +108,31 @@ async fn every_counter_counts_what_it_names() {
     let key = app.new_key_for(&token, "counted", &app.tenant_id).await;
     expect_counts(&app, &mut seen, 2, &[]).await;
 
-    // A key's first use asks storage; the next one is answered from the cache.
+    // A key's first use asks storage, and its use is written behind it, once this minute;
+    // the next one is answered from the cache; the third at once is past the key's limit.
     assert_json(app.list_flows(Some(&key), None).await, StatusCode::OK).await;
-    expect_counts(&app, &mut seen, 1, &[(LOOKUPS, 1)]).await;
     assert_json(app.list_flows(Some(&key), None).await, StatusCode::OK).await;
-    expect_counts(&app, &mut seen, 1, &[(CACHE_HITS, 1)]).await;
+    let limited = app.list_flows(Some(&key), None).await;
+    assert_eq!(limited.status(), StatusCode::TOO_MANY_REQUESTS);
+    // The write comes behind the answer: polled (each poll a request of its own).
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    let mut polls = 0;
+    loop {
+        polls += 1;
+        let written = app.metric(USAGE_RECORDS).await > seen[USAGE_RECORDS];
+        if written || std::time::Instant::now() > deadline {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    let moved = [
+        (LOOKUPS, 1),
+        (CACHE_HITS, 2),
+        (RATE_LIMITED, 1),
+        (USAGE_BATCHES, 1),
+        (USAGE_RECORDS, 1),
+    ];
+    expect_counts(&app, &mut seen, 3 + polls, &moved).await;
 
     // A mistyped key: refused by its checksum, and a failure of the address.
     let last = if key.ends_with('x') { 'y' } else { 'x' };

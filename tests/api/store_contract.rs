@@ -13,6 +13,7 @@ mod audit;
 mod elements;
 mod key_lifecycle;
 mod shares;
+mod usage_limits;
 
 use std::future::Future;
 use std::sync::Arc;
@@ -119,6 +120,8 @@ fn new_key(user: UserId, tenant: TenantId, name: &str) -> NewKey {
         expires_at: None,
         scopes: Scopes::UNSCOPED,
         allowed_networks: Networks::default(),
+        rate_per_second: None,
+        rate_burst: None,
     }
 }
 

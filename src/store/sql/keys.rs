@@ -11,8 +11,8 @@ use crate::store::sql_errors::{
 };
 use crate::store::transfer::{ApiKeyRow, PreviousKeyRow};
 use crate::store::{
-    Change, KeyGrant, KeyRecord, KeyRotation, KeyStore, NewKey, NewToken, StoreError, StoreResult,
-    TokenGrant, TokenStore,
+    Change, KeyGrant, KeyRecord, KeyRotation, KeyStore, KeyUsage, NewKey, NewToken, StoreError,
+    StoreResult, TokenGrant, TokenStore,
 };
 
 #[async_trait]
@@ -34,13 +34,19 @@ impl KeyStore for Store {
         // The key's current value, or a value a rotation superseded: that one lets the key in
         // until the end of its overlap or the key's expiry, whichever comes first.
         Ok(sqlx::query_as(
-            "SELECT id AS key_id, user_id, tenant_id, expires_at, preview, \
-             NULL AS rotated_until, scopes, allowed_networks FROM api_keys WHERE digest = $1 \
+            "SELECT k.id AS key_id, k.user_id, k.tenant_id, k.expires_at, k.preview, \
+             NULL AS rotated_until, k.scopes, k.allowed_networks, \
+             COALESCE(k.rate_per_second, t.key_rate_per_second) AS rate_per_second, \
+             COALESCE(k.rate_burst, t.key_rate_burst) AS rate_burst \
+             FROM api_keys k JOIN tenants t ON t.id = k.tenant_id WHERE k.digest = $1 \
              UNION ALL \
              SELECT k.id, k.user_id, k.tenant_id, \
              CASE WHEN k.expires_at < p.valid_until THEN k.expires_at ELSE p.valid_until END, \
-             p.preview, p.valid_until, k.scopes, k.allowed_networks FROM api_key_previous p \
-             JOIN api_keys k ON k.id = p.key_id WHERE p.digest = $1",
+             p.preview, p.valid_until, k.scopes, k.allowed_networks, \
+             COALESCE(k.rate_per_second, t.key_rate_per_second), \
+             COALESCE(k.rate_burst, t.key_rate_burst) FROM api_key_previous p \
+             JOIN api_keys k ON k.id = p.key_id JOIN tenants t ON t.id = k.tenant_id \
+             WHERE p.digest = $1",
         )
         .bind(digest)
         .fetch_optional(&self.pool)
@@ -50,7 +56,8 @@ impl KeyStore for Store {
     async fn keys_of_user(&self, user: UserId) -> StoreResult<Vec<KeyRecord>> {
         Ok(sqlx::query_as(
             "SELECT k.id, k.tenant_id, t.name AS tenant_name, k.name, k.preview, k.sealed, \
-             k.created_at, k.expires_at, k.rotated_at, k.scopes, k.allowed_networks \
+             k.created_at, k.expires_at, k.rotated_at, k.scopes, k.allowed_networks, \
+             k.last_used_at, k.last_used_address, k.rate_per_second, k.rate_burst \
              FROM api_keys k JOIN tenants t ON t.id = k.tenant_id \
              WHERE k.user_id = $1 ORDER BY k.created_at, k.id",
         )
@@ -74,6 +81,27 @@ impl KeyStore for Store {
         self.announce(&mut tx, Change::Keys { tenant }).await?;
         tx.commit().await?;
         Ok(true)
+    }
+
+    async fn record_key_usage(&self, uses: &[KeyUsage]) -> StoreResult<()> {
+        if uses.is_empty() {
+            return Ok(());
+        }
+        // One transaction a batch; a later use never goes back in time (two instances may
+        // write one key's use in either order). Not announced: no cache holds it.
+        let mut tx = self.pool.begin().await?;
+        for usage in uses {
+            sqlx::query(
+                "UPDATE api_keys SET last_used_at = $1, last_used_address = $2 WHERE id = $3 \
+                 AND (last_used_at IS NULL OR last_used_at < $1)",
+            )
+            .bind(usage.at)
+            .bind(&usage.address)
+            .bind(usage.key_id)
+            .execute(&mut *tx)
+            .await?;
+        }
+        Ok(tx.commit().await?)
     }
 
     async fn purge_sealed(&self) -> StoreResult<u64> {
@@ -149,7 +177,11 @@ impl TokenStore for Store {
             "SELECT t.user_id, t.tenant_id, COALESCE(t.signed_in_at, t.created_at) AS signed_in_at, \
              CASE WHEN k.expires_at < t.expires_at THEN k.expires_at ELSE t.expires_at END \
              AS expires_at, t.key_id, COALESCE(k.scopes, '') AS scopes, \
-             COALESCE(k.allowed_networks, '') AS allowed_networks FROM tokens t LEFT JOIN api_keys k ON k.id = t.key_id \
+             COALESCE(k.allowed_networks, '') AS allowed_networks, \
+             COALESCE(k.rate_per_second, kt.key_rate_per_second) AS rate_per_second, \
+             COALESCE(k.rate_burst, kt.key_rate_burst) AS rate_burst \
+             FROM tokens t LEFT JOIN api_keys k ON k.id = t.key_id \
+             LEFT JOIN tenants kt ON kt.id = k.tenant_id \
              WHERE t.digest = $1 AND (t.key_id IS NULL OR k.id IS NOT NULL)",
         )
         .bind(digest)
@@ -174,6 +206,10 @@ async fn insert(conn: &mut Conn, key: NewKey) -> StoreResult<()> {
         expiry_recorded: false,
         scopes: key.scopes.to_stored(),
         allowed_networks: key.allowed_networks.to_stored(),
+        last_used_at: None,
+        last_used_address: None,
+        rate_per_second: key.rate_per_second,
+        rate_burst: key.rate_burst,
     };
     insert_rows(conn, &[&row]).await.map_err(|error| {
         if is_foreign_key_violation(&error) {

@@ -30,6 +30,7 @@ mod audit;
 mod flow_lock;
 mod graph;
 mod graph_elements;
+mod instances;
 mod invitations;
 mod keys;
 mod memberships;

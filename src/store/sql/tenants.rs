@@ -17,6 +17,8 @@ impl TenantStore for Store {
             created_at: Timestamp::now(),
             settings: None,
             max_key_lifetime_seconds: None,
+            key_rate_per_second: None,
+            key_rate_burst: None,
         };
         insert_rows(&mut *self.pool.acquire().await?, &[&tenant]).await?;
         Ok(tenant)
@@ -102,5 +104,32 @@ impl TenantStore for Store {
         }
         tx.commit().await?;
         Ok(capped)
+    }
+
+    async fn set_key_rate_limit(
+        &self,
+        id: TenantId,
+        limit: Option<(i64, i64)>,
+    ) -> StoreResult<bool> {
+        let mut tx = self.pool.begin().await?;
+        let (per_second, burst) = limit.unzip();
+        let updated = sqlx::query(
+            "UPDATE tenants SET key_rate_per_second = $1, key_rate_burst = $2 WHERE id = $3 \
+             AND (key_rate_per_second IS DISTINCT FROM $1 OR key_rate_burst IS DISTINCT FROM $2)",
+        )
+        .bind(per_second)
+        .bind(burst)
+        .bind(id)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        if updated == 0 {
+            drop(tx);
+            return Ok(self.tenant(id).await?.is_some());
+        }
+        // Every cached grant of the tenant's keys carries the limit it had.
+        self.announce(&mut tx, Change::Keys { tenant: id }).await?;
+        tx.commit().await?;
+        Ok(true)
     }
 }

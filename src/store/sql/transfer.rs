@@ -100,7 +100,7 @@ macro_rules! table {
 }
 
 table!(Tenant, "tenants" by "created_at, id", |t| id, name, summary, created_at, settings,
-    max_key_lifetime_seconds);
+    max_key_lifetime_seconds, key_rate_per_second, key_rate_burst);
 // `users.password_hash` is '' for an account with no password yet.
 table!(User, "users" by "created_at, id", |u| id, email, first_name, last_name,
     password_hash as "NULLIF(password_hash, '')"
@@ -111,7 +111,8 @@ table!(MembershipRow, "memberships" by "created_at, user_id, tenant_id", |m|
 table!(InvitationRow, "invitations" by "created_at, id", |i| id, user_id, tenant_id, role,
     first_name, last_name, link_digest, link_expires_at, created_at);
 table!(ApiKeyRow, "api_keys" by "created_at, id", |k| id, user_id, tenant_id, name, digest,
-    preview, sealed, created_at, expires_at, rotated_at, expiry_recorded, scopes, allowed_networks);
+    preview, sealed, created_at, expires_at, rotated_at, expiry_recorded, scopes, allowed_networks,
+    last_used_at, last_used_address, rate_per_second, rate_burst);
 table!(PreviousKeyRow, "api_key_previous" by "valid_until, digest", |p| digest, key_id, preview,
     valid_until);
 // SQLite's `signed_in_at` was added by migration 0004, which filled it; a row without one

@@ -233,7 +233,7 @@ impl UserStore for Store {
     async fn memberships(&self, user: UserId) -> StoreResult<Vec<Membership>> {
         Ok(sqlx::query_as(
             "SELECT t.id, t.name, t.summary, t.created_at, t.settings, t.max_key_lifetime_seconds, \
-             m.role, \
+             t.key_rate_per_second, t.key_rate_burst, m.role, \
              m.created_at AS since \
              FROM memberships m JOIN tenants t ON t.id = m.tenant_id \
              WHERE m.user_id = $1 ORDER BY m.created_at, t.id",
