@@ -240,10 +240,12 @@ async fn create(
         principal.signed_in_at(),
         tenant,
         name,
-        expires_at,
-        scopes,
-        networks,
-        rate_limit,
+        key_management::KeySettings {
+            expires_at,
+            scopes,
+            allowed_networks: networks,
+            rate_limit,
+        },
     )
     .await?;
     Ok(Json(view.into()))

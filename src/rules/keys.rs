@@ -62,20 +62,37 @@ pub struct KeyView {
     pub rate_limit: Option<RateLimit>,
 }
 
+/// What a new key may be given beyond its name and tenant; the default is a key that never
+/// expires, is not narrowed, and has its tenant's rate limit.
+#[derive(Debug, Clone, Default)]
+pub struct KeySettings {
+    /// When it stops working; `None`: never (refused while the tenant has a maximum).
+    pub expires_at: Option<Timestamp>,
+    /// What it is narrowed to; never more than the owner's role.
+    pub scopes: Scopes,
+    /// Where it may be used from (empty: anywhere).
+    pub allowed_networks: Networks,
+    /// Its own rate limit, within its tenant's bound; `None`: the tenant's.
+    pub rate_limit: Option<RateLimit>,
+}
+
 /// Issues a key for a tenant the user belongs to. The value is in the answer and nowhere else.
-/// `scopes` and `allowed_networks` narrow it (unscoped and empty: what the owner's role
-/// allows, from anywhere); scopes never widen it past the owner's role.
+/// `settings.scopes` and `settings.allowed_networks` narrow it (unscoped and empty: what the
+/// owner's role allows, from anywhere); scopes never widen it past the owner's role.
 pub async fn create(
     keys: &Keys<'_>,
     user: UserId,
     signed_in_at: Option<Timestamp>,
     tenant: TenantId,
     name: KeyName,
-    expires_at: Option<Timestamp>,
-    scopes: Scopes,
-    allowed_networks: Networks,
-    rate_limit: Option<RateLimit>,
+    settings: KeySettings,
 ) -> Result<KeyView, RuleError> {
+    let KeySettings {
+        expires_at,
+        scopes,
+        allowed_networks,
+        rate_limit,
+    } = settings;
     let not_member =
         || RuleError::NotAllowed(format!("you are not a member of the tenant {tenant}"));
     if access::role(keys.store, user, tenant, signed_in_at)

@@ -141,10 +141,12 @@ async fn generate(
         session.reach(),
         tenant,
         name,
-        expires_at,
-        scopes,
-        networks,
-        None,
+        key_management::KeySettings {
+            expires_at,
+            scopes,
+            allowed_networks: networks,
+            rate_limit: None,
+        },
     )
     .await;
     match created.map_err(ApiError::from) {

@@ -184,8 +184,16 @@ test('the generate form is reachable by keyboard alone', async () => {
   await page.keyboard.type('Keyboard');
   await page.keyboard.press('Tab');
   assert.equal(await page.evaluate(() => document.activeElement.id), 'key-tenant');
-  // The scopes' checkboxes, each in turn: Space checks the first.
+  // The expiry: its select, then the date (Chromium stops at each part of a date input).
   await page.keyboard.press('Tab');
+  assert.equal(await page.evaluate(() => document.activeElement.id), 'key-expires');
+  await page.keyboard.press('Tab');
+  assert.equal(await page.evaluate(() => document.activeElement.id), 'key-expires-on');
+  for (let i = 0; i < 4; i++) {
+    if ((await page.evaluate(() => document.activeElement.id)) !== 'key-expires-on') break;
+    await page.keyboard.press('Tab');
+  }
+  // The scopes' checkboxes, each in turn: Space checks the first.
   assert.equal(await page.evaluate(() => document.activeElement.name), 'scope:flows:read');
   await page.keyboard.press('Space');
   for (let i = 1; i < 8; i++) await page.keyboard.press('Tab');
