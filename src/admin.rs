@@ -92,8 +92,8 @@ impl Revoker for RunningServer<'_> {
         match control::notify_revocation(data_dir).await {
             Ok(Notified::Server | Notified::NoServer) => {}
             Err(error) => eprintln!(
-                "warning: removed, but the running server could not be told ({error:#}); \
-                 it drops the user's keys within its revocation poll interval"
+                "warning: done, but the running server could not be told ({error:#}); \
+                 it drops its cached keys within its revocation poll interval"
             ),
         }
     }
@@ -190,6 +190,25 @@ pub async fn set_max_key_lifetime(
         .await
         .map_err(refused)?;
     println!("{capped}");
+    store.close().await;
+    Ok(())
+}
+
+/// `keyflow tenant key-rate-limit`: the rule the tenant settings' `apiKeyRateLimit` follows
+/// (`limit`: requests a second and burst; `None`, the server's default). The running server is
+/// told to drop the cached grants, which carry the limit.
+pub async fn set_key_rate_limit(
+    config: &StoreConfig,
+    tenant: &str,
+    limit: Option<(u32, u32)>,
+) -> anyhow::Result<()> {
+    let limit = limit.map(|(per_second, burst)| keys::RateLimit { per_second, burst });
+    let store = open(config).await?;
+    let tenant = existing_tenant(&*store, tenant).await?;
+    let server = RunningServer(config);
+    keys::set_tenant_rate_limit(&*store, &server, tenant, limit)
+        .await
+        .map_err(refused)?;
     store.close().await;
     Ok(())
 }

@@ -285,6 +285,38 @@ pub enum TenantCommand {
         #[arg(long)]
         days: String,
     },
+    /// Set the default and upper bound of the tenant's keys' rate limits: a key without its
+    /// own limit gets this one, and none may have more. `--none` goes back to the server's
+    /// default (`--key-requests-per-second`, `--key-burst`). Keys in use take it at once.
+    #[command(group(
+        clap::ArgGroup::new("limit")
+            .required(true)
+            .args(["requests_per_second", "none"])
+    ))]
+    KeyRateLimit {
+        #[command(flatten)]
+        data: DataDir,
+        /// The tenant's id.
+        #[arg(long)]
+        tenant: String,
+        /// Requests a second (1 to 1000000); with `--burst`.
+        #[arg(
+            long,
+            requires = "burst",
+            value_parser = clap::value_parser!(u32).range(1..=1_000_000)
+        )]
+        requests_per_second: Option<u32>,
+        /// Requests a key may make at once (1 to 1000000); with `--requests-per-second`.
+        #[arg(
+            long,
+            requires = "requests_per_second",
+            value_parser = clap::value_parser!(u32).range(1..=1_000_000)
+        )]
+        burst: Option<u32>,
+        /// No limit of the tenant's own: the server's default.
+        #[arg(long, conflicts_with_all = ["requests_per_second", "burst"])]
+        none: bool,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -415,6 +447,17 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Tenant(TenantCommand::MaxKeyLifetime { data, tenant, days }) => {
             admin::set_max_key_lifetime(&data.store(), &tenant, &days).await
+        }
+        Command::Tenant(TenantCommand::KeyRateLimit {
+            data,
+            tenant,
+            requests_per_second,
+            burst,
+            none: _,
+        }) => {
+            // clap allows both figures or `--none`, nothing else.
+            let limit = requests_per_second.zip(burst);
+            admin::set_key_rate_limit(&data.store(), &tenant, limit).await
         }
         Command::User(UserCommand::Create {
             data,

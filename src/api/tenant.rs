@@ -15,7 +15,6 @@ use crate::http::Administrator;
 use crate::http::error::ApiError;
 use crate::http::json::{JsonBody, TextQuery};
 use crate::rules::keys as key_management;
-use crate::rules::keys::RateLimit;
 use crate::state::AppState;
 use crate::store::Tenant;
 
@@ -183,7 +182,9 @@ async fn update(
     }
     // Everything is checked by now: the limit is set before the rest, so the answer reads it.
     if let Some(limit) = key_rate_limit {
-        set_key_rate_limit(&state, principal.tenant_id, limit).await?;
+        let keys = state.keys();
+        key_management::set_tenant_rate_limit(keys.store, keys.revoker, principal.tenant_id, limit)
+            .await?;
     }
     let tenant = state
         .store
@@ -196,21 +197,6 @@ async fn update(
         .await?
         .ok_or_else(|| gone(principal.tenant_id))?;
     Ok(Json(TenantResponse::new(tenant, false)))
-}
-
-/// Sets the default and upper bound of the tenant's keys' rate limits (announced: every
-/// instance drops its cached grants, which carry the limit).
-async fn set_key_rate_limit(
-    state: &AppState,
-    tenant: TenantId,
-    limit: Option<RateLimit>,
-) -> Result<(), ApiError> {
-    let columns = limit.map(|limit| (i64::from(limit.per_second), i64::from(limit.burst)));
-    if !state.store.set_key_rate_limit(tenant, columns).await? {
-        return Err(gone(tenant));
-    }
-    state.verifier.revoke_all();
-    Ok(())
 }
 
 async fn existing(state: &AppState, id: TenantId) -> Result<Tenant, ApiError> {

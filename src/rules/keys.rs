@@ -224,6 +224,31 @@ pub async fn set_max_lifetime(
     Ok(capped)
 }
 
+/// Sets the default and upper bound of the tenant's keys' rate limits (`None`: back to the
+/// server's default), each figure 1 to [`MAX_RATE`]. The store announces it as a change of
+/// the tenant's keys (their cached grants carry the limit) and every cache here drops its
+/// grants. The API's tenant settings and the command line both set it here.
+pub async fn set_tenant_rate_limit(
+    store: &dyn Store,
+    revoker: &dyn Revoker,
+    tenant: TenantId,
+    limit: Option<RateLimit>,
+) -> Result<(), RuleError> {
+    let within = |n: u32| (1..=MAX_RATE).contains(&n);
+    if limit.is_some_and(|limit| !within(limit.per_second) || !within(limit.burst)) {
+        return Err(RuleError::Invalid(format!(
+            "invalid field: apiKeyRateLimit's requests a second and burst must each be 1 to \
+             {MAX_RATE}"
+        )));
+    }
+    let columns = limit.map(|limit| (i64::from(limit.per_second), i64::from(limit.burst)));
+    if !store.set_key_rate_limit(tenant, columns).await? {
+        return Err(RuleError::Missing(format!("there is no tenant {tenant}")));
+    }
+    revoker.revoke_cached().await;
+    Ok(())
+}
+
 /// Seconds in a day: the tenant's maximum is set in days.
 pub const DAY_SECONDS: i64 = 24 * 60 * 60;
 

@@ -63,6 +63,12 @@ struct GenerateForm {
     /// Allowed networks, separated by commas or new lines.
     #[serde(default)]
     networks: String,
+    /// The key's own rate limit: requests a second and burst, both or neither (the tenant's
+    /// default).
+    #[serde(default)]
+    rate_per_second: String,
+    #[serde(default)]
+    rate_burst: String,
     /// The rest: the checked scopes' boxes are named `scope:<scope>` (a form sends a checked
     /// box only), and the CSRF token.
     #[serde(flatten)]
@@ -77,6 +83,35 @@ impl GenerateForm {
                 .keys()
                 .filter_map(|field| field.strip_prefix("scope:")),
         )
+    }
+}
+
+/// The rate limit the form's two fields give: none when both are empty, else both whole
+/// numbers from 1 to [`key_management::MAX_RATE`]. The rules then check it against the tenant.
+fn rate_limit(per_second: &str, burst: &str) -> Result<Option<key_management::RateLimit>, String> {
+    let max = key_management::MAX_RATE;
+    let figure = |text: &str| {
+        text.parse::<u32>()
+            .ok()
+            .filter(|n| (1..=max).contains(n))
+            .ok_or_else(|| {
+                format!(
+                    "The requests a second and the burst must each be a whole number from 1 \
+                     to {max}."
+                )
+            })
+    };
+    match (per_second.trim(), burst.trim()) {
+        ("", "") => Ok(None),
+        ("", _) | (_, "") => Err(
+            "Give both the requests a second and the burst, or leave both empty for the \
+             tenant’s default."
+                .to_string(),
+        ),
+        (per_second, burst) => Ok(Some(key_management::RateLimit {
+            per_second: figure(per_second)?,
+            burst: figure(burst)?,
+        })),
     }
 }
 
@@ -114,17 +149,23 @@ async fn generate(
         expires_on: form.expires_on.clone(),
         scopes: scopes.names().collect(),
         networks: form.networks.clone(),
+        rate_per_second: form.rate_per_second.clone(),
+        rate_burst: form.rate_burst.clone(),
         ..KeyForm::default()
     };
     let name = KeyName::parse(&form.name);
     let tenant = TenantId::parse(&form.tenant);
     let networks = Networks::parse_limited(Networks::split(&form.networks));
-    let (name, tenant, networks) = match (name, tenant, networks) {
-        (Ok(name), Ok(tenant), Ok(networks)) => (name, tenant, networks),
-        (name, tenant, networks) => {
+    let rate_limit = rate_limit(&form.rate_per_second, &form.rate_burst);
+    let (name, tenant, networks, rate_limit) = match (name, tenant, networks, rate_limit) {
+        (Ok(name), Ok(tenant), Ok(networks), Ok(rate_limit)) => {
+            (name, tenant, networks, rate_limit)
+        }
+        (name, tenant, networks, rate_limit) => {
             key_form.name_error = name.err().map(|e| sentence(&e.0));
             key_form.tenant_error = tenant.err().map(|_| "Choose one of your tenants.".into());
             key_form.networks_error = networks.err().map(|e| sentence(&e.0));
+            key_form.rate_error = rate_limit.err();
             return refused(&state, &session, key_form, StatusCode::UNPROCESSABLE_ENTITY).await;
         }
     };
@@ -145,7 +186,7 @@ async fn generate(
             expires_at,
             scopes,
             allowed_networks: networks,
-            rate_limit: None,
+            rate_limit,
         },
     )
     .await;
@@ -171,7 +212,14 @@ async fn generate(
             refused(&state, &session, key_form, error.status()).await
         }
         Err(error @ ApiError::Unprocessable(_)) => {
-            key_form.expires_error = Some(sentence(&error.client_message()));
+            // The rules refuse a limit above the tenant's bound, or an expiry past its maximum.
+            let message = error.client_message();
+            match message.strip_prefix("invalid field: rateLimit ") {
+                Some(rest) => {
+                    key_form.rate_error = Some(sentence(&format!("the rate limit {rest}")))
+                }
+                None => key_form.expires_error = Some(sentence(&message)),
+            }
             refused(&state, &session, key_form, error.status()).await
         }
         Err(other) => Err(other.into()),

@@ -42,6 +42,11 @@ pub struct KeyForm {
     /// The allowed networks as typed.
     pub networks: String,
     pub networks_error: Option<String>,
+    /// The rate limit as typed: requests a second and burst, both empty for the tenant's
+    /// default.
+    pub rate_per_second: String,
+    pub rate_burst: String,
+    pub rate_error: Option<String>,
 }
 
 /// A key just generated: its value is on this page and nowhere else.
@@ -129,6 +134,8 @@ struct SettingsPage {
     /// Every scope, for the form's checkboxes.
     all_scopes: Vec<&'static str>,
     networks_max: usize,
+    /// The most requests a second, or burst, a key's rate limit may have.
+    rate_max: u32,
     /// "Your key 'ci' (kf_…wxyz) was reported leaked at … on … and revoked."
     leaks: Vec<String>,
     /// The user's last key events, newest first, one readable line each.
@@ -218,6 +225,7 @@ pub async fn render_settings(
         has_maximum,
         all_scopes: Scope::ALL.iter().map(|scope| scope.name()).collect(),
         networks_max: Networks::MAX,
+        rate_max: key_management::MAX_RATE,
         leaks,
         activity,
     };

@@ -20,6 +20,7 @@ both_backends! {
     an_unknown_email_is_an_error,
     serve_refuses_zero_workers_before_opening_anything,
     user_add_and_remove_leave_the_audit_records_the_api_leaves,
+    tenant_key_rate_limit_sets_the_tenants_default_and_bound_by_the_apis_rule,
 }
 
 /// Exit status 1, nothing on stdout, one `error: …` line on stderr.
@@ -420,4 +421,100 @@ async fn a_password_on_the_command_line_is_warned_of_but_not_one_from_the_enviro
         assert_eq!(out.status.code(), Some(1), "{}", show(out));
         assert!(!show(out).contains("canary-password"), "{}", show(out));
     }
+}
+
+/// The `RateLimit-Limit` of an answer (the burst this instance allows the key).
+fn limit_header(response: &reqwest::Response) -> Option<u64> {
+    response
+        .headers()
+        .get("ratelimit-limit")?
+        .to_str()
+        .ok()?
+        .parse()
+        .ok()
+}
+
+/// README: `keyflow tenant key-rate-limit` sets what `tenantSettings.apiKeyRateLimit` sets,
+/// by the same rule, and the running server's cached keys take it at once.
+async fn tenant_key_rate_limit_sets_the_tenants_default_and_bound_by_the_apis_rule() {
+    let app = TestApp::spawn().await;
+    let token = app.admin_token().await;
+    let key = app.new_key_for(&token, "plain", &app.tenant_id).await;
+    // Cached with the server's default (burst 200) first.
+    let before = app.list_flows(Some(&key), None).await;
+    assert_eq!(limit_header(&before), Some(200));
+    let tenant = app.tenant_id.clone();
+    let set = |extra: &'static [&'static str]| {
+        let mut args = vec!["tenant", "key-rate-limit", "--tenant", tenant.as_str()];
+        args.extend_from_slice(extra);
+        args
+    };
+    let out = app
+        .cli(&set(&["--requests-per-second", "2", "--burst", "4"]), None)
+        .await;
+    assert!(out.status.success(), "{}", show(&out));
+    assert!(out.stdout.is_empty(), "{}", show(&out));
+    // The running server was told: the cached key has the tenant's limit now.
+    let after = app.list_flows(Some(&key), None).await;
+    assert_eq!(limit_header(&after), Some(4));
+    let answer = app
+        .with_token(reqwest::Method::GET, "/api/admin/1/tenant", &token)
+        .send()
+        .await
+        .unwrap();
+    let answer: serde_json::Value = answer.json().await.unwrap();
+    assert_eq!(
+        answer["tenantSettings"]["apiKeyRateLimit"],
+        serde_json::json!({ "requestsPerSecond": 2, "burst": 4 })
+    );
+    // It bounds the keys' own limits, as the API's setting does.
+    let above = serde_json::json!({ "name": "fast", "tenantId": tenant,
+        "rateLimit": { "requestsPerSecond": 3, "burst": 4 } });
+    let refused = app
+        .with_token(reqwest::Method::POST, "/api/admin/1/users/me/keys", &token)
+        .json(&above)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refused.status(), StatusCode::UNPROCESSABLE_ENTITY);
+
+    // Out of range, one figure without the other, both ways at once, or neither: refused,
+    // and the limit stays.
+    for bad in [
+        &["--requests-per-second", "0", "--burst", "1"][..],
+        &["--requests-per-second", "1", "--burst", "1000001"],
+        &["--requests-per-second", "5"],
+        &["--burst", "5"],
+        &["--none", "--burst", "5"],
+        &[],
+    ] {
+        let out = app.cli(&set(bad), None).await;
+        assert!(!out.status.success(), "{bad:?}: {}", show(&out));
+        assert!(out.stdout.is_empty(), "{bad:?}: {}", show(&out));
+        assert!(
+            String::from_utf8_lossy(&out.stderr).contains("error"),
+            "{bad:?}: {}",
+            show(&out)
+        );
+    }
+    let unknown = uuid::Uuid::new_v4().to_string();
+    let args = [
+        "tenant",
+        "key-rate-limit",
+        "--tenant",
+        &unknown,
+        "--requests-per-second",
+        "5",
+        "--burst",
+        "5",
+    ];
+    assert_cli_error(&app.cli(&args, None).await);
+    let still = app.list_flows(Some(&key), None).await;
+    assert_eq!(limit_header(&still), Some(4));
+
+    // `--none`: back to the server's default.
+    let out = app.cli(&set(&["--none"]), None).await;
+    assert!(out.status.success(), "{}", show(&out));
+    let back = app.list_flows(Some(&key), None).await;
+    assert_eq!(limit_header(&back), Some(200));
 }

@@ -6,6 +6,7 @@
 use reqwest::{Method, Response, StatusCode};
 use serde_json::{Value, json};
 
+use crate::browser::{Browser, Page};
 use crate::helpers::{TestApp, assert_error, assert_json, both_backends};
 
 both_backends! {
@@ -13,6 +14,7 @@ both_backends! {
     every_answer_to_a_key_or_its_token_carries_the_headers,
     a_key_rate_above_the_tenant_bound_is_unprocessable,
     the_tenant_default_applies_to_keys_without_their_own,
+    the_settings_page_gives_a_key_its_own_limit_within_the_bound,
 }
 
 const KEYS: &str = "/api/admin/1/users/me/keys";
@@ -233,4 +235,81 @@ async fn the_tenant_default_applies_to_keys_without_their_own() {
     let shown = |name: &str| list.iter().find(|k| k["name"] == name).unwrap()["rateLimit"].clone();
     assert_eq!(shown("plain"), Value::Null);
     assert_eq!(shown("own"), json!({ "requestsPerSecond": 1, "burst": 2 }));
+}
+
+/// Posts the Generate form with the rate limit's two fields as given.
+async fn generate(browser: &mut Browser, app: &TestApp, name: &str, rate: (&str, &str)) -> Page {
+    let settings = browser.get("/settings").await;
+    browser
+        .post(
+            "/settings/keys",
+            &[
+                ("csrf", &settings.csrf()),
+                ("name", name),
+                ("tenant", &app.tenant_id),
+                ("rate_per_second", rate.0),
+                ("rate_burst", rate.1),
+            ],
+        )
+        .await
+}
+
+async fn the_settings_page_gives_a_key_its_own_limit_within_the_bound() {
+    let app = TestApp::spawn().await;
+    let token = app.admin_token().await;
+    let mut browser = Browser::signed_in(&app).await;
+    let settings = browser.get("/settings").await;
+    assert!(settings.html.contains(r#"name="rate_per_second""#));
+    assert!(settings.html.contains(r#"name="rate_burst""#));
+
+    let page = generate(&mut browser, &app, "own", ("3", "6")).await;
+    assert_eq!(page.status, StatusCode::OK, "{}", page.html);
+    let page = generate(&mut browser, &app, "default", ("", "")).await;
+    assert_eq!(page.status, StatusCode::OK, "{}", page.html);
+    let list = app.key_list(&token).await;
+    let shown = |name: &str| list.iter().find(|k| k["name"] == name).unwrap()["rateLimit"].clone();
+    assert_eq!(shown("own"), json!({ "requestsPerSecond": 3, "burst": 6 }));
+    assert_eq!(shown("default"), Value::Null);
+
+    // One figure alone, or one out of range: the form again, the error beside the field,
+    // what was typed kept.
+    for (rate, kept) in [
+        (("7", ""), r#"value="7""#),
+        (("", "9"), r#"value="9""#),
+        (("0", "5"), r#"value="0""#),
+        (("5", "1000001"), r#"value="1000001""#),
+        (("many", "5"), r#"value="many""#),
+    ] {
+        let page = generate(&mut browser, &app, "wrong", rate).await;
+        assert_eq!(page.status, StatusCode::UNPROCESSABLE_ENTITY, "{rate:?}");
+        assert!(
+            page.html.contains(r#"id="key-rate-error""#),
+            "{rate:?}: {}",
+            page.html
+        );
+        assert!(page.html.contains(kept), "{rate:?}: {}", page.html);
+    }
+
+    // Above the tenant's bound: the rule refuses it, beside the field.
+    set_tenant_limit(&app, &token, json!({ "requestsPerSecond": 5, "burst": 10 })).await;
+    let page = generate(&mut browser, &app, "over", ("6", "10")).await;
+    assert_eq!(page.status, StatusCode::UNPROCESSABLE_ENTITY);
+    let error = page
+        .html
+        .split(r#"id="key-rate-error">"#)
+        .nth(1)
+        .unwrap_or_else(|| panic!("no error beside the field: {}", page.html));
+    assert!(
+        error.starts_with("The rate limit must be within"),
+        "{error}"
+    );
+    assert!(
+        error.contains("5 requests a second with a burst of 10"),
+        "{error}"
+    );
+    assert_eq!(
+        app.key_list(&token).await.len(),
+        2,
+        "nothing refused was stored"
+    );
 }
