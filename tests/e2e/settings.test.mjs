@@ -198,6 +198,13 @@ test('the generate form is reachable by keyboard alone', async () => {
   await page.keyboard.press('Space');
   for (let i = 1; i < 8; i++) await page.keyboard.press('Tab');
   assert.equal(await page.evaluate(() => document.activeElement.name), 'scope:admin:write');
+  // The rate limit: requests a second, then the burst.
+  await page.keyboard.press('Tab');
+  assert.equal(await page.evaluate(() => document.activeElement.id), 'key-rate');
+  await page.keyboard.type('5');
+  await page.keyboard.press('Tab');
+  assert.equal(await page.evaluate(() => document.activeElement.id), 'key-burst');
+  await page.keyboard.type('10');
   await page.keyboard.press('Tab');
   assert.equal(await page.evaluate(() => document.activeElement.id), 'key-networks');
   await page.keyboard.type('127.0.0.1');
