@@ -63,11 +63,17 @@ struct SearchParams {
     /// Events a page, 1 to 1000 (100 by default).
     #[param(rename = "pageSize", minimum = 1, maximum = 1000)]
     page_size: Option<u32>,
-    /// `occurredAt` (the default), `type` or `user`.
-    #[param(rename = "orderBy")]
+    /// `occurredAt` (the default), `type` or `user`, in any case.
+    #[param(
+        rename = "orderBy",
+        pattern = r"^([oO][cC][cC][uU][rR][rR][eE][dD][aA][tT]|[tT][yY][pP][eE]|[uU][sS][eE][rR])?$"
+    )]
     order_by: Option<String>,
-    /// `ASC` (the default) or `DESC`.
-    #[param(rename = "orderDirection")]
+    /// `ASC` (the default) or `DESC`, in any case.
+    #[param(
+        rename = "orderDirection",
+        pattern = r"^([aA][sS][cC]|[dD][eE][sS][cC])?$"
+    )]
     order_direction: Option<String>,
 }
 
@@ -88,11 +94,17 @@ struct CsvParams {
     /// Only events done by these users (ids); repeated or comma-separated.
     #[param(value_type = Option<Vec<uuid::Uuid>>)]
     user: Option<Vec<String>>,
-    /// `occurredAt` (the default), `type` or `user`.
-    #[param(rename = "orderBy")]
+    /// `occurredAt` (the default), `type` or `user`, in any case.
+    #[param(
+        rename = "orderBy",
+        pattern = r"^([oO][cC][cC][uU][rR][rR][eE][dD][aA][tT]|[tT][yY][pP][eE]|[uU][sS][eE][rR])?$"
+    )]
     order_by: Option<String>,
-    /// `ASC` (the default) or `DESC`.
-    #[param(rename = "orderDirection")]
+    /// `ASC` (the default) or `DESC`, in any case.
+    #[param(
+        rename = "orderDirection",
+        pattern = r"^([aA][sS][cC]|[dD][eE][sS][cC])?$"
+    )]
     order_direction: Option<String>,
 }
 

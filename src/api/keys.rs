@@ -136,7 +136,7 @@ struct NewKeyRequest {
     #[schema(value_type = String, format = Uuid)]
     tenant_id: Option<String>,
     /// When the key stops working (RFC 3339), in the future and within the tenant's maximum
-    /// key lifetime; absent or null: never, which a tenant with a maximum refuses (422).
+    /// key lifetime; absent, null or empty: never, which a tenant with a maximum refuses (422).
     #[schema(value_type = Option<String>, format = DateTime)]
     expires_at: Option<String>,
     /// The scopes to narrow the key to: `flows:read`, `flows:write`, `elements:read`,
@@ -216,9 +216,12 @@ async fn create(
             )
         })?,
     };
+    // Blank reads as absent (never), as tools that send every field empty mean it.
     let expires_at = request
         .expires_at
         .as_deref()
+        .map(str::trim)
+        .filter(|text| !text.is_empty())
         .map(|text| {
             Timestamp::parse(text.trim()).map_err(|error| {
                 ApiError::Unprocessable(format!("invalid field: expiresAt: {}", error.0))

@@ -127,6 +127,10 @@ async fn expires_at_is_kept_answered_and_listed() {
     assert_eq!(created["expiresAt"], at.to_string());
     assert_eq!(created["rotatedAt"], Value::Null);
     let forever = app.new_key_for(&token, "forever", &app.tenant_id).await;
+    // Blank is never, as absent and null are (tools that send every field send it empty).
+    let blank = json!({"name": "blank", "tenantId": app.tenant_id, "expiresAt": " "});
+    let blank = assert_json(create(&app, &token, blank).await, StatusCode::OK).await;
+    assert_eq!(blank["expiresAt"], Value::Null);
     let list = app.key_list(&token).await;
     assert_eq!(listed(&list, "brief")["expiresAt"], at.to_string());
     assert_eq!(listed(&list, "forever")["expiresAt"], Value::Null);
@@ -233,13 +237,15 @@ async fn the_tenant_maximum_refuses_never_and_longer_keys() {
     let tenant = assert_json(tenant, StatusCode::OK).await;
     assert_eq!(tenant["tenantSettings"]["maxApiKeyLifetimeDays"], 30);
 
-    let never = json!({"name": "never", "tenantId": app.tenant_id});
-    let message = assert_error(
-        create(&app, &token, never).await,
-        StatusCode::UNPROCESSABLE_ENTITY,
-    )
-    .await;
-    assert!(message.contains("30 days"), "{message}");
+    for never in [json!(null), json!("")] {
+        let never = json!({"name": "never", "tenantId": app.tenant_id, "expiresAt": never});
+        let message = assert_error(
+            create(&app, &token, never).await,
+            StatusCode::UNPROCESSABLE_ENTITY,
+        )
+        .await;
+        assert!(message.contains("30 days"), "{message}");
+    }
     let long = json!({"name": "long", "tenantId": app.tenant_id,
         "expiresAt": in_days(31).to_string()});
     let message = assert_error(
