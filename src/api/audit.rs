@@ -450,11 +450,12 @@ impl Filters {
                     }
                 }
                 "page" if paged => {
+                    // Within int32, as the description's format says.
                     filters.page = value
                         .parse::<u32>()
                         .ok()
-                        .filter(|page| *page >= 1)
-                        .ok_or_else(|| bad("page: a whole number from 1".into()))?;
+                        .filter(|page| (1..=i32::MAX as u32).contains(page))
+                        .ok_or_else(|| bad("page: a whole number from 1 to 2147483647".into()))?;
                 }
                 "pageSize" if paged => {
                     filters.page_size = value
@@ -487,11 +488,8 @@ impl Filters {
                 _ => {}
             }
         }
-        if let (Some(from), Some(to)) = (filters.from, filters.to)
-            && from > to
-        {
-            return Err(bad("from: after to; nothing could match".into()));
-        }
+        // `from` after `to` is an empty window, answered with no events: the description
+        // cannot say that one parameter must come before the other, so it is not an error.
         if u64::from(filters.page - 1) * u64::from(filters.page_size) > i64::MAX as u64 {
             return Err(bad("page: too far".into()));
         }

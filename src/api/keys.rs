@@ -143,18 +143,50 @@ struct NewKeyRequest {
     /// `elements:write`, `packages:read`, `packages:write`, `admin:read`, `admin:write`.
     /// Missing or empty: not narrowed (what the owner's role allows). An unknown one is 422.
     /// A scope never grants more than the owner's role.
-    #[schema(example = json!(["flows:read", "flows:write"]))]
+    #[schema(value_type = Option<Vec<ScopeName>>, example = json!(["flows:read", "flows:write"]))]
     scopes: Option<Vec<String>>,
     /// At most 20 address ranges (CIDR, IPv4 or IPv6; a bare address is a range of one) the
     /// key may be used from; a request from elsewhere is 403 and audited. Missing or empty:
     /// anywhere. A malformed entry is 422, naming it.
-    #[schema(example = json!(["203.0.113.0/24", "2001:db8::/32"]))]
+    #[schema(value_type = Option<Vec<AddressRange>>, max_items = 20,
+        example = json!(["203.0.113.0/24", "2001:db8::/32"]))]
     allowed_networks: Option<Vec<String>>,
     /// keyflow's extension: the key's own rate limit, within its tenant's bound
     /// (`tenantSettings.apiKeyRateLimit`, else the server's default), else 422. Absent: the
     /// tenant's default applies.
     rate_limit: Option<RateLimitWire>,
 }
+
+/// A scope's name, for the description only: the request's `scopes` are read as text and
+/// parsed by `domain::Scopes`, whose list this repeats (a test compares them).
+#[derive(Serialize, ToSchema)]
+#[allow(dead_code)]
+pub(crate) enum ScopeName {
+    #[serde(rename = "flows:read")]
+    FlowsRead,
+    #[serde(rename = "flows:write")]
+    FlowsWrite,
+    #[serde(rename = "elements:read")]
+    ElementsRead,
+    #[serde(rename = "elements:write")]
+    ElementsWrite,
+    #[serde(rename = "packages:read")]
+    PackagesRead,
+    #[serde(rename = "packages:write")]
+    PackagesWrite,
+    #[serde(rename = "admin:read")]
+    AdminRead,
+    #[serde(rename = "admin:write")]
+    AdminWrite,
+}
+
+/// An allowed network, for the description only: an IPv4 or IPv6 address, with an optional
+/// prefix length. The pattern admits only what `domain::Networks` reads (IPv4-mapped and
+/// embedded-IPv4 forms, which it also reads, are left out of the pattern).
+#[derive(ToSchema)]
+#[schema(value_type = String, pattern = r"^(((25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])\.){3}(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])(/(3[0-2]|[12]?[0-9]))?|(([0-9a-fA-F]{1,4}:){7}[0-9a-fA-F]{1,4}|([0-9a-fA-F]{1,4}:){1,7}:|([0-9a-fA-F]{1,4}:){1,6}:[0-9a-fA-F]{1,4}|([0-9a-fA-F]{1,4}:){1,5}(:[0-9a-fA-F]{1,4}){1,2}|([0-9a-fA-F]{1,4}:){1,4}(:[0-9a-fA-F]{1,4}){1,3}|([0-9a-fA-F]{1,4}:){1,3}(:[0-9a-fA-F]{1,4}){1,4}|([0-9a-fA-F]{1,4}:){1,2}(:[0-9a-fA-F]{1,4}){1,5}|[0-9a-fA-F]{1,4}:(:[0-9a-fA-F]{1,4}){1,6}|:((:[0-9a-fA-F]{1,4}){1,7}|:))(/(12[0-8]|1[01][0-9]|[1-9]?[0-9]))?)$")]
+#[allow(dead_code)]
+pub(crate) struct AddressRange(String);
 
 /// The rotate request.
 #[derive(Deserialize, ToSchema, Default)]
@@ -362,4 +394,25 @@ async fn remove(
 /// The tenant `manywhotenant` named, if it did: it picks among same-named keys.
 fn header_tenant(principal: &Principal) -> Option<TenantId> {
     principal.tenant_from_header.then_some(principal.tenant_id)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::Scope;
+    use utoipa::PartialSchema;
+
+    /// The description's list of scopes is the list keyflow reads.
+    #[test]
+    fn the_described_scope_names_are_the_scopes() {
+        let schema = serde_json::to_value(ScopeName::schema()).unwrap();
+        let described: Vec<&str> = schema["enum"]
+            .as_array()
+            .expect("an enum of names")
+            .iter()
+            .map(|name| name.as_str().unwrap())
+            .collect();
+        let read: Vec<&str> = Scope::ALL.iter().map(|scope| scope.name()).collect();
+        assert_eq!(described, read);
+    }
 }
