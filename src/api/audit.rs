@@ -46,7 +46,7 @@ const MAX_LISTED: usize = 50;
 #[allow(dead_code)]
 struct SearchParams {
     /// Only these event types (e.g. `key.created`, `key.refused`); repeated or comma-separated.
-    #[param(rename = "type")]
+    #[param(rename = "type", value_type = Option<Vec<EventType>>, max_items = 50)]
     kind: Option<Vec<String>>,
     /// Only events at or after this moment (RFC 3339).
     #[param(value_type = Option<String>, format = DateTime)]
@@ -55,7 +55,7 @@ struct SearchParams {
     #[param(value_type = Option<String>, format = DateTime)]
     to: Option<String>,
     /// Only events done by these users (ids); repeated or comma-separated.
-    #[param(value_type = Option<Vec<uuid::Uuid>>)]
+    #[param(value_type = Option<Vec<uuid::Uuid>>, max_items = 50)]
     user: Option<Vec<String>>,
     /// The page, from 1.
     #[param(minimum = 1)]
@@ -77,13 +77,19 @@ struct SearchParams {
     order_direction: Option<String>,
 }
 
+/// An event type as a filter names it, for the description only: at most 100 characters.
+#[derive(ToSchema)]
+#[schema(value_type = String, pattern = r"^[\s\S]{0,100}$")]
+#[allow(dead_code)]
+struct EventType(String);
+
 /// The CSV's filters: the search's, without the paging.
 #[derive(IntoParams)]
 #[into_params(parameter_in = Query)]
 #[allow(dead_code)]
 struct CsvParams {
     /// Only these event types; repeated or comma-separated.
-    #[param(rename = "type")]
+    #[param(rename = "type", value_type = Option<Vec<EventType>>, max_items = 50)]
     kind: Option<Vec<String>>,
     /// Only events at or after this moment (RFC 3339).
     #[param(value_type = Option<String>, format = DateTime)]
@@ -92,7 +98,7 @@ struct CsvParams {
     #[param(value_type = Option<String>, format = DateTime)]
     to: Option<String>,
     /// Only events done by these users (ids); repeated or comma-separated.
-    #[param(value_type = Option<Vec<uuid::Uuid>>)]
+    #[param(value_type = Option<Vec<uuid::Uuid>>, max_items = 50)]
     user: Option<Vec<String>>,
     /// `occurredAt` (the default), `type` or `user`, in any case.
     #[param(
@@ -411,7 +417,7 @@ impl Filters {
             match name {
                 "type" => {
                     for kind in value.split(',').map(str::trim).filter(|k| !k.is_empty()) {
-                        if kind.len() > 100 {
+                        if kind.chars().count() > 100 {
                             return Err(
                                 bad("type: an event type is at most 100 characters".into()),
                             );

@@ -12,7 +12,7 @@ use utoipa_axum::routes;
 use crate::api::doc::{AuthErrors, BodyErrors, Conflict, Forbidden, NotFound};
 use crate::domain::{KeyName, Networks, Scopes, TenantId, Timestamp};
 use crate::http::error::ApiError;
-use crate::http::json::{JsonBody, OptionalJsonBody, Segment, integral};
+use crate::http::json::{JsonBody, OptionalJsonBody, Segment, integral, whole};
 use crate::http::{Interactive, Principal};
 use crate::rules::keys::{self as key_management, KeyView, MAX_RATE, RateLimit};
 use crate::state::AppState;
@@ -62,8 +62,10 @@ pub struct UserTenantApiKey {
 #[schema(as = ApiKeyRateLimit)]
 pub struct RateLimitWire {
     #[schema(minimum = 1, maximum = 1000000)]
+    #[serde(deserialize_with = "whole")]
     pub requests_per_second: u32,
     #[schema(minimum = 1, maximum = 1000000)]
+    #[serde(deserialize_with = "whole")]
     pub burst: u32,
 }
 
@@ -401,6 +403,18 @@ mod tests {
     use super::*;
     use crate::domain::Scope;
     use utoipa::PartialSchema;
+
+    /// JSON Schema's `integer` admits `840.0`: a rate limit written so is read as 840; a
+    /// fraction is refused.
+    #[test]
+    fn a_rate_limit_may_be_written_with_a_zero_fraction() {
+        let read: RateLimitWire =
+            serde_json::from_value(serde_json::json!({"requestsPerSecond": 840.0, "burst": 2}))
+                .unwrap();
+        assert_eq!((read.requests_per_second, read.burst), (840, 2));
+        let half = serde_json::json!({"requestsPerSecond": 840.5, "burst": 2});
+        assert!(serde_json::from_value::<RateLimitWire>(half).is_err());
+    }
 
     /// The description's list of scopes is the list keyflow reads.
     #[test]

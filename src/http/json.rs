@@ -85,6 +85,17 @@ where
         .ok_or_else(|| D::Error::custom(format!("{number} is not an integer in range")))
 }
 
+/// A required whole number, written with or without a zero fraction (`840` or `840.0`): JSON
+/// Schema's `integer` admits both, so a client may send either.
+pub(crate) fn whole<'de, D, T>(deserializer: D) -> Result<T, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: TryFrom<i64>,
+{
+    use serde::de::Error;
+    integral(deserializer)?.ok_or_else(|| D::Error::custom("a whole number is required"))
+}
+
 /// A request body that may be empty (then `None`), else JSON parsed as `T`.
 pub(crate) struct OptionalJsonBody<T>(pub(crate) Option<T>);
 
