@@ -429,6 +429,10 @@ impl Filters {
                     }
                 }
                 "user" => {
+                    // Each value is a user id, as described: an empty one is not.
+                    if value.is_empty() {
+                        return Err(bad("user: a user id (a UUID), not nothing".into()));
+                    }
                     for user in value.split(',').map(str::trim).filter(|u| !u.is_empty()) {
                         let id = UserId::parse(user).map_err(|_| {
                             bad(format!(

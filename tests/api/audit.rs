@@ -204,6 +204,7 @@ async fn bad_search_parameters_are_bad_requests() {
         ("page=0", "page"),
         ("from=yesterday", "RFC 3339"),
         ("user=bob", "user id"),
+        ("user=", "user id"),
         ("orderBy=colour", "orderBy"),
         ("orderDirection=sideways", "orderDirection"),
         ("page=2147483648", "page"),
