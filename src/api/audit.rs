@@ -417,7 +417,8 @@ impl Filters {
             match name {
                 "type" => {
                     for kind in value.split(',').map(str::trim).filter(|k| !k.is_empty()) {
-                        if kind.chars().count() > 100 {
+                        // The whole value, as the description bounds it, not only each part.
+                        if value.chars().count() > 100 {
                             return Err(
                                 bad("type: an event type is at most 100 characters".into()),
                             );
@@ -429,11 +430,9 @@ impl Filters {
                     }
                 }
                 "user" => {
-                    // Each value is a user id, as described: an empty one is not.
-                    if value.is_empty() {
-                        return Err(bad("user: a user id (a UUID), not nothing".into()));
-                    }
-                    for user in value.split(',').map(str::trim).filter(|u| !u.is_empty()) {
+                    // Each value is a user id, as described, or ids separated by commas:
+                    // an empty one (or an empty part) is not.
+                    for user in value.split(',').map(str::trim) {
                         let id = UserId::parse(user).map_err(|_| {
                             bad(format!(
                                 "user: '{}' is not a user id (a UUID)",
