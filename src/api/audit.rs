@@ -46,7 +46,7 @@ const MAX_LISTED: usize = 50;
 #[allow(dead_code)]
 struct SearchParams {
     /// Only these event types (e.g. `key.created`, `key.refused`); repeated or comma-separated.
-    #[param(rename = "type", value_type = Option<Vec<EventType>>, max_items = 50)]
+    #[param(rename = "type", value_type = Option<Vec<EventType>>)]
     kind: Option<Vec<String>>,
     /// Only events at or after this moment (RFC 3339).
     #[param(value_type = Option<String>, format = DateTime)]
@@ -55,7 +55,7 @@ struct SearchParams {
     #[param(value_type = Option<String>, format = DateTime)]
     to: Option<String>,
     /// Only events done by these users (ids); repeated or comma-separated.
-    #[param(value_type = Option<Vec<uuid::Uuid>>, max_items = 50)]
+    #[param(value_type = Option<Vec<uuid::Uuid>>)]
     user: Option<Vec<String>>,
     /// The page, from 1.
     #[param(minimum = 1)]
@@ -66,13 +66,13 @@ struct SearchParams {
     /// `occurredAt` (the default), `type` or `user`, in any case.
     #[param(
         rename = "orderBy",
-        pattern = r"^([oO][cC][cC][uU][rR][rR][eE][dD][aA][tT]|[tT][yY][pP][eE]|[uU][sS][eE][rR])?$"
+        pattern = r"^\s*([oO][cC][cC][uU][rR][rR][eE][dD][aA][tT]|[tT][yY][pP][eE]|[uU][sS][eE][rR])?\s*$"
     )]
     order_by: Option<String>,
     /// `ASC` (the default) or `DESC`, in any case.
     #[param(
         rename = "orderDirection",
-        pattern = r"^([aA][sS][cC]|[dD][eE][sS][cC])?$"
+        pattern = r"^\s*([aA][sS][cC]|[dD][eE][sS][cC])?\s*$"
     )]
     order_direction: Option<String>,
 }
@@ -89,7 +89,7 @@ struct EventType(String);
 #[allow(dead_code)]
 struct CsvParams {
     /// Only these event types; repeated or comma-separated.
-    #[param(rename = "type", value_type = Option<Vec<EventType>>, max_items = 50)]
+    #[param(rename = "type", value_type = Option<Vec<EventType>>)]
     kind: Option<Vec<String>>,
     /// Only events at or after this moment (RFC 3339).
     #[param(value_type = Option<String>, format = DateTime)]
@@ -98,18 +98,18 @@ struct CsvParams {
     #[param(value_type = Option<String>, format = DateTime)]
     to: Option<String>,
     /// Only events done by these users (ids); repeated or comma-separated.
-    #[param(value_type = Option<Vec<uuid::Uuid>>, max_items = 50)]
+    #[param(value_type = Option<Vec<uuid::Uuid>>)]
     user: Option<Vec<String>>,
     /// `occurredAt` (the default), `type` or `user`, in any case.
     #[param(
         rename = "orderBy",
-        pattern = r"^([oO][cC][cC][uU][rR][rR][eE][dD][aA][tT]|[tT][yY][pP][eE]|[uU][sS][eE][rR])?$"
+        pattern = r"^\s*([oO][cC][cC][uU][rR][rR][eE][dD][aA][tT]|[tT][yY][pP][eE]|[uU][sS][eE][rR])?\s*$"
     )]
     order_by: Option<String>,
     /// `ASC` (the default) or `DESC`, in any case.
     #[param(
         rename = "orderDirection",
-        pattern = r"^([aA][sS][cC]|[dD][eE][sS][cC])?$"
+        pattern = r"^\s*([aA][sS][cC]|[dD][eE][sS][cC])?\s*$"
     )]
     order_direction: Option<String>,
 }
