@@ -249,10 +249,11 @@ enum Seen<'a> {
 /// The credential without a double quote at either end: tools keep the sign-in's answer, a
 /// JSON string, as it came (`"kft_…"`) and send it back so, and some strip only one of the
 /// quotes. A quote is never part of a key or a token, so taking one off each end cannot turn
-/// one credential into another.
+/// one credential into another. What the quotes held is trimmed again: a space is never part
+/// of one either, and `" kft_…"` is the same mistake as ` kft_…`.
 fn unquoted(text: &str) -> &str {
     let text = text.strip_prefix('"').unwrap_or(text);
-    text.strip_suffix('"').unwrap_or(text)
+    text.strip_suffix('"').unwrap_or(text).trim()
 }
 
 /// Whether `manywhotenant` says "no tenant": empty, or `null` (what a script that formats an
@@ -754,6 +755,8 @@ mod tests {
             ("\"t", "t"),
             ("t\"", "t"),
             ("Bearer t\"", "t"),
+            // Spaces inside the quotes (found by fuzz/auth_headers).
+            ("Bearer \"   t  \"", "t"),
             ("\"", ""),
             ("t\"x", "t\"x"),
         ] {
