@@ -15,7 +15,14 @@
 # nginx's worker_processes. One by default: wrk's one thread keeps one core of a two-core
 # machine busy, and a server with more workers than the cores left only makes them take turns
 # (with two each on two cores, every subject loses 10-20 %, the tokio ones most).
+#   bench/run.sh reads [sqlite|postgres] [ROUNDS] [DURATION] [CONNECTIONS]: every read
+#       endpoint, with a key and with a token, against nginx serving the same bytes
+#       (bench/reads_load.sh).
 # Needs: wrk and nginx-light (apt-get install -y wrk nginx-light); builds keyflow --release.
+if [[ "${1:-}" == reads ]]; then
+    shift
+    exec bash "$(dirname "$0")/reads_load.sh" "$@"
+fi
 source "$(dirname "$0")/lib.sh"
 rounds="${1:-3}" duration="${2:-5s}" connections="${3:-64}" workers="${4:-1}"
 need wrk wrk
