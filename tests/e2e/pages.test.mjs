@@ -104,7 +104,7 @@ test('Delete: the dialog, and the page that confirms without script', async () =
   await checkEverySize('delete-dialog');
 
   await page.goto(await remove.getAttribute('href'));
-  assert.equal(await page.getByRole('heading', { level: 2 }).innerText(), 'Are you sure you want to remove this key?');
+  assert.equal(await page.getByRole('heading', { level: 1 }).innerText(), 'Are you sure you want to remove this key?');
   await checkEverySize('delete-page');
 });
 

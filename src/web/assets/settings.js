@@ -130,7 +130,9 @@
     const source = document.getElementById(button.dataset.copyFrom);
     try {
       await copyText(source.textContent.trim());
-      announce('Copied.');
+      // "Copy the User ID" says "The User ID was copied."
+      const what = (button.getAttribute('aria-label') || '').replace(/^Copy the /, '');
+      announce(what ? 'The ' + what + ' was copied.' : 'Copied.');
       flash(button);
     } catch (error) {
       announce(error.message);
