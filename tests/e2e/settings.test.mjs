@@ -77,6 +77,11 @@ test('the worked example: generate, Show, Copy, call the API, delete', async () 
   const pasted = await page.evaluate(() => navigator.clipboard.readText());
   assert.equal(pasted, key);
 
+  // The Tenant ID has a Copy of its own, announced by what it copied.
+  await row.getByRole('button', { name: 'Copy the Tenant ID of the key API Key' }).click();
+  await page.locator('#live-status', { hasText: 'The Tenant ID of the key API Key was copied.' }).waitFor();
+  assert.equal(await page.evaluate(() => navigator.clipboard.readText()), server.tenantId);
+
   // The copied value and the tenant id list the tenant's flows.
   const listed = await listFlows(pasted, server.tenantId);
   assert.equal(listed.status, 200);
@@ -157,4 +162,28 @@ test('the generate form is reachable by keyboard alone', async () => {
   assert.equal(await keyRow('Keyboard').count(), 1);
   assert.equal(await keyField(page, 'Keyboard', 'Scopes').innerText(), 'flows:read');
   assert.equal(await keyField(page, 'Keyboard', 'Networks').innerText(), '127.0.0.1');
+});
+
+test('a failed Show is written beside the key and announced', async () => {
+  await page.goto('/settings');
+  await signIn();
+  await generate('Refused', 'Example');
+  // The server refuses the reveal, as it does for a key deleted meanwhile.
+  await page.route('**/settings/keys/reveal', (route) => route.fulfill({
+    status: 404,
+    contentType: 'application/json',
+    body: JSON.stringify('There is no API key named Refused for this tenant.'),
+  }));
+  try {
+    const row = keyRow('Refused');
+    await row.getByRole('button', { name: 'Show the key Refused of Example' }).click();
+    const slot = row.locator('[data-key-error]');
+    await slot.waitFor({ state: 'visible' });
+    assert.equal(await slot.innerText(), 'There is no API key named Refused for this tenant.');
+    await page.locator('#live-status', { hasText: 'There is no API key named Refused' }).waitFor();
+    assert.equal(await row.locator('.key-value').isVisible(), false);
+    assert.equal(await row.locator('[data-show]').getAttribute('aria-expanded'), 'false');
+  } finally {
+    await page.unroute('**/settings/keys/reveal');
+  }
 });
