@@ -115,6 +115,33 @@ test('the worked example by keyboard alone', async () => {
   assert.equal((await listFlows(key)).status, 401);
 });
 
+test('Rotate by keyboard alone: the overlap chosen with the arrows, then Enter', async () => {
+  await page.goto('/settings');
+  if (new URL(page.url()).pathname === '/login') {
+    await page.getByLabel('Email').fill(server.email);
+    await page.getByLabel('Password').fill(server.password);
+    await Promise.all([page.waitForEvent('domcontentloaded'), page.getByRole('button', { name: 'Sign in' }).click()]);
+  }
+  await page.getByLabel('Key Name').fill('Rotated');
+  await Promise.all([page.waitForEvent('domcontentloaded'), page.getByRole('button', { name: 'Generate Key' }).click()]);
+  const row = 'tr[data-key-name="Rotated"]';
+  const old = await page.locator('#new-key-value').innerText();
+  await page.locator('#key-name').focus();
+  await tabTo(`${row} select[name="overlap"]`);
+  assert.equal(await page.getByLabel('Old value works (the key Rotated of Example)').count(), 1);
+  await page.keyboard.press('ArrowDown');
+  assert.equal(await page.locator(`${row} select[name="overlap"]`).inputValue(), '3600');
+  await page.keyboard.press('Tab');
+  assert.equal((await focused()).name, 'Rotate the key Rotated of Example');
+  assert.equal((await pressPosting('Enter', '/settings/keys/rotate')).status(), 200);
+  assert.match(await page.locator('#new-key').innerText(), /“Rotated” for Example was rotated: this is its new value\. The old value works until/);
+  const fresh = await page.locator('#new-key-value').innerText();
+  assert.notEqual(fresh, old);
+  // Both work for the hour of overlap.
+  assert.equal((await listFlows(fresh)).status, 200);
+  assert.equal((await listFlows(old)).status, 200);
+});
+
 test('the focus on User Settings follows the reading order and reaches every control', async () => {
   await page.goto('/settings');
   if (new URL(page.url()).pathname === '/login') {
