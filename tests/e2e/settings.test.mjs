@@ -1,85 +1,37 @@
 // The worked example "Using API keys" in a real browser: Debian's Chromium, driven by
 // playwright-core, against a freshly started keyflow.
 import assert from 'node:assert/strict';
-import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { after, before, beforeEach, test } from 'node:test';
-import { chromium } from 'playwright-core';
 
-import { startServer } from './server.mjs';
+import { generate as generateOn, keyField, keyRow as rowOn, launch, posting as postingOn, signIn as signInOn } from './browser.mjs';
 
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
-const ARGS = [
-  '--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-  '--disable-background-networking', '--disable-component-update', '--disable-sync',
-];
-const SCREENSHOTS = process.env.SCREENSHOT_DIR ?? join(import.meta.dirname, 'screenshots');
-
+let browser;
 let server;
 let context;
-let profile;
 let page;
 
 before(async () => {
-  server = await startServer();
-  profile = mkdtempSync(join(tmpdir(), 'keyflow-chromium-'));
-  context = await chromium.launchPersistentContext(profile, {
-    executablePath: CHROMIUM,
-    args: ARGS,
-    headless: true,
-    baseURL: server.base,
-    viewport: { width: 1440, height: 900 },
-  });
-  // Copy writes to the clipboard and the test reads it back, as a person would paste it.
-  await context.grantPermissions(['clipboard-read', 'clipboard-write'], { origin: server.base });
-  page = context.pages()[0] ?? (await context.newPage());
+  browser = await launch();
+  ({ server, context, page } = browser);
 });
 
 after(async () => {
-  await context?.close();
-  await server?.stop();
-  if (profile) {
-    rmSync(profile, { recursive: true, force: true });
-  }
+  await browser?.close();
 });
 
 beforeEach(async () => {
   await context.clearCookies();
 });
 
-async function signIn(password = server.password) {
-  await page.getByLabel('Email').fill(server.email);
-  await page.getByLabel('Password').fill(password);
-  return posting('/login', () => page.getByRole('button', { name: 'Sign in' }).click());
-}
+const signIn = (password) => signInOn(page, server, password);
+const posting = (path, action) => postingOn(page, path, action);
+const generate = (name, tenant) => generateOn(page, name, tenant);
+const keyRow = (name) => rowOn(page, name);
 
 function listFlows(key, tenant) {
   return fetch(`${server.base}/api/draw/1/flow`, {
     headers: { 'x-boomi-flow-api-key': key, manywhotenant: tenant },
   });
-}
-
-function keyRow(name) {
-  return page.locator(`tr[data-key-name="${name}"]`);
-}
-
-// Runs `action` and waits for the page that the form post it causes answers with.
-async function posting(path, action) {
-  const [response] = await Promise.all([
-    page.waitForResponse((r) => new URL(r.url()).pathname === path && r.request().method() === 'POST'),
-    // The new document's, not the one the form was on.
-    page.waitForEvent('domcontentloaded'),
-    action(),
-  ]);
-  return response;
-}
-
-async function generate(name, tenant) {
-  await page.getByLabel('Key Name').fill(name);
-  await page.getByLabel('Tenant', { exact: true }).selectOption({ label: tenant });
-  const response = await posting('/settings/keys', () => page.getByRole('button', { name: 'Generate Key' }).click());
-  assert.equal(response.status(), 200);
 }
 
 test('a wrong password shows a clear message and keeps the email', async () => {
@@ -88,8 +40,6 @@ test('a wrong password shows a clear message and keeps the email', async () => {
   assert.equal(new URL(page.url()).searchParams.get('next'), '/settings');
   const response = await signIn('not the password');
   assert.equal(response.status(), 422);
-  mkdirSync(SCREENSHOTS, { recursive: true });
-  await page.screenshot({ path: join(SCREENSHOTS, 'login-refused-1440.png') });
   const alert = page.getByRole('alert');
   assert.match(await alert.innerText(), /Wrong email or password/);
   assert.equal(await page.getByLabel('Email').inputValue(), server.email);
@@ -103,19 +53,14 @@ test('the worked example: generate, Show, Copy, call the API, delete', async () 
   assert.equal(await page.getByRole('heading', { level: 1 }).innerText(), 'User Settings');
 
   await generate('API Key', 'Example');
-  await page.screenshot({ path: join(SCREENSHOTS, 'generated-1440.png'), fullPage: true });
   assert.match(await page.locator('#new-key').innerText(), /The API key “API Key” for Example was generated/);
   const row = keyRow('API Key');
-  assert.equal(await row.locator('td[data-label="Tenant Name"]').innerText(), 'Example');
-  assert.equal(await row.locator('td[data-label="Tenant ID"]').innerText(), server.tenantId);
+  assert.equal(await keyField(page, 'API Key', 'Tenant Name').innerText(), 'Example');
+  assert.equal((await keyField(page, 'API Key', 'Tenant ID').innerText()).trim(), server.tenantId);
 
   // A second key, then the page as anyone sees it later: keys listed, their values hidden.
   await generate('Nightly build', 'Example');
   await page.goto('/settings');
-  await page.screenshot({ path: join(SCREENSHOTS, 'settings-1440.png'), fullPage: true });
-  await page.setViewportSize({ width: 375, height: 812 });
-  await page.screenshot({ path: join(SCREENSHOTS, 'settings-375.png'), fullPage: true });
-  await page.setViewportSize({ width: 1440, height: 900 });
 
   // Show reveals the value in place; Hide hides it again.
   const show = row.getByRole('button', { name: 'Show' });
@@ -127,10 +72,15 @@ test('the worked example: generate, Show, Copy, call the API, delete', async () 
   assert.equal(await row.getByRole('button', { name: 'Hide' }).count(), 1);
 
   // Copy puts it on the clipboard.
-  await row.getByRole('button', { name: 'Copy' }).click();
+  await row.getByRole('button', { name: 'Copy the key API Key of Example' }).click();
   await page.locator('#live-status', { hasText: 'copied' }).waitFor();
   const pasted = await page.evaluate(() => navigator.clipboard.readText());
   assert.equal(pasted, key);
+
+  // The Tenant ID has a Copy of its own, announced by what it copied.
+  await row.getByRole('button', { name: 'Copy the Tenant ID of the key API Key' }).click();
+  await page.locator('#live-status', { hasText: 'The Tenant ID of the key API Key was copied.' }).waitFor();
+  assert.equal(await page.evaluate(() => navigator.clipboard.readText()), server.tenantId);
 
   // The copied value and the tenant id list the tenant's flows.
   const listed = await listFlows(pasted, server.tenantId);
@@ -140,7 +90,6 @@ test('the worked example: generate, Show, Copy, call the API, delete', async () 
 
   // The Flows page shows the same flows.
   await page.goto('/flows');
-  await page.screenshot({ path: join(SCREENSHOTS, 'flows-1440.png') });
   assert.equal(await page.locator('table.flows tbody th').allInnerTexts().then((t) => t.join()), 'Hello World');
   await page.goto('/settings');
 
@@ -149,7 +98,6 @@ test('the worked example: generate, Show, Copy, call the API, delete', async () 
   await remove.click();
   const dialog = page.getByRole('dialog');
   await dialog.waitFor();
-  await page.screenshot({ path: join(SCREENSHOTS, 'delete-dialog-1440.png') });
   assert.equal(await dialog.getByRole('heading').innerText(), 'Are you sure you want to remove this key?');
   await dialog.getByRole('button', { name: 'Cancel' }).click();
   await dialog.waitFor({ state: 'hidden' });
@@ -212,6 +160,30 @@ test('the generate form is reachable by keyboard alone', async () => {
   assert.equal(await page.evaluate(() => document.activeElement.textContent.trim()), 'Generate Key');
   await posting('/settings/keys', () => page.keyboard.press('Enter'));
   assert.equal(await keyRow('Keyboard').count(), 1);
-  assert.equal(await keyRow('Keyboard').locator('td[data-label="Scopes"]').innerText(), 'flows:read');
-  assert.equal(await keyRow('Keyboard').locator('td[data-label="Networks"]').innerText(), '127.0.0.1');
+  assert.equal(await keyField(page, 'Keyboard', 'Scopes').innerText(), 'flows:read');
+  assert.equal(await keyField(page, 'Keyboard', 'Networks').innerText(), '127.0.0.1');
+});
+
+test('a failed Show is written beside the key and announced', async () => {
+  await page.goto('/settings');
+  await signIn();
+  await generate('Refused', 'Example');
+  // The server refuses the reveal, as it does for a key deleted meanwhile.
+  await page.route('**/settings/keys/reveal', (route) => route.fulfill({
+    status: 404,
+    contentType: 'application/json',
+    body: JSON.stringify('There is no API key named Refused for this tenant.'),
+  }));
+  try {
+    const row = keyRow('Refused');
+    await row.getByRole('button', { name: 'Show the key Refused of Example' }).click();
+    const slot = row.locator('[data-key-error]');
+    await slot.waitFor({ state: 'visible' });
+    assert.equal(await slot.innerText(), 'There is no API key named Refused for this tenant.');
+    await page.locator('#live-status', { hasText: 'There is no API key named Refused' }).waitFor();
+    assert.equal(await row.locator('.key-value').isVisible(), false);
+    assert.equal(await row.locator('[data-show]').getAttribute('aria-expanded'), 'false');
+  } finally {
+    await page.unroute('**/settings/keys/reveal');
+  }
 });

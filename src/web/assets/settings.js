@@ -77,6 +77,12 @@
     return reveal(row);
   }
 
+  // The Show/Hide button's text, and its name for screen readers, which says whose key it is.
+  function label(button, verb, row) {
+    button.textContent = verb;
+    button.setAttribute('aria-label', verb + ' the key ' + row.dataset.keyName + ' of ' + row.dataset.tenantName);
+  }
+
   async function toggle(button) {
     const row = button.closest('tr');
     const code = row.querySelector('.key-value');
@@ -90,7 +96,7 @@
         code.textContent = '';
         delete row.dataset.fetched;
       }
-      button.textContent = 'Show';
+      label(button, 'Show', row);
       button.setAttribute('aria-expanded', 'false');
       return;
     }
@@ -101,7 +107,7 @@
       }
       code.hidden = false;
       if (preview) { preview.hidden = true; }
-      button.textContent = 'Hide';
+      label(button, 'Hide', row);
       button.setAttribute('aria-expanded', 'true');
     } catch (error) {
       showError(row, error.message);
@@ -124,7 +130,9 @@
     const source = document.getElementById(button.dataset.copyFrom);
     try {
       await copyText(source.textContent.trim());
-      announce('Copied.');
+      // "Copy the User ID" says "The User ID was copied."
+      const what = (button.getAttribute('aria-label') || '').replace(/^Copy the /, '');
+      announce(what ? 'The ' + what + ' was copied.' : 'Copied.');
       flash(button);
     } catch (error) {
       announce(error.message);
