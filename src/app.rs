@@ -35,7 +35,7 @@ pub(crate) fn build_service(state: AppState) -> RequestService<Router, WholeList
     let cors = crate::api::cors::layer(state.config.cors_origins.as_deref());
     // The API's 405 is set before the layer, so it is layered too: a preflight (`OPTIONS`) on
     // a route without that method reaches the layer rather than an unlayered 405.
-    let routes = crate::api::router()
+    let routes = crate::api::router(state.clone())
         .method_not_allowed_fallback(not_allowed)
         .layer(cors)
         .merge(pages)
@@ -152,11 +152,16 @@ impl Server {
             tokio::spawn(control::heartbeat(state.clone())),
         ];
         let (stop_usage, usage_stopped) = tokio::sync::oneshot::channel();
+        let written = {
+            let state = state.clone();
+            move || state.reads.forget_key_use()
+        };
         let usage_writer = tokio::spawn(usage::write(
             state.store.clone(),
             self.usage,
             state.metrics.clone(),
             usage_stopped,
+            written,
         ));
         let mut control = self.control;
         control.serve(state.clone());

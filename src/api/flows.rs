@@ -13,6 +13,7 @@ use utoipa::IntoParams;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
+use crate::api::cached_reads::answer_from;
 use crate::api::doc::{AuthErrors, BodyErrors, NotFound};
 use crate::api::flow_element_json::elements_in;
 use crate::api::flow_json::{FlowRequest, FlowResponse};
@@ -25,6 +26,7 @@ use crate::http::extract::charge_cached;
 use crate::http::json::{JsonBody, Segment, TextQuery, path};
 use crate::http::rate_headers;
 use crate::http::request_service::EarlyAnswer;
+use crate::read_cache::ReadKeyRef;
 use crate::rules::graph_edit::{self, Changes, Editor, Requested, Via};
 use crate::state::AppState;
 use crate::store::FlowRecord;
@@ -80,7 +82,6 @@ pub(crate) struct PageQuery {
 
 /// The tenant's flows (the versions being edited), ordered by name.
 ///
-/// The whole list comes from the tenant's cached answer; a filtered or paged one from storage.
 #[utoipa::path(
     get,
     path = "/api/draw/1/flow",
@@ -100,15 +101,8 @@ async fn list(
     let filter = query.filter()?;
     let page = Page::parse(paging.page.as_deref(), paging.page_size.as_deref())
         .map_err(|error| ApiError::BadRequest(error.0))?;
-    let tenant = principal.tenant_id;
-    let body = match (filter, page) {
-        (None, None) => {
-            let load = || async { serialized(listed(&state, tenant, None, None).await?) };
-            state.flow_lists.get_or_load(tenant, load).await?
-        }
-        (filter, page) => serialized(listed(&state, tenant, filter.as_ref(), page).await?)?,
-    };
-    Ok(list_response(body))
+    let flows = listed(&state, principal.tenant_id, filter.as_ref(), page).await?;
+    Ok(list_response(serialized(flows)?))
 }
 
 /// The answer carrying a serialized list.
@@ -139,8 +133,8 @@ fn early(request: &Request) -> bool {
 }
 
 /// The answer to the most frequent call, `GET /api/draw/1/flow` without a query, when
-/// everything it needs is cached — the key's grant and the tenant's list — decided without
-/// storage or waiting. The request middleware asks this before routing: for this call axum's
+/// everything it needs is cached — the key's grant and the tenant's list among the cached reads
+/// (`api::cached_reads` filled it) — decided without storage or waiting. The request middleware asks this before routing: for this call axum's
 /// router, extractors and boxed futures cost more than the answer itself. `None` for anything
 /// else (a query, a refusal, a miss), which `list` answers through the router, the same way.
 pub fn answer_from_cache(state: &AppState, request: &Request, client: IpAddr) -> Option<Response> {
@@ -149,27 +143,32 @@ pub fn answer_from_cache(state: &AppState, request: &Request, client: IpAddr) ->
     }
     let (principal, grant) =
         Principal::from_cache(request.headers(), client, Scope::FlowsRead, state)?;
-    let body = state.flow_lists.cached(principal.tenant_id)?;
+    let key = ReadKeyRef {
+        tenant: principal.tenant_id,
+        viewer: None,
+        target: LIST_PATH,
+    };
+    let answer = state.reads.get(key)?;
     state.verifier.count_cache_hit();
     // Charged only now, when this answers: a miss above leaves the request to the router,
     // which charges it there.
     let Some(quota) = charge_cached(&grant, client, state) else {
-        return Some(list_response(body));
+        return Some(answer_from(&answer));
     };
     let mut response = match quota.retry_after_secs {
         Some(secs) => ApiError::RateLimited {
             retry_after_secs: u64::from(secs),
         }
         .into_response(),
-        None => list_response(body),
+        None => answer_from(&answer),
     };
     rate_headers::apply(response.headers_mut(), &quota);
     Some(response)
 }
 
 /// The flows area's early answer, which `app.rs` gives the request service: the whole list
-/// from the caches ([`answer_from_cache`]); after a request that may have written, every
-/// cached list is forgotten (see [`crate::flow_cache::FlowListCache`]).
+/// from the caches ([`answer_from_cache`]); after a request that may have written and that
+/// `api::cached_reads` did not settle (a page's, a panic), every cached read is forgotten.
 pub(crate) struct WholeList(pub(crate) AppState);
 
 impl EarlyAnswer for WholeList {
@@ -182,7 +181,7 @@ impl EarlyAnswer for WholeList {
     }
 
     fn after_write(&self) {
-        self.0.flow_lists.forget_all();
+        self.0.reads.forget_all();
     }
 }
 

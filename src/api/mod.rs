@@ -4,6 +4,7 @@
 pub(crate) mod admin_users;
 pub(crate) mod audit;
 pub(crate) mod authentication;
+pub(crate) mod cached_reads;
 pub(crate) mod canvas_refs;
 pub(crate) mod connectors;
 pub(crate) mod cors;
@@ -63,11 +64,16 @@ pub(crate) fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(doc::serve))
 }
 
-/// Every API route, and an answer for the paths under `/api/` that are none.
-pub(crate) fn router() -> Router<AppState> {
+/// Every API route, with the cached reads in front of each (`cached_reads`), and an answer for
+/// the paths under `/api/` that are none.
+pub(crate) fn router(state: AppState) -> Router<AppState> {
     routes()
         .split_for_parts()
         .0
+        .route_layer(axum::middleware::from_fn_with_state(
+            state,
+            cached_reads::layer,
+        ))
         .route("/api/{*rest}", any(unknown))
 }
 

@@ -18,7 +18,7 @@ use crate::auth::verifier::{Grant, KeyCheck, KeyVerifier};
 use crate::domain::{KeyId, Networks, Role, Scope, Scopes, TenantId, Timestamp, UserId};
 use crate::http::error::ApiError;
 use crate::http::route_scopes::{self, Need};
-use crate::http::scope::{client_address, current_request_id, set_quota};
+use crate::http::scope::{client_address, current_request_id, set_quota, set_tenant};
 use crate::rules::access::{self, SignIn};
 use crate::rules::key_refusals;
 use crate::rules::keys::{self as key_rules, Keys};
@@ -272,6 +272,11 @@ impl<S: Authenticator> FromRequestParts<S> for Principal {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        // Already authenticated, its scopes checked and its rate limit charged, by the cached
+        // reads in front of the handler (`api::cached_reads`): the same principal, once.
+        if let Some(principal) = parts.extensions.get::<Principal>() {
+            return Ok(*principal);
+        }
         let Credentials { tenant, presented } = credentials(&parts.headers)?;
         let address = client_address();
         state.throttle().guard(address)?;
@@ -299,6 +304,7 @@ impl<S: Authenticator> FromRequestParts<S> for Principal {
             error.counted(state.throttle(), address)
         })?;
         within_scopes(&principal, parts)?;
+        set_tenant(principal.tenant_id);
         Ok(principal)
     }
 }

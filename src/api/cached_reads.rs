@@ -1,0 +1,256 @@
+//! Authenticated reads answered from memory while what they read is unchanged
+//! ([`crate::read_cache`]), and what a write makes stale there.
+//!
+//! One layer around every API route (a `route_layer`, so the route axum matched is known):
+//!
+//! - A `GET` of a route listed in [`CACHED`] is authenticated here first, exactly as its
+//!   handler would (`Principal`: the credential, the tenant, the key's scopes for this route,
+//!   its allowed networks, its rate limit, all on every request), and answered from the cache
+//!   when a good answer is there. Otherwise the handler runs, reusing that principal rather
+//!   than authenticating again, and its 200 is kept: headers and body, as it made them. Only
+//!   the store's read and the encoding are skipped; the answer's headers are the handler's.
+//! - A route not listed is never cached: a new route is not cached by accident.
+//! - After any other method, the request's writes are forgotten: only its tenant's answers
+//!   for a route that writes one tenant's flows, elements or packages (what
+//!   [`tenant_confined`] says), every answer otherwise. A handler that panics is settled by
+//!   the request service, which forgets everything.
+//!
+//! Writes from elsewhere — the command line, other instances — reach the cache through the
+//! control socket and the change announcements ([`crate::change_watch`]).
+
+use std::collections::HashMap;
+use std::sync::{Arc, LazyLock};
+
+use axum::body::{Body, HttpBody};
+use axum::extract::{FromRequestParts, MatchedPath, Request, State};
+use axum::http::{Method, StatusCode, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+
+use crate::http::Principal;
+use crate::http::scope;
+use crate::read_cache::{Answer, Depends, ReadKeyRef, Viewer};
+use crate::state::AppState;
+
+use Depends::{Tenant, Viewer as Who, ViewerKeyUse};
+
+/// Every cached read (a `GET` route template, as axum matches it) and what its answer
+/// depends on beyond the tenant's data. A route whose handler asks for an `Administrator` or an
+/// `Interactive` principal, or reads anything of the caller but its tenant, depends on who
+/// asks: its answers are kept per viewer, so one filled by a caller who passed the check is
+/// never served to one who would not (a demotion moves the generations too).
+///
+/// Not cached: the audit trail (searches of a growing log), `/metrics`, health and the
+/// description, sign-in's token, package exports (they freeze a snapshot image), and
+/// `POST …/elements/load` (a read, but a POST).
+pub(crate) const CACHED: &[(&str, Depends)] = &[
+    // Administration: only administrators, or the caller's own account and keys.
+    ("/api/admin/1/tenant", Who),
+    ("/api/admin/1/users", Who),
+    ("/api/admin/1/users/me", Who),
+    ("/api/admin/1/users/me/keys", ViewerKeyUse),
+    ("/api/admin/1/users/{id}", Who),
+    // The tenant's elements.
+    ("/api/draw/1/element/customPageComponent", Tenant),
+    ("/api/draw/1/element/customPageComponent/{id}", Tenant),
+    ("/api/draw/1/element/identityprovider", Tenant),
+    ("/api/draw/1/element/identityprovider/{id}", Tenant),
+    ("/api/draw/1/element/macro", Tenant),
+    ("/api/draw/1/element/macro/{id}", Tenant),
+    ("/api/draw/1/element/page", Tenant),
+    ("/api/draw/1/element/page/{id}", Tenant),
+    ("/api/draw/1/element/service", Tenant),
+    ("/api/draw/1/element/service/{id}", Tenant),
+    ("/api/draw/1/element/tag", Tenant),
+    ("/api/draw/1/element/tag/{id}", Tenant),
+    ("/api/draw/1/element/type", Tenant),
+    ("/api/draw/1/element/type/{id}", Tenant),
+    ("/api/draw/1/element/value", Tenant),
+    ("/api/draw/1/element/value/{id}", Tenant),
+    ("/api/draw/2/element/page", Tenant),
+    ("/api/draw/2/element/service", Tenant),
+    ("/api/draw/2/element/type", Tenant),
+    ("/api/draw/2/element/value", Tenant),
+    // Flows, their elements, graphs, snapshots and active versions.
+    ("/api/draw/1/element/flow/{flow}/{elementType}", Tenant),
+    ("/api/draw/1/flow", Tenant),
+    ("/api/draw/1/flow/active", Tenant),
+    ("/api/draw/1/flow/active/name/{name}", Tenant),
+    ("/api/draw/1/flow/active/{id}", Tenant),
+    ("/api/draw/1/flow/snap/{flow}", Tenant),
+    (
+        "/api/draw/1/flow/snap/{flow}/diff/{versionBefore}/{versionAfter}",
+        Tenant,
+    ),
+    ("/api/draw/1/flow/snap/{flow}/{version}", Tenant),
+    ("/api/draw/1/flow/{id}", Tenant),
+    ("/api/draw/1/flow/{id}/{editingToken}/element/group", Tenant),
+    (
+        "/api/draw/1/flow/{id}/{editingToken}/element/group/{elementId}",
+        Tenant,
+    ),
+    ("/api/draw/1/flow/{id}/{editingToken}/element/map", Tenant),
+    (
+        "/api/draw/1/flow/{id}/{editingToken}/element/map/{elementId}",
+        Tenant,
+    ),
+    (
+        "/api/draw/1/flow/{id}/{editingToken}/element/navigation",
+        Tenant,
+    ),
+    (
+        "/api/draw/1/flow/{id}/{editingToken}/element/navigation/{elementId}",
+        Tenant,
+    ),
+    ("/api/draw/1/graph/flow/{flow}", Tenant),
+    ("/api/draw/2/flow/snap/{flow}", Tenant),
+    ("/api/draw/2/graph/flow/{flow}", Tenant),
+];
+
+static TABLE: LazyLock<HashMap<&'static str, Depends>> =
+    LazyLock::new(|| CACHED.iter().copied().collect());
+
+/// What a `GET` of `route` depends on, if it is cached.
+pub(crate) fn cached(route: &str) -> Option<Depends> {
+    TABLE.get(route).copied()
+}
+
+/// Whether a write through `route` changes only its tenant's flows, elements, snapshots or
+/// packages: nothing of people, names or keys, and nothing another tenant's reads show.
+fn tenant_confined(route: &str) -> bool {
+    (route.starts_with("/api/draw/") || route.starts_with("/api/package/"))
+        && !route.starts_with("/api/draw/1/authentication")
+}
+
+/// The layer (see the module's description).
+pub(crate) async fn layer(State(state): State<AppState>, request: Request, next: Next) -> Response {
+    let route = request
+        .extensions()
+        .get::<MatchedPath>()
+        .map(|matched| matched.as_str());
+    let Some(route) = route else {
+        return next.run(request).await;
+    };
+    let method = request.method();
+    if *method == Method::GET {
+        return match cached(route) {
+            Some(depends) if state.reads.enabled() => read(state, depends, request, next).await,
+            _ => next.run(request).await,
+        };
+    }
+    if method.is_safe() {
+        return next.run(request).await;
+    }
+    let confined = tenant_confined(route);
+    let response = next.run(request).await;
+    match scope::tenant() {
+        Some(tenant) if confined => state.reads.forget_tenant(tenant),
+        _ => state.reads.forget_all(),
+    }
+    scope::settle_reads();
+    response
+}
+
+/// A cached read: authenticated here, then answered from the cache or by the handler.
+async fn read(state: AppState, depends: Depends, request: Request, next: Next) -> Response {
+    let (mut parts, body) = request.into_parts();
+    let principal = match Principal::from_request_parts(&mut parts, &state).await {
+        Ok(principal) => principal,
+        Err(refusal) => return refusal.into_response(),
+    };
+    parts.extensions.insert(principal);
+    let tenant = principal.tenant_id;
+    let viewer = (depends != Tenant).then_some(Viewer {
+        user: principal.user_id,
+        signed_in_at: principal.signed_in_at(),
+        key: principal.key(),
+    });
+    let target = parts
+        .uri
+        .path_and_query()
+        .map_or_else(|| parts.uri.path(), |whole| whole.as_str());
+    let key = ReadKeyRef {
+        tenant,
+        viewer,
+        target,
+    };
+    if let Some(answer) = state.reads.get(key) {
+        return answer_from(&answer);
+    }
+    let key = key.to_owned();
+    // Before the store is read: a write committing meanwhile moves past this stamp.
+    let stamp = state.reads.stamp(tenant);
+    let response = next.run(Request::from_parts(parts, body)).await;
+    if response.status() != StatusCode::OK || response.headers().contains_key(header::SET_COOKIE) {
+        return response;
+    }
+    let (parts, body) = response.into_parts();
+    // Only an answer whose length is known and within the cache's bound is read whole here;
+    // any other goes out as it is, untouched.
+    let fits = body
+        .size_hint()
+        .exact()
+        .is_some_and(|length| length <= state.reads.max_answer_bytes());
+    if !fits {
+        return Response::from_parts(parts, body);
+    }
+    let Ok(bytes) = axum::body::to_bytes(body, usize::MAX).await else {
+        // A body already in memory cannot fail to be read; should it, the answer is lost.
+        return StatusCode::INTERNAL_SERVER_ERROR.into_response();
+    };
+    let answer = Arc::new(Answer {
+        headers: parts.headers.clone(),
+        body: bytes.clone(),
+    });
+    state.reads.put(key, stamp, depends, answer);
+    Response::from_parts(parts, Body::from(bytes))
+}
+
+/// A cached answer as a response: a 200 with its headers and body.
+pub(crate) fn answer_from(answer: &Answer) -> Response {
+    let mut response = Response::new(Body::from(answer.body.clone()));
+    *response.headers_mut() = answer.headers.clone();
+    response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::http::route_scopes::ROUTES;
+
+    /// Every cached read is a `GET` route; every route is in the table once.
+    #[test]
+    fn every_cached_read_is_a_get_route() {
+        assert_eq!(TABLE.len(), CACHED.len(), "a route listed twice");
+        for (route, _) in CACHED {
+            assert!(
+                ROUTES
+                    .iter()
+                    .any(|(method, path, _)| *method == "GET" && path == route),
+                "{route} is no GET route"
+            );
+        }
+    }
+
+    /// The audit trail and the service's own routes are never cached.
+    #[test]
+    fn the_audit_trail_and_metrics_are_not_cached() {
+        for route in [
+            "/api/audit/1/search",
+            "/api/audit/1/csv",
+            "/metrics",
+            "/health",
+        ] {
+            assert_eq!(cached(route), None, "{route}");
+        }
+    }
+
+    #[test]
+    fn writes_to_people_or_keys_are_not_confined_to_a_tenant() {
+        assert!(tenant_confined("/api/draw/1/flow"));
+        assert!(tenant_confined("/api/package/1/tenant"));
+        assert!(!tenant_confined("/api/draw/1/authentication"));
+        assert!(!tenant_confined("/api/admin/1/users/me"));
+        assert!(!tenant_confined("/api/admin/1/users/me/keys"));
+    }
+}
