@@ -7,7 +7,7 @@
 //!   its caches when it moved: the bound for any writer that could not reach it through the
 //!   socket.
 //! - A second task advances the caches' [`crate::coarse_clock`] every 10 s, which ages their
-//!   entries: a grant is looked up again after 10 minutes and a flow list read again after a
+//!   entries: a grant is looked up again after 10 minutes and an answer to a read loaded again after a
 //!   minute, a backstop for a change that neither path announced.
 
 use std::os::unix::fs::PermissionsExt;

@@ -32,7 +32,7 @@ pub enum Change {
 }
 
 impl Change {
-    /// Whether cached key grants may be affected (as opposed to flow lists only).
+    /// Whether cached key grants may be affected (as opposed to cached reads only).
     pub fn revokes_credentials(self) -> bool {
         !matches!(
             self,
