@@ -11,8 +11,8 @@
 //!   the store's read and the encoding are skipped; the answer's headers are the handler's.
 //! - A route not listed is never cached: a new route is not cached by accident.
 //! - After any other method, the request's writes are forgotten: only its tenant's answers
-//!   for a route that writes one tenant's flows, elements or packages (what
-//!   [`tenant_confined`] says), every answer otherwise. A handler that panics is settled by
+//!   for a route that writes one tenant's flows, elements or packages, none for one that
+//!   writes nothing a cached read shows (sign-in), every answer otherwise ([`writes`]). A handler that panics is settled by
 //!   the request service, which forgets everything.
 //!
 //! Writes from elsewhere — the command line, other instances — reach the cache through the
@@ -41,8 +41,7 @@ use Depends::{Tenant, Viewer as Who, ViewerKeyUse};
 /// never served to one who would not (a demotion moves the generations too).
 ///
 /// Not cached: the audit trail (searches of a growing log), `/metrics`, health and the
-/// description, sign-in's token, package exports (they freeze a snapshot image), and
-/// `POST …/elements/load` (a read, but a POST).
+/// description, sign-in's token, and `POST …/elements/load` (a read, but a POST).
 pub(crate) const CACHED: &[(&str, Depends)] = &[
     // Administration: only administrators, or the caller's own account and keys.
     ("/api/admin/1/tenant", Who),
@@ -105,6 +104,11 @@ pub(crate) const CACHED: &[(&str, Depends)] = &[
     ("/api/draw/1/graph/flow/{flow}", Tenant),
     ("/api/draw/2/flow/snap/{flow}", Tenant),
     ("/api/draw/2/graph/flow/{flow}", Tenant),
+    // Packages: a flow's (its current version or a snapshot), and the tenant's whole, which
+    // only administrators may export.
+    ("/api/package/1/flow/{id}", Tenant),
+    ("/api/package/1/flow/{id}/{version}", Tenant),
+    ("/api/package/1/tenant", Who),
 ];
 
 static TABLE: LazyLock<HashMap<&'static str, Depends>> =
@@ -115,11 +119,32 @@ pub(crate) fn cached(route: &str) -> Option<Depends> {
     TABLE.get(route).copied()
 }
 
-/// Whether a write through `route` changes only its tenant's flows, elements, snapshots or
-/// packages: nothing of people, names or keys, and nothing another tenant's reads show.
-fn tenant_confined(route: &str) -> bool {
-    (route.starts_with("/api/draw/") || route.starts_with("/api/package/"))
-        && !route.starts_with("/api/draw/1/authentication")
+/// What a request other than a read through `route` may change among the cached reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Writes {
+    /// Nothing a cached read shows: sign-in (a token), revealing a key (an audit event), the
+    /// `POST` that loads elements, a package's sharing tokens.
+    Nothing,
+    /// Only its tenant's flows, elements, snapshots or packages: nothing of people, names or
+    /// keys, and nothing another tenant's reads show.
+    Tenant,
+    /// Anything (people, keys, names, passwords, the tenant, other tenants).
+    Anything,
+}
+
+fn writes(route: &str) -> Writes {
+    match route {
+        "/api/draw/1/authentication"
+        | "/api/admin/1/users/me/keys/{name}/reveal"
+        | "/api/draw/1/graph/flow/{flow}/elements/load"
+        | "/api/package/1/flow/{id}/share"
+        | "/api/package/1/flow/{id}/shares"
+        | "/api/package/1/flow/{id}/{version}/share" => Writes::Nothing,
+        _ if route.starts_with("/api/draw/") || route.starts_with("/api/package/") => {
+            Writes::Tenant
+        }
+        _ => Writes::Anything,
+    }
 }
 
 /// The layer (see the module's description).
@@ -141,10 +166,11 @@ pub(crate) async fn layer(State(state): State<AppState>, request: Request, next:
     if method.is_safe() {
         return next.run(request).await;
     }
-    let confined = tenant_confined(route);
+    let writes = writes(route);
     let response = next.run(request).await;
-    match scope::tenant() {
-        Some(tenant) if confined => state.reads.forget_tenant(tenant),
+    match (writes, scope::tenant()) {
+        (Writes::Nothing, _) => {}
+        (Writes::Tenant, Some(tenant)) => state.reads.forget_tenant(tenant),
         _ => state.reads.forget_all(),
     }
     scope::settle_reads();
@@ -247,10 +273,32 @@ mod tests {
 
     #[test]
     fn writes_to_people_or_keys_are_not_confined_to_a_tenant() {
-        assert!(tenant_confined("/api/draw/1/flow"));
-        assert!(tenant_confined("/api/package/1/tenant"));
-        assert!(!tenant_confined("/api/draw/1/authentication"));
-        assert!(!tenant_confined("/api/admin/1/users/me"));
-        assert!(!tenant_confined("/api/admin/1/users/me/keys"));
+        assert_eq!(writes("/api/draw/1/flow"), Writes::Tenant);
+        assert_eq!(writes("/api/package/1/tenant"), Writes::Tenant);
+        assert_eq!(writes("/api/package/1/shared/flow"), Writes::Tenant);
+        assert_eq!(writes("/api/draw/1/authentication"), Writes::Nothing);
+        assert_eq!(writes("/api/admin/1/users/me"), Writes::Anything);
+        assert_eq!(writes("/api/admin/1/users/me/keys"), Writes::Anything);
+        assert_eq!(writes("/api/keys/report-leak"), Writes::Anything);
+    }
+
+    /// Every route named in `writes` is a route that is not a GET.
+    #[test]
+    fn the_writes_named_are_routes() {
+        for route in [
+            "/api/draw/1/authentication",
+            "/api/admin/1/users/me/keys/{name}/reveal",
+            "/api/draw/1/graph/flow/{flow}/elements/load",
+            "/api/package/1/flow/{id}/share",
+            "/api/package/1/flow/{id}/shares",
+            "/api/package/1/flow/{id}/{version}/share",
+        ] {
+            assert!(
+                ROUTES
+                    .iter()
+                    .any(|(method, path, _)| *method != "GET" && path == &route),
+                "{route}"
+            );
+        }
     }
 }

@@ -73,6 +73,7 @@ async fn flows_snapshots_and_active_flows_show_a_write_on_the_next_read() {
     let graph2 = format!("/api/draw/2/graph/flow/{id}");
     let snaps = format!("{FLOW}/snap/{id}");
     let active = format!("{FLOW}/active");
+    let package = format!("/api/package/1/flow/{id}");
 
     assert!(names(&cached(&app, &key, FLOW).await).contains(&"Before".into()));
     assert_eq!(
@@ -82,6 +83,12 @@ async fn flows_snapshots_and_active_flows_show_a_write_on_the_next_read() {
     assert_eq!(cached(&app, &key, &by_id).await["developerName"], "Before");
     assert_eq!(cached(&app, &key, &graph).await["developerName"], "Before");
     cached(&app, &key, &graph2).await;
+    assert!(
+        cached(&app, &key, &package)
+            .await
+            .to_string()
+            .contains("Before")
+    );
     assert_eq!(
         cached(&app, &key, &snaps).await.as_array().unwrap().len(),
         0
@@ -98,6 +105,8 @@ async fn flows_snapshots_and_active_flows_show_a_write_on_the_next_read() {
     assert_eq!(names(&get(&app, &key, &filtered).await), vec!["After"]);
     assert_eq!(get(&app, &key, &by_id).await["developerName"], "After");
     assert_eq!(get(&app, &key, &graph).await["developerName"], "After");
+    let exported = get(&app, &key, &package).await.to_string();
+    assert!(exported.contains("After") && !exported.contains("Before"));
 
     let snapshot = post(&app, &key, &snaps, Some(json!("first"))).await;
     let version = snapshot["id"]["versionId"].as_str().unwrap().to_string();
@@ -112,7 +121,7 @@ async fn flows_snapshots_and_active_flows_show_a_write_on_the_next_read() {
         .await
         .unwrap();
     assert_eq!(deleted.status(), StatusCode::OK);
-    for path in [&by_id, &graph, &graph2, &snaps] {
+    for path in [&by_id, &graph, &graph2, &snaps, &package] {
         let gone = app.with_key(Method::GET, path, &key).send().await.unwrap();
         assert_eq!(gone.status(), StatusCode::NOT_FOUND, "{path}");
     }
