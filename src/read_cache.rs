@@ -31,7 +31,7 @@ use axum::body::Bytes;
 use axum::http::HeaderMap;
 
 use crate::coarse_clock::CoarseClock;
-use crate::domain::{KeyId, TenantId, Timestamp, UserId};
+use crate::domain::{KeyId, Scope, TenantId, Timestamp, UserId};
 
 /// How long an answer is served from the cache at most, in ticks.
 const ANSWER_TTL: u32 = CoarseClock::ticks_in(Duration::from_secs(60));
@@ -102,11 +102,14 @@ impl quick_cache::Equivalent<ReadKey> for ReadKeyRef<'_> {
     }
 }
 
-/// A cached answer: a 200 with these headers and this body.
+/// A cached answer: a 200 with these headers and this body, and the scope a narrowed key needs
+/// for the route it answers (None: any key), for the early answer, which looks it up before
+/// routing.
 #[derive(Debug)]
 pub struct Answer {
     pub headers: HeaderMap,
     pub body: Bytes,
+    pub scope: Option<Scope>,
 }
 
 /// The generations an answer was filled under, and when.
@@ -293,6 +296,7 @@ mod tests {
         Arc::new(Answer {
             headers: HeaderMap::new(),
             body: Bytes::from_static(body),
+            scope: None,
         })
     }
 

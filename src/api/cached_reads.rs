@@ -17,17 +17,30 @@
 //!
 //! Writes from elsewhere — the command line, other instances — reach the cache through the
 //! control socket and the change announcements ([`crate::change_watch`]).
+//!
+//! Before routing, the request service asks [`EarlyReads`] first: a `GET` with an API key
+//! whose grant the key cache holds and whose answer this cache holds is answered there and
+//! then, with the same checks (networks, scope, rate limit) and the same answer.
 
 use std::collections::HashMap;
+use std::net::IpAddr;
 use std::sync::{Arc, LazyLock};
 
 use axum::body::{Body, HttpBody};
 use axum::extract::{FromRequestParts, MatchedPath, Request, State};
-use axum::http::{Method, StatusCode, header};
+use axum::http::{HeaderMap, Method, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
+use tower_http::cors::CorsLayer;
+
+use crate::domain::Scope;
 use crate::http::Principal;
+use crate::http::error::ApiError;
+use crate::http::extract::{API_KEY_HEADER, charge_cached};
+use crate::http::rate_headers;
+use crate::http::request_service::EarlyAnswer;
+use crate::http::route_scopes::{self, Need};
 use crate::http::scope;
 use crate::read_cache::{Answer, Depends, ReadKeyRef, Viewer};
 use crate::state::AppState;
@@ -159,7 +172,13 @@ pub(crate) async fn layer(State(state): State<AppState>, request: Request, next:
     let method = request.method();
     if *method == Method::GET {
         return match cached(route) {
-            Some(depends) if state.reads.enabled() => read(state, depends, request, next).await,
+            Some(depends) if state.reads.enabled() => {
+                let scope = match route_scopes::needed(method, route) {
+                    Some(Need::Scope(scope)) => Some(scope),
+                    _ => None,
+                };
+                read(state, depends, scope, request, next).await
+            }
             _ => next.run(request).await,
         };
     }
@@ -178,7 +197,13 @@ pub(crate) async fn layer(State(state): State<AppState>, request: Request, next:
 }
 
 /// A cached read: authenticated here, then answered from the cache or by the handler.
-async fn read(state: AppState, depends: Depends, request: Request, next: Next) -> Response {
+async fn read(
+    state: AppState,
+    depends: Depends,
+    scope: Option<Scope>,
+    request: Request,
+    next: Next,
+) -> Response {
     let (mut parts, body) = request.into_parts();
     let principal = match Principal::from_request_parts(&mut parts, &state).await {
         Ok(principal) => principal,
@@ -227,9 +252,114 @@ async fn read(state: AppState, depends: Depends, request: Request, next: Next) -
     let answer = Arc::new(Answer {
         headers: parts.headers.clone(),
         body: bytes.clone(),
+        scope,
     });
     state.reads.put(key, stamp, depends, answer);
     Response::from_parts(parts, Body::from(bytes))
+}
+
+/// Whether the early answer may take the request: a `GET` of the API with an API key, from a
+/// client that is not a browser page of another origin (no `Origin`). A page's request goes
+/// through the router, whose CORS layer (`api::cors`) adds what the browser needs; the layer
+/// still answers it from the cache, so the early answer keeps one way of doing CORS and its
+/// hot path none.
+fn early(request: &Request) -> bool {
+    request.method() == Method::GET
+        && request.uri().path().starts_with("/api/")
+        && request.headers().contains_key(API_KEY_HEADER)
+        && !request.headers().contains_key(header::ORIGIN)
+}
+
+/// A cached read answered before routing, when everything it needs is cached — the key's grant
+/// and the answer — decided without storage or waiting: for a cached answer, axum's router,
+/// extractors and boxed futures cost more than the answer itself. The answer is looked up as
+/// the layer keeps it: under the tenant, or (for a route that depends on who asks) under the
+/// key's user and the key; the scope its route needs is kept with it and checked here, as the
+/// key's networks are. `None` for anything else (a token, a refusal, a miss, a scope the key
+/// lacks), which the router answers, the same way.
+pub fn answer_from_cache(state: &AppState, request: &Request, client: IpAddr) -> Option<Response> {
+    if !early(request) {
+        return None;
+    }
+    let (principal, grant) = Principal::from_cache(request.headers(), client, state)?;
+    let target = request
+        .uri()
+        .path_and_query()
+        .map_or_else(|| request.uri().path(), |whole| whole.as_str());
+    let tenant_wide = ReadKeyRef {
+        tenant: principal.tenant_id,
+        viewer: None,
+        target,
+    };
+    let answer = state.reads.get(tenant_wide).or_else(|| {
+        let viewer = Viewer {
+            user: principal.user_id,
+            signed_in_at: None,
+            key: principal.key(),
+        };
+        state.reads.get(ReadKeyRef {
+            viewer: Some(viewer),
+            ..tenant_wide
+        })
+    })?;
+    if answer
+        .scope
+        .is_some_and(|scope| !principal.scopes.permits(scope))
+    {
+        return None;
+    }
+    state.verifier.count_cache_hit();
+    // Charged only now, when this answers: a miss above leaves the request to the router,
+    // which charges it there.
+    let Some(quota) = charge_cached(&grant, client, state) else {
+        return Some(answer_from(&answer));
+    };
+    let mut response = match quota.retry_after_secs {
+        Some(secs) => ApiError::RateLimited {
+            retry_after_secs: u64::from(secs),
+        }
+        .into_response(),
+        None => answer_from(&answer),
+    };
+    rate_headers::apply(response.headers_mut(), &quota);
+    Some(response)
+}
+
+/// The cached reads' early answer, which `app.rs` gives the request service
+/// ([`answer_from_cache`]), with the headers the API's CORS layer adds to a request without
+/// `Origin` (which it does not wrap); after a request that may have written and that the
+/// layer did not settle (a page's, a panic), every cached read is forgotten.
+pub(crate) struct EarlyReads {
+    state: AppState,
+    cors: HeaderMap,
+}
+
+impl EarlyReads {
+    pub(crate) fn new(state: AppState, cors: &CorsLayer) -> Self {
+        Self {
+            state,
+            cors: crate::api::cors::headers_without_origin(cors),
+        }
+    }
+}
+
+impl EarlyAnswer for EarlyReads {
+    fn may_answer(&self, request: &Request) -> bool {
+        early(request)
+    }
+
+    fn answer(&self, request: &Request, peer: IpAddr) -> Option<Response> {
+        let mut response = answer_from_cache(&self.state, request, peer)?;
+        let headers = response.headers_mut();
+        for (name, value) in &self.cors {
+            headers.append(name, value.clone());
+        }
+        Some(response)
+    }
+
+    fn after_write(&self) {
+        self.state.reads.forget_all();
+    }
 }
 
 /// A cached answer as a response: a 200 with its headers and body.

@@ -15,7 +15,7 @@ use crate::auth::rate_limit::Quota;
 use crate::auth::throttle::FailureThrottle;
 use crate::auth::token;
 use crate::auth::verifier::{Grant, KeyCheck, KeyVerifier};
-use crate::domain::{KeyId, Networks, Role, Scope, Scopes, TenantId, Timestamp, UserId};
+use crate::domain::{KeyId, Networks, Role, Scopes, TenantId, Timestamp, UserId};
 use crate::http::error::ApiError;
 use crate::http::route_scopes::{self, Need};
 use crate::http::scope::{client_address, current_request_id, set_quota, set_tenant};
@@ -573,14 +573,13 @@ impl Principal {
     /// The principal of a request from `client` presenting an API key that the key cache
     /// holds, with the key's grant, decided without storage, without waiting and without side
     /// effects: `None` whenever anything else is the case (no key, a token, a refusal, an
-    /// address being throttled, a cache miss, a key used from outside its networks or without
-    /// the scope `needed`), which the extractor then decides, counting and auditing what it
-    /// must. The caller that answers takes the request from the key's rate limit
-    /// ([`charge_cached`]).
+    /// address being throttled, a cache miss, a key used from outside its networks), which the
+    /// extractor then decides, counting and auditing what it must. The caller checks the
+    /// scope its answer needs (`principal.scopes.permits`), and the caller that answers takes
+    /// the request from the key's rate limit ([`charge_cached`]).
     pub(crate) fn from_cache(
         headers: &HeaderMap,
         client: IpAddr,
-        needed: Scope,
         state: &impl Authenticator,
     ) -> Option<(Principal, Grant)> {
         let Ok(Credentials {
@@ -594,7 +593,7 @@ impl Principal {
         let grant = state.verifier().verify_cached(key)?;
         // Both O(1) on the cached grant: one AND, and (for a key limited to networks) a walk
         // over its few ranges.
-        if !grant.scopes.permits(needed) || !grant.allowed_networks.admits(client) {
+        if !grant.allowed_networks.admits(client) {
             return None;
         }
         let principal = for_key(&grant, tenant).ok()?;
