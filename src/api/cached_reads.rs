@@ -190,7 +190,10 @@ pub(crate) async fn layer(State(state): State<AppState>, request: Request, next:
     match (writes, scope::tenant()) {
         (Writes::Nothing, _) => {}
         (Writes::Tenant, Some(tenant)) => state.reads.forget_tenant(tenant),
-        _ => state.reads.forget_all(),
+        // Refused before any principal: these routes write nothing without one (so a flood
+        // of unauthenticated writes empties no cache).
+        (Writes::Tenant, None) => {}
+        (Writes::Anything, _) => state.reads.forget_all(),
     }
     scope::settle_reads();
     response
