@@ -18,6 +18,7 @@ both_backends! {
     a_cached_answer_is_the_handlers_and_keeps_every_check,
     the_command_line_is_seen_by_the_next_read,
     the_cached_reads_stay_within_their_setting,
+    every_cached_read_of_a_flow_is_gone_once_it_is_deleted,
 }
 
 const FLOW: &str = "/api/draw/1/flow";
@@ -533,4 +534,63 @@ async fn the_cached_reads_stay_within_their_setting() {
         app.state.cached_read_bytes() > bound / 2,
         "answers were kept"
     );
+}
+
+/// Every cached read of one flow — its header, graphs, elements, snapshots and their images and
+/// diff, its active version by id and by name, the tenant elements it uses, its packages — read
+/// twice (the second from the cache), then the flow deleted: none answers 200 again.
+async fn every_cached_read_of_a_flow_is_gone_once_it_is_deleted() {
+    let app = TestApp::spawn().await;
+    let key = app.new_key("reads").await;
+    let flow = post(&app, &key, FLOW, Some(json!({"developerName": "Doomed"}))).await;
+    let id = flow["id"]["id"].as_str().unwrap().to_string();
+    let token = flow["editingToken"].as_str().unwrap().to_string();
+    let start = flow["startMapElementId"].as_str().unwrap().to_string();
+    let first = post(&app, &key, &format!("{FLOW}/snap/{id}"), Some(json!("one"))).await;
+    let first = first["id"]["versionId"].as_str().unwrap().to_string();
+    let second = post(&app, &key, &format!("{FLOW}/snap/{id}"), Some(json!("two"))).await;
+    let second = second["id"]["versionId"].as_str().unwrap().to_string();
+    post(
+        &app,
+        &key,
+        &format!("{FLOW}/activation/{id}/{first}/true/true"),
+        None,
+    )
+    .await;
+    let elements = format!("{FLOW}/{id}/{token}/element");
+    let paths = [
+        format!("{FLOW}/{id}"),
+        format!("/api/draw/1/graph/flow/{id}"),
+        format!("/api/draw/2/graph/flow/{id}"),
+        format!("{elements}/map"),
+        format!("{elements}/map/{start}"),
+        format!("{elements}/group"),
+        format!("{elements}/navigation"),
+        format!("{FLOW}/snap/{id}"),
+        format!("/api/draw/2/flow/snap/{id}"),
+        format!("{FLOW}/snap/{id}/{first}"),
+        format!("{FLOW}/snap/{id}/diff/{first}/{second}"),
+        format!("{FLOW}/active/{id}"),
+        format!("{FLOW}/active/name/Doomed"),
+        format!("/api/draw/1/element/flow/{id}/value"),
+        format!("/api/package/1/flow/{id}"),
+        format!("/api/package/1/flow/{id}/{first}"),
+    ];
+    for path in &paths {
+        cached(&app, &key, path).await;
+    }
+    let deleted = app
+        .with_key(Method::DELETE, &format!("{FLOW}/{id}"), &key)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(deleted.status(), StatusCode::OK);
+    for path in &paths {
+        let gone = app.with_key(Method::GET, path, &key).send().await.unwrap();
+        assert_ne!(
+            gone.status(),
+            StatusCode::OK,
+            "{path} served after the flow was deleted"
+        );
+    }
 }
