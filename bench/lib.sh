@@ -198,7 +198,17 @@ load average before the run: $(cut -d' ' -f1-3 /proc/loadavg)"
 
 # The subjects compare_rounds measures: the URL each is asked for, and the key and tenant it
 # is asked with.
-declare -A TARGET TARGET_KEY TARGET_TENANT RPS P50 P99
+declare -A TARGET TARGET_KEY TARGET_TENANT TARGET_TOKEN RPS P50 P99
+
+# credential_headers SUBJECT: wrk's -H arguments for SUBJECT, one a line: its token when
+# TARGET_TOKEN names one, else its key and tenant.
+credential_headers() {
+    if [[ -n "${TARGET_TOKEN[$1]:-}" ]]; then
+        printf '%s\n' -H "Authorization: Bearer ${TARGET_TOKEN[$1]}"
+    else
+        printf '%s\n' -H "x-boomi-flow-api-key: ${TARGET_KEY[$1]}" -H "manywhotenant: ${TARGET_TENANT[$1]}"
+    fi
+}
 
 # compare_rounds ROUNDS DURATION CONNECTIONS SUBJECT...: a warm-up of 1 s for each subject,
 # then ROUNDS rounds, each running `wrk -t1 -cCONNECTIONS -dDURATION --latency` against every
@@ -207,16 +217,17 @@ declare -A TARGET TARGET_KEY TARGET_TENANT RPS P50 P99
 compare_rounds() {
     local rounds="$1" duration="$2" connections="$3"; shift 3
     local subject round out bad
+    local -a headers
     declare -A results=()
     for subject in "$@"; do
-        wrk_run "$WORK/warm-$subject.txt" -t1 "-c$connections" -d1s -H "x-boomi-flow-api-key: ${TARGET_KEY[$subject]}" \
-            -H "manywhotenant: ${TARGET_TENANT[$subject]}" "${TARGET[$subject]}"
+        mapfile -t headers < <(credential_headers "$subject")
+        wrk_run "$WORK/warm-$subject.txt" -t1 "-c$connections" -d1s "${headers[@]}" "${TARGET[$subject]}"
     done
     for round in $(seq 1 "$rounds"); do
         for subject in "$@"; do
             out="$WORK/wrk-$subject-$round.txt"
-            wrk_run "$out" -t1 "-c$connections" "-d$duration" -H "x-boomi-flow-api-key: ${TARGET_KEY[$subject]}" \
-                -H "manywhotenant: ${TARGET_TENANT[$subject]}" "${TARGET[$subject]}"
+            mapfile -t headers < <(credential_headers "$subject")
+            wrk_run "$out" -t1 "-c$connections" "-d$duration" "${headers[@]}" "${TARGET[$subject]}"
             bad=$(wrk_field "$out" non2xx)
             [[ "$bad" == 0 ]] || { echo "$subject: $bad answers were not 2xx" >&2; cat "$out" >&2; exit 1; }
             results[$subject]+="$(wrk_field "$out" rps) $(wrk_field "$out" p50) $(wrk_field "$out" p99)"$'\n'

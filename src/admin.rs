@@ -83,6 +83,22 @@ fn members<'a>(store: &'a dyn Store, server: &'a RunningServer<'a>) -> Members<'
 /// On PostgreSQL the write itself announced the change to every instance, in its transaction.
 struct RunningServer<'a>(&'a StoreConfig);
 
+impl RunningServer<'_> {
+    /// After a write that revokes nothing but shows in reads the server may have cached (a
+    /// member added): on a data directory, the server is told to drop them.
+    async fn changed(&self) {
+        let StoreConfig::Sqlite { data_dir } = self.0 else {
+            return;
+        };
+        if let Err(error) = control::notify_change(data_dir).await {
+            eprintln!(
+                "warning: done, but the running server could not be told ({error:#}); \
+                 its cached reads show the change within a minute"
+            );
+        }
+    }
+}
+
 #[async_trait]
 impl Revoker for RunningServer<'_> {
     async fn revoke_cached(&self) {
@@ -141,6 +157,7 @@ pub async fn create_user(
     )
     .await
     .map_err(refused)?;
+    server.changed().await;
     println!("{id}");
     store.close().await;
     Ok(())
@@ -165,6 +182,7 @@ pub async fn add_user(
     )
     .await
     .map_err(refused)?;
+    server.changed().await;
     store.close().await;
     Ok(())
 }

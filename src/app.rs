@@ -11,7 +11,7 @@ use axum::http::StatusCode;
 use tokio::net::TcpListener;
 use tower::Layer;
 
-use crate::api::flows::WholeList;
+use crate::api::cached_reads::EarlyReads;
 use crate::auth::usage::{self, UsageReceiver};
 use crate::bootstrap::{self, Bootstrap};
 use crate::change_watch;
@@ -26,16 +26,18 @@ use crate::state::AppState;
 use crate::store;
 
 /// The whole HTTP surface with its middleware, as one service.
-pub(crate) fn build_service(state: AppState) -> RequestService<Router, WholeList> {
+pub(crate) fn build_service(state: AppState) -> RequestService<Router, EarlyReads> {
     // The pages' forms are read by axum's extractors, which take their limit from this layer;
     // the API reads its bodies with the limit itself (`http::json`).
     let pages = crate::web::router().layer(DefaultBodyLimit::max(state.config.body_limit_bytes));
     // CORS on the API's routes only (with its unknown paths): the pages keep their strict
     // policy, and the layer answers a preflight before any credential is asked for.
     let cors = crate::api::cors::layer(state.config.cors_origins.as_deref());
+    // The early answer adds what the layer adds to a request without `Origin` itself.
+    let early = EarlyReads::new(state.clone(), &cors);
     // The API's 405 is set before the layer, so it is layered too: a preflight (`OPTIONS`) on
     // a route without that method reaches the layer rather than an unlayered 405.
-    let routes = crate::api::router()
+    let routes = crate::api::router(state.clone())
         .method_not_allowed_fallback(not_allowed)
         .layer(cors)
         .merge(pages)
@@ -43,19 +45,12 @@ pub(crate) fn build_service(state: AppState) -> RequestService<Router, WholeList
         .method_not_allowed_fallback(not_allowed)
         .with_state(state.clone());
     // The middleware wraps the router once rather than each of its routes, where a layer costs
-    // every request one more clone and boxed future. The flows area answers its list early.
+    // every request one more clone and boxed future. The cached reads answer early.
     let in_flight = state.in_flight.clone();
     let bodies = state.bodies.clone();
     let metrics = state.metrics.clone();
     let trusted_proxies = state.config.trusted_proxies.clone();
-    RequestServiceLayer::new(
-        WholeList(state),
-        in_flight,
-        bodies,
-        metrics,
-        trusted_proxies,
-    )
-    .layer(routes)
+    RequestServiceLayer::new(early, in_flight, bodies, metrics, trusted_proxies).layer(routes)
 }
 
 async fn not_allowed() -> axum::response::Response {
@@ -152,11 +147,16 @@ impl Server {
             tokio::spawn(control::heartbeat(state.clone())),
         ];
         let (stop_usage, usage_stopped) = tokio::sync::oneshot::channel();
+        let written = {
+            let state = state.clone();
+            move || state.reads.forget_key_use()
+        };
         let usage_writer = tokio::spawn(usage::write(
             state.store.clone(),
             self.usage,
             state.metrics.clone(),
             usage_stopped,
+            written,
         ));
         let mut control = self.control;
         control.serve(state.clone());

@@ -1,4 +1,4 @@
-//! Keeps this instance's caches (verified keys, flow lists) in step with writes made by every
+//! Keeps this instance's caches (verified keys, answers to reads) in step with writes made by every
 //! other writer of the same data: other instances on PostgreSQL, the command line on either
 //! backend.
 //!
@@ -56,17 +56,24 @@ fn apply(state: &AppState, change: Change) {
     if change.revokes_credentials() {
         state.verifier.revoke_all();
     }
+    // What each change makes stale among the cached reads (`read_cache`): a flow or element
+    // write, its tenant's; anything about people, also every answer that depends on who asks;
+    // names and passwords, shown or checked in every tenant, everything.
     match change {
-        Change::Flows { tenant } => state.flow_lists.forget(tenant),
-        Change::Names => state.flow_lists.forget_all(),
-        _ => {}
+        Change::Flows { tenant } => state.reads.forget_tenant(tenant),
+        Change::Keys { tenant }
+        | Change::Members { tenant }
+        | Change::Tenant { tenant }
+        | Change::People { tenant } => state.reads.forget_people(Some(tenant)),
+        Change::Usage => state.reads.forget_key_use(),
+        Change::Names | Change::Credentials => state.reads.forget_all(),
     }
 }
 
 /// Drops every cache: for changes this instance could not hear or read.
 fn forget_everything(state: &AppState) {
     state.verifier.revoke_all();
-    state.flow_lists.forget_all();
+    state.reads.forget_all();
 }
 
 /// Drops every cache for changes up to `counter` that were not heard.

@@ -254,9 +254,15 @@ pub struct ServeArgs {
         value_parser = clap::value_parser!(u32).range(1..=1_000_000)
     )]
     pub key_burst: u32,
-    /// MiB of serialized flow lists kept in memory (0 keeps none).
-    #[arg(long, env = "KEYFLOW_FLOW_CACHE_MIB", default_value_t = 64)]
-    pub flow_cache_mib: u64,
+    /// MiB of answers to reads kept in memory (0 keeps none). `--flow-cache-mib`, its former
+    /// name, is read as this.
+    #[arg(
+        long,
+        env = "KEYFLOW_READ_CACHE_MIB",
+        alias = "flow-cache-mib",
+        default_value_t = 128
+    )]
+    pub read_cache_mib: u64,
     /// Threads serving requests (default: one per CPU). Fewer leaves cores to other busy work
     /// on the machine, such as a load generator.
     #[arg(long, env = "KEYFLOW_WORKERS", value_parser = clap::value_parser!(u16).range(1..))]
@@ -514,7 +520,7 @@ impl ServeArgs {
         config.revocation_poll = Duration::from_millis(self.revocation_poll_ms.max(10));
         config.secure_cookies = self.secure_cookies;
         config.max_in_flight = self.max_in_flight as usize;
-        config.flow_list_cache_bytes = self.flow_cache_mib.saturating_mul(1024 * 1024);
+        config.read_cache_bytes = self.read_cache_mib.saturating_mul(1024 * 1024);
         config.header_timeout = Duration::from_secs(self.header_timeout_seconds);
         config.body_timeout = Duration::from_secs(self.body_timeout_seconds);
         config.max_connections_per_address = self.max_connections_per_address as usize;

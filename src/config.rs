@@ -69,8 +69,8 @@ pub struct ServeConfig {
     pub secure_cookies: bool,
     /// Requests served at once; more are answered 503 with `Retry-After` at once.
     pub max_in_flight: usize,
-    /// The bytes of serialized flow lists kept in memory; 0 keeps none.
-    pub flow_list_cache_bytes: u64,
+    /// The bytes of answers to reads kept in memory (`read_cache`); 0 keeps none.
+    pub read_cache_bytes: u64,
     /// How long a connection may take to send a whole request head, from when it connects or
     /// its last answer was made; then it is closed. (Also how long an idle connection stays.)
     pub header_timeout: Duration,
@@ -125,7 +125,7 @@ impl ServeConfig {
             anonymous_body_limit_bytes: 64 * 1024,
             secure_cookies: false,
             max_in_flight: 1024,
-            flow_list_cache_bytes: 64 * 1024 * 1024,
+            read_cache_bytes: 128 * 1024 * 1024,
             header_timeout: Duration::from_secs(10),
             body_timeout: Duration::from_secs(30),
             max_connections_per_address: 256,

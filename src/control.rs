@@ -7,7 +7,7 @@
 //!   its caches when it moved: the bound for any writer that could not reach it through the
 //!   socket.
 //! - A second task advances the caches' [`crate::coarse_clock`] every 10 s, which ages their
-//!   entries: a grant is looked up again after 10 minutes and a flow list read again after a
+//!   entries: a grant is looked up again after 10 minutes and an answer to a read loaded again after a
 //!   minute, a backstop for a change that neither path announced.
 
 use std::os::unix::fs::PermissionsExt;
@@ -25,6 +25,8 @@ use crate::state::AppState;
 
 const SOCKET_FILE: &str = "keyflow.sock";
 const REVOKE: &str = "revoke";
+/// A write that revokes nothing but may show in a cached read (a member added).
+const CHANGED: &str = "changed";
 const DONE: &str = "ok";
 
 pub fn socket_path(data_dir: &Path) -> PathBuf {
@@ -98,10 +100,16 @@ async fn answer(stream: UnixStream, state: &AppState) -> std::io::Result<()> {
     let (read, mut write) = stream.into_split();
     let mut lines = BufReader::new(read).lines();
     while let Some(line) = lines.next_line().await? {
-        if line.trim() == REVOKE {
-            state.verifier.revoke_all();
-            write.write_all(format!("{DONE}\n").as_bytes()).await?;
+        // Whatever the command line did may show in a cached read.
+        match line.trim() {
+            REVOKE => {
+                state.verifier.revoke_all();
+                state.reads.forget_all();
+            }
+            CHANGED => state.reads.forget_all(),
+            _ => continue,
         }
+        write.write_all(format!("{DONE}\n").as_bytes()).await?;
     }
     Ok(())
 }
@@ -113,8 +121,19 @@ pub enum Notified {
     NoServer,
 }
 
-/// Tells the server running on `data_dir`, if any, to drop its key cache, and waits until it has.
+/// Tells the server running on `data_dir`, if any, to drop its key cache (and its cached
+/// reads), and waits until it has.
 pub async fn notify_revocation(data_dir: &Path) -> anyhow::Result<Notified> {
+    tell(data_dir, REVOKE).await
+}
+
+/// Tells the server running on `data_dir`, if any, that a write may show in its cached reads,
+/// and waits until it has dropped them.
+pub async fn notify_change(data_dir: &Path) -> anyhow::Result<Notified> {
+    tell(data_dir, CHANGED).await
+}
+
+async fn tell(data_dir: &Path, line: &str) -> anyhow::Result<Notified> {
     let path = socket_path(data_dir);
     let stream = match UnixStream::connect(&path).await {
         Ok(stream) => stream,
@@ -130,7 +149,7 @@ pub async fn notify_revocation(data_dir: &Path) -> anyhow::Result<Notified> {
     };
     let exchange = async {
         let (read, mut write) = stream.into_split();
-        write.write_all(format!("{REVOKE}\n").as_bytes()).await?;
+        write.write_all(format!("{line}\n").as_bytes()).await?;
         let reply = BufReader::new(read).lines().next_line().await?;
         anyhow::ensure!(
             reply.as_deref() == Some(DONE),
@@ -183,7 +202,7 @@ pub async fn age_caches(state: AppState) {
     loop {
         ticker.tick().await;
         state.verifier.tick();
-        state.flow_lists.tick();
+        state.reads.tick();
     }
 }
 

@@ -24,7 +24,7 @@
 //! - [`store`] is the only place that knows SQL: the `Store` traits, opened from a
 //!   `StoreConfig`, with two backends: the embedded SQLite and a shared PostgreSQL.
 //! - [`domain`] holds the values that are parsed at the edge and valid inside.
-//! - Leaves: [`metrics`], `coarse_clock` (the caches' clock), `flow_cache` (the flow lists),
+//! - Leaves: [`metrics`], `coarse_clock` (the caches' clock), `read_cache` (the answers to reads),
 //!   [`data_dir`].
 #![forbid(unsafe_code)]
 
@@ -41,9 +41,9 @@ pub(crate) mod control;
 pub mod copy;
 pub mod data_dir;
 pub mod domain;
-pub(crate) mod flow_cache;
 pub mod http;
 pub mod metrics;
+pub(crate) mod read_cache;
 pub(crate) mod rules;
 pub mod secrets;
 pub mod state;

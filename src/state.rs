@@ -12,13 +12,13 @@ use crate::auth::throttle::FailureThrottle;
 use crate::auth::usage::{self, UsageReceiver};
 use crate::auth::verifier::KeyVerifier;
 use crate::config::ServeConfig;
-use crate::flow_cache::FlowListCache;
 use crate::http::extract::Authenticator;
 use crate::http::json::BodyLimit;
 use crate::http::limits::InFlight;
 use crate::http::request_body::{BodyBudget, BodyReader};
 use crate::http::scope::{client_address, current_request_id};
 use crate::metrics::Metrics;
+use crate::read_cache::ReadCache;
 use crate::rules::audit::Origin;
 use crate::rules::keys::Keys;
 use crate::rules::leaks::Leaks;
@@ -41,7 +41,8 @@ pub struct Shared {
     pub(crate) throttle: FailureThrottle,
     pub(crate) account_throttle: AccountThrottle,
     pub(crate) sealer: Sealer,
-    pub(crate) flow_lists: FlowListCache,
+    /// Answers to authenticated reads (`api::cached_reads` fills and serves it).
+    pub(crate) reads: ReadCache,
     /// The requests being served, bounded by `--max-in-flight` (the request service's; here so
     /// tests can hold slots).
     pub in_flight: Arc<InFlight>,
@@ -64,6 +65,11 @@ impl Deref for AppState {
 }
 
 impl AppState {
+    /// The bytes of answers the read cache holds, as weighed against `--read-cache-mib`.
+    pub fn cached_read_bytes(&self) -> u64 {
+        self.reads.weight()
+    }
+
     /// The state over an opened store with loaded secrets, and the receiving end of its keys'
     /// uses, for the usage writer ([`crate::auth::usage::write`]) the server runs.
     pub(crate) fn new(
@@ -105,7 +111,7 @@ impl AppState {
             std::time::Duration::from_secs(6),
             Arc::new(Metrics::default()),
         );
-        let flow_lists = FlowListCache::new(config.flow_list_cache_bytes);
+        let reads = ReadCache::new(config.read_cache_bytes);
         let in_flight = Arc::new(InFlight::new(config.max_in_flight));
         let bodies = Arc::new(BodyReader {
             limit_bytes: config.body_limit_bytes,
@@ -120,7 +126,7 @@ impl AppState {
             throttle,
             account_throttle,
             sealer,
-            flow_lists,
+            reads,
             in_flight,
             bodies,
             refusals: Refusals::default(),

@@ -7,7 +7,12 @@
 
 use std::time::Duration;
 
-use axum::http::{HeaderName, HeaderValue, Method, header};
+use std::convert::Infallible;
+
+use axum::body::Body;
+use axum::extract::Request;
+use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, header};
+use axum::response::Response;
 use tower_http::cors::{AllowOrigin, CorsLayer};
 
 use crate::http::extract::{API_KEY_HEADER, TENANT_HEADER};
@@ -42,4 +47,24 @@ pub(crate) fn layer(origins: Option<&[String]>) -> CorsLayer {
         ])
         .expose_headers([REQUEST_ID_HEADER.clone()])
         .max_age(Duration::from_secs(600))
+}
+
+/// The headers `layer` adds to the answer of a request without `Origin` (a client that is not
+/// a browser page): what the early answer, which the layer does not wrap, adds itself, so that
+/// its answers are the router's to the header. Read from the layer itself, once.
+pub(crate) fn headers_without_origin(layer: &CorsLayer) -> HeaderMap {
+    use futures_util::FutureExt;
+    use tower::{Layer, Service};
+
+    let mut service = layer.layer(tower::service_fn(|_: Request| {
+        std::future::ready(Ok::<_, Infallible>(Response::new(Body::empty())))
+    }));
+    let request = Request::get("/api/")
+        .body(Body::empty())
+        .expect("a valid request");
+    match service.call(request).now_or_never() {
+        Some(Ok(response)) => response.headers().clone(),
+        // The layer answers a simple request at once; should it not, no headers.
+        _ => HeaderMap::new(),
+    }
 }

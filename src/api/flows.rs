@@ -1,12 +1,10 @@
 //! Flows of the request's tenant: `GET`/`POST /api/draw/1/flow`, `GET`/`DELETE
 //! /api/draw/1/flow/{id}`.
 
-use std::net::IpAddr;
-
 use axum::Json;
 use axum::body::Bytes;
-use axum::extract::{Request, State};
-use axum::http::{HeaderValue, Method, header};
+use axum::extract::State;
+use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use utoipa::IntoParams;
@@ -18,19 +16,13 @@ use crate::api::flow_element_json::elements_in;
 use crate::api::flow_json::{FlowRequest, FlowResponse};
 use crate::domain::element::FlowElementKind;
 use crate::domain::flow::FlowDraft;
-use crate::domain::{FlowFilter, FlowId, Page, Scope, TenantId};
+use crate::domain::{FlowFilter, FlowId, Page, TenantId};
 use crate::http::Principal;
 use crate::http::error::ApiError;
-use crate::http::extract::charge_cached;
 use crate::http::json::{JsonBody, Segment, TextQuery, path};
-use crate::http::rate_headers;
-use crate::http::request_service::EarlyAnswer;
 use crate::rules::graph_edit::{self, Changes, Editor, Requested, Via};
 use crate::state::AppState;
 use crate::store::FlowRecord;
-
-/// The path of [`list`] (spelled out again in its `utoipa::path`, which needs the literal).
-pub(crate) const LIST_PATH: &str = "/api/draw/1/flow";
 
 pub(crate) fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -80,7 +72,6 @@ pub(crate) struct PageQuery {
 
 /// The tenant's flows (the versions being edited), ordered by name.
 ///
-/// The whole list comes from the tenant's cached answer; a filtered or paged one from storage.
 #[utoipa::path(
     get,
     path = "/api/draw/1/flow",
@@ -100,15 +91,8 @@ async fn list(
     let filter = query.filter()?;
     let page = Page::parse(paging.page.as_deref(), paging.page_size.as_deref())
         .map_err(|error| ApiError::BadRequest(error.0))?;
-    let tenant = principal.tenant_id;
-    let body = match (filter, page) {
-        (None, None) => {
-            let load = || async { serialized(listed(&state, tenant, None, None).await?) };
-            state.flow_lists.get_or_load(tenant, load).await?
-        }
-        (filter, page) => serialized(listed(&state, tenant, filter.as_ref(), page).await?)?,
-    };
-    Ok(list_response(body))
+    let flows = listed(&state, principal.tenant_id, filter.as_ref(), page).await?;
+    Ok(list_response(serialized(flows)?))
 }
 
 /// The answer carrying a serialized list.
@@ -121,69 +105,6 @@ fn list_response(body: Bytes) -> Response {
         body,
     )
         .into_response()
-}
-
-/// Whether the request is `GET /api/draw/1/flow` without a query: the whole list.
-pub(crate) fn is_whole_list(request: &Request) -> bool {
-    request.method() == Method::GET
-        && request.uri().path() == LIST_PATH
-        && request.uri().query().is_none()
-}
-
-/// Whether the early answer may take the request: the whole list, from a client that is not a
-/// browser page of another origin (no `Origin`). A page's request goes through the router,
-/// whose CORS layer (`api::cors`) adds what the browser needs; `list` still answers it from
-/// the cached list, so the early answer keeps one way of doing CORS and its hot path none.
-fn early(request: &Request) -> bool {
-    is_whole_list(request) && !request.headers().contains_key(header::ORIGIN)
-}
-
-/// The answer to the most frequent call, `GET /api/draw/1/flow` without a query, when
-/// everything it needs is cached — the key's grant and the tenant's list — decided without
-/// storage or waiting. The request middleware asks this before routing: for this call axum's
-/// router, extractors and boxed futures cost more than the answer itself. `None` for anything
-/// else (a query, a refusal, a miss), which `list` answers through the router, the same way.
-pub fn answer_from_cache(state: &AppState, request: &Request, client: IpAddr) -> Option<Response> {
-    if !early(request) {
-        return None;
-    }
-    let (principal, grant) =
-        Principal::from_cache(request.headers(), client, Scope::FlowsRead, state)?;
-    let body = state.flow_lists.cached(principal.tenant_id)?;
-    state.verifier.count_cache_hit();
-    // Charged only now, when this answers: a miss above leaves the request to the router,
-    // which charges it there.
-    let Some(quota) = charge_cached(&grant, client, state) else {
-        return Some(list_response(body));
-    };
-    let mut response = match quota.retry_after_secs {
-        Some(secs) => ApiError::RateLimited {
-            retry_after_secs: u64::from(secs),
-        }
-        .into_response(),
-        None => list_response(body),
-    };
-    rate_headers::apply(response.headers_mut(), &quota);
-    Some(response)
-}
-
-/// The flows area's early answer, which `app.rs` gives the request service: the whole list
-/// from the caches ([`answer_from_cache`]); after a request that may have written, every
-/// cached list is forgotten (see [`crate::flow_cache::FlowListCache`]).
-pub(crate) struct WholeList(pub(crate) AppState);
-
-impl EarlyAnswer for WholeList {
-    fn may_answer(&self, request: &Request) -> bool {
-        early(request)
-    }
-
-    fn answer(&self, request: &Request, peer: IpAddr) -> Option<Response> {
-        answer_from_cache(&self.0, request, peer)
-    }
-
-    fn after_write(&self) {
-        self.0.flow_lists.forget_all();
-    }
 }
 
 async fn listed(

@@ -51,12 +51,15 @@ impl UsageSender {
 }
 
 /// Writes the uses it receives until `stop` fires (or every sender is gone), then writes
-/// what is still waiting and returns.
+/// what is still waiting and returns. `written` is called after each batch is stored: this
+/// instance's cached key lists, which show the last uses, are stale (the store announces the
+/// batch to the other instances).
 pub async fn write(
     store: Arc<dyn Store>,
     UsageReceiver(mut receiver): UsageReceiver,
     metrics: Arc<Metrics>,
     mut stop: oneshot::Receiver<()>,
+    written: impl Fn() + Send,
 ) {
     let mut batch = Vec::with_capacity(BATCH);
     loop {
@@ -66,6 +69,7 @@ pub async fn write(
                     return;
                 }
                 store_batch(store.as_ref(), &mut batch, &metrics).await;
+                written();
             }
             _ = &mut stop => break,
         }
@@ -74,6 +78,7 @@ pub async fn write(
     receiver.close();
     while receiver.recv_many(&mut batch, BATCH).await > 0 {
         store_batch(store.as_ref(), &mut batch, &metrics).await;
+        written();
     }
 }
 
@@ -156,7 +161,7 @@ mod tests {
         }
         let (stop, stopped) = oneshot::channel();
         stop.send(()).unwrap();
-        write(store.clone(), receiver, metrics.clone(), stopped).await;
+        write(store.clone(), receiver, metrics.clone(), stopped, || {}).await;
 
         let keys = store.keys_of_user(owner).await.unwrap();
         assert_eq!(keys.len(), 300);

@@ -15,10 +15,10 @@ use crate::auth::rate_limit::Quota;
 use crate::auth::throttle::FailureThrottle;
 use crate::auth::token;
 use crate::auth::verifier::{Grant, KeyCheck, KeyVerifier};
-use crate::domain::{KeyId, Networks, Role, Scope, Scopes, TenantId, Timestamp, UserId};
+use crate::domain::{KeyId, Networks, Role, Scopes, TenantId, Timestamp, UserId};
 use crate::http::error::ApiError;
 use crate::http::route_scopes::{self, Need};
-use crate::http::scope::{client_address, current_request_id, set_quota};
+use crate::http::scope::{client_address, current_request_id, set_quota, set_tenant};
 use crate::rules::access::{self, SignIn};
 use crate::rules::key_refusals;
 use crate::rules::keys::{self as key_rules, Keys};
@@ -272,6 +272,11 @@ impl<S: Authenticator> FromRequestParts<S> for Principal {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        // Already authenticated, its scopes checked and its rate limit charged, by the cached
+        // reads in front of the handler (`api::cached_reads`): the same principal, once.
+        if let Some(principal) = parts.extensions.get::<Principal>() {
+            return Ok(*principal);
+        }
         let Credentials { tenant, presented } = credentials(&parts.headers)?;
         let address = client_address();
         state.throttle().guard(address)?;
@@ -299,6 +304,7 @@ impl<S: Authenticator> FromRequestParts<S> for Principal {
             error.counted(state.throttle(), address)
         })?;
         within_scopes(&principal, parts)?;
+        set_tenant(principal.tenant_id);
         Ok(principal)
     }
 }
@@ -567,14 +573,13 @@ impl Principal {
     /// The principal of a request from `client` presenting an API key that the key cache
     /// holds, with the key's grant, decided without storage, without waiting and without side
     /// effects: `None` whenever anything else is the case (no key, a token, a refusal, an
-    /// address being throttled, a cache miss, a key used from outside its networks or without
-    /// the scope `needed`), which the extractor then decides, counting and auditing what it
-    /// must. The caller that answers takes the request from the key's rate limit
-    /// ([`charge_cached`]).
+    /// address being throttled, a cache miss, a key used from outside its networks), which the
+    /// extractor then decides, counting and auditing what it must. The caller checks the
+    /// scope its answer needs (`principal.scopes.permits`), and the caller that answers takes
+    /// the request from the key's rate limit ([`charge_cached`]).
     pub(crate) fn from_cache(
         headers: &HeaderMap,
         client: IpAddr,
-        needed: Scope,
         state: &impl Authenticator,
     ) -> Option<(Principal, Grant)> {
         let Ok(Credentials {
@@ -588,7 +593,7 @@ impl Principal {
         let grant = state.verifier().verify_cached(key)?;
         // Both O(1) on the cached grant: one AND, and (for a key limited to networks) a walk
         // over its few ranges.
-        if !grant.scopes.permits(needed) || !grant.allowed_networks.admits(client) {
+        if !grant.allowed_networks.admits(client) {
             return None;
         }
         let principal = for_key(&grant, tenant).ok()?;

@@ -274,6 +274,8 @@ where
         id,
         peer,
         quota: Cell::new(None),
+        tenant: Cell::new(None),
+        reads_settled: Cell::new(false),
     };
     let scoped = SCOPE.scope(scope, answer);
     let mut scoped = std::pin::pin!(scoped);
@@ -283,13 +285,20 @@ where
     };
     // The id moves back out of the scope rather than being cloned into it: a clone of a fresh
     // header value would allocate.
-    let Scope { id, quota, .. } = scoped.take_value().expect("the scope ran to completion");
+    let Scope {
+        id,
+        quota,
+        reads_settled,
+        ..
+    } = scoped.take_value().expect("the scope ran to completion");
     // Every answer to a request with a key carries its limit, errors after authentication too.
     if let Some(quota) = quota.get() {
         rate_headers::apply(response.headers_mut(), &quota);
     }
     drop(slot);
-    if may_write {
+    // A write the router's cached reads did not settle themselves (a page's, say) may have
+    // changed anything.
+    if may_write && !reads_settled.get() {
         state.early.after_write();
     }
     Ok(finish(id, response))

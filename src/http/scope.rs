@@ -7,6 +7,7 @@ use std::net::{IpAddr, Ipv4Addr};
 use axum::http::HeaderValue;
 
 use crate::auth::rate_limit::Quota;
+use crate::domain::TenantId;
 
 /// What code serving a request may ask about it without having it passed down.
 pub(crate) struct Scope {
@@ -18,6 +19,13 @@ pub(crate) struct Scope {
     /// The rate limit of the API key the request was authenticated with, once it is:
     /// the request service puts it in the answer's `RateLimit-*` headers.
     pub(crate) quota: Cell<Option<Quota>>,
+    /// The tenant the request was authenticated for, once it is: a write's cached reads to
+    /// forget (`api::cached_reads`).
+    pub(crate) tenant: Cell<Option<TenantId>>,
+    /// Whether what the request may have written has been forgotten from the cached reads
+    /// already (by `api::cached_reads`, for a tenant's data): the request service then does
+    /// not forget everything after it.
+    pub(crate) reads_settled: Cell<bool>,
 }
 
 tokio::task_local! {
@@ -41,4 +49,19 @@ pub fn client_address() -> IpAddr {
 /// Records the quota of the request's API key, for its answer's headers.
 pub(crate) fn set_quota(quota: Quota) {
     let _ = SCOPE.try_with(|scope| scope.quota.set(Some(quota)));
+}
+
+/// Records the tenant the request was authenticated for.
+pub(crate) fn set_tenant(tenant: TenantId) {
+    let _ = SCOPE.try_with(|scope| scope.tenant.set(Some(tenant)));
+}
+
+/// The tenant the request was authenticated for, if it was.
+pub(crate) fn tenant() -> Option<TenantId> {
+    SCOPE.try_with(|scope| scope.tenant.get()).ok().flatten()
+}
+
+/// Records that the request's writes have been forgotten from the cached reads.
+pub(crate) fn settle_reads() {
+    let _ = SCOPE.try_with(|scope| scope.reads_settled.set(true));
 }

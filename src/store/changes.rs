@@ -17,18 +17,27 @@ pub enum Change {
     Members { tenant: TenantId },
     /// A user's password changed, ending their other sign-ins and tokens.
     Credentials,
-    /// A flow or its snapshots were written: the tenant's cached flow lists are stale.
+    /// A flow, its snapshots or the tenant's elements were written: the tenant's cached reads
+    /// of them are stale.
     Flows { tenant: TenantId },
     /// A tenant's own settings changed.
     Tenant { tenant: TenantId },
     /// A user's names changed: they show as a builder in any tenant's flow lists.
     Names,
+    /// A member, an invitation or a key was added, revoking nothing: the tenant's cached
+    /// administration reads, and what users read of themselves, are stale.
+    People { tenant: TenantId },
+    /// Keys' last uses were written: cached key lists, which show them, are stale.
+    Usage,
 }
 
 impl Change {
-    /// Whether cached key grants may be affected (as opposed to flow lists only).
+    /// Whether cached key grants may be affected (as opposed to cached reads only).
     pub fn revokes_credentials(self) -> bool {
-        !matches!(self, Change::Flows { .. } | Change::Names)
+        !matches!(
+            self,
+            Change::Flows { .. } | Change::Names | Change::People { .. } | Change::Usage
+        )
     }
 
     /// The tenant whose cached data changed, if the change is confined to one.
@@ -37,8 +46,9 @@ impl Change {
             Change::Keys { tenant }
             | Change::Members { tenant }
             | Change::Flows { tenant }
-            | Change::Tenant { tenant } => Some(tenant),
-            Change::Credentials | Change::Names => None,
+            | Change::Tenant { tenant }
+            | Change::People { tenant } => Some(tenant),
+            Change::Credentials | Change::Names | Change::Usage => None,
         }
     }
 
@@ -50,6 +60,8 @@ impl Change {
             Change::Flows { .. } => "flows",
             Change::Tenant { .. } => "tenant",
             Change::Names => "names",
+            Change::People { .. } => "people",
+            Change::Usage => "usage",
         }
     }
 }
@@ -90,6 +102,8 @@ impl Announcement {
             ("names", None) => Change::Names,
             ("flows", Some(tenant)) => Change::Flows { tenant },
             ("tenant", Some(tenant)) => Change::Tenant { tenant },
+            ("people", Some(tenant)) => Change::People { tenant },
+            ("usage", None) => Change::Usage,
             _ => return None,
         };
         Some(Self { counter, change })
@@ -139,6 +153,8 @@ mod tests {
             Change::Names,
             Change::Flows { tenant },
             Change::Tenant { tenant },
+            Change::People { tenant },
+            Change::Usage,
         ] {
             let sent = Announcement {
                 counter: 42,

@@ -533,7 +533,7 @@ async fn page_and_page_size_select_a_slice_of_the_ordered_list() {
 /// `GET /api/draw/1/flow` answered from the caches before routing gives exactly what the
 /// router gives; anything the caches cannot decide is left to the router.
 async fn the_list_answered_from_the_caches_is_the_routed_answer() {
-    use keyflow::api::flows::answer_from_cache;
+    use keyflow::api::cached_reads::answer_from_cache;
     let app = TestApp::spawn().await;
     let key = app.new_key("early").await;
     let request = |path: &str, key: &str, tenant: &str| {

@@ -952,7 +952,7 @@ async fn a_role_whose_name_and_id_disagree_is_refused() {
 /// value, a set-password link) first among them, and the refusals too: no browser or proxy
 /// cache keeps any of them.
 async fn api_answers_are_never_cached() {
-    use keyflow::api::flows::answer_from_cache;
+    use keyflow::api::cached_reads::answer_from_cache;
     let app = TestApp::spawn().await;
     let no_store = |what: &str, response: &reqwest::Response| {
         assert_eq!(

@@ -831,3 +831,126 @@ async fn two_instances_see_each_other_and_each_take_half_of_a_key_limit() {
         assert_eq!(answer.headers()["ratelimit-limit"], "100", "half of 200");
     }
 }
+
+impl Instance {
+    /// `GET path` on B with a credential header, its JSON.
+    async fn read(&self, path: &str, header: (&str, String)) -> Value {
+        let response = self
+            .client
+            .get(format!("{}{path}", self.address))
+            .header(header.0, header.1)
+            .send()
+            .await
+            .unwrap();
+        assert_json(response, StatusCode::OK).await
+    }
+}
+
+/// Every kind of cached read on B — a flow by id, an element list, the graph, snapshots, the
+/// user administration, what a user reads of themselves, the key list — shows a write made
+/// through A within the bound.
+#[tokio::test]
+async fn every_cached_read_on_one_instance_sees_a_write_through_the_other() {
+    let Some((a, b, _url)) = two_instances("cached_reads_across").await else {
+        return;
+    };
+    let admin = a.admin_token().await;
+    let key = a.new_key_for(&admin, "reads", &a.tenant_id).await;
+    let with_key = || (KEY_HEADER, key.clone());
+    let with_token = || ("authorization", format!("Bearer {admin}"));
+    let post = |path: &'static str, body: Value| {
+        let (a, key) = (&a, key.clone());
+        async move {
+            let response = a
+                .with_key(reqwest::Method::POST, path, &key)
+                .json(&body)
+                .send()
+                .await
+                .unwrap();
+            assert_json(response, StatusCode::OK).await
+        }
+    };
+    let flow = post("/api/draw/1/flow", json!({"developerName": "Before"})).await;
+    let id = flow["id"]["id"].as_str().unwrap().to_string();
+    let by_id = format!("/api/draw/1/flow/{id}");
+    let graph = format!("/api/draw/1/graph/flow/{id}");
+    let snaps = format!("/api/draw/1/flow/snap/{id}");
+    let values = "/api/draw/1/element/value";
+    // Each read twice on B: the second from its cache.
+    for _ in 0..2 {
+        b.read(&by_id, with_key()).await;
+        b.read(&graph, with_key()).await;
+        b.read(&snaps, with_key()).await;
+        b.read(values, with_key()).await;
+        b.read("/api/admin/1/users", with_token()).await;
+        b.read("/api/admin/1/users/me", with_token()).await;
+        b.read("/api/admin/1/users/me/keys", with_token()).await;
+    }
+
+    let mut renamed = flow.clone();
+    renamed["developerName"] = json!("After");
+    post("/api/draw/1/flow", renamed).await;
+    post(
+        values,
+        json!({"developerName": "made on A", "contentType": "ContentString"}),
+    )
+    .await;
+    let snapshot = a
+        .with_key(reqwest::Method::POST, &snaps, &key)
+        .json(&json!("first"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(snapshot.status(), StatusCode::OK);
+    a.invite(&admin, &a.tenant_id, "invited-on-a@example.com")
+        .await;
+    let names = a
+        .with_token(reqwest::Method::PUT, "/api/admin/1/users/me", &admin)
+        .json(&json!({"firstName": "Grace"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(names.status(), StatusCode::OK);
+    a.new_key_for(&admin, "second", &a.tenant_id).await;
+
+    let since = Instant::now();
+    within("a renamed flow", since, BOUND, || async {
+        b.read(&by_id, with_key()).await["developerName"] == "After"
+    })
+    .await;
+    within("a renamed graph", since, BOUND, || async {
+        b.read(&graph, with_key()).await["developerName"] == "After"
+    })
+    .await;
+    within("a new snapshot", since, BOUND, || async {
+        b.read(&snaps, with_key()).await.as_array().unwrap().len() == 1
+    })
+    .await;
+    within("a new element", since, BOUND, || async {
+        b.read(values, with_key())
+            .await
+            .to_string()
+            .contains("made on A")
+    })
+    .await;
+    within("an invitation", since, BOUND, || async {
+        b.read("/api/admin/1/users", with_token())
+            .await
+            .to_string()
+            .contains("invited-on-a@example.com")
+    })
+    .await;
+    within("new names", since, BOUND, || async {
+        b.read("/api/admin/1/users/me", with_token()).await["firstName"] == "Grace"
+    })
+    .await;
+    within("a new key", since, BOUND, || async {
+        b.read("/api/admin/1/users/me/keys", with_token())
+            .await
+            .as_array()
+            .unwrap()
+            .len()
+            == 2
+    })
+    .await;
+}

@@ -4,6 +4,7 @@ mod at_rest;
 mod audit;
 mod auth;
 mod browser;
+mod cached_reads;
 mod cli;
 mod clients;
 mod conformance;

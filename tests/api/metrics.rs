@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 
 use reqwest::StatusCode;
 
-use crate::helpers::{TestApp, assert_json, assert_unauthorized, both_backends};
+use crate::helpers::{Backend, TestApp, assert_json, assert_unauthorized, both_backends};
 
 both_backends! {
     every_counter_counts_what_it_names,
@@ -36,6 +36,25 @@ const USAGE_BATCHES: &str = "keyflow_key_usage_batches_total";
 const USAGE_RECORDS: &str = "keyflow_key_usage_records_total";
 /// Moved only when the usage writer's queue is full: never here.
 const USAGE_DROPPED: &str = "keyflow_key_usage_dropped_total";
+
+/// On PostgreSQL, waits until this instance has heard the `count` announcements its own writes
+/// since `seen` made (a new key, a batch of key uses: the cached reads show them), and returns
+/// the scrapes that took, each a request; on SQLite nothing is announced: `(0, 0)`.
+async fn hear(app: &TestApp, seen: &BTreeMap<String, u64>, count: u64) -> (u64, u64) {
+    if app.backend() != Backend::Postgres {
+        return (0, 0);
+    }
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    let mut polls = 0;
+    loop {
+        polls += 1;
+        let heard = app.metric(CHANGES_HEARD).await;
+        if heard >= seen[CHANGES_HEARD] + count || std::time::Instant::now() > deadline {
+            return (count, polls);
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+}
 
 /// Every sample `/metrics` shows, by name.
 async fn counters(app: &TestApp) -> BTreeMap<String, u64> {
@@ -103,10 +122,11 @@ async fn every_counter_counts_what_it_names() {
     expected.sort_unstable();
     assert_eq!(names, expected, "the counters /metrics shows");
 
-    // A sign-in and a new key: requests, nothing else.
+    // A sign-in and a new key: requests, and on PostgreSQL the key's announcement heard.
     let token = app.admin_token().await;
     let key = app.new_key_for(&token, "counted", &app.tenant_id).await;
-    expect_counts(&app, &mut seen, 2, &[]).await;
+    let (heard, polls) = hear(&app, &seen, 1).await;
+    expect_counts(&app, &mut seen, 2 + polls, &[(CHANGES_HEARD, heard)]).await;
 
     // A key's first use asks storage, and its use is written behind it, once this minute;
     // the next one is answered from the cache; the third at once is past the key's limit.
@@ -125,14 +145,17 @@ async fn every_counter_counts_what_it_names() {
         }
         tokio::time::sleep(std::time::Duration::from_millis(10)).await;
     }
+    // The batch is announced (the key list shows it): heard on PostgreSQL.
+    let (heard, heard_polls) = hear(&app, &seen, 1).await;
     let moved = [
         (LOOKUPS, 1),
         (CACHE_HITS, 2),
         (RATE_LIMITED, 1),
         (USAGE_BATCHES, 1),
         (USAGE_RECORDS, 1),
+        (CHANGES_HEARD, heard),
     ];
-    expect_counts(&app, &mut seen, 3 + polls, &moved).await;
+    expect_counts(&app, &mut seen, 3 + polls + heard_polls, &moved).await;
 
     // A mistyped key: refused by its checksum, and a failure of the address.
     let last = if key.ends_with('x') { 'y' } else { 'x' };

@@ -15,7 +15,8 @@ use crate::store::codec::DbUuid;
 use crate::store::columns::{element_in_use, from_json, name_taken, to_json};
 use crate::store::sql_errors::{is_foreign_key_violation, vanished};
 use crate::store::{
-    ElementBatch, ElementRecord, ElementStore, FlowStore, NewElement, StoreError, StoreResult, Who,
+    Change, ElementBatch, ElementRecord, ElementStore, FlowStore, NewElement, StoreError,
+    StoreResult, Who,
 };
 
 /// An element of `$table` (`elements` or `flow_elements`, as `e`) with its builders joined in
@@ -339,6 +340,9 @@ impl ElementStore for Store {
             }
             Err(error) => return Err(error.into()),
         };
+        if deleted {
+            self.announce(&mut tx, Change::Flows { tenant }).await?;
+        }
         tx.commit().await?;
         Ok(deleted)
     }

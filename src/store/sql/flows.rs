@@ -340,7 +340,7 @@ impl FlowStore for Store {
             flows.push(flow.ok_or_else(|| vanished("a flow"))?);
         }
         // Announced once, from the batch's own transaction.
-        if !flows.is_empty() {
+        if !flows.is_empty() || !batch.elements.is_empty() {
             self.announce(&mut tx, Change::Flows { tenant }).await?;
         }
         tx.commit().await?;

@@ -9,7 +9,7 @@ use crate::domain::{Digest, TenantId, Timestamp, UserId};
 use crate::store::columns::NO_PASSWORD;
 use crate::store::sql_errors::conflict_or_internal;
 use crate::store::transfer::InvitationRow;
-use crate::store::{Member, NewInvitation, StoreError, StoreResult};
+use crate::store::{Change, Member, NewInvitation, StoreError, StoreResult};
 
 /// `UserStore::invite`: the pending member as the administrators now see it.
 pub(super) async fn invite(store: &Store, invitation: NewInvitation) -> StoreResult<Member> {
@@ -69,6 +69,14 @@ pub(super) async fn invite(store: &Store, invitation: NewInvitation) -> StoreRes
             invitation.tenant
         )));
     }
+    store
+        .announce(
+            &mut tx,
+            Change::People {
+                tenant: invitation.tenant,
+            },
+        )
+        .await?;
     tx.commit().await?;
     Ok(Member {
         account,
@@ -144,6 +152,7 @@ pub(super) async fn accept(
     }
     let tenant = accepted.tenant_id;
     insert_membership(&mut tx, user, tenant, accepted.role, now).await?;
+    store.announce(&mut tx, Change::People { tenant }).await?;
     tx.commit().await?;
     Ok(Some((user, tenant)))
 }

@@ -18,14 +18,21 @@ use crate::store::{
 #[async_trait]
 impl KeyStore for Store {
     async fn insert_key(&self, key: NewKey) -> StoreResult<()> {
-        let mut conn = self.pool.acquire().await?;
-        insert(&mut conn, key).await
+        self.insert_keys(vec![key]).await
     }
 
     async fn insert_keys(&self, keys: Vec<NewKey>) -> StoreResult<()> {
         let mut tx = self.pool.begin().await?;
+        let mut tenants = Vec::new();
         for key in keys {
+            if !tenants.contains(&key.tenant_id) {
+                tenants.push(key.tenant_id);
+            }
             insert(&mut tx, key).await?;
+        }
+        // A new key shows in its owner's key list.
+        for tenant in tenants {
+            self.announce(&mut tx, Change::People { tenant }).await?;
         }
         Ok(tx.commit().await?)
     }
@@ -88,7 +95,7 @@ impl KeyStore for Store {
             return Ok(());
         }
         // One transaction a batch; a later use never goes back in time (two instances may
-        // write one key's use in either order). Not announced: no cache holds it.
+        // write one key's use in either order). Announced: the key lists show it.
         let mut tx = self.pool.begin().await?;
         for usage in uses {
             sqlx::query(
@@ -101,6 +108,7 @@ impl KeyStore for Store {
             .execute(&mut *tx)
             .await?;
         }
+        self.announce(&mut tx, Change::Usage).await?;
         Ok(tx.commit().await?)
     }
 

@@ -43,6 +43,7 @@ impl UserStore for Store {
     async fn create_user(&self, user: NewUser, tenant: TenantId, role: Role) -> StoreResult<()> {
         let mut tx = self.pool.begin().await?;
         insert_user(&mut tx, &user, tenant, role).await?;
+        self.announce(&mut tx, Change::People { tenant }).await?;
         Ok(tx.commit().await?)
     }
 
@@ -83,6 +84,7 @@ impl UserStore for Store {
         first: Option<&str>,
         last: Option<&str>,
     ) -> StoreResult<bool> {
+        let mut tx = self.pool.begin().await?;
         let changed = sqlx::query(
             "UPDATE invitations SET role = $1, first_name = $2, last_name = $3 \
              WHERE tenant_id = $4 AND id = $5",
@@ -92,9 +94,14 @@ impl UserStore for Store {
         .bind(last)
         .bind(tenant)
         .bind(id)
-        .execute(&self.pool)
+        .execute(&mut *tx)
         .await?;
-        Ok(changed.rows_affected() > 0)
+        let changed = changed.rows_affected() > 0;
+        if changed {
+            self.announce(&mut tx, Change::People { tenant }).await?;
+        }
+        tx.commit().await?;
+        Ok(changed)
     }
 
     async fn members(&self, tenant: TenantId, page: Page) -> StoreResult<(Vec<Member>, u64)> {
@@ -205,6 +212,7 @@ impl UserStore for Store {
         // The operator's word replaces a pending invitation (and so its link).
         delete_of(&mut tx, "invitations", user, tenant).await?;
         insert_membership(&mut tx, user, tenant, role, Timestamp::now()).await?;
+        self.announce(&mut tx, Change::People { tenant }).await?;
         Ok(tx.commit().await?)
     }
 
