@@ -1,4 +1,4 @@
-//! Keeps this instance's caches (verified keys, flow lists) in step with writes made by every
+//! Keeps this instance's caches (verified keys, tokens and web sessions, flow lists) in step with writes made by every
 //! other writer of the same data: other instances on PostgreSQL, the command line on either
 //! backend.
 //!
@@ -53,8 +53,11 @@ impl Watch {
 
 /// Applies one announced change to this instance's caches.
 fn apply(state: &AppState, change: Change) {
-    if change.revokes_credentials() {
+    if change.revokes_keys() {
+        // Keys, and the sign-ins' grants with them.
         state.verifier.revoke_all();
+    } else if change.revokes_credentials() {
+        state.verifier.credentials().forget_all();
     }
     match change {
         Change::Flows { tenant } => state.flow_lists.forget(tenant),

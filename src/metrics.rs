@@ -14,6 +14,8 @@ pub struct Metrics {
     pub key_cache_hits: AtomicU64,
     pub key_store_lookups: AtomicU64,
     pub key_checksum_rejections: AtomicU64,
+    pub credential_cache_hits: AtomicU64,
+    pub credential_store_lookups: AtomicU64,
     pub auth_failures: AtomicU64,
     pub throttled: AtomicU64,
     pub account_throttled: AtomicU64,
@@ -51,6 +53,16 @@ impl Metrics {
                 "keyflow_key_store_lookups_total",
                 "API key digests looked up in storage",
                 &self.key_store_lookups,
+            ),
+            (
+                "keyflow_credential_cache_hits_total",
+                "tokens, web sessions and their memberships verified from the cache",
+                &self.credential_cache_hits,
+            ),
+            (
+                "keyflow_credential_store_lookups_total",
+                "tokens, web sessions and their memberships looked up in storage",
+                &self.credential_store_lookups,
             ),
             (
                 "keyflow_key_checksum_rejections_total",

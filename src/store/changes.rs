@@ -15,7 +15,8 @@ pub enum Change {
     Keys { tenant: TenantId },
     /// A membership was removed, demoted or changed, with the member's keys and tokens.
     Members { tenant: TenantId },
-    /// A user's password changed, ending their other sign-ins and tokens.
+    /// A user's password changed, ending their other sign-ins and tokens, or a web session
+    /// was signed out: cached tokens and sessions may be stale (API keys are not).
     Credentials,
     /// A flow or its snapshots were written: the tenant's cached flow lists are stale.
     Flows { tenant: TenantId },
@@ -26,9 +27,17 @@ pub enum Change {
 }
 
 impl Change {
-    /// Whether cached key grants may be affected (as opposed to flow lists only).
+    /// Whether cached credentials may be affected (as opposed to flow lists only): sign-ins'
+    /// grants for every such change, and key grants for all but [`Change::Credentials`]
+    /// ([`Change::revokes_keys`]).
     pub fn revokes_credentials(self) -> bool {
         !matches!(self, Change::Flows { .. } | Change::Names)
+    }
+
+    /// Whether cached key grants may be affected: a password change or a sign-out leaves every
+    /// API key as it was.
+    pub fn revokes_keys(self) -> bool {
+        self.revokes_credentials() && self != Change::Credentials
     }
 
     /// The tenant whose cached data changed, if the change is confined to one.

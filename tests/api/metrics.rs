@@ -14,6 +14,10 @@ both_backends! {
 const REQUESTS: &str = "keyflow_http_requests_total";
 const CACHE_HITS: &str = "keyflow_key_cache_hits_total";
 const LOOKUPS: &str = "keyflow_key_store_lookups_total";
+/// Moved by tokens (and web sessions, and the memberships tokens reach): a first use asks
+/// storage, a later one is answered from the cache.
+const CREDENTIAL_HITS: &str = "keyflow_credential_cache_hits_total";
+const CREDENTIAL_LOOKUPS: &str = "keyflow_credential_store_lookups_total";
 const CHECKSUM_REJECTIONS: &str = "keyflow_key_checksum_rejections_total";
 const AUTH_FAILURES: &str = "keyflow_auth_failures_total";
 const THROTTLED: &str = "keyflow_throttled_total";
@@ -85,6 +89,8 @@ async fn every_counter_counts_what_it_names() {
         REQUESTS,
         CACHE_HITS,
         LOOKUPS,
+        CREDENTIAL_HITS,
+        CREDENTIAL_LOOKUPS,
         CHECKSUM_REJECTIONS,
         AUTH_FAILURES,
         THROTTLED,
@@ -103,10 +109,13 @@ async fn every_counter_counts_what_it_names() {
     expected.sort_unstable();
     assert_eq!(names, expected, "the counters /metrics shows");
 
-    // A sign-in and a new key: requests, nothing else.
+    // A sign-in and a new key: the token and the membership it reaches are looked up in
+    // storage, once each; their next use is answered from the cache.
     let token = app.admin_token().await;
     let key = app.new_key_for(&token, "counted", &app.tenant_id).await;
-    expect_counts(&app, &mut seen, 2, &[]).await;
+    expect_counts(&app, &mut seen, 2, &[(CREDENTIAL_LOOKUPS, 2)]).await;
+    app.me(&token).await;
+    expect_counts(&app, &mut seen, 1, &[(CREDENTIAL_HITS, 2)]).await;
 
     // A key's first use asks storage, and its use is written behind it, once this minute;
     // the next one is answered from the cache; the third at once is past the key's limit.
