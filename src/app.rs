@@ -21,6 +21,8 @@ use crate::data_dir;
 use crate::http::connections::{self, ConnectionRules};
 use crate::http::error::message_response;
 use crate::http::request_service::{RequestService, RequestServiceLayer};
+use crate::http::route_labels::RouteLabels;
+use crate::http::route_scopes;
 use crate::secrets::Secrets;
 use crate::state::AppState;
 use crate::store;
@@ -54,8 +56,19 @@ pub(crate) fn build_service(state: AppState) -> RequestService<Router, WholeList
         bodies,
         metrics,
         trusted_proxies,
+        route_labels(),
     )
     .layer(routes)
+}
+
+/// The templates of every route the router serves, the latency histogram's labels: the API's
+/// (its table of scopes lists each), its answer to unknown paths, and the pages.
+fn route_labels() -> RouteLabels {
+    let api = route_scopes::ROUTES
+        .iter()
+        .map(|&(_, template, _)| template);
+    let unknown = std::iter::once(crate::api::UNKNOWN);
+    RouteLabels::new(api.chain(unknown).chain(crate::web::PAGES.iter().copied()))
 }
 
 async fn not_allowed() -> axum::response::Response {

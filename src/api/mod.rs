@@ -63,12 +63,13 @@ pub(crate) fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(doc::serve))
 }
 
+/// The route of the paths under `/api/` that are no endpoint (its template is their label in
+/// the latency histogram, as axum's `MatchedPath` names them).
+pub(crate) const UNKNOWN: &str = "/api/{*rest}";
+
 /// Every API route, and an answer for the paths under `/api/` that are none.
 pub(crate) fn router() -> Router<AppState> {
-    routes()
-        .split_for_parts()
-        .0
-        .route("/api/{*rest}", any(unknown))
+    routes().split_for_parts().0.route(UNKNOWN, any(unknown))
 }
 
 /// A path under `/api/` that keyflow does not serve. Boomi's API needs a credential on every
