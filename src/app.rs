@@ -198,3 +198,37 @@ impl Server {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeSet;
+
+    use super::*;
+
+    /// Every template the router serves has a label of its own (none was refused by the
+    /// matcher, which would time its answers as unmatched), and a path is labelled as axum's
+    /// `MatchedPath` names it: the unknown API paths by their catch-all, pages by theirs.
+    #[test]
+    fn every_route_has_its_own_latency_label() {
+        let labels = route_labels();
+        let api = route_scopes::ROUTES
+            .iter()
+            .map(|&(_, template, _)| template);
+        let templates: BTreeSet<&str> = api
+            .chain([crate::api::UNKNOWN])
+            .chain(crate::web::PAGES.iter().copied())
+            .collect();
+        let names = labels.names();
+        assert_eq!(
+            names.len(),
+            templates.len() + 1,
+            "one label each, and unmatched"
+        );
+        let name = |path: &str| names[labels.of(path)];
+        assert_eq!(name("/api/no/such/thing"), crate::api::UNKNOWN);
+        assert_eq!(name("/api/draw/1/flow"), "/api/draw/1/flow");
+        assert_eq!(name("/assets/keyflow.css"), "/assets/{file}");
+        assert_eq!(name("/"), "/");
+        assert_eq!(name("/no/such/page"), crate::metrics::UNMATCHED);
+    }
+}

@@ -125,9 +125,9 @@ pub trait ChangeListener: Send {
 
 #[async_trait]
 pub trait ChangeFeed {
-    /// A counter every announced write raises in its own transaction (SQLite: every revoking
-    /// write). An instance that sees it move drops its caches: the bound on staleness when
-    /// announcements cannot be heard.
+    /// A counter every announced write raises in its own transaction (SQLite: every write that
+    /// may revoke a key). An instance that sees it move drops its caches: the bound on
+    /// staleness when announcements cannot be heard.
     async fn change_counter(&self) -> StoreResult<i64>;
     /// Subscribes to the announcements of every writer. None when the backend has no other
     /// writer to hear: SQLite's other writer, the command line, uses the control socket.
