@@ -173,6 +173,8 @@ pub fn answer_from_cache(state: &AppState, request: &Request, client: IpAddr) ->
 pub(crate) struct WholeList(pub(crate) AppState);
 
 impl EarlyAnswer for WholeList {
+    const ROUTE: &'static str = LIST_PATH;
+
     fn may_answer(&self, request: &Request) -> bool {
         early(request)
     }

@@ -64,6 +64,9 @@ static SENSITIVE: [HeaderName; 3] = [
 /// is at hand, without storage or waiting. The flows area implements it for its most frequent
 /// call; the request service is generic over it, so the hot path calls it directly.
 pub trait EarlyAnswer: Send + Sync + 'static {
+    /// The route template of what it answers: the label its answers are timed under (found
+    /// once, at start, so the early answer asks the route matcher nothing).
+    const ROUTE: &'static str;
     /// Whether this may answer `request`: a cheap look at its head. Only such a request takes
     /// an in-flight slot for [`EarlyAnswer::answer`].
     fn may_answer(&self, request: &Request) -> bool;
@@ -85,6 +88,8 @@ struct Edge<E> {
     trusted_proxies: Networks,
     /// The route templates, for the latency histogram's labels.
     routes: RouteLabels,
+    /// The label of [`EarlyAnswer::ROUTE`].
+    early_route: usize,
 }
 
 /// Wraps a service (the router) in [`RequestService`].
@@ -92,7 +97,7 @@ pub struct RequestServiceLayer<E> {
     state: Arc<Edge<E>>,
 }
 
-impl<E> RequestServiceLayer<E> {
+impl<E: EarlyAnswer> RequestServiceLayer<E> {
     /// The request service with its early answer, its bound on the requests in flight, how it
     /// reads bodies, the counters it bumps, the proxies whose `X-Forwarded-For` it believes,
     /// and the routes it times answers by (their histogram series are made here, once).
@@ -105,6 +110,7 @@ impl<E> RequestServiceLayer<E> {
         routes: RouteLabels,
     ) -> Self {
         metrics.latency.set_routes(routes.names());
+        let early_route = routes.of(E::ROUTE);
         let edge = Edge {
             early,
             in_flight,
@@ -112,6 +118,7 @@ impl<E> RequestServiceLayer<E> {
             metrics,
             trusted_proxies,
             routes,
+            early_route,
         };
         Self {
             state: Arc::new(edge),
@@ -200,10 +207,6 @@ where
         }
         // Before anything reads the path: the early answer, the trace, the router.
         trailing_slash::strip(&mut request);
-        let timer = Timer {
-            route: state.routes.of(request.uri().path()),
-            started,
-        };
         // The client, once for the whole request (the throttle, a key's networks, the audit);
         // without trusted proxies, the peer, with no header read.
         let client = if state.trusted_proxies.is_empty() {
@@ -222,9 +225,18 @@ where
         if span.is_none()
             && let Some(answer) = self.answer_from_cache(&request, client)
         {
+            let timer = Timer {
+                route: state.early_route,
+                started,
+            };
             let answer = timer.record(&state.metrics, answer);
             return Box::pin(std::future::ready(Ok(finish(id, answer))));
         }
+        // The route's label, for what the router answers: the early answer's is known.
+        let timer = Timer {
+            route: state.routes.of(request.uri().path()),
+            started,
+        };
         // A body is read whole before the request takes a slot (`request_body`), with the
         // router that `poll_ready` readied; a bodiless request is routed at once.
         if request_body::has_body(&request) {
@@ -424,6 +436,8 @@ mod tests {
     struct Writes(AtomicUsize);
 
     impl EarlyAnswer for Arc<Writes> {
+        const ROUTE: &'static str = "/";
+
         fn may_answer(&self, _: &Request) -> bool {
             false
         }
