@@ -21,6 +21,8 @@ use crate::data_dir;
 use crate::http::connections::{self, ConnectionRules};
 use crate::http::error::message_response;
 use crate::http::request_service::{RequestService, RequestServiceLayer};
+use crate::http::route_labels::RouteLabels;
+use crate::http::route_scopes;
 use crate::secrets::Secrets;
 use crate::state::AppState;
 use crate::store;
@@ -50,7 +52,25 @@ pub(crate) fn build_service(state: AppState) -> RequestService<Router, EarlyRead
     let bodies = state.bodies.clone();
     let metrics = state.metrics.clone();
     let trusted_proxies = state.config.trusted_proxies.clone();
-    RequestServiceLayer::new(early, in_flight, bodies, metrics, trusted_proxies).layer(routes)
+    RequestServiceLayer::new(
+        early,
+        in_flight,
+        bodies,
+        metrics,
+        trusted_proxies,
+        route_labels(),
+    )
+    .layer(routes)
+}
+
+/// The templates of every route the router serves, the latency histogram's labels: the API's
+/// (its table of scopes lists each), its answer to unknown paths, and the pages.
+fn route_labels() -> RouteLabels {
+    let api = route_scopes::ROUTES
+        .iter()
+        .map(|&(_, template, _)| template);
+    let unknown = std::iter::once(crate::api::UNKNOWN);
+    RouteLabels::new(api.chain(unknown).chain(crate::web::PAGES.iter().copied()))
 }
 
 async fn not_allowed() -> axum::response::Response {
@@ -183,5 +203,39 @@ impl Server {
         control::flush_refusals(&state).await;
         state.store.close().await;
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeSet;
+
+    use super::*;
+
+    /// Every template the router serves has a label of its own (none was refused by the
+    /// matcher, which would time its answers as unmatched), and a path is labelled as axum's
+    /// `MatchedPath` names it: the unknown API paths by their catch-all, pages by theirs.
+    #[test]
+    fn every_route_has_its_own_latency_label() {
+        let labels = route_labels();
+        let api = route_scopes::ROUTES
+            .iter()
+            .map(|&(_, template, _)| template);
+        let templates: BTreeSet<&str> = api
+            .chain([crate::api::UNKNOWN])
+            .chain(crate::web::PAGES.iter().copied())
+            .collect();
+        let names = labels.names();
+        assert_eq!(
+            names.len(),
+            templates.len() + 1,
+            "one label each, and unmatched"
+        );
+        let name = |path: &str| names[labels.of(path)];
+        assert_eq!(name("/api/no/such/thing"), crate::api::UNKNOWN);
+        assert_eq!(name("/api/draw/1/flow"), "/api/draw/1/flow");
+        assert_eq!(name("/assets/keyflow.css"), "/assets/{file}");
+        assert_eq!(name("/"), "/");
+        assert_eq!(name("/no/such/page"), names[0], "unmatched");
     }
 }

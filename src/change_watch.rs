@@ -1,4 +1,4 @@
-//! Keeps this instance's caches (verified keys, answers to reads) in step with writes made by every
+//! Keeps this instance's caches (verified keys, tokens and web sessions, answers to reads) in step with writes made by every
 //! other writer of the same data: other instances on PostgreSQL, the command line on either
 //! backend.
 //!
@@ -53,8 +53,11 @@ impl Watch {
 
 /// Applies one announced change to this instance's caches.
 fn apply(state: &AppState, change: Change) {
-    if change.revokes_credentials() {
+    if change.revokes_keys() {
+        // Keys, and the sign-ins' grants with them.
         state.verifier.revoke_all();
+    } else if change.revokes_credentials() {
+        state.verifier.credentials().forget_all();
     }
     // What each change makes stale among the cached reads (`read_cache`): a flow or element
     // write, its tenant's; anything about people, also every answer that depends on who asks;

@@ -187,6 +187,14 @@ pub struct ServeArgs {
     /// How many verified keys the in-process cache holds.
     #[arg(long, env = "KEYFLOW_KEY_CACHE_CAPACITY", default_value_t = 100_000)]
     pub key_cache_capacity: u64,
+    /// How many verified tokens, web sessions and memberships tokens reach the in-process
+    /// cache holds (each kind up to this many).
+    #[arg(
+        long,
+        env = "KEYFLOW_CREDENTIAL_CACHE_CAPACITY",
+        default_value_t = 20_000
+    )]
+    pub credential_cache_capacity: u64,
     /// How often to look for revocations made by other processes, in milliseconds.
     #[arg(long, env = "KEYFLOW_REVOCATION_POLL_MS", default_value_t = 1000)]
     pub revocation_poll_ms: u64,
@@ -517,6 +525,7 @@ impl ServeArgs {
         config.account_failure_max_delay =
             Duration::from_secs(self.account_failure_max_delay_seconds);
         config.key_cache_capacity = self.key_cache_capacity;
+        config.credential_cache_capacity = self.credential_cache_capacity;
         config.revocation_poll = Duration::from_millis(self.revocation_poll_ms.max(10));
         config.secure_cookies = self.secure_cookies;
         config.max_in_flight = self.max_in_flight as usize;

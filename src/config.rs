@@ -58,6 +58,9 @@ pub struct ServeConfig {
     pub account_failure_max_delay: Duration,
     /// How many verified keys the in-process cache holds.
     pub key_cache_capacity: u64,
+    /// How many grants of tokens, of web sessions, and memberships tokens reach, the
+    /// in-process credential cache holds (each kind up to this many).
+    pub credential_cache_capacity: u64,
     /// How often the server checks storage for revocations made by other processes.
     pub revocation_poll: Duration,
     /// The largest request body accepted.
@@ -120,6 +123,7 @@ impl ServeConfig {
             account_failure_first_delay: Duration::from_secs(1),
             account_failure_max_delay: Duration::from_secs(15 * 60),
             key_cache_capacity: 100_000,
+            credential_cache_capacity: 20_000,
             revocation_poll: Duration::from_secs(1),
             body_limit_bytes: 1024 * 1024,
             anonymous_body_limit_bytes: 64 * 1024,

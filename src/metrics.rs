@@ -1,11 +1,14 @@
-//! Per-instance counters rendered as Prometheus text at `/metrics`.
+//! Per-instance counters, and the requests' latency histogram, rendered as Prometheus text at
+//! `/metrics`.
 //!
 //! Plain atomics rather than the `metrics` crate's global recorder: each server instance (and
 //! each test's server) keeps its own figures, and an increment on the hot path is one
 //! relaxed atomic add.
 
 use std::fmt::Write;
+use std::sync::OnceLock;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
 
 /// The counters one server keeps.
 #[derive(Debug, Default)]
@@ -14,6 +17,8 @@ pub struct Metrics {
     pub key_cache_hits: AtomicU64,
     pub key_store_lookups: AtomicU64,
     pub key_checksum_rejections: AtomicU64,
+    pub credential_cache_hits: AtomicU64,
+    pub credential_store_lookups: AtomicU64,
     pub auth_failures: AtomicU64,
     pub throttled: AtomicU64,
     pub account_throttled: AtomicU64,
@@ -27,6 +32,8 @@ pub struct Metrics {
     pub key_usage_batches: AtomicU64,
     pub key_usage_records: AtomicU64,
     pub key_usage_dropped: AtomicU64,
+    /// `keyflow_http_request_duration_seconds`, by route template and status class.
+    pub latency: Latency,
 }
 
 impl Metrics {
@@ -51,6 +58,16 @@ impl Metrics {
                 "keyflow_key_store_lookups_total",
                 "API key digests looked up in storage",
                 &self.key_store_lookups,
+            ),
+            (
+                "keyflow_credential_cache_hits_total",
+                "tokens, web sessions and their memberships verified from the cache",
+                &self.credential_cache_hits,
+            ),
+            (
+                "keyflow_credential_store_lookups_total",
+                "tokens, web sessions and their memberships looked up in storage",
+                &self.credential_store_lookups,
             ),
             (
                 "keyflow_key_checksum_rejections_total",
@@ -129,6 +146,178 @@ impl Metrics {
             let _ = writeln!(out, "# TYPE {name} counter");
             let _ = writeln!(out, "{name} {}", counter.load(Ordering::Relaxed));
         }
+        self.latency.render(&mut out);
         out
+    }
+}
+
+/// The histogram's upper bounds, in seconds (Prometheus's `le`; `+Inf` follows).
+pub const LATENCY_BUCKETS: [f64; 14] = [
+    0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
+];
+
+/// The same bounds in nanoseconds, for the hot path's comparisons.
+const BUCKET_NANOS: [u64; 14] = [
+    500_000,
+    1_000_000,
+    2_500_000,
+    5_000_000,
+    10_000_000,
+    25_000_000,
+    50_000_000,
+    100_000_000,
+    250_000_000,
+    500_000_000,
+    1_000_000_000,
+    2_500_000_000,
+    5_000_000_000,
+    10_000_000_000,
+];
+
+/// The status classes, by the status's first digit (1 to 5).
+const CLASSES: [&str; 5] = ["1xx", "2xx", "3xx", "4xx", "5xx"];
+
+/// The label of requests that matched no route (the router's fallback): a raw path never
+/// becomes a label, so the series stay as many as the routes.
+pub const UNMATCHED: &str = "unmatched";
+
+/// One series: the answers of one route in one status class.
+#[derive(Debug, Default)]
+struct Series {
+    /// Answers per bucket, not cumulative (one add per answer; summed when rendered); the
+    /// last is past every bound.
+    buckets: [AtomicU64; 15],
+    sum_nanos: AtomicU64,
+}
+
+/// What the histogram holds once its routes are known.
+#[derive(Debug)]
+struct Table {
+    routes: Box<[&'static str]>,
+    /// `routes.len() × CLASSES.len()` series, route-major.
+    series: Box<[Series]>,
+}
+
+/// The latency of the answers, by route template and status class: every series made at
+/// start ([`Latency::set_routes`]), so recording an answer is a bucket search over 14
+/// integers and two relaxed atomic adds, with no allocation, lock or lookup by name. Only the
+/// series that saw an answer are rendered.
+#[derive(Debug, Default)]
+pub struct Latency {
+    table: OnceLock<Table>,
+}
+
+impl Latency {
+    /// Makes the series of `routes` (their order is the index [`Latency::observe`] takes;
+    /// the caller puts [`UNMATCHED`] among them). The first call wins; answers observed before
+    /// it are not counted.
+    pub fn set_routes(&self, routes: Vec<&'static str>) {
+        let series = (0..routes.len() * CLASSES.len())
+            .map(|_| Series::default())
+            .collect();
+        let _ = self.table.set(Table {
+            routes: routes.into_boxed_slice(),
+            series,
+        });
+    }
+
+    /// Counts one answer of the route at `route` with `status`, that took `elapsed`.
+    pub fn observe(&self, route: usize, status: u16, elapsed: Duration) {
+        let Some(table) = self.table.get() else {
+            return;
+        };
+        let class = usize::from(status / 100).clamp(1, 5) - 1;
+        let Some(series) = table.series.get(route * CLASSES.len() + class) else {
+            return;
+        };
+        let nanos = u64::try_from(elapsed.as_nanos()).unwrap_or(u64::MAX);
+        let bucket = BUCKET_NANOS.partition_point(|&bound| bound < nanos);
+        series.buckets[bucket].fetch_add(1, Ordering::Relaxed);
+        series.sum_nanos.fetch_add(nanos, Ordering::Relaxed);
+    }
+
+    fn render(&self, out: &mut String) {
+        const NAME: &str = "keyflow_http_request_duration_seconds";
+        let _ = writeln!(
+            out,
+            "# HELP {NAME} time from a request's head to its answer's head, by route template \
+             and status class"
+        );
+        let _ = writeln!(out, "# TYPE {NAME} histogram");
+        let Some(table) = self.table.get() else {
+            return;
+        };
+        for (index, series) in table.series.iter().enumerate() {
+            let counts: Vec<u64> = series
+                .buckets
+                .iter()
+                .map(|count| count.load(Ordering::Relaxed))
+                .collect();
+            let total: u64 = counts.iter().sum();
+            if total == 0 {
+                continue;
+            }
+            let route = table.routes[index / CLASSES.len()];
+            let labels = format!(
+                "route=\"{}\",status=\"{}\"",
+                escaped(route),
+                CLASSES[index % CLASSES.len()]
+            );
+            let mut cumulative = 0;
+            for (bound, count) in LATENCY_BUCKETS.iter().zip(&counts) {
+                cumulative += count;
+                let _ = writeln!(out, "{NAME}_bucket{{{labels},le=\"{bound}\"}} {cumulative}");
+            }
+            let _ = writeln!(out, "{NAME}_bucket{{{labels},le=\"+Inf\"}} {total}");
+            let sum = series.sum_nanos.load(Ordering::Relaxed) as f64 / 1e9;
+            let _ = writeln!(out, "{NAME}_sum{{{labels}}} {sum}");
+            let _ = writeln!(out, "{NAME}_count{{{labels}}} {total}");
+        }
+    }
+}
+
+/// A label value as Prometheus's text format writes it.
+fn escaped(value: &str) -> String {
+    value
+        .replace('\\', "\\\\")
+        .replace('"', "\\\"")
+        .replace('\n', "\\n")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_answer_lands_in_its_bucket_route_and_class_and_the_buckets_are_cumulative() {
+        let latency = Latency::default();
+        latency.observe(0, 200, Duration::from_millis(1)); // before the routes: not counted
+        latency.set_routes(vec![UNMATCHED, "/api/admin/1/users/{id}"]);
+        latency.observe(1, 200, Duration::from_micros(700));
+        latency.observe(1, 204, Duration::from_millis(1)); // a bound is inclusive
+        latency.observe(1, 404, Duration::from_secs(60));
+        latency.observe(0, 404, Duration::from_micros(10));
+        let mut out = String::new();
+        latency.render(&mut out);
+        let route = r#"route="/api/admin/1/users/{id}""#;
+        for line in [
+            format!(r#"_bucket{{{route},status="2xx",le="0.0005"}} 0"#),
+            format!(r#"_bucket{{{route},status="2xx",le="0.001"}} 2"#),
+            format!(r#"_bucket{{{route},status="2xx",le="10"}} 2"#),
+            format!(r#"_bucket{{{route},status="2xx",le="+Inf"}} 2"#),
+            format!(r#"_count{{{route},status="2xx"}} 2"#),
+            format!(r#"_sum{{{route},status="2xx"}} 0.0017"#),
+            format!(r#"_bucket{{{route},status="4xx",le="10"}} 0"#),
+            format!(r#"_bucket{{{route},status="4xx",le="+Inf"}} 1"#),
+            r#"_bucket{route="unmatched",status="4xx",le="0.0005"} 1"#.to_string(),
+        ] {
+            let line = format!("keyflow_http_request_duration_seconds{line}\n");
+            assert!(out.contains(&line), "{line} not in:\n{out}");
+        }
+        assert!(
+            !out.contains("5xx"),
+            "a series with no answer is not rendered"
+        );
+        assert_eq!(escaped("a\"b\\c"), "a\\\"b\\\\c");
     }
 }

@@ -97,7 +97,8 @@ impl AppState {
             store.clone(),
             metrics.clone(),
         )
-        .with_limits(default_rate, usage);
+        .with_limits(default_rate, usage)
+        .with_credential_capacity(config.credential_cache_capacity);
         let throttle = FailureThrottle::new(
             config.auth_failure_burst,
             config.auth_failure_refill,
@@ -142,6 +143,12 @@ impl AppState {
     /// The live instances this one shares each key's rate limit with, itself included.
     pub fn live_instances(&self) -> u32 {
         self.verifier.instances()
+    }
+
+    /// Drops every cached credential (keys, tokens, web sessions, memberships), as an
+    /// announced revocation does: for a test that changes storage behind the server's back.
+    pub fn forget_credentials(&self) {
+        self.verifier.revoke_all();
     }
 }
 
@@ -217,6 +224,7 @@ impl AppState {
             token_ttl: self.config.token_ttl,
             origin: self.origin(),
             refusals: &self.refusals,
+            revoker: &self.verifier,
         }
     }
 }

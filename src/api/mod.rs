@@ -64,6 +64,10 @@ pub(crate) fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(doc::serve))
 }
 
+/// The route of the paths under `/api/` that are no endpoint (its template is their label in
+/// the latency histogram, as axum's `MatchedPath` names them).
+pub(crate) const UNKNOWN: &str = "/api/{*rest}";
+
 /// Every API route, with the cached reads in front of each (`cached_reads`), and an answer for
 /// the paths under `/api/` that are none.
 pub(crate) fn router(state: AppState) -> Router<AppState> {
@@ -74,7 +78,7 @@ pub(crate) fn router(state: AppState) -> Router<AppState> {
             state,
             cached_reads::layer,
         ))
-        .route("/api/{*rest}", any(unknown))
+        .route(UNKNOWN, any(unknown))
 }
 
 /// A path under `/api/` that keyflow does not serve. Boomi's API needs a credential on every

@@ -29,6 +29,7 @@ use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::time::Duration;
 
 use crate::auth::api_key::{ApiKey, Hasher};
+use crate::auth::credential_cache::CredentialCache;
 use crate::auth::rate_limit::{KeyMeter, Meter, Quota, RateLimit, now_nanos};
 use crate::auth::usage::{self, UsageSender};
 use crate::coarse_clock::{CoarseClock, Stamped};
@@ -120,6 +121,9 @@ pub struct KeyVerifier {
     /// for a change that no revocation announced.
     clock: CoarseClock,
     generation: AtomicU64,
+    /// The sign-in credentials' grants (tokens, web sessions) and the memberships tokens
+    /// reach: kept here so that every revocation that reaches the key cache reaches them too.
+    credentials: CredentialCache,
     store: Arc<dyn Store>,
     metrics: Arc<Metrics>,
 }
@@ -131,6 +135,7 @@ impl KeyVerifier {
         store: Arc<dyn Store>,
         metrics: Arc<Metrics>,
     ) -> Self {
+        let credentials = CredentialCache::new(capacity, store.clone(), metrics.clone());
         let capacity = usize::try_from(capacity).unwrap_or(usize::MAX);
         let cache = quick_cache::sync::Cache::new(capacity);
         // No writer until `with_limits` gives one: uses are dropped (and counted).
@@ -145,9 +150,22 @@ impl KeyVerifier {
             usage,
             clock: CoarseClock::default(),
             generation: AtomicU64::new(0),
+            credentials,
             store,
             metrics,
         }
+    }
+
+    /// The verifier with a credential cache of about `capacity` entries per kind
+    /// (`--credential-cache-capacity`; [`KeyVerifier::new`] gives it the key cache's).
+    pub fn with_credential_capacity(mut self, capacity: u64) -> Self {
+        self.credentials = CredentialCache::new(capacity, self.store.clone(), self.metrics.clone());
+        self
+    }
+
+    /// The cache of tokens', web sessions' and memberships' grants.
+    pub fn credentials(&self) -> &CredentialCache {
+        &self.credentials
     }
 
     /// The verifier with the server's default rate limit and the usage writer's channel.
@@ -307,6 +325,7 @@ impl KeyVerifier {
     /// One tick of the clock that ages the cached grants (the background task's).
     pub fn tick(&self) {
         self.clock.advance();
+        self.credentials.tick();
     }
 
     /// Counts a verification answered from the cache by [`KeyVerifier::verify_cached`].
@@ -314,10 +333,12 @@ impl KeyVerifier {
         Metrics::bump(&self.metrics.key_cache_hits);
     }
 
-    /// Forgets every cached grant: the next check of each key asks storage.
+    /// Forgets every cached grant, of keys and of sign-in credentials alike: the next check of
+    /// each asks storage.
     pub fn revoke_all(&self) {
         self.generation.fetch_add(1, Ordering::SeqCst);
         self.cache.clear();
+        self.credentials.forget_all();
     }
 }
 

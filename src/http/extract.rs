@@ -384,14 +384,7 @@ impl<S: Authenticator> FromRequestParts<S> for Administrator {
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
         let principal = Principal::from_request_parts(parts, state).await?;
         let signed_in_at = principal.signed_in_at();
-        match access::role(
-            state.store(),
-            principal.user_id,
-            principal.tenant_id,
-            signed_in_at,
-        )
-        .await?
-        {
+        match role(state, principal.user_id, principal.tenant_id, signed_in_at).await? {
             Some(Role::Administrator) => Ok(Administrator(principal)),
             Some(Role::Standard) => Err(ApiError::Forbidden(
                 "only an administrator of this tenant may do this".into(),
@@ -601,7 +594,8 @@ impl Principal {
     }
 }
 
-/// The live grant of a presented token, or `None` (unknown, expired, or empty).
+/// The live grant of a presented token, or `None` (unknown, expired, or empty): from the
+/// credential cache, else storage.
 async fn token_grant(
     presented: &str,
     state: &impl Authenticator,
@@ -610,8 +604,27 @@ async fn token_grant(
         return Ok(None);
     }
     let digest = state.hasher().digest(presented);
-    let grant = state.store().token_by_digest(&digest).await?;
-    Ok(grant.filter(|grant| grant.expires_at > Timestamp::now()))
+    let credentials = state.verifier().credentials();
+    Ok(credentials.token(digest, Timestamp::now()).await?)
+}
+
+/// The user's role in the tenant if the credential reaches it, as [`access::role`] decides,
+/// with the membership read through the credential cache (a removal or a change of role is
+/// announced, and drops it).
+async fn role(
+    state: &impl Authenticator,
+    user: UserId,
+    tenant: TenantId,
+    signed_in_at: Option<Timestamp>,
+) -> Result<Option<Role>, ApiError> {
+    let membership = state
+        .verifier()
+        .credentials()
+        .role_since(user, tenant)
+        .await?;
+    Ok(membership
+        .filter(|(_, since)| access::covers(*since, signed_in_at))
+        .map(|(role, _)| role))
 }
 
 /// A token sent in `x-boomi-flow-api-key`: the principal of a token bound to an API key, as in
@@ -653,7 +666,7 @@ async fn by_token(
     // A membership that began after the sign-in (the user was added back after a removal, or
     // accepted an invitation since) is out of the token's reach: that needs a new sign-in.
     let signed_in_at = Some(grant.signed_in_at);
-    if access::role(state.store(), grant.user_id, tenant_id, signed_in_at)
+    if role(state, grant.user_id, tenant_id, signed_in_at)
         .await?
         .is_none()
     {

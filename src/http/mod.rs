@@ -21,6 +21,7 @@ pub(crate) mod rate_headers;
 pub mod request_body;
 pub(crate) mod request_id;
 pub(crate) mod request_service;
+pub(crate) mod route_labels;
 pub mod route_scopes;
 pub(crate) mod scope;
 pub(crate) mod strict_json;

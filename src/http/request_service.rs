@@ -6,6 +6,8 @@
 //! slot (`request_body`: within its deadline); its secrets are marked sensitive; its id and the client's
 //! address are made known to the code serving it ([`crate::http::scope`]),
 //! and it is traced (a span and a line per request at debug level; a 5xx logged at error).
+//! Each answer is timed into the latency histogram under its route's template
+//! ([`crate::http::route_labels`]) and its status class, the early answer's too.
 //! An [`EarlyAnswer`] (the flows area's, injected by `app.rs`) may answer a request before
 //! routing, and is told after each request that may have written. A handler that panics is
 //! answered 500 like any internal fault. The answer carries the id, and
@@ -25,6 +27,7 @@ use std::panic::{self, AssertUnwindSafe};
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
+use std::time::Instant;
 
 use axum::extract::Request;
 use axum::http::{HeaderName, HeaderValue, StatusCode, header};
@@ -41,6 +44,7 @@ use crate::http::limits::{self, InFlight};
 use crate::http::rate_headers;
 use crate::http::request_body::{self, BodyReader};
 use crate::http::request_id;
+use crate::http::route_labels::RouteLabels;
 use crate::http::scope::{SCOPE, Scope};
 use crate::http::trailing_slash;
 use crate::metrics::Metrics;
@@ -79,6 +83,8 @@ struct Edge<E> {
     metrics: Arc<Metrics>,
     /// `--trusted-proxies`: whose `X-Forwarded-For` names the client.
     trusted_proxies: Networks,
+    /// The route templates, for the latency histogram's labels.
+    routes: RouteLabels,
 }
 
 /// Wraps a service (the router) in [`RequestService`].
@@ -86,22 +92,26 @@ pub struct RequestServiceLayer<E> {
     state: Arc<Edge<E>>,
 }
 
-impl<E> RequestServiceLayer<E> {
+impl<E: EarlyAnswer> RequestServiceLayer<E> {
     /// The request service with its early answer, its bound on the requests in flight, how it
-    /// reads bodies, the counters it bumps, and the proxies whose `X-Forwarded-For` it believes.
+    /// reads bodies, the counters it bumps, the proxies whose `X-Forwarded-For` it believes,
+    /// and the routes it times answers by (their histogram series are made here, once).
     pub fn new(
         early: E,
         in_flight: Arc<InFlight>,
         bodies: Arc<BodyReader>,
         metrics: Arc<Metrics>,
         trusted_proxies: Networks,
+        routes: RouteLabels,
     ) -> Self {
+        metrics.latency.set_routes(routes.names());
         let edge = Edge {
             early,
             in_flight,
             bodies,
             metrics,
             trusted_proxies,
+            routes,
         };
         Self {
             state: Arc::new(edge),
@@ -164,6 +174,7 @@ where
     }
 
     fn call(&mut self, mut request: Request) -> Answer {
+        let started = Instant::now();
         let state = self.state.clone();
         Metrics::bump(&state.metrics.http_requests);
         // One pass over the headers: their size, the secrets among them, the client's id.
@@ -182,7 +193,10 @@ where
             _ => request_id::new(),
         };
         if let Some(refusal) = limits::refuse_oversized_head(request.uri(), header_bytes) {
-            return Box::pin(async move { Ok(finish(id, refusal)) });
+            // Refused before its path is read: counted as unmatched.
+            let timer = Timer { route: 0, started };
+            let refused = timer.record(&state.metrics, refusal);
+            return Box::pin(async move { Ok(finish(id, refused)) });
         }
         // Before anything reads the path: the early answer, the trace, the router.
         trailing_slash::strip(&mut request);
@@ -204,8 +218,19 @@ where
         if span.is_none()
             && let Some(answer) = self.answer_from_cache(&request, client)
         {
+            // Labelled after answering: a miss is labelled once, below.
+            let timer = Timer {
+                route: state.routes.of(request.uri().path()),
+                started,
+            };
+            let answer = timer.record(&state.metrics, answer);
             return Box::pin(std::future::ready(Ok(finish(id, answer))));
         }
+        // The route's label, for what the router answers.
+        let timer = Timer {
+            route: state.routes.of(request.uri().path()),
+            started,
+        };
         // A body is read whole before the request takes a slot (`request_body`), with the
         // router that `poll_ready` readied; a bodiless request is routed at once.
         if request_body::has_body(&request) {
@@ -215,18 +240,36 @@ where
                 match state.bodies.read_whole(request, &state.metrics).await {
                     Ok((request, charge)) => {
                         let answer = route(&mut ready, request, span);
-                        let answered = in_slot(state, id, client, may_write, answer).await;
+                        let answered = in_slot(state, id, client, may_write, timer, answer).await;
                         // The body counts against the budget until its request is answered.
                         drop(charge);
                         answered
                     }
                     // Not logged: a 408, 413, 400 or a 503 under a flood of bodies.
-                    Err(refusal) => Ok(named(id, refusal)),
+                    Err(refusal) => Ok(named(id, timer.record(&state.metrics, refusal))),
                 }
             });
         }
         let answer = route(&mut self.inner, request, span);
-        Box::pin(in_slot(state, id, client, may_write, answer))
+        Box::pin(in_slot(state, id, client, may_write, timer, answer))
+    }
+}
+
+/// When a request began and which route's series its answer goes to.
+#[derive(Clone, Copy)]
+struct Timer {
+    route: usize,
+    started: Instant,
+}
+
+impl Timer {
+    /// Counts the answer in the latency histogram, and passes it on.
+    fn record(self, metrics: &Metrics, response: Response) -> Response {
+        let status = response.status().as_u16();
+        metrics
+            .latency
+            .observe(self.route, status, self.started.elapsed());
+        response
     }
 }
 
@@ -254,6 +297,7 @@ async fn in_slot<E: EarlyAnswer, F>(
     id: HeaderValue,
     peer: IpAddr,
     may_write: bool,
+    timer: Timer,
     answer: Option<F>,
 ) -> Result<Response, Infallible>
 where
@@ -263,12 +307,13 @@ where
         if may_write {
             state.early.after_write();
         }
-        return Ok(finish(id, panicked()));
+        return Ok(finish(id, timer.record(&state.metrics, panicked())));
     };
     let Some(slot) = state.in_flight.enter() else {
         // Not logged: under a flood that would be a line per refused request.
         Metrics::bump(&state.metrics.shed);
-        return Ok(named(id, state.in_flight.shed()));
+        let shed = timer.record(&state.metrics, state.in_flight.shed());
+        return Ok(named(id, shed));
     };
     let scope = Scope {
         id,
@@ -301,7 +346,7 @@ where
     if may_write && !reads_settled.get() {
         state.early.after_write();
     }
-    Ok(finish(id, response))
+    Ok(finish(id, timer.record(&state.metrics, response)))
 }
 
 impl<S, E: EarlyAnswer> RequestService<S, E> {
@@ -454,6 +499,7 @@ mod tests {
                 bodies,
                 Arc::default(),
                 Networks::default(),
+                RouteLabels::new([]),
             );
             let mut service = layer.layer(Panicking { in_call });
             // Twice with room for one request at a time: the first must have left its slot.

@@ -15,10 +15,10 @@ use crate::auth::password;
 use crate::auth::throttle::FailureThrottle;
 use crate::auth::token;
 use crate::domain::{Digest, Email, KeyId, Password, TenantId, Timestamp, UserId};
-use crate::rules::RuleError;
 use crate::rules::access::{self, SignIn as SignedIn};
 use crate::rules::audit::{self as trail, Origin};
 use crate::rules::refusals::{Refusal, Refusals};
+use crate::rules::{Revoker, RuleError};
 use crate::store::{AuditEvent, NewToken, Store, User};
 
 /// What the sign-in rules work with.
@@ -36,6 +36,8 @@ pub struct SignIn<'a> {
     pub origin: Origin,
     /// Where a failed sign-in is counted for the audit trail (aggregated, as every refusal).
     pub refusals: &'a Refusals,
+    /// Told when a password change ended sign-ins, so the cached ones fail on the next request.
+    pub revoker: &'a dyn Revoker,
 }
 
 /// The user whose email and password these are. A wrong pair is `WrongCredentials`, or
@@ -125,6 +127,8 @@ pub async fn change_password(
 ) -> Result<(), RuleError> {
     let hash = password::hash(new).await?;
     sign_in.store.change_password(user, &hash, keep).await?;
+    // Other instances hear the change's announcement; this one forgets at once.
+    sign_in.revoker.revoke_cached().await;
     let event = AuditEvent {
         actor: Some(user),
         action: "user.password_changed",

@@ -15,7 +15,8 @@ pub enum Change {
     Keys { tenant: TenantId },
     /// A membership was removed, demoted or changed, with the member's keys and tokens.
     Members { tenant: TenantId },
-    /// A user's password changed, ending their other sign-ins and tokens.
+    /// A user's password changed, ending their other sign-ins and tokens, or a web session
+    /// was signed out: cached tokens and sessions may be stale (API keys are not).
     Credentials,
     /// A flow, its snapshots or the tenant's elements were written: the tenant's cached reads
     /// of them are stale.
@@ -32,12 +33,20 @@ pub enum Change {
 }
 
 impl Change {
-    /// Whether cached key grants may be affected (as opposed to cached reads only).
+    /// Whether cached credentials may be affected (as opposed to cached reads only): sign-ins'
+    /// grants for every such change, and key grants for all but [`Change::Credentials`]
+    /// ([`Change::revokes_keys`]).
     pub fn revokes_credentials(self) -> bool {
         !matches!(
             self,
             Change::Flows { .. } | Change::Names | Change::People { .. } | Change::Usage
         )
+    }
+
+    /// Whether cached key grants may be affected: a password change or a sign-out leaves every
+    /// API key as it was.
+    pub fn revokes_keys(self) -> bool {
+        self.revokes_credentials() && self != Change::Credentials
     }
 
     /// The tenant whose cached data changed, if the change is confined to one.
@@ -130,9 +139,9 @@ pub trait ChangeListener: Send {
 
 #[async_trait]
 pub trait ChangeFeed {
-    /// A counter every announced write raises in its own transaction (SQLite: every revoking
-    /// write). An instance that sees it move drops its caches: the bound on staleness when
-    /// announcements cannot be heard.
+    /// A counter every announced write raises in its own transaction (SQLite: every write that
+    /// may revoke a key). An instance that sees it move drops its caches: the bound on
+    /// staleness when announcements cannot be heard.
     async fn change_counter(&self) -> StoreResult<i64>;
     /// Subscribes to the announcements of every writer. None when the backend has no other
     /// writer to hear: SQLite's other writer, the command line, uses the control socket.

@@ -26,6 +26,22 @@ const CONTENT_SECURITY_POLICY: &str = "default-src 'self'; script-src 'self'; \
      style-src 'self'; img-src 'self' data:; connect-src 'self'; object-src 'none'; \
      base-uri 'none'; form-action 'self'; frame-ancestors 'none'";
 
+/// Every page route's template (the latency histogram's labels for the pages; a unit test
+/// keeps it in step with the routes below).
+pub(crate) const PAGES: &[&str] = &[
+    "/",
+    "/login",
+    "/logout",
+    "/settings",
+    "/settings/keys",
+    "/settings/keys/delete",
+    "/settings/keys/reveal",
+    "/settings/keys/rotate",
+    "/settings/password",
+    "/flows",
+    "/assets/{file}",
+];
+
 /// Every page route, with the security headers.
 pub fn router() -> Router<AppState> {
     let headers = [
@@ -63,4 +79,34 @@ pub fn router() -> Router<AppState> {
         header::CACHE_CONTROL,
         HeaderValue::from_static("no-store"),
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeSet;
+
+    /// Every route the pages' sources add is in [`super::PAGES`], and nothing else: a
+    /// page added without its label would be timed as unmatched.
+    #[test]
+    fn every_page_route_is_listed_in_pages() {
+        let sources = [
+            include_str!("mod.rs"),
+            include_str!("assets.rs"),
+            include_str!("flows.rs"),
+            include_str!("keys.rs"),
+            include_str!("login.rs"),
+            include_str!("password.rs"),
+            include_str!("settings.rs"),
+        ];
+        let marker = concat!(".route", "(\"");
+        let mut routed = BTreeSet::new();
+        for source in sources {
+            for (at, _) in source.match_indices(marker) {
+                let rest = &source[at + marker.len()..];
+                routed.insert(&rest[..rest.find('"').unwrap()]);
+            }
+        }
+        let listed: BTreeSet<&str> = super::PAGES.iter().copied().collect();
+        assert_eq!(routed, listed);
+    }
 }

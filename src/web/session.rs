@@ -77,12 +77,12 @@ pub async fn signed_in(
         return Ok(None);
     };
     let digest = state.hasher.digest(token);
-    let Some(grant) = state.store.session_by_digest(&digest).await? else {
+    // From the credential cache when it holds the session: a sign-out or a password change
+    // is announced, and drops it on every instance.
+    let credentials = state.verifier.credentials();
+    let Some(grant) = credentials.session(digest, Timestamp::now()).await? else {
         return Ok(None);
     };
-    if grant.expires_at <= Timestamp::now() {
-        return Ok(None);
-    }
     let Some(user) = state.store.user(grant.user_id).await? else {
         return Ok(None);
     };
@@ -127,6 +127,8 @@ pub async fn close(
     headers: &HeaderMap,
 ) -> Result<HeaderValue, ApiError> {
     state.store.delete_session(digest).await?;
+    // This instance forgets it at once; the others when they hear the announcement.
+    state.verifier.credentials().forget_session(digest);
     Ok(clear_cookie(SESSION_COOKIE, secure(state, headers)))
 }
 

@@ -2,7 +2,9 @@
 //! seen by another (B) within a second — a deleted key, a rotated key, a lowered maximum key
 //! lifetime, a removed member, a password change that ends tokens, a new flow in a cached
 //! list — also when B's listening connection is
-//! killed, and when the change comes from the command line; a sharing token, cached nowhere,
+//! killed, and when the change comes from the command line; a web session signed out, a
+//! key-bound token whose key is deleted, a demoted administrator, each cached by B; a sharing
+//! token, cached nowhere,
 //! is refused by B as soon as A revokes it. Every wait polls with a deadline.
 
 use std::time::{Duration, Instant};
@@ -287,6 +289,131 @@ async fn a_change_through_one_instance_reaches_the_other_within_a_second() {
         b.heard() >= 4,
         "B heard the announcements, not only the counter"
     );
+}
+
+/// Each kind of sign-in credential, cached by B, is refused by B within the bound once A
+/// revokes it: a web session signed out, a key-bound token whose key is deleted, an
+/// administrator demoted.
+#[tokio::test]
+async fn a_sign_in_revoked_through_one_instance_is_refused_by_the_other_within_the_bound() {
+    let Some((a, b, _url)) = two_instances("sign_ins_revoked").await else {
+        return;
+    };
+    let hits = || {
+        b.state
+            .metrics
+            .credential_cache_hits
+            .load(std::sync::atomic::Ordering::Relaxed)
+    };
+    let cached_on_b = |what: &'static str, status: StatusCode, before: u64| {
+        assert_eq!(status, StatusCode::OK, "{what} works on B");
+        assert!(hits() > before, "{what}: B answered from its cache");
+    };
+
+    // A web session opened on A, used on B, signed out on A.
+    let mut browser = crate::browser::Browser::signed_in(&a).await;
+    let session = browser.cookie("keyflow_session").unwrap().to_string();
+    // A client that follows no redirect: a 303 to the sign-in page is the refusal.
+    let client = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let settings_on_b = || async {
+        client
+            .get(format!("{}/settings", b.address))
+            .header("cookie", format!("keyflow_session={session}"))
+            .send()
+            .await
+            .unwrap()
+            .status()
+    };
+    assert_eq!(settings_on_b().await, StatusCode::OK);
+    let before = hits();
+    cached_on_b("a web session", settings_on_b().await, before);
+    let csrf = browser.get("/settings").await.csrf();
+    let out = browser.post("/logout", &[("csrf", &csrf)]).await;
+    assert_eq!(out.status, StatusCode::SEE_OTHER);
+    within("a signed-out session", Instant::now(), BOUND, || async {
+        settings_on_b().await == StatusCode::SEE_OTHER
+    })
+    .await;
+
+    // A token an API key obtained, used on B in the key header, its key deleted through A.
+    let admin = a.admin_token().await;
+    let key = a.new_key_for(&admin, "bound", &a.tenant_id).await;
+    let obtained = a
+        .with_key(
+            reqwest::Method::GET,
+            &format!("/api/draw/1/authentication/{}", a.tenant_id),
+            &key,
+        )
+        .send()
+        .await
+        .unwrap();
+    let token: Value = assert_json(obtained, StatusCode::OK).await;
+    let token = token.as_str().unwrap().to_string();
+    let flows_on_b = || async {
+        b.client
+            .get(format!("{}/api/draw/1/flow", b.address))
+            .header(KEY_HEADER, &token)
+            .send()
+            .await
+            .unwrap()
+            .status()
+    };
+    assert_eq!(flows_on_b().await, StatusCode::OK);
+    let before = hits();
+    cached_on_b("a key-bound token", flows_on_b().await, before);
+    delete_through(&a, &admin, "bound").await;
+    within(
+        "a key-bound token whose key is gone",
+        Instant::now(),
+        BOUND,
+        || async { flows_on_b().await == StatusCode::UNAUTHORIZED },
+    )
+    .await;
+
+    // An administrator's token on B, the administrator demoted through A.
+    let invited = a
+        .try_invite(
+            &admin,
+            &a.tenant_id,
+            json!({ "email": "demoted@example.com", "role": { "developerName": "ADMINISTRATOR" } }),
+        )
+        .await;
+    let added: Value = assert_json(invited, StatusCode::OK).await;
+    a.accept_invitation(&added, "member password").await;
+    let token = a.login("demoted@example.com", "member password").await;
+    let users_on_b = || async {
+        b.client
+            .get(format!("{}/api/admin/1/users", b.address))
+            .header("authorization", &token)
+            .header(TENANT_HEADER, &a.tenant_id)
+            .send()
+            .await
+            .unwrap()
+            .status()
+    };
+    assert_eq!(users_on_b().await, StatusCode::OK);
+    let before = hits();
+    cached_on_b("an administrator's token", users_on_b().await, before);
+    let id = added["id"].as_str().unwrap();
+    let demoted = a
+        .with_token(
+            reqwest::Method::PUT,
+            &format!("/api/admin/1/users/{id}"),
+            &admin,
+        )
+        .header(TENANT_HEADER, &a.tenant_id)
+        .json(&json!({ "role": { "developerName": "STANDARD_USER" } }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(demoted.status(), StatusCode::OK);
+    within("a demoted administrator", Instant::now(), BOUND, || async {
+        users_on_b().await == StatusCode::FORBIDDEN
+    })
+    .await;
 }
 
 #[tokio::test]

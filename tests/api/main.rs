@@ -9,6 +9,7 @@ mod cli;
 mod clients;
 mod conformance;
 mod copy;
+mod credential_cache;
 mod editing_tokens;
 mod elements;
 mod errors;

@@ -1,4 +1,5 @@
-//! `/metrics`: every counter is there, and each counts what its name says and nothing else.
+//! `/metrics`: every counter is there, and each counts what its name says and nothing else;
+//! the latency histogram counts each answer under its route's template and status class.
 
 use std::collections::BTreeMap;
 
@@ -9,11 +10,16 @@ use crate::helpers::{Backend, TestApp, assert_json, assert_unauthorized, both_ba
 both_backends! {
     every_counter_counts_what_it_names,
     an_account_in_its_delay_counts_apart_from_the_address,
+    each_answer_is_timed_under_its_route_template_and_status_class,
 }
 
 const REQUESTS: &str = "keyflow_http_requests_total";
 const CACHE_HITS: &str = "keyflow_key_cache_hits_total";
 const LOOKUPS: &str = "keyflow_key_store_lookups_total";
+/// Moved by tokens (and web sessions, and the memberships tokens reach): a first use asks
+/// storage, a later one is answered from the cache.
+const CREDENTIAL_HITS: &str = "keyflow_credential_cache_hits_total";
+const CREDENTIAL_LOOKUPS: &str = "keyflow_credential_store_lookups_total";
 const CHECKSUM_REJECTIONS: &str = "keyflow_key_checksum_rejections_total";
 const AUTH_FAILURES: &str = "keyflow_auth_failures_total";
 const THROTTLED: &str = "keyflow_throttled_total";
@@ -62,7 +68,7 @@ async fn counters(app: &TestApp) -> BTreeMap<String, u64> {
     assert_eq!(response.status(), StatusCode::OK);
     let text = response.text().await.unwrap();
     text.lines()
-        .filter(|line| !line.starts_with('#'))
+        .filter(|line| !line.starts_with('#') && !line.starts_with(LATENCY))
         .map(|line| {
             let (name, value) = line.split_once(' ').expect("a name and a value");
             (name.to_string(), value.parse().expect("a whole number"))
@@ -104,6 +110,8 @@ async fn every_counter_counts_what_it_names() {
         REQUESTS,
         CACHE_HITS,
         LOOKUPS,
+        CREDENTIAL_HITS,
+        CREDENTIAL_LOOKUPS,
         CHECKSUM_REJECTIONS,
         AUTH_FAILURES,
         THROTTLED,
@@ -122,11 +130,21 @@ async fn every_counter_counts_what_it_names() {
     expected.sort_unstable();
     assert_eq!(names, expected, "the counters /metrics shows");
 
-    // A sign-in and a new key: requests, and on PostgreSQL the key's announcement heard.
+    // A sign-in and a new key: requests, and on PostgreSQL the key's announcement heard; the
+    // token and the membership it reaches are looked up in storage, once each; their next use
+    // is answered from the cache.
     let token = app.admin_token().await;
     let key = app.new_key_for(&token, "counted", &app.tenant_id).await;
     let (heard, polls) = hear(&app, &seen, 1).await;
-    expect_counts(&app, &mut seen, 2 + polls, &[(CHANGES_HEARD, heard)]).await;
+    expect_counts(
+        &app,
+        &mut seen,
+        2 + polls,
+        &[(CHANGES_HEARD, heard), (CREDENTIAL_LOOKUPS, 2)],
+    )
+    .await;
+    app.me(&token).await;
+    expect_counts(&app, &mut seen, 1, &[(CREDENTIAL_HITS, 2)]).await;
 
     // A key's first use asks storage, and its use is written behind it, once this minute;
     // the next one is answered from the cache; the third at once is past the key's limit.
@@ -209,4 +227,111 @@ async fn an_account_in_its_delay_counts_apart_from_the_address() {
         &[(AUTH_FAILURES, failures), (ACCOUNT_THROTTLED, 1)],
     )
     .await;
+}
+
+const LATENCY: &str = "keyflow_http_request_duration_seconds";
+
+/// The histogram's samples, by series (name and labels), from one scrape.
+async fn latency(app: &TestApp) -> BTreeMap<String, f64> {
+    let response = app.client.get(app.url("/metrics")).send().await.unwrap();
+    let text = response.text().await.unwrap();
+    text.lines()
+        .filter(|line| line.starts_with(LATENCY))
+        .map(|line| {
+            let (series, value) = line.rsplit_once(' ').expect("a series and a value");
+            (series.to_string(), value.parse().expect("a number"))
+        })
+        .collect()
+}
+
+/// How many answers the series of `route` and `class` counts (0 when it has none yet).
+fn count(samples: &BTreeMap<String, f64>, route: &str, class: &str) -> f64 {
+    let series = format!("{LATENCY}_count{{route=\"{route}\",status=\"{class}\"}}");
+    samples.get(&series).copied().unwrap_or(0.0)
+}
+
+async fn each_answer_is_timed_under_its_route_template_and_status_class() {
+    let app = TestApp::spawn().await;
+    let token = app.admin_token().await;
+    let key = app.new_key_for(&token, "timed", &app.tenant_id).await;
+    let me = app.me(&token).await;
+    let id = me["id"].as_str().unwrap().to_string();
+    let before = latency(&app).await;
+
+    // A user by id, twice: one series under the template, whatever the id.
+    for _ in 0..2 {
+        let path = format!("/api/admin/1/users/{id}");
+        let response = app
+            .with_token(reqwest::Method::GET, &path, &token)
+            .header(crate::helpers::TENANT_HEADER, &app.tenant_id)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::OK);
+    }
+    // Another id, not found: the same template, another class.
+    let missing = format!("/api/admin/1/users/{}", uuid::Uuid::new_v4());
+    let response = app
+        .with_token(reqwest::Method::GET, &missing, &token)
+        .header(crate::helpers::TENANT_HEADER, &app.tenant_id)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::NOT_FOUND);
+    // The flow list, twice with one key: the second is the early answer, before routing.
+    for _ in 0..2 {
+        assert_json(app.list_flows(Some(&key), None).await, StatusCode::OK).await;
+    }
+    // A page, a path under /api/ that is no endpoint, and one outside it.
+    let page = app.client.get(app.url("/login")).send().await.unwrap();
+    assert_eq!(page.status(), StatusCode::OK);
+    let unknown = app
+        .with_token(reqwest::Method::GET, "/api/no/such/thing", &token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(unknown.status(), StatusCode::NOT_FOUND);
+    let outside = app
+        .client
+        .get(app.url("/no-such-page"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(outside.status(), StatusCode::NOT_FOUND);
+
+    let after = latency(&app).await;
+    let moved =
+        |route: &str, class: &str| count(&after, route, class) - count(&before, route, class);
+    assert_eq!(moved("/api/admin/1/users/{id}", "2xx"), 2.0);
+    assert_eq!(moved("/api/admin/1/users/{id}", "4xx"), 1.0);
+    assert_eq!(
+        moved("/api/draw/1/flow", "2xx"),
+        2.0,
+        "the early answer is timed too"
+    );
+    assert_eq!(moved("/login", "2xx"), 1.0);
+    assert_eq!(moved("/api/{*rest}", "4xx"), 1.0);
+    assert_eq!(moved("unmatched", "4xx"), 1.0);
+    let series: Vec<&String> = after.keys().collect();
+    assert!(
+        !series
+            .iter()
+            .any(|s| s.contains(&id) || s.contains("no-such")),
+        "a raw path became a label: {series:?}"
+    );
+    // The answers are in the series' buckets: the +Inf bucket counts each, and the buckets
+    // never decrease.
+    let route = r#"route="/api/admin/1/users/{id}",status="2xx""#;
+    let inf = format!(r#"{LATENCY}_bucket{{{route},le="+Inf"}}"#);
+    assert_eq!(after[&inf], count(&after, "/api/admin/1/users/{id}", "2xx"));
+    let buckets: Vec<f64> = after
+        .iter()
+        .filter(|(series, _)| series.starts_with(&format!("{LATENCY}_bucket{{{route},")))
+        .map(|(_, value)| *value)
+        .collect();
+    assert_eq!(buckets.len(), 15, "14 bounds and +Inf");
+    let largest = buckets.iter().copied().fold(0.0, f64::max);
+    assert_eq!(largest, after[&inf]);
+    let sum = format!("{LATENCY}_sum{{{route}}}");
+    assert!(after[&sum] > 0.0, "the time is summed");
 }

@@ -1305,6 +1305,20 @@ async fn writes_that_others_may_have_cached_are_announced_in_commit_order() {
         assert!(store.delete_key(bob, key.id).await.unwrap());
         assert!(!store.delete_key(bob, key.id).await.unwrap()); // already gone
         store.change_password(ada, "$new", &digest()).await.unwrap();
+        // A web session signed out (once: signing out a session that is gone changes nothing).
+        let session = digest();
+        let now = Timestamp::now();
+        store
+            .insert_session(NewSession {
+                digest: session,
+                user_id: ada,
+                created_at: now,
+                expires_at: now.plus(Duration::from_secs(60)),
+            })
+            .await
+            .unwrap();
+        store.delete_session(&session).await.unwrap();
+        store.delete_session(&session).await.unwrap();
         assert!(store.remove_membership(bob, acme.id).await.unwrap());
         // What only the cached reads show: a member and a key added, a key used.
         store
@@ -1332,6 +1346,7 @@ async fn writes_that_others_may_have_cached_are_announced_in_commit_order() {
             Change::Tenant { tenant },
             Change::Members { tenant },
             Change::Keys { tenant },
+            Change::Credentials,
             Change::Credentials,
             Change::Members { tenant },
             Change::People { tenant },

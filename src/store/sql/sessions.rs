@@ -1,5 +1,5 @@
-//! Web sign-in sessions, looked up by digest only; and the password they check, whose change
-//! is announced (it ends the user's other sign-ins everywhere).
+//! Web sign-in sessions, looked up by digest only; and the password they check. A sign-out
+//! and a password change are announced: they end sign-ins that every instance may cache.
 
 use async_trait::async_trait;
 
@@ -24,11 +24,19 @@ impl SessionStore for Store {
     }
 
     async fn delete_session(&self, digest: &Digest) -> StoreResult<()> {
-        sqlx::query("DELETE FROM web_sessions WHERE digest = $1")
+        let mut tx = self.pool.begin().await?;
+        let deleted = sqlx::query("DELETE FROM web_sessions WHERE digest = $1")
             .bind(digest)
-            .execute(&self.pool)
-            .await?;
-        Ok(())
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+        // Other instances may hold the session in their credential cache. The announcement
+        // names no session (a digest is as good as the cookie for a lookup, and stays out of
+        // the database's notifications): each instance drops its cached sign-ins.
+        if deleted > 0 {
+            self.announce(&mut tx, Change::Credentials).await?;
+        }
+        Ok(tx.commit().await?)
     }
 
     async fn change_password(

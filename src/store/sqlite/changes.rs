@@ -1,6 +1,6 @@
-//! The change counter in SQLite: the `revocation_epoch` row of `meta`, raised by every revoking
-//! write. SQLite has no other instance to tell; its other writer, the command line, reaches the
-//! server through the control socket, and the server polls the counter as a backstop.
+//! The change counter in SQLite: the `revocation_epoch` row of `meta`, raised by every write that
+//! may revoke a key. SQLite has no other instance to tell; its other writer, the command line,
+//! reaches the server through the control socket, and the server polls the counter as a backstop.
 
 use async_trait::async_trait;
 
@@ -8,16 +8,18 @@ use super::SqliteStore;
 use crate::store::{Change, ChangeFeed, ChangeListener, StoreError, StoreResult};
 
 impl SqliteStore {
-    /// A change that may revoke a credential raises the counter, inside the caller's
-    /// transaction; the server polls it to hear the command line's changes should the
-    /// control socket miss one. No other instance shares a SQLite database, so nothing is
-    /// sent.
+    /// A change that may revoke a key raises the counter, inside the caller's transaction; the
+    /// server polls it to hear the command line's changes should the control socket miss one.
+    /// No other instance shares a SQLite database, so nothing is sent. A password change or a
+    /// sign-out ([`Change::Credentials`]) does not raise it: only the server makes them, and
+    /// it forgets what they end at once, so a raise would only make it drop every cache at
+    /// its next poll.
     pub(super) async fn announce(
         &self,
         tx: &mut sqlx::SqliteConnection,
         change: Change,
     ) -> StoreResult<()> {
-        if change.revokes_credentials() {
+        if change.revokes_keys() {
             sqlx::query(
                 "UPDATE meta SET value = CAST(CAST(value AS INTEGER) + 1 AS TEXT) \
                  WHERE key = 'revocation_epoch'",
