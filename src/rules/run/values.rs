@@ -89,10 +89,6 @@ impl ValueDefs {
                 .collect(),
         )
     }
-
-    pub fn all(&self) -> impl Iterator<Item = &ValueDef> {
-        self.by_id.values()
-    }
 }
 
 /// The content of each value of a run, by value id (`None`: empty). Stored as JSON.
