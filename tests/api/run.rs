@@ -56,16 +56,16 @@ fn outcome(id: &str, next: &str) -> Value {
 }
 
 /// The ids a test refers to.
-struct Built {
-    flow: String,
-    name_box: String,
+pub(crate) struct Built {
+    pub flow: String,
+    pub name_box: String,
 }
 
 /// A flow: START → page "Ask" (a required input bound to Name) →"Go"→ operator (Count + 1) →
 /// decision (Count > 1: "Done", a step greeting Name; default: "Odd") , with `authorization`
 /// (`globalAuthenticationType`), snapshotted and activated. `last` is the type of the element
 /// the decision's first outcome leads to instead of the greeting step (`STEP` by default).
-async fn build(app: &TestApp, key: &str, authorization: &str, last: &str) -> Built {
+pub(crate) async fn build(app: &TestApp, key: &str, authorization: &str, last: &str) -> Built {
     let flow = ok(
         app,
         key,
