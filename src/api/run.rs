@@ -68,10 +68,10 @@ fn refused(caller: &RunCaller) -> impl Fn(RuleError) -> ApiError + '_ {
     }
 }
 
-fn inputs(sent: Option<&[crate::api::run_json::EngineValueIn]>) -> Result<Vec<Input>, ApiError> {
+fn inputs(sent: Option<&[crate::api::run_json::EngineValueIn]>) -> Vec<Input> {
     sent.unwrap_or_default()
         .iter()
-        .map(|input| input.to_input().map_err(ApiError::Unprocessable))
+        .map(|input| input.to_input())
         .collect()
 }
 
@@ -95,7 +95,7 @@ async fn initialize(
     caller: RunCaller,
     JsonBody(request): JsonBody<InitializationRequest>,
 ) -> Result<Json<InitializationResponse>, ApiError> {
-    let inputs = inputs(request.inputs.as_deref())?;
+    let inputs = inputs(request.inputs.as_deref());
     let pick = FlowPick::Id(request.flow_id.id, request.flow_id.version_id);
     let ran = run::start(
         &*state.store,
@@ -145,7 +145,7 @@ async fn start_simple(
             ));
         }
     };
-    let inputs = inputs(request.inputs.as_deref())?;
+    let inputs = inputs(request.inputs.as_deref());
     let ran = run::start(
         &*state.store,
         caller.tenant_id,
@@ -184,11 +184,6 @@ async fn invoke(
     JsonBody(request): JsonBody<InvokeRequest>,
 ) -> Result<Json<InvokeResponse>, ApiError> {
     let id = path(&id, StateId::parse)?;
-    if request.state_id.is_some_and(|sent| sent != id) {
-        return Err(ApiError::Unprocessable(
-            "the body's stateId is not the path's".into(),
-        ));
-    }
     let runner = runner(&caller);
     if request.invoke_type == InvokeType::Join {
         let ran = run::read(&*state.store, caller.tenant_id, runner, id)
@@ -202,18 +197,12 @@ async fn invoke(
         .and_then(|page| page.page_component_input_responses)
         .unwrap_or_default()
         .into_iter()
-        .map(|answer| {
-            if answer.object_data.as_ref().is_some_and(|d| !d.is_empty()) {
-                return Err(ApiError::Unprocessable(
-                    "answers with objectData (lists and objects) are not supported yet".into(),
-                ));
-            }
-            Ok(Answer {
-                component: answer.page_component_id,
-                content: answer.content_value,
-            })
+        .map(|answer| Answer {
+            object_data: answer.object_data.as_ref().is_some_and(|d| !d.is_empty()),
+            component: answer.page_component_id,
+            content: answer.content_value,
         })
-        .collect::<Result<Vec<_>, _>>()?;
+        .collect();
     let forward = Forward {
         selected_outcome: match request.invoke_type {
             InvokeType::Sync => None,
@@ -226,6 +215,7 @@ async fn invoke(
         caller.tenant_id,
         runner,
         id,
+        request.state_id,
         request.state_token,
         &forward,
         Timestamp::now(),

@@ -26,12 +26,13 @@ pub struct RunFlowId {
 }
 
 /// `EngineValueAPI` as an input: a value named by id or name, and its content. Lists and
-/// objects (`objectData`) are not set yet (422).
+/// objects (`objectData`) are not set yet (422, once the flow is found).
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 #[schema(as = EngineValueInputAPI)]
 pub struct EngineValueIn {
-    pub value_element_id: Option<uuid::Uuid>,
+    /// The value's id; absent or empty: by `developerName`.
+    pub value_element_id: Option<String>,
     pub developer_name: Option<String>,
     pub content_value: Option<String>,
     #[schema(value_type = Option<Vec<Object>>)]
@@ -39,22 +40,16 @@ pub struct EngineValueIn {
 }
 
 impl EngineValueIn {
-    /// The input as the rules take it; `Err` names what is missing or not supported.
-    pub fn to_input(&self) -> Result<Input, String> {
-        if self.object_data.as_ref().is_some_and(|d| !d.is_empty()) {
-            return Err("inputs with objectData (lists and objects) are not supported yet".into());
-        }
-        let value = match (&self.value_element_id, &self.developer_name) {
-            (Some(id), _) => id.to_string(),
-            (None, Some(name)) if !name.trim().is_empty() => name.clone(),
-            _ => {
-                return Err("an input names no value: give valueElementId or developerName".into());
-            }
-        };
-        Ok(Input {
-            value,
+    /// The input as the rules take it (which check it against the flow's values).
+    pub fn to_input(&self) -> Input {
+        let id = self.value_element_id.as_deref().map(str::trim);
+        let name = self.developer_name.as_deref().map(str::trim);
+        let value = id.filter(|id| !id.is_empty()).or(name).unwrap_or_default();
+        Input {
+            value: value.to_string(),
             content: self.content_value.clone(),
-        })
+            object_data: self.object_data.as_ref().is_some_and(|d| !d.is_empty()),
+        }
     }
 }
 

@@ -103,6 +103,7 @@ fn answer(content: &str) -> Vec<Answer> {
     vec![Answer {
         component: NAME_BOX.into(),
         content: Some(content.into()),
+        object_data: false,
     }]
 }
 
@@ -203,6 +204,7 @@ fn an_unknown_outcome_or_component_is_refused_and_no_outcome_shows_the_page_agai
         answers: vec![Answer {
             component: "zz".into(),
             content: None,
+            object_data: false,
         }],
     };
     assert!(forward(&program, &started.run, &stranger).is_err());

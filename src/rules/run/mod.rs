@@ -41,8 +41,11 @@ pub enum FlowPick {
 /// A value given at start: by value id or by name, and its content.
 #[derive(Debug, Clone)]
 pub struct Input {
+    /// The value's id or name; empty: none named (refused).
     pub value: String,
     pub content: Option<String>,
+    /// Whether it carries object data (lists and objects: refused, not supported yet).
+    pub object_data: bool,
 }
 
 /// What an invoke did: the state as stored, the engine's stop, and the version it runs.
@@ -163,6 +166,16 @@ pub async fn start(
     may_run(store, &record, runner).await?;
     let mut values = program.defs.defaults();
     for input in inputs {
+        if input.value.is_empty() {
+            return Err(RuleError::Invalid(
+                "an input names no value: give valueElementId or developerName".into(),
+            ));
+        }
+        if input.object_data {
+            return Err(RuleError::Invalid(
+                "inputs with objectData (lists and objects) are not supported yet".into(),
+            ));
+        }
         let def = program
             .defs
             .get(&input.value)
@@ -230,12 +243,15 @@ pub async fn read(
 }
 
 /// Goes on with the state from the token the client read: refused (Conflict, changing
-/// nothing) when the token is not the state's, or another invoke wins the write.
+/// nothing) when the token is not the state's, or another invoke wins the write. `named` is
+/// the state the request's body names, if it does: another than `id` is refused.
+#[allow(clippy::too_many_arguments)]
 pub async fn invoke(
     store: &dyn Store,
     tenant: TenantId,
     runner: Runner,
     id: StateId,
+    named: Option<StateId>,
     token: StateToken,
     request: &Forward,
     now: Timestamp,
@@ -246,6 +262,11 @@ pub async fn invoke(
         .ok_or_else(|| RuleError::Missing(format!("this tenant has no state {id}")))?;
     let (record, program) = load(store, tenant, state.flow_id, state.version_id).await?;
     may_run(store, &record, runner).await?;
+    if named.is_some_and(|named| named != id) {
+        return Err(RuleError::Invalid(
+            "the body's stateId is not the path's".into(),
+        ));
+    }
     if state.state_token != token {
         return Err(stale());
     }

@@ -168,6 +168,8 @@ fn bound_value<'a>(
 pub struct Answer {
     pub component: String,
     pub content: Option<String>,
+    /// Whether it carries object data (lists and objects: refused, not supported yet).
+    pub object_data: bool,
 }
 
 /// Writes the answers into the values their components are bound to (an answer for a
@@ -181,6 +183,11 @@ pub fn take_answers(
 ) -> Result<HashMap<String, String>, AnswerError> {
     let components: Vec<&JsonObject> = objects(page.get("pageComponents")).collect();
     for answer in answers {
+        if answer.object_data {
+            return Err(AnswerError::Invalid(
+                "answers with objectData (lists and objects) are not supported yet".into(),
+            ));
+        }
         let component = components
             .iter()
             .find(|c| text(c, "id").is_some_and(|id| id.eq_ignore_ascii_case(&answer.component)))
