@@ -16,8 +16,8 @@ use crate::api::doc::{AuthErrors, BodyErrors, Conflict, ErrorMessage, NotFound};
 use crate::api::flow_json::ActiveFlow;
 use crate::api::flows::ListQuery;
 use crate::api::run_json::{
-    InitializationRequest, InitializationResponse, InvokeRequest, InvokeResponse, InvokeType,
-    SimpleRequest,
+    EngineValueOut, InitializationRequest, InitializationResponse, InvokeRequest, InvokeResponse,
+    InvokeType, SimpleRequest,
 };
 use crate::domain::filter::{Field, Filter};
 use crate::domain::{FlowId, StateId, Timestamp};
@@ -27,7 +27,7 @@ use crate::http::json::{JsonBody, Segment, TextQuery, path};
 use crate::rules::RuleError;
 use crate::rules::run::engine::Forward;
 use crate::rules::run::page::Answer;
-use crate::rules::run::{self, FlowPick, Input, Runner};
+use crate::rules::run::{self, FlowPick, Input, Runner, ValuePick};
 use crate::state::AppState;
 use crate::store::FlowRecord;
 
@@ -36,6 +36,9 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(initialize))
         .routes(routes!(start_simple))
         .routes(routes!(invoke, read_state))
+        .routes(routes!(state_values))
+        .routes(routes!(state_value))
+        .routes(routes!(state_value_by_name))
         .routes(routes!(runnable_flows))
         .routes(routes!(runnable_flow))
         .routes(routes!(runnable_flow_by_name))
@@ -257,6 +260,105 @@ async fn read_state(
         .await
         .map_err(refused(&caller))?;
     Ok(Json(InvokeResponse::from(&ran)))
+}
+
+async fn read_values(
+    state: &AppState,
+    caller: &RunCaller,
+    id: &str,
+    pick: ValuePick,
+) -> Result<Vec<EngineValueOut>, ApiError> {
+    let id = path(id, StateId::parse)?;
+    let values = run::values(&*state.store, caller.tenant_id, runner(caller), id, &pick)
+        .await
+        .map_err(refused(caller))?;
+    Ok(values.into_iter().map(EngineValueOut::from).collect())
+}
+
+/// The state's values, ordered by name: every value of its flow, with its content now (lists
+/// and objects are not run yet: `objectData` is null). Needs a credential, even for a public
+/// flow.
+#[utoipa::path(
+    get,
+    path = "/api/run/1/state/{stateId}/values",
+    tag = "Run",
+    params(("stateId" = uuid::Uuid, Path, description = "The state")),
+    responses(
+        (status = 200, description = "The state's values", body = Vec<EngineValueOut>),
+        NotFound, RunForbidden, AuthErrors,
+    )
+)]
+async fn state_values(
+    State(state): State<AppState>,
+    caller: RunCaller,
+    Segment(id): Segment,
+) -> Result<Json<Vec<EngineValueOut>>, ApiError> {
+    Ok(Json(
+        read_values(&state, &caller, &id, ValuePick::All).await?,
+    ))
+}
+
+/// One value of the state, by the value's id.
+#[utoipa::path(
+    get,
+    path = "/api/run/1/state/{stateId}/values/{id}",
+    tag = "Run",
+    params(
+        ("stateId" = uuid::Uuid, Path, description = "The state"),
+        ("id" = uuid::Uuid, Path, description = "The value element"),
+    ),
+    responses(
+        (status = 200, description = "The value", body = EngineValueOut),
+        NotFound, RunForbidden, AuthErrors,
+    )
+)]
+async fn state_value(
+    State(state): State<AppState>,
+    caller: RunCaller,
+    Segment((id, value)): Segment<(String, String)>,
+) -> Result<Json<EngineValueOut>, ApiError> {
+    let value = path(&value, |text| {
+        uuid::Uuid::parse_str(text.trim()).map_err(|_| {
+            crate::domain::Invalid::new(format!(
+                "'{}' is not a valid value id (a UUID)",
+                crate::domain::shorten(text)
+            ))
+        })
+    })?;
+    let found = read_values(&state, &caller, &id, ValuePick::Id(value.to_string())).await?;
+    found
+        .into_iter()
+        .next()
+        .map(Json)
+        .ok_or_else(|| ApiError::NotFound(format!("the state's flow has no value {value}")))
+}
+
+/// One value of the state, by the value's name (ignoring case).
+#[utoipa::path(
+    get,
+    path = "/api/run/1/state/{stateId}/values/name/{name}",
+    tag = "Run",
+    params(
+        ("stateId" = uuid::Uuid, Path, description = "The state"),
+        ("name" = String, Path, description = "The value's developerName"),
+    ),
+    responses(
+        (status = 200, description = "The value", body = EngineValueOut),
+        NotFound, RunForbidden, AuthErrors,
+    )
+)]
+async fn state_value_by_name(
+    State(state): State<AppState>,
+    caller: RunCaller,
+    Segment((id, name)): Segment<(String, String)>,
+) -> Result<Json<EngineValueOut>, ApiError> {
+    let found = read_values(&state, &caller, &id, ValuePick::Name(name.clone())).await?;
+    found.into_iter().next().map(Json).ok_or_else(|| {
+        ApiError::NotFound(format!(
+            "the state's flow has no value named '{}'",
+            crate::domain::shorten(&name)
+        ))
+    })
 }
 
 /// Whether the caller may see the flow among the runnable ones: a member sees every activated

@@ -11,7 +11,7 @@ use utoipa::ToSchema;
 use crate::domain::{FlowId, StateId, StateToken, VersionId};
 use crate::rules::run::engine::{ElementView, Status};
 use crate::rules::run::page::{ComponentView, ContainerView, PageView};
-use crate::rules::run::{Input, Ran};
+use crate::rules::run::{Input, Ran, StateValue};
 
 /// `FlowIdAPI` as a request names the flow to run.
 #[derive(Debug, Deserialize, ToSchema)]
@@ -355,6 +355,32 @@ impl From<&Ran> for InvokeResponse {
             invoke_type: invoke_type.into(),
             map_element_invoke_responses: ran.stop.view.iter().map(Into::into).collect(),
             status_code: "200".into(),
+        }
+    }
+}
+
+/// `EngineValueAPI`: one value of a state. Lists and objects are not run yet, so `objectData`
+/// is always null.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+#[schema(as = EngineValueAPI)]
+pub struct EngineValueOut {
+    pub value_element_id: String,
+    pub developer_name: String,
+    pub content_value: Option<String>,
+    pub content_type: String,
+    #[schema(value_type = Option<Vec<Object>>)]
+    pub object_data: Option<Vec<serde_json::Value>>,
+}
+
+impl From<StateValue> for EngineValueOut {
+    fn from(value: StateValue) -> Self {
+        Self {
+            value_element_id: value.id,
+            developer_name: value.developer_name,
+            content_value: value.content,
+            content_type: value.content_type,
+            object_data: None,
         }
     }
 }

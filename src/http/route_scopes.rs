@@ -302,6 +302,13 @@ pub const ROUTES: &[(&str, &str, Need)] = &[
     ("POST", "/api/run/1/state", s(FlowsRun)),
     ("POST", "/api/run/1/state/{stateId}", s(FlowsRun)),
     ("GET", "/api/run/1/state/{stateId}", s(FlowsRun)),
+    ("GET", "/api/run/1/state/{stateId}/values", s(FlowsRun)),
+    ("GET", "/api/run/1/state/{stateId}/values/{id}", s(FlowsRun)),
+    (
+        "GET",
+        "/api/run/1/state/{stateId}/values/name/{name}",
+        s(FlowsRun),
+    ),
     ("GET", "/api/run/1/flow", s(FlowsRun)),
     ("GET", "/api/run/1/flow/{id}", s(FlowsRun)),
     ("GET", "/api/run/1/flow/name/{name}", s(FlowsRun)),

@@ -208,6 +208,29 @@ async fn run_flows(run: &mut Run<'_>) {
         )
         .await;
     assert_eq!(done["invokeType"], "DONE", "{done}");
+    let values = run
+        .call(
+            Method::GET,
+            "/api/run/1/state/{stateId}/values",
+            &format!("{path}/values"),
+            None,
+        )
+        .await;
+    let value = values[0]["valueElementId"].as_str().unwrap().to_string();
+    run.call(
+        Method::GET,
+        "/api/run/1/state/{stateId}/values/{id}",
+        &format!("{path}/values/{value}"),
+        None,
+    )
+    .await;
+    run.call(
+        Method::GET,
+        "/api/run/1/state/{stateId}/values/name/{name}",
+        &format!("{path}/values/name/Name%20ALL_USERS"),
+        None,
+    )
+    .await;
     run.validator.check(
         &done,
         again_shape,

@@ -267,6 +267,54 @@ async fn a_flow_runs_its_activated_snapshot_through_a_page_to_its_end() {
     .await;
     assert_error(over, StatusCode::UNPROCESSABLE_ENTITY).await;
 
+    // Its values, all (by name) or one by id or name; none without a credential.
+    let values = ok(&app, &key, Method::GET, &format!("{path}/values"), None).await;
+    let pairs: Vec<(&str, &str)> = values
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| {
+            (
+                v["developerName"].as_str().unwrap(),
+                v["contentValue"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(pairs, [("Count ALL_USERS", "2"), ("Name ALL_USERS", "Ada")]);
+    let count = values[0]["valueElementId"].as_str().unwrap();
+    let one = ok(
+        &app,
+        &key,
+        Method::GET,
+        &format!("{path}/values/{count}"),
+        None,
+    )
+    .await;
+    assert_eq!(
+        (&one["contentValue"], &one["contentType"]),
+        (&json!("2"), &json!("ContentNumber"))
+    );
+    let named = ok(
+        &app,
+        &key,
+        Method::GET,
+        &format!("{path}/values/name/name%20all_users"),
+        None,
+    )
+    .await;
+    assert_eq!(named["contentValue"], "Ada");
+    let missing = format!("{path}/values/{}", uuid::Uuid::new_v4());
+    assert_error(
+        send(&app, &key, Method::GET, &missing, None).await,
+        StatusCode::NOT_FOUND,
+    )
+    .await;
+    let anonymous = app
+        .client
+        .get(app.url(&format!("{path}/values")))
+        .header(TENANT_HEADER, &app.tenant_id);
+    assert_error(anonymous.send().await.unwrap(), StatusCode::UNAUTHORIZED).await;
+
     // The simple start names the flow by name and answers the first page at once.
     let simple = ok(
         &app,

@@ -242,6 +242,80 @@ pub async fn read(
     })
 }
 
+/// One value of a state, as read.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StateValue {
+    pub id: String,
+    pub developer_name: String,
+    pub content_type: String,
+    pub content: Option<String>,
+}
+
+/// Which of a state's values to read.
+#[derive(Debug, Clone)]
+pub enum ValuePick {
+    All,
+    Id(String),
+    Name(String),
+}
+
+/// The state's values (all, ordered by name, or the one named), for a member who may run its
+/// flow: a caller with no credential is refused (as Boomi's values endpoints need one), even
+/// for a public flow. Missing: no such state, or no such value in its flow.
+pub async fn values(
+    store: &dyn Store,
+    tenant: TenantId,
+    runner: Runner,
+    id: StateId,
+    pick: &ValuePick,
+) -> Result<Vec<StateValue>, RuleError> {
+    if runner == Runner::Anonymous {
+        return Err(RuleError::NotAllowed(
+            "a state's values need a credential: present an API key or a token".into(),
+        ));
+    }
+    let state = store
+        .run_state(tenant, id)
+        .await?
+        .ok_or_else(|| RuleError::Missing(format!("this tenant has no state {id}")))?;
+    let (record, program) = load(store, tenant, state.flow_id, state.version_id).await?;
+    may_run(store, &record, runner).await?;
+    let run = run_of(&state)?;
+    let defs = match pick {
+        ValuePick::All => {
+            let mut all: Vec<_> = program.defs.iter().collect();
+            all.sort_by(|a, b| {
+                a.name
+                    .to_lowercase()
+                    .cmp(&b.name.to_lowercase())
+                    .then(a.id.cmp(&b.id))
+            });
+            all
+        }
+        ValuePick::Id(value) => vec![program.defs.get(value).ok_or_else(|| {
+            RuleError::Missing(format!(
+                "the state's flow has no value {}",
+                crate::domain::shorten(value)
+            ))
+        })?],
+        ValuePick::Name(name) => vec![program.defs.by_name(name).ok_or_else(|| {
+            RuleError::Missing(format!(
+                "the state's flow has no value named '{}'",
+                crate::domain::shorten(name)
+            ))
+        })?],
+    };
+    Ok(defs
+        .into_iter()
+        .map(|def| StateValue {
+            id: def.id.clone(),
+            developer_name: def.name.clone(),
+            content_type: def.content_type.clone(),
+            content: run.values.get(&def.id).map(str::to_string),
+        })
+        .collect())
+}
+
 /// Goes on with the state from the token the client read: refused (Conflict, changing
 /// nothing) when the token is not the state's, or another invoke wins the write. `named` is
 /// the state the request's body names, if it does: another than `id` is refused.

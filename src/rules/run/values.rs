@@ -70,6 +70,11 @@ impl ValueDefs {
         defs
     }
 
+    /// Every value element, in no order.
+    pub fn iter(&self) -> impl Iterator<Item = &ValueDef> {
+        self.by_id.values()
+    }
+
     pub fn get(&self, id: &str) -> Option<&ValueDef> {
         self.by_id.get(&id.to_lowercase())
     }
