@@ -16,8 +16,8 @@ use crate::api::doc::{AuthErrors, BodyErrors, Conflict, ErrorMessage, NotFound};
 use crate::api::flow_json::ActiveFlow;
 use crate::api::flows::ListQuery;
 use crate::api::run_json::{
-    EngineValueOut, InitializationRequest, InitializationResponse, InvokeRequest, InvokeResponse,
-    InvokeType, SimpleRequest,
+    EngineValueIn, EngineValueOut, InitializationRequest, InitializationResponse, InvokeRequest,
+    InvokeResponse, InvokeType, SimpleRequest,
 };
 use crate::domain::filter::{Field, Filter};
 use crate::domain::{FlowId, StateId, Timestamp};
@@ -36,7 +36,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(initialize))
         .routes(routes!(start_simple))
         .routes(routes!(invoke, read_state))
-        .routes(routes!(state_values))
+        .routes(routes!(state_values, set_state_values))
         .routes(routes!(state_value))
         .routes(routes!(state_value_by_name))
         .routes(routes!(runnable_flows))
@@ -71,7 +71,7 @@ fn refused(caller: &RunCaller) -> impl Fn(RuleError) -> ApiError + '_ {
     }
 }
 
-fn inputs(sent: Option<&[crate::api::run_json::EngineValueIn]>) -> Vec<Input> {
+fn inputs(sent: Option<&[EngineValueIn]>) -> Vec<Input> {
     sent.unwrap_or_default()
         .iter()
         .map(|input| input.to_input())
@@ -296,6 +296,42 @@ async fn state_values(
     Ok(Json(
         read_values(&state, &caller, &id, ValuePick::All).await?,
     ))
+}
+
+/// Sets values of the state (`EngineValueAPI[]`, each by `valueElementId` or `developerName`,
+/// with its `contentValue`) and answers them as they now are. The state's `stateToken`
+/// changes: read the state again before the next invoke. Needs a credential, even for a
+/// public flow.
+#[utoipa::path(
+    post,
+    path = "/api/run/1/state/{stateId}/values",
+    tag = "Run",
+    params(("stateId" = uuid::Uuid, Path, description = "The state")),
+    request_body = Vec<EngineValueIn>,
+    responses(
+        (status = 200, description = "The values set", body = Vec<EngineValueOut>),
+        NotFound, Conflict, RunForbidden, BodyErrors, AuthErrors,
+    )
+)]
+async fn set_state_values(
+    State(state): State<AppState>,
+    caller: RunCaller,
+    Segment(id): Segment,
+    JsonBody(sent): JsonBody<Vec<EngineValueIn>>,
+) -> Result<Json<Vec<EngineValueOut>>, ApiError> {
+    let id = path(&id, StateId::parse)?;
+    let inputs = inputs(Some(&sent));
+    let set = run::set_values(
+        &*state.store,
+        caller.tenant_id,
+        runner(&caller),
+        id,
+        &inputs,
+        Timestamp::now(),
+    )
+    .await
+    .map_err(refused(&caller))?;
+    Ok(Json(set.into_iter().map(EngineValueOut::from).collect()))
 }
 
 /// One value of the state, by the value's id.

@@ -303,6 +303,7 @@ pub const ROUTES: &[(&str, &str, Need)] = &[
     ("POST", "/api/run/1/state/{stateId}", s(FlowsRun)),
     ("GET", "/api/run/1/state/{stateId}", s(FlowsRun)),
     ("GET", "/api/run/1/state/{stateId}/values", s(FlowsRun)),
+    ("POST", "/api/run/1/state/{stateId}/values", s(FlowsRun)),
     ("GET", "/api/run/1/state/{stateId}/values/{id}", s(FlowsRun)),
     (
         "GET",

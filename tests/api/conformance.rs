@@ -217,6 +217,25 @@ async fn run_flows(run: &mut Run<'_>) {
         )
         .await;
     let value = values[0]["valueElementId"].as_str().unwrap().to_string();
+    let simple_state = run
+        .call(
+            Method::POST,
+            "/api/run/1/state",
+            "/api/run/1/state",
+            Some(json!({ "id": built.flow })),
+        )
+        .await;
+    let waiting = format!(
+        "/api/run/1/state/{}/values",
+        simple_state["stateId"].as_str().unwrap()
+    );
+    run.call(
+        Method::POST,
+        "/api/run/1/state/{stateId}/values",
+        &waiting,
+        Some(json!([{ "valueElementId": value, "contentValue": "7" }])),
+    )
+    .await;
     run.call(
         Method::GET,
         "/api/run/1/state/{stateId}/values/{id}",

@@ -413,6 +413,41 @@ async fn a_stale_token_is_refused_and_changes_nothing() {
         StatusCode::UNPROCESSABLE_ENTITY,
     )
     .await;
+    // Setting values is a write too: the token changes, the earlier one is refused.
+    let set = json!([{"developerName": "name all_users", "contentValue": "set"}]);
+    let answered = ok(
+        &app,
+        &key,
+        Method::POST,
+        &format!("{path}/values"),
+        Some(set),
+    )
+    .await;
+    assert_eq!(answered[0]["contentValue"], "set");
+    let forward_old = forward(&synced["stateToken"], None, json!([]));
+    assert_error(
+        send(&app, &key, Method::POST, &path, Some(forward_old)).await,
+        StatusCode::CONFLICT,
+    )
+    .await;
+    let read = ok(&app, &key, Method::GET, &path, None).await;
+    assert_ne!(read["stateToken"], synced["stateToken"]);
+    let data =
+        &read["mapElementInvokeResponses"][0]["pageResponse"]["pageComponentDataResponses"][0];
+    assert_eq!(data["contentValue"], "set");
+    let nowhere = json!([{"developerName": "No such value", "contentValue": "x"}]);
+    assert_error(
+        send(
+            &app,
+            &key,
+            Method::POST,
+            &format!("{path}/values"),
+            Some(nowhere),
+        )
+        .await,
+        StatusCode::UNPROCESSABLE_ENTITY,
+    )
+    .await;
     let unknown = format!("/api/run/1/state/{}", uuid::Uuid::new_v4());
     assert_error(
         send(&app, &key, Method::GET, &unknown, None).await,

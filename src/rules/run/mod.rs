@@ -165,6 +165,35 @@ pub async fn start(
     let (record, program) = load(store, tenant, flow_id, version).await?;
     may_run(store, &record, runner).await?;
     let mut values = program.defs.defaults();
+    set_inputs(&program, &mut values, inputs)?;
+    let stop = engine::start(&program, values);
+    let state = RunState {
+        id: StateId::random(),
+        tenant_id: tenant,
+        flow_id,
+        version_id: version,
+        state_token: StateToken::random(),
+        current_element: stop.run.at.clone(),
+        status: stop.run.status.as_str().into(),
+        state_values: to_json(&stop.run.values)?,
+        history: to_json(&stop.run.history)?,
+        created_by: match runner {
+            Runner::Member(user) => Some(user),
+            Runner::Anonymous => None,
+        },
+        created_at: now,
+        updated_at: now,
+    };
+    store.insert_state(state.clone()).await?;
+    Ok(Ran {
+        state,
+        stop,
+        flow: record,
+    })
+}
+
+/// Sets `inputs` over `values`: each names a simple value of the program (by id, else by name).
+fn set_inputs(program: &Program, values: &mut Values, inputs: &[Input]) -> Result<(), RuleError> {
     for input in inputs {
         if input.value.is_empty() {
             return Err(RuleError::Invalid(
@@ -194,30 +223,7 @@ pub async fn start(
         }
         values.set(&def.id, input.content.clone());
     }
-    let stop = engine::start(&program, values);
-    let state = RunState {
-        id: StateId::random(),
-        tenant_id: tenant,
-        flow_id,
-        version_id: version,
-        state_token: StateToken::random(),
-        current_element: stop.run.at.clone(),
-        status: stop.run.status.as_str().into(),
-        state_values: to_json(&stop.run.values)?,
-        history: to_json(&stop.run.history)?,
-        created_by: match runner {
-            Runner::Member(user) => Some(user),
-            Runner::Anonymous => None,
-        },
-        created_at: now,
-        updated_at: now,
-    };
-    store.insert_state(state.clone()).await?;
-    Ok(Ran {
-        state,
-        stop,
-        flow: record,
-    })
+    Ok(())
 }
 
 /// Reads the tenant's state, as the runner may see it, and where it stands.
@@ -312,6 +318,66 @@ pub async fn values(
             developer_name: def.name.clone(),
             content_type: def.content_type.clone(),
             content: run.values.get(&def.id).map(str::to_string),
+        })
+        .collect())
+}
+
+/// Sets values of a state (a member who may run its flow; with no credential refused, as
+/// reading them), written where the state still holds the token read here, which then changes
+/// (an invoke with the earlier one is refused): 409 when another write came in between.
+/// Answers the values set, as they now are.
+pub async fn set_values(
+    store: &dyn Store,
+    tenant: TenantId,
+    runner: Runner,
+    id: StateId,
+    inputs: &[Input],
+    now: Timestamp,
+) -> Result<Vec<StateValue>, RuleError> {
+    if runner == Runner::Anonymous {
+        return Err(RuleError::NotAllowed(
+            "a state's values need a credential: present an API key or a token".into(),
+        ));
+    }
+    let state = store
+        .run_state(tenant, id)
+        .await?
+        .ok_or_else(|| RuleError::Missing(format!("this tenant has no state {id}")))?;
+    let (record, program) = load(store, tenant, state.flow_id, state.version_id).await?;
+    may_run(store, &record, runner).await?;
+    let run = run_of(&state)?;
+    if run.status == Status::Complete {
+        return Err(RuleError::Invalid("this run is over".into()));
+    }
+    let mut values = run.values.clone();
+    set_inputs(&program, &mut values, inputs)?;
+    let advance = StateAdvance {
+        state_token: StateToken::random(),
+        current_element: state.current_element.clone(),
+        status: state.status.clone(),
+        state_values: to_json(&values)?,
+        history: state.history.clone(),
+        updated_at: now,
+    };
+    if !store
+        .advance_state(tenant, id, state.state_token, &advance)
+        .await?
+    {
+        return Err(stale());
+    }
+    Ok(inputs
+        .iter()
+        .filter_map(|input| {
+            program
+                .defs
+                .get(&input.value)
+                .or_else(|| program.defs.by_name(&input.value))
+        })
+        .map(|def| StateValue {
+            id: def.id.clone(),
+            developer_name: def.name.clone(),
+            content_type: def.content_type.clone(),
+            content: values.get(&def.id).map(str::to_string),
         })
         .collect())
 }
