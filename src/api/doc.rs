@@ -38,6 +38,7 @@ pub const TOKEN: &str = "token";
         (name = "Draw Flow Snapshot", description = "Flow snapshots and their activation"),
         (name = "Draw Flow Element", description = "A flow's map, group and navigation elements, and the tenant elements imported into it"),
         (name = "Draw Flow Graph", description = "A flow's graph: its header with its map and group elements, and its canvas"),
+        (name = "Run", description = "Running flows: states started from a flow's activated snapshot, invoked on, read back"),
         (name = "Service", description = "Liveness, metrics and this description"),
     )
 )]

@@ -142,7 +142,8 @@ struct NewKeyRequest {
     #[schema(value_type = Option<String>, format = DateTime)]
     expires_at: Option<String>,
     /// The scopes to narrow the key to: `flows:read`, `flows:write`, `elements:read`,
-    /// `elements:write`, `packages:read`, `packages:write`, `admin:read`, `admin:write`.
+    /// `elements:write`, `packages:read`, `packages:write`, `admin:read`, `admin:write`,
+    /// `flows:run`.
     /// Missing or empty: not narrowed (what the owner's role allows). An unknown one is 422.
     /// A scope never grants more than the owner's role.
     #[schema(value_type = Option<Vec<ScopeName>>, example = json!(["flows:read", "flows:write"]))]
@@ -180,6 +181,8 @@ pub(crate) enum ScopeName {
     AdminRead,
     #[serde(rename = "admin:write")]
     AdminWrite,
+    #[serde(rename = "flows:run")]
+    FlowsRun,
 }
 
 /// An allowed network, for the description only: an IPv4 or IPv6 address, with an optional

@@ -24,6 +24,8 @@ pub(crate) mod leaks;
 pub(crate) mod package_json;
 pub(crate) mod package_shares;
 pub(crate) mod packages;
+pub(crate) mod run;
+pub(crate) mod run_json;
 pub(crate) mod snapshots;
 pub(crate) mod tenant;
 pub(crate) mod tenant_settings;
@@ -60,6 +62,7 @@ pub(crate) fn routes() -> OpenApiRouter<AppState> {
         .merge(package_shares::router())
         .merge(flow_elements::router())
         .merge(graph::router())
+        .merge(run::router())
         .merge(health::router())
         .routes(routes!(doc::serve))
 }

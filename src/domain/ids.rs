@@ -78,6 +78,35 @@ uuid_id!(
     /// One version of a flow: each save makes a new one.
     VersionId, "flow version id"
 );
+uuid_id!(
+    /// A running flow's state. Made with [`StateId::random`], never `generate`: whoever
+    /// knows a public flow's state id may run it on, so it must not be guessable.
+    StateId, "state id"
+);
+uuid_id!(
+    /// The token a state holds between two invokes: each invoke must send the one it read,
+    /// and gets a new one ([`StateToken::random`]).
+    StateToken, "state token"
+);
+
+/// A UUID v4 from the thread's cryptographic generator.
+fn random_v4() -> Uuid {
+    uuid::Builder::from_random_bytes(rand::random()).into_uuid()
+}
+
+impl StateId {
+    /// A new id of 122 random bits (UUID v4), unguessable.
+    pub fn random() -> Self {
+        Self(random_v4())
+    }
+}
+
+impl StateToken {
+    /// A new token of 122 random bits (UUID v4).
+    pub fn random() -> Self {
+        Self(random_v4())
+    }
+}
 
 /// The schema of an id: a string in UUID format.
 fn uuid_schema(description: &str) -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {

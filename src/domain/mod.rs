@@ -20,7 +20,7 @@ pub use digest::Digest;
 pub use email::Email;
 pub use filter::{Filter, Filterable, FlowFilter};
 pub(crate) use ids::shorten;
-pub use ids::{FlowId, KeyId, TenantId, UserId, VersionId, new_id};
+pub use ids::{FlowId, KeyId, StateId, StateToken, TenantId, UserId, VersionId, new_id};
 pub use names::{
     FlowName, KeyName, PERSON_NAME_MAX_CHARS, PROSE_MAX_CHARS, TAG_MAX_CHARS, TenantDeveloperName,
     TenantName, person_name, prose, tag,

@@ -21,11 +21,13 @@ pub enum Scope {
     PackagesWrite,
     AdminRead,
     AdminWrite,
+    /// Running flows (`/api/run/1/…`): start, invoke, read states and the runnable flows.
+    FlowsRun,
 }
 
 impl Scope {
     /// Every scope, in the order lists show them.
-    pub const ALL: [Scope; 8] = [
+    pub const ALL: [Scope; 9] = [
         Scope::FlowsRead,
         Scope::FlowsWrite,
         Scope::ElementsRead,
@@ -34,6 +36,7 @@ impl Scope {
         Scope::PackagesWrite,
         Scope::AdminRead,
         Scope::AdminWrite,
+        Scope::FlowsRun,
     ];
 
     /// Its name, as the API and the pages spell it.
@@ -47,6 +50,7 @@ impl Scope {
             Scope::PackagesWrite => "packages:write",
             Scope::AdminRead => "admin:read",
             Scope::AdminWrite => "admin:write",
+            Scope::FlowsRun => "flows:run",
         }
     }
 

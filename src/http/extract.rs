@@ -309,6 +309,48 @@ impl<S: Authenticator> FromRequestParts<S> for Principal {
     }
 }
 
+/// A caller of the run API (`/api/run/1/…`): a [`Principal`] when a credential is presented
+/// (checked as everywhere: a wrong one is a 401, never read as none), else nobody, in the
+/// tenant `manywhotenant` names, who may run only the tenant's public flows.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct RunCaller {
+    pub tenant_id: TenantId,
+    pub principal: Option<Principal>,
+}
+
+/// The answer to a run request with neither a credential nor a tenant.
+pub const NO_RUN_TENANT: &str = "authentication required: send an API key in \
+     x-boomi-flow-api-key or a token in Authorization, or, to run a public flow, the tenant id \
+     in manywhotenant";
+
+impl<S: Authenticator> FromRequestParts<S> for RunCaller {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        if let Presented::Nothing = credentials(&parts.headers)?.presented {
+            let mut sent = parts.headers.get_all(&TENANT).iter();
+            let tenant = match (sent.next(), sent.next()) {
+                (Some(_), Some(_)) => {
+                    return Err(ApiError::BadRequest(format!(
+                        "send the {TENANT_HEADER} header once; this request sends it more than once"
+                    )));
+                }
+                (Some(value), None) if !names_no_tenant(value) => requested_tenant(value)?,
+                _ => return Err(ApiError::Unauthorized(NO_RUN_TENANT.into())),
+            };
+            return Ok(RunCaller {
+                tenant_id: tenant,
+                principal: None,
+            });
+        }
+        let principal = Principal::from_request_parts(parts, state).await?;
+        Ok(RunCaller {
+            tenant_id: principal.tenant_id,
+            principal: Some(principal),
+        })
+    }
+}
+
 /// A narrowed key (or a token it obtained) may call only the routes its scopes cover
 /// ([`route_scopes`]); anyone else passes without a lookup. A route the table lacks (a test
 /// keeps there being none) is refused to a narrowed key rather than granted.

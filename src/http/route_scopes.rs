@@ -296,6 +296,23 @@ pub const ROUTES: &[(&str, &str, Need)] = &[
     ("GET", "/api/openapi.json", Nothing),
     ("GET", "/health", Nothing),
     ("GET", "/metrics", Nothing),
+    // Running flows: the runtime API. A caller with no credential passes no scope check (a
+    // public flow); a narrowed key needs `flows:run`.
+    ("POST", "/api/run/1", s(FlowsRun)),
+    ("POST", "/api/run/1/state", s(FlowsRun)),
+    ("POST", "/api/run/1/state/{stateId}", s(FlowsRun)),
+    ("GET", "/api/run/1/state/{stateId}", s(FlowsRun)),
+    ("GET", "/api/run/1/state/{stateId}/values", s(FlowsRun)),
+    ("POST", "/api/run/1/state/{stateId}/values", s(FlowsRun)),
+    ("GET", "/api/run/1/state/{stateId}/values/{id}", s(FlowsRun)),
+    (
+        "GET",
+        "/api/run/1/state/{stateId}/values/name/{name}",
+        s(FlowsRun),
+    ),
+    ("GET", "/api/run/1/flow", s(FlowsRun)),
+    ("GET", "/api/run/1/flow/{id}", s(FlowsRun)),
+    ("GET", "/api/run/1/flow/name/{name}", s(FlowsRun)),
 ];
 
 static TABLE: LazyLock<HashMap<(&'static str, &'static str), Need>> = LazyLock::new(|| {

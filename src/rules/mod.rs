@@ -19,6 +19,7 @@ pub mod members;
 pub mod packages;
 pub mod references;
 pub mod refusals;
+pub mod run;
 pub mod shares;
 pub mod sign_in;
 pub mod snapshots;

@@ -17,7 +17,9 @@ use time::OffsetDateTime;
 use uuid::Uuid;
 
 use crate::domain::element::{ElementKind, FlowElementKind};
-use crate::domain::{Digest, FlowId, KeyId, Role, TenantId, Timestamp, UserId, VersionId};
+use crate::domain::{
+    Digest, FlowId, KeyId, Role, StateId, StateToken, TenantId, Timestamp, UserId, VersionId,
+};
 
 /// A UUID column that has no domain id type of its own (element ids, editing tokens, audit ids).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -107,7 +109,9 @@ macro_rules! uuid_column {
     )*};
 }
 
-uuid_column!(DbUuid, TenantId, UserId, KeyId, FlowId, VersionId);
+uuid_column!(
+    DbUuid, TenantId, UserId, KeyId, FlowId, VersionId, StateId, StateToken
+);
 
 text_in_sqlite!(
     Timestamp,

@@ -29,8 +29,8 @@ use crate::domain::Digest;
 use crate::domain::element::ElementKind;
 use crate::domain::flow::FlowDraft;
 use crate::domain::{
-    Email, FlowFilter, FlowId, KeyId, Page, Role, TenantId, TenantName, Timestamp, UserId,
-    VersionId,
+    Email, FlowFilter, FlowId, KeyId, Page, Role, StateId, StateToken, TenantId, TenantName,
+    Timestamp, UserId, VersionId,
 };
 
 /// Opens the configured backend (creating its database if needed) and brings its schema up
@@ -425,6 +425,26 @@ pub trait SnapshotStore {
     ) -> StoreResult<Vec<FlowRecord>>;
 }
 
+/// The states of running flows. Each is its tenant's: another tenant's id reads `None`.
+#[async_trait]
+pub trait RunStateStore {
+    /// Stores a new state. Missing when the flow (or its tenant) is gone.
+    async fn insert_state(&self, state: RunState) -> StoreResult<()>;
+    /// The tenant's state with this id; `None` when there is none (or it is another's).
+    async fn run_state(&self, tenant: TenantId, id: StateId) -> StoreResult<Option<RunState>>;
+    /// Writes an invoke's result where the state still holds `expected`, the token the invoke
+    /// read, in one conditional statement: true when it did; false, changing nothing, when
+    /// the state moved on (another invoke won) or is gone. Of invokes racing with one token,
+    /// exactly one gets true.
+    async fn advance_state(
+        &self,
+        tenant: TenantId,
+        id: StateId,
+        expected: StateToken,
+        advance: &StateAdvance,
+    ) -> StoreResult<bool>;
+}
+
 #[async_trait]
 pub trait MetaStore {
     async fn meta(&self, key: &str) -> StoreResult<Option<String>>;
@@ -483,6 +503,7 @@ store!(
     FlowStore,
     ElementStore,
     SnapshotStore,
+    RunStateStore,
     MetaStore,
     AuditStore,
     InstanceStore,

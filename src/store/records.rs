@@ -8,8 +8,8 @@ use crate::domain::Digest;
 use crate::domain::element::{ElementKind, ElementName, FlowElementKind};
 use crate::domain::flow::FlowDraft;
 use crate::domain::{
-    Email, FlowId, KeyId, KeyName, Networks, Role, Scopes, TenantId, Timestamp, UserId, VersionId,
-    flow::FlowSettings,
+    Email, FlowId, KeyId, KeyName, Networks, Role, Scopes, StateId, StateToken, TenantId,
+    Timestamp, UserId, VersionId, flow::FlowSettings,
 };
 
 /// A JSON object as Boomi's tools send it, kept field for field.
@@ -558,4 +558,36 @@ pub struct FrozenImage {
 pub struct Activation {
     pub is_default: bool,
     pub is_active: bool,
+}
+
+/// A running flow's state as stored (`flow_states`): the same row for an insert, a read and
+/// `keyflow copy`. `state_values` and `history` are the engine's JSON, kept as text.
+#[derive(Debug, Clone, PartialEq, sqlx::FromRow)]
+pub struct RunState {
+    pub id: StateId,
+    pub tenant_id: TenantId,
+    pub flow_id: FlowId,
+    /// The snapshot it runs: fixed at start, whatever is activated later.
+    pub version_id: VersionId,
+    pub state_token: StateToken,
+    /// The map element it waits at; `None` once the run is over.
+    pub current_element: Option<String>,
+    pub status: String,
+    pub state_values: String,
+    pub history: String,
+    /// Who started it; `None` for an anonymous run of a public flow.
+    pub created_by: Option<UserId>,
+    pub created_at: Timestamp,
+    pub updated_at: Timestamp,
+}
+
+/// What one invoke changes in a state: everything the engine moved, and the new token.
+#[derive(Debug, Clone)]
+pub struct StateAdvance {
+    pub state_token: StateToken,
+    pub current_element: Option<String>,
+    pub status: String,
+    pub state_values: String,
+    pub history: String,
+    pub updated_at: Timestamp,
 }

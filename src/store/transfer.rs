@@ -10,7 +10,9 @@ use async_trait::async_trait;
 use uuid::Uuid;
 
 use super::codec::DbUuid;
-use super::{AuditEvent, NewSession, NewShare, NewToken, StoreError, StoreResult, Tenant, User};
+use super::{
+    AuditEvent, NewSession, NewShare, NewToken, RunState, StoreError, StoreResult, Tenant, User,
+};
 use crate::domain::{Digest, FlowId, KeyId, Role, TenantId, Timestamp, UserId, VersionId};
 
 /// Reads or fills a whole store.
@@ -73,6 +75,8 @@ dump_tables! {
     flow_uses: FlowUseRow,
     /// Packages shared by token, with the token's digest; after `flows`, which it refers to.
     package_shares: ShareRow,
+    /// The states of running flows; after `flows`, which it refers to.
+    flow_states: RunState,
     audit_events: AuditRow,
     /// Keys reported leaked: their owners' notices; after `users` and `tenants`.
     leak_reports: LeakRow,

@@ -159,6 +159,130 @@ async fn editing_token(run: &mut Run<'_>, flow: &str) -> String {
     flow["editingToken"].as_str().unwrap().to_string()
 }
 
+/// The runtime API: a flow built and activated (as `tests/api/run.rs` builds it), started,
+/// read, invoked through its page to its end, and found among the runnable flows.
+async fn run_flows(run: &mut Run<'_>) {
+    let key = run.app.new_key("conformance run").await;
+    let built = crate::run::build(run.app, &key, "ALL_USERS", "STEP").await;
+    let started = run
+        .call(
+            Method::POST,
+            "/api/run/1",
+            "/api/run/1",
+            Some(json!({ "flowId": { "id": built.flow } })),
+        )
+        .await;
+    let state = started["stateId"].as_str().unwrap().to_string();
+    let one = "/api/run/1/state/{stateId}";
+    let path = format!("/api/run/1/state/{state}");
+    let read = run.call(Method::GET, one, &path, None).await;
+    let go = "00000000-0000-4000-8000-0000000000f1";
+    let answers = json!([{ "pageComponentId": built.name_box, "contentValue": "Ada" }]);
+    let body = |token: &Value, answers: Value| {
+        json!({ "invokeType": "FORWARD", "stateToken": token,
+                "mapElementInvokeRequest": { "selectedOutcomeId": go,
+                    "pageRequest": { "pageComponentInputResponses": answers } } })
+    };
+    // A page shown again (a required answer missing), then the end.
+    let again = run
+        .call(
+            Method::POST,
+            one,
+            &path,
+            Some(body(&read["stateToken"], json!([]))),
+        )
+        .await;
+    let again_shape = &run.boomi["components"]["schemas"]["EngineInvokeResponseAPI"].clone();
+    run.validator.check(
+        &again,
+        again_shape,
+        "POST /api/run/1/state/{stateId}",
+        &mut run.errors,
+    );
+    let done = run
+        .call(
+            Method::POST,
+            one,
+            &path,
+            Some(body(&again["stateToken"], answers)),
+        )
+        .await;
+    assert_eq!(done["invokeType"], "DONE", "{done}");
+    let values = run
+        .call(
+            Method::GET,
+            "/api/run/1/state/{stateId}/values",
+            &format!("{path}/values"),
+            None,
+        )
+        .await;
+    let value = values[0]["valueElementId"].as_str().unwrap().to_string();
+    let simple_state = run
+        .call(
+            Method::POST,
+            "/api/run/1/state",
+            "/api/run/1/state",
+            Some(json!({ "id": built.flow })),
+        )
+        .await;
+    let waiting = format!(
+        "/api/run/1/state/{}/values",
+        simple_state["stateId"].as_str().unwrap()
+    );
+    run.call(
+        Method::POST,
+        "/api/run/1/state/{stateId}/values",
+        &waiting,
+        Some(json!([{ "valueElementId": value, "contentValue": "7" }])),
+    )
+    .await;
+    run.call(
+        Method::GET,
+        "/api/run/1/state/{stateId}/values/{id}",
+        &format!("{path}/values/{value}"),
+        None,
+    )
+    .await;
+    run.call(
+        Method::GET,
+        "/api/run/1/state/{stateId}/values/name/{name}",
+        &format!("{path}/values/name/Name%20ALL_USERS"),
+        None,
+    )
+    .await;
+    run.validator.check(
+        &done,
+        again_shape,
+        "POST /api/run/1/state/{stateId}",
+        &mut run.errors,
+    );
+    let simple = run
+        .call(
+            Method::POST,
+            "/api/run/1/state",
+            "/api/run/1/state",
+            Some(json!({ "id": built.flow })),
+        )
+        .await;
+    assert!(simple["mapElementInvokeResponses"][0]["pageResponse"].is_object());
+    run.call(Method::GET, "/api/run/1/flow", "/api/run/1/flow", None)
+        .await;
+    run.call(
+        Method::GET,
+        "/api/run/1/flow/{id}",
+        &format!("/api/run/1/flow/{}", built.flow),
+        None,
+    )
+    .await;
+    run.call(
+        Method::GET,
+        "/api/run/1/flow/name/{name}",
+        "/api/run/1/flow/name/Run%20ALL_USERS%20STEP",
+        None,
+    )
+    .await;
+}
+
 /// A flow's own elements (map, group, navigation), its graph (draw/1 and draw/2) and the
 /// tenant elements imported into it.
 async fn flow_graph(run: &mut Run<'_>) {
@@ -634,6 +758,7 @@ async fn keyflow_answers_in_boomis_shapes() {
     .await;
 
     flow_graph(&mut run).await;
+    run_flows(&mut run).await;
 
     let tenant_path = "/api/admin/1/tenant";
     run.call(Method::GET, tenant_path, tenant_path, None).await;

@@ -12,14 +12,16 @@ use keyflow::config::ServeConfig;
 use keyflow::copy::{self, SecretFiles};
 use keyflow::domain::element::{ElementKind, ElementName};
 use keyflow::domain::flow::FlowSettings;
-use keyflow::domain::{Digest, FlowId, KeyId, Role, TenantId, Timestamp, UserId, VersionId};
+use keyflow::domain::{
+    Digest, FlowId, KeyId, Role, StateId, StateToken, TenantId, Timestamp, UserId, VersionId,
+};
 use keyflow::store::transfer::{
     ApiKeyRow, AuditRow, ElementRow, FlowElementRow, FlowRow, FlowUseRow, InvitationRow, LeakRow,
     MembershipRow, MetaRow, PreviousKeyRow, ShareRow, SnapshotRow, TokenRow, WebSessionRow,
 };
 use keyflow::store::{
-    self, Dump, Edit, FlowGraphWrite, FlowUse, GraphMode, NewElement, StoreConfig, StoreError,
-    Tenant, User,
+    self, Dump, Edit, FlowGraphWrite, FlowUse, GraphMode, NewElement, RunState, StoreConfig,
+    StoreError, Tenant, User,
 };
 use reqwest::{Method, StatusCode};
 use secrecy::{ExposeSecret, SecretString};
@@ -735,6 +737,20 @@ fn handmade_dump() -> (Dump, [Digest; 6]) {
             created_by: invitee,
             created_at: at(17),
             expires_at: at(7 * 86_400),
+        }],
+        flow_states: vec![RunState {
+            id: StateId::random(),
+            tenant_id: one,
+            flow_id: flow,
+            version_id: VersionId::generate(),
+            state_token: StateToken::random(),
+            current_element: Some(start.to_string()),
+            status: "IN_PROGRESS".into(),
+            state_values: r#"{"a":"nul \u0000, ünï"}"#.into(),
+            history: "[]".into(),
+            created_by: None,
+            created_at: at(18),
+            updated_at: at(19),
         }],
         audit_events: vec![
             AuditRow {

@@ -32,6 +32,7 @@ mod package_shares;
 mod packages;
 mod postgres;
 mod rate_limits;
+mod run;
 mod schema_check;
 mod snapshots;
 mod store_contract;

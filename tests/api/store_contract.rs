@@ -12,6 +12,7 @@
 mod audit;
 mod elements;
 mod key_lifecycle;
+mod run_states;
 mod shares;
 mod usage_limits;
 

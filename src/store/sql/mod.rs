@@ -35,6 +35,7 @@ mod invitations;
 mod keys;
 mod memberships;
 mod meta;
+mod run_states;
 mod sessions;
 mod shares;
 mod snapshots;

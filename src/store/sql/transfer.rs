@@ -17,7 +17,9 @@ use crate::store::transfer::{
     InvitationRow, LeakRow, MembershipRow, MetaRow, PreviousKeyRow, SnapshotRow, TABLES, Transfer,
     not_empty,
 };
-use crate::store::{NewSession, NewShare, NewToken, StoreError, StoreResult, Tenant, User};
+use crate::store::{
+    NewSession, NewShare, NewToken, RunState, StoreError, StoreResult, Tenant, User,
+};
 
 type Separated<'qb, 'args> = sqlx::query_builder::Separated<'qb, 'args, Db, &'static str>;
 
@@ -135,6 +137,9 @@ table!(FlowUseRow, "flow_uses" by "flow_id, element_id", |u| flow_id, tenant_id,
     element_id = DbUuid(u.element_id), imported);
 table!(NewShare, "package_shares" by "created_at, digest", |s| digest, tenant_id, flow_id,
     version_id, package, created_by, created_at, expires_at);
+table!(RunState, "flow_states" by "created_at, id", |s| id, tenant_id, flow_id, version_id,
+    state_token, current_element, status, state_values, history, created_by, created_at,
+    updated_at);
 table!(AuditRow, "audit_events" by "at, id", |a| id = DbUuid(a.id), at, actor_id, tenant_id,
     action, subject, address, request_id, data);
 table!(LeakRow, "leak_reports" by "at, id", |l| id = DbUuid(l.id), at, user_id, tenant_id,
@@ -223,7 +228,7 @@ macro_rules! each_table {
         $then! {
             tenants, users, memberships, invitations, api_keys, api_key_previous, tokens,
             web_sessions, flows, flow_snapshots, elements, flow_elements, flow_uses,
-            package_shares, audit_events, leak_reports, meta
+            package_shares, flow_states, audit_events, leak_reports, meta
         }
     };
 }
