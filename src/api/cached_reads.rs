@@ -153,6 +153,9 @@ fn writes(route: &str) -> Writes {
         | "/api/package/1/flow/{id}/share"
         | "/api/package/1/flow/{id}/shares"
         | "/api/package/1/flow/{id}/{version}/share" => Writes::Nothing,
+        // A run writes its state only, which no cached read shows (and no run read is cached:
+        // a state moves at every invoke).
+        _ if route.starts_with("/api/run/") => Writes::Nothing,
         _ if route.starts_with("/api/draw/") || route.starts_with("/api/package/") => {
             Writes::Tenant
         }
@@ -410,6 +413,8 @@ mod tests {
         assert_eq!(writes("/api/package/1/tenant"), Writes::Tenant);
         assert_eq!(writes("/api/package/1/shared/flow"), Writes::Tenant);
         assert_eq!(writes("/api/draw/1/authentication"), Writes::Nothing);
+        assert_eq!(writes("/api/run/1/state/{stateId}"), Writes::Nothing);
+        assert_eq!(writes("/api/run/1"), Writes::Nothing);
         assert_eq!(writes("/api/admin/1/users/me"), Writes::Anything);
         assert_eq!(writes("/api/admin/1/users/me/keys"), Writes::Anything);
         assert_eq!(writes("/api/keys/report-leak"), Writes::Anything);
