@@ -4,8 +4,7 @@
 # does, which makes them the measure to compare two versions by, and CI's guard against a read
 # getting slower (.ci/run: `--check`).
 #
-#   bench/instructions.sh                 the release build, every read, and the framework's
-#                                         floor (bench/floor) on the flow list
+#   bench/instructions.sh                 the release build, every read
 #   bench/instructions.sh --record FILE   measure and write FILE (NAME<TAB>CREDENTIAL<TAB>COUNT)
 #   bench/instructions.sh --check FILE    measure and fail when a read takes more than 25 %
 #                                         more instructions than FILE records, or is missing
@@ -35,8 +34,6 @@ requests="${READ_REQUESTS:-200}"
 start_shared reads
 reads_setup "$URL"
 reads_check
-# The flow list's bytes, for the floor.
-curl -sf "$URL/api/draw/1/flow" -H "x-boomi-flow-api-key: $KEY" -H "manywhotenant: $TENANT" >"$WORK/flows.json"
 stop_last
 
 port=$(free_port)
@@ -122,23 +119,5 @@ if failed:
     sys.exit(1)
 print(f"every read within 1.25x of {sys.argv[1]}")
 EOF
-    ;;
-"")
-    # The framework's floor on the flow list: axum answering the same bytes after comparing the
-    # two headers with fixed values, under the same count.
-    cargo build --quiet --release --manifest-path "$ROOT/bench/floor/Cargo.toml"
-    TOKIO_WORKER_THREADS=1 valgrind --tool=callgrind --callgrind-out-file="$WORK/floor.%p" \
-        "$ROOT/bench/floor/target/release/keyflow-bench-floor" "127.0.0.1:$port" "$WORK/flows.json" \
-        "$KEY" "$TENANT" >"$WORK/floor.log" 2>&1 &
-    pid=$!
-    PIDS+=("$pid")
-    curl_config /api/draw/1/flow 20 >"$WORK/warm"
-    curl_config /api/draw/1/flow "$requests" >"$WORK/batch"
-    for _ in $(seq 1 600); do run_requests "$WORK/warm" key && break; sleep 0.2; done
-    callgrind_control -z "$pid" >/dev/null 2>&1
-    run_requests "$WORK/batch" key || { echo "the floor: a request failed" >&2; exit 1; }
-    callgrind_control -d "$pid" >/dev/null 2>&1
-    echo "the floor (bench/floor), the flow list: $(($(total_of "$WORK/floor.$pid.1") / requests)) instructions a request"
-    kill "$pid"; wait "$pid" 2>/dev/null || true
     ;;
 esac
