@@ -78,6 +78,27 @@ fn inputs(sent: Option<&[EngineValueIn]>) -> Vec<Input> {
         .collect()
 }
 
+/// Starts a state of the flow `pick` names for the caller, with the inputs sent: what both
+/// ways of starting share.
+async fn start(
+    state: &AppState,
+    caller: &RunCaller,
+    pick: &FlowPick,
+    sent: Option<&[EngineValueIn]>,
+) -> Result<run::Ran, ApiError> {
+    let inputs = inputs(sent);
+    run::start(
+        &*state.store,
+        caller.tenant_id,
+        runner(caller),
+        pick,
+        &inputs,
+        Timestamp::now(),
+    )
+    .await
+    .map_err(refused(caller))
+}
+
 /// Starts a state of the flow's running version (or the snapshot `flowId.versionId` names;
 /// never the version being edited), with `inputs` over its values' defaults, and runs it to
 /// its first page or step: `currentMapElementId` is where it waits. Invoke it with the
@@ -98,18 +119,8 @@ async fn initialize(
     caller: RunCaller,
     JsonBody(request): JsonBody<InitializationRequest>,
 ) -> Result<Json<InitializationResponse>, ApiError> {
-    let inputs = inputs(request.inputs.as_deref());
     let pick = FlowPick::Id(request.flow_id.id, request.flow_id.version_id);
-    let ran = run::start(
-        &*state.store,
-        caller.tenant_id,
-        runner(&caller),
-        &pick,
-        &inputs,
-        Timestamp::now(),
-    )
-    .await
-    .map_err(refused(&caller))?;
+    let ran = start(&state, &caller, &pick, request.inputs.as_deref()).await?;
     Ok(Json(InitializationResponse::from(&ran)))
 }
 
@@ -148,17 +159,7 @@ async fn start_simple(
             ));
         }
     };
-    let inputs = inputs(request.inputs.as_deref());
-    let ran = run::start(
-        &*state.store,
-        caller.tenant_id,
-        runner(&caller),
-        &pick,
-        &inputs,
-        Timestamp::now(),
-    )
-    .await
-    .map_err(refused(&caller))?;
+    let ran = start(&state, &caller, &pick, request.inputs.as_deref()).await?;
     Ok(Json(InvokeResponse::from(&ran)))
 }
 
