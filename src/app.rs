@@ -164,6 +164,7 @@ impl Server {
             tokio::spawn(change_watch::poll(state.clone(), watch)),
             tokio::spawn(control::age_caches(state.clone())),
             tokio::spawn(control::audit_upkeep(state.clone())),
+            tokio::spawn(control::state_upkeep(state.clone())),
             tokio::spawn(control::heartbeat(state.clone())),
         ];
         let (stop_usage, usage_stopped) = tokio::sync::oneshot::channel();

@@ -187,6 +187,26 @@ pub async fn audit_upkeep(state: AppState) {
     }
 }
 
+/// How often expired states are pruned.
+pub const PRUNE_STATES_EVERY: Duration = Duration::from_secs(60);
+
+/// Deletes the states of running flows past their expiry every [`PRUNE_STATES_EVERY`] (the
+/// first one period after the start), until aborted: `rules::run::expiry::prune`, a bounded
+/// `DELETE` repeated while full. A failure is logged and tried again at the next beat.
+pub async fn state_upkeep(state: AppState) {
+    let mut ticker = tokio::time::interval(PRUNE_STATES_EVERY);
+    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    ticker.tick().await;
+    loop {
+        ticker.tick().await;
+        match state.prune_states(Timestamp::now()).await {
+            Ok(0) => {}
+            Ok(pruned) => tracing::info!(pruned, "expired flow states pruned"),
+            Err(error) => tracing::warn!(error = %error, "pruning the expired flow states failed"),
+        }
+    }
+}
+
 /// Writes the refusals counted so far (also at a graceful stop, so none is lost).
 pub async fn flush_refusals(state: &AppState) {
     if let Err(error) = state.flush_refusals().await {

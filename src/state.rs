@@ -167,6 +167,12 @@ impl AppState {
     ) -> anyhow::Result<u64> {
         Ok(crate::rules::audit::prune(self.store.as_ref(), retention, now).await?)
     }
+
+    /// Deletes the states of running flows expired at `now` (`control::state_upkeep`, and
+    /// tests with a clock of their own); returns how many.
+    pub async fn prune_states(&self, now: crate::domain::Timestamp) -> anyhow::Result<u64> {
+        Ok(crate::rules::run::expiry::prune(self.store.as_ref(), now).await?)
+    }
 }
 
 /// The rules, over this server's store, secrets and settings.

@@ -32,6 +32,7 @@ pub const TOKEN: &str = "token";
         (name = "Authentication", description = "Sign-in tokens"),
         (name = "Admin Users", description = "The current user, its API keys, and a tenant's users"),
         (name = "Admin Tenant", description = "The request's tenant"),
+        (name = "Admin States", description = "The states of the tenant's running flows, for its administrators"),
         (name = "Draw Flow", description = "Flows of the request's tenant"),
         (name = "Draw Element", description = "Elements of the request's tenant: values, types, \
             pages, services, macros, identity providers, tags, custom page components"),

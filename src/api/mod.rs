@@ -25,6 +25,8 @@ pub(crate) mod package_json;
 pub(crate) mod package_shares;
 pub(crate) mod packages;
 pub(crate) mod run;
+pub(crate) mod run_admin;
+pub(crate) mod run_history;
 pub(crate) mod run_json;
 pub(crate) mod snapshots;
 pub(crate) mod tenant;
@@ -63,6 +65,8 @@ pub(crate) fn routes() -> OpenApiRouter<AppState> {
         .merge(flow_elements::router())
         .merge(graph::router())
         .merge(run::router())
+        .merge(run_history::router())
+        .merge(run_admin::router())
         .merge(health::router())
         .routes(routes!(doc::serve))
 }

@@ -52,9 +52,9 @@ pub fn router() -> OpenApiRouter<AppState> {
         flows:run"
 )]
 #[allow(dead_code)]
-struct RunForbidden(ErrorMessage);
+pub(crate) struct RunForbidden(ErrorMessage);
 
-fn runner(caller: &RunCaller) -> Runner {
+pub(crate) fn runner(caller: &RunCaller) -> Runner {
     match caller.principal {
         Some(principal) => Runner::Member(principal.user_id),
         None => Runner::Anonymous,
@@ -62,7 +62,7 @@ fn runner(caller: &RunCaller) -> Runner {
 }
 
 /// A refusal of the rules; for a caller with no credential, "not allowed" is "sign in" (401).
-fn refused(caller: &RunCaller) -> impl Fn(RuleError) -> ApiError + '_ {
+pub(crate) fn refused(caller: &RunCaller) -> impl Fn(RuleError) -> ApiError + '_ {
     move |error| match error {
         RuleError::NotAllowed(message) if caller.principal.is_none() => {
             ApiError::Unauthorized(message)

@@ -56,6 +56,17 @@ pub const ROUTES: &[(&str, &str, Need)] = &[
     ("GET", "/api/admin/1/users/{id}", s(AdminRead)),
     ("PUT", "/api/admin/1/users/{id}", s(AdminWrite)),
     ("DELETE", "/api/admin/1/users/{id}", s(AdminWrite)),
+    // The states of the tenant's running flows: administration, not running.
+    ("GET", "/api/admin/1/states", s(AdminRead)),
+    ("DELETE", "/api/admin/1/states", s(AdminWrite)),
+    ("GET", "/api/admin/1/states/{id}", s(AdminRead)),
+    ("DELETE", "/api/admin/1/states/{id}", s(AdminWrite)),
+    ("GET", "/api/admin/1/states/flow/{id}", s(AdminRead)),
+    (
+        "GET",
+        "/api/admin/1/states/flow/{id}/{version}",
+        s(AdminRead),
+    ),
     // Authentication.
     ("POST", "/api/draw/1/authentication", Nothing),
     ("GET", "/api/draw/1/authentication/{tenantId}", Nothing),
@@ -302,6 +313,7 @@ pub const ROUTES: &[(&str, &str, Need)] = &[
     ("POST", "/api/run/1/state", s(FlowsRun)),
     ("POST", "/api/run/1/state/{stateId}", s(FlowsRun)),
     ("GET", "/api/run/1/state/{stateId}", s(FlowsRun)),
+    ("GET", "/api/run/1/state/{stateId}/history", s(FlowsRun)),
     ("GET", "/api/run/1/state/{stateId}/values", s(FlowsRun)),
     ("POST", "/api/run/1/state/{stateId}/values", s(FlowsRun)),
     ("GET", "/api/run/1/state/{stateId}/values/{id}", s(FlowsRun)),

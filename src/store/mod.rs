@@ -443,6 +443,19 @@ pub trait RunStateStore {
         expected: StateToken,
         advance: &StateAdvance,
     ) -> StoreResult<bool>;
+    /// A page of the tenant's states `query` selects, newest first, and how many it selects
+    /// in all.
+    async fn list_states(
+        &self,
+        tenant: TenantId,
+        query: &StateQuery,
+    ) -> StoreResult<(Vec<RunState>, u64)>;
+    /// Deletes those of `ids` that are the tenant's states, in one statement; returns the ids
+    /// it deleted (another tenant's, or none by that id, are left out).
+    async fn delete_states(&self, tenant: TenantId, ids: &[StateId]) -> StoreResult<Vec<StateId>>;
+    /// Deletes at most `limit` states that expired at or before `now`, earliest expiry first;
+    /// returns how many.
+    async fn prune_states(&self, now: Timestamp, limit: u32) -> StoreResult<u64>;
 }
 
 #[async_trait]

@@ -579,9 +579,12 @@ pub struct RunState {
     pub created_by: Option<UserId>,
     pub created_at: Timestamp,
     pub updated_at: Timestamp,
+    /// When it expires (refused, then pruned); `None`: never.
+    pub expires_at: Option<Timestamp>,
 }
 
-/// What one invoke changes in a state: everything the engine moved, and the new token.
+/// What one invoke changes in a state: everything the engine moved, the new token, and the
+/// expiry its write moves (an idle expiry starts again).
 #[derive(Debug, Clone)]
 pub struct StateAdvance {
     pub state_token: StateToken,
@@ -590,4 +593,22 @@ pub struct StateAdvance {
     pub state_values: String,
     pub history: String,
     pub updated_at: Timestamp,
+    pub expires_at: Option<Timestamp>,
+}
+
+/// Which of a tenant's states an administrator lists: the filters (each optional) and the
+/// page. Newest first.
+#[derive(Debug, Clone, Default)]
+pub struct StateQuery {
+    pub flow: Option<FlowId>,
+    /// Only with `flow`: the states of that snapshot.
+    pub version: Option<VersionId>,
+    /// The engine's status, as stored (`IN_PROGRESS`, `COMPLETE`, `FAULT`).
+    pub status: Option<String>,
+    /// Started at or after this moment.
+    pub from: Option<Timestamp>,
+    /// Started before this moment.
+    pub to: Option<Timestamp>,
+    pub offset: u64,
+    pub limit: u32,
 }

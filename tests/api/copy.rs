@@ -751,6 +751,7 @@ fn handmade_dump() -> (Dump, [Digest; 6]) {
             created_by: None,
             created_at: at(18),
             updated_at: at(19),
+            expires_at: Some(at(20)),
         }],
         audit_events: vec![
             AuditRow {

@@ -9,8 +9,10 @@
 
 pub mod decision;
 pub mod engine;
+pub mod expiry;
 pub mod operator;
 pub mod page;
+pub mod states;
 pub mod values;
 
 use crate::domain::filter::{Field, Filter};
@@ -183,6 +185,7 @@ pub async fn start(
         },
         created_at: now,
         updated_at: now,
+        expires_at: expiry::expires_at(&record.settings, now, now),
     };
     store.insert_state(state.clone()).await?;
     Ok(Ran {
@@ -233,10 +236,7 @@ pub async fn read(
     runner: Runner,
     id: StateId,
 ) -> Result<Ran, RuleError> {
-    let state = store
-        .run_state(tenant, id)
-        .await?
-        .ok_or_else(|| RuleError::Missing(format!("this tenant has no state {id}")))?;
+    let state = expiry::live_state(store, tenant, id, Timestamp::now()).await?;
     let (record, program) = load(store, tenant, state.flow_id, state.version_id).await?;
     may_run(store, &record, runner).await?;
     let run = run_of(&state)?;
@@ -280,10 +280,7 @@ pub async fn values(
             "a state's values need a credential: present an API key or a token".into(),
         ));
     }
-    let state = store
-        .run_state(tenant, id)
-        .await?
-        .ok_or_else(|| RuleError::Missing(format!("this tenant has no state {id}")))?;
+    let state = expiry::live_state(store, tenant, id, Timestamp::now()).await?;
     let (record, program) = load(store, tenant, state.flow_id, state.version_id).await?;
     may_run(store, &record, runner).await?;
     let run = run_of(&state)?;
@@ -339,10 +336,7 @@ pub async fn set_values(
             "a state's values need a credential: present an API key or a token".into(),
         ));
     }
-    let state = store
-        .run_state(tenant, id)
-        .await?
-        .ok_or_else(|| RuleError::Missing(format!("this tenant has no state {id}")))?;
+    let state = expiry::live_state(store, tenant, id, now).await?;
     let (record, program) = load(store, tenant, state.flow_id, state.version_id).await?;
     may_run(store, &record, runner).await?;
     let run = run_of(&state)?;
@@ -358,6 +352,7 @@ pub async fn set_values(
         state_values: to_json(&values)?,
         history: state.history.clone(),
         updated_at: now,
+        expires_at: expiry::expires_at(&record.settings, state.created_at, now),
     };
     if !store
         .advance_state(tenant, id, state.state_token, &advance)
@@ -396,10 +391,7 @@ pub async fn invoke(
     request: &Forward,
     now: Timestamp,
 ) -> Result<Ran, RuleError> {
-    let state = store
-        .run_state(tenant, id)
-        .await?
-        .ok_or_else(|| RuleError::Missing(format!("this tenant has no state {id}")))?;
+    let state = expiry::live_state(store, tenant, id, now).await?;
     let (record, program) = load(store, tenant, state.flow_id, state.version_id).await?;
     may_run(store, &record, runner).await?;
     if named.is_some_and(|named| named != id) {
@@ -419,6 +411,7 @@ pub async fn invoke(
         state_values: to_json(&stop.run.values)?,
         history: to_json(&stop.run.history)?,
         updated_at: now,
+        expires_at: expiry::expires_at(&record.settings, state.created_at, now),
     };
     if !store.advance_state(tenant, id, token, &advance).await? {
         return Err(stale());
@@ -430,6 +423,7 @@ pub async fn invoke(
         state_values: advance.state_values,
         history: advance.history,
         updated_at: now,
+        expires_at: advance.expires_at,
         ..state
     };
     Ok(Ran {

@@ -139,7 +139,7 @@ table!(NewShare, "package_shares" by "created_at, digest", |s| digest, tenant_id
     version_id, package, created_by, created_at, expires_at);
 table!(RunState, "flow_states" by "created_at, id", |s| id, tenant_id, flow_id, version_id,
     state_token, current_element, status, state_values, history, created_by, created_at,
-    updated_at);
+    updated_at, expires_at);
 table!(AuditRow, "audit_events" by "at, id", |a| id = DbUuid(a.id), at, actor_id, tenant_id,
     action, subject, address, request_id, data);
 table!(LeakRow, "leak_reports" by "at, id", |l| id = DbUuid(l.id), at, user_id, tenant_id,
