@@ -88,13 +88,13 @@ async fn flow_names(
 ) -> Result<HashMap<FlowId, String>, RuleError> {
     let mut names = HashMap::new();
     for state in states {
-        if !names.contains_key(&state.flow_id) {
+        if let std::collections::hash_map::Entry::Vacant(entry) = names.entry(state.flow_id) {
             let name = store
                 .flow(tenant, state.flow_id)
                 .await?
                 .map(|flow| flow.developer_name)
                 .unwrap_or_default();
-            names.insert(state.flow_id, name);
+            entry.insert(name);
         }
     }
     Ok(names)
