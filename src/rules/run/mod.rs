@@ -5,7 +5,8 @@
 //! itself ([`engine`]) is pure; this module loads what it runs and stores what it did. An
 //! invoke is written only where the state still holds the token it read
 //! (`RunStateStore::advance_state`): a stale token, or losing a race, is a conflict that
-//! changes nothing.
+//! changes nothing. A state is read through `expiry::live_state`, which refuses an expired
+//! one; `states` holds its history and its administration.
 
 pub mod decision;
 pub mod engine;
