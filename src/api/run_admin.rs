@@ -91,11 +91,10 @@ pub struct StateOut {
     /// Who started it; null for an anonymous run of a public flow.
     pub current_running_user_id: Option<String>,
     pub manywho_tenant_id: String,
-    /// keyflow's engine status: `IN_PROGRESS`, `COMPLETE` or `FAULT`.
-    pub status: String,
+    /// Over (`status=COMPLETE` lists these).
     pub is_done: bool,
     pub is_expired: bool,
-    /// Whether the last invoke faulted.
+    /// Whether the last invoke faulted (`status=FAULT` lists these).
     pub has_root_faults: bool,
 }
 
@@ -117,7 +116,6 @@ impl From<Administered> for StateOut {
             current_map_element_id: state.current_element,
             current_running_user_id: state.created_by.map(|u| u.to_string()),
             manywho_tenant_id: state.tenant_id.to_string(),
-            status: state.status,
             is_done: status == Status::Complete,
             is_expired: a.expired,
             has_root_faults: status == Status::Fault,

@@ -33,8 +33,8 @@ struct HistoryQuery {
     only_ui_map_elements: Option<String>,
 }
 
-/// `StateHistoryEntryAPI`: one map element passed. keyflow keeps no state entries, so
-/// `stateEntryId` is null.
+/// `StateHistoryEntryAPI`: one map element passed. keyflow keeps no state entries:
+/// `stateEntryId` is an id stable for the state and the entry's place in its history.
 #[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 #[schema(as = StateHistoryEntryAPI)]
@@ -42,7 +42,7 @@ pub struct HistoryEntryOut {
     pub flow_id: FlowId,
     pub map_element_id: String,
     pub map_element_name: Option<String>,
-    pub state_entry_id: Option<uuid::Uuid>,
+    pub state_entry_id: uuid::Uuid,
 }
 
 /// `StateHistoryAPI`.
@@ -58,7 +58,7 @@ impl From<Visited> for HistoryEntryOut {
             flow_id: visited.flow_id,
             map_element_id: visited.map_element_id,
             map_element_name: Some(visited.name),
-            state_entry_id: None,
+            state_entry_id: visited.entry_id,
         }
     }
 }

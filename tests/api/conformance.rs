@@ -281,6 +281,49 @@ async fn run_flows(run: &mut Run<'_>) {
         None,
     )
     .await;
+    // The state's history, and the administration of states.
+    let history = run
+        .call(
+            Method::GET,
+            "/api/run/1/state/{stateId}/history",
+            &format!("{path}/history"),
+            None,
+        )
+        .await;
+    assert_eq!(
+        history["entries"].as_array().map(Vec::len),
+        Some(4),
+        "{history}"
+    );
+    let states = "/api/admin/1/states";
+    let listed = run.call(Method::GET, states, states, None).await;
+    assert!(listed["_meta"]["total"].as_u64() >= Some(2), "{listed}");
+    let version = listed["items"][0]["currentFlowId"]["versionId"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    run.call(
+        Method::GET,
+        "/api/admin/1/states/flow/{id}",
+        &format!("{states}/flow/{}", built.flow),
+        None,
+    )
+    .await;
+    run.call(
+        Method::GET,
+        "/api/admin/1/states/flow/{id}/{version}",
+        &format!("{states}/flow/{}/{version}", built.flow),
+        None,
+    )
+    .await;
+    let one = "/api/admin/1/states/{id}";
+    run.call(Method::GET, one, &format!("{states}/{state}"), None)
+        .await;
+    run.call(Method::DELETE, one, &format!("{states}/{state}"), None)
+        .await;
+    let simple_state = simple["stateId"].as_str().unwrap();
+    run.call(Method::DELETE, states, states, Some(json!([simple_state])))
+        .await;
 }
 
 /// A flow's own elements (map, group, navigation), its graph (draw/1 and draw/2) and the

@@ -24,6 +24,22 @@ pub struct Visited {
     pub flow_id: FlowId,
     pub map_element_id: String,
     pub name: String,
+    /// Stands for Boomi's state entry (keyflow keeps none): the same for the same state and
+    /// place in its history, at every read.
+    pub entry_id: uuid::Uuid,
+}
+
+/// A stable id for the `index`th entry of the state's history: a digest of both, shaped as a
+/// UUID.
+fn entry_id(state: StateId, index: usize) -> uuid::Uuid {
+    use sha2::Digest as _;
+    let digest = sha2::Sha256::new()
+        .chain_update(state.to_string().as_bytes())
+        .chain_update((index as u64).to_be_bytes())
+        .finalize();
+    let mut bytes = [0u8; 16];
+    bytes.copy_from_slice(&digest[..16]);
+    uuid::Builder::from_random_bytes(bytes).into_uuid()
 }
 
 /// The map elements the state passed, in order, the one it waits at left out (for whoever may
@@ -57,16 +73,18 @@ pub async fn history(
         .collect();
     Ok(passed
         .into_iter()
-        .filter(|entry| {
+        .enumerate()
+        .filter(|(_, entry)| {
             !only_ui
                 || types
                     .get(&entry.map_element_id.to_lowercase())
                     .is_some_and(|kind| UI_TYPES.contains(&kind.as_str()))
         })
-        .map(|entry| Visited {
+        .map(|(index, entry)| Visited {
             flow_id: state.flow_id,
             map_element_id: entry.map_element_id,
             name: entry.developer_name,
+            entry_id: entry_id(state.id, index),
         })
         .collect())
 }
