@@ -33,6 +33,7 @@ mod packages;
 mod postgres;
 mod rate_limits;
 mod run;
+mod run_moves;
 mod schema_check;
 mod snapshots;
 mod store_contract;
