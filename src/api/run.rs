@@ -1,7 +1,7 @@
 //! Running flows, Boomi's runtime API: `POST /api/run/1` (start a state),
 //! `POST /api/run/1/state` (start one and run it to its first stop), `POST` and `GET
-//! /api/run/1/state/{stateId}` (invoke it on, read it), and the runnable flows under
-//! `/api/run/1/flow`. A public flow is run without a credential, naming the tenant in
+//! /api/run/1/state/{stateId}` (invoke it on, read it), `POST /api/run/1/navigation/{stateId}`
+//! (a navigation of the state's flow), and the runnable flows under `/api/run/1/flow`. A public flow is run without a credential, naming the tenant in
 //! `manywhotenant`; the others need a member's key or token (a narrowed key needs
 //! `flows:run`). The rules are in `rules::run`; these handlers parse and shape.
 
@@ -296,9 +296,9 @@ async fn read_values(
     Ok(values.into_iter().map(EngineValueOut::from).collect())
 }
 
-/// The state's values, ordered by name: every value of its flow, with its content now (lists
-/// and objects are not run yet: `objectData` is null). Needs a credential, even for a public
-/// flow.
+/// The state's values, ordered by name: every value of its flow, with its content now
+/// (`objectData` for a list or an object; a password's `contentValue` is null, never answered
+/// in clear). Needs a credential, even for a public flow.
 #[utoipa::path(
     get,
     path = "/api/run/1/state/{stateId}/values",
@@ -320,7 +320,7 @@ async fn state_values(
 }
 
 /// Sets values of the state (`EngineValueAPI[]`, each by `valueElementId` or `developerName`,
-/// with its `contentValue`) and answers them as they now are. The state's `stateToken`
+/// with its `contentValue`, or its `objectData` for a list or an object) and answers them as they now are. The state's `stateToken`
 /// changes: read the state again before the next invoke. Needs a credential, even for a
 /// public flow.
 #[utoipa::path(

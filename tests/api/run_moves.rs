@@ -311,34 +311,17 @@ async fn lists_objects_and_passwords_are_values_of_a_state() {
         "defaultObjectData": people}),
     )
     .await;
-    let copy = tenant_element(
-        &app,
-        &key,
-        "value",
-        json!({"developerName": "Copy", "contentType": "ContentList"}),
-    )
-    .await;
-    let customer = tenant_element(
-        &app,
-        &key,
-        "value",
-        json!({"developerName": "Customer", "contentType": "ContentObject"}),
-    )
-    .await;
-    let secret = tenant_element(
-        &app,
-        &key,
-        "value",
-        json!({"developerName": "Secret", "contentType": "ContentPassword"}),
-    )
-    .await;
-    let when = tenant_element(
-        &app,
-        &key,
-        "value",
-        json!({"developerName": "When", "contentType": "ContentDateTime"}),
-    )
-    .await;
+    let mut ids = Vec::new();
+    for (name, content_type) in [
+        ("Copy", "ContentList"),
+        ("Customer", "ContentObject"),
+        ("Secret", "ContentPassword"),
+        ("When", "ContentDateTime"),
+    ] {
+        let body = json!({"developerName": name, "contentType": content_type});
+        ids.push(tenant_element(&app, &key, "value", body).await);
+    }
+    let [copy, customer, secret, when] = <[String; 4]>::try_from(ids).unwrap();
     let (flow, start) = new_flow(&app, &key, "Objects").await;
     let show = map_element(&app, &key, &flow, json!({"elementType": "STEP", "developerName": "Show", "x": 300, "y": 10,
         "userContent": "At {![When]}",

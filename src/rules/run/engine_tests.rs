@@ -462,23 +462,6 @@ fn a_subflow_of_a_flow_not_activated_faults_naming_the_element() {
 
 #[test]
 fn a_subflow_that_calls_itself_faults_as_a_loop() {
-    let own = Program::from_parts(
-        vec![
-            (
-                "s",
-                "Start",
-                json!({"elementType": "START", "outcomes": [outcome("o", Some("call"), 0)]}),
-            ),
-            (
-                "call",
-                "Again",
-                json!({"elementType": "SUBFLOW", "subflow": {"flowId": {"id": SUB}}}),
-            ),
-        ],
-        vec![],
-        defs(),
-        "s",
-    );
     let same = || {
         Program::from_parts(
             vec![
@@ -498,7 +481,7 @@ fn a_subflow_that_calls_itself_faults_as_a_loop() {
             "s",
         )
     };
-    let mut library = Library::new(own);
+    let mut library = Library::new(same());
     library.add(SUB, same());
     let stop = begin(&library);
     assert_eq!(stop.run.status, Status::Fault);

@@ -352,7 +352,7 @@ pub enum ValuePick {
     Name(String),
 }
 
-/// The state's values (all, ordered by name, or the one named) of the flow it is in, for a
+/// The state's values (all, ordered by name, or the one named) of the state's own flow, for a
 /// member who may run its flow: a caller with no credential is refused (as Boomi's values
 /// endpoints need one), even for a public flow. Missing: no such state, or no such value in
 /// its flow.
