@@ -625,3 +625,26 @@ fn lists_and_objects_hold_object_data_set_and_emptied_by_operators() {
     let read: Values = serde_json::from_str(&stored).unwrap();
     assert_eq!(read, values);
 }
+
+#[test]
+fn a_password_bound_to_a_page_is_taken_but_never_shown() {
+    const SECRET: &str = "a0000000-0000-4000-8000-00000000000c";
+    let defs = ValueDefs::from_list(&[(SECRET, "Secret", "ContentPassword", None)]);
+    let page = json!({"pageComponents": [{"id": "pw", "componentType": "INPUT",
+        "valueElementValueBindingReferenceId": {"id": SECRET}}]});
+    let page = page.as_object().unwrap();
+    let mut values = defs.defaults();
+    let answers = [Answer {
+        component: "pw".into(),
+        content: Some("hunter2".into()),
+        object_data: false,
+    }];
+    super::take_answers(page, &answers, &defs, &mut values).unwrap();
+    assert_eq!(values.get(SECRET), Some("hunter2"), "kept in the state");
+    let shown = super::page_view(page, &defs, &values, &HashMap::new()).unwrap();
+    assert_eq!(shown.components[0].content_value, None);
+    assert_eq!(
+        shown.components[0].content_type.as_deref(),
+        Some("ContentPassword")
+    );
+}
