@@ -156,10 +156,15 @@ pub(crate) async fn build(app: &TestApp, key: &str, authorization: &str, last: &
     }
 }
 
+/// The flow's header as the draw API answers it (its draft).
+async fn header(app: &TestApp, key: &str, flow: &str) -> Value {
+    ok(app, key, Method::GET, &format!("{FLOW}/{flow}"), None).await
+}
+
 /// Snapshots the flow (with `authorization` as its `globalAuthenticationType`, if given) and
 /// activates the snapshot as its default: its running version.
 pub(crate) async fn publish(app: &TestApp, key: &str, id: &str, authorization: Option<&str>) {
-    let mut header = ok(app, key, Method::GET, &format!("{FLOW}/{id}"), None).await;
+    let mut header = header(app, key, id).await;
     if let Some(authorization) = authorization {
         header["authorization"] = json!({"globalAuthenticationType": authorization});
     }
@@ -208,14 +213,7 @@ async fn a_flow_runs_its_activated_snapshot_through_a_page_to_its_end() {
     let key = app.new_key("run").await;
     let built = build(&app, &key, "ALL_USERS", "STEP").await;
     // The draft moves on after the snapshot: a run never sees it.
-    let flow = ok(
-        &app,
-        &key,
-        Method::GET,
-        &format!("{FLOW}/{}", built.flow),
-        None,
-    )
-    .await;
+    let flow = header(&app, &key, &built.flow).await;
     let mut renamed = flow.clone();
     renamed["developerName"] = json!("Draft only");
     ok(&app, &key, Method::POST, FLOW, Some(renamed)).await;
@@ -616,14 +614,7 @@ async fn who_may_run_a_flow_follows_its_authorization() {
     )
     .await;
     // SPECIFIED: only the users it lists.
-    let flow = ok(
-        &app,
-        &key,
-        Method::GET,
-        &format!("{FLOW}/{}", members.flow),
-        None,
-    )
-    .await;
+    let flow = header(&app, &key, &members.flow).await;
     let mut specified = flow.clone();
     specified["authorization"] = json!({"globalAuthenticationType": "SPECIFIED",
         "users": [{"authenticationId": "someone@example.com"}]});
@@ -641,14 +632,7 @@ async fn who_may_run_a_flow_follows_its_authorization() {
     let refused = send(&app, &key, Method::POST, "/api/run/1", Some(pinned)).await;
     assert_error(refused, StatusCode::FORBIDDEN).await;
     // The draft's version is never run.
-    let draft = ok(
-        &app,
-        &key,
-        Method::GET,
-        &format!("{FLOW}/{}", members.flow),
-        None,
-    )
-    .await;
+    let draft = header(&app, &key, &members.flow).await;
     let draft = json!({"flowId": {"id": members.flow, "versionId": draft["id"]["versionId"]}});
     assert_error(
         send(&app, &key, Method::POST, "/api/run/1", Some(draft)).await,

@@ -16,6 +16,11 @@ both_backends! {
     lists_objects_and_passwords_are_values_of_a_state,
 }
 
+/// The content of the first component of the page or step an answer shows.
+fn shown(answer: &Value) -> &Value {
+    &answer["mapElementInvokeResponses"][0]["pageResponse"]["pageComponentDataResponses"][0]["content"]
+}
+
 /// A new flow: its id and its START element's.
 async fn new_flow(app: &TestApp, key: &str, name: &str) -> (String, String) {
     let flow = ok(
@@ -234,12 +239,11 @@ async fn a_subflow_runs_in_the_parents_state_and_returns_its_values() {
     assert_eq!(started["currentMapElementId"], inside.as_str());
     let waiting = ok(&app, &key, Method::GET, &path, None).await;
     assert_eq!(waiting["flowId"], parent.as_str(), "the parent's state");
-    let shown = &waiting["mapElementInvokeResponses"][0];
-    assert_eq!(shown["developerName"], "Inside");
     assert_eq!(
-        shown["pageResponse"]["pageComponentDataResponses"][0]["content"],
-        "In Ada!"
+        waiting["mapElementInvokeResponses"][0]["developerName"],
+        "Inside"
     );
+    assert_eq!(shown(&waiting), "In Ada!");
     // Its outcome ends the subflow: back in the parent, the argument returned.
     let done = ok(
         &app,
@@ -255,11 +259,7 @@ async fn a_subflow_runs_in_the_parents_state_and_returns_its_values() {
     .await;
     assert_eq!(done["invokeType"], "DONE");
     assert_eq!(done["currentMapElementId"], back.as_str());
-    let shown = &done["mapElementInvokeResponses"][0];
-    assert_eq!(
-        shown["pageResponse"]["pageComponentDataResponses"][0]["content"],
-        "Hi Ada!"
-    );
+    assert_eq!(shown(&done), "Hi Ada!");
     let value = ok(
         &app,
         &key,
@@ -350,10 +350,7 @@ async fn lists_objects_and_passwords_are_values_of_a_state() {
     .await;
     let path = format!("/api/run/1/state/{}", started["stateId"].as_str().unwrap());
     let read = ok(&app, &key, Method::GET, &path, None).await;
-    assert_eq!(
-        read["mapElementInvokeResponses"][0]["pageResponse"]["pageComponentDataResponses"][0]["content"],
-        "At 2026-12-07T10:00:00Z"
-    );
+    assert_eq!(shown(&read), "At 2026-12-07T10:00:00Z");
     let values = ok(&app, &key, Method::GET, &format!("{path}/values"), None).await;
     let by_name = |name: &str| {
         values
