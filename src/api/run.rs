@@ -1,7 +1,7 @@
 //! Running flows, Boomi's runtime API: `POST /api/run/1` (start a state),
 //! `POST /api/run/1/state` (start one and run it to its first stop), `POST` and `GET
-//! /api/run/1/state/{stateId}` (invoke it on, read it), and the runnable flows under
-//! `/api/run/1/flow`. A public flow is run without a credential, naming the tenant in
+//! /api/run/1/state/{stateId}` (invoke it on, read it), `POST /api/run/1/navigation/{stateId}`
+//! (a navigation of the state's flow), and the runnable flows under `/api/run/1/flow`. A public flow is run without a credential, naming the tenant in
 //! `manywhotenant`; the others need a member's key or token (a narrowed key needs
 //! `flows:run`). The rules are in `rules::run`; these handlers parse and shape.
 
@@ -17,7 +17,7 @@ use crate::api::flow_json::ActiveFlow;
 use crate::api::flows::ListQuery;
 use crate::api::run_json::{
     EngineValueIn, EngineValueOut, InitializationRequest, InitializationResponse, InvokeRequest,
-    InvokeResponse, InvokeType, SimpleRequest,
+    InvokeResponse, InvokeType, NavigationRequest, NavigationResponse, SimpleRequest,
 };
 use crate::domain::filter::{Field, Filter};
 use crate::domain::{FlowId, StateId, Timestamp};
@@ -27,7 +27,7 @@ use crate::http::json::{JsonBody, Segment, TextQuery, path};
 use crate::rules::RuleError;
 use crate::rules::run::engine::Forward;
 use crate::rules::run::page::Answer;
-use crate::rules::run::{self, FlowPick, Input, Runner, ValuePick};
+use crate::rules::run::{self, FlowPick, Input, Move, Runner, ValuePick};
 use crate::state::AppState;
 use crate::store::FlowRecord;
 
@@ -42,6 +42,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(runnable_flows))
         .routes(routes!(runnable_flow))
         .routes(routes!(runnable_flow_by_name))
+        .routes(routes!(navigation))
 }
 
 /// The 403 of the run API.
@@ -166,7 +167,9 @@ async fn start_simple(
 /// Moves the state on. `FORWARD` takes the page's answers
 /// (`mapElementInvokeRequest.pageRequest`) and then the selected outcome (none: the page again,
 /// answers kept; a required answer missing: the page again, marked); `SYNC` takes the answers
-/// only; `JOIN` answers the state as it is. `NAVIGATE` is not supported yet. The `stateToken`
+/// only; `JOIN` answers the state as it is; `NAVIGATE` moves it to the map element the item
+/// `selectedNavigationItemId` of the navigation `navigationElementId` points to, and runs on
+/// from there (the navigations are in `navigationElementReferences`). The `stateToken`
 /// must be the state's current one, else 409 and nothing changes; of two invokes sent with one
 /// token, one wins and the other is 409. The answer carries the next token.
 #[utoipa::path(
@@ -207,12 +210,29 @@ async fn invoke(
             content: answer.content_value,
         })
         .collect();
-    let forward = Forward {
-        selected_outcome: match request.invoke_type {
-            InvokeType::Sync => None,
-            _ => element.selected_outcome_id.filter(|o| !o.is_empty()),
+    let request_move = match request.invoke_type {
+        InvokeType::Navigate => match (
+            request
+                .navigation_element_id
+                .filter(|n| !n.trim().is_empty()),
+            request
+                .selected_navigation_item_id
+                .filter(|i| !i.trim().is_empty()),
+        ) {
+            (Some(navigation), Some(item)) => Move::Navigate { navigation, item },
+            _ => {
+                return Err(ApiError::Unprocessable(
+                    "NAVIGATE needs navigationElementId and selectedNavigationItemId".into(),
+                ));
+            }
         },
-        answers,
+        kind => Move::Forward(Forward {
+            selected_outcome: match kind {
+                InvokeType::Sync => None,
+                _ => element.selected_outcome_id.filter(|o| !o.is_empty()),
+            },
+            answers,
+        }),
     };
     let ran = run::invoke(
         &*state.store,
@@ -221,7 +241,7 @@ async fn invoke(
         id,
         request.state_id,
         request.state_token,
-        &forward,
+        &request_move,
         Timestamp::now(),
     )
     .await
@@ -276,9 +296,9 @@ async fn read_values(
     Ok(values.into_iter().map(EngineValueOut::from).collect())
 }
 
-/// The state's values, ordered by name: every value of its flow, with its content now (lists
-/// and objects are not run yet: `objectData` is null). Needs a credential, even for a public
-/// flow.
+/// The state's values, ordered by name: every value of its flow, with its content now
+/// (`objectData` for a list or an object; a password's `contentValue` is null, never answered
+/// in clear). Needs a credential, even for a public flow.
 #[utoipa::path(
     get,
     path = "/api/run/1/state/{stateId}/values",
@@ -300,7 +320,7 @@ async fn state_values(
 }
 
 /// Sets values of the state (`EngineValueAPI[]`, each by `valueElementId` or `developerName`,
-/// with its `contentValue`) and answers them as they now are. The state's `stateToken`
+/// with its `contentValue`, or its `objectData` for a list or an object) and answers them as they now are. The state's `stateToken`
 /// changes: read the state again before the next invoke. Needs a credential, even for a
 /// public flow.
 #[utoipa::path(
@@ -506,4 +526,44 @@ async fn runnable_flow_by_name(
                 crate::domain::shorten(&name)
             ))
         })
+}
+
+/// A navigation element of the flow the state is in (`navigationElementId`, one of the
+/// invoke answer's `navigationElementReferences`), its items and the one the state is at
+/// (`isCurrent`, and `isActive` up to it). A read: nothing changes. Go to an item with an
+/// invoke of type `NAVIGATE`.
+#[utoipa::path(
+    post,
+    path = "/api/run/1/navigation/{stateId}",
+    tag = "Run",
+    security((), ("apiKey" = []), ("token" = [])),
+    params(("stateId" = uuid::Uuid, Path, description = "The state")),
+    request_body = NavigationRequest,
+    responses(
+        (status = 200, description = "The navigation", body = NavigationResponse),
+        NotFound, RunForbidden, BodyErrors, AuthErrors,
+    )
+)]
+async fn navigation(
+    State(state): State<AppState>,
+    caller: RunCaller,
+    Segment(id): Segment,
+    JsonBody(request): JsonBody<NavigationRequest>,
+) -> Result<Json<NavigationResponse>, ApiError> {
+    let id = path(&id, StateId::parse)?;
+    if request.state_id.is_some_and(|named| named != id) {
+        return Err(ApiError::Unprocessable(
+            "the body's stateId is not the path's".into(),
+        ));
+    }
+    let found = run::navigation(
+        &*state.store,
+        caller.tenant_id,
+        runner(&caller),
+        id,
+        &request.navigation_element_id,
+    )
+    .await
+    .map_err(refused(&caller))?;
+    Ok(Json(NavigationResponse::new(id, &found)))
 }

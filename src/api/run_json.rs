@@ -10,6 +10,7 @@ use utoipa::ToSchema;
 
 use crate::domain::{FlowId, StateId, StateToken, VersionId};
 use crate::rules::run::engine::{ElementView, Status};
+use crate::rules::run::navigation::{ItemView, NavigationView};
 use crate::rules::run::page::{ComponentView, ContainerView, PageView};
 use crate::rules::run::{Input, Ran, StateValue};
 
@@ -25,8 +26,8 @@ pub struct RunFlowId {
     pub version_id: Option<VersionId>,
 }
 
-/// `EngineValueAPI` as an input: a value named by id or name, and its content. Lists and
-/// objects (`objectData`) are not set yet (422, once the flow is found).
+/// `EngineValueAPI` as an input: a value named by id or name, and its content: `contentValue`
+/// for a simple value, `objectData` (`ObjectAPI[]`, kept as sent) for a list or an object.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 #[schema(as = EngineValueInputAPI)]
@@ -48,7 +49,7 @@ impl EngineValueIn {
         Input {
             value: value.to_string(),
             content: self.content_value.clone(),
-            object_data: self.object_data.as_ref().is_some_and(|d| !d.is_empty()),
+            object_data: self.object_data.clone(),
         }
     }
 }
@@ -81,8 +82,8 @@ pub struct SimpleRequest {
 }
 
 /// What an invoke asks: `FORWARD` (answers, then the selected outcome), `SYNC` (answers
-/// only: the run stays where it is) or `JOIN` (the state as it is, nothing changed).
-/// `NAVIGATE` is not supported yet.
+/// only: the run stays where it is), `JOIN` (the state as it is, nothing changed) or
+/// `NAVIGATE` (to the map element of `selectedNavigationItemId` in `navigationElementId`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, ToSchema)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 #[schema(as = RunInvokeType)]
@@ -90,6 +91,7 @@ pub enum InvokeType {
     Forward,
     Sync,
     Join,
+    Navigate,
 }
 
 /// `PageComponentInputResponseRequestAPI`: a page component's answer.
@@ -131,6 +133,10 @@ pub struct InvokeRequest {
     pub state_token: StateToken,
     pub invoke_type: InvokeType,
     pub map_element_invoke_request: Option<MapElementInvokeRequest>,
+    /// With `NAVIGATE`: the navigation element of the flow.
+    pub navigation_element_id: Option<String>,
+    /// With `NAVIGATE`: the item of that navigation to go to.
+    pub selected_navigation_item_id: Option<String>,
 }
 
 /// `EngineInitializationResponseAPI`.
@@ -336,7 +342,118 @@ pub struct InvokeResponse {
     pub current_map_element_id: Option<String>,
     pub invoke_type: String,
     pub map_element_invoke_responses: Vec<MapElementInvokeResponse>,
+    /// The navigation elements of the flow the run is in: read one with
+    /// `POST /api/run/1/navigation/{stateId}`.
+    pub navigation_element_references: Vec<NavigationElementReference>,
     pub status_code: String,
+}
+
+/// `NavigationElementReferenceAPI`.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+#[schema(as = NavigationElementReferenceAPI)]
+pub struct NavigationElementReference {
+    pub id: String,
+    pub developer_name: String,
+    pub persist_state: bool,
+    pub persist_values: bool,
+    pub position: Option<String>,
+}
+
+/// `EngineNavigationRequestAPI`: which navigation element of the state's flow to read.
+/// keyflow reads `navigationElementId`; `stateId`, when sent, must be the path's; the other
+/// fields of Boomi's shape (`stateToken`, `culture`) are accepted and ignored: a read.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+#[schema(as = EngineNavigationRequestAPI)]
+pub struct NavigationRequest {
+    pub state_id: Option<StateId>,
+    pub navigation_element_id: String,
+}
+
+/// `NavigationItemResponseAPI`.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+#[schema(as = NavigationItemResponseAPI)]
+pub struct NavigationItemResponse {
+    pub id: String,
+    pub developer_name: Option<String>,
+    pub label: Option<String>,
+    #[schema(no_recursion)]
+    pub navigation_items: Vec<NavigationItemResponse>,
+    pub order: i64,
+}
+
+impl From<&ItemView> for NavigationItemResponse {
+    fn from(item: &ItemView) -> Self {
+        Self {
+            id: item.id.clone(),
+            developer_name: item.developer_name.clone(),
+            label: item.label.clone(),
+            navigation_items: item.children.iter().map(Into::into).collect(),
+            order: item.order,
+        }
+    }
+}
+
+/// `NavigationItemDataResponseAPI`: one item's state, for every item at any depth.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+#[schema(as = NavigationItemDataResponseAPI)]
+pub struct NavigationItemDataResponse {
+    pub navigation_item_id: String,
+    pub navigation_item_developer_name: Option<String>,
+    pub is_active: bool,
+    pub is_current: bool,
+    pub is_enabled: bool,
+    pub is_visible: bool,
+    pub location_map_element_id: Option<String>,
+}
+
+/// `EngineNavigationResponseAPI`: a navigation element with the item the run is at marked.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+#[schema(as = EngineNavigationResponseAPI)]
+pub struct NavigationResponse {
+    pub developer_name: String,
+    pub label: Option<String>,
+    pub navigation_item_responses: Vec<NavigationItemResponse>,
+    pub navigation_item_data_responses: Vec<NavigationItemDataResponse>,
+    pub is_visible: bool,
+    pub is_enabled: bool,
+    pub state_id: StateId,
+    pub persist_state: bool,
+    pub persist_values: bool,
+    pub position: Option<String>,
+}
+
+impl NavigationResponse {
+    pub fn new(state: StateId, navigation: &NavigationView) -> Self {
+        Self {
+            developer_name: navigation.developer_name.clone(),
+            label: navigation.label.clone(),
+            navigation_item_responses: navigation.items.iter().map(Into::into).collect(),
+            navigation_item_data_responses: navigation
+                .flattened()
+                .into_iter()
+                .map(|item| NavigationItemDataResponse {
+                    navigation_item_id: item.id.clone(),
+                    navigation_item_developer_name: item.developer_name.clone(),
+                    is_active: item.is_active,
+                    is_current: item.is_current,
+                    is_enabled: true,
+                    is_visible: true,
+                    location_map_element_id: item.location.clone(),
+                })
+                .collect(),
+            is_visible: true,
+            is_enabled: true,
+            state_id: state,
+            persist_state: navigation.persist_state,
+            persist_values: navigation.persist_values,
+            position: navigation.position.clone(),
+        }
+    }
 }
 
 impl From<&Ran> for InvokeResponse {
@@ -354,13 +471,25 @@ impl From<&Ran> for InvokeResponse {
             current_map_element_id: ran.state.current_element.clone(),
             invoke_type: invoke_type.into(),
             map_element_invoke_responses: ran.stop.view.iter().map(Into::into).collect(),
+            navigation_element_references: ran
+                .navigation
+                .iter()
+                .map(|n| NavigationElementReference {
+                    id: n.id.clone(),
+                    developer_name: n.developer_name.clone(),
+                    persist_state: n.persist_state,
+                    persist_values: n.persist_values,
+                    position: n.position.clone(),
+                })
+                .collect(),
             status_code: "200".into(),
         }
     }
 }
 
-/// `EngineValueAPI`: one value of a state. Lists and objects are not run yet, so `objectData`
-/// is always null.
+/// `EngineValueAPI`: one value of a state: a simple value's `contentValue` (null for a
+/// password or a secret value, never answered in clear), a list's or an object's `objectData`
+/// (`ObjectAPI[]`).
 #[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 #[schema(as = EngineValueAPI)]
@@ -370,7 +499,7 @@ pub struct EngineValueOut {
     pub content_value: Option<String>,
     pub content_type: String,
     #[schema(value_type = Option<Vec<Object>>)]
-    pub object_data: Option<Vec<serde_json::Value>>,
+    pub object_data: Option<Vec<serde_json::Map<String, serde_json::Value>>>,
 }
 
 impl From<StateValue> for EngineValueOut {
@@ -380,7 +509,7 @@ impl From<StateValue> for EngineValueOut {
             developer_name: value.developer_name,
             content_value: value.content,
             content_type: value.content_type,
-            object_data: None,
+            object_data: value.object_data,
         }
     }
 }

@@ -322,6 +322,7 @@ pub const ROUTES: &[(&str, &str, Need)] = &[
         "/api/run/1/state/{stateId}/values/name/{name}",
         s(FlowsRun),
     ),
+    ("POST", "/api/run/1/navigation/{stateId}", s(FlowsRun)),
     ("GET", "/api/run/1/flow", s(FlowsRun)),
     ("GET", "/api/run/1/flow/{id}", s(FlowsRun)),
     ("GET", "/api/run/1/flow/name/{name}", s(FlowsRun)),

@@ -324,6 +324,32 @@ async fn run_flows(run: &mut Run<'_>) {
     let simple_state = simple["stateId"].as_str().unwrap();
     run.call(Method::DELETE, states, states, Some(json!([simple_state])))
         .await;
+    // A navigation of the flow, read for a new state of it.
+    let token = crate::graph::current_token(run.app, &key, &built.flow).await;
+    let navigation = crate::graph::elements_path(&built.flow, &token, "navigation");
+    let item = json!({ "id": "00000000-0000-4000-8000-00000000b001", "label": "Ask",
+                       "locationMapElementId": built.ask, "order": 0 });
+    let menu = json!({ "developerName": "Menu", "navigationItems": [item] });
+    let menu = crate::run::ok(run.app, &key, Method::POST, &navigation, Some(menu)).await;
+    crate::run::publish(run.app, &key, &built.flow, None).await;
+    let state = run
+        .call(
+            Method::POST,
+            "/api/run/1/state",
+            "/api/run/1/state",
+            Some(json!({ "id": built.flow })),
+        )
+        .await;
+    run.call(
+        Method::POST,
+        "/api/run/1/navigation/{stateId}",
+        &format!(
+            "/api/run/1/navigation/{}",
+            state["stateId"].as_str().unwrap()
+        ),
+        Some(json!({ "navigationElementId": menu["id"] })),
+    )
+    .await;
 }
 
 /// A flow's own elements (map, group, navigation), its graph (draw/1 and draw/2) and the

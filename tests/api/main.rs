@@ -34,6 +34,7 @@ mod postgres;
 mod rate_limits;
 mod run;
 mod run_states;
+mod run_moves;
 mod schema_check;
 mod snapshots;
 mod store_contract;

@@ -16,9 +16,9 @@ both_backends! {
     a_connector_element_faults_naming_it,
 }
 
-const FLOW: &str = "/api/draw/1/flow";
+pub(crate) const FLOW: &str = "/api/draw/1/flow";
 
-async fn send(
+pub(crate) async fn send(
     app: &TestApp,
     key: &str,
     method: Method,
@@ -33,25 +33,31 @@ async fn send(
     request.send().await.unwrap()
 }
 
-async fn ok(app: &TestApp, key: &str, method: Method, path: &str, body: Option<Value>) -> Value {
+pub(crate) async fn ok(
+    app: &TestApp,
+    key: &str,
+    method: Method,
+    path: &str,
+    body: Option<Value>,
+) -> Value {
     assert_json(send(app, key, method, path, body).await, StatusCode::OK).await
 }
 
 /// Saves a map element of the flow and answers its id.
-async fn map_element(app: &TestApp, key: &str, flow: &str, body: Value) -> String {
+pub(crate) async fn map_element(app: &TestApp, key: &str, flow: &str, body: Value) -> String {
     let token = current_token(app, key, flow).await;
     let path = elements_path(flow, &token, "map");
     let saved = ok(app, key, Method::POST, &path, Some(body)).await;
     saved["id"].as_str().unwrap().to_string()
 }
 
-async fn tenant_element(app: &TestApp, key: &str, kind: &str, body: Value) -> String {
+pub(crate) async fn tenant_element(app: &TestApp, key: &str, kind: &str, body: Value) -> String {
     let path = format!("/api/draw/1/element/{kind}");
     let saved = ok(app, key, Method::POST, &path, Some(body)).await;
     saved["id"].as_str().unwrap().to_string()
 }
 
-fn outcome(id: &str, next: &str) -> Value {
+pub(crate) fn outcome(id: &str, next: &str) -> Value {
     json!({"id": id, "developerName": id, "label": id, "nextMapElementId": next, "order": 0})
 }
 
@@ -59,6 +65,9 @@ fn outcome(id: &str, next: &str) -> Value {
 pub(crate) struct Built {
     pub flow: String,
     pub name_box: String,
+    /// The page element "Ask" and the step "Odd".
+    pub ask: String,
+    pub odd: String,
 }
 
 /// A flow: START → page "Ask" (a required input bound to Name) →"Go"→ operator (Count + 1) →
@@ -138,9 +147,27 @@ pub(crate) async fn build(app: &TestApp, key: &str, authorization: &str, last: &
         "outcomes": [outcome("00000000-0000-4000-8000-0000000000a1", &ask)]}),
     )
     .await;
-    // Who may run it.
-    let mut header = ok(app, key, Method::GET, &format!("{FLOW}/{id}"), None).await;
-    header["authorization"] = json!({"globalAuthenticationType": authorization});
+    publish(app, key, &id, Some(authorization)).await;
+    Built {
+        flow: id,
+        name_box,
+        ask,
+        odd,
+    }
+}
+
+/// The flow's header as the draw API answers it (its draft).
+async fn header(app: &TestApp, key: &str, flow: &str) -> Value {
+    ok(app, key, Method::GET, &format!("{FLOW}/{flow}"), None).await
+}
+
+/// Snapshots the flow (with `authorization` as its `globalAuthenticationType`, if given) and
+/// activates the snapshot as its default: its running version.
+pub(crate) async fn publish(app: &TestApp, key: &str, id: &str, authorization: Option<&str>) {
+    let mut header = header(app, key, id).await;
+    if let Some(authorization) = authorization {
+        header["authorization"] = json!({"globalAuthenticationType": authorization});
+    }
     let header = ok(app, key, Method::POST, FLOW, Some(header)).await;
     let version = header["id"]["versionId"].as_str().unwrap().to_string();
     ok(
@@ -159,10 +186,23 @@ pub(crate) async fn build(app: &TestApp, key: &str, authorization: &str, last: &
         None,
     )
     .await;
-    Built { flow: id, name_box }
 }
 
-fn forward(token: &Value, outcome: Option<&str>, answers: Value) -> Value {
+/// Starts a state of the flow's running version: the answer, and the state's path.
+pub(crate) async fn start_state(app: &TestApp, key: &str, flow: &str) -> (Value, String) {
+    let started = ok(
+        app,
+        key,
+        Method::POST,
+        "/api/run/1",
+        Some(json!({"flowId": {"id": flow}})),
+    )
+    .await;
+    let path = format!("/api/run/1/state/{}", started["stateId"].as_str().unwrap());
+    (started, path)
+}
+
+pub(crate) fn forward(token: &Value, outcome: Option<&str>, answers: Value) -> Value {
     json!({"invokeType": "FORWARD", "stateToken": token,
            "mapElementInvokeRequest": {"selectedOutcomeId": outcome,
                "pageRequest": {"pageComponentInputResponses": answers}}})
@@ -173,14 +213,7 @@ async fn a_flow_runs_its_activated_snapshot_through_a_page_to_its_end() {
     let key = app.new_key("run").await;
     let built = build(&app, &key, "ALL_USERS", "STEP").await;
     // The draft moves on after the snapshot: a run never sees it.
-    let flow = ok(
-        &app,
-        &key,
-        Method::GET,
-        &format!("{FLOW}/{}", built.flow),
-        None,
-    )
-    .await;
+    let flow = header(&app, &key, &built.flow).await;
     let mut renamed = flow.clone();
     renamed["developerName"] = json!("Draft only");
     ok(&app, &key, Method::POST, FLOW, Some(renamed)).await;
@@ -353,15 +386,7 @@ async fn a_stale_token_is_refused_and_changes_nothing() {
     let app = TestApp::spawn().await;
     let key = app.new_key("run").await;
     let built = build(&app, &key, "ALL_USERS", "STEP").await;
-    let started = ok(
-        &app,
-        &key,
-        Method::POST,
-        "/api/run/1",
-        Some(json!({"flowId": {"id": built.flow}})),
-    )
-    .await;
-    let path = format!("/api/run/1/state/{}", started["stateId"].as_str().unwrap());
+    let (started, path) = start_state(&app, &key, &built.flow).await;
     let sync = json!({"invokeType": "SYNC", "stateToken": started["stateToken"],
         "mapElementInvokeRequest": {"pageRequest": {"pageComponentInputResponses": [
             {"pageComponentId": built.name_box, "contentValue": "first"}]}}});
@@ -461,15 +486,7 @@ async fn of_two_invokes_with_one_token_exactly_one_wins() {
     let key = app.new_key("run").await;
     let built = build(&app, &key, "ALL_USERS", "STEP").await;
     for round in 0..10 {
-        let started = ok(
-            &app,
-            &key,
-            Method::POST,
-            "/api/run/1",
-            Some(json!({"flowId": {"id": built.flow}})),
-        )
-        .await;
-        let path = format!("/api/run/1/state/{}", started["stateId"].as_str().unwrap());
+        let (started, path) = start_state(&app, &key, &built.flow).await;
         let body = |name: &str| {
             forward(
                 &started["stateToken"],
@@ -597,14 +614,7 @@ async fn who_may_run_a_flow_follows_its_authorization() {
     )
     .await;
     // SPECIFIED: only the users it lists.
-    let flow = ok(
-        &app,
-        &key,
-        Method::GET,
-        &format!("{FLOW}/{}", members.flow),
-        None,
-    )
-    .await;
+    let flow = header(&app, &key, &members.flow).await;
     let mut specified = flow.clone();
     specified["authorization"] = json!({"globalAuthenticationType": "SPECIFIED",
         "users": [{"authenticationId": "someone@example.com"}]});
@@ -622,14 +632,7 @@ async fn who_may_run_a_flow_follows_its_authorization() {
     let refused = send(&app, &key, Method::POST, "/api/run/1", Some(pinned)).await;
     assert_error(refused, StatusCode::FORBIDDEN).await;
     // The draft's version is never run.
-    let draft = ok(
-        &app,
-        &key,
-        Method::GET,
-        &format!("{FLOW}/{}", members.flow),
-        None,
-    )
-    .await;
+    let draft = header(&app, &key, &members.flow).await;
     let draft = json!({"flowId": {"id": members.flow, "versionId": draft["id"]["versionId"]}});
     assert_error(
         send(&app, &key, Method::POST, "/api/run/1", Some(draft)).await,
@@ -642,15 +645,7 @@ async fn a_connector_element_faults_naming_it() {
     let app = TestApp::spawn().await;
     let key = app.new_key("run").await;
     let built = build(&app, &key, "ALL_USERS", "MESSAGE").await;
-    let started = ok(
-        &app,
-        &key,
-        Method::POST,
-        "/api/run/1",
-        Some(json!({"flowId": {"id": built.flow}})),
-    )
-    .await;
-    let path = format!("/api/run/1/state/{}", started["stateId"].as_str().unwrap());
+    let (started, path) = start_state(&app, &key, &built.flow).await;
     let answers = json!([{"pageComponentId": built.name_box, "contentValue": "Ada"}]);
     let faulted = ok(
         &app,

@@ -4,6 +4,14 @@
 //!
 //! A fault writes nothing of the run: the values, the history and the position are those the
 //! invoke started from, and the answer names the element and why.
+//!
+//! A SUBFLOW element runs another flow inside the same run, as Boomi does (no new state): the
+//! [`Library`] holds the programs of the flows a run may enter, and the run's `frames` the
+//! SUBFLOW elements it is inside. Values are the tenant's elements, so a value both flows use
+//! is one value; each of the element's `arguments` is copied into the subflow's value when it
+//! starts and back into the parent's when it ends, and the parent goes on by the element's
+//! outcome. Every element of a subflow counts towards the invoke's limit, so a subflow that
+//! calls itself faults as a loop.
 
 use std::collections::HashMap;
 
@@ -11,6 +19,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use super::decision::{choose, sorted_outcomes};
+use super::navigation::{self, NavigationView};
 use super::operator;
 use super::page::{Answer, AnswerError, PageView, page_view, step_view, take_answers};
 use super::values::{ValueDefs, Values, text};
@@ -32,6 +41,8 @@ pub struct Program {
     pages: HashMap<String, JsonObject>,
     pub defs: ValueDefs,
     start: Option<String>,
+    /// The flow's navigation elements (id, name, document), in the image's order.
+    navigation: Vec<(String, String, JsonObject)>,
 }
 
 impl Program {
@@ -58,12 +69,44 @@ impl Program {
                 .iter()
                 .filter(|e| e.kind == ElementKind::Value),
         );
+        let navigation = image
+            .flow_elements
+            .iter()
+            .filter(|e| e.kind == FlowElementKind::Navigation)
+            .map(|e| {
+                let id = e.id.to_string();
+                (id, e.developer_name.clone(), e.document.clone())
+            })
+            .collect();
         Program {
             map,
             pages,
             defs,
             start: start.map(str::to_lowercase),
+            navigation,
         }
+    }
+
+    /// The flows the program's SUBFLOW elements call (their ids, lower case).
+    pub fn subflows(&self) -> Vec<String> {
+        self.map
+            .values()
+            .filter(|(_, element)| element_type(element) == "SUBFLOW")
+            .filter_map(|(_, element)| subflow_id(element))
+            .collect()
+    }
+
+    /// The program with navigation elements (id, name, document), for tests.
+    #[cfg(test)]
+    pub fn with_navigation(mut self, navigation: Vec<(&str, &str, Value)>) -> Program {
+        self.navigation = navigation
+            .into_iter()
+            .map(|(id, name, doc)| {
+                let doc = doc.as_object().cloned().unwrap_or_default();
+                (id.to_lowercase(), name.to_string(), doc)
+            })
+            .collect();
+        self
     }
 
     /// A program of map elements (id, name, document), pages (id, document) and values, for
@@ -87,6 +130,7 @@ impl Program {
                 .collect(),
             defs,
             start: Some(start.to_lowercase()),
+            navigation: Vec::new(),
         }
     }
 
@@ -95,6 +139,53 @@ impl Program {
             .get(&id.to_lowercase())
             .map(|(name, doc)| (name.as_str(), doc))
     }
+}
+
+/// The programs a run may use: the flow its state runs, and every flow its subflows call
+/// (each by its id, lower case; a flow missing here faults where a SUBFLOW element calls it).
+#[derive(Debug, Default)]
+pub struct Library {
+    root: Program,
+    flows: HashMap<String, Program>,
+}
+
+impl Library {
+    pub fn new(root: Program) -> Library {
+        Library {
+            root,
+            flows: HashMap::new(),
+        }
+    }
+
+    /// Adds the program of the flow `id`, which SUBFLOW elements may call.
+    pub fn add(&mut self, id: &str, program: Program) {
+        self.flows.insert(id.to_lowercase(), program);
+    }
+
+    pub fn has(&self, id: &str) -> bool {
+        self.flows.contains_key(&id.to_lowercase())
+    }
+
+    pub fn root(&self) -> &Program {
+        &self.root
+    }
+
+    /// The program the run is in: the innermost subflow's, else the root's.
+    fn current(&self, frames: &[Frame]) -> Option<&Program> {
+        match frames.last() {
+            Some(frame) => self.flows.get(&frame.flow.to_lowercase()),
+            None => Some(&self.root),
+        }
+    }
+}
+
+/// A subflow the run is inside: the flow it runs, and the SUBFLOW element of the flow around
+/// it that called it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Frame {
+    pub flow: String,
+    pub element: String,
 }
 
 /// One map element a run passed, and the outcome it left by.
@@ -145,6 +236,8 @@ pub struct Run {
     pub status: Status,
     pub values: Values,
     pub history: Vec<HistoryEntry>,
+    /// The subflows it is inside, outermost first (empty: in the state's own flow).
+    pub frames: Vec<Frame>,
 }
 
 /// An outcome as the user may take it.
@@ -186,12 +279,14 @@ pub struct Forward {
 }
 
 /// Starts a run: every value at its default, then `inputs` (value id, content), from START.
-pub fn start(program: &Program, mut values: Values) -> Stop {
+pub fn start(library: &Library, values: Values) -> Stop {
+    let program = library.root();
     let before = Run {
         at: program.start.clone(),
         status: Status::InProgress,
-        values: values.clone(),
+        values,
         history: Vec::new(),
+        frames: Vec::new(),
     };
     let Some(start) = program.start.clone() else {
         return fault(
@@ -201,18 +296,20 @@ pub fn start(program: &Program, mut values: Values) -> Stop {
             "the flow has no START map element".into(),
         );
     };
-    let mut history = Vec::new();
-    run_from(program, &before, &start, &mut values, &mut history)
+    run_from(library, &before, &start, before.clone())
 }
 
 /// Goes on from where the run waits: the page's answers taken, then the selected outcome.
 /// `Err` is a request the run cannot take (the client's mistake), changing nothing.
-pub fn forward(program: &Program, run: &Run, request: &Forward) -> Result<Stop, String> {
+pub fn forward(library: &Library, run: &Run, request: &Forward) -> Result<Stop, String> {
     if run.status == Status::Complete {
         return Err("this run is over".into());
     }
     let Some(at) = run.at.clone() else {
         return Err("this run is over".into());
+    };
+    let Some(program) = library.current(&run.frames) else {
+        return Ok(fault(run.clone(), &at, None, GONE.into()));
     };
     let Some((name, element)) = program.element(&at) else {
         return Ok(fault(
@@ -225,9 +322,7 @@ pub fn forward(program: &Program, run: &Run, request: &Forward) -> Result<Stop, 
     let kind = element_type(element);
     if !matches!(kind.as_str(), "STEP" | "INPUT" | "PAGE") {
         // A faulted invoke left the run before a non-waiting element (START): run it again.
-        let mut values = run.values.clone();
-        let mut history = run.history.clone();
-        return Ok(run_from(program, run, &at, &mut values, &mut history));
+        return Ok(run_from(library, run, &at, run.clone()));
     }
     let mut values = run.values.clone();
     let mut missing = HashMap::new();
@@ -247,7 +342,7 @@ pub fn forward(program: &Program, run: &Run, request: &Forward) -> Result<Stop, 
         return Err(format!("the step '{name}' takes no answers"));
     }
     let waiting = Run {
-        values: values.clone(),
+        values,
         status: Status::InProgress,
         ..run.clone()
     };
@@ -267,17 +362,89 @@ pub fn forward(program: &Program, run: &Run, request: &Forward) -> Result<Stop, 
     if !missing.is_empty() {
         return Ok(show(program, waiting, &at, &missing));
     }
-    let mut history = run.history.clone();
-    history.push(entry(&at, name, Some(outcome)));
+    let mut work = waiting;
+    work.history.push(entry(&at, name, Some(outcome)));
     match text(outcome, "nextMapElementId") {
-        Some(next) => Ok(run_from(program, run, &next, &mut values, &mut history)),
-        None => Ok(complete(program, values, history, &at)),
+        Some(next) => Ok(run_from(library, run, &next, work)),
+        None => Ok(go_on(library, run, &at, work)),
     }
 }
 
+/// Moves the run to the map element the navigation item `item` of the navigation `navigation`
+/// points to (a navigation of the flow the run is in), and runs on from there. `Err`: the run
+/// is over, or no such navigation or item, or an item that points nowhere.
+pub fn navigate(
+    library: &Library,
+    run: &Run,
+    navigation: &str,
+    item: &str,
+) -> Result<Stop, String> {
+    if run.status == Status::Complete {
+        return Err("this run is over".into());
+    }
+    let program = library.current(&run.frames).ok_or(GONE)?;
+    let (_, _, element) = find_navigation(program, navigation)?;
+    let item = navigation::find_item(element, item).ok_or_else(|| {
+        format!(
+            "the navigation has no item {}",
+            crate::domain::shorten(item)
+        )
+    })?;
+    let location = text(item, "locationMapElementId").ok_or_else(|| {
+        format!(
+            "the navigation item '{}' points to no map element",
+            text(item, "label")
+                .or_else(|| text(item, "developerName"))
+                .unwrap_or_default()
+        )
+    })?;
+    let work = Run {
+        status: Status::InProgress,
+        ..run.clone()
+    };
+    Ok(run_from(library, run, &location.to_lowercase(), work))
+}
+
+/// The navigation elements of the flow the run is in, with the item the run is at marked.
+pub fn navigations(library: &Library, run: &Run) -> Vec<NavigationView> {
+    let Some(program) = library.current(&run.frames) else {
+        return Vec::new();
+    };
+    program
+        .navigation
+        .iter()
+        .map(|(id, name, doc)| navigation::view(id, name, doc, run.at.as_deref()))
+        .collect()
+}
+
+/// One navigation element of the flow the run is in, as [`navigations`] shows it.
+pub fn navigation(library: &Library, run: &Run, id: &str) -> Result<NavigationView, String> {
+    let program = library.current(&run.frames).ok_or(GONE)?;
+    let (id, name, doc) = find_navigation(program, id)?;
+    Ok(navigation::view(id, name, doc, run.at.as_deref()))
+}
+
+fn find_navigation<'a>(
+    program: &'a Program,
+    id: &str,
+) -> Result<(&'a str, &'a str, &'a JsonObject), String> {
+    program
+        .navigation
+        .iter()
+        .find(|(nav, _, _)| nav.eq_ignore_ascii_case(id.trim()))
+        .map(|(id, name, doc)| (id.as_str(), name.as_str(), doc))
+        .ok_or_else(|| {
+            format!(
+                "the flow has no navigation element {}",
+                crate::domain::shorten(id)
+            )
+        })
+}
+
 /// What the run shows where it is now (a read of the state).
-pub fn view(program: &Program, run: &Run) -> Option<ElementView> {
+pub fn view(library: &Library, run: &Run) -> Option<ElementView> {
     let at = run.at.as_deref()?;
+    let program = library.current(&run.frames)?;
     let (_, element) = program.element(at)?;
     if matches!(element_type(element).as_str(), "STEP" | "INPUT" | "PAGE") {
         show(program, run.clone(), at, &HashMap::new()).view
@@ -286,17 +453,17 @@ pub fn view(program: &Program, run: &Run) -> Option<ElementView> {
     }
 }
 
+/// The fault of a run inside a subflow whose flow is no longer runnable.
+const GONE: &str = "the subflow the run is in is no longer activated";
+
 /// Runs from `next` until an element waits, the run ends, or it faults (`before` is what a
-/// fault leaves).
-fn run_from(
-    program: &Program,
-    before: &Run,
-    next: &str,
-    values: &mut Values,
-    history: &mut Vec<HistoryEntry>,
-) -> Stop {
+/// fault leaves; `work` the run's data as it goes).
+fn run_from(library: &Library, before: &Run, next: &str, mut work: Run) -> Stop {
     let mut position = next.to_string();
     for _ in 0..MAX_ELEMENTS_PER_INVOKE {
+        let Some(program) = library.current(&work.frames) else {
+            return fault(before.clone(), &position, None, GONE.into());
+        };
         let Some((name, element)) = program.element(&position) else {
             let message = format!("an outcome leads to a map element {position} the flow lacks");
             return fault(before.clone(), &position, None, message);
@@ -307,22 +474,33 @@ fn run_from(
         }
         let taken = match kind.as_str() {
             "STEP" | "INPUT" | "PAGE" => {
+                let over = sorted_outcomes(element).is_empty();
                 let run = Run {
                     at: Some(position.clone()),
                     status: Status::InProgress,
-                    values: values.clone(),
-                    history: history.clone(),
+                    ..work
                 };
-                if sorted_outcomes(element).is_empty() {
+                let mut stop = show(program, run, &position, &HashMap::new());
+                if over && stop.run.status == Status::InProgress {
                     // A step or page with no outcomes is where the flow ends: shown, over.
-                    let mut stop = show(program, run, &position, &HashMap::new());
                     stop.run.status = Status::Complete;
-                    return stop;
                 }
-                return show(program, run, &position, &HashMap::new());
+                return stop;
             }
             "START" => sorted_outcomes(element).into_iter().next(),
-            "DECISION" => match choose(element, &program.defs, values) {
+            "SUBFLOW" => match enter(library, element, &mut work.values) {
+                Ok((flow, start)) => {
+                    work.history.push(entry(&position, name, None));
+                    work.frames.push(Frame {
+                        flow,
+                        element: position.clone(),
+                    });
+                    position = start;
+                    continue;
+                }
+                Err(message) => return fault(before.clone(), name, Some(&position), message),
+            },
+            "DECISION" => match choose(element, &program.defs, &work.values) {
                 Ok(Some(outcome)) => Some(outcome),
                 Ok(None) => {
                     let message =
@@ -331,7 +509,7 @@ fn run_from(
                 }
                 Err(message) => return fault(before.clone(), name, Some(&position), message),
             },
-            "OPERATOR" => match operator::apply(element, &program.defs, values) {
+            "OPERATOR" => match operator::apply(element, &program.defs, &mut work.values) {
                 Ok(()) => sorted_outcomes(element).into_iter().next(),
                 Err(message) => return fault(before.clone(), name, Some(&position), message),
             },
@@ -340,16 +518,106 @@ fn run_from(
                 return fault(before.clone(), name, Some(&position), message);
             }
         };
-        history.push(entry(&position, name, taken));
+        work.history.push(entry(&position, name, taken));
         match taken.and_then(|o| text(o, "nextMapElementId")) {
             Some(next) => position = next,
-            None => return complete(program, values.clone(), history.clone(), &position),
+            None => match leave(library, &mut work) {
+                Ok(Some(next)) => position = next,
+                Ok(None) => return complete(library, work, &position),
+                Err((element, message)) => {
+                    return fault(before.clone(), &element, None, message);
+                }
+            },
         }
     }
     let message = format!(
         "the run passed {MAX_ELEMENTS_PER_INVOKE} map elements without reaching a page: a loop?"
     );
     fault(before.clone(), &position, Some(&position), message)
+}
+
+/// The run reached the end of a flow at `last` (no way on): out of the subflow it is in, or
+/// over.
+fn go_on(library: &Library, before: &Run, last: &str, mut work: Run) -> Stop {
+    match leave(library, &mut work) {
+        Ok(Some(next)) => run_from(library, before, &next, work),
+        Ok(None) => complete(library, work, last),
+        Err((element, message)) => fault(before.clone(), &element, None, message),
+    }
+}
+
+/// The flow and the START element a SUBFLOW element enters, its arguments copied in.
+fn enter(
+    library: &Library,
+    element: &JsonObject,
+    values: &mut Values,
+) -> Result<(String, String), String> {
+    let flow = subflow_id(element).ok_or("the subflow element names no flow to run")?;
+    let program = library.flows.get(&flow).ok_or_else(|| {
+        format!("the flow {flow} it runs is not an activated flow of this tenant")
+    })?;
+    let start = program
+        .start
+        .clone()
+        .ok_or_else(|| format!("the flow {flow} it runs has no START map element"))?;
+    for (inside, outside) in arguments(element) {
+        values.set_content(&inside, values.content(&outside));
+    }
+    Ok((flow, start))
+}
+
+/// Out of the subflow the run ended in: its arguments copied back to the flow around it, which
+/// goes on by the SUBFLOW element's outcome (and, if that has none, ends too). `Ok(None)`: the
+/// state's own flow ended. `Err`: the element to name and why.
+fn leave(library: &Library, work: &mut Run) -> Result<Option<String>, (String, String)> {
+    while let Some(frame) = work.frames.pop() {
+        let program = library
+            .current(&work.frames)
+            .ok_or_else(|| (frame.element.clone(), GONE.to_string()))?;
+        let Some((_, element)) = program.element(&frame.element) else {
+            let message = format!("the flow has no map element {}", frame.element);
+            return Err((frame.element.clone(), message));
+        };
+        for (inside, outside) in arguments(element) {
+            work.values
+                .set_content(&outside, work.values.content(&inside));
+        }
+        let taken = sorted_outcomes(element).into_iter().next();
+        if let Some(next) = taken.and_then(|o| text(o, "nextMapElementId")) {
+            return Ok(Some(next));
+        }
+    }
+    Ok(None)
+}
+
+/// The flow a SUBFLOW element runs (`subflow.flowId.id`), lower case.
+fn subflow_id(element: &JsonObject) -> Option<String> {
+    element
+        .get("subflow")
+        .and_then(|s| s.get("flowId"))
+        .and_then(|f| f.get("id"))
+        .and_then(Value::as_str)
+        .filter(|id| !id.trim().is_empty())
+        .map(|id| id.trim().to_lowercase())
+}
+
+/// A SUBFLOW element's arguments: (the subflow's value, the calling flow's value).
+fn arguments(element: &JsonObject) -> Vec<(String, String)> {
+    let id = |argument: &JsonObject, field: &str| {
+        argument
+            .get(field)
+            .and_then(|v| v.get("id"))
+            .and_then(Value::as_str)
+            .map(str::to_lowercase)
+    };
+    super::decision::objects(element.get("subflow").and_then(|s| s.get("arguments")))
+        .filter_map(|a| {
+            Some((
+                id(a, "valueElementInSubflowId")?,
+                id(a, "valueElementToApplyId")?,
+            ))
+        })
+        .collect()
 }
 
 /// Whether the element would call a service: a message or database element, or an element
@@ -443,17 +711,17 @@ fn show(program: &Program, run: Run, at: &str, invalid: &HashMap<String, String>
 }
 
 /// The run over after `last`, an element with no way on that shows nothing.
-fn complete(program: &Program, values: Values, history: Vec<HistoryEntry>, last: &str) -> Stop {
-    let name = program
-        .element(last)
+fn complete(library: &Library, work: Run, last: &str) -> Stop {
+    let name = library
+        .current(&work.frames)
+        .and_then(|program| program.element(last))
         .map(|(n, _)| n.to_string())
         .unwrap_or_default();
     Stop {
         run: Run {
             at: Some(last.to_string()),
             status: Status::Complete,
-            values,
-            history,
+            ..work
         },
         view: Some(ElementView {
             id: last.to_string(),

@@ -99,6 +99,11 @@ fn program() -> Program {
     )
 }
 
+/// Starts a run of the library's flow with every value at its default.
+fn begin(library: &Library) -> Stop {
+    start(library, library.root().defs.defaults())
+}
+
 fn answer(content: &str) -> Vec<Answer> {
     vec![Answer {
         component: NAME_BOX.into(),
@@ -109,8 +114,8 @@ fn answer(content: &str) -> Vec<Answer> {
 
 #[test]
 fn a_run_starts_at_the_first_page_with_its_data_bound_and_filled() {
-    let program = program();
-    let stop = start(&program, program.defs.defaults());
+    let program = Library::new(program());
+    let stop = begin(&program);
     assert_eq!(stop.run.status, Status::InProgress);
     assert_eq!(stop.run.at.as_deref(), Some("ask"));
     let view = stop.view.unwrap();
@@ -128,8 +133,8 @@ fn a_run_starts_at_the_first_page_with_its_data_bound_and_filled() {
 
 #[test]
 fn a_required_answer_left_empty_shows_the_page_again_with_a_message() {
-    let program = program();
-    let started = start(&program, program.defs.defaults());
+    let program = Library::new(program());
+    let started = begin(&program);
     let request = Forward {
         selected_outcome: Some("next".into()),
         answers: answer(""),
@@ -146,8 +151,8 @@ fn a_required_answer_left_empty_shows_the_page_again_with_a_message() {
 
 #[test]
 fn answers_operators_and_decisions_lead_to_the_outcome_that_holds() {
-    let program = program();
-    let started = start(&program, program.defs.defaults());
+    let program = Library::new(program());
+    let started = begin(&program);
     let request = Forward {
         selected_outcome: Some("NEXT".into()),
         answers: answer("Ada"),
@@ -175,8 +180,8 @@ fn answers_operators_and_decisions_lead_to_the_outcome_that_holds() {
 
 #[test]
 fn the_default_outcome_is_taken_when_no_comparison_holds() {
-    let program = program();
-    let started = start(&program, program.defs.defaults());
+    let program = Library::new(program());
+    let started = begin(&program);
     let request = Forward {
         selected_outcome: Some("next".into()),
         answers: answer("Bob"),
@@ -188,8 +193,8 @@ fn the_default_outcome_is_taken_when_no_comparison_holds() {
 
 #[test]
 fn an_unknown_outcome_or_component_is_refused_and_no_outcome_shows_the_page_again() {
-    let program = program();
-    let started = start(&program, program.defs.defaults());
+    let program = Library::new(program());
+    let started = begin(&program);
     let wrong = Forward {
         selected_outcome: Some("nowhere".into()),
         answers: Vec::new(),
@@ -247,7 +252,7 @@ fn a_connector_element_faults_naming_it_and_writes_nothing() {
         defs(),
         "s",
     );
-    let stop = start(&program, program.defs.defaults());
+    let stop = begin(&Library::new(program));
     assert_eq!(stop.run.status, Status::Fault);
     assert_eq!(
         stop.run.values.get(COUNT),
@@ -280,7 +285,7 @@ fn a_loop_that_never_reaches_a_page_faults() {
         defs(),
         "s",
     );
-    let stop = start(&program, program.defs.defaults());
+    let stop = begin(&Library::new(program));
     assert_eq!(stop.run.status, Status::Fault);
     assert!(
         stop.view
@@ -317,4 +322,329 @@ fn operator_commands_on_simple_values() {
         &mut values,
     );
     assert!(macro_run.is_err());
+}
+
+const SUB: &str = "f0000000-0000-4000-8000-000000000002";
+const INNER: &str = "a0000000-0000-4000-8000-000000000009";
+
+/// A parent flow: START → SUBFLOW "Call" (Name ↔ the subflow's Inner) → step "After"; the
+/// subflow: START → operator (Inner ADD "!") → step "Inside" → end.
+fn with_subflow(subflow_waits: bool) -> Library {
+    let defs = || {
+        ValueDefs::from_list(&[
+            (NAME, "Name", "ContentString", Some("Ada")),
+            (INNER, "Inner", "ContentString", None),
+        ])
+    };
+    let parent = Program::from_parts(
+        vec![
+            (
+                "s",
+                "Start",
+                json!({"elementType": "START", "outcomes": [outcome("o", Some("call"), 0)]}),
+            ),
+            (
+                "call",
+                "Call",
+                json!({"elementType": "SUBFLOW", "subflow": {"flowId": {"id": SUB},
+                "arguments": [{"valueElementInSubflowId": {"id": INNER},
+                               "valueElementToApplyId": {"id": NAME}}]},
+                "outcomes": [outcome("back", Some("after"), 0)]}),
+            ),
+            (
+                "after",
+                "After",
+                json!({"elementType": "STEP", "userContent": "Now {![Name]}"}),
+            ),
+        ],
+        vec![],
+        defs(),
+        "s",
+    );
+    let inside_outcomes = if subflow_waits {
+        json!([outcome("done", None, 0)])
+    } else {
+        json!([])
+    };
+    let sub = Program::from_parts(
+        vec![
+            (
+                "ss",
+                "Sub start",
+                json!({"elementType": "START", "outcomes": [outcome("o", Some("bang"), 0)]}),
+            ),
+            (
+                "bang",
+                "Bang",
+                json!({"elementType": "OPERATOR", "operations": [
+                    {"valueElementToApplyId": {"id": INNER, "command": "ADD"},
+                     "valueElementToReferenceId": "!"}],
+                "outcomes": [outcome("o2", if subflow_waits { Some("inside") } else { None }, 0)]}),
+            ),
+            (
+                "inside",
+                "Inside",
+                json!({"elementType": "STEP", "userContent": "In {![Inner]}",
+                "outcomes": inside_outcomes}),
+            ),
+        ],
+        vec![],
+        defs(),
+        "ss",
+    );
+    let mut library = Library::new(parent);
+    library.add(SUB, sub);
+    library
+}
+
+#[test]
+fn a_subflow_runs_in_the_run_with_its_arguments_in_and_out() {
+    // Straight through: in, the operator, out, and on to the parent's step.
+    let library = with_subflow(false);
+    let stop = begin(&library);
+    assert_eq!(stop.run.status, Status::Complete, "the parent's last step");
+    assert_eq!(stop.run.at.as_deref(), Some("after"));
+    assert!(stop.run.frames.is_empty());
+    assert_eq!(
+        stop.run.values.get(NAME),
+        Some("Ada!"),
+        "the argument came back"
+    );
+    let page = stop.view.unwrap().page.unwrap();
+    assert_eq!(page.components[0].content.as_deref(), Some("Now Ada!"));
+    let passed: Vec<&str> = stop
+        .run
+        .history
+        .iter()
+        .map(|h| h.developer_name.as_str())
+        .collect();
+    assert_eq!(passed, ["Start", "Call", "Sub start", "Bang"]);
+
+    // Waiting inside the subflow: the frame is kept, and its outcome leads back out.
+    let library = with_subflow(true);
+    let stop = begin(&library);
+    assert_eq!(stop.run.status, Status::InProgress);
+    assert_eq!(stop.run.at.as_deref(), Some("inside"));
+    assert_eq!(
+        stop.run.frames,
+        [Frame {
+            flow: SUB.into(),
+            element: "call".into()
+        }]
+    );
+    let shown = stop.view.as_ref().unwrap().page.as_ref().unwrap();
+    assert_eq!(shown.components[0].content.as_deref(), Some("In Ada!"));
+    assert_eq!(
+        view(&library, &stop.run),
+        stop.view,
+        "a read shows the same"
+    );
+    let request = Forward {
+        selected_outcome: Some("done".into()),
+        answers: Vec::new(),
+    };
+    let back = forward(&library, &stop.run, &request).unwrap();
+    assert_eq!(back.run.at.as_deref(), Some("after"));
+    assert!(back.run.frames.is_empty());
+    assert_eq!(back.run.values.get(NAME), Some("Ada!"));
+}
+
+#[test]
+fn a_subflow_of_a_flow_not_activated_faults_naming_the_element() {
+    let mut library = with_subflow(false);
+    library.flows.clear();
+    let stop = begin(&library);
+    assert_eq!(stop.run.status, Status::Fault);
+    let view = stop.view.unwrap();
+    assert_eq!(view.developer_name, "Call");
+    assert!(view.fault.unwrap().contains(SUB));
+}
+
+#[test]
+fn a_subflow_that_calls_itself_faults_as_a_loop() {
+    let same = || {
+        Program::from_parts(
+            vec![
+                (
+                    "s",
+                    "Start",
+                    json!({"elementType": "START", "outcomes": [outcome("o", Some("call"), 0)]}),
+                ),
+                (
+                    "call",
+                    "Again",
+                    json!({"elementType": "SUBFLOW", "subflow": {"flowId": {"id": SUB}}}),
+                ),
+            ],
+            vec![],
+            defs(),
+            "s",
+        )
+    };
+    let mut library = Library::new(same());
+    library.add(SUB, same());
+    let stop = begin(&library);
+    assert_eq!(stop.run.status, Status::Fault);
+    assert!(stop.run.frames.is_empty(), "nothing of the invoke is kept");
+    assert!(
+        stop.view
+            .unwrap()
+            .fault
+            .unwrap()
+            .contains("1000 map elements")
+    );
+}
+
+/// START → step "One" → step "Two"; a navigation "Menu" with items to each, "Two" nested
+/// under "Top".
+fn navigated() -> Library {
+    let program = Program::from_parts(
+        vec![
+            (
+                "s",
+                "Start",
+                json!({"elementType": "START", "outcomes": [outcome("o", Some("one"), 0)]}),
+            ),
+            (
+                "one",
+                "One",
+                json!({"elementType": "STEP", "userContent": "one",
+                "outcomes": [outcome("next", Some("two"), 0)]}),
+            ),
+            (
+                "two",
+                "Two",
+                json!({"elementType": "STEP", "userContent": "two",
+                "outcomes": [outcome("back", Some("one"), 0)]}),
+            ),
+        ],
+        vec![],
+        defs(),
+        "s",
+    )
+    .with_navigation(vec![(
+        "nav",
+        "Menu",
+        json!({"label": "Menu", "persistValues": true, "position": "Top", "navigationItems": [
+            {"id": "i-top", "label": "Top", "order": 1, "navigationItems": [
+                {"id": "i-two", "label": "Second", "locationMapElementId": "two", "order": 0}]},
+            {"id": "i-one", "label": "First", "locationMapElementId": "ONE", "order": 0},
+            {"id": "i-none", "label": "Nowhere", "order": 2}
+        ]}),
+    )]);
+    Library::new(program)
+}
+
+#[test]
+fn navigation_shows_where_the_run_is_and_navigate_moves_it() {
+    let library = navigated();
+    let stop = begin(&library);
+    assert_eq!(stop.run.at.as_deref(), Some("one"));
+    let menus = navigations(&library, &stop.run);
+    assert_eq!(menus.len(), 1);
+    let menu = &menus[0];
+    assert_eq!(
+        (menu.developer_name.as_str(), menu.persist_values),
+        ("Menu", true)
+    );
+    let labels: Vec<_> = menu
+        .items
+        .iter()
+        .map(|i| i.label.clone().unwrap())
+        .collect();
+    assert_eq!(labels, ["First", "Top", "Nowhere"], "in their order");
+    assert!(menu.items[0].is_current && menu.items[0].is_active);
+    assert!(!menu.items[1].is_active);
+
+    let moved = navigate(&library, &stop.run, "NAV", "i-two").unwrap();
+    assert_eq!(moved.run.at.as_deref(), Some("two"));
+    assert_eq!(moved.view.unwrap().developer_name, "Two");
+    let menu = navigation(&library, &moved.run, "nav").unwrap();
+    assert!(menu.items[1].is_active, "the parent of the current item");
+    assert!(menu.items[1].children[0].is_current);
+    assert!(!menu.items[0].is_current);
+
+    // Refused, changing nothing: an unknown navigation or item, an item leading nowhere.
+    assert!(navigate(&library, &stop.run, "other", "i-one").is_err());
+    assert!(navigate(&library, &stop.run, "nav", "i-missing").is_err());
+    let nowhere = navigate(&library, &stop.run, "nav", "i-none").unwrap_err();
+    assert!(nowhere.contains("Nowhere"), "{nowhere}");
+    assert!(navigation(&library, &stop.run, "other").is_err());
+}
+
+#[test]
+fn lists_and_objects_hold_object_data_set_and_emptied_by_operators() {
+    const LIST: &str = "a0000000-0000-4000-8000-00000000000a";
+    const COPY: &str = "a0000000-0000-4000-8000-00000000000b";
+    let defs = ValueDefs::from_list(&[
+        (
+            LIST,
+            "People",
+            "ContentList",
+            Some(
+                r#"[{"developerName": "Person", "properties": [{"developerName": "Name", "contentValue": "Ada"}]}]"#,
+            ),
+        ),
+        (COPY, "Copy", "ContentList", None),
+        (NAME, "Name", "ContentString", None),
+    ]);
+    let mut values = defs.defaults();
+    assert_eq!(
+        values.objects(LIST).map(<[_]>::len),
+        Some(1),
+        "the default object data"
+    );
+    assert_eq!(values.objects(COPY), None);
+    let op = |ops: Value| json!({"operations": ops}).as_object().cloned().unwrap();
+    operator::apply(
+        &op(json!([{"valueElementToApplyId": {"id": COPY}, "valueElementToReferenceId": {"id": LIST}}])),
+        &defs,
+        &mut values,
+    )
+    .unwrap();
+    assert_eq!(values.objects(COPY), values.objects(LIST));
+    operator::apply(
+        &op(json!([{"valueElementToApplyId": {"id": LIST, "command": "EMPTY"}}])),
+        &defs,
+        &mut values,
+    )
+    .unwrap();
+    assert_eq!(values.objects(LIST), None);
+    assert!(values.objects(COPY).is_some(), "a copy, not a reference");
+    // A list from a string, a constant, or an unsupported command: refused, naming it.
+    for refused in [
+        json!([{"valueElementToApplyId": {"id": COPY}, "valueElementToReferenceId": {"id": NAME}}]),
+        json!([{"valueElementToApplyId": {"id": COPY}, "valueElementToReferenceId": "x"}]),
+        json!([{"valueElementToApplyId": {"id": COPY, "command": "GET_FIRST"}}]),
+    ] {
+        let message = operator::apply(&op(refused), &defs, &mut values).unwrap_err();
+        assert!(message.contains("Copy"), "{message}");
+    }
+    // Stored and read back the same.
+    let stored = serde_json::to_string(&values).unwrap();
+    let read: Values = serde_json::from_str(&stored).unwrap();
+    assert_eq!(read, values);
+}
+
+#[test]
+fn a_password_bound_to_a_page_is_taken_but_never_shown() {
+    const SECRET: &str = "a0000000-0000-4000-8000-00000000000c";
+    let defs = ValueDefs::from_list(&[(SECRET, "Secret", "ContentPassword", None)]);
+    let page = json!({"pageComponents": [{"id": "pw", "componentType": "INPUT",
+        "valueElementValueBindingReferenceId": {"id": SECRET}}]});
+    let page = page.as_object().unwrap();
+    let mut values = defs.defaults();
+    let answers = [Answer {
+        component: "pw".into(),
+        content: Some("hunter2".into()),
+        object_data: false,
+    }];
+    super::take_answers(page, &answers, &defs, &mut values).unwrap();
+    assert_eq!(values.get(SECRET), Some("hunter2"), "kept in the state");
+    let shown = super::page_view(page, &defs, &values, &HashMap::new()).unwrap();
+    assert_eq!(shown.components[0].content_value, None);
+    assert_eq!(
+        shown.components[0].content_type.as_deref(),
+        Some("ContentPassword")
+    );
 }

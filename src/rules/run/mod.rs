@@ -7,10 +7,16 @@
 //! (`RunStateStore::advance_state`): a stale token, or losing a race, is a conflict that
 //! changes nothing. A state is read through `expiry::live_state`, which refuses an expired
 //! one; `states` holds its history and its administration.
+//!
+//! A run's subflows run in its own state (as Boomi's: no new state): `load` reads the state's
+//! version and the running version of every flow its SUBFLOW elements call, at each invoke
+//! (so a subflow re-activated between two invokes runs its new version from its next entry),
+//! and the frames of the subflows the run is inside are stored with its values.
 
 pub mod decision;
 pub mod engine;
 pub mod expiry;
+pub mod navigation;
 pub mod operator;
 pub mod page;
 pub mod states;
@@ -20,9 +26,10 @@ use crate::domain::filter::{Field, Filter};
 use crate::domain::{FlowId, StateId, StateToken, TenantId, Timestamp, UserId, VersionId};
 use crate::rules::RuleError;
 use crate::rules::images;
-use crate::store::{FlowRecord, RunState, StateAdvance, Store};
-use engine::{Forward, HistoryEntry, Program, Run, Status, Stop};
-use values::Values;
+use crate::store::{FlowRecord, JsonObject, RunState, StateAdvance, Store};
+use engine::{Forward, Frame, HistoryEntry, Library, Program, Run, Status, Stop};
+use navigation::NavigationView;
+use values::{Content, ValueDef, Values};
 
 /// Who runs: a member of the tenant, or nobody signed in (a public flow).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -47,8 +54,8 @@ pub struct Input {
     /// The value's id or name; empty: none named (refused).
     pub value: String,
     pub content: Option<String>,
-    /// Whether it carries object data (lists and objects: refused, not supported yet).
-    pub object_data: bool,
+    /// Its object data, for a list or an object (`None`: none sent).
+    pub object_data: Option<Vec<JsonObject>>,
 }
 
 /// What an invoke did: the state as stored, the engine's stop, and the version it runs.
@@ -57,6 +64,8 @@ pub struct Ran {
     pub state: RunState,
     pub stop: Stop,
     pub flow: FlowRecord,
+    /// The navigation elements of the flow the run is in.
+    pub navigation: Vec<NavigationView>,
 }
 
 /// Whether `runner` may run the version `flow`: 401-worthy (`NotAllowed` for `Anonymous`) or
@@ -109,16 +118,64 @@ pub async fn may_run(
     }
 }
 
-/// The version to run and its program.
+/// The version to run and its programs: its own, and those of the flows its subflows call
+/// (their running versions; a flow with none is left out, and faults where it is called).
 async fn load(
     store: &dyn Store,
     tenant: TenantId,
     flow: FlowId,
     version: VersionId,
-) -> Result<(FlowRecord, Program), RuleError> {
+) -> Result<(FlowRecord, Library), RuleError> {
     let (record, image) = images::read_snapshot(store, tenant, flow, version).await?;
-    let program = Program::from_image(&image, record.start_map_element_id.as_deref());
-    Ok((record, program))
+    let root = Program::from_image(&image, record.start_map_element_id.as_deref());
+    let mut waiting = root.subflows();
+    let mut library = Library::new(root);
+    while let Some(id) = waiting.pop() {
+        if library.has(&id) {
+            continue;
+        }
+        let Ok(flow) = FlowId::parse(&id) else {
+            continue;
+        };
+        let Some(active) = store
+            .active_flows(tenant, Some(flow), None)
+            .await?
+            .into_iter()
+            .next()
+        else {
+            continue;
+        };
+        let (sub, image) = images::read_snapshot(store, tenant, flow, active.version_id).await?;
+        let program = Program::from_image(&image, sub.start_map_element_id.as_deref());
+        waiting.extend(program.subflows());
+        library.add(&id, program);
+    }
+    Ok((record, library))
+}
+
+/// A state of the tenant, its version's programs and its run, for a runner who may run it.
+async fn open(
+    store: &dyn Store,
+    tenant: TenantId,
+    runner: Runner,
+    id: StateId,
+    now: Timestamp,
+) -> Result<(RunState, FlowRecord, Library, Run), RuleError> {
+    let state = expiry::live_state(store, tenant, id, now).await?;
+    let (record, library) = load(store, tenant, state.flow_id, state.version_id).await?;
+    may_run(store, &record, runner).await?;
+    let run = run_of(&state)?;
+    Ok((state, record, library, run))
+}
+
+/// A state's values need a credential, as Boomi's values endpoints do, even for a public flow.
+fn needs_credential(runner: Runner) -> Result<(), RuleError> {
+    if runner == Runner::Anonymous {
+        return Err(RuleError::NotAllowed(
+            "a state's values need a credential: present an API key or a token".into(),
+        ));
+    }
+    Ok(())
 }
 
 /// The version a pick runs: never the draft.
@@ -165,11 +222,11 @@ pub async fn start(
     now: Timestamp,
 ) -> Result<Ran, RuleError> {
     let (flow_id, version) = pick(store, tenant, flow).await?;
-    let (record, program) = load(store, tenant, flow_id, version).await?;
+    let (record, library) = load(store, tenant, flow_id, version).await?;
     may_run(store, &record, runner).await?;
-    let mut values = program.defs.defaults();
-    set_inputs(&program, &mut values, inputs)?;
-    let stop = engine::start(&program, values);
+    let mut values = library.root().defs.defaults();
+    set_inputs(library.root(), &mut values, inputs)?;
+    let stop = engine::start(&library, values);
     let state = RunState {
         id: StateId::random(),
         tenant_id: tenant,
@@ -178,7 +235,7 @@ pub async fn start(
         state_token: StateToken::random(),
         current_element: stop.run.at.clone(),
         status: stop.run.status.as_str().into(),
-        state_values: to_json(&stop.run.values)?,
+        state_values: stored_values(&stop.run)?,
         history: to_json(&stop.run.history)?,
         created_by: match runner {
             Runner::Member(user) => Some(user),
@@ -189,14 +246,29 @@ pub async fn start(
         expires_at: expiry::expires_at(&record.settings, now, now),
     };
     store.insert_state(state.clone()).await?;
-    Ok(Ran {
-        state,
-        stop,
-        flow: record,
-    })
+    Ok(ran(state, stop, record, &library))
 }
 
-/// Sets `inputs` over `values`: each names a simple value of the program (by id, else by name).
+fn ran(state: RunState, stop: Stop, flow: FlowRecord, library: &Library) -> Ran {
+    let navigation = engine::navigations(library, &stop.run);
+    Ran {
+        state,
+        stop,
+        flow,
+        navigation,
+    }
+}
+
+/// The value an input names (by id, else by name).
+fn named<'a>(program: &'a Program, input: &Input) -> Option<&'a ValueDef> {
+    program
+        .defs
+        .get(&input.value)
+        .or_else(|| program.defs.by_name(&input.value))
+}
+
+/// Sets `inputs` over `values`: each names a value of the program (by id, else by name); a list
+/// or an object takes `objectData`, any other value `contentValue`.
 fn set_inputs(program: &Program, values: &mut Values, inputs: &[Input]) -> Result<(), RuleError> {
     for input in inputs {
         if input.value.is_empty() {
@@ -204,28 +276,30 @@ fn set_inputs(program: &Program, values: &mut Values, inputs: &[Input]) -> Resul
                 "an input names no value: give valueElementId or developerName".into(),
             ));
         }
-        if input.object_data {
-            return Err(RuleError::Invalid(
-                "inputs with objectData (lists and objects) are not supported yet".into(),
-            ));
+        let def = named(program, input).ok_or_else(|| {
+            RuleError::Invalid(format!(
+                "the flow has no value '{}' to set",
+                crate::domain::shorten(&input.value)
+            ))
+        })?;
+        let objects = input.object_data.clone().filter(|o| !o.is_empty());
+        if def.is_simple() {
+            if objects.is_some() {
+                return Err(RuleError::Invalid(format!(
+                    "the value '{}' is {}: send its contentValue, not objectData",
+                    def.name, def.content_type
+                )));
+            }
+            values.set(&def.id, input.content.clone());
+        } else {
+            if input.content.as_deref().is_some_and(|c| !c.is_empty()) {
+                return Err(RuleError::Invalid(format!(
+                    "the value '{}' is {}: send its objectData, not a contentValue",
+                    def.name, def.content_type
+                )));
+            }
+            values.set_content(&def.id, Content::Objects(objects.unwrap_or_default()));
         }
-        let def = program
-            .defs
-            .get(&input.value)
-            .or_else(|| program.defs.by_name(&input.value))
-            .ok_or_else(|| {
-                RuleError::Invalid(format!(
-                    "the flow has no value '{}' to set",
-                    crate::domain::shorten(&input.value)
-                ))
-            })?;
-        if !def.is_simple() {
-            return Err(RuleError::Invalid(format!(
-                "the value '{}' is a list or an object, which inputs cannot set yet",
-                def.name
-            )));
-        }
-        values.set(&def.id, input.content.clone());
     }
     Ok(())
 }
@@ -237,25 +311,39 @@ pub async fn read(
     runner: Runner,
     id: StateId,
 ) -> Result<Ran, RuleError> {
-    let state = expiry::live_state(store, tenant, id, Timestamp::now()).await?;
-    let (record, program) = load(store, tenant, state.flow_id, state.version_id).await?;
-    may_run(store, &record, runner).await?;
-    let run = run_of(&state)?;
-    let view = engine::view(&program, &run);
-    Ok(Ran {
-        state,
-        stop: Stop { run, view },
-        flow: record,
-    })
+    let (state, record, library, run) = open(store, tenant, runner, id, Timestamp::now()).await?;
+    let view = engine::view(&library, &run);
+    Ok(ran(state, Stop { run, view }, record, &library))
 }
 
-/// One value of a state, as read.
+/// One value of a state, as read. A hidden value's (a password's) content is never answered.
 #[derive(Debug, Clone, PartialEq)]
 pub struct StateValue {
     pub id: String,
     pub developer_name: String,
     pub content_type: String,
     pub content: Option<String>,
+    /// A list's or an object's object data (`None` for the other values).
+    pub object_data: Option<Vec<JsonObject>>,
+}
+
+impl StateValue {
+    fn of(def: &ValueDef, values: &Values) -> StateValue {
+        let (content, object_data) = if def.is_simple() {
+            let content = values.get(&def.id).filter(|_| !def.hidden);
+            (content.map(str::to_string), None)
+        } else {
+            let objects = values.objects(&def.id).unwrap_or_default();
+            (None, Some(objects.to_vec()))
+        };
+        StateValue {
+            id: def.id.clone(),
+            developer_name: def.name.clone(),
+            content_type: def.content_type.clone(),
+            content,
+            object_data,
+        }
+    }
 }
 
 /// Which of a state's values to read.
@@ -266,9 +354,10 @@ pub enum ValuePick {
     Name(String),
 }
 
-/// The state's values (all, ordered by name, or the one named), for a member who may run its
-/// flow: a caller with no credential is refused (as Boomi's values endpoints need one), even
-/// for a public flow. Missing: no such state, or no such value in its flow.
+/// The state's values (all, ordered by name, or the one named) of the state's own flow, for a
+/// member who may run its flow: a caller with no credential is refused (as Boomi's values
+/// endpoints need one), even for a public flow. Missing: no such state, or no such value in
+/// its flow.
 pub async fn values(
     store: &dyn Store,
     tenant: TenantId,
@@ -276,18 +365,12 @@ pub async fn values(
     id: StateId,
     pick: &ValuePick,
 ) -> Result<Vec<StateValue>, RuleError> {
-    if runner == Runner::Anonymous {
-        return Err(RuleError::NotAllowed(
-            "a state's values need a credential: present an API key or a token".into(),
-        ));
-    }
-    let state = expiry::live_state(store, tenant, id, Timestamp::now()).await?;
-    let (record, program) = load(store, tenant, state.flow_id, state.version_id).await?;
-    may_run(store, &record, runner).await?;
-    let run = run_of(&state)?;
+    needs_credential(runner)?;
+    let (_, _, library, run) = open(store, tenant, runner, id, Timestamp::now()).await?;
+    let defs = &library.root().defs;
     let defs = match pick {
         ValuePick::All => {
-            let mut all: Vec<_> = program.defs.iter().collect();
+            let mut all: Vec<_> = defs.iter().collect();
             all.sort_by(|a, b| {
                 a.name
                     .to_lowercase()
@@ -296,13 +379,13 @@ pub async fn values(
             });
             all
         }
-        ValuePick::Id(value) => vec![program.defs.get(value).ok_or_else(|| {
+        ValuePick::Id(value) => vec![defs.get(value).ok_or_else(|| {
             RuleError::Missing(format!(
                 "the state's flow has no value {}",
                 crate::domain::shorten(value)
             ))
         })?],
-        ValuePick::Name(name) => vec![program.defs.by_name(name).ok_or_else(|| {
+        ValuePick::Name(name) => vec![defs.by_name(name).ok_or_else(|| {
             RuleError::Missing(format!(
                 "the state's flow has no value named '{}'",
                 crate::domain::shorten(name)
@@ -311,12 +394,7 @@ pub async fn values(
     };
     Ok(defs
         .into_iter()
-        .map(|def| StateValue {
-            id: def.id.clone(),
-            developer_name: def.name.clone(),
-            content_type: def.content_type.clone(),
-            content: run.values.get(&def.id).map(str::to_string),
-        })
+        .map(|def| StateValue::of(def, &run.values))
         .collect())
 }
 
@@ -332,25 +410,19 @@ pub async fn set_values(
     inputs: &[Input],
     now: Timestamp,
 ) -> Result<Vec<StateValue>, RuleError> {
-    if runner == Runner::Anonymous {
-        return Err(RuleError::NotAllowed(
-            "a state's values need a credential: present an API key or a token".into(),
-        ));
-    }
-    let state = expiry::live_state(store, tenant, id, now).await?;
-    let (record, program) = load(store, tenant, state.flow_id, state.version_id).await?;
-    may_run(store, &record, runner).await?;
-    let run = run_of(&state)?;
+    needs_credential(runner)?;
+    let (state, record, library, run) = open(store, tenant, runner, id, now).await?;
     if run.status == Status::Complete {
         return Err(RuleError::Invalid("this run is over".into()));
     }
-    let mut values = run.values.clone();
-    set_inputs(&program, &mut values, inputs)?;
+    let program = library.root();
+    let mut after = run.clone();
+    set_inputs(program, &mut after.values, inputs)?;
     let advance = StateAdvance {
         state_token: StateToken::random(),
         current_element: state.current_element.clone(),
         status: state.status.clone(),
-        state_values: to_json(&values)?,
+        state_values: stored_values(&after)?,
         history: state.history.clone(),
         updated_at: now,
         expires_at: expiry::expires_at(&record.settings, state.created_at, now),
@@ -363,19 +435,18 @@ pub async fn set_values(
     }
     Ok(inputs
         .iter()
-        .filter_map(|input| {
-            program
-                .defs
-                .get(&input.value)
-                .or_else(|| program.defs.by_name(&input.value))
-        })
-        .map(|def| StateValue {
-            id: def.id.clone(),
-            developer_name: def.name.clone(),
-            content_type: def.content_type.clone(),
-            content: values.get(&def.id).map(str::to_string),
-        })
+        .filter_map(|input| named(program, input))
+        .map(|def| StateValue::of(def, &after.values))
         .collect())
+}
+
+/// What an invoke asks of the run.
+#[derive(Debug, Clone)]
+pub enum Move {
+    /// Answers, then maybe an outcome (`FORWARD`, `SYNC`).
+    Forward(Forward),
+    /// To where the item of a navigation points (`NAVIGATE`).
+    Navigate { navigation: String, item: String },
 }
 
 /// Goes on with the state from the token the client read: refused (Conflict, changing
@@ -389,12 +460,10 @@ pub async fn invoke(
     id: StateId,
     named: Option<StateId>,
     token: StateToken,
-    request: &Forward,
+    request: &Move,
     now: Timestamp,
 ) -> Result<Ran, RuleError> {
-    let state = expiry::live_state(store, tenant, id, now).await?;
-    let (record, program) = load(store, tenant, state.flow_id, state.version_id).await?;
-    may_run(store, &record, runner).await?;
+    let (state, record, library, run) = open(store, tenant, runner, id, now).await?;
     if named.is_some_and(|named| named != id) {
         return Err(RuleError::Invalid(
             "the body's stateId is not the path's".into(),
@@ -403,13 +472,16 @@ pub async fn invoke(
     if state.state_token != token {
         return Err(stale());
     }
-    let run = run_of(&state)?;
-    let stop = engine::forward(&program, &run, request).map_err(RuleError::Invalid)?;
+    let stop = match request {
+        Move::Forward(forward) => engine::forward(&library, &run, forward),
+        Move::Navigate { navigation, item } => engine::navigate(&library, &run, navigation, item),
+    }
+    .map_err(RuleError::Invalid)?;
     let advance = StateAdvance {
         state_token: StateToken::random(),
         current_element: stop.run.at.clone(),
         status: stop.run.status.as_str().into(),
-        state_values: to_json(&stop.run.values)?,
+        state_values: stored_values(&stop.run)?,
         history: to_json(&stop.run.history)?,
         updated_at: now,
         expires_at: expiry::expires_at(&record.settings, state.created_at, now),
@@ -427,11 +499,20 @@ pub async fn invoke(
         expires_at: advance.expires_at,
         ..state
     };
-    Ok(Ran {
-        state,
-        stop,
-        flow: record,
-    })
+    Ok(ran(state, stop, record, &library))
+}
+
+/// A navigation element of the flow the state is in, with the item it is at marked
+/// (`POST /api/run/1/navigation/{stateId}`): a read, which changes nothing.
+pub async fn navigation(
+    store: &dyn Store,
+    tenant: TenantId,
+    runner: Runner,
+    id: StateId,
+    navigation: &str,
+) -> Result<NavigationView, RuleError> {
+    let (_, _, library, run) = open(store, tenant, runner, id, Timestamp::now()).await?;
+    engine::navigation(&library, &run, navigation).map_err(RuleError::Missing)
 }
 
 fn stale() -> RuleError {
@@ -442,16 +523,35 @@ fn stale() -> RuleError {
     )
 }
 
+/// The `state_values` a stored state keeps: each value's content by id, and under `$frames`
+/// the subflows the run is inside (absent when none, so a state of a flow without subflows
+/// reads as a plain map of values).
+#[derive(serde::Serialize, serde::Deserialize)]
+struct Stored {
+    #[serde(flatten)]
+    values: Values,
+    #[serde(rename = "$frames", default, skip_serializing_if = "Vec::is_empty")]
+    frames: Vec<Frame>,
+}
+
+fn stored_values(run: &Run) -> Result<String, RuleError> {
+    to_json(&Stored {
+        values: run.values.clone(),
+        frames: run.frames.clone(),
+    })
+}
+
 fn run_of(state: &RunState) -> Result<Run, RuleError> {
-    let values: Values = serde_json::from_str(&state.state_values)
+    let stored: Stored = serde_json::from_str(&state.state_values)
         .map_err(|e| RuleError::Internal(anyhow::anyhow!("a state's values are corrupt: {e}")))?;
     let history: Vec<HistoryEntry> = serde_json::from_str(&state.history)
         .map_err(|e| RuleError::Internal(anyhow::anyhow!("a state's history is corrupt: {e}")))?;
     Ok(Run {
         at: state.current_element.clone(),
         status: Status::parse(&state.status),
-        values,
+        values: stored.values,
         history,
+        frames: stored.frames,
     })
 }
 

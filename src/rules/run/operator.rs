@@ -1,13 +1,14 @@
-//! An operator's operations, on simple values, in their `order`: set a value to another value
-//! or a constant (`VALUE_OF`, or no command), add or subtract numbers (`ADD` of text
-//! concatenates, as Boomi's help says), empty a value (`EMPTY`), or set a number to a text's
-//! length (`LENGTH`). Macros and the list and object commands (`NEW`, `GET_FIRST`, `GET_NEXT`,
-//! …) are refused with a fault naming them.
+//! An operator's operations, in their `order`: set a value to another value or a constant
+//! (`VALUE_OF`, or no command), add or subtract numbers (`ADD` of text concatenates, as
+//! Boomi's help says), empty a value (`EMPTY`), or set a number to a text's length
+//! (`LENGTH`). A list or an object is set from another list or object, or emptied. Macros and
+//! the other list and object commands (`NEW`, `GET_FIRST`, `GET_NEXT`, …) are refused with a
+//! fault naming them.
 
 use serde_json::Value;
 
 use super::decision::objects;
-use super::values::{Reference, ValueDefs, Values, reference, text};
+use super::values::{Content, Reference, ValueDef, ValueDefs, Values, reference, text};
 use crate::store::JsonObject;
 
 /// Applies every operation of the element to `values`, in order. On a fault `values` may be
@@ -38,10 +39,7 @@ fn apply_one(operation: &JsonObject, defs: &ValueDefs, values: &mut Values) -> R
         .get(&target)
         .ok_or_else(|| format!("the operation applies to a value {target} the flow lacks"))?;
     if !target.is_simple() {
-        return Err(format!(
-            "operations on the list or object value '{}' are not supported yet",
-            target.name
-        ));
+        return apply_to_objects(operation, target, apply_command, defs, values);
     }
     let source = reference(operation.get("valueElementToReferenceId"))?;
     // The command is the apply side's (`valueElementToApplyId.command`), else the reference's.
@@ -87,6 +85,58 @@ fn apply_one(operation: &JsonObject, defs: &ValueDefs, values: &mut Values) -> R
         }
     };
     values.set(&target.id, result);
+    Ok(())
+}
+
+/// An operation on a list or an object: set it to another list's or object's data, or empty
+/// it. The other list commands are refused with a fault naming them.
+fn apply_to_objects(
+    operation: &JsonObject,
+    target: &ValueDef,
+    apply_command: Option<String>,
+    defs: &ValueDefs,
+    values: &mut Values,
+) -> Result<(), String> {
+    let source = reference(operation.get("valueElementToReferenceId"))?;
+    let command = apply_command
+        .or_else(|| match &source {
+            Some(Reference::Value { command, .. }) => command.clone(),
+            _ => None,
+        })
+        .unwrap_or_else(|| "VALUE_OF".into())
+        .to_ascii_uppercase();
+    let content = match command.as_str() {
+        "EMPTY" => Content::Objects(Vec::new()),
+        "VALUE_OF" | "SET" | "SET_EQUAL" => match source {
+            None => Content::Objects(Vec::new()),
+            Some(Reference::Value { id, .. }) => {
+                let def = defs.get(&id).ok_or_else(|| {
+                    format!("the operation refers to a value {id} the flow lacks")
+                })?;
+                if def.is_simple() {
+                    return Err(format!(
+                        "the {} value '{}' cannot be set from the {} value '{}'",
+                        target.content_type, target.name, def.content_type, def.name
+                    ));
+                }
+                Content::Objects(values.objects(&def.id).unwrap_or_default().to_vec())
+            }
+            Some(Reference::Constant(_)) => {
+                return Err(format!(
+                    "the list or object value '{}' cannot be set to a constant",
+                    target.name
+                ));
+            }
+        },
+        other => {
+            return Err(format!(
+                "the operation command '{other}' on the list or object value '{}' is not \
+                 supported yet",
+                target.name
+            ));
+        }
+    };
+    values.set_content(&target.id, content);
     Ok(())
 }
 

@@ -111,7 +111,10 @@ pub fn page_view(
             order: component.get("order").and_then(Value::as_i64).unwrap_or(0),
             is_required: flag("isRequired", false),
             is_editable: flag("isEditable", true),
-            content_value: bound.and_then(|def| values.get(&def.id).map(str::to_string)),
+            // A password is never answered back in clear, not even to the page it was typed in.
+            content_value: bound
+                .filter(|def| !def.hidden)
+                .and_then(|def| values.get(&def.id).map(str::to_string)),
             content: text(component, "content").map(|c| fill(&c, defs, values)),
             is_valid: !invalid.contains_key(&id),
             validation_message: invalid.get(&id).cloned(),

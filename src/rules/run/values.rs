@@ -1,7 +1,8 @@
 //! The values a run holds, and the program's value elements they belong to: what a run starts
 //! with (each value's default), how a reference (`{id, command}`, a value's name, a constant)
-//! reads, and `{![Value name]}` filled into text. Simple values only (string, number,
-//! boolean, date/time, content, password): lists and objects are not run yet.
+//! reads, and `{![Value name]}` filled into text. Simple values (string, number, boolean,
+//! date/time, content, password) hold text; lists and objects hold JSON object data
+//! (`ObjectAPI[]`, as `objectData` carries them), kept as sent.
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -16,13 +17,22 @@ pub struct ValueDef {
     pub name: String,
     /// `ContentString`, `ContentNumber`, … as the element says.
     pub content_type: String,
-    default: Option<String>,
+    default: Content,
+    /// Whether its content is never answered in clear: a password, or a value marked secret
+    /// or encrypted (Boomi does not show these either).
+    pub hidden: bool,
 }
 
 impl ValueDef {
     pub fn is_simple(&self) -> bool {
-        !matches!(self.content_type.as_str(), "ContentList" | "ContentObject")
+        !is_object_type(&self.content_type)
     }
+}
+
+/// Whether a content type holds object data (a list or an object) rather than text.
+pub fn is_object_type(content_type: &str) -> bool {
+    content_type.eq_ignore_ascii_case("ContentList")
+        || content_type.eq_ignore_ascii_case("ContentObject")
 }
 
 /// The program's value elements, by id and by name (ignoring case).
@@ -37,11 +47,21 @@ impl ValueDefs {
         let mut defs = ValueDefs::default();
         for element in elements {
             let doc = &element.document;
+            let content_type = text(doc, "contentType").unwrap_or_default();
+            let flag = |field: &str| doc.get(field).and_then(Value::as_bool) == Some(true);
+            let default = if is_object_type(&content_type) {
+                Content::Objects(object_list(doc.get("defaultObjectData")))
+            } else {
+                Content::Text(text(doc, "defaultContentValue"))
+            };
             let def = ValueDef {
                 id: element.id.to_string(),
                 name: element.developer_name.clone(),
-                content_type: text(doc, "contentType").unwrap_or_default(),
-                default: text(doc, "defaultContentValue"),
+                hidden: content_type.eq_ignore_ascii_case("ContentPassword")
+                    || flag("isSecret")
+                    || flag("isEncrypted"),
+                content_type,
+                default,
             };
             defs.by_name
                 .entry(def.name.to_lowercase())
@@ -63,7 +83,16 @@ impl ValueDefs {
                     id: id.to_lowercase(),
                     name: name.to_string(),
                     content_type: content_type.to_string(),
-                    default: default.map(str::to_string),
+                    default: if is_object_type(content_type) {
+                        Content::Objects(
+                            default
+                                .map(|d| object_list(Some(&serde_json::from_str(d).unwrap())))
+                                .unwrap_or_default(),
+                        )
+                    } else {
+                        Content::Text(default.map(str::to_string))
+                    },
+                    hidden: *content_type == "ContentPassword",
                 },
             );
         }
@@ -96,18 +125,64 @@ impl ValueDefs {
     }
 }
 
-/// The content of each value of a run, by value id (`None`: empty). Stored as JSON.
+/// What one value holds: text (`None`: empty), or a list's or an object's object data (an
+/// object is a list of one). On the wire of a stored state: a string or null, or an array.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(untagged)]
+pub enum Content {
+    Text(Option<String>),
+    Objects(Vec<JsonObject>),
+}
+
+impl Default for Content {
+    fn default() -> Self {
+        Content::Text(None)
+    }
+}
+
+/// The objects of an `objectData` field (anything else in it is dropped).
+pub fn object_list(field: Option<&Value>) -> Vec<JsonObject> {
+    field
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(Value::as_object)
+        .cloned()
+        .collect()
+}
+
+/// The content of each value of a run, by value id. Stored as JSON.
 #[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(transparent)]
-pub struct Values(pub BTreeMap<String, Option<String>>);
+pub struct Values(pub BTreeMap<String, Content>);
 
 impl Values {
+    /// A simple value's text (`None`: empty, or object data).
     pub fn get(&self, id: &str) -> Option<&str> {
-        self.0.get(&id.to_lowercase()).and_then(|v| v.as_deref())
+        match self.0.get(&id.to_lowercase()) {
+            Some(Content::Text(text)) => text.as_deref(),
+            _ => None,
+        }
+    }
+
+    /// A list's or an object's object data (`None`: empty, or text).
+    pub fn objects(&self, id: &str) -> Option<&[JsonObject]> {
+        match self.0.get(&id.to_lowercase()) {
+            Some(Content::Objects(objects)) if !objects.is_empty() => Some(objects),
+            _ => None,
+        }
     }
 
     pub fn set(&mut self, id: &str, content: Option<String>) {
+        self.0.insert(id.to_lowercase(), Content::Text(content));
+    }
+
+    pub fn set_content(&mut self, id: &str, content: Content) {
         self.0.insert(id.to_lowercase(), content);
+    }
+
+    pub fn content(&self, id: &str) -> Content {
+        self.0.get(&id.to_lowercase()).cloned().unwrap_or_default()
     }
 }
 
