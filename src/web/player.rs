@@ -62,6 +62,8 @@ struct PlayerPage {
     sign_in: Option<String>,
     shown: Option<Shown>,
     action: String,
+    /// The address that joins the state; and the one that starts the flow again.
+    here: String,
     again: String,
     state_id: String,
     token: String,
@@ -180,6 +182,7 @@ fn page(visitor: &Visitor, flow_name: String, place: &Place) -> PlayerPage {
         sign_in: None,
         shown: None,
         action: place.action(),
+        here: String::new(),
         again: String::new(),
         state_id: String::new(),
         token: String::new(),
@@ -217,6 +220,7 @@ fn state_page(
     let mut shown_page = page(visitor, ran.flow.developer_name.clone(), place);
     shown_page.notice = notice;
     shown_page.shown = Some(shown(ran));
+    shown_page.here = place.join(Some(ran.state.flow_id), ran.state.id);
     shown_page.again = format!("{}?flow-id={}", place.action(), ran.state.flow_id);
     shown_page.state_id = ran.state.id.to_string();
     shown_page.token = ran.state.state_token.to_string();

@@ -89,7 +89,8 @@ pub fn shown(ran: &Ran) -> Shown {
             .iter()
             .any(|f| f.required && f.kind != "presentation"),
         fields,
-        outcomes: if status == Status::InProgress {
+        // A faulted run waits where the faulted invoke started: its outcomes may be tried again.
+        outcomes: if status != Status::Complete {
             view.map(|v| {
                 v.outcomes
                     .iter()

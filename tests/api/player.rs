@@ -13,6 +13,7 @@ both_backends! {
     a_double_submit_shows_the_state_as_it_is,
     a_members_flow_asks_to_sign_in_and_then_runs,
     another_tenants_state_and_bad_ids_are_refused,
+    a_fault_is_shown_and_the_state_waits_where_it_was,
 }
 
 fn play(tenant: &str, query: &str) -> String {
@@ -256,4 +257,41 @@ async fn another_tenants_state_and_bad_ids_are_refused() {
         let page = browser.get(path).await;
         assert_eq!(page.status, StatusCode::NOT_FOUND, "{path}: {}", page.html);
     }
+}
+
+async fn a_fault_is_shown_and_the_state_waits_where_it_was() {
+    let app = TestApp::spawn().await;
+    let key = app.new_key("build").await;
+    // The decision leads to a message element, which keyflow does not run: a fault.
+    let built = build(&app, &key, "PUBLIC", "MESSAGE").await;
+    let mut browser = Browser::new(&app);
+    let start = browser
+        .get(&play(&app.tenant_id, &format!("flow-id={}", built.flow)))
+        .await;
+    let state = joined(&start);
+    let first = browser.get(start.location()).await;
+    let faulted = answer(&mut browser, &app.tenant_id, &first, &built.name_box, "Ada").await;
+    assert_eq!(faulted.status, StatusCode::OK, "{}", faulted.html);
+    assert!(
+        faulted.html.contains("id=\"player-fault\""),
+        "{}",
+        faulted.html
+    );
+    assert!(
+        faulted.html.contains("does not call connectors"),
+        "{}",
+        faulted.html
+    );
+    // Joined again: the page it faulted from, its outcome there to try again.
+    let back = format!("join={state}\">Back to where the flow waits</a>");
+    assert!(faulted.html.contains(&back), "{}", faulted.html);
+    assert!(
+        !faulted.html.contains("<form method=\"post\""),
+        "nothing to send: {}",
+        faulted.html
+    );
+    let again = browser.get(start.location()).await;
+    assert_eq!(again.status, StatusCode::OK);
+    assert!(again.html.contains("Your name"), "{}", again.html);
+    assert!(again.html.contains("name=\"outcome\""), "{}", again.html);
 }
