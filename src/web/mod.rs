@@ -1,4 +1,5 @@
-//! The web pages: sign-in, the User Settings page (profile, API keys) and the Flows page.
+//! The web pages: sign-in, the User Settings page (profile, API keys), the Flows page and the
+//! player that runs a flow.
 //! Server-rendered with askama templates compiled into the binary; one vendored script; every
 //! answer carries a Content-Security-Policy without inline script and `X-Frame-Options: DENY`.
 
@@ -10,6 +11,8 @@ mod keys;
 mod login;
 mod page;
 mod password;
+mod player;
+mod player_view;
 mod session;
 mod settings;
 
@@ -39,6 +42,7 @@ pub(crate) const PAGES: &[&str] = &[
     "/settings/keys/rotate",
     "/settings/password",
     "/flows",
+    "/{tenantId}/play/{player}",
     "/assets/{file}",
 ];
 
@@ -70,6 +74,7 @@ pub fn router() -> Router<AppState> {
         .merge(keys::router())
         .merge(password::router())
         .merge(flows::router())
+        .merge(player::router())
         .merge(assets::router());
     for (name, value) in headers {
         router = router.layer(SetResponseHeaderLayer::overriding(name, value));
@@ -96,6 +101,7 @@ mod tests {
             include_str!("keys.rs"),
             include_str!("login.rs"),
             include_str!("password.rs"),
+            include_str!("player.rs"),
             include_str!("settings.rs"),
         ];
         let marker = concat!(".route", "(\"");

@@ -30,6 +30,7 @@ mod openapi;
 mod overload;
 mod package_shares;
 mod packages;
+mod player;
 mod postgres;
 mod rate_limits;
 mod run;
