@@ -42,6 +42,7 @@ use crate::http::rate_headers;
 use crate::http::request_service::EarlyAnswer;
 use crate::http::route_scopes::{self, Need};
 use crate::http::scope;
+use crate::metrics::Metrics;
 use crate::read_cache::{Answer, Depends, ReadKeyRef, Viewer};
 use crate::state::AppState;
 
@@ -123,6 +124,11 @@ pub(crate) const CACHED: &[(&str, Depends)] = &[
     ("/api/package/1/flow/{id}/{version}", Tenant),
     ("/api/package/1/tenant", Who),
 ];
+
+/// The cached reads' route templates, for the tests that every one is covered.
+pub fn routes() -> impl Iterator<Item = &'static str> {
+    CACHED.iter().map(|(route, _)| *route)
+}
 
 static TABLE: LazyLock<HashMap<&'static str, Depends>> =
     LazyLock::new(|| CACHED.iter().copied().collect());
@@ -232,6 +238,7 @@ async fn read(
         target,
     };
     if let Some(answer) = state.reads.get(key) {
+        Metrics::bump(&state.metrics.read_cache_hits);
         return answer_from(&answer);
     }
     let key = key.to_owned();
@@ -318,6 +325,7 @@ pub fn answer_from_cache(state: &AppState, request: &Request, client: IpAddr) ->
     // Charged only now, when this answers: a miss above leaves the request to the router,
     // which charges it there.
     let Some(quota) = charge_cached(&grant, client, state) else {
+        Metrics::bump(&state.metrics.read_cache_hits);
         return Some(answer_from(&answer));
     };
     let mut response = match quota.retry_after_secs {
@@ -325,7 +333,10 @@ pub fn answer_from_cache(state: &AppState, request: &Request, client: IpAddr) ->
             retry_after_secs: u64::from(secs),
         }
         .into_response(),
-        None => answer_from(&answer),
+        None => {
+            Metrics::bump(&state.metrics.read_cache_hits);
+            answer_from(&answer)
+        }
     };
     rate_headers::apply(response.headers_mut(), &quota);
     Some(response)
