@@ -35,6 +35,7 @@ mod rate_limits;
 mod run;
 mod schema_check;
 mod snapshots;
+mod stale_credentials;
 mod stale_reads;
 mod store_contract;
 mod web;

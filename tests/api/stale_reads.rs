@@ -78,6 +78,18 @@ enum Write {
     Withdraw,
 }
 
+impl Write {
+    /// Whether the write leaves its fixture unfit for another read: deleted, withdrawn,
+    /// promoted for good, or renamed (the active version's name would no longer be the flow's).
+    /// Every other write is made on one fixture the reads share.
+    fn spends_its_fixture(self) -> bool {
+        matches!(
+            self,
+            Write::DeleteFlow | Write::Withdraw | Write::Promote | Write::RenameFlow
+        )
+    }
+}
+
 /// A write through the command line that changes the read's answer, or why there is none.
 #[derive(Debug, Clone, Copy)]
 enum Cli {
@@ -448,7 +460,9 @@ fn fresh(what: &str) -> String {
 
 /// What one read is made of: a flow with a group, a navigation element and two snapshots (the
 /// first active), a tenant element of every kind (the value imported into the flow), an
-/// invited user. Made anew for each read, so a write may delete it.
+/// invited user. Shared by the reads whose writes leave it fit for the next
+/// ([`Write::spends_its_fixture`]), made anew for the others.
+#[derive(Clone)]
 struct Fixture {
     flow: String,
     name: String,
@@ -802,6 +816,7 @@ async fn administrator(app: &TestApp) -> Creds {
 /// For every read of [`READS`]: a fresh fixture, the read primed on `reader`, the API write
 /// made on `app`, the change seen by `reader` (at once, or within `bound`).
 async fn api_writes(app: &TestApp, reader: &Reader<'_>, creds: &Creds, bound: Option<Duration>) {
+    let mut shared: Option<Fixture> = None;
     for (read, &write) in READS
         .iter()
         .flat_map(|read| read.api.iter().map(move |write| (read, write)))
@@ -813,7 +828,17 @@ async fn api_writes(app: &TestApp, reader: &Reader<'_>, creds: &Creds, bound: Op
                 .await,
             token: creds.token.clone(),
         };
-        let fixture = Fixture::new(app, creds).await;
+        let fixture = if write.spends_its_fixture() {
+            Fixture::new(app, creds).await
+        } else {
+            if shared.is_none() {
+                shared = Some(Fixture::new(app, creds).await);
+            }
+            let shared = shared.as_mut().expect("made above");
+            // The flow's own elements' writes moved its editing token.
+            shared.token = editing_token(app, &creds.key, &shared.flow).await;
+            shared.clone()
+        };
         let path = (read.path)(&fixture);
         assert!(matches(read.route, &path), "{path} is not {}", read.route);
         let primed = reader.prime(&path, read.who, creds).await;
