@@ -19,6 +19,7 @@ pub struct Metrics {
     pub key_checksum_rejections: AtomicU64,
     pub credential_cache_hits: AtomicU64,
     pub credential_store_lookups: AtomicU64,
+    pub read_cache_hits: AtomicU64,
     pub auth_failures: AtomicU64,
     pub throttled: AtomicU64,
     pub account_throttled: AtomicU64,
@@ -68,6 +69,11 @@ impl Metrics {
                 "keyflow_credential_store_lookups_total",
                 "tokens, web sessions and their memberships looked up in storage",
                 &self.credential_store_lookups,
+            ),
+            (
+                "keyflow_read_cache_hits_total",
+                "authenticated reads answered from the read cache (no query, no encoding)",
+                &self.read_cache_hits,
             ),
             (
                 "keyflow_key_checksum_rejections_total",

@@ -23,8 +23,8 @@
 //!
 //! Beside the layers, it imports only `coarse_clock` and `domain`: it knows no route.
 
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use axum::body::Bytes;
@@ -110,6 +110,20 @@ pub struct Answer {
     pub headers: HeaderMap,
     pub body: Bytes,
     pub scope: Option<Scope>,
+    /// The headers as the early answer sends them (with those it adds to every answer), made
+    /// on the answer's first early use rather than at every one.
+    pub early_headers: OnceLock<HeaderMap>,
+}
+
+impl Answer {
+    pub fn new(headers: HeaderMap, body: Bytes, scope: Option<Scope>) -> Self {
+        Self {
+            headers,
+            body,
+            scope,
+            early_headers: OnceLock::new(),
+        }
+    }
 }
 
 /// The generations an answer was filled under, and when.
@@ -293,11 +307,11 @@ mod tests {
     use super::*;
 
     fn answer(body: &'static [u8]) -> Arc<Answer> {
-        Arc::new(Answer {
-            headers: HeaderMap::new(),
-            body: Bytes::from_static(body),
-            scope: None,
-        })
+        Arc::new(Answer::new(
+            HeaderMap::new(),
+            Bytes::from_static(body),
+            None,
+        ))
     }
 
     fn key(tenant: TenantId, target: &str) -> ReadKeyRef<'_> {

@@ -37,11 +37,12 @@ use tower_http::cors::CorsLayer;
 use crate::domain::Scope;
 use crate::http::Principal;
 use crate::http::error::ApiError;
-use crate::http::extract::{API_KEY_HEADER, charge_cached};
+use crate::http::extract::{API_KEY, charge_cached};
 use crate::http::rate_headers;
 use crate::http::request_service::EarlyAnswer;
 use crate::http::route_scopes::{self, Need};
 use crate::http::scope;
+use crate::metrics::Metrics;
 use crate::read_cache::{Answer, Depends, ReadKeyRef, Viewer};
 use crate::state::AppState;
 
@@ -123,6 +124,11 @@ pub(crate) const CACHED: &[(&str, Depends)] = &[
     ("/api/package/1/flow/{id}/{version}", Tenant),
     ("/api/package/1/tenant", Who),
 ];
+
+/// The cached reads' route templates, for the tests that every one is covered.
+pub fn routes() -> impl Iterator<Item = &'static str> {
+    CACHED.iter().map(|(route, _)| *route)
+}
 
 static TABLE: LazyLock<HashMap<&'static str, Depends>> =
     LazyLock::new(|| CACHED.iter().copied().collect());
@@ -234,6 +240,7 @@ async fn read(
         target,
     };
     if let Some(answer) = state.reads.get(key) {
+        Metrics::bump(&state.metrics.read_cache_hits);
         return answer_from(&answer);
     }
     let key = key.to_owned();
@@ -257,11 +264,7 @@ async fn read(
         // A body already in memory cannot fail to be read; should it, the answer is lost.
         return StatusCode::INTERNAL_SERVER_ERROR.into_response();
     };
-    let answer = Arc::new(Answer {
-        headers: parts.headers.clone(),
-        body: bytes.clone(),
-        scope,
-    });
+    let answer = Arc::new(Answer::new(parts.headers.clone(), bytes.clone(), scope));
     state.reads.put(key, stamp, depends, answer);
     Response::from_parts(parts, Body::from(bytes))
 }
@@ -274,7 +277,7 @@ async fn read(
 fn early(request: &Request) -> bool {
     request.method() == Method::GET
         && request.uri().path().starts_with("/api/")
-        && request.headers().contains_key(API_KEY_HEADER)
+        && request.headers().contains_key(&API_KEY)
         && !request.headers().contains_key(header::ORIGIN)
 }
 
@@ -289,6 +292,16 @@ pub fn answer_from_cache(state: &AppState, request: &Request, client: IpAddr) ->
     if !early(request) {
         return None;
     }
+    answer_early(state, request, client, answer_from)
+}
+
+/// [`answer_from_cache`] for a request [`early`] has admitted, the answer made by `respond`.
+fn answer_early(
+    state: &AppState,
+    request: &Request,
+    client: IpAddr,
+    respond: impl FnOnce(&Answer) -> Response,
+) -> Option<Response> {
     let (principal, grant) = Principal::from_cache(request.headers(), client, state)?;
     let target = request
         .uri()
@@ -320,14 +333,18 @@ pub fn answer_from_cache(state: &AppState, request: &Request, client: IpAddr) ->
     // Charged only now, when this answers: a miss above leaves the request to the router,
     // which charges it there.
     let Some(quota) = charge_cached(&grant, client, state) else {
-        return Some(answer_from(&answer));
+        Metrics::bump(&state.metrics.read_cache_hits);
+        return Some(respond(&answer));
     };
     let mut response = match quota.retry_after_secs {
         Some(secs) => ApiError::RateLimited {
             retry_after_secs: u64::from(secs),
         }
         .into_response(),
-        None => answer_from(&answer),
+        None => {
+            Metrics::bump(&state.metrics.read_cache_hits);
+            respond(&answer)
+        }
     };
     rate_headers::apply(response.headers_mut(), &quota);
     Some(response)
@@ -356,11 +373,27 @@ impl EarlyAnswer for EarlyReads {
         early(request)
     }
 
+    /// Called once [`EarlyAnswer::may_answer`] has admitted the request (not asked again).
     fn answer(&self, request: &Request, peer: IpAddr) -> Option<Response> {
-        let mut response = answer_from_cache(&self.state, request, peer)?;
-        let headers = response.headers_mut();
-        for (name, value) in &self.cors {
-            headers.append(name, value.clone());
+        let mut response = answer_early(&self.state, request, peer, |answer| {
+            // The answer's headers with the CORS layer's, merged once per cached answer.
+            let headers = answer.early_headers.get_or_init(|| {
+                let mut headers = answer.headers.clone();
+                for (name, value) in &self.cors {
+                    headers.append(name, value.clone());
+                }
+                headers
+            });
+            let mut response = Response::new(Body::from(answer.body.clone()));
+            *response.headers_mut() = headers.clone();
+            response
+        })?;
+        // A refusal (the key's rate limit) is made here, without them.
+        if response.status() != StatusCode::OK {
+            let headers = response.headers_mut();
+            for (name, value) in &self.cors {
+                headers.append(name, value.clone());
+            }
         }
         Some(response)
     }

@@ -172,7 +172,7 @@ pub struct Credentials<'a> {
 
 /// The header names as values, so a comparison does not parse the name again. (Statics, not
 /// constants: a constant would be built and dropped again at every use.)
-static API_KEY: HeaderName = HeaderName::from_static(API_KEY_HEADER);
+pub(crate) static API_KEY: HeaderName = HeaderName::from_static(API_KEY_HEADER);
 static TENANT: HeaderName = HeaderName::from_static(TENANT_HEADER);
 
 /// Reads the credential headers: a pure function of them (the fuzzing target's entry). No

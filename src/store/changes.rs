@@ -25,8 +25,9 @@ pub enum Change {
     Tenant { tenant: TenantId },
     /// A user's names changed: they show as a builder in any tenant's flow lists.
     Names,
-    /// A member, an invitation or a key was added, revoking nothing: the tenant's cached
-    /// administration reads, and what users read of themselves, are stale.
+    /// A member, an invitation or a key was added, or an invitation withdrawn, revoking
+    /// nothing: the tenant's cached administration reads, and what users read of themselves,
+    /// are stale.
     People { tenant: TenantId },
     /// Keys' last uses were written: cached key lists, which show them, are stale.
     Usage,

@@ -37,10 +37,10 @@ fn shared(config: &mut ServeConfig, url: &SecretString) {
 }
 
 /// Another instance on the same database, with a data directory of its own.
-struct Instance {
-    address: String,
-    state: AppState,
-    client: reqwest::Client,
+pub(crate) struct Instance {
+    pub(crate) address: String,
+    pub(crate) state: AppState,
+    pub(crate) client: reqwest::Client,
     _data_dir: tempfile::TempDir,
 }
 
@@ -133,7 +133,7 @@ where
 
 /// A, the first instance (it seeds the database), and B beside it; None when PostgreSQL
 /// tests are skipped.
-async fn two_instances(test: &str) -> Option<(TestApp, Instance, SecretString)> {
+pub(crate) async fn two_instances(test: &str) -> Option<(TestApp, Instance, SecretString)> {
     let url = crate::postgres::fresh_database(test).await?;
     let for_a = url.clone();
     let a = TestApp::spawn_with(move |config| shared(config, &for_a)).await;

@@ -38,6 +38,8 @@ mod run_states;
 mod run_moves;
 mod schema_check;
 mod snapshots;
+mod stale_credentials;
+mod stale_reads;
 mod store_contract;
 mod web;
 mod web_keys;

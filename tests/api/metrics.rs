@@ -20,6 +20,8 @@ const LOOKUPS: &str = "keyflow_key_store_lookups_total";
 /// storage, a later one is answered from the cache.
 const CREDENTIAL_HITS: &str = "keyflow_credential_cache_hits_total";
 const CREDENTIAL_LOOKUPS: &str = "keyflow_credential_store_lookups_total";
+/// Moved by a cached read answered from memory (not by one refused there).
+const READ_HITS: &str = "keyflow_read_cache_hits_total";
 const CHECKSUM_REJECTIONS: &str = "keyflow_key_checksum_rejections_total";
 const AUTH_FAILURES: &str = "keyflow_auth_failures_total";
 const THROTTLED: &str = "keyflow_throttled_total";
@@ -112,6 +114,7 @@ async fn every_counter_counts_what_it_names() {
         LOOKUPS,
         CREDENTIAL_HITS,
         CREDENTIAL_LOOKUPS,
+        READ_HITS,
         CHECKSUM_REJECTIONS,
         AUTH_FAILURES,
         THROTTLED,
@@ -168,6 +171,7 @@ async fn every_counter_counts_what_it_names() {
     let moved = [
         (LOOKUPS, 1),
         (CACHE_HITS, 2),
+        (READ_HITS, 1),
         (RATE_LIMITED, 1),
         (USAGE_BATCHES, 1),
         (USAGE_RECORDS, 1),

@@ -1334,6 +1334,16 @@ async fn writes_that_others_may_have_cached_are_announced_in_commit_order() {
             address: "192.0.2.1".into(),
         };
         store.record_key_usage(&[used]).await.unwrap();
+        // An invitation made, then withdrawn: the user administration showed it.
+        let now = Timestamp::now();
+        let cy = invitation(
+            "cy@example.com",
+            acme.id,
+            now,
+            now.plus(Duration::from_secs(60)),
+        );
+        let cy = store.invite(cy).await.unwrap();
+        assert!(store.remove_membership(cy.account, acme.id).await.unwrap());
 
         let tenant = acme.id;
         let flows = Change::Flows { tenant };
@@ -1353,6 +1363,8 @@ async fn writes_that_others_may_have_cached_are_announced_in_commit_order() {
             Change::People { tenant },
             Change::People { tenant },
             Change::Usage,
+            Change::People { tenant },
+            Change::People { tenant },
         ];
         let mut counter = before;
         for (i, change) in expected.into_iter().enumerate() {

@@ -222,6 +222,10 @@ impl UserStore for Store {
         // A pending invitation goes with its link: it can no longer be accepted.
         let uninvited = delete_of(&mut tx, "invitations", user, tenant).await?;
         let Some(current) = current_role(&mut tx, user, tenant).await? else {
+            // An invitation withdrawn: the user administration of every instance showed it.
+            if uninvited {
+                self.announce(&mut tx, Change::People { tenant }).await?;
+            }
             tx.commit().await?;
             return Ok(uninvited);
         };
