@@ -34,8 +34,13 @@ need() {
 
 # Two builds: one cargo invocation would build the server with the features of the examples'
 # dev-dependencies too (tokio's `process`), which is not the binary `cargo build --release` makes.
+# SEED_BIN= names another build of the seed example (as KEYFLOW_BIN= does the server's).
 build_keyflow() {
-    (cd "$ROOT" && cargo build --quiet --release --bin keyflow && cargo build --quiet --release --example seed)
+    build_server
+    if [[ -z "${SEED_BIN:-}" ]]; then
+        (cd "$ROOT" && cargo build --quiet --release --example seed)
+        SEED_BIN="$ROOT/target/release/examples/seed"
+    fi
 }
 
 # build_server: the release build of keyflow alone, or the binary KEYFLOW_BIN names.
@@ -50,8 +55,18 @@ build_server() {
 # seed DIR KEYS TENANTS: a data directory with KEYS keys over TENANTS tenants (plus Example
 # with 20 flows); sample keys in DIR.keys (first line: Example's key and id).
 seed() {
-    "$ROOT/target/release/examples/seed" --data-dir "$1" --keys "$2" --tenants "$3" \
+    "$SEED_BIN" --data-dir "$1" --keys "$2" --tenants "$3" \
         --flows 20 --keys-out "$1.keys"
+}
+
+# seed_tenants DIR TENANTS KEYS [FLAGS...]: DIR seeded with KEYS keys over TENANTS tenants of
+# 20 flows each (and Example with 20), every key in DIR.keys (Example's first); on PostgreSQL
+# when $DB_URL is set (DIR then holds the secrets only: start the server with it and $DB_URL).
+seed_tenants() {
+    local dir="$1" tenants="$2" keys="$3"; shift 3
+    "$SEED_BIN" --data-dir "$dir" --keys "$keys" --tenants "$tenants" \
+        --flows 20 --tenant-flows 20 --samples "$keys" --keys-out "$dir.keys" \
+        ${DB_URL:+--database-url "$DB_URL"} "$@"
 }
 
 # The load benchmarks drive one key far past the default per-key limit (100 requests a second):
@@ -73,11 +88,11 @@ start() {
     echo "$name did not start:" >&2; cat "$WORK/$name.err" >&2; exit 1
 }
 
-# start_keyflow NAME DATA_DIR [FLAGS...]
+# start_keyflow NAME DATA_DIR [FLAGS...]: on $DB_URL when it is set.
 start_keyflow() {
     local name="$1" dir="$2"; shift 2
-    start "$name" env KEYFLOW_LOG="${KEYFLOW_LOG:-info}" "$KEYFLOW" serve --listen 127.0.0.1:0 \
-        --data-dir "$dir" "$@"
+    start "$name" env KEYFLOW_LOG="${KEYFLOW_LOG:-info}" ${DB_URL:+KEYFLOW_DATABASE_URL="$DB_URL"} \
+        "$KEYFLOW" serve --listen 127.0.0.1:0 --data-dir "$dir" "$@"
 }
 
 # PostgreSQL for the scripts that share one database between instances: where it runs (trust
@@ -197,15 +212,29 @@ load average before the run: $(cut -d' ' -f1-3 /proc/loadavg)"
 }
 
 # The subjects compare_rounds measures: the URL each is asked for, and the key and tenant it
-# is asked with.
-declare -A TARGET TARGET_KEY TARGET_TENANT TARGET_TOKEN RPS P50 P99
+# is asked with; TARGET_SCRIPT, when set, is a wrk lua script and its argument ("FILE ARG")
+# that makes the subject's requests.
+declare -A TARGET TARGET_KEY TARGET_TENANT TARGET_TOKEN TARGET_SCRIPT RPS P50 P99
+
+# script_options SUBJECT / script_args SUBJECT: wrk's -s option and, after the URL, the
+# script's argument, one a line (nothing without TARGET_SCRIPT).
+script_options() {
+    [[ -n "${TARGET_SCRIPT[$1]:-}" ]] && printf '%s\n' -s "${TARGET_SCRIPT[$1]%% *}"
+    return 0
+}
+script_args() {
+    local script="${TARGET_SCRIPT[$1]:-}"
+    [[ "$script" == *" "* ]] && printf '%s\n' -- "${script#* }"
+    return 0
+}
 
 # credential_headers SUBJECT: wrk's -H arguments for SUBJECT, one a line: its token when
-# TARGET_TOKEN names one, else its key and tenant.
+# TARGET_TOKEN names one, else its key and tenant when TARGET_KEY names one (else none: its
+# script sends them).
 credential_headers() {
     if [[ -n "${TARGET_TOKEN[$1]:-}" ]]; then
         printf '%s\n' -H "Authorization: Bearer ${TARGET_TOKEN[$1]}"
-    else
+    elif [[ -n "${TARGET_KEY[$1]:-}" ]]; then
         printf '%s\n' -H "x-boomi-flow-api-key: ${TARGET_KEY[$1]}" -H "manywhotenant: ${TARGET_TENANT[$1]}"
     fi
 }
@@ -217,17 +246,21 @@ credential_headers() {
 compare_rounds() {
     local rounds="$1" duration="$2" connections="$3"; shift 3
     local subject round out bad
-    local -a headers
+    local -a headers tail
     declare -A results=()
     for subject in "$@"; do
-        mapfile -t headers < <(credential_headers "$subject")
-        wrk_run "$WORK/warm-$subject.txt" -t1 "-c$connections" -d1s "${headers[@]}" "${TARGET[$subject]}"
+        mapfile -t headers < <(credential_headers "$subject"; script_options "$subject")
+        mapfile -t tail < <(script_args "$subject")
+        wrk_run "$WORK/warm-$subject.txt" "-t${WRK_THREADS:-1}" "-c$connections" -d1s "${headers[@]}" \
+            "${TARGET[$subject]}" ${tail[@]+"${tail[@]}"}
     done
     for round in $(seq 1 "$rounds"); do
         for subject in "$@"; do
             out="$WORK/wrk-$subject-$round.txt"
-            mapfile -t headers < <(credential_headers "$subject")
-            wrk_run "$out" -t1 "-c$connections" "-d$duration" "${headers[@]}" "${TARGET[$subject]}"
+            mapfile -t headers < <(credential_headers "$subject"; script_options "$subject")
+            mapfile -t tail < <(script_args "$subject")
+            wrk_run "$out" "-t${WRK_THREADS:-1}" "-c$connections" "-d$duration" "${headers[@]}" \
+                "${TARGET[$subject]}" ${tail[@]+"${tail[@]}"}
             bad=$(wrk_field "$out" non2xx)
             [[ "$bad" == 0 ]] || { echo "$subject: $bad answers were not 2xx" >&2; cat "$out" >&2; exit 1; }
             results[$subject]+="$(wrk_field "$out" rps) $(wrk_field "$out" p50) $(wrk_field "$out" p99)"$'\n'

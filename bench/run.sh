@@ -18,10 +18,16 @@
 #   bench/run.sh reads [sqlite|postgres] [ROUNDS] [DURATION] [CONNECTIONS]: every read
 #       endpoint, with a key and with a token, against nginx serving the same bytes
 #       (bench/reads_load.sh).
+#   bench/run.sh spread [sqlite|postgres] [ROUNDS] [DURATION] [CONNECTIONS]: 10,000 keys over
+#       1,000 tenants, skewed, against one key's flow list (bench/spread.sh).
 # Needs: wrk and nginx-light (apt-get install -y wrk nginx-light); builds keyflow --release.
 if [[ "${1:-}" == reads ]]; then
     shift
     exec bash "$(dirname "$0")/reads_load.sh" "$@"
+fi
+if [[ "${1:-}" == spread ]]; then
+    shift
+    exec bash "$(dirname "$0")/spread.sh" "$@"
 fi
 source "$(dirname "$0")/lib.sh"
 rounds="${1:-3}" duration="${2:-5s}" connections="${3:-64}" workers="${4:-1}"

@@ -16,11 +16,11 @@ build_keyflow
 
 echo "machine: $(machine)" >&2
 started=$(date +%s.%N)
-"$ROOT/target/release/examples/seed" --data-dir "$WORK/big" --keys "$keys" --tenants "$tenants" \
+"$SEED_BIN" --data-dir "$WORK/big" --keys "$keys" --tenants "$tenants" \
     --flows 20 --samples 200000 --keys-out "$WORK/big.keys" >&2
 seeded=$(awk -v s="$started" -v e="$(date +%s.%N)" 'BEGIN {printf "%.0f", e - s}')
 echo "seeding $keys keys over $tenants tenants: $seeded s ($(du -sh "$WORK/big" | cut -f1) on disk)" >&2
-"$ROOT/target/release/examples/seed" --data-dir "$WORK/small" --keys 1000 --tenants 10 \
+"$SEED_BIN" --data-dir "$WORK/small" --keys 1000 --tenants 10 \
     --flows 20 --samples 1000 --keys-out "$WORK/small.keys" >/dev/null
 
 load() { # load NAME URL [WRK_OPTIONS...] [-- SCRIPT_ARGS...]: one wrk run; echoes "rps p50 p99"

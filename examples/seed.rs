@@ -1,8 +1,11 @@
 //! Seeds an empty data directory for the scale and load benchmarks: the first start's tenant
 //! `Example` (with its administrator and `--flows` flows), then `--tenants` tenants with one
-//! user each, and `--keys` API keys spread evenly over them, written with the store's bulk
-//! `insert_keys` (one transaction per batch). The server started on the directory afterwards
-//! uses them as its own: the secrets are created in the directory as on a first start.
+//! user each (and `--tenant-flows` flows each, one `apply_batch` transaction per tenant), and
+//! `--keys` API keys spread evenly over them, written with the store's bulk `insert_keys` (one
+//! transaction per batch). The server started on the directory afterwards uses them as its own:
+//! the secrets are created in the directory as on a first start. With `--database-url`, the
+//! data goes to that (empty) PostgreSQL database instead; start the server with the same data
+//! directory (for the secrets) and `KEYFLOW_DATABASE_URL`.
 //!
 //! ```sh
 //! cargo run --release --example seed -- --data-dir D --keys 1000000 --tenants 10000
@@ -23,10 +26,13 @@ use keyflow::config::ServeConfig;
 use keyflow::data_dir;
 use keyflow::domain::flow::{FlowDraft, FlowSettings};
 use keyflow::domain::{
-    Email, FlowName, KeyId, KeyName, Password, Role, TenantId, TenantName, Timestamp, UserId,
+    Email, FlowId, FlowName, KeyId, KeyName, Password, Role, TenantId, TenantName, Timestamp,
+    UserId,
 };
 use keyflow::secrets::Secrets;
-use keyflow::store::{NewKey, NewUser, Store, StoreConfig};
+use keyflow::store::{
+    ElementBatch, FlowGraphWrite, GraphMode, NewKey, NewUser, Store, StoreConfig,
+};
 use secrecy::SecretString;
 
 /// Keys per `insert_keys` transaction.
@@ -53,6 +59,12 @@ struct Args {
     /// How many keys to write there besides Example's (spread over all of them).
     #[arg(long, default_value_t = 10_000)]
     samples: usize,
+    /// Flows of each seeded tenant (besides Example), written in one transaction per tenant.
+    #[arg(long, default_value_t = 0)]
+    tenant_flows: usize,
+    /// An empty PostgreSQL database to seed instead of the data directory's SQLite.
+    #[arg(long)]
+    database_url: Option<SecretString>,
 }
 
 /// One tenant with its one member.
@@ -71,8 +83,10 @@ async fn main() -> anyhow::Result<()> {
         "{} already holds a database: seed an empty directory",
         args.data_dir.display()
     );
+    std::fs::create_dir_all(&args.data_dir)?;
     let _lock = data_dir::lock(&args.data_dir)?;
-    let store = keyflow::store::open(&StoreConfig::in_data_dir(&args.data_dir)).await?;
+    let place = StoreConfig::choose(args.database_url.as_ref(), &args.data_dir);
+    let store = keyflow::store::open(&place).await?;
     let secrets = Secrets::load(&args.data_dir, None, None, &*store).await?;
     let (hasher, sealer) = (
         Hasher::new(&secrets.pepper),
@@ -115,9 +129,13 @@ async fn main() -> anyhow::Result<()> {
     );
 
     let owners = create_owners(&*store, args.tenants).await?;
+    for owner in &owners {
+        create_flows(&*store, *owner, args.tenant_flows).await?;
+    }
     println!(
-        "{} tenants with one user each after {:.1} s",
+        "{} tenants with one user and {} flows each after {:.1} s",
         owners.len(),
+        args.tenant_flows,
         started.elapsed().as_secs_f64()
     );
 
@@ -179,6 +197,35 @@ async fn create_owners(store: &dyn Store, count: usize) -> anyhow::Result<Vec<Ow
         owners.push(Owner { tenant, user: id });
     }
     Ok(owners)
+}
+
+/// `count` flows of `owner`'s tenant, named like Example's, in one transaction.
+async fn create_flows(store: &dyn Store, owner: Owner, count: usize) -> anyhow::Result<()> {
+    if count == 0 {
+        return Ok(());
+    }
+    let mut flows = Vec::with_capacity(count);
+    for n in 1..=count {
+        flows.push(FlowGraphWrite {
+            id: FlowId::generate(),
+            mode: GraphMode::Create,
+            header: Some(FlowDraft {
+                developer_name: FlowName::parse(&format!("Flow {n:02}"))?,
+                developer_summary: Some(format!("Seeded flow number {n}")),
+                settings: FlowSettings::default(),
+            }),
+            start_map_element_id: None,
+            elements: None,
+            uses: None,
+            author: owner.user,
+        });
+    }
+    let batch = ElementBatch {
+        flows,
+        ..ElementBatch::default()
+    };
+    store.apply_batch(owner.tenant, batch).await?;
+    Ok(())
 }
 
 /// A key of `owner` and its row, sealed as under the default reveal policy.

@@ -10,6 +10,7 @@
 //! `KEYFLOW_TEST_POSTGRES_URL` is set (`crate::postgres`).
 
 mod audit;
+mod dropped_writes;
 mod elements;
 mod key_lifecycle;
 mod run_states;

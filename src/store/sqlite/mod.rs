@@ -104,8 +104,17 @@ impl SqliteStore {
     /// A transaction that takes the write lock at once (`BEGIN IMMEDIATE`), so that no other
     /// writer changes what it reads before it writes: SQLite's form of the row locks
     /// PostgreSQL's writes take.
+    ///
+    /// Run as a task of its own: sqlx's `begin_with` awaits again after the BEGIN has run (to
+    /// check the connection is in a transaction), and a caller dropped there (its client gone)
+    /// would return the connection to the pool inside a transaction nobody ends, holding the
+    /// write lock: every later write on it failed ("non-zero transaction depth"), found by
+    /// `bench/writes.sh`. The task always finishes; a dropped caller's transaction is then
+    /// dropped, so rolled back.
     async fn begin_write(&self) -> StoreResult<sqlx::Transaction<'static, sqlx::Sqlite>> {
-        Ok(self.pool.begin_with("BEGIN IMMEDIATE").await?)
+        let pool = self.pool.clone();
+        let begun = tokio::spawn(async move { pool.begin_with("BEGIN IMMEDIATE").await });
+        Ok(begun.await.context("the task beginning a write")??)
     }
 
     /// `keyflow copy`'s read of every table. In WAL mode a transaction's first read fixes the
