@@ -5,7 +5,9 @@
 //! killed, and when the change comes from the command line; a web session signed out, a
 //! key-bound token whose key is deleted, a demoted administrator, each cached by B; a sharing
 //! token, cached nowhere,
-//! is refused by B as soon as A revokes it. Every wait polls with a deadline.
+//! is refused by B as soon as A revokes it; a run's state started through A is continued
+//! through B, and two invokes racing through both are decided by the database. Every wait
+//! polls with a deadline.
 
 use std::time::{Duration, Instant};
 
@@ -1080,4 +1082,89 @@ async fn every_cached_read_on_one_instance_sees_a_write_through_the_other() {
             == 2
     })
     .await;
+}
+
+/// A run's state lives in the database: one started through A is read and continued by an
+/// instance started afterwards (B, a new process as far as the state goes, as after a restart),
+/// and of two invokes sent with one token, one through each instance, exactly one wins.
+#[tokio::test]
+async fn a_state_continues_on_another_instance_and_one_of_two_racing_invokes_wins() {
+    let Some(url) = crate::postgres::fresh_database("run_across_instances").await else {
+        return;
+    };
+    let for_a = url.clone();
+    let a = TestApp::spawn_with(move |config| shared(config, &for_a)).await;
+    let key = a.new_key("run").await;
+    let built = crate::run::build(&a, &key, "ALL_USERS", "STEP").await;
+    let (started, path) = crate::run::start_state(&a, &key, &built.flow).await;
+    // B starts after the state was written: it can only know it from the database.
+    let b = Instance::start(&url).await;
+    let on_b = |method: reqwest::Method, body: Option<Value>| {
+        let request = b
+            .client
+            .request(method, format!("{}{path}", b.address))
+            .header(KEY_HEADER, &key);
+        match body {
+            Some(body) => request.json(&body),
+            None => request,
+        }
+    };
+    let joined = assert_json(
+        on_b(reqwest::Method::GET, None).send().await.unwrap(),
+        StatusCode::OK,
+    )
+    .await;
+    assert_eq!(joined["stateToken"], started["stateToken"]);
+    assert_eq!(
+        joined["currentMapElementId"],
+        started["currentMapElementId"]
+    );
+
+    for round in 0..10 {
+        let read = crate::run::ok(&a, &key, reqwest::Method::GET, &path, None).await;
+        let body = |name: &str| {
+            crate::run::forward(
+                &read["stateToken"],
+                None,
+                json!([{"pageComponentId": built.name_box, "contentValue": name}]),
+            )
+        };
+        let (through_a, through_b) = tokio::join!(
+            crate::run::send(&a, &key, reqwest::Method::POST, &path, Some(body("a"))),
+            on_b(reqwest::Method::POST, Some(body("b"))).send(),
+        );
+        let through_b = through_b.unwrap();
+        let winner = match [through_a.status(), through_b.status()] {
+            [StatusCode::OK, StatusCode::CONFLICT] => through_a,
+            [StatusCode::CONFLICT, StatusCode::OK] => through_b,
+            other => panic!("round {round}: {other:?}"),
+        };
+        let won = assert_json(winner, StatusCode::OK).await;
+        let after = assert_json(
+            on_b(reqwest::Method::GET, None).send().await.unwrap(),
+            StatusCode::OK,
+        )
+        .await;
+        assert_eq!(after["stateToken"], won["stateToken"], "round {round}");
+    }
+
+    // Continued through B to its end, then read as over through A.
+    let read = crate::run::ok(&a, &key, reqwest::Method::GET, &path, None).await;
+    let go = Some("00000000-0000-4000-8000-0000000000f1");
+    let answers = json!([{"pageComponentId": built.name_box, "contentValue": "Ada"}]);
+    let done = assert_json(
+        on_b(
+            reqwest::Method::POST,
+            Some(crate::run::forward(&read["stateToken"], go, answers)),
+        )
+        .send()
+        .await
+        .unwrap(),
+        StatusCode::OK,
+    )
+    .await;
+    assert_eq!(done["invokeType"], "DONE");
+    let over = crate::run::ok(&a, &key, reqwest::Method::GET, &path, None).await;
+    assert_eq!(over["invokeType"], "DONE");
+    assert_eq!(over["stateToken"], done["stateToken"]);
 }
