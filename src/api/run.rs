@@ -24,9 +24,11 @@ use crate::domain::{FlowId, StateId, Timestamp};
 use crate::http::error::ApiError;
 use crate::http::extract::RunCaller;
 use crate::http::json::{JsonBody, Segment, TextQuery, path};
+use crate::http::scope::{client_address, current_request_id};
 use crate::rules::RuleError;
 use crate::rules::run::engine::Forward;
 use crate::rules::run::page::Answer;
+use crate::rules::run::refused::Refused;
 use crate::rules::run::{self, FlowPick, Input, Move, Runner, ValuePick};
 use crate::state::AppState;
 use crate::store::FlowRecord;
@@ -63,12 +65,27 @@ pub(crate) fn runner(caller: &RunCaller) -> Runner {
 }
 
 /// A refusal of the rules; for a caller with no credential, "not allowed" is "sign in" (401).
-pub(crate) fn refused(caller: &RunCaller) -> impl Fn(RuleError) -> ApiError + '_ {
-    move |error| match error {
-        RuleError::NotAllowed(message) if caller.principal.is_none() => {
-            ApiError::Unauthorized(message)
+/// A refusal of who runs is counted for the audit trail (`run.refused`), here for every
+/// handler of the run API.
+pub(crate) fn refused<'a>(
+    state: &'a AppState,
+    caller: &'a RunCaller,
+) -> impl Fn(RuleError) -> ApiError + 'a {
+    move |error| {
+        let who = Refused {
+            runner: runner(caller),
+            tenant: caller.tenant_id,
+            address: client_address(),
+            preview: caller.preview.as_deref().map(str::to_owned),
+            request_id: current_request_id(),
+        };
+        run::refused::note(&state.refusals, &error, who);
+        match error {
+            RuleError::NotAllowed(message) if caller.principal.is_none() => {
+                ApiError::Unauthorized(message)
+            }
+            other => other.into(),
         }
-        other => other.into(),
     }
 }
 
@@ -97,7 +114,7 @@ async fn start(
         Timestamp::now(),
     )
     .await
-    .map_err(refused(caller))
+    .map_err(refused(state, caller))
 }
 
 /// Starts a state of the flow's running version (or the snapshot `flowId.versionId` names;
@@ -195,7 +212,7 @@ async fn invoke(
     if request.invoke_type == InvokeType::Join {
         let ran = run::read(&*state.store, caller.tenant_id, runner, id)
             .await
-            .map_err(refused(&caller))?;
+            .map_err(refused(&state, &caller))?;
         return Ok(Json(InvokeResponse::from(&ran)));
     }
     let element = request.map_element_invoke_request.unwrap_or_default();
@@ -245,7 +262,7 @@ async fn invoke(
         Timestamp::now(),
     )
     .await
-    .map_err(refused(&caller))?;
+    .map_err(refused(&state, &caller))?;
     Ok(Json(InvokeResponse::from(&ran)))
 }
 
@@ -279,7 +296,7 @@ async fn read_state(
     let id = path(&id, StateId::parse)?;
     let ran = run::read(&*state.store, caller.tenant_id, runner(&caller), id)
         .await
-        .map_err(refused(&caller))?;
+        .map_err(refused(&state, &caller))?;
     Ok(Json(InvokeResponse::from(&ran)))
 }
 
@@ -292,7 +309,7 @@ async fn read_values(
     let id = path(id, StateId::parse)?;
     let values = run::values(&*state.store, caller.tenant_id, runner(caller), id, &pick)
         .await
-        .map_err(refused(caller))?;
+        .map_err(refused(state, caller))?;
     Ok(values.into_iter().map(EngineValueOut::from).collect())
 }
 
@@ -351,7 +368,7 @@ async fn set_state_values(
         Timestamp::now(),
     )
     .await
-    .map_err(refused(&caller))?;
+    .map_err(refused(&state, &caller))?;
     Ok(Json(set.into_iter().map(EngineValueOut::from).collect()))
 }
 
@@ -564,6 +581,6 @@ async fn navigation(
         &request.navigation_element_id,
     )
     .await
-    .map_err(refused(&caller))?;
+    .map_err(refused(&state, &caller))?;
     Ok(Json(NavigationResponse::new(id, &found)))
 }

@@ -103,7 +103,7 @@ async fn history(
         only_ui,
     )
     .await
-    .map_err(refused(&caller))?;
+    .map_err(refused(&state, &caller))?;
     Ok(Json(HistoryOut {
         entries: visited.into_iter().map(Into::into).collect(),
     }))

@@ -5,6 +5,7 @@
 
 use std::marker::PhantomData;
 use std::net::IpAddr;
+use std::sync::Arc;
 
 use axum::extract::{FromRequestParts, MatchedPath};
 use axum::http::request::Parts;
@@ -312,10 +313,13 @@ impl<S: Authenticator> FromRequestParts<S> for Principal {
 /// A caller of the run API (`/api/run/1/…`): a [`Principal`] when a credential is presented
 /// (checked as everywhere: a wrong one is a 401, never read as none), else nobody, in the
 /// tenant `manywhotenant` names, who may run only the tenant's public flows.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub(crate) struct RunCaller {
     pub tenant_id: TenantId,
     pub principal: Option<Principal>,
+    /// The preview of the API key presented (`kf_…wxyz`; never the value), for the audit
+    /// trail to name when the flow's authorization refuses the caller (`run.refused`).
+    pub preview: Option<Arc<str>>,
 }
 
 /// The answer to a run request with neither a credential nor a tenant.
@@ -327,7 +331,8 @@ impl<S: Authenticator> FromRequestParts<S> for RunCaller {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
-        if let Presented::Nothing = credentials(&parts.headers)?.presented {
+        let presented = credentials(&parts.headers)?.presented;
+        if let Presented::Nothing = presented {
             let mut sent = parts.headers.get_all(&TENANT).iter();
             let tenant = match (sent.next(), sent.next()) {
                 (Some(_), Some(_)) => {
@@ -341,12 +346,20 @@ impl<S: Authenticator> FromRequestParts<S> for RunCaller {
             return Ok(RunCaller {
                 tenant_id: tenant,
                 principal: None,
+                preview: None,
             });
         }
+        // Read before the headers are lent to the principal's extraction; only a key that
+        // parses has a preview (and a refused one never gets this far).
+        let preview = match presented {
+            Presented::ApiKey(key) => ApiKey::parse(key).ok().map(|key| key.preview().into()),
+            _ => None,
+        };
         let principal = Principal::from_request_parts(parts, state).await?;
         Ok(RunCaller {
             tenant_id: principal.tenant_id,
             principal: Some(principal),
+            preview,
         })
     }
 }

@@ -32,7 +32,8 @@ pub const CAPACITY: usize = 10_000;
 /// One refused credential, as the edge (or the sign-in rule) saw it.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct Refusal {
-    /// The event's action: `key.refused`, `token.refused`, `user.sign_in_failed`.
+    /// The event's action: `key.refused`, `token.refused`, `user.sign_in_failed`, and
+    /// `run.refused` (a run the flow's authorization refused: `rules::run::refused`).
     pub action: &'static str,
     /// Why, as far as the caller can tell: `malformed`, `refused` (unknown, revoked or for
     /// another tenant: the verifier answers these alike), `expired`, `network`, `scope`,

@@ -23,6 +23,7 @@ use axum::routing::get;
 use serde::Deserialize;
 
 use crate::domain::{FlowId, StateId, StateToken, TenantId, Timestamp, VersionId};
+use crate::http::scope::{client_address, current_request_id};
 use crate::rules::RuleError;
 use crate::rules::access;
 use crate::rules::run::engine::Forward;
@@ -192,7 +193,22 @@ fn page(visitor: &Visitor, flow_name: String, place: &Place) -> PlayerPage {
 
 /// A refusal of the rules as a page: not allowed is a link to sign in (coming back to `back`)
 /// for nobody signed in, a 403 for a signed-in visitor; the others as every page answers them.
-fn refusal(error: RuleError, visitor: &Visitor, place: &Place, back: &str) -> Refused {
+/// A refusal of who runs is counted for the audit trail (`run.refused`), as the run API's is.
+fn refusal(
+    state: &AppState,
+    error: RuleError,
+    visitor: &Visitor,
+    place: &Place,
+    back: &str,
+) -> Refused {
+    let who = run::refused::Refused {
+        runner: visitor.runner,
+        tenant: place.tenant,
+        address: client_address(),
+        preview: None,
+        request_id: current_request_id(),
+    };
+    run::refused::note(&state.refusals, &error, who);
     match error {
         RuleError::NotAllowed(message) => {
             let mut shown = page(visitor, "Run a flow".into(), place);
@@ -260,7 +276,7 @@ async fn show(
             let back = place.join(flow, id);
             let ran = run::read(&*state.store, place.tenant, visitor.runner, id)
                 .await
-                .map_err(|e| refusal(e, &visitor, &place, &back))?;
+                .map_err(|e| refusal(&state, e, &visitor, &place, &back))?;
             if flow.is_some_and(|flow| flow != ran.state.flow_id) {
                 return Err(WebError::Page {
                     status: StatusCode::NOT_FOUND,
@@ -287,7 +303,7 @@ async fn show(
                 Timestamp::now(),
             )
             .await
-            .map_err(|e| refusal(e, &visitor, &place, &back))?;
+            .map_err(|e| refusal(&state, e, &visitor, &place, &back))?;
             Ok(Redirect::to(&place.join(Some(flow), ran.state.id)).into_response())
         }
     }
@@ -390,10 +406,10 @@ async fn answer(
             };
             let ran = run::read(&*state.store, place.tenant, visitor.runner, id)
                 .await
-                .map_err(|e| refusal(e, &visitor, &place, &back))?;
+                .map_err(|e| refusal(&state, e, &visitor, &place, &back))?;
             Ok(state_page(&visitor, &place, &ran, Some(notice), status))
         }
-        Err(error) => Err(refusal(error, &visitor, &place, &back)),
+        Err(error) => Err(refusal(&state, error, &visitor, &place, &back)),
     }
 }
 

@@ -11,7 +11,8 @@ use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
 use crate::browser::Browser;
-use crate::helpers::{TestApp, assert_error, assert_json, both_backends};
+use crate::helpers::{TENANT_HEADER, TestApp, assert_error, assert_json, both_backends};
+use crate::run::build;
 
 both_backends! {
     key_events_are_searchable_in_boomis_shape,
@@ -20,6 +21,7 @@ both_backends! {
     bad_search_parameters_are_bad_requests,
     the_csv_is_quoted_and_safe_from_formulas,
     refused_credentials_are_aggregated_per_address_reason_and_key,
+    runs_refused_by_a_flows_authorization_are_aggregated_with_their_reason,
     sign_ins_password_and_membership_changes_are_recorded,
     retention_prunes_old_events_in_batches,
     the_settings_page_lists_recent_key_activity,
@@ -325,6 +327,75 @@ async fn refused_credentials_are_aggregated_per_address_reason_and_key() {
         "{text}"
     );
     // Nothing left to write.
+    assert_eq!(app.state.flush_refusals().await.unwrap(), 0);
+}
+
+async fn runs_refused_by_a_flows_authorization_are_aggregated_with_their_reason() {
+    let app = TestApp::spawn().await;
+    let token = app.admin_token().await;
+    let key = app.new_key_for(&token, "runner", &app.tenant_id).await;
+    let members = build(&app, &key, "ALL_USERS", "STEP").await;
+    // No users listed: the key's owner is left out.
+    let specified = build(&app, &key, "SPECIFIED", "STEP").await;
+    app.state.flush_refusals().await.unwrap();
+    let start = |flow: &str| json!({"flowId": {"id": flow}});
+    for _ in 0..3 {
+        let anonymous = app
+            .client
+            .post(app.url("/api/run/1"))
+            .header(TENANT_HEADER, &app.tenant_id)
+            .json(&start(&members.flow))
+            .send()
+            .await
+            .unwrap();
+        assert_error(anonymous, StatusCode::UNAUTHORIZED).await;
+    }
+    // The player refuses nobody the same way, and counts into the same group.
+    let player = app
+        .client
+        .get(app.url(&format!(
+            "/{}/play/default?flow-id={}",
+            app.tenant_id, members.flow
+        )))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(player.status(), StatusCode::UNAUTHORIZED);
+    for _ in 0..2 {
+        let left_out = app
+            .with_key(Method::POST, "/api/run/1", &key)
+            .json(&start(&specified.flow))
+            .send()
+            .await
+            .unwrap();
+        assert_error(left_out, StatusCode::FORBIDDEN).await;
+    }
+    // One event per group, not one per refusal.
+    assert_eq!(app.state.flush_refusals().await.unwrap(), 2);
+
+    let page = search(&app, &token, "type=run.refused").await;
+    let items = page["items"].as_array().unwrap();
+    assert_eq!(items.len(), 2, "{page}");
+    let reason = |reason: &str| {
+        items
+            .iter()
+            .find(|item| item["data"]["reason"] == reason)
+            .unwrap_or_else(|| panic!("no {reason} in {page}"))
+    };
+    let not_public = reason("not_public");
+    assert_eq!(not_public["data"]["count"], 4, "{not_public}");
+    assert!(not_public["data"]["preview"].is_null(), "{not_public}");
+    assert_eq!(not_public["data"]["address"], "127.0.0.1");
+    assert_eq!(not_public["tenantId"], app.tenant_id.as_str());
+    let not_authorized = reason("not_authorized");
+    assert_eq!(not_authorized["data"]["count"], 2, "{not_authorized}");
+    assert_eq!(
+        not_authorized["data"]["preview"],
+        format!("kf_…{}", &key[key.len() - 4..])
+    );
+    assert_eq!(not_authorized["tenantId"], app.tenant_id.as_str());
+    let text = page.to_string();
+    assert!(!text.contains(&key) && !text.contains(&token), "{text}");
     assert_eq!(app.state.flush_refusals().await.unwrap(), 0);
 }
 

@@ -19,6 +19,7 @@ pub mod expiry;
 pub mod navigation;
 pub mod operator;
 pub mod page;
+pub mod refused;
 pub mod states;
 pub mod values;
 
@@ -168,12 +169,14 @@ async fn open(
     Ok((state, record, library, run))
 }
 
+/// The refusal of a state's values to nobody ([`refused`] tells it from the others).
+pub(crate) const NEEDS_CREDENTIAL: &str =
+    "a state's values need a credential: present an API key or a token";
+
 /// A state's values need a credential, as Boomi's values endpoints do, even for a public flow.
 fn needs_credential(runner: Runner) -> Result<(), RuleError> {
     if runner == Runner::Anonymous {
-        return Err(RuleError::NotAllowed(
-            "a state's values need a credential: present an API key or a token".into(),
-        ));
+        return Err(RuleError::NotAllowed(NEEDS_CREDENTIAL.into()));
     }
     Ok(())
 }
