@@ -156,6 +156,25 @@ pub struct TestApp {
     data_dir: tempfile::TempDir,
     /// The server's PostgreSQL schema; None when it keeps its data in the data directory.
     database_url: Option<SecretString>,
+    /// How to stop the server, and its task (for [`TestApp::restart`]).
+    running: ServerTask,
+}
+
+type ServerTask = (
+    tokio::sync::oneshot::Sender<()>,
+    tokio::task::JoinHandle<anyhow::Result<()>>,
+);
+
+/// Starts `server` in the background, to be stopped through the sender.
+fn run_in_background(server: Server) -> ServerTask {
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let task = tokio::spawn(server.run(async move {
+        // A dropped sender (the test over) leaves the server running until the runtime ends.
+        if stopped.await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    }));
+    (stop, task)
 }
 
 impl TestApp {
@@ -189,7 +208,7 @@ impl TestApp {
         let address = format!("http://{}", server.local_addr());
         let boot = server.bootstrap().cloned().expect("first start bootstraps");
         let state = server.state().clone();
-        tokio::spawn(server.run(std::future::pending::<()>()));
+        let running = run_in_background(server);
         TestApp {
             address,
             client: reqwest::Client::new(),
@@ -200,6 +219,49 @@ impl TestApp {
             state,
             data_dir,
             database_url,
+            running,
+        }
+    }
+
+    /// Stops this server gracefully and starts another on the same data (its data directory,
+    /// and its PostgreSQL schema if it has one), as a restart does: nothing is seeded again,
+    /// and the new server answers at a new address.
+    pub async fn restart(self) -> TestApp {
+        let TestApp {
+            client,
+            tenant_id,
+            tenant_name,
+            admin_email,
+            admin_password,
+            data_dir,
+            database_url,
+            running: (stop, task),
+            ..
+        } = self;
+        stop.send(()).expect("the server is running");
+        task.await.unwrap().expect("a clean stop");
+        let mut config = ServeConfig::new(data_dir.path().to_path_buf());
+        config.database_url = database_url.clone();
+        config.auth_failure_burst = 1000;
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let server = Server::start(config, listener)
+            .await
+            .expect("server restarts");
+        assert!(server.bootstrap().is_none(), "a restart seeds nothing");
+        let address = format!("http://{}", server.local_addr());
+        let state = server.state().clone();
+        let running = run_in_background(server);
+        TestApp {
+            address,
+            client,
+            tenant_id,
+            tenant_name,
+            admin_email,
+            admin_password,
+            state,
+            data_dir,
+            database_url,
+            running,
         }
     }
 

@@ -14,6 +14,7 @@ both_backends! {
     of_two_invokes_with_one_token_exactly_one_wins,
     who_may_run_a_flow_follows_its_authorization,
     a_connector_element_faults_naming_it,
+    a_state_survives_a_restart,
 }
 
 pub(crate) const FLOW: &str = "/api/draw/1/flow";
@@ -673,4 +674,45 @@ async fn a_connector_element_faults_naming_it() {
     let data =
         &read["mapElementInvokeResponses"][0]["pageResponse"]["pageComponentDataResponses"][0];
     assert_eq!(data["contentValue"], Value::Null);
+}
+
+/// A state is kept in the store: after a graceful stop and a new start on the same data, it
+/// is where it was, with its token and its values, and runs on to its end.
+async fn a_state_survives_a_restart() {
+    let app = TestApp::spawn().await;
+    let key = app.new_key("run").await;
+    let built = build(&app, &key, "ALL_USERS", "STEP").await;
+    let (started, path) = start_state(&app, &key, &built.flow).await;
+    let answers = json!([{"pageComponentId": built.name_box, "contentValue": "Ada"}]);
+    // Answered but not sent on (no outcome): the page again, holding the answer.
+    let waiting = ok(
+        &app,
+        &key,
+        Method::POST,
+        &path,
+        Some(forward(&started["stateToken"], None, answers.clone())),
+    )
+    .await;
+
+    let app = app.restart().await;
+    let read = ok(&app, &key, Method::GET, &path, None).await;
+    assert_eq!(read["stateToken"], waiting["stateToken"]);
+    assert_eq!(read["currentMapElementId"], waiting["currentMapElementId"]);
+    let data =
+        &read["mapElementInvokeResponses"][0]["pageResponse"]["pageComponentDataResponses"][0];
+    assert_eq!(data["contentValue"], "Ada", "the answer kept: {read}");
+    let go = Some("00000000-0000-4000-8000-0000000000f1");
+    let done = ok(
+        &app,
+        &key,
+        Method::POST,
+        &path,
+        Some(forward(&read["stateToken"], go, answers)),
+    )
+    .await;
+    assert_eq!(done["invokeType"], "DONE");
+    assert_eq!(
+        done["mapElementInvokeResponses"][0]["pageResponse"]["pageComponentDataResponses"][0]["content"],
+        "<p>Hello Ada, visit 2</p>"
+    );
 }
