@@ -39,9 +39,10 @@ else
     st=("$venv/bin/st")
 fi
 
-# Generated requests fail authentication on purpose; they must not spend a budget that would
-# turn the rest of the run into 429s.
-server_start "$binary" KEYFLOW_AUTH_FAILURE_BURST=1000000 KEYFLOW_LOG=warn
+# Generated requests fail authentication on purpose, and start public flows without one; they
+# must not spend a budget that would turn the rest of the run into 429s.
+server_start "$binary" KEYFLOW_AUTH_FAILURE_BURST=1000000 KEYFLOW_ANONYMOUS_RUN_START_BURST=1000000 \
+    KEYFLOW_LOG=warn
 base="http://$server_address"
 
 # Reads a JSON document on stdin and prints the value at the path of keys given as arguments.

@@ -103,6 +103,8 @@ pub async fn poll(state: AppState, watch: Arc<Watch>) {
     loop {
         ticker.tick().await;
         state.throttle.forget_idle();
+        state.leak_throttle.forget_idle();
+        state.anonymous_starts.forget_idle();
         let counter = match state.store.change_counter().await {
             Ok(counter) => counter,
             Err(error) => {

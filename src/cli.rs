@@ -166,6 +166,15 @@ pub struct ServeArgs {
     /// Seconds until one more failure is allowed once the burst is spent.
     #[arg(long, env = "KEYFLOW_AUTH_FAILURE_REFILL_SECONDS", default_value_t = 6)]
     pub auth_failure_refill_seconds: u64,
+    /// Runs of public flows one client address may start without a credential in a burst
+    /// before 429; one more a second after that (1 to 1000000).
+    #[arg(
+        long,
+        env = "KEYFLOW_ANONYMOUS_RUN_START_BURST",
+        default_value_t = 60,
+        value_parser = clap::value_parser!(u32).range(1..=1_000_000)
+    )]
+    pub anonymous_run_start_burst: u32,
     /// Failed sign-ins one account may have, from any addresses, before each further one
     /// starts a delay (1 s, doubling) during which the account's sign-ins get 429 (1 to 1000000).
     #[arg(
@@ -521,6 +530,7 @@ impl ServeArgs {
         config.token_ttl = Duration::from_secs(self.token_ttl_minutes.max(1) * 60);
         config.auth_failure_burst = self.auth_failure_burst;
         config.auth_failure_refill = Duration::from_secs(self.auth_failure_refill_seconds.max(1));
+        config.anonymous_run_start_burst = self.anonymous_run_start_burst;
         config.account_failure_burst = self.account_failure_burst;
         config.account_failure_max_delay =
             Duration::from_secs(self.account_failure_max_delay_seconds);

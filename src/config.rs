@@ -50,6 +50,9 @@ pub struct ServeConfig {
     pub auth_failure_burst: u32,
     /// How often one more failure is allowed once the burst is spent.
     pub auth_failure_refill: Duration,
+    /// Runs one client address may start without a credential (public flows) in a burst; one
+    /// more a second after that.
+    pub anonymous_run_start_burst: u32,
     /// Failed sign-ins one account may have (from any addresses) before its delays start.
     pub account_failure_burst: u32,
     /// The first delay of an account past its budget; each further failure doubles it.
@@ -119,6 +122,7 @@ impl ServeConfig {
             token_ttl: Duration::from_secs(24 * 60 * 60),
             auth_failure_burst: 10,
             auth_failure_refill: Duration::from_secs(6),
+            anonymous_run_start_burst: 60,
             account_failure_burst: 5,
             account_failure_first_delay: Duration::from_secs(1),
             account_failure_max_delay: Duration::from_secs(15 * 60),

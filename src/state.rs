@@ -55,6 +55,9 @@ pub struct Shared {
     pub(crate) refusals: Refusals,
     /// Leak reports per address (each report spends one cell of the budget).
     pub(crate) leak_throttle: FailureThrottle,
+    /// Runs started without a credential (public flows) per address: each start spends one
+    /// cell, so nobody can fill the store with states at the speed of the network.
+    pub(crate) anonymous_starts: FailureThrottle,
 }
 
 impl Deref for AppState {
@@ -112,6 +115,12 @@ impl AppState {
             std::time::Duration::from_secs(6),
             Arc::new(Metrics::default()),
         );
+        // Its own counters too: a start is no failed credential.
+        let anonymous_starts = FailureThrottle::new(
+            config.anonymous_run_start_burst,
+            std::time::Duration::from_secs(1),
+            Arc::new(Metrics::default()),
+        );
         let reads = ReadCache::new(config.read_cache_bytes);
         let in_flight = Arc::new(InFlight::new(config.max_in_flight));
         let bodies = Arc::new(BodyReader {
@@ -132,6 +141,7 @@ impl AppState {
             bodies,
             refusals: Refusals::default(),
             leak_throttle,
+            anonymous_starts,
             config,
             metrics,
         }));

@@ -67,8 +67,7 @@ async fn report_leak(
     body: Bytes,
 ) -> Result<(StatusCode, Json<LeakReportAccepted>), ApiError> {
     // Each report spends a cell of the address's budget, before anything else is done.
-    state.leak_throttle.guard(address)?;
-    state.leak_throttle.failed(address)?;
+    state.leak_throttle.spend(address)?;
     let report: LeakReportIn = parse(&body)?;
     let checked = leaks::check(&state.hasher, &report.keys, report.url.as_deref())?;
     // The revocation runs after the answer, so the answer's time says nothing of a match.

@@ -96,6 +96,18 @@ fn inputs(sent: Option<&[EngineValueIn]>) -> Vec<Input> {
         .collect()
 }
 
+/// A run started without a credential spends one cell of its address's budget
+/// (`--anonymous-run-start-burst`, one more a second): a public flow lets anyone write states,
+/// and this bounds how fast one address can.
+pub(crate) fn anonymous_start(state: &AppState, address: std::net::IpAddr) -> Result<(), ApiError> {
+    state
+        .anonymous_starts
+        .spend(address)
+        .map_err(|throttled| ApiError::StartsLimited {
+            retry_after_secs: throttled.retry_after_secs,
+        })
+}
+
 /// Starts a state of the flow `pick` names for the caller, with the inputs sent: what both
 /// ways of starting share.
 async fn start(
@@ -104,6 +116,9 @@ async fn start(
     pick: &FlowPick,
     sent: Option<&[EngineValueIn]>,
 ) -> Result<run::Ran, ApiError> {
+    if caller.principal.is_none() {
+        anonymous_start(state, crate::http::scope::client_address())?;
+    }
     let inputs = inputs(sent);
     run::start(
         &*state.store,

@@ -78,6 +78,14 @@ impl FailureThrottle {
         })
     }
 
+    /// Spends one cell of the address's budget for something that is no failure (a leak
+    /// report, a run started without a credential): [`Throttled`] while the address is blocked
+    /// or when this spends the budget. Counted in the throttle's own metrics.
+    pub fn spend(&self, address: IpAddr) -> Result<(), Throttled> {
+        self.guard(address)?;
+        self.failed(address)
+    }
+
     /// `Err(seconds)` while the address is blocked.
     pub fn check(&self, address: IpAddr) -> Result<(), u64> {
         let blocked_until_ms = self.blocked_until_ms.load(Ordering::Acquire);

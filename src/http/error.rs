@@ -40,6 +40,12 @@ pub enum ApiError {
     /// `RateLimit-*` headers.
     #[error("this API key has used up its rate limit; try again in {retry_after_secs} s")]
     RateLimited { retry_after_secs: u64 },
+    /// An address past its budget of runs started without a credential.
+    #[error(
+        "too many runs started without a credential from this address; try again in \
+         {retry_after_secs} s, or present an API key or a token"
+    )]
+    StartsLimited { retry_after_secs: u64 },
     /// An account in its delay after failed sign-ins (`auth::account_throttle`). The same
     /// words for an email with no account, so the answer does not tell whether one exists.
     #[error("too many failed sign-ins for this account; try again in {retry_after_secs} s")]
@@ -61,7 +67,8 @@ impl ApiError {
             ApiError::NotImplemented(_) => StatusCode::NOT_IMPLEMENTED,
             ApiError::TooManyRequests { .. }
             | ApiError::AccountDelayed { .. }
-            | ApiError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
+            | ApiError::RateLimited { .. }
+            | ApiError::StartsLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -175,7 +182,8 @@ impl IntoResponse for ApiError {
             }
             ApiError::TooManyRequests { retry_after_secs }
             | ApiError::AccountDelayed { retry_after_secs }
-            | ApiError::RateLimited { retry_after_secs } => {
+            | ApiError::RateLimited { retry_after_secs }
+            | ApiError::StartsLimited { retry_after_secs } => {
                 response
                     .headers_mut()
                     .insert(header::RETRY_AFTER, HeaderValue::from(*retry_after_secs));

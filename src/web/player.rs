@@ -294,6 +294,10 @@ async fn show(
             if let Some(version) = version {
                 back.push_str(&format!("&flow-version-id={version}"));
             }
+            if visitor.runner == Runner::Anonymous {
+                crate::api::run::anonymous_start(&state, client_address())
+                    .map_err(WebError::from)?;
+            }
             let ran = run::start(
                 &*state.store,
                 place.tenant,

@@ -15,6 +15,7 @@ both_backends! {
     who_may_run_a_flow_follows_its_authorization,
     a_connector_element_faults_naming_it,
     a_state_survives_a_restart,
+    runs_started_without_a_credential_are_limited_per_address,
 }
 
 pub(crate) const FLOW: &str = "/api/draw/1/flow";
@@ -715,4 +716,60 @@ async fn a_state_survives_a_restart() {
         done["mapElementInvokeResponses"][0]["pageResponse"]["pageComponentDataResponses"][0]["content"],
         "<p>Hello Ada, visit 2</p>"
     );
+}
+
+/// Starts without a credential spend their address's budget (`--anonymous-run-start-burst`):
+/// past it, 429 with Retry-After, through the API and the player alike; a start with a key,
+/// and invoking a state already started, spend nothing.
+async fn runs_started_without_a_credential_are_limited_per_address() {
+    let app = TestApp::spawn_with(|config| config.anonymous_run_start_burst = 2).await;
+    let key = app.new_key("run").await;
+    let public = build(&app, &key, "PUBLIC", "STEP").await;
+    let start = || {
+        app.client
+            .post(app.url("/api/run/1"))
+            .header(TENANT_HEADER, &app.tenant_id)
+            .json(&json!({"flowId": {"id": public.flow}}))
+            .send()
+    };
+    let first = assert_json(start().await.unwrap(), StatusCode::OK).await;
+    assert_json(start().await.unwrap(), StatusCode::OK).await;
+    let limited = start().await.unwrap();
+    let retry_after: u64 = limited.headers()["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(retry_after >= 1, "{retry_after}");
+    let message = assert_error(limited, StatusCode::TOO_MANY_REQUESTS).await;
+    assert!(message.contains("without a credential"), "{message}");
+    // The player's start shares the budget.
+    let player = app
+        .client
+        .get(app.url(&format!(
+            "/{}/play/default?flow-id={}",
+            app.tenant_id, public.flow
+        )))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(player.status(), StatusCode::TOO_MANY_REQUESTS);
+    // A credential spends nothing of it; nor does going on with a state already started.
+    ok(
+        &app,
+        &key,
+        Method::POST,
+        "/api/run/1",
+        Some(json!({"flowId": {"id": public.flow}})),
+    )
+    .await;
+    let path = format!("/api/run/1/state/{}", first["stateId"].as_str().unwrap());
+    let joined = app
+        .client
+        .get(app.url(&path))
+        .header(TENANT_HEADER, &app.tenant_id)
+        .send()
+        .await
+        .unwrap();
+    assert_json(joined, StatusCode::OK).await;
 }
