@@ -301,6 +301,9 @@ async fn administrators_list_load_and_delete_states_and_each_deletion_is_audited
         "status=RUNNING",
         "from=yesterday",
         "to=2026-13-01",
+        "status=",
+        "from=",
+        "to=",
     ] {
         let response = send(
             &app,
