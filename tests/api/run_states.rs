@@ -59,13 +59,19 @@ async fn finish(app: &TestApp, key: &str, started: &Value, name_box: &str) -> Va
     ok(app, key, Method::POST, &path, Some(body)).await
 }
 
-fn names(history: &Value) -> Vec<String> {
-    history["entries"]
+/// The field `field` of each item of the array `list` of an answer.
+fn each(answer: &Value, list: &str, field: &str) -> Vec<String> {
+    answer[list]
         .as_array()
         .unwrap()
         .iter()
-        .map(|e| e["mapElementName"].as_str().unwrap().to_string())
+        .map(|item| item[field].as_str().unwrap().to_string())
         .collect()
+}
+
+/// The names of the map elements a history lists.
+fn names(history: &Value) -> Vec<String> {
+    each(history, "entries", "mapElementName")
 }
 
 async fn a_state_history_lists_the_elements_passed_for_whoever_may_read_it() {
@@ -202,13 +208,9 @@ async fn narrowed(app: &TestApp, scopes: Value, name: &str) -> String {
         .to_string()
 }
 
+/// The ids of the states a page lists.
 fn ids(page: &Value) -> Vec<String> {
-    page["items"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|s| s["id"].as_str().unwrap().to_string())
-        .collect()
+    each(page, "items", "id")
 }
 
 async fn administrators_list_load_and_delete_states_and_each_deletion_is_audited() {
