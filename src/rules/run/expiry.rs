@@ -40,6 +40,18 @@ pub fn expired(state: &RunState, now: Timestamp) -> bool {
     state.expires_at.is_some_and(|at| at <= now)
 }
 
+/// The tenant's state `id`, expired or not (Missing when there is none).
+pub async fn any_state(
+    store: &dyn Store,
+    tenant: TenantId,
+    id: StateId,
+) -> Result<RunState, RuleError> {
+    store
+        .run_state(tenant, id)
+        .await?
+        .ok_or_else(|| RuleError::Missing(format!("this tenant has no state {id}")))
+}
+
 /// The tenant's state `id`, unless there is none or it has expired at `now` (both Missing).
 pub async fn live_state(
     store: &dyn Store,
@@ -47,10 +59,7 @@ pub async fn live_state(
     id: StateId,
     now: Timestamp,
 ) -> Result<RunState, RuleError> {
-    let state = store
-        .run_state(tenant, id)
-        .await?
-        .ok_or_else(|| RuleError::Missing(format!("this tenant has no state {id}")))?;
+    let state = any_state(store, tenant, id).await?;
     if expired(&state, now) {
         return Err(RuleError::Missing(format!(
             "The state with ID {id} has now expired"

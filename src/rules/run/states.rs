@@ -153,10 +153,7 @@ pub async fn load(
     id: StateId,
     now: Timestamp,
 ) -> Result<Administered, RuleError> {
-    let state = store
-        .run_state(tenant, id)
-        .await?
-        .ok_or_else(|| RuleError::Missing(format!("this tenant has no state {id}")))?;
+    let state = expiry::any_state(store, tenant, id).await?;
     let names = flow_names(store, tenant, std::slice::from_ref(&state)).await?;
     Ok(administered(vec![state], &names, now).remove(0))
 }
