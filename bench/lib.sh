@@ -175,11 +175,18 @@ stop_last() {
 # buffers), resident file pages (the database's memory map, counted once per connection that
 # maps them), and the proportional set size (shared pages divided among their users), in MiB.
 memory_mib() {
-    local anon file pss
+    local anon file pss pages=0 fd
     anon=$(awk '/^RssAnon/ {print int($2 / 1024)}' "/proc/$1/status")
     file=$(awk '/^RssFile/ {print int($2 / 1024)}' "/proc/$1/status")
     pss=$(awk '/^Pss:/ {print int($2 / 1024)}' "/proc/$1/smaps_rollup")
-    echo "$anon $file $pss"
+    # The large answers kept in the page cache (src/page_bodies.rs): pages of a memory file
+    # that no mapping counts in the resident figures.
+    for fd in /proc/"$1"/fd/*; do
+        if [[ "$(readlink "$fd" 2>/dev/null)" == /memfd:keyflow-answers* ]]; then
+            pages=$(( $(stat -L -c '%b * %B' "$fd") / 1048576 ))
+        fi
+    done
+    echo "$anon $file $pss $pages"
 }
 
 # wrk_run OUT_FILE WRK_ARGS...: runs wrk with --latency and fails on errors it reports.

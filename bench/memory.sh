@@ -2,8 +2,9 @@
 # Memory bounded by the cache settings (issue 22): TENANTS tenants of 20 flows each, one key
 # each; a server reads every tenant's flow list, each of its flows, its value elements, the
 # tenant and users/me (bench/read_all.py), twice (the second pass finds them cached), and its
-# resident memory (from /proc: anonymous / file-backed / proportional, MiB) is taken before and
-# after, first with the default settings, then with small ones, which must bound it.
+# resident memory (from /proc: anonymous / file-backed / proportional, MiB) and the page cache
+# its large answers hold (the memory file of src/page_bodies.rs, MiB) are taken before and
+# after, first with the default settings, then with small ones, which must bound them.
 #   bench/memory.sh [sqlite|postgres] [TENANTS] [SMALL_FLAGS]
 #        (default: sqlite 1000 "--read-cache-mib 4 --credential-cache-capacity 100 --key-cache-capacity 100")
 # Needs python3; builds keyflow --release.
@@ -19,7 +20,7 @@ esac
 seed_tenants "$WORK/data" "$tenants" "$tenants" >&2
 
 echo "machine: $(machine)" >&2
-echo "| $backend, $tenants tenants | at start: anon / file / PSS | after the reads: anon / file / PSS | reads a pass | bytes of answers a pass | second pass s |"
+echo "| $backend, $tenants tenants | at start: anon / file / PSS / page cache | after the reads: anon / file / PSS / page cache | reads a pass | bytes of answers a pass | second pass s |"
 echo "|---|---:|---:|---:|---:|---:|"
 for setting in default small; do
     flags=()

@@ -75,13 +75,14 @@ echo
 echo "Resident memory (MiB) of the server holding $keys keys, at start and after 15 s of requests cycling"
 echo "through 200,000 different keys. Anonymous memory is the server's own (key cache, buffers); file"
 echo "pages are the database's memory map (the kernel's page cache, clean and shared, counted once per"
-echo "connection that maps them); PSS divides shared pages among their users."
+echo "connection that maps them); PSS divides shared pages among their users; the page cache is what"
+echo "large cached answers hold beside them (src/page_bodies.rs)."
 echo
-echo "| key cache capacity | at start: anon / file / PSS | after: anon / file / PSS | req/s | cache hits |"
+echo "| key cache capacity | at start: anon / file / PSS / page cache | after: anon / file / PSS / page cache | req/s | cache hits |"
 echo "|---:|---:|---:|---:|---:|"
 for capacity in 1000 100000; do
-    read -r a0 f0 p0 a1 f1 p1 rate hits <<<"${rss[$capacity]}"
-    echo "| $capacity | $a0 / $f0 / $p0 | $a1 / $f1 / $p1 | $rate | $hits |"
+    read -r a0 f0 p0 g0 a1 f1 p1 g1 rate hits <<<"${rss[$capacity]}"
+    echo "| $capacity | $a0 / $f0 / $p0 / $g0 | $a1 / $f1 / $p1 / $g1 | $rate | $hits |"
 done
 echo
 echo "seeding: $seeded s for $keys keys over $tenants tenants"

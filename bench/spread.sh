@@ -2,8 +2,11 @@
 # The realistic spread (issue 22): 10,000 keys over 1,000 tenants of 20 flows each, every
 # request presenting a key drawn with a Zipf-like skew (bench/spread.lua: the top 1 % of keys
 # take half the requests, the top 10 % three quarters), against one key's flow list on the
-# same server, alternating the two each round. Prints a Markdown table and the ratio
-# spread / one key (the target: >= 0.6).
+# same server, alternating them each round. The single key is asked twice: with wrk's fixed
+# headers, and through the spread's own script (which draws a rank for every request as the
+# spread does, then presents the one key), so that the ratio compares keyflow's work and not
+# wrk's: the script costs wrk, which shares the machine, about a seventh of its rate. Prints a
+# Markdown table and the ratio spread / one key through the script (the target: >= 0.6).
 #   bench/spread.sh [sqlite|postgres] [ROUNDS] [DURATION] [CONNECTIONS] [TENANTS] [KEYS]
 #                                         (default: sqlite 2 5s 64 1000 10000; wrk -t1; one worker)
 # (Also `bench/run.sh spread …`.) Needs wrk; builds keyflow --release.
@@ -23,6 +26,7 @@ echo "seeded in $(awk -v s="$started" -v e="$(date +%s.%N)" 'BEGIN {printf "%.0f
 start_keyflow spread "$WORK/data" --workers 1
 read -r key tenant < <(head -1 "$WORK/data.keys")
 TARGET[one]="$URL/api/draw/1/flow" TARGET_KEY[one]="$key" TARGET_TENANT[one]="$tenant"
+TARGET[scripted]="$URL/api/draw/1/flow" TARGET_SCRIPT[scripted]="$ROOT/bench/spread.lua $WORK/data.keys one"
 TARGET[spread]="$URL/api/draw/1/flow" TARGET_SCRIPT[spread]="$ROOT/bench/spread.lua $WORK/data.keys"
 # A seeded tenant's list holds its 20 flows, as Example's does.
 read -r key tenant < <(sed -n 2p "$WORK/data.keys")
@@ -32,12 +36,16 @@ flows=$(curl -sf "$URL/api/draw/1/flow" -H "x-boomi-flow-api-key: $key" -H "many
 
 echo "machine: $(machine)" >&2
 before=$(counter "$URL" keyflow_key_store_lookups_total)
-compare_rounds "$rounds" "$duration" "$connections" one spread
+dropped_before=$(( $(counter "$URL" keyflow_changes_caught_up_total) + $(counter "$URL" keyflow_change_listener_lost_total) ))
+compare_rounds "$rounds" "$duration" "$connections" one scripted spread
 echo "| subject ($backend) | req/s | p50 ms | p99 ms |"
 echo "|---|---:|---:|---:|"
-echo "| one key's flow list | ${RPS[one]} | ${P50[one]} | ${P99[one]} |"
+echo "| one key's flow list, wrk's headers | ${RPS[one]} | ${P50[one]} | ${P99[one]} |"
+echo "| one key's flow list, through the spread's script | ${RPS[scripted]} | ${P50[scripted]} | ${P99[scripted]} |"
 echo "| the spread: $keys keys over $tenants tenants, Zipf-like | ${RPS[spread]} | ${P50[spread]} | ${P99[spread]} |"
 echo
-echo "spread / one key = $(ratio "${RPS[spread]}" "${RPS[one]}") (target >= 0.6)"
+echo "spread / one key through the script = $(ratio "${RPS[spread]}" "${RPS[scripted]}") (target >= 0.6); spread / one key with wrk's headers = $(ratio "${RPS[spread]}" "${RPS[one]}")"
 echo "command: wrk -t1 -c$connections -d$duration --latency, $rounds rounds alternating, one worker; key lookups in storage during the rounds: $(( $(counter "$URL" keyflow_key_store_lookups_total) - before ))"
+# Every cache dropped at once (a change not heard in time) would make every key cold again.
+echo "every cache dropped during the rounds (changes caught up or a listener taken for lost): $(( $(counter "$URL" keyflow_changes_caught_up_total) + $(counter "$URL" keyflow_change_listener_lost_total) - dropped_before )) times"
 echo "$(commit_line)"

@@ -25,7 +25,7 @@
 //!   `StoreConfig`, with two backends: the embedded SQLite and a shared PostgreSQL.
 //! - [`domain`] holds the values that are parsed at the edge and valid inside.
 //! - Leaves: [`metrics`], `coarse_clock` (the caches' clock), `read_cache` (the answers to reads),
-//!   [`data_dir`].
+//!   `page_bodies` (large answers in the page cache, sent with `sendfile`), [`data_dir`].
 #![forbid(unsafe_code)]
 
 pub(crate) mod admin;
@@ -43,6 +43,11 @@ pub mod data_dir;
 pub mod domain;
 pub mod http;
 pub mod metrics;
+#[cfg(target_os = "linux")]
+pub(crate) mod page_bodies;
+#[cfg(not(target_os = "linux"))]
+#[path = "page_bodies_elsewhere.rs"]
+pub(crate) mod page_bodies;
 pub(crate) mod read_cache;
 pub(crate) mod rules;
 pub mod secrets;

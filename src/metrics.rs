@@ -20,6 +20,7 @@ pub struct Metrics {
     pub credential_cache_hits: AtomicU64,
     pub credential_store_lookups: AtomicU64,
     pub read_cache_hits: AtomicU64,
+    pub page_sends: AtomicU64,
     pub auth_failures: AtomicU64,
     pub throttled: AtomicU64,
     pub account_throttled: AtomicU64,
@@ -42,8 +43,9 @@ impl Metrics {
         counter.fetch_add(1, Ordering::Relaxed);
     }
 
-    /// The Prometheus text exposition of every counter.
-    pub fn render(&self) -> String {
+    /// The Prometheus text exposition of every counter, then of `gauges` (figures read at
+    /// the scrape, such as the caches' sizes, which the caller owns), then the histogram.
+    pub fn render(&self, gauges: &[Gauge]) -> String {
         let counters = [
             (
                 "keyflow_http_requests_total",
@@ -74,6 +76,11 @@ impl Metrics {
                 "keyflow_read_cache_hits_total",
                 "authenticated reads answered from the read cache (no query, no encoding)",
                 &self.read_cache_hits,
+            ),
+            (
+                "keyflow_page_sends_total",
+                "writes of a large cached answer's body from the page cache with sendfile (not copied)",
+                &self.page_sends,
             ),
             (
                 "keyflow_key_checksum_rejections_total",
@@ -152,9 +159,23 @@ impl Metrics {
             let _ = writeln!(out, "# TYPE {name} counter");
             let _ = writeln!(out, "{name} {}", counter.load(Ordering::Relaxed));
         }
+        for gauge in gauges {
+            let Gauge { name, help, value } = gauge;
+            let _ = writeln!(out, "# HELP {name} {help}");
+            let _ = writeln!(out, "# TYPE {name} gauge");
+            let _ = writeln!(out, "{name} {value}");
+        }
         self.latency.render(&mut out);
         out
     }
+}
+
+/// A figure read when `/metrics` is scraped rather than counted as it happens.
+#[derive(Debug, Clone, Copy)]
+pub struct Gauge {
+    pub name: &'static str,
+    pub help: &'static str,
+    pub value: u64,
 }
 
 /// The histogram's upper bounds, in seconds (Prometheus's `le`; `+Inf` follows).

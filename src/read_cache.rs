@@ -21,7 +21,10 @@
 //! is never served. Entries are weighed by their bytes and bounded by `--read-cache-mib`; an
 //! entry is served for a minute at most, a backstop should a write ever go unannounced.
 //!
-//! Beside the layers, it imports only `coarse_clock` and `domain`: it knows no route.
+//! A large answer's body is kept in the page cache too (`page_bodies`), and weighs twice.
+//!
+//! Beside the layers, it imports only `coarse_clock`, `page_bodies` and `domain`: it knows no
+//! route.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
@@ -32,6 +35,7 @@ use axum::http::HeaderMap;
 
 use crate::coarse_clock::CoarseClock;
 use crate::domain::{KeyId, Scope, TenantId, Timestamp, UserId};
+use crate::page_bodies::PageBody;
 
 /// How long an answer is served from the cache at most, in ticks.
 const ANSWER_TTL: u32 = CoarseClock::ticks_in(Duration::from_secs(60));
@@ -113,16 +117,25 @@ pub struct Answer {
     /// The headers as the early answer sends them (with those it adds to every answer), made
     /// on the answer's first early use rather than at every one.
     pub early_headers: OnceLock<HeaderMap>,
+    /// A large body kept in the page cache too, while the answer is: connections send it from
+    /// there without copying it.
+    pages: Option<PageBody>,
 }
 
 impl Answer {
     pub fn new(headers: HeaderMap, body: Bytes, scope: Option<Scope>) -> Self {
         Self {
+            pages: PageBody::keep(&body),
             headers,
             body,
             scope,
             early_headers: OnceLock::new(),
         }
+    }
+
+    /// The body's bytes in memory: twice its length when it is kept in the page cache too.
+    fn body_bytes(&self) -> usize {
+        self.body.len() * if self.pages.is_some() { 2 } else { 1 }
     }
 }
 
@@ -155,7 +168,7 @@ impl quick_cache::Weighter<ReadKey, Entry> for ByBytes {
             .iter()
             .map(|(name, value)| name.as_str().len() + value.len() + 32)
             .sum();
-        (entry.answer.body.len() + headers + key.target.len()) as u64 + ENTRY_OVERHEAD
+        (entry.answer.body_bytes() + headers + key.target.len()) as u64 + ENTRY_OVERHEAD
     }
 }
 
@@ -267,9 +280,23 @@ impl ReadCache {
         }
     }
 
-    /// Every answer's bytes as weighed, for the tests of the bound.
+    /// Every answer's bytes as weighed (for `/metrics` and the tests of the bound).
     pub fn weight(&self) -> u64 {
         self.answers.as_ref().map_or(0, |answers| answers.weight())
+    }
+
+    /// How many answers are kept (for `/metrics`).
+    pub fn entries(&self) -> u64 {
+        self.answers
+            .as_ref()
+            .map_or(0, |answers| answers.len() as u64)
+    }
+
+    /// The bound of [`ReadCache::weight`]: `--read-cache-mib` in bytes.
+    pub fn capacity(&self) -> u64 {
+        self.answers
+            .as_ref()
+            .map_or(0, |answers| answers.capacity())
     }
 
     /// One tick of the clock that ages the answers (the background task's).

@@ -18,9 +18,10 @@
 //! Writes from elsewhere — the command line, other instances — reach the cache through the
 //! control socket and the change announcements ([`crate::change_watch`]).
 //!
-//! Before routing, the request service asks [`EarlyReads`] first: a `GET` with an API key
-//! whose grant the key cache holds and whose answer this cache holds is answered there and
-//! then, with the same checks (networks, scope, rate limit) and the same answer.
+//! Before routing, the request service asks [`EarlyReads`] first: a `GET` with an API key or a
+//! token whose grant the caches hold (and, for a sign-in's token, the membership) and whose
+//! answer this cache holds is answered there and then, with the same checks (networks, scope,
+//! rate limit) and the same answer.
 
 use std::collections::HashMap;
 use std::net::IpAddr;
@@ -37,7 +38,7 @@ use tower_http::cors::CorsLayer;
 use crate::domain::Scope;
 use crate::http::Principal;
 use crate::http::error::ApiError;
-use crate::http::extract::{API_KEY, charge_cached};
+use crate::http::extract::API_KEY;
 use crate::http::rate_headers;
 use crate::http::request_service::EarlyAnswer;
 use crate::http::route_scopes::{self, Need};
@@ -269,25 +270,28 @@ async fn read(
     Response::from_parts(parts, Body::from(bytes))
 }
 
-/// Whether the early answer may take the request: a `GET` of the API with an API key, from a
-/// client that is not a browser page of another origin (no `Origin`). A page's request goes
+/// Whether the early answer may take the request: a `GET` of the API with an API key or an
+/// `Authorization` (a token), from a client that is not a browser page of another origin (no
+/// `Origin`). A page's request goes
 /// through the router, whose CORS layer (`api::cors`) adds what the browser needs; the layer
 /// still answers it from the cache, so the early answer keeps one way of doing CORS and its
 /// hot path none.
 fn early(request: &Request) -> bool {
     request.method() == Method::GET
         && request.uri().path().starts_with("/api/")
-        && request.headers().contains_key(&API_KEY)
+        && (request.headers().contains_key(&API_KEY)
+            || request.headers().contains_key(header::AUTHORIZATION))
         && !request.headers().contains_key(header::ORIGIN)
 }
 
-/// A cached read answered before routing, when everything it needs is cached — the key's grant
-/// and the answer — decided without storage or waiting: for a cached answer, axum's router,
-/// extractors and boxed futures cost more than the answer itself. The answer is looked up as
-/// the layer keeps it: under the tenant, or (for a route that depends on who asks) under the
-/// key's user and the key; the scope its route needs is kept with it and checked here, as the
-/// key's networks are. `None` for anything else (a token, a refusal, a miss, a scope the key
-/// lacks), which the router answers, the same way.
+/// A cached read answered before routing, when everything it needs is cached — the
+/// credential's grant (a key's, or a token's and its membership) and the answer — decided
+/// without storage or waiting: for a cached answer, axum's router, extractors and boxed
+/// futures cost more than the answer itself. The answer is looked up as the layer keeps it:
+/// under the tenant, or (for a route that depends on who asks) under the viewer the layer
+/// names (the user, the sign-in, the key); the scope its route needs is kept with it and
+/// checked here, as the key's networks are. `None` for anything else (a web session, a
+/// refusal, a miss, a scope the key lacks), which the router answers, the same way.
 pub fn answer_from_cache(state: &AppState, request: &Request, client: IpAddr) -> Option<Response> {
     if !early(request) {
         return None;
@@ -302,7 +306,7 @@ fn answer_early(
     client: IpAddr,
     respond: impl FnOnce(&Answer) -> Response,
 ) -> Option<Response> {
-    let (principal, grant) = Principal::from_cache(request.headers(), client, state)?;
+    let (principal, credential) = Principal::from_cache(request.headers(), client, state)?;
     let target = request
         .uri()
         .path_and_query()
@@ -315,7 +319,7 @@ fn answer_early(
     let answer = state.reads.get(tenant_wide).or_else(|| {
         let viewer = Viewer {
             user: principal.user_id,
-            signed_in_at: None,
+            signed_in_at: principal.signed_in_at(),
             key: principal.key(),
         };
         state.reads.get(ReadKeyRef {
@@ -329,10 +333,10 @@ fn answer_early(
     {
         return None;
     }
-    state.verifier.count_cache_hit();
+    credential.count_hits(state);
     // Charged only now, when this answers: a miss above leaves the request to the router,
     // which charges it there.
-    let Some(quota) = charge_cached(&grant, client, state) else {
+    let Some(quota) = credential.charge(client, state) else {
         Metrics::bump(&state.metrics.read_cache_hits);
         return Some(respond(&answer));
     };

@@ -108,6 +108,27 @@ impl CredentialCache {
         Ok(self.keep(&self.roles, key, role, generation, |_| true))
     }
 
+    /// The live grant of the token with this digest if the cache holds it, without asking
+    /// storage and without counting: for the early answer before routing, which counts the
+    /// hits it used ([`CredentialCache::count_hits`]) only when it answers.
+    pub fn cached_token(&self, digest: &Digest, now: Timestamp) -> Option<TokenGrant> {
+        self.peek(&self.tokens, digest, |grant| grant.expires_at > now)
+    }
+
+    /// The user's role in the tenant and since when, if the cache holds it, as
+    /// [`CredentialCache::cached_token`].
+    pub fn cached_role(&self, user: UserId, tenant: TenantId) -> Option<RoleSince> {
+        self.peek(&self.roles, &(user, tenant), |_| true)
+    }
+
+    /// Counts `hits` grants or memberships used from the cache by [`CredentialCache::cached_token`]
+    /// and [`CredentialCache::cached_role`].
+    pub fn count_hits(&self, hits: u64) {
+        self.metrics
+            .credential_cache_hits
+            .fetch_add(hits, Ordering::Relaxed);
+    }
+
     /// Forgets every cached grant and membership: the next use of each asks storage.
     pub fn forget_all(&self) {
         self.generation.fetch_add(1, Ordering::SeqCst);
@@ -138,12 +159,26 @@ impl CredentialCache {
         K: Eq + std::hash::Hash + Clone,
         V: Clone,
     {
-        let value = cache
-            .get(key)
-            .and_then(|stamped| self.clock.fresh(stamped, TTL))
-            .filter(|value| usable(value))?;
+        let value = self.peek(cache, key, usable)?;
         Metrics::bump(&self.metrics.credential_cache_hits);
         Some(value)
+    }
+
+    /// A fresh cached value that `usable` accepts, not counted.
+    fn peek<K, V>(
+        &self,
+        cache: &Cache<K, Stamped<V>>,
+        key: &K,
+        usable: impl Fn(&V) -> bool,
+    ) -> Option<V>
+    where
+        K: Eq + std::hash::Hash + Clone,
+        V: Clone,
+    {
+        cache
+            .get(key)
+            .and_then(|stamped| self.clock.fresh(stamped, TTL))
+            .filter(|value| usable(value))
     }
 
     /// Counts a lookup in storage and notes the generation it starts in.

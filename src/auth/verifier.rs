@@ -328,6 +328,11 @@ impl KeyVerifier {
         self.credentials.tick();
     }
 
+    /// How many keys' grants the cache holds (for `/metrics`).
+    pub fn cached_grants(&self) -> u64 {
+        self.cache.len() as u64
+    }
+
     /// Counts a verification answered from the cache by [`KeyVerifier::verify_cached`].
     pub fn count_cache_hit(&self) {
         Metrics::bump(&self.metrics.key_cache_hits);

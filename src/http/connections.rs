@@ -32,7 +32,6 @@ use axum::extract::Request;
 use axum::response::Response;
 use hyper::body::Incoming;
 use hyper::server::conn::http1;
-use hyper_util::rt::TokioIo;
 use hyper_util::server::graceful::GracefulShutdown;
 use tokio::net::TcpListener;
 use tokio::time::Instant;
@@ -40,6 +39,7 @@ use tower::ServiceExt;
 use tower::util::Oneshot;
 
 use crate::http::connection_limit::{Admitted, ConnectionLimit};
+use crate::http::page_io::PageIo;
 use crate::http::request_service::{EarlyAnswer, RequestService};
 use crate::metrics::Metrics;
 
@@ -99,7 +99,8 @@ pub async fn serve<E: EarlyAnswer>(
             service: service.for_peer(peer),
             activity: activity.clone(),
         };
-        let connection = graceful.watch(http.serve_connection(TokioIo::new(stream), served));
+        let connection =
+            graceful.watch(http.serve_connection(PageIo::new(stream, metrics.clone()), served));
         let watchdog = Watchdog {
             activity,
             head_timeout,

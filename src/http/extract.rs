@@ -577,28 +577,30 @@ fn metered(quota: Option<Quota>) -> Result<(), ApiError> {
     }
 }
 
-/// The quota of a request that [`Principal::from_cache`] let in, taken when the early answer
-/// answers it (it charges only what it answers: a miss is charged by the router's extractor).
-/// `None`: the key has no limit. A quota with `retry_after_secs` is a refusal, which the
-/// caller answers as the extractor does (429).
-pub(crate) fn charge_cached(
-    grant: &Grant,
-    client: IpAddr,
-    state: &impl Authenticator,
-) -> Option<Quota> {
-    state.verifier().charge_grant(grant, client)
-}
-
 /// A request with a token bound to `key`: its key's quota, as for the key itself.
 fn metered_key_token(
     grant: &TokenGrant,
     key: KeyId,
     state: &impl Authenticator,
 ) -> Result<(), ApiError> {
-    let verifier = state.verifier();
+    metered(charge_key_token(
+        state.verifier(),
+        grant,
+        key,
+        client_address(),
+    ))
+}
+
+/// Takes a request with a token `key` obtained from the key's rate limit (`None`: no limit).
+fn charge_key_token(
+    verifier: &KeyVerifier,
+    grant: &TokenGrant,
+    key: KeyId,
+    client: IpAddr,
+) -> Option<Quota> {
     let meter = verifier.meter(key);
     let limit = (grant.rate_per_second, grant.rate_burst);
-    metered(verifier.charge(key, &meter.0, limit, client_address()))
+    verifier.charge(key, &meter.0, limit, client)
 }
 
 /// The principal a verified key's grant makes, in the tenant `manywhotenant` names (if any):
@@ -617,35 +619,96 @@ fn for_key(grant: &KeyGrant, tenant: Option<TenantId>) -> Result<Principal, ApiE
     })
 }
 
+/// The credential behind a principal [`Principal::from_cache`] made, for what the early answer
+/// does only when it answers: count the cache hits it used and take the request from a key's
+/// rate limit, as the extractor would have.
+pub(crate) enum CachedCredential {
+    /// An API key.
+    Key(Grant),
+    /// A token an API key obtained: the key's rate limit.
+    KeyToken(TokenGrant, KeyId),
+    /// A password sign-in's token: no rate limit.
+    SignIn,
+}
+
+impl CachedCredential {
+    /// Counts the cached grants (and the membership) the principal was made from.
+    pub(crate) fn count_hits(&self, state: &impl Authenticator) {
+        match self {
+            Self::Key(_) => state.verifier().count_cache_hit(),
+            Self::KeyToken(..) => state.verifier().credentials().count_hits(1),
+            Self::SignIn => state.verifier().credentials().count_hits(2),
+        }
+    }
+
+    /// Takes the request from its key's rate limit. `None`: no limit. A quota with
+    /// `retry_after_secs` is a refusal, which the caller answers as the extractor does (429).
+    pub(crate) fn charge(&self, client: IpAddr, state: &impl Authenticator) -> Option<Quota> {
+        let verifier = state.verifier();
+        match self {
+            Self::Key(grant) => verifier.charge_grant(grant, client),
+            Self::KeyToken(grant, key) => charge_key_token(verifier, grant, *key, client),
+            Self::SignIn => None,
+        }
+    }
+}
+
 impl Principal {
-    /// The principal of a request from `client` presenting an API key that the key cache
-    /// holds, with the key's grant, decided without storage, without waiting and without side
-    /// effects: `None` whenever anything else is the case (no key, a token, a refusal, an
-    /// address being throttled, a cache miss, a key used from outside its networks), which the
-    /// extractor then decides, counting and auditing what it must. The caller checks the
-    /// scope its answer needs (`principal.scopes.permits`), and the caller that answers takes
-    /// the request from the key's rate limit ([`charge_cached`]).
+    /// The principal of a request from `client` presenting a credential the caches hold (an
+    /// API key, a token an API key obtained, or a password sign-in's token with its
+    /// membership), decided without storage, without waiting and without side effects:
+    /// `None` whenever anything else is the case (no credential, a refusal, an address being
+    /// throttled, a cache miss, a key used from outside its networks), which the extractor
+    /// then decides, counting and auditing what it must. The caller checks the scope its
+    /// answer needs (`principal.scopes.permits`) and, when it answers, counts the hits and
+    /// charges the rate limit ([`CachedCredential`]).
     pub(crate) fn from_cache(
         headers: &HeaderMap,
         client: IpAddr,
         state: &impl Authenticator,
-    ) -> Option<(Principal, Grant)> {
-        let Ok(Credentials {
-            tenant,
-            presented: Presented::ApiKey(key),
-        }) = credentials(headers)
-        else {
+    ) -> Option<(Principal, CachedCredential)> {
+        let Ok(Credentials { tenant, presented }) = credentials(headers) else {
             return None;
         };
         state.throttle().check(client).ok()?;
-        let grant = state.verifier().verify_cached(key)?;
-        // Both O(1) on the cached grant: one AND, and (for a key limited to networks) a walk
-        // over its few ranges.
-        if !grant.allowed_networks.admits(client) {
-            return None;
+        match presented {
+            Presented::ApiKey(key) => {
+                let grant = state.verifier().verify_cached(key)?;
+                // Both O(1) on the cached grant: one AND, and (for a key limited to networks)
+                // a walk over its few ranges.
+                if !grant.allowed_networks.admits(client) {
+                    return None;
+                }
+                let principal = for_key(&grant, tenant).ok()?;
+                Some((principal, CachedCredential::Key(grant)))
+            }
+            Presented::Token(token) | Presented::KeyToken(token) if !token.is_empty() => {
+                let digest = state.hasher().digest(token);
+                let credentials = state.verifier().credentials();
+                let grant = credentials.cached_token(&digest, Timestamp::now())?;
+                match grant.key_id {
+                    Some(key) => {
+                        if !grant.allowed_networks.admits(client) {
+                            return None;
+                        }
+                        let principal = for_key_token_in(&grant, key, tenant).ok()?;
+                        Some((principal, CachedCredential::KeyToken(grant, key)))
+                    }
+                    // A sign-in's token in the key's header is refused there.
+                    None if matches!(presented, Presented::KeyToken(_)) => None,
+                    None => {
+                        let tenant_id = tenant.unwrap_or(grant.tenant_id);
+                        let (_, since) = credentials.cached_role(grant.user_id, tenant_id)?;
+                        if !access::covers(since, Some(grant.signed_in_at)) {
+                            return None;
+                        }
+                        let principal = for_sign_in(&grant, tenant_id, tenant.is_some());
+                        Some((principal, CachedCredential::SignIn))
+                    }
+                }
+            }
+            _ => None,
         }
-        let principal = for_key(&grant, tenant).ok()?;
-        Some((principal, grant))
     }
 }
 
@@ -730,17 +793,23 @@ async fn by_token(
              token's sign-in: sign in again"
         )));
     }
-    Ok(Principal {
+    Ok(for_sign_in(&grant, tenant_id, tenant.is_some()))
+}
+
+/// The principal of a password sign-in's token in a tenant its user is a member of (checked
+/// by the caller).
+fn for_sign_in(grant: &TokenGrant, tenant_id: TenantId, tenant_from_header: bool) -> Principal {
+    Principal {
         user_id: grant.user_id,
         tenant_id,
         via: Via::Token,
-        tenant_from_header: tenant.is_some(),
+        tenant_from_header,
         sign_in: Some(SignIn {
             at: grant.signed_in_at,
             until: grant.expires_at,
         }),
         scopes: Scopes::UNSCOPED,
-    })
+    }
 }
 
 /// The principal of a token an API key obtained: the key's tenant only (its owner's
@@ -753,6 +822,17 @@ async fn for_key_token(
     state: &impl Authenticator,
     address: IpAddr,
 ) -> Result<Principal, ApiError> {
+    let principal = for_key_token_in(grant, key, tenant)?;
+    from_allowed_network(principal, key, &grant.allowed_networks, address, state).await
+}
+
+/// The principal of a token `key` obtained, if `tenant` (`manywhotenant`) is the key's or
+/// unnamed; its networks are the caller's to check.
+fn for_key_token_in(
+    grant: &TokenGrant,
+    key: KeyId,
+    tenant: Option<TenantId>,
+) -> Result<Principal, ApiError> {
     if tenant.is_some_and(|tenant| tenant != grant.tenant_id) {
         return Err(ApiError::Forbidden(format!(
             "this token was obtained with an API key, and reaches only the key's tenant {}: \
@@ -760,15 +840,14 @@ async fn for_key_token(
             grant.tenant_id
         )));
     }
-    let principal = Principal {
+    Ok(Principal {
         user_id: grant.user_id,
         tenant_id: grant.tenant_id,
         via: Via::KeyToken(key),
         tenant_from_header: tenant.is_some(),
         sign_in: None,
         scopes: grant.scopes,
-    };
-    from_allowed_network(principal, key, &grant.allowed_networks, address, state).await
+    })
 }
 
 #[cfg(test)]

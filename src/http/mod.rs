@@ -16,6 +16,7 @@ pub mod error;
 pub mod extract;
 pub mod json;
 pub(crate) mod limits;
+pub(crate) mod page_io;
 pub(crate) mod query;
 pub(crate) mod rate_headers;
 pub mod request_body;

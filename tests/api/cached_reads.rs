@@ -19,6 +19,7 @@ both_backends! {
     the_command_line_is_seen_by_the_next_read,
     the_cached_reads_stay_within_their_setting,
     every_cached_read_of_a_flow_is_gone_once_it_is_deleted,
+    a_large_answer_is_sent_whole_from_the_page_cache,
 }
 
 const FLOW: &str = "/api/draw/1/flow";
@@ -593,4 +594,62 @@ async fn every_cached_read_of_a_flow_is_gone_once_it_is_deleted() {
             "{path} served after the flow was deleted"
         );
     }
+}
+
+/// A cached answer of 8 KiB or more leaves from the page cache (`page_bodies`, with
+/// `sendfile`): whole and the same as the handler's, again and again on one connection, and to
+/// a client that reads it a little at a time.
+async fn a_large_answer_is_sent_whole_from_the_page_cache() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let app = TestApp::spawn().await;
+    let key = app.new_key("large").await;
+    let summary = "a flow described at length ".repeat(70);
+    for n in 0..60 {
+        let body = json!({"developerName": format!("Large {n}"), "developerSummary": summary});
+        post(&app, &key, FLOW, Some(body)).await;
+    }
+    let routed = app.with_key(Method::GET, FLOW, &key).send().await.unwrap();
+    assert_eq!(routed.status(), StatusCode::OK);
+    let routed = routed.bytes().await.unwrap();
+    assert!(routed.len() > 100_000, "{} bytes", routed.len());
+    let sends = app.metric("keyflow_page_sends_total").await;
+    for _ in 0..5 {
+        let again = app.with_key(Method::GET, FLOW, &key).send().await.unwrap();
+        assert_eq!(again.status(), StatusCode::OK);
+        assert_eq!(again.bytes().await.unwrap(), routed);
+    }
+    assert!(
+        app.metric("keyflow_page_sends_total").await >= sends + 5,
+        "each answer's body left from the page cache"
+    );
+
+    // A receive buffer of 4 KiB, read a little at a time (pieces of the body sent:
+    // `http::page_io`'s own test).
+    let socket = tokio::net::TcpSocket::new_v4().unwrap();
+    socket.set_recv_buffer_size(4096).unwrap();
+    let address = app
+        .url("/")
+        .trim_start_matches("http://")
+        .trim_end_matches('/')
+        .to_string();
+    let mut stream = socket.connect(address.parse().unwrap()).await.unwrap();
+    let request = format!(
+        "GET {FLOW} HTTP/1.1\r\nhost: keyflow\r\nx-boomi-flow-api-key: {key}\r\n\
+         manywhotenant: {}\r\nconnection: close\r\n\r\n",
+        app.tenant_id
+    );
+    stream.write_all(request.as_bytes()).await.unwrap();
+    let mut received = Vec::new();
+    let mut piece = [0u8; 1024];
+    loop {
+        let read = stream.read(&mut piece).await.unwrap();
+        if read == 0 {
+            break;
+        }
+        received.extend_from_slice(&piece[..read]);
+    }
+    let text = String::from_utf8(received).unwrap();
+    let (head, body) = text.split_once("\r\n\r\n").expect("a head and a body");
+    assert!(head.starts_with("HTTP/1.1 200"), "{head}");
+    assert_eq!(body.as_bytes(), &routed[..]);
 }

@@ -530,8 +530,8 @@ async fn page_and_page_size_select_a_slice_of_the_ordered_list() {
     assert!(flow_names(&past).is_empty());
 }
 
-/// `GET /api/draw/1/flow` answered from the caches before routing gives exactly what the
-/// router gives; anything the caches cannot decide is left to the router.
+/// `GET /api/draw/1/flow` answered from the caches before routing, with a key or a token, gives
+/// exactly what the router gives; anything the caches cannot decide is left to the router.
 async fn the_list_answered_from_the_caches_is_the_routed_answer() {
     use keyflow::api::cached_reads::answer_from_cache;
     let app = TestApp::spawn().await;
@@ -571,18 +571,67 @@ async fn the_list_answered_from_the_caches_is_the_routed_answer() {
     assert_eq!(body, routed_body);
     assert_eq!(app.metric("keyflow_key_cache_hits_total").await, hits + 1);
 
-    // Left to the router: a query, another tenant, a key not issued here, a token.
+    // Left to the router: a query not read yet, another tenant, a key not issued here.
     let other_tenant = uuid::Uuid::new_v4().to_string();
     let unknown = format!("kf_{}", "a".repeat(32));
     assert!(early(&format!("{FLOW}?page=1"), &key, &app.tenant_id).is_none());
     assert!(early(FLOW, &key, &other_tenant).is_none());
     assert!(early(FLOW, &unknown, &app.tenant_id).is_none());
+
+    // A sign-in's token: left to the router until its grant and membership are cached, then
+    // answered early too, with the same bytes; in the key's header it is refused there.
     let token = app.admin_token().await;
-    let with_token = axum::http::Request::get(FLOW)
-        .header("authorization", format!("Bearer {token}"))
-        .body(axum::body::Body::empty())
+    let with_token = |path: &str, name: &str, value: &str| {
+        axum::http::Request::get(path)
+            .header(name, value)
+            .header("manywhotenant", &app.tenant_id)
+            .body(axum::body::Body::empty())
+            .unwrap()
+    };
+    let bearer = format!("Bearer {token}");
+    let by_token = || with_token(FLOW, "authorization", &bearer);
+    assert!(answer_from_cache(&app.state, &by_token(), client).is_none());
+    let routed = app
+        .with_token(reqwest::Method::GET, FLOW, &token)
+        .send()
+        .await
         .unwrap();
-    assert!(answer_from_cache(&app.state, &with_token, client).is_none());
+    assert_eq!(routed.bytes().await.unwrap(), routed_body);
+    let hits = app.metric("keyflow_credential_cache_hits_total").await;
+    let answer = answer_from_cache(&app.state, &by_token(), client).expect("a token, early");
+    let body = axum::body::to_bytes(answer.into_body(), usize::MAX)
+        .await
+        .unwrap();
+    assert_eq!(body, routed_body);
+    assert_eq!(
+        app.metric("keyflow_credential_cache_hits_total").await,
+        hits + 2,
+        "the token's grant and its membership"
+    );
+    let in_key_header = with_token(FLOW, "x-boomi-flow-api-key", &token);
+    assert!(answer_from_cache(&app.state, &in_key_header, client).is_none());
+    // An answer that depends on who asks (the key list) is answered early to its viewer only.
+    let keys = "/api/admin/1/users/me/keys";
+    let routed = app
+        .with_token(reqwest::Method::GET, keys, &token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(routed.status(), StatusCode::OK);
+    let routed = routed.bytes().await.unwrap();
+    let answer = answer_from_cache(
+        &app.state,
+        &with_token(keys, "authorization", &bearer),
+        client,
+    )
+    .expect("the key list, early");
+    let body = axum::body::to_bytes(answer.into_body(), usize::MAX)
+        .await
+        .unwrap();
+    assert_eq!(body, routed);
+    // ... and not to the user's key, which may not read it.
+    let by_key = with_token(keys, "x-boomi-flow-api-key", &key);
+    assert!(answer_from_cache(&app.state, &by_key, client).is_none());
     // ... and the router refuses the other tenant as before.
     assert_error(
         app.list_flows(Some(&key), Some(&other_tenant)).await,

@@ -1,5 +1,6 @@
 //! `/metrics`: every counter is there, and each counts what its name says and nothing else;
-//! the latency histogram counts each answer under its route's template and status class.
+//! the caches' gauges show what they hold; the latency histogram counts each answer under its
+//! route's template and status class.
 
 use std::collections::BTreeMap;
 
@@ -11,6 +12,7 @@ both_backends! {
     every_counter_counts_what_it_names,
     an_account_in_its_delay_counts_apart_from_the_address,
     each_answer_is_timed_under_its_route_template_and_status_class,
+    the_gauges_show_what_the_caches_hold_within_their_bound,
 }
 
 const REQUESTS: &str = "keyflow_http_requests_total";
@@ -22,6 +24,8 @@ const CREDENTIAL_HITS: &str = "keyflow_credential_cache_hits_total";
 const CREDENTIAL_LOOKUPS: &str = "keyflow_credential_store_lookups_total";
 /// Moved by a cached read answered from memory (not by one refused there).
 const READ_HITS: &str = "keyflow_read_cache_hits_total";
+/// Moved by a cached answer of 8 KiB or more, sent from the page cache: none here.
+const PAGE_SENDS: &str = "keyflow_page_sends_total";
 const CHECKSUM_REJECTIONS: &str = "keyflow_key_checksum_rejections_total";
 const AUTH_FAILURES: &str = "keyflow_auth_failures_total";
 const THROTTLED: &str = "keyflow_throttled_total";
@@ -64,13 +68,26 @@ async fn hear(app: &TestApp, seen: &BTreeMap<String, u64>, count: u64) -> (u64, 
     }
 }
 
-/// Every sample `/metrics` shows, by name.
+/// The gauges `/metrics` shows: figures of the moment, which move with the caches.
+const GAUGES: [&str; 4] = [
+    "keyflow_key_cache_entries",
+    "keyflow_read_cache_bytes",
+    "keyflow_read_cache_capacity_bytes",
+    "keyflow_read_cache_entries",
+];
+
+/// Every counter `/metrics` shows, by name (not the gauges or the histogram).
 async fn counters(app: &TestApp) -> BTreeMap<String, u64> {
     let response = app.client.get(app.url("/metrics")).send().await.unwrap();
     assert_eq!(response.status(), StatusCode::OK);
     let text = response.text().await.unwrap();
     text.lines()
         .filter(|line| !line.starts_with('#') && !line.starts_with(LATENCY))
+        .filter(|line| {
+            !GAUGES
+                .iter()
+                .any(|gauge| line.starts_with(&format!("{gauge} ")))
+        })
         .map(|line| {
             let (name, value) = line.split_once(' ').expect("a name and a value");
             (name.to_string(), value.parse().expect("a whole number"))
@@ -115,6 +132,7 @@ async fn every_counter_counts_what_it_names() {
         CREDENTIAL_HITS,
         CREDENTIAL_LOOKUPS,
         READ_HITS,
+        PAGE_SENDS,
         CHECKSUM_REJECTIONS,
         AUTH_FAILURES,
         THROTTLED,
@@ -206,6 +224,44 @@ async fn every_counter_counts_what_it_names() {
 
 /// An account past its own budget is refused by `keyflow_account_throttled_total`, not by the
 /// address's counter (the address here has budget to spare).
+async fn the_gauges_show_what_the_caches_hold_within_their_bound() {
+    let bound = 3 << 20;
+    let app = TestApp::spawn_with(|config| config.read_cache_bytes = bound).await;
+    let text = app
+        .client
+        .get(app.url("/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    for gauge in GAUGES {
+        assert!(
+            text.contains(&format!("# TYPE {gauge} gauge\n")),
+            "{gauge} is a gauge:\n{text}"
+        );
+    }
+    assert_eq!(app.metric("keyflow_read_cache_capacity_bytes").await, bound);
+    let (entries, bytes) = (
+        app.metric("keyflow_read_cache_entries").await,
+        app.metric("keyflow_read_cache_bytes").await,
+    );
+    let keys = app.metric("keyflow_key_cache_entries").await;
+    // A key's first read caches its grant and the tenant's list.
+    let token = app.admin_token().await;
+    let key = app.new_key_for(&token, "gauged", &app.tenant_id).await;
+    let list = assert_json(app.list_flows(Some(&key), None).await, StatusCode::OK).await;
+    let size = list.to_string().len() as u64;
+    assert_eq!(app.metric("keyflow_read_cache_entries").await, entries + 1);
+    let grown = app.metric("keyflow_read_cache_bytes").await - bytes;
+    assert!(
+        grown > size && grown < size + 4096,
+        "a list of {size} bytes weighs {grown} with its headers"
+    );
+    assert_eq!(app.metric("keyflow_key_cache_entries").await, keys + 1);
+}
+
 async fn an_account_in_its_delay_counts_apart_from_the_address() {
     let app = TestApp::spawn_with(|config| {
         config.auth_failure_burst = 100;
