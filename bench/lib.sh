@@ -250,11 +250,19 @@ credential_headers() {
 # then ROUNDS rounds, each running `wrk -t1 -cCONNECTIONS -dDURATION --latency` against every
 # subject in turn (so that they share any disturbance); fails on any answer that is not 2xx.
 # Sets RPS, P50 and P99 of each subject: the median of its rounds.
+#
+# With CPU_PID set, also that server's CPU time a request for each subject, in microseconds
+# (CPU_US): its user and system time over the subject's rounds (from /proc) over the requests
+# wrk made. That is the server's cost whatever limits the rate: when wrk's script costs more
+# than the server's answer, wrk is what the req/s measure, and 1 / CPU_US is what one worker
+# could serve.
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+declare -A CPU_US
 compare_rounds() {
     local rounds="$1" duration="$2" connections="$3"; shift 3
-    local subject round out bad
+    local subject round out bad before
     local -a headers tail
-    declare -A results=()
+    declare -A results=() ticks=() requests=()
     for subject in "$@"; do
         mapfile -t headers < <(credential_headers "$subject"; script_options "$subject")
         mapfile -t tail < <(script_args "$subject")
@@ -266,8 +274,13 @@ compare_rounds() {
             out="$WORK/wrk-$subject-$round.txt"
             mapfile -t headers < <(credential_headers "$subject"; script_options "$subject")
             mapfile -t tail < <(script_args "$subject")
+            [[ -n "${CPU_PID:-}" ]] && before=$(cpu_ticks "$CPU_PID")
             wrk_run "$out" "-t${WRK_THREADS:-1}" "-c$connections" "-d$duration" "${headers[@]}" \
                 "${TARGET[$subject]}" ${tail[@]+"${tail[@]}"}
+            if [[ -n "${CPU_PID:-}" ]]; then
+                ticks[$subject]=$(( ${ticks[$subject]:-0} + $(cpu_ticks "$CPU_PID") - before ))
+                requests[$subject]=$(( ${requests[$subject]:-0} + $(awk '/ requests in / {print $1}' "$out") ))
+            fi
             bad=$(wrk_field "$out" non2xx)
             [[ "$bad" == 0 ]] || { echo "$subject: $bad answers were not 2xx" >&2; cat "$out" >&2; exit 1; }
             results[$subject]+="$(wrk_field "$out" rps) $(wrk_field "$out" p50) $(wrk_field "$out" p99)"$'\n'
@@ -278,6 +291,10 @@ compare_rounds() {
         RPS[$subject]=$(awk '{print $1}' <<<"${results[$subject]}" | grep . | median_of)
         P50[$subject]=$(awk '{print $2}' <<<"${results[$subject]}" | grep . | median_of)
         P99[$subject]=$(awk '{print $3}' <<<"${results[$subject]}" | grep . | median_of)
+        if [[ -n "${CPU_PID:-}" ]]; then
+            CPU_US[$subject]=$(awk -v t="${ticks[$subject]}" -v hz="$(getconf CLK_TCK)" \
+                -v n="${requests[$subject]}" 'BEGIN {printf "%.2f", t / hz * 1e6 / n}')
+        fi
     done
 }
 
