@@ -1,5 +1,5 @@
-//! Per-instance counters, and the requests' latency histogram, rendered as Prometheus text at
-//! `/metrics`.
+//! Per-instance counters, the gauges its caller reads at a scrape, and the requests' latency
+//! histogram, rendered as Prometheus text at `/metrics`.
 //!
 //! Plain atomics rather than the `metrics` crate's global recorder: each server instance (and
 //! each test's server) keeps its own figures, and an increment on the hot path is one

@@ -272,10 +272,9 @@ async fn read(
 
 /// Whether the early answer may take the request: a `GET` of the API with an API key or an
 /// `Authorization` (a token), from a client that is not a browser page of another origin (no
-/// `Origin`). A page's request goes
-/// through the router, whose CORS layer (`api::cors`) adds what the browser needs; the layer
-/// still answers it from the cache, so the early answer keeps one way of doing CORS and its
-/// hot path none.
+/// `Origin`). A page's request goes through the router, whose CORS layer (`api::cors`) adds
+/// what the browser needs; the layer still answers it from the cache, so the early answer
+/// keeps one way of doing CORS and its hot path none.
 fn early(request: &Request) -> bool {
     request.method() == Method::GET
         && request.uri().path().starts_with("/api/")
