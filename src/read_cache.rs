@@ -486,6 +486,33 @@ mod tests {
         );
     }
 
+    /// On Linux a body of 8 KiB or more is kept in the page cache too, and counts twice
+    /// against the bound; a smaller one once.
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn a_body_kept_in_the_page_cache_weighs_twice() {
+        let cache = ReadCache::new(1 << 20);
+        let tenant = TenantId::generate();
+        let large: &'static [u8] = Box::leak(vec![b'x'; 20_000].into_boxed_slice());
+        cache.put(
+            key(tenant, "/large").to_owned(),
+            cache.stamp(tenant),
+            Depends::Tenant,
+            answer(large),
+        );
+        let weighed = cache.weight();
+        assert!((40_000..41_000).contains(&weighed), "{weighed}");
+        let small: &'static [u8] = Box::leak(vec![b'x'; 2_000].into_boxed_slice());
+        cache.put(
+            key(tenant, "/small").to_owned(),
+            cache.stamp(tenant),
+            Depends::Tenant,
+            answer(small),
+        );
+        let added = cache.weight() - weighed;
+        assert!((2_000..3_000).contains(&added), "{added}");
+    }
+
     #[test]
     fn zero_bytes_turns_it_off() {
         let cache = ReadCache::new(0);
