@@ -79,11 +79,18 @@ impl Drop for Region {
         if let Ok(mut map) = registry().write() {
             map.remove(&start);
         }
-        let length = (self.bytes.len() as u64).div_ceil(PAGE) * PAGE;
-        let punch = rustix::fs::FallocateFlags::PUNCH_HOLE | rustix::fs::FallocateFlags::KEEP_SIZE;
-        if let Err(error) = rustix::fs::fallocate(&self.arena.file, punch, self.offset, length) {
+        if let Err(error) = self.arena.free(self.offset, self.bytes.len() as u64) {
             tracing::warn!(%error, "cannot free a large answer's pages");
         }
+    }
+}
+
+impl Arena {
+    /// Frees the pages of `length` bytes at `offset` (a hole punched in the file: its size,
+    /// and so every other body's offset, stays).
+    fn free(&self, offset: u64, length: u64) -> rustix::io::Result<()> {
+        let punch = rustix::fs::FallocateFlags::PUNCH_HOLE | rustix::fs::FallocateFlags::KEEP_SIZE;
+        rustix::fs::fallocate(&self.file, punch, offset, length.div_ceil(PAGE) * PAGE)
     }
 }
 
@@ -115,10 +122,8 @@ impl PageBody {
         while written < body.len() {
             match rustix::io::pwrite(&arena.file, &body[written..], offset + written as u64) {
                 Ok(0) | Err(_) => {
-                    // Nothing is registered: the pages written so far are freed with the hole.
-                    let punch = rustix::fs::FallocateFlags::PUNCH_HOLE
-                        | rustix::fs::FallocateFlags::KEEP_SIZE;
-                    let _ = rustix::fs::fallocate(&arena.file, punch, offset, length);
+                    // Nothing is registered: the pages written so far are freed.
+                    let _ = arena.free(offset, length);
                     return None;
                 }
                 Ok(n) => written += n,

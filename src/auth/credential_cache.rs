@@ -69,7 +69,8 @@ impl CredentialCache {
     /// from storage (and then cached). `None`: unknown, revoked, or expired.
     pub async fn token(&self, digest: Digest, now: Timestamp) -> StoreResult<Option<TokenGrant>> {
         let live = |grant: &TokenGrant| grant.expires_at > now;
-        if let Some(grant) = self.cached(&self.tokens, &digest, live) {
+        if let Some(grant) = self.peek(&self.tokens, &digest, live) {
+            self.count_hits(1);
             return Ok(Some(grant));
         }
         let generation = self.before_lookup();
@@ -85,7 +86,8 @@ impl CredentialCache {
         now: Timestamp,
     ) -> StoreResult<Option<SessionGrant>> {
         let live = |grant: &SessionGrant| grant.expires_at > now;
-        if let Some(grant) = self.cached(&self.sessions, &digest, live) {
+        if let Some(grant) = self.peek(&self.sessions, &digest, live) {
+            self.count_hits(1);
             return Ok(Some(grant));
         }
         let generation = self.before_lookup();
@@ -100,7 +102,8 @@ impl CredentialCache {
         tenant: TenantId,
     ) -> StoreResult<Option<RoleSince>> {
         let key = (user, tenant);
-        if let Some(role) = self.cached(&self.roles, &key, |_| true) {
+        if let Some(role) = self.peek(&self.roles, &key, |_| true) {
+            self.count_hits(1);
             return Ok(Some(role));
         }
         let generation = self.before_lookup();
@@ -146,22 +149,6 @@ impl CredentialCache {
     /// One tick of the clock that ages the entries (the background task's).
     pub fn tick(&self) {
         self.clock.advance();
-    }
-
-    /// A fresh cached value that `usable` accepts, counted as a hit.
-    fn cached<K, V>(
-        &self,
-        cache: &Cache<K, Stamped<V>>,
-        key: &K,
-        usable: impl Fn(&V) -> bool,
-    ) -> Option<V>
-    where
-        K: Eq + std::hash::Hash + Clone,
-        V: Clone,
-    {
-        let value = self.peek(cache, key, usable)?;
-        Metrics::bump(&self.metrics.credential_cache_hits);
-        Some(value)
     }
 
     /// A fresh cached value that `usable` accepts, not counted.

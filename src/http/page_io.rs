@@ -71,7 +71,9 @@ impl Write for PageIo {
             match stream.try_io(Interest::WRITABLE, || found.send_after(stream, head, count)) {
                 Err(error) if error.kind() == io::ErrorKind::WouldBlock => continue,
                 written => {
-                    Metrics::bump(&this.metrics.page_sends);
+                    if written.is_ok() {
+                        Metrics::bump(&this.metrics.page_sends);
+                    }
                     return Poll::Ready(written);
                 }
             }
